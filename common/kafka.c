@@ -1,0 +1,676 @@
+// SPDX-License-Identifier: Apache-2.0
+// librdkafka wrapper: metadata/offsets for the driver, range reads for executors,
+// a producer and the mock cluster. rdkafka codes become rl_err here.
+#include "common/kafka.h"
+
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <syslog.h>
+
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
+
+#include "common/alloc.h"
+#include "common/log.h"
+#include "common/time.h"
+
+// ---- shared configuration ----
+
+static void
+log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+	rl_log_level l = level <= LOG_ERR ? RL_LOG_ERROR
+	    : level <= LOG_WARNING        ? RL_LOG_WARN
+	    : level <= LOG_INFO           ? RL_LOG_INFO
+	                                  : RL_LOG_DEBUG;
+	if (!rl_log_enabled(l))
+		return;
+	rl_log(l, "kafka", buf, "client=%s facility=%s", rd_kafka_name(rk), fac);
+}
+
+static void
+error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
+{
+	(void)opaque;
+	rl_warn("kafka", reason, "client=%s error=%s", rd_kafka_name(rk),
+	    rd_kafka_err2name((rd_kafka_resp_err_t)err));
+}
+
+static rl_err
+conf_set(rd_kafka_conf_t *conf, const char *name, const char *value, char *errbuf, size_t errlen)
+{
+	char why[256];
+	if (rd_kafka_conf_set(conf, name, value, why, sizeof(why)) != RD_KAFKA_CONF_OK) {
+		snprintf(errbuf, errlen, "Kafka property %s=%s: %s", name, value, why);
+		return RL_ERR_INVAL;
+	}
+	return RL_OK;
+}
+
+// make_conf builds a configuration: rill's defaults, then the user's properties.
+static rl_err
+make_conf(const char *brokers, const char *const *defaults, const rl_kafka_props *props,
+    rd_kafka_conf_t **ret, char *errbuf, size_t errlen)
+{
+	rd_kafka_conf_t *conf = rd_kafka_conf_new();
+	rl_err rv = RL_OK;
+	rd_kafka_conf_set_log_cb(conf, log_cb);
+	rd_kafka_conf_set_error_cb(conf, error_cb);
+	if (brokers != NULL && (rv = conf_set(conf, "bootstrap.servers", brokers, errbuf, errlen)))
+		goto err_conf;
+	for (size_t i = 0; defaults != NULL && defaults[i] != NULL; i += 2)
+		if ((rv = conf_set(conf, defaults[i], defaults[i + 1], errbuf, errlen)) != RL_OK)
+			goto err_conf;
+	for (size_t i = 0; props != NULL && i < props->p_count; i++)
+		if ((rv = conf_set(conf, props->p_names[i], props->p_values[i], errbuf, errlen)))
+			goto err_conf;
+	*ret = conf;
+	return RL_OK;
+err_conf:
+	rd_kafka_conf_destroy(conf);
+	return rv;
+}
+
+static rl_err
+new_client(rd_kafka_type_t type, rd_kafka_conf_t *conf, rd_kafka_t **ret, char *errbuf,
+    size_t errlen)
+{
+	char why[512];
+	rd_kafka_t *rk = rd_kafka_new(type, conf, why, sizeof(why));
+	if (rk == NULL) {
+		rd_kafka_conf_destroy(conf);
+		snprintf(errbuf, errlen, "cannot create Kafka client: %s", why);
+		return RL_ERR_KAFKA;
+	}
+	*ret = rk;
+	return RL_OK;
+}
+
+static rl_err
+from_kafka(rd_kafka_resp_err_t err)
+{
+	switch (err) {
+	case RD_KAFKA_RESP_ERR_NO_ERROR:
+		return RL_OK;
+	case RD_KAFKA_RESP_ERR__TIMED_OUT:
+	case RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT:
+		return RL_ERR_TIMEDOUT;
+	case RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC:
+	case RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART:
+	case RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION:
+		return RL_ERR_NOENT;
+	case RD_KAFKA_RESP_ERR_OFFSET_OUT_OF_RANGE:
+	case RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET:
+		return RL_ERR_DATA_LOSS;
+	case RD_KAFKA_RESP_ERR__INVALID_ARG:
+		return RL_ERR_INVAL;
+	default:
+		return RL_ERR_KAFKA;
+	}
+}
+
+// ---- metadata and offsets ----
+
+struct rl_kafka_meta {
+	rd_kafka_t *m_rk;
+	char       *m_brokers;
+};
+
+rl_err
+rl_kafka_meta_create(const char *brokers, const char *group, const rl_kafka_props *props,
+    rl_kafka_meta **ret, char *errbuf, size_t errlen)
+{
+	const char *defaults[] = {
+		"client.id", "rill-driver",
+		"enable.auto.commit", "false",
+		NULL,
+	};
+	rd_kafka_conf_t *conf;
+	rl_err rv = make_conf(brokers, defaults, props, &conf, errbuf, errlen);
+	if (rv != RL_OK)
+		return rv;
+	if (group != NULL && (rv = conf_set(conf, "group.id", group, errbuf, errlen)) != RL_OK) {
+		rd_kafka_conf_destroy(conf);
+		return rv;
+	}
+	rd_kafka_t *rk;
+	if ((rv = new_client(RD_KAFKA_CONSUMER, conf, &rk, errbuf, errlen)) != RL_OK)
+		return rv;
+	rl_kafka_meta *meta = RL_NEW(rl_kafka_meta);
+	meta->m_rk = rk;
+	meta->m_brokers = rl_strdup(brokers);
+	*ret = meta;
+	return RL_OK;
+}
+
+void
+rl_kafka_meta_destroy(rl_kafka_meta *meta)
+{
+	if (meta == NULL)
+		return;
+	rd_kafka_destroy(meta->m_rk);
+	rl_free(meta->m_brokers);
+	rl_free(meta);
+}
+
+rl_err
+rl_kafka_partition_count(rl_kafka_meta *meta, const char *topic, int timeout_ms, int32_t *ret,
+    char *errbuf, size_t errlen)
+{
+	rd_kafka_topic_t *rkt = rd_kafka_topic_new(meta->m_rk, topic, NULL);
+	if (rkt == NULL) {
+		snprintf(errbuf, errlen, "topic '%s': %s", topic,
+		    rd_kafka_err2str(rd_kafka_last_error()));
+		return RL_ERR_INVAL;
+	}
+	const struct rd_kafka_metadata *md;
+	rd_kafka_resp_err_t err = rd_kafka_metadata(meta->m_rk, 0, rkt, &md, timeout_ms);
+	rd_kafka_topic_destroy(rkt);
+	if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+		snprintf(errbuf, errlen, "metadata for topic '%s' from %s: %s", topic,
+		    meta->m_brokers, rd_kafka_err2str(err));
+		return from_kafka(err);
+	}
+	rl_err rv = RL_OK;
+	if (md->topic_cnt != 1) {
+		snprintf(errbuf, errlen, "metadata for topic '%s': no answer", topic);
+		rv = RL_ERR_KAFKA;
+	} else if (md->topics[0].err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+		rv = from_kafka(md->topics[0].err);
+		snprintf(errbuf, errlen, "topic '%s' on %s: %s", topic, meta->m_brokers,
+		    rv == RL_ERR_NOENT ? "no such topic"
+				       : rd_kafka_err2str(md->topics[0].err));
+	} else if (md->topics[0].partition_cnt == 0) {
+		snprintf(errbuf, errlen, "topic '%s' on %s: no such topic", topic, meta->m_brokers);
+		rv = RL_ERR_NOENT;
+	} else {
+		*ret = md->topics[0].partition_cnt;
+	}
+	rd_kafka_metadata_destroy(md);
+	return rv;
+}
+
+rl_err
+rl_kafka_list_topics(rl_kafka_meta *meta, int timeout_ms, char ***ret, size_t *ret_count,
+    char *errbuf, size_t errlen)
+{
+	const struct rd_kafka_metadata *md;
+	rd_kafka_resp_err_t err = rd_kafka_metadata(meta->m_rk, 1, NULL, &md, timeout_ms);
+	if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+		snprintf(errbuf, errlen, "metadata from %s: %s", meta->m_brokers,
+		    rd_kafka_err2str(err));
+		return from_kafka(err);
+	}
+	char **names = rl_calloc((size_t)md->topic_cnt + 1, sizeof(char *));
+	size_t n = 0;
+	for (int i = 0; i < md->topic_cnt; i++) {
+		const char *t = md->topics[i].topic;
+		if (t[0] == '_' || md->topics[i].err != RD_KAFKA_RESP_ERR_NO_ERROR)
+			continue; // internal (__consumer_offsets) or broken
+		names[n++] = rl_strdup(t);
+	}
+	rd_kafka_metadata_destroy(md);
+	*ret = names;
+	*ret_count = n;
+	return RL_OK;
+}
+
+void
+rl_kafka_free_names(char **names)
+{
+	if (names == NULL)
+		return;
+	for (char **p = names; *p != NULL; p++)
+		rl_free(*p);
+	rl_free(names);
+}
+
+rl_err
+rl_kafka_list_offsets(rl_kafka_meta *meta, const rl_tp *tps, size_t n, rl_kafka_which which,
+    int timeout_ms, int64_t *ret, char *errbuf, size_t errlen)
+{
+	rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new((int)n);
+	int64_t query = which == RL_KAFKA_EARLIEST ? RD_KAFKA_OFFSET_BEGINNING : RD_KAFKA_OFFSET_END;
+	for (size_t i = 0; i < n; i++)
+		rd_kafka_topic_partition_list_add(list, tps[i].tp_topic, tps[i].tp_partition)
+		    ->offset = query;
+	rl_err rv = RL_OK;
+	rd_kafka_resp_err_t err = rd_kafka_offsets_for_times(meta->m_rk, list, timeout_ms);
+	if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+		snprintf(errbuf, errlen, "listing offsets on %s: %s", meta->m_brokers,
+		    rd_kafka_err2str(err));
+		rv = from_kafka(err);
+		goto out;
+	}
+	for (int i = 0; i < list->cnt; i++) {
+		const rd_kafka_topic_partition_t *e = &list->elems[i];
+		if (e->err != RD_KAFKA_RESP_ERR_NO_ERROR || e->offset < 0) {
+			snprintf(errbuf, errlen, "offset of %s[%" PRId32 "] on %s: %s", e->topic,
+			    e->partition, meta->m_brokers,
+			    e->err ? rd_kafka_err2str(e->err) : "no offset returned");
+			rv = e->err ? from_kafka(e->err) : RL_ERR_KAFKA;
+			goto out;
+		}
+	}
+	// The list keeps our order; write results only when all succeeded.
+	for (size_t i = 0; i < n; i++)
+		ret[i] = list->elems[i].offset;
+out:
+	rd_kafka_topic_partition_list_destroy(list);
+	return rv;
+}
+
+// ---- range reads ----
+
+#define STASH_MAX 512
+
+typedef struct part part;
+
+// One partition's warm consumer: started once, positioned by the last range.
+struct part {
+	part               *p_next;
+	char               *p_topic;
+	int32_t             p_partition;
+	rd_kafka_topic_t   *p_rkt;
+	pthread_mutex_t     p_mu;          // one range read at a time
+	bool                p_started;
+	int64_t             p_next_offset; // where the consumer continues
+	rd_kafka_message_t *p_stash[STASH_MAX]; // consumed past the last range
+	size_t              p_stash_pos, p_stash_len;
+};
+
+struct rl_kafka_reader {
+	rd_kafka_t     *r_rk;
+	pthread_mutex_t r_mu; // guards r_parts
+	part           *r_parts;
+};
+
+rl_err
+rl_kafka_reader_create(const char *brokers, const rl_kafka_props *props, rl_kafka_reader **ret,
+    char *errbuf, size_t errlen)
+{
+	// Small per-partition prefetch keeps an executor's memory bounded while
+	// the next range is already on its way.
+	const char *defaults[] = {
+		"client.id", "rill-executor",
+		"enable.auto.commit", "false",
+		"enable.auto.offset.store", "false",
+		"enable.partition.eof", "true",
+		"auto.offset.reset", "error",
+		"queued.min.messages", "20000",
+		"queued.max.messages.kbytes", "4096",
+		"fetch.message.max.bytes", "1048576",
+		"fetch.wait.max.ms", "100",
+		NULL,
+	};
+	rd_kafka_conf_t *conf;
+	rl_err rv = make_conf(brokers, defaults, props, &conf, errbuf, errlen);
+	if (rv != RL_OK)
+		return rv;
+	rd_kafka_t *rk;
+	if ((rv = new_client(RD_KAFKA_CONSUMER, conf, &rk, errbuf, errlen)) != RL_OK)
+		return rv;
+	rl_kafka_reader *r = RL_NEW(rl_kafka_reader);
+	r->r_rk = rk;
+	pthread_mutex_init(&r->r_mu, NULL);
+	*ret = r;
+	return RL_OK;
+}
+
+static void
+stash_clear(part *p)
+{
+	for (size_t i = p->p_stash_pos; i < p->p_stash_len; i++)
+		rd_kafka_message_destroy(p->p_stash[i]);
+	p->p_stash_pos = p->p_stash_len = 0;
+}
+
+void
+rl_kafka_reader_destroy(rl_kafka_reader *r)
+{
+	if (r == NULL)
+		return;
+	part *p = r->r_parts;
+	while (p != NULL) {
+		part *next = p->p_next;
+		stash_clear(p);
+		if (p->p_started)
+			rd_kafka_consume_stop(p->p_rkt, p->p_partition);
+		rd_kafka_topic_destroy(p->p_rkt);
+		pthread_mutex_destroy(&p->p_mu);
+		rl_free(p->p_topic);
+		rl_free(p);
+		p = next;
+	}
+	rd_kafka_destroy(r->r_rk);
+	pthread_mutex_destroy(&r->r_mu);
+	rl_free(r);
+}
+
+static part *
+part_get(rl_kafka_reader *r, const char *topic, int32_t partition, char *errbuf, size_t errlen)
+{
+	pthread_mutex_lock(&r->r_mu);
+	part *p;
+	for (p = r->r_parts; p != NULL; p = p->p_next)
+		if (p->p_partition == partition && strcmp(p->p_topic, topic) == 0)
+			goto out;
+	rd_kafka_topic_t *rkt = rd_kafka_topic_new(r->r_rk, topic, NULL);
+	if (rkt == NULL) {
+		snprintf(errbuf, errlen, "topic '%s': %s", topic,
+		    rd_kafka_err2str(rd_kafka_last_error()));
+		goto out;
+	}
+	p = RL_NEW(part);
+	p->p_topic = rl_strdup(topic);
+	p->p_partition = partition;
+	p->p_rkt = rkt;
+	p->p_next_offset = -1;
+	pthread_mutex_init(&p->p_mu, NULL);
+	p->p_next = r->r_parts;
+	r->r_parts = p;
+out:
+	pthread_mutex_unlock(&r->r_mu);
+	return p;
+}
+
+// position makes the partition's consumer deliver from offset `from` next.
+static rl_err
+position(part *p, int64_t from, char *errbuf, size_t errlen)
+{
+	if (p->p_started && p->p_next_offset == from)
+		return RL_OK; // warm: the prefetched data is what we need
+	stash_clear(p);
+	if (!p->p_started) {
+		if (rd_kafka_consume_start(p->p_rkt, p->p_partition, from) == -1) {
+			rd_kafka_resp_err_t err = rd_kafka_last_error();
+			snprintf(errbuf, errlen, "%s[%" PRId32 "]: cannot start consuming at %" PRId64 ": %s",
+			    p->p_topic, p->p_partition, from, rd_kafka_err2str(err));
+			return from_kafka(err);
+		}
+		p->p_started = true;
+	} else {
+		rd_kafka_resp_err_t err = rd_kafka_seek(p->p_rkt, p->p_partition, from, 10000);
+		if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+			snprintf(errbuf, errlen, "%s[%" PRId32 "]: cannot seek to %" PRId64 ": %s",
+			    p->p_topic, p->p_partition, from, rd_kafka_err2str(err));
+			return from_kafka(err);
+		}
+	}
+	p->p_next_offset = from;
+	return RL_OK;
+}
+
+static void
+part_reset(part *p)
+{
+	stash_clear(p);
+	if (p->p_started)
+		rd_kafka_consume_stop(p->p_rkt, p->p_partition);
+	p->p_started = false;
+	p->p_next_offset = -1;
+}
+
+rl_err
+rl_kafka_read_range(rl_kafka_reader *r, const char *topic, int32_t partition, int64_t from,
+    int64_t until, int idle_timeout_ms, rl_kafka_record_cb cb, void *arg, char *errbuf,
+    size_t errlen)
+{
+	if (from >= until)
+		return RL_OK;
+	part *p = part_get(r, topic, partition, errbuf, errlen);
+	if (p == NULL)
+		return RL_ERR_INVAL;
+	pthread_mutex_lock(&p->p_mu);
+	rl_err rv = position(p, from, errbuf, errlen);
+	if (rv != RL_OK)
+		goto out;
+
+	int64_t last_progress = rl_mono_ms();
+	bool done = false;
+	while (!done) {
+		if (p->p_stash_pos == p->p_stash_len) {
+			p->p_stash_pos = 0;
+			ssize_t n = rd_kafka_consume_batch(p->p_rkt, p->p_partition, 100, p->p_stash,
+			    STASH_MAX);
+			if (n < 0) {
+				rd_kafka_resp_err_t err = rd_kafka_last_error();
+				snprintf(errbuf, errlen, "%s[%" PRId32 "] at %" PRId64 ": %s", topic,
+				    partition, p->p_next_offset, rd_kafka_err2str(err));
+				rv = from_kafka(err);
+				p->p_stash_len = 0;
+				goto err_reset;
+			}
+			p->p_stash_len = (size_t)n;
+			if (n == 0) {
+				if (rl_mono_ms() - last_progress > idle_timeout_ms) {
+					snprintf(errbuf, errlen,
+					    "%s[%" PRId32 "]: no records after offset %" PRId64
+					    " for %d ms while reading up to %" PRId64
+					    " (broker unreachable?)",
+					    topic, partition, p->p_next_offset, idle_timeout_ms, until);
+					rv = RL_ERR_TIMEDOUT;
+					goto err_reset;
+				}
+				continue;
+			}
+			last_progress = rl_mono_ms();
+		}
+		rd_kafka_message_t *m = p->p_stash[p->p_stash_pos];
+		if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+			// The log ends at m->offset: past-the-end of our range means done.
+			p->p_stash_pos++;
+			if (m->offset >= until) {
+				p->p_next_offset = until;
+				done = true;
+			}
+			rd_kafka_message_destroy(m);
+			continue;
+		}
+		if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+			rv = from_kafka(m->err);
+			if (rv == RL_ERR_DATA_LOSS)
+				snprintf(errbuf, errlen,
+				    "%s[%" PRId32 "]: offset %" PRId64
+				    " is no longer in the log (deleted by retention?): %s",
+				    topic, partition, p->p_next_offset, rd_kafka_message_errstr(m));
+			else
+				snprintf(errbuf, errlen, "%s[%" PRId32 "] at %" PRId64 ": %s", topic,
+				    partition, p->p_next_offset, rd_kafka_message_errstr(m));
+			goto err_reset;
+		}
+		if (m->offset >= until) {
+			// Belongs to the next range: leave it stashed.
+			p->p_next_offset = until;
+			done = true;
+			break;
+		}
+		p->p_stash_pos++;
+		if (m->offset >= from) {
+			rl_kafka_record rec = {
+				.r_key = m->key,
+				.r_key_len = m->key_len,
+				.r_value = m->payload != NULL ? m->payload : "",
+				.r_value_len = m->len,
+				.r_offset = m->offset,
+				.r_timestamp_ms = rd_kafka_message_timestamp(m, NULL),
+			};
+			rv = cb(arg, &rec);
+		}
+		int64_t off = m->offset;
+		rd_kafka_message_destroy(m);
+		if (rv != RL_OK) {
+			// Keep the callback's own explanation, if it gave one.
+			char why[512];
+			snprintf(why, sizeof(why), "%s", errbuf[0] != '\0' ? errbuf : rl_strerror(rv));
+			snprintf(errbuf, errlen, "%s[%" PRId32 "] at offset %" PRId64 ": %s", topic,
+			    partition, off, why);
+			goto err_reset;
+		}
+		p->p_next_offset = off + 1;
+		if (off + 1 >= until) {
+			p->p_next_offset = until;
+			done = true;
+		}
+	}
+	goto out;
+
+err_reset:
+	part_reset(p);
+out:
+	pthread_mutex_unlock(&p->p_mu);
+	return rv;
+}
+
+// ---- producer ----
+
+struct rl_kafka_producer {
+	rd_kafka_t *p_rk;
+	_Atomic uint64_t p_failed;
+	char        p_last_error[256];
+};
+
+static void
+dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+	(void)rk;
+	rl_kafka_producer *p = opaque;
+	if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+		if (p->p_failed++ == 0)
+			snprintf(p->p_last_error, sizeof(p->p_last_error), "%s",
+			    rd_kafka_err2str(m->err));
+	}
+}
+
+rl_err
+rl_kafka_producer_create(const char *brokers, const rl_kafka_props *props, rl_kafka_producer **ret,
+    char *errbuf, size_t errlen)
+{
+	const char *defaults[] = {"client.id", "rill-producer", "linger.ms", "5", NULL};
+	rd_kafka_conf_t *conf;
+	rl_err rv = make_conf(brokers, defaults, props, &conf, errbuf, errlen);
+	if (rv != RL_OK)
+		return rv;
+	rl_kafka_producer *p = RL_NEW(rl_kafka_producer);
+	rd_kafka_conf_set_dr_msg_cb(conf, dr_cb);
+	rd_kafka_conf_set_opaque(conf, p);
+	if ((rv = new_client(RD_KAFKA_PRODUCER, conf, &p->p_rk, errbuf, errlen)) != RL_OK) {
+		rl_free(p);
+		return rv;
+	}
+	*ret = p;
+	return RL_OK;
+}
+
+void
+rl_kafka_producer_destroy(rl_kafka_producer *p)
+{
+	if (p == NULL)
+		return;
+	rd_kafka_flush(p->p_rk, 10000);
+	rd_kafka_destroy(p->p_rk);
+	rl_free(p);
+}
+
+rl_err
+rl_kafka_produce(rl_kafka_producer *p, const char *topic, int32_t partition, const void *key,
+    size_t key_len, const void *value, size_t value_len, char *errbuf, size_t errlen)
+{
+	size_t klen = key != NULL ? key_len : 0;
+	for (;;) {
+		rd_kafka_resp_err_t err = rd_kafka_producev(p->p_rk, RD_KAFKA_V_TOPIC(topic),
+		    RD_KAFKA_V_PARTITION(partition < 0 ? RD_KAFKA_PARTITION_UA : partition),
+		    RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+		    RD_KAFKA_V_KEY(key, klen),
+		    RD_KAFKA_V_VALUE((void *)(uintptr_t)value, value_len), RD_KAFKA_V_END);
+		if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+			rd_kafka_poll(p->p_rk, 0);
+			return RL_OK;
+		}
+		if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+			snprintf(errbuf, errlen, "producing to '%s': %s", topic, rd_kafka_err2str(err));
+			return from_kafka(err);
+		}
+		rd_kafka_poll(p->p_rk, 10);
+	}
+}
+
+rl_err
+rl_kafka_flush(rl_kafka_producer *p, int timeout_ms, char *errbuf, size_t errlen)
+{
+	rd_kafka_resp_err_t err = rd_kafka_flush(p->p_rk, timeout_ms);
+	if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+		snprintf(errbuf, errlen, "flush: %s", rd_kafka_err2str(err));
+		return from_kafka(err);
+	}
+	if (p->p_failed > 0) {
+		snprintf(errbuf, errlen, "%" PRIu64 " records were not delivered: %s",
+		    (uint64_t)p->p_failed, p->p_last_error);
+		return RL_ERR_KAFKA;
+	}
+	return RL_OK;
+}
+
+// ---- mock cluster ----
+
+struct rl_kafka_mock {
+	rd_kafka_t              *m_rk; // owns the cluster
+	rd_kafka_mock_cluster_t *m_cluster;
+	char                    *m_bootstraps;
+};
+
+rl_err
+rl_kafka_mock_create(int nbrokers, rl_kafka_mock **ret, char *errbuf, size_t errlen)
+{
+	rd_kafka_conf_t *conf;
+	const char *defaults[] = {"client.id", "rill-mock", NULL};
+	rl_err rv = make_conf(NULL, defaults, NULL, &conf, errbuf, errlen);
+	if (rv != RL_OK)
+		return rv;
+	rd_kafka_t *rk;
+	if ((rv = new_client(RD_KAFKA_PRODUCER, conf, &rk, errbuf, errlen)) != RL_OK)
+		return rv;
+	rd_kafka_mock_cluster_t *mc = rd_kafka_mock_cluster_new(rk, nbrokers);
+	if (mc == NULL) {
+		snprintf(errbuf, errlen, "cannot start a mock cluster of %d brokers", nbrokers);
+		rd_kafka_destroy(rk);
+		return RL_ERR_KAFKA;
+	}
+	rl_kafka_mock *m = RL_NEW(rl_kafka_mock);
+	m->m_rk = rk;
+	m->m_cluster = mc;
+	m->m_bootstraps = rl_strdup(rd_kafka_mock_cluster_bootstraps(mc));
+	*ret = m;
+	return RL_OK;
+}
+
+void
+rl_kafka_mock_destroy(rl_kafka_mock *m)
+{
+	if (m == NULL)
+		return;
+	rd_kafka_mock_cluster_destroy(m->m_cluster);
+	rd_kafka_destroy(m->m_rk);
+	rl_free(m->m_bootstraps);
+	rl_free(m);
+}
+
+const char *
+rl_kafka_mock_bootstraps(const rl_kafka_mock *m)
+{
+	return m->m_bootstraps;
+}
+
+rl_err
+rl_kafka_mock_create_topic(rl_kafka_mock *m, const char *topic, int partitions, char *errbuf,
+    size_t errlen)
+{
+	rd_kafka_resp_err_t err = rd_kafka_mock_topic_create(m->m_cluster, topic, partitions, 1);
+	if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+		snprintf(errbuf, errlen, "mock topic '%s': %s", topic, rd_kafka_err2str(err));
+		return from_kafka(err);
+	}
+	return RL_OK;
+}

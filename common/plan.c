@@ -1,0 +1,88 @@
+// SPDX-License-Identifier: Apache-2.0
+// Cutting the pipeline into stages at shuffles (reduce_by_key, count_by_value).
+#include "common/plan.h"
+
+#include <stdio.h>
+
+#include "common/alloc.h"
+
+rl_fn
+rl_merge_fn_of(rl_fn combine)
+{
+	return combine == RL_FN_COUNT ? RL_FN_SUM : combine;
+}
+
+static bool
+runs_in_stage(const rl_step *s)
+{
+	switch (s->s_kind) {
+	case RL_OP_MAP:
+	case RL_OP_FLAT_MAP:
+	case RL_OP_FILTER:
+	case RL_OP_MAP_VALUES:
+		return s->s_fn != RL_FN_UDF;
+	case RL_OP_KEY_BY:
+		return s->s_fn == RL_FN_VALUE || s->s_fn == RL_FN_FIELD;
+	default:
+		return false;
+	}
+}
+
+rl_err
+rl_plan_build(const rl_job *job, rl_plan **ret, char *errbuf, size_t errlen)
+{
+	rl_plan *plan = RL_NEW(rl_plan);
+	// At most one stage per shuffle step, plus the first.
+	plan->p_stages = rl_calloc(job->j_nsteps + 1, sizeof(rl_stage));
+	rl_stage *st = &plan->p_stages[0];
+	st->st_input = RL_INPUT_KAFKA;
+	st->st_steps = rl_calloc(job->j_nsteps + 1, sizeof(rl_step *));
+	plan->p_nstages = 1;
+
+	for (size_t i = 0; i < job->j_nsteps; i++) {
+		const rl_step *s = &job->j_steps[i];
+		if (runs_in_stage(s)) {
+			st->st_steps[st->st_nsteps++] = s;
+			continue;
+		}
+		rl_fn combine = RL_FN_NONE;
+		if (s->s_kind == RL_OP_REDUCE_BY_KEY && s->s_fn != RL_FN_UDF) {
+			combine = s->s_fn;
+		} else if (s->s_kind == RL_OP_COUNT_BY_VALUE) {
+			// key = value, value = 1, then summed: one narrow step and a shuffle.
+			st->st_steps[st->st_nsteps++] = s;
+			combine = RL_FN_SUM;
+		} else {
+			snprintf(errbuf, errlen,
+			    "%s:%d:%d: %s%s%s is not supported by this version of rill",
+			    job->j_filename, s->s_loc.line, s->s_loc.col, rl_op_name(s->s_kind),
+			    s->s_fn != RL_FN_NONE ? ": " : "",
+			    s->s_fn != RL_FN_NONE ? rl_fn_name(s->s_fn) : "");
+			rl_plan_destroy(plan);
+			return RL_ERR_NOTSUP;
+		}
+		st->st_output = RL_OUTPUT_SHUFFLE;
+		st->st_combine = combine;
+		st->st_shuffle_step = s;
+		rl_stage *next = &plan->p_stages[plan->p_nstages];
+		next->st_id = (uint32_t)plan->p_nstages++;
+		next->st_input = RL_INPUT_SHUFFLE;
+		next->st_merge = rl_merge_fn_of(combine);
+		next->st_steps = rl_calloc(job->j_nsteps + 1, sizeof(rl_step *));
+		st = next;
+	}
+	st->st_output = RL_OUTPUT_SINK;
+	*ret = plan;
+	return RL_OK;
+}
+
+void
+rl_plan_destroy(rl_plan *plan)
+{
+	if (plan == NULL)
+		return;
+	for (size_t i = 0; i < plan->p_nstages; i++)
+		rl_free((void *)plan->p_stages[i].st_steps);
+	rl_free(plan->p_stages);
+	rl_free(plan);
+}

@@ -1,0 +1,51 @@
+// SPDX-License-Identifier: Apache-2.0
+// A job's pipeline cut into stages at each shuffle. Driver and executors build
+// the same plan from the same job file, so a stage number means the same thing
+// on both sides.
+#ifndef RL_PLAN_H
+#define RL_PLAN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/error.h"
+#include "common/jobfile.h"
+
+typedef enum rl_input_kind {
+	RL_INPUT_KAFKA,   // stage 0: one task per Kafka offset range
+	RL_INPUT_SHUFFLE, // one task per reduce partition, fetching from every map task
+} rl_input_kind;
+
+typedef enum rl_output_kind {
+	RL_OUTPUT_SHUFFLE, // hash-partitioned blocks kept by the executor
+	RL_OUTPUT_SINK,    // the job's sink
+} rl_output_kind;
+
+typedef struct rl_stage {
+	uint32_t        st_id;
+	rl_input_kind   st_input;
+	rl_fn           st_merge;   // RL_INPUT_SHUFFLE: merges partial values of a key (sum|min|max)
+	const rl_step **st_steps;   // narrow operators, in order (point into the job)
+	size_t          st_nsteps;
+	rl_output_kind  st_output;
+	rl_fn           st_combine; // RL_OUTPUT_SHUFFLE: map-side combine (sum|min|max|count)
+	const rl_step  *st_shuffle_step; // the step that cut the stage, for messages
+} rl_stage;
+
+// Borrows from the job: destroy the plan before the job.
+typedef struct rl_plan {
+	rl_stage *p_stages;
+	size_t    p_nstages;
+} rl_plan;
+
+// rl_plan_build cuts job's pipeline into stages. A step this version cannot
+// run yet is RL_ERR_NOTSUP with "FILE:LINE:COL: …" in errbuf.
+rl_err rl_plan_build(const rl_job *job, rl_plan **ret, char *errbuf, size_t errlen);
+void   rl_plan_destroy(rl_plan *plan);
+
+// rl_merge_fn_of is the reduce-side function for a map-side combine function
+// (count is summed on the reduce side).
+rl_fn rl_merge_fn_of(rl_fn combine);
+
+#endif

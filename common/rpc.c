@@ -1,0 +1,655 @@
+// SPDX-License-Identifier: Apache-2.0
+// nng req/rep transport for Envelope frames: framing, server workers, client calls.
+#include "common/rpc.h"
+
+#include <arpa/inet.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <nng/nng.h>
+#include <nng/protocol/reqrep0/rep.h>
+#include <nng/protocol/reqrep0/req.h>
+#include <nng/transport/tcp/tcp.h>
+
+#include "common/alloc.h"
+#include "common/log.h"
+#include "common/time.h"
+
+// ---- framing ----
+
+rl_err
+rl_frame_decode(const uint8_t *data, size_t len, Rill__Envelope **ret_env, const uint8_t **ret_tail,
+    size_t *ret_tail_len, char *errbuf, size_t errlen)
+{
+	if (len < 4) {
+		snprintf(errbuf, errlen, "frame of %zu bytes is shorter than its 4-byte header", len);
+		return RL_ERR_PROTO;
+	}
+	uint32_t env_len = (uint32_t)data[0] << 24 | (uint32_t)data[1] << 16 |
+	    (uint32_t)data[2] << 8 | data[3];
+	if (env_len > len - 4) {
+		snprintf(errbuf, errlen, "frame header says %" PRIu32 " envelope bytes, frame has %zu",
+		    env_len, len - 4);
+		return RL_ERR_PROTO;
+	}
+	Rill__Envelope *env = rill__envelope__unpack(NULL, env_len, data + 4);
+	if (env == NULL) {
+		snprintf(errbuf, errlen, "envelope of %" PRIu32 " bytes does not decode", env_len);
+		return RL_ERR_PROTO;
+	}
+	if (env->version != RL_PROTO_VERSION) {
+		snprintf(errbuf, errlen, "protocol version %" PRIu32 " (this process speaks %u)",
+		    env->version, RL_PROTO_VERSION);
+		rill__envelope__free_unpacked(env, NULL);
+		return RL_ERR_VERSION;
+	}
+	if (env->body_case == RILL__ENVELOPE__BODY__NOT_SET) {
+		snprintf(errbuf, errlen, "envelope without a message");
+		rill__envelope__free_unpacked(env, NULL);
+		return RL_ERR_PROTO;
+	}
+	*ret_env = env;
+	*ret_tail = data + 4 + env_len;
+	*ret_tail_len = len - 4 - env_len;
+	return RL_OK;
+}
+
+static void
+put_header(uint8_t *p, size_t env_len)
+{
+	p[0] = (uint8_t)(env_len >> 24);
+	p[1] = (uint8_t)(env_len >> 16);
+	p[2] = (uint8_t)(env_len >> 8);
+	p[3] = (uint8_t)env_len;
+}
+
+void
+rl_frame_encode(Rill__Envelope *env, const void *tail, size_t tail_len, rl_buf *out)
+{
+	env->version = RL_PROTO_VERSION;
+	size_t env_len = rill__envelope__get_packed_size(env);
+	rl_buf_grow(out, 4 + env_len + tail_len);
+	uint8_t *p = out->b_data + out->b_len;
+	put_header(p, env_len);
+	rill__envelope__pack(env, p + 4);
+	if (tail_len > 0)
+		memcpy(p + 4 + env_len, tail, tail_len);
+	out->b_len += 4 + env_len + tail_len;
+}
+
+// frame_to_nng builds an nng message holding the frame for env (+ tail).
+static int
+frame_to_nng(Rill__Envelope *env, const void *tail, size_t tail_len, nng_msg **ret)
+{
+	env->version = RL_PROTO_VERSION;
+	size_t env_len = rill__envelope__get_packed_size(env);
+	nng_msg *m;
+	int rv = nng_msg_alloc(&m, 4 + env_len + tail_len);
+	if (rv != 0)
+		return rv;
+	uint8_t *p = nng_msg_body(m);
+	put_header(p, env_len);
+	rill__envelope__pack(env, p + 4);
+	if (tail_len > 0)
+		memcpy(p + 4 + env_len, tail, tail_len);
+	*ret = m;
+	return 0;
+}
+
+// msg_from_nng decodes m into a new rl_msg that owns m; m is freed on error.
+static rl_err
+msg_from_nng(nng_msg *m, rl_msg **ret, char *errbuf, size_t errlen)
+{
+	rl_msg *msg = RL_NEW(rl_msg);
+	rl_err rv = rl_frame_decode(nng_msg_body(m), nng_msg_len(m), &msg->m_env, &msg->m_tail,
+	    &msg->m_tail_len, errbuf, errlen);
+	if (rv != RL_OK) {
+		rl_free(msg);
+		nng_msg_free(m);
+		return rv;
+	}
+	msg->m_frame = m;
+	*ret = msg;
+	return RL_OK;
+}
+
+void
+rl_msg_free(rl_msg *msg)
+{
+	if (msg == NULL)
+		return;
+	rill__envelope__free_unpacked(msg->m_env, NULL);
+	nng_msg_free(msg->m_frame);
+	rl_free(msg);
+}
+
+static rl_err
+from_nng(int rv)
+{
+	switch (rv) {
+	case 0:
+		return RL_OK;
+	case NNG_ENOMEM:
+		return RL_ERR_NOMEM;
+	case NNG_ETIMEDOUT:
+		return RL_ERR_TIMEDOUT;
+	case NNG_ECLOSED:
+		return RL_ERR_CLOSED;
+	case NNG_ECANCELED:
+		return RL_ERR_CANCELED;
+	case NNG_EINVAL:
+	case NNG_EADDRINVAL:
+		return RL_ERR_INVAL;
+	case NNG_EPROTO:
+		return RL_ERR_PROTO;
+	default:
+		return RL_ERR_NET;
+	}
+}
+
+bool
+rl_rpc_url_split(const char *url, char *host, size_t hostlen, int *port)
+{
+	const char *prefix = "tcp://";
+	if (strncmp(url, prefix, strlen(prefix)) != 0)
+		return false;
+	const char *h = url + strlen(prefix);
+	const char *colon = strrchr(h, ':');
+	if (colon == NULL || colon == h || (size_t)(colon - h) >= hostlen)
+		return false;
+	char *end;
+	long p = strtol(colon + 1, &end, 10);
+	if (*end != '\0' || end == colon + 1 || p < 0 || p > 65535)
+		return false;
+	memcpy(host, h, (size_t)(colon - h));
+	host[colon - h] = '\0';
+	*port = (int)p;
+	return true;
+}
+
+static void
+format_peer(nng_msg *m, char *buf, size_t len)
+{
+	nng_sockaddr sa;
+	nng_pipe p = nng_msg_get_pipe(m);
+	snprintf(buf, len, "unknown");
+	if (nng_pipe_id(p) < 0 || nng_pipe_get_addr(p, NNG_OPT_REMADDR, &sa) != 0)
+		return;
+	if (sa.s_family == NNG_AF_INET) {
+		char ip[INET_ADDRSTRLEN];
+		inet_ntop(AF_INET, &sa.s_in.sa_addr, ip, sizeof(ip));
+		snprintf(buf, len, "%s:%u", ip, ntohs(sa.s_in.sa_port));
+	} else if (sa.s_family == NNG_AF_INET6) {
+		char ip[INET6_ADDRSTRLEN];
+		inet_ntop(AF_INET6, sa.s_in6.sa_addr, ip, sizeof(ip));
+		snprintf(buf, len, "[%s]:%u", ip, ntohs(sa.s_in6.sa_port));
+	}
+}
+
+static void
+set_socket_limits(nng_socket s)
+{
+	nng_socket_set_size(s, NNG_OPT_RECVMAXSZ, RL_FRAME_MAX);
+	nng_socket_set_ms(s, NNG_OPT_RECONNMINT, 50);
+	nng_socket_set_ms(s, NNG_OPT_RECONNMAXT, 1000);
+}
+
+// ---- server ----
+
+typedef struct worker {
+	rl_rpc_server *w_srv;
+	pthread_t      w_thread;
+	nng_ctx        w_ctx;
+	nng_aio       *w_aio;
+	rl_arena       w_arena;
+	bool           w_started;
+} worker;
+
+struct rl_rpc_server {
+	nng_socket     s_sock;
+	nng_listener   s_listener;
+	char           s_url[256];
+	int            s_nworkers;
+	worker        *s_workers;
+	rl_rpc_handler s_handler;
+	void          *s_arg;
+};
+
+static void
+reply_error(rl_reply *reply, rl_err code, const char *message)
+{
+	Rill__ErrorReply *er = rl_arena_alloc(reply->r_arena, sizeof(*er));
+	rill__error_reply__init(er);
+	er->code = (uint32_t)code;
+	er->message = rl_arena_memdup(reply->r_arena, message, strlen(message) + 1);
+	reply->r_env.body_case = RILL__ENVELOPE__BODY_ERROR;
+	reply->r_env.error = er;
+}
+
+static void
+serve_one(worker *w, nng_msg *m)
+{
+	rl_rpc_server *srv = w->w_srv;
+	char peer[64], why[256];
+	format_peer(m, peer, sizeof(peer));
+	rl_reply reply = {.r_arena = &w->w_arena};
+	rill__envelope__init(&reply.r_env);
+
+	rl_msg req = {0};
+	rl_err rv = rl_frame_decode(nng_msg_body(m), nng_msg_len(m), &req.m_env, &req.m_tail,
+	    &req.m_tail_len, why, sizeof(why));
+	if (rv != RL_OK) {
+		rl_warn("rpc", "refused a malformed frame", "url=%s peer=%s bytes=%zu error=\"%s\"",
+		    srv->s_url, peer, nng_msg_len(m), why);
+		reply_error(&reply, rv, why);
+	} else {
+		req.m_frame = m;
+		srv->s_handler(srv->s_arg, &req, peer, &reply);
+		rill__envelope__free_unpacked(req.m_env, NULL);
+		if (reply.r_env.body_case == RILL__ENVELOPE__BODY__NOT_SET)
+			reply_error(&reply, RL_ERR_PROTO, "request not understood");
+	}
+	nng_msg_free(m);
+
+	nng_msg *out;
+	int nrv = frame_to_nng(&reply.r_env, reply.r_tail, reply.r_tail_len, &out);
+	if (nrv == 0) {
+		nng_aio_set_msg(w->w_aio, out);
+		nng_ctx_send(w->w_ctx, w->w_aio);
+		nng_aio_wait(w->w_aio);
+		if (nng_aio_result(w->w_aio) != 0)
+			nng_msg_free(out);
+	}
+	if (reply.r_done != NULL)
+		reply.r_done(reply.r_done_arg);
+	rl_arena_reset(&w->w_arena);
+}
+
+static void *
+worker_main(void *arg)
+{
+	worker *w = arg;
+	for (;;) {
+		nng_ctx_recv(w->w_ctx, w->w_aio);
+		nng_aio_wait(w->w_aio);
+		int rv = nng_aio_result(w->w_aio);
+		if (rv == NNG_ECLOSED)
+			break;
+		if (rv != 0)
+			continue;
+		serve_one(w, nng_aio_get_msg(w->w_aio));
+	}
+	return NULL;
+}
+
+rl_err
+rl_rpc_server_create(const char *url, int nworkers, rl_rpc_handler handler, void *arg,
+    rl_rpc_server **ret, char *errbuf, size_t errlen)
+{
+	char host[200];
+	int port, rv;
+	if (!rl_rpc_url_split(url, host, sizeof(host), &port)) {
+		snprintf(errbuf, errlen, "listen URL '%s' is not of the form tcp://HOST:PORT", url);
+		return RL_ERR_INVAL;
+	}
+	rl_rpc_server *srv = RL_NEW(rl_rpc_server);
+	srv->s_handler = handler;
+	srv->s_arg = arg;
+	if ((rv = nng_rep0_open(&srv->s_sock)) != 0) {
+		snprintf(errbuf, errlen, "rep socket: %s", nng_strerror(rv));
+		goto err_alloc;
+	}
+	set_socket_limits(srv->s_sock);
+	if ((rv = nng_listen(srv->s_sock, url, &srv->s_listener, 0)) != 0) {
+		snprintf(errbuf, errlen, "cannot listen on %s: %s", url, nng_strerror(rv));
+		goto err_sock;
+	}
+	int bound = port;
+	nng_listener_get_int(srv->s_listener, NNG_OPT_TCP_BOUND_PORT, &bound);
+	snprintf(srv->s_url, sizeof(srv->s_url), "tcp://%s:%d", host, bound);
+
+	srv->s_nworkers = nworkers;
+	srv->s_workers = rl_calloc((size_t)nworkers, sizeof(worker));
+	for (int i = 0; i < nworkers; i++) {
+		worker *w = &srv->s_workers[i];
+		w->w_srv = srv;
+		rl_arena_init(&w->w_arena, 4096);
+		if ((rv = nng_ctx_open(&w->w_ctx, srv->s_sock)) != 0 ||
+		    (rv = nng_aio_alloc(&w->w_aio, NULL, NULL)) != 0) {
+			snprintf(errbuf, errlen, "server context: %s", nng_strerror(rv));
+			goto err_workers;
+		}
+		if (pthread_create(&w->w_thread, NULL, worker_main, w) != 0) {
+			snprintf(errbuf, errlen, "cannot start a server thread");
+			rv = NNG_ENOMEM;
+			goto err_workers;
+		}
+		w->w_started = true;
+	}
+	*ret = srv;
+	return RL_OK;
+
+err_workers:
+	rl_rpc_server_destroy(srv);
+	return from_nng(rv);
+err_sock:
+	nng_close(srv->s_sock);
+err_alloc:
+	rl_free(srv);
+	return from_nng(rv);
+}
+
+const char *
+rl_rpc_server_url(const rl_rpc_server *srv)
+{
+	return srv->s_url;
+}
+
+void
+rl_rpc_server_destroy(rl_rpc_server *srv)
+{
+	if (srv == NULL)
+		return;
+	nng_close(srv->s_sock);
+	for (int i = 0; i < srv->s_nworkers; i++) {
+		worker *w = &srv->s_workers[i];
+		if (w->w_started)
+			pthread_join(w->w_thread, NULL);
+		if (w->w_aio != NULL)
+			nng_aio_free(w->w_aio);
+		rl_arena_fini(&w->w_arena);
+	}
+	rl_free(srv->s_workers);
+	rl_free(srv);
+}
+
+// ---- client ----
+
+typedef struct call call;
+
+struct rl_rpc_client {
+	nng_socket      c_sock;
+	char           *c_url;
+	pthread_mutex_t c_mu;
+	call           *c_calls; // in flight, for cancel_all
+	rl_rpc_link_cb  c_link_cb;
+	void           *c_link_arg;
+	_Atomic int     c_pipes;
+};
+
+enum { CALL_SEND, CALL_RECV };
+
+struct call {
+	rl_rpc_client *k_cli;
+	nng_ctx        k_ctx;
+	nng_aio       *k_aio;
+	int            k_state;
+	bool           k_canceled;
+	int64_t        k_deadline_ms; // monotonic, < 0 = none
+	rl_rpc_done_cb k_done;
+	void          *k_arg;
+	call          *k_prev, *k_next;
+};
+
+static void
+pipe_event(nng_pipe p, nng_pipe_ev ev, void *arg)
+{
+	rl_rpc_client *cli = arg;
+	(void)p;
+	if (ev == NNG_PIPE_EV_ADD_POST) {
+		cli->c_pipes++;
+		if (cli->c_link_cb != NULL)
+			cli->c_link_cb(cli->c_link_arg, true);
+	} else if (ev == NNG_PIPE_EV_REM_POST) {
+		cli->c_pipes--;
+		if (cli->c_link_cb != NULL)
+			cli->c_link_cb(cli->c_link_arg, false);
+	}
+}
+
+rl_err
+rl_rpc_client_create(const char *url, rl_rpc_client **ret, char *errbuf, size_t errlen)
+{
+	int rv;
+	rl_rpc_client *cli = RL_NEW(rl_rpc_client);
+	if ((rv = nng_req0_open(&cli->c_sock)) != 0) {
+		snprintf(errbuf, errlen, "req socket: %s", nng_strerror(rv));
+		rl_free(cli);
+		return from_nng(rv);
+	}
+	set_socket_limits(cli->c_sock);
+	// A request is sent once: rill retries tasks itself, on another executor.
+	nng_socket_set_ms(cli->c_sock, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE);
+	pthread_mutex_init(&cli->c_mu, NULL);
+	cli->c_url = rl_strdup(url);
+	nng_pipe_notify(cli->c_sock, NNG_PIPE_EV_ADD_POST, pipe_event, cli);
+	nng_pipe_notify(cli->c_sock, NNG_PIPE_EV_REM_POST, pipe_event, cli);
+	if ((rv = nng_dial(cli->c_sock, url, NULL, NNG_FLAG_NONBLOCK)) != 0) {
+		snprintf(errbuf, errlen, "cannot dial %s: %s", url, nng_strerror(rv));
+		rl_rpc_client_destroy(cli);
+		return from_nng(rv);
+	}
+	*ret = cli;
+	return RL_OK;
+}
+
+void
+rl_rpc_client_destroy(rl_rpc_client *cli)
+{
+	if (cli == NULL)
+		return;
+	rl_rpc_client_cancel_all(cli);
+	nng_close(cli->c_sock); // completes every pending aio
+	// Async calls finish on nng threads; wait until none is left.
+	for (;;) {
+		pthread_mutex_lock(&cli->c_mu);
+		bool empty = cli->c_calls == NULL;
+		pthread_mutex_unlock(&cli->c_mu);
+		if (empty)
+			break;
+		rl_sleep_ms(1);
+	}
+	pthread_mutex_destroy(&cli->c_mu);
+	rl_free(cli->c_url);
+	rl_free(cli);
+}
+
+const char *
+rl_rpc_client_url(const rl_rpc_client *cli)
+{
+	return cli->c_url;
+}
+
+void
+rl_rpc_client_on_link(rl_rpc_client *cli, rl_rpc_link_cb cb, void *arg)
+{
+	cli->c_link_arg = arg;
+	cli->c_link_cb = cb;
+}
+
+bool
+rl_rpc_client_connected(rl_rpc_client *cli)
+{
+	return cli->c_pipes > 0;
+}
+
+// reply_to_result turns an ErrorReply into an error; otherwise keeps the reply.
+static rl_err
+reply_to_result(rl_msg *msg, char *errbuf, size_t errlen)
+{
+	if (msg->m_env->body_case != RILL__ENVELOPE__BODY_ERROR)
+		return RL_OK;
+	Rill__ErrorReply *er = msg->m_env->error;
+	snprintf(errbuf, errlen, "peer says: %s", er->message);
+	rl_err code = er->code > 0 && er->code < RL_ERR__COUNT ? (rl_err)er->code : RL_ERR_PROTO;
+	return code;
+}
+
+rl_err
+rl_rpc_call(rl_rpc_client *cli, Rill__Envelope *req, const void *tail, size_t tail_len,
+    int timeout_ms, rl_msg **ret, char *errbuf, size_t errlen)
+{
+	nng_ctx ctx;
+	nng_aio *aio;
+	nng_msg *m;
+	int rv;
+	if ((rv = nng_ctx_open(&ctx, cli->c_sock)) != 0) {
+		snprintf(errbuf, errlen, "%s: %s", cli->c_url, nng_strerror(rv));
+		return from_nng(rv);
+	}
+	if ((rv = nng_aio_alloc(&aio, NULL, NULL)) != 0)
+		goto err_ctx;
+	if ((rv = frame_to_nng(req, tail, tail_len, &m)) != 0)
+		goto err_aio;
+	int64_t deadline = rl_mono_ms() + timeout_ms;
+	nng_aio_set_timeout(aio, timeout_ms);
+	nng_aio_set_msg(aio, m);
+	nng_ctx_send(ctx, aio);
+	nng_aio_wait(aio);
+	if ((rv = nng_aio_result(aio)) != 0) {
+		nng_msg_free(m);
+		goto err_aio;
+	}
+	int64_t left = deadline - rl_mono_ms();
+	nng_aio_set_timeout(aio, left > 0 ? (nng_duration)left : 1);
+	nng_ctx_recv(ctx, aio);
+	nng_aio_wait(aio);
+	if ((rv = nng_aio_result(aio)) != 0)
+		goto err_aio;
+	m = nng_aio_get_msg(aio);
+	nng_aio_free(aio);
+	nng_ctx_close(ctx);
+
+	rl_msg *msg;
+	rl_err err = msg_from_nng(m, &msg, errbuf, errlen);
+	if (err != RL_OK)
+		return err;
+	if ((err = reply_to_result(msg, errbuf, errlen)) != RL_OK) {
+		rl_msg_free(msg);
+		return err;
+	}
+	*ret = msg;
+	return RL_OK;
+
+err_aio:
+	nng_aio_free(aio);
+err_ctx:
+	nng_ctx_close(ctx);
+	snprintf(errbuf, errlen, "%s: %s", cli->c_url, nng_strerror(rv));
+	return from_nng(rv);
+}
+
+static void
+call_finish(call *k, rl_err err, rl_msg *reply)
+{
+	rl_rpc_client *cli = k->k_cli;
+	pthread_mutex_lock(&cli->c_mu);
+	if (k->k_prev != NULL)
+		k->k_prev->k_next = k->k_next;
+	else
+		cli->c_calls = k->k_next;
+	if (k->k_next != NULL)
+		k->k_next->k_prev = k->k_prev;
+	pthread_mutex_unlock(&cli->c_mu);
+
+	k->k_done(k->k_arg, err, reply);
+	nng_ctx_close(k->k_ctx);
+	nng_aio_reap(k->k_aio);
+	rl_free(k);
+}
+
+static void
+call_step(void *arg)
+{
+	call *k = arg;
+	rl_rpc_client *cli = k->k_cli;
+	int rv = nng_aio_result(k->k_aio);
+	char why[256];
+	if (k->k_state == CALL_SEND) {
+		if (rv != 0) {
+			nng_msg_free(nng_aio_get_msg(k->k_aio));
+			call_finish(k, from_nng(rv), NULL);
+			return;
+		}
+		pthread_mutex_lock(&cli->c_mu);
+		bool canceled = k->k_canceled;
+		if (!canceled) {
+			k->k_state = CALL_RECV;
+			if (k->k_deadline_ms >= 0) {
+				int64_t left = k->k_deadline_ms - rl_mono_ms();
+				nng_aio_set_timeout(k->k_aio, left > 0 ? (nng_duration)left : 1);
+			}
+			nng_ctx_recv(k->k_ctx, k->k_aio);
+		}
+		pthread_mutex_unlock(&cli->c_mu);
+		if (canceled)
+			call_finish(k, RL_ERR_CANCELED, NULL);
+		return;
+	}
+	if (rv != 0) {
+		call_finish(k, from_nng(rv), NULL);
+		return;
+	}
+	rl_msg *msg;
+	rl_err err = msg_from_nng(nng_aio_get_msg(k->k_aio), &msg, why, sizeof(why));
+	if (err == RL_OK && (err = reply_to_result(msg, why, sizeof(why))) != RL_OK) {
+		rl_msg_free(msg);
+		msg = NULL;
+	}
+	if (err != RL_OK)
+		rl_warn("rpc", "bad reply", "url=%s error=\"%s\"", cli->c_url, why);
+	call_finish(k, err, err == RL_OK ? msg : NULL);
+}
+
+void
+rl_rpc_call_async(rl_rpc_client *cli, Rill__Envelope *req, int timeout_ms, rl_rpc_done_cb done,
+    void *arg)
+{
+	call *k = RL_NEW(call);
+	nng_msg *m;
+	int rv;
+	k->k_cli = cli;
+	k->k_done = done;
+	k->k_arg = arg;
+	k->k_deadline_ms = timeout_ms < 0 ? -1 : rl_mono_ms() + timeout_ms;
+	if ((rv = nng_ctx_open(&k->k_ctx, cli->c_sock)) != 0)
+		goto err_call;
+	if ((rv = nng_aio_alloc(&k->k_aio, call_step, k)) != 0)
+		goto err_ctx;
+	if ((rv = frame_to_nng(req, NULL, 0, &m)) != 0)
+		goto err_aio;
+	nng_aio_set_timeout(k->k_aio, timeout_ms < 0 ? NNG_DURATION_INFINITE : timeout_ms);
+	nng_aio_set_msg(k->k_aio, m);
+	pthread_mutex_lock(&cli->c_mu);
+	k->k_next = cli->c_calls;
+	if (cli->c_calls != NULL)
+		cli->c_calls->k_prev = k;
+	cli->c_calls = k;
+	k->k_state = CALL_SEND;
+	nng_ctx_send(k->k_ctx, k->k_aio);
+	pthread_mutex_unlock(&cli->c_mu);
+	return;
+
+err_aio:
+	nng_aio_free(k->k_aio);
+err_ctx:
+	nng_ctx_close(k->k_ctx);
+err_call:
+	rl_free(k);
+	done(arg, from_nng(rv), NULL);
+}
+
+void
+rl_rpc_client_cancel_all(rl_rpc_client *cli)
+{
+	pthread_mutex_lock(&cli->c_mu);
+	for (call *k = cli->c_calls; k != NULL; k = k->k_next) {
+		k->k_canceled = true;
+		nng_aio_cancel(k->k_aio);
+	}
+	pthread_mutex_unlock(&cli->c_mu);
+}

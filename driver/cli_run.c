@@ -1,0 +1,164 @@
+// SPDX-License-Identifier: Apache-2.0
+// `rill run`: a job in local mode, and the local runner `rill demo` shares.
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "common/time.h"
+#include "driver/cli.h"
+#include "driver/driver.h"
+#include "driver/local.h"
+
+static rl_driver *volatile active;
+static volatile sig_atomic_t signals_seen;
+
+static void
+on_signal(int sig)
+{
+	if (signals_seen++ == 0 && active != NULL) {
+		rl_driver_stop(active); // finish the batch in flight, then exit 0
+		return;
+	}
+	signal(sig, SIG_DFL); // the second one aborts
+	raise(sig);
+}
+
+int
+rl_cli_run_job(const rl_job *job, const rl_run_opts *opts)
+{
+	char why[1024];
+	rl_driver_opts dopts = {
+		.listen_url = "tcp://127.0.0.1:0",
+		.available_now = opts->available_now,
+		.run_for_ms = opts->run_for_ms,
+		.min_executors = opts->executors,
+	};
+	rl_driver *d;
+	rl_err rv = rl_driver_create(job, &dopts, &d, why, sizeof(why));
+	if (rv != RL_OK) {
+		fprintf(stderr, "rill: %s\n", why);
+		return rv == RL_ERR_NOTSUP || rv == RL_ERR_PARSE ? RL_EXIT_USAGE : RL_EXIT_FAILURE;
+	}
+	rl_local *local;
+	if ((rv = rl_local_start(rl_driver_url(d), opts->executors, opts->cores, &local, why,
+		 sizeof(why))) != RL_OK) {
+		fprintf(stderr, "rill: %s\n", why);
+		rl_driver_destroy(d);
+		return RL_EXIT_FAILURE;
+	}
+	active = d;
+	struct sigaction sa = {.sa_handler = on_signal};
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	rl_driver_stats stats;
+	rv = rl_driver_run(d, &stats, why, sizeof(why));
+	active = NULL;
+	// The driver goes first, so the executors' exit is not reported as a loss.
+	rl_driver_destroy(d);
+	rl_local_stop(local);
+	if (rv != RL_OK) {
+		fprintf(stderr, "rill: job %s failed: %s\n", job->j_name, why);
+		return RL_EXIT_FAILURE;
+	}
+	return RL_EXIT_OK;
+}
+
+static void
+usage(FILE *out)
+{
+	fprintf(out,
+	    "usage: rill run JOB.yaml [--executors N] [--cores N] [--available-now] [--for DUR]\n"
+	    "\n"
+	    "Runs the job with a driver in this process and N executor processes on\n"
+	    "loopback, talking over nng TCP as in a cluster.\n"
+	    "\n"
+	    "  --executors N     executor processes (default 2)\n"
+	    "  --cores N         tasks each executor runs at once (default 2)\n"
+	    "  --available-now   process what the topics hold now, in rate-limited\n"
+	    "                    batches, then exit 0\n"
+	    "  --for DUR         stop gracefully after DUR (e.g. 30s, 5m)\n"
+	    "  --checkpoint-dir DIR, --http IP:PORT   not in this version\n"
+	    "\n"
+	    "SIGINT or SIGTERM finishes the batch in flight and exits 0; a second one aborts.\n");
+}
+
+static bool
+parse_count(const char *opt, const char *s, int max, int *ret)
+{
+	char *end;
+	long v = strtol(s, &end, 10);
+	if (*end != '\0' || end == s || v < 1 || v > max) {
+		fprintf(stderr, "rill run: %s: '%s' is not a number from 1 to %d\n", opt, s, max);
+		return false;
+	}
+	*ret = (int)v;
+	return true;
+}
+
+int
+rl_cmd_run(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{"executors", required_argument, NULL, 'e'},
+		{"cores", required_argument, NULL, 'c'},
+		{"available-now", no_argument, NULL, 'a'},
+		{"for", required_argument, NULL, 'f'},
+		{"checkpoint-dir", required_argument, NULL, 'C'},
+		{"http", required_argument, NULL, 'H'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	rl_run_opts opts = {.executors = 2, .cores = 2};
+	int c;
+	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'e':
+			if (!parse_count("--executors", optarg, 64, &opts.executors))
+				return RL_EXIT_USAGE;
+			break;
+		case 'c':
+			if (!parse_count("--cores", optarg, 256, &opts.cores))
+				return RL_EXIT_USAGE;
+			break;
+		case 'a':
+			opts.available_now = true;
+			break;
+		case 'f':
+			if (rl_parse_duration_ms(optarg, &opts.run_for_ms) != RL_OK || opts.run_for_ms == 0) {
+				fprintf(stderr, "rill run: --for: '%s' is not a duration (e.g. 30s, 5m)\n", optarg);
+				return RL_EXIT_USAGE;
+			}
+			break;
+		case 'C':
+		case 'H':
+			fprintf(stderr, "rill run: --%s is not available in this version of rill\n",
+			    c == 'C' ? "checkpoint-dir" : "http");
+			return RL_EXIT_USAGE;
+		case 'h':
+			usage(stdout);
+			return RL_EXIT_OK;
+		default:
+			usage(stderr);
+			return RL_EXIT_USAGE;
+		}
+	}
+	if (argc - optind != 1) {
+		fprintf(stderr, "rill run: %s\n", argc == optind ? "a job file is required" : "only one job file");
+		usage(stderr);
+		return RL_EXIT_USAGE;
+	}
+	char why[1024];
+	rl_job *job;
+	rl_err rv = rl_job_load(argv[optind], &job, why, sizeof(why));
+	if (rv != RL_OK) {
+		fprintf(stderr, "rill: %s\n", why);
+		return RL_EXIT_USAGE;
+	}
+	int code = rl_cli_run_job(job, &opts);
+	rl_job_destroy(job);
+	return code;
+}

@@ -1,0 +1,46 @@
+// SPDX-License-Identifier: Apache-2.0
+// The driver: the batch clock, offset ranges, stages, task scheduling and the
+// sink commit of every batch of one job.
+#ifndef RL_DRIVER_H
+#define RL_DRIVER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "common/error.h"
+#include "common/jobfile.h"
+
+typedef struct rl_driver rl_driver;
+
+typedef struct rl_driver_opts {
+	const char *listen_url;     // where executors register (port 0: any free port)
+	bool        available_now;  // process what is there at start, then return
+	int64_t     run_for_ms;     // stop gracefully after this long; 0 = no limit
+	int         min_executors;  // wait for this many before the first batch
+	uint64_t    epoch;          // stamped on every task (fencing)
+	FILE       *print_out;      // the print sink's output (default stdout)
+} rl_driver_opts;
+
+// Totals of a run, for the caller's summary.
+typedef struct rl_driver_stats {
+	uint64_t batches;
+	uint64_t records;
+	int64_t  elapsed_ms;
+} rl_driver_stats;
+
+// rl_driver_create connects to the job's Kafka source and starts listening
+// for executors. The job is borrowed and must outlive the driver.
+rl_err rl_driver_create(const rl_job *job, const rl_driver_opts *opts, rl_driver **ret,
+    char *errbuf, size_t errlen);
+const char *rl_driver_url(const rl_driver *d);
+// rl_driver_run runs batches until stopped, the --for time is up, or (with
+// available_now) everything present at start is processed. A batch that
+// fails for good ends the run with its error in errbuf.
+rl_err rl_driver_run(rl_driver *d, rl_driver_stats *stats, char *errbuf, size_t errlen);
+// rl_driver_stop lets the batch in flight finish, then run returns.
+// @locality async-signal-safe
+void rl_driver_stop(rl_driver *d);
+void rl_driver_destroy(rl_driver *d);
+
+#endif

@@ -1,0 +1,237 @@
+// SPDX-License-Identifier: Apache-2.0
+// Executor registry: Register/Heartbeat handling and loss detection.
+#include "driver/executors.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/alloc.h"
+#include "common/log.h"
+#include "common/time.h"
+
+#define COMP "driver"
+
+// lose marks e lost and ends its calls in flight (they are retried). @locks p_mu held
+static void
+lose(rl_pool *pool, rl_exec *e, const char *why)
+{
+	if (!e->e_alive)
+		return;
+	e->e_alive = false;
+	pool->p_generation++;
+	rl_warn(COMP, "executor lost", "id=%s url=%s reason=\"%s\"", e->e_id, e->e_url, why);
+	rl_rpc_client_cancel_all(e->e_client);
+	pthread_cond_broadcast(&pool->p_cond);
+}
+
+static void
+on_link(void *arg, bool up)
+{
+	rl_exec *e = arg;
+	if (up)
+		return;
+	rl_pool *pool = e->e_pool;
+	pthread_mutex_lock(&pool->p_mu);
+	if (!pool->p_closing)
+		lose(pool, e, "connection closed");
+	pthread_mutex_unlock(&pool->p_mu);
+}
+
+static rl_exec *
+find(rl_pool *pool, const char *id)
+{
+	for (int i = 0; i < pool->p_nexecs; i++)
+		if (strcmp(pool->p_execs[i]->e_id, id) == 0)
+			return pool->p_execs[i];
+	return NULL;
+}
+
+static void
+handle_register(rl_pool *pool, const Rill__Register *reg, const char *peer, rl_reply *reply)
+{
+	Rill__RegisterAck *ack = rl_arena_alloc(reply->r_arena, sizeof(*ack));
+	rill__register_ack__init(ack);
+	reply->r_env.body_case = RILL__ENVELOPE__BODY_REGISTER_ACK;
+	reply->r_env.register_ack = ack;
+	char host[200];
+	int port;
+	if (reg->executor_id == NULL || reg->executor_id[0] == '\0' || reg->listen_url == NULL ||
+	    !rl_rpc_url_split(reg->listen_url, host, sizeof(host), &port) || reg->cores == 0) {
+		ack->reason = "registration needs an id, a tcp:// listen URL and cores";
+		rl_warn(COMP, "refused executor registration", "peer=%s", peer);
+		return;
+	}
+	pthread_mutex_lock(&pool->p_mu);
+	rl_exec *e = find(pool, reg->executor_id);
+	if (e != NULL && e->e_alive && strcmp(e->e_url, reg->listen_url) == 0) {
+		e->e_last_seen = rl_mono_ms();
+		ack->accepted = true;
+		goto out;
+	}
+	if (e != NULL && strcmp(e->e_url, reg->listen_url) != 0) {
+		// Same id, new address: a restarted executor. Forget the old one.
+		// Its client may still be finishing calls on nng threads that wait
+		// for p_mu: retire it, destroy it with the pool.
+		lose(pool, e, "re-registered at another address");
+		pool->p_retired = rl_realloc(pool->p_retired,
+		    (size_t)(pool->p_nretired + 1) * sizeof(rl_rpc_client *));
+		pool->p_retired[pool->p_nretired++] = e->e_client;
+		e->e_client = NULL;
+	}
+	if (e == NULL) {
+		e = RL_NEW(rl_exec);
+		e->e_index = pool->p_nexecs;
+		e->e_pool = pool;
+		snprintf(e->e_id, sizeof(e->e_id), "%s", reg->executor_id);
+		pool->p_execs = rl_realloc(pool->p_execs, (size_t)(pool->p_nexecs + 1) * sizeof(rl_exec *));
+		pool->p_execs[pool->p_nexecs++] = e;
+	}
+	if (e->e_client == NULL) {
+		char why[256];
+		snprintf(e->e_url, sizeof(e->e_url), "%s", reg->listen_url);
+		if (rl_rpc_client_create(e->e_url, &e->e_client, why, sizeof(why)) != RL_OK) {
+			ack->reason = rl_arena_memdup(reply->r_arena, why, strlen(why) + 1);
+			goto out;
+		}
+		rl_rpc_client_on_link(e->e_client, on_link, e);
+	}
+	e->e_cores = (int)reg->cores;
+	e->e_busy = 0;
+	e->e_alive = true;
+	e->e_last_seen = rl_mono_ms();
+	pool->p_generation++;
+	ack->accepted = true;
+	rl_info(COMP, "executor registered", "id=%s url=%s cores=%d version=%s host=%s pid=%" PRIu32,
+	    e->e_id, e->e_url, e->e_cores, reg->version != NULL ? reg->version : "?",
+	    reg->host != NULL ? reg->host : "?", reg->pid);
+	pthread_cond_broadcast(&pool->p_cond);
+out:
+	pthread_mutex_unlock(&pool->p_mu);
+}
+
+static void
+handle_heartbeat(rl_pool *pool, const Rill__Heartbeat *hb, rl_reply *reply)
+{
+	Rill__HeartbeatAck *ack = rl_arena_alloc(reply->r_arena, sizeof(*ack));
+	rill__heartbeat_ack__init(ack);
+	reply->r_env.body_case = RILL__ENVELOPE__BODY_HEARTBEAT_ACK;
+	reply->r_env.heartbeat_ack = ack;
+	if (hb->executor_id == NULL)
+		return;
+	pthread_mutex_lock(&pool->p_mu);
+	rl_exec *e = find(pool, hb->executor_id);
+	if (e != NULL && e->e_alive) {
+		e->e_last_seen = rl_mono_ms();
+		e->e_rss_bytes = hb->rss_bytes;
+		ack->known = true;
+	}
+	pthread_mutex_unlock(&pool->p_mu);
+}
+
+static void
+handle(void *arg, const rl_msg *req, const char *peer, rl_reply *reply)
+{
+	rl_pool *pool = arg;
+	switch (req->m_env->body_case) {
+	case RILL__ENVELOPE__BODY_REGISTER:
+		handle_register(pool, req->m_env->register_, peer, reply);
+		break;
+	case RILL__ENVELOPE__BODY_HEARTBEAT:
+		handle_heartbeat(pool, req->m_env->heartbeat, reply);
+		break;
+	default:
+		rl_warn(COMP, "unexpected request", "peer=%s body=%d", peer, (int)req->m_env->body_case);
+		break;
+	}
+}
+
+rl_err
+rl_pool_create(const char *url, int64_t heartbeat_timeout_ms, rl_pool **ret, char *errbuf,
+    size_t errlen)
+{
+	rl_pool *pool = RL_NEW(rl_pool);
+	pool->p_timeout_ms = heartbeat_timeout_ms;
+	pthread_mutex_init(&pool->p_mu, NULL);
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&pool->p_cond, &ca);
+	pthread_condattr_destroy(&ca);
+	rl_err rv = rl_rpc_server_create(url, 2, handle, pool, &pool->p_server, errbuf, errlen);
+	if (rv != RL_OK) {
+		rl_pool_destroy(pool);
+		return rv;
+	}
+	*ret = pool;
+	return RL_OK;
+}
+
+void
+rl_pool_destroy(rl_pool *pool)
+{
+	if (pool == NULL)
+		return;
+	pthread_mutex_lock(&pool->p_mu);
+	pool->p_closing = true; // our own closing of the links is no loss
+	pthread_mutex_unlock(&pool->p_mu);
+	rl_rpc_server_destroy(pool->p_server);
+	for (int i = 0; i < pool->p_nexecs; i++) {
+		rl_rpc_client_destroy(pool->p_execs[i]->e_client);
+		rl_free(pool->p_execs[i]);
+	}
+	rl_free(pool->p_execs);
+	for (int i = 0; i < pool->p_nretired; i++)
+		rl_rpc_client_destroy(pool->p_retired[i]);
+	rl_free(pool->p_retired);
+	pthread_cond_destroy(&pool->p_cond);
+	pthread_mutex_destroy(&pool->p_mu);
+	rl_free(pool);
+}
+
+const char *
+rl_pool_url(const rl_pool *pool)
+{
+	return rl_rpc_server_url(pool->p_server);
+}
+
+void
+rl_pool_check(rl_pool *pool)
+{
+	int64_t now = rl_mono_ms();
+	for (int i = 0; i < pool->p_nexecs; i++) {
+		rl_exec *e = pool->p_execs[i];
+		if (e->e_alive && now - e->e_last_seen > pool->p_timeout_ms)
+			lose(pool, e, "no heartbeat");
+	}
+}
+
+int
+rl_pool_alive(const rl_pool *pool)
+{
+	int n = 0;
+	for (int i = 0; i < pool->p_nexecs; i++)
+		n += pool->p_execs[i]->e_alive;
+	return n;
+}
+
+bool
+rl_pool_wait_for(rl_pool *pool, int n, int64_t timeout_ms)
+{
+	int64_t deadline = rl_mono_ms() + timeout_ms;
+	pthread_mutex_lock(&pool->p_mu);
+	while (rl_pool_alive(pool) < n && rl_mono_ms() < deadline) {
+		struct timespec ts;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		ts.tv_nsec += 100 * 1000000;
+		if (ts.tv_nsec >= 1000000000) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000;
+		}
+		pthread_cond_timedwait(&pool->p_cond, &pool->p_mu, &ts);
+	}
+	bool ok = rl_pool_alive(pool) >= n;
+	pthread_mutex_unlock(&pool->p_mu);
+	return ok;
+}

@@ -1,0 +1,133 @@
+// SPDX-License-Identifier: Apache-2.0
+// Open-addressing (linear probing) aggregation table keyed by XXH3 of the key.
+#include "executor/combine.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "common/alloc.h"
+#include "common/hash.h"
+
+// Keys of length 0 need a non-NULL marker distinct from "free".
+static const uint8_t empty_key[1];
+
+void
+rl_combiner_init(rl_combiner *c, rl_fn fn, rl_arena *arena)
+{
+	memset(c, 0, sizeof(*c));
+	c->c_fn = fn;
+	c->c_arena = arena;
+	c->c_cap = 1024;
+	c->c_slots = rl_calloc(c->c_cap, sizeof(rl_combine_entry));
+}
+
+void
+rl_combiner_fini(rl_combiner *c)
+{
+	rl_free(c->c_slots);
+	memset(c, 0, sizeof(*c));
+}
+
+static void
+grow(rl_combiner *c)
+{
+	size_t ncap = c->c_cap * 2;
+	rl_combine_entry *slots = rl_calloc(ncap, sizeof(rl_combine_entry));
+	for (size_t i = 0; i < c->c_cap; i++) {
+		rl_combine_entry *e = &c->c_slots[i];
+		if (e->e_key == NULL)
+			continue;
+		size_t j = e->e_hash & (ncap - 1);
+		while (slots[j].e_key != NULL)
+			j = (j + 1) & (ncap - 1);
+		slots[j] = *e;
+	}
+	rl_free(c->c_slots);
+	c->c_slots = slots;
+	c->c_cap = ncap;
+}
+
+// find returns the entry for key, inserting it (acc = initial) if absent;
+// *fresh tells which.
+static rl_combine_entry *
+find(rl_combiner *c, const uint8_t *key, size_t key_len, bool *fresh)
+{
+	if ((c->c_count + 1) * 4 > c->c_cap * 3)
+		grow(c);
+	uint64_t h = rl_hash64(key, key_len);
+	size_t mask = c->c_cap - 1;
+	for (size_t j = h & mask;; j = (j + 1) & mask) {
+		rl_combine_entry *e = &c->c_slots[j];
+		if (e->e_key == NULL) {
+			e->e_hash = h;
+			e->e_key_len = key_len;
+			e->e_key = key_len > 0 ? rl_arena_memdup(c->c_arena, key, key_len) : empty_key;
+			c->c_count++;
+			*fresh = true;
+			return e;
+		}
+		if (e->e_hash == h && e->e_key_len == key_len &&
+		    (key_len == 0 || memcmp(e->e_key, key, key_len) == 0)) {
+			*fresh = false;
+			return e;
+		}
+	}
+}
+
+static inline void
+fold(rl_fn fn, rl_combine_entry *e, bool fresh, int64_t v)
+{
+	if (fresh) {
+		e->e_acc = v;
+		return;
+	}
+	switch (fn) {
+	case RL_FN_MIN:
+		if (v < e->e_acc)
+			e->e_acc = v;
+		break;
+	case RL_FN_MAX:
+		if (v > e->e_acc)
+			e->e_acc = v;
+		break;
+	default: // sum, and count partials
+		e->e_acc = (int64_t)((uint64_t)e->e_acc + (uint64_t)v);
+		break;
+	}
+}
+
+rl_err
+rl_combiner_add(rl_combiner *c, const rl_rec *rec, char *errbuf, size_t errlen)
+{
+	if (rec->r_key == NULL) {
+		snprintf(errbuf, errlen,
+		    "%s needs keyed records: put key_by or map_values before it",
+		    rl_fn_name(c->c_fn));
+		return RL_ERR_INVAL;
+	}
+	int64_t v = 1;
+	if (c->c_fn != RL_FN_COUNT) {
+		if (rec->r_is_num) {
+			v = rec->r_num;
+		} else if (!rl_parse_int64(rec->r_val, rec->r_val_len, &v)) {
+			snprintf(errbuf, errlen, "%s: value '%.*s' of key '%.*s' is not an integer",
+			    rl_fn_name(c->c_fn), (int)(rec->r_val_len > 40 ? 40 : rec->r_val_len),
+			    (const char *)rec->r_val,
+			    (int)(rec->r_key_len > 40 ? 40 : rec->r_key_len),
+			    (const char *)rec->r_key);
+			return RL_ERR_INVAL;
+		}
+	}
+	bool fresh;
+	rl_combine_entry *e = find(c, rec->r_key, rec->r_key_len, &fresh);
+	fold(c->c_fn == RL_FN_COUNT ? RL_FN_SUM : c->c_fn, e, fresh, v);
+	return RL_OK;
+}
+
+void
+rl_combiner_merge(rl_combiner *c, const uint8_t *key, size_t key_len, int64_t partial)
+{
+	bool fresh;
+	rl_combine_entry *e = find(c, key, key_len, &fresh);
+	fold(c->c_fn, e, fresh, partial);
+}

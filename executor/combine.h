@@ -1,0 +1,52 @@
+// SPDX-License-Identifier: Apache-2.0
+// Per-key aggregation (sum|min|max|count) in an open-addressing hash table:
+// map-side combine before a shuffle, and the merge after it.
+#ifndef RL_COMBINE_H
+#define RL_COMBINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/arena.h"
+#include "common/error.h"
+#include "common/jobfile.h"
+#include "executor/record.h"
+
+typedef struct rl_combine_entry {
+	uint64_t       e_hash;
+	const uint8_t *e_key; // in the combiner's arena; NULL marks a free slot
+	size_t         e_key_len;
+	int64_t        e_acc;
+} rl_combine_entry;
+
+// The caller owns the struct (init/fini); keys are copied into arena, once per
+// distinct key.
+typedef struct rl_combiner {
+	rl_fn             c_fn;
+	rl_arena         *c_arena;
+	rl_combine_entry *c_slots;
+	size_t            c_cap; // power of two
+	size_t            c_count;
+} rl_combiner;
+
+void rl_combiner_init(rl_combiner *c, rl_fn fn, rl_arena *arena);
+void rl_combiner_fini(rl_combiner *c);
+
+// rl_combiner_add folds one record in: count adds 1; sum, min and max need a
+// numeric value (a decimal byte value is parsed). A record without a key, or
+// with a value that is not an integer, is RL_ERR_INVAL with a reason in errbuf.
+rl_err rl_combiner_add(rl_combiner *c, const rl_rec *rec, char *errbuf, size_t errlen);
+
+// rl_combiner_merge folds a partial result (from another combiner) in with
+// the merge function of fn (count partials are summed).
+void rl_combiner_merge(rl_combiner *c, const uint8_t *key, size_t key_len, int64_t partial);
+
+// Iteration: for (size_t i = 0; i < c->c_cap; i++) if (c->c_slots[i].e_key) …
+static inline size_t
+rl_combiner_count(const rl_combiner *c)
+{
+	return c->c_count;
+}
+
+#endif

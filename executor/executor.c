@@ -1,0 +1,501 @@
+// SPDX-License-Identifier: Apache-2.0
+// Executor: job cache, task dispatch, shuffle serving, registration and heartbeats.
+#include "executor/executor.h"
+
+#include <inttypes.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/alloc.h"
+#include "common/jobfile.h"
+#include "common/kafka.h"
+#include "common/log.h"
+#include "common/plan.h"
+#include "common/rpc.h"
+#include "common/time.h"
+#include "executor/shuffle.h"
+#include "executor/task.h"
+
+#define COMP "executor"
+// Extra server workers beyond the cores: shuffle fetches never wait behind tasks.
+#define FETCH_WORKERS 4
+
+// A job this executor has seen, compiled once per spec hash.
+typedef struct job_entry {
+	struct job_entry *j_next;
+	uint64_t          j_hash;
+	rl_job           *j_job;
+	rl_plan          *j_plan;
+	rl_kafka_reader  *j_reader; // created on the first stage-0 task
+	uint64_t          j_epoch;  // highest leader epoch seen for this job
+} job_entry;
+
+typedef struct peer {
+	struct peer   *p_next;
+	rl_rpc_client *p_cli;
+} peer;
+
+struct rl_executor {
+	char              x_id[128];
+	int               x_cores;
+	int               x_heartbeat_ms;
+	bool              x_exit_with_driver;
+	rl_rpc_server    *x_server;
+	rl_rpc_client    *x_driver;
+	rl_shuffle_store *x_shuffle;
+	pthread_mutex_t   x_mu; // guards x_jobs, x_peers and job entries
+	job_entry        *x_jobs;
+	peer             *x_peers;
+	_Atomic int       x_running;
+	volatile sig_atomic_t x_stop;
+};
+
+// ---- jobs ----
+
+// job_get finds or compiles the job of a launch; errors go to errbuf.
+static job_entry *
+job_get(rl_executor *ex, const Rill__TaskLaunch *tl, char *errbuf, size_t errlen)
+{
+	pthread_mutex_lock(&ex->x_mu);
+	job_entry *e;
+	for (e = ex->x_jobs; e != NULL; e = e->j_next)
+		if (e->j_hash == tl->spec_hash && strcmp(e->j_job->j_name, tl->job) == 0)
+			goto out;
+	rl_job *job;
+	char name[96];
+	snprintf(name, sizeof(name), "job %s (from the driver)", tl->job);
+	if (rl_job_parse((const char *)tl->job_spec.data, tl->job_spec.len, name, &job, errbuf,
+		errlen) != RL_OK)
+		goto out;
+	rl_plan *plan;
+	if (rl_plan_build(job, &plan, errbuf, errlen) != RL_OK) {
+		rl_job_destroy(job);
+		goto out;
+	}
+	e = RL_NEW(job_entry);
+	e->j_hash = tl->spec_hash;
+	e->j_job = job;
+	e->j_plan = plan;
+	e->j_next = ex->x_jobs;
+	ex->x_jobs = e;
+	rl_info(COMP, "job compiled", "job=%s stages=%zu spec_hash=%016" PRIx64, job->j_name,
+	    plan->p_nstages, tl->spec_hash);
+out:
+	pthread_mutex_unlock(&ex->x_mu);
+	return e;
+}
+
+static rl_kafka_reader *
+job_reader(rl_executor *ex, job_entry *e, char *errbuf, size_t errlen)
+{
+	pthread_mutex_lock(&ex->x_mu);
+	if (e->j_reader == NULL) {
+		const rl_kafka_source *src = &e->j_job->j_source;
+		rl_kafka_props props = {src->k_prop_names, src->k_prop_values, src->k_nprops};
+		rl_kafka_reader_create(src->k_brokers, &props, &e->j_reader, errbuf, errlen);
+	}
+	rl_kafka_reader *r = e->j_reader;
+	pthread_mutex_unlock(&ex->x_mu);
+	return r;
+}
+
+static void
+jobs_free(rl_executor *ex)
+{
+	job_entry *e = ex->x_jobs;
+	while (e != NULL) {
+		job_entry *next = e->j_next;
+		rl_kafka_reader_destroy(e->j_reader);
+		rl_plan_destroy(e->j_plan);
+		rl_job_destroy(e->j_job);
+		rl_free(e);
+		e = next;
+	}
+	ex->x_jobs = NULL;
+}
+
+// ---- shuffle fetch (the task side) ----
+
+static rl_rpc_client *
+peer_get(rl_executor *ex, const char *url, char *errbuf, size_t errlen)
+{
+	pthread_mutex_lock(&ex->x_mu);
+	peer *p;
+	rl_rpc_client *cli = NULL;
+	for (p = ex->x_peers; p != NULL; p = p->p_next)
+		if (strcmp(rl_rpc_client_url(p->p_cli), url) == 0)
+			break;
+	if (p == NULL && rl_rpc_client_create(url, &cli, errbuf, errlen) == RL_OK) {
+		p = RL_NEW(peer);
+		p->p_cli = cli;
+		p->p_next = ex->x_peers;
+		ex->x_peers = p;
+	}
+	cli = p != NULL ? p->p_cli : NULL;
+	pthread_mutex_unlock(&ex->x_mu);
+	return cli;
+}
+
+static rl_err
+fetch(void *arg, const char *url, const rl_map_output_id *id, uint32_t reduce_partition,
+    rl_block_cb cb, void *cb_arg, char *errbuf, size_t errlen)
+{
+	rl_executor *ex = arg;
+	if (strcmp(url, rl_rpc_server_url(ex->x_server)) == 0) {
+		rl_block_ref ref;
+		if (!rl_shuffle_acquire(ex->x_shuffle, id, reduce_partition, &ref)) {
+			snprintf(errbuf, errlen, "local shuffle output %s/%" PRId64 "/%" PRIu32 "/%" PRIu32 " is gone",
+			    id->job, id->batch_ms, id->stage, id->map_partition);
+			return RL_ERR_FETCH_FAILED;
+		}
+		rl_err rv = cb(cb_arg, ref.b_data, ref.b_len);
+		rl_shuffle_release(ex->x_shuffle, &ref);
+		return rv;
+	}
+	rl_rpc_client *cli = peer_get(ex, url, errbuf, errlen);
+	if (cli == NULL)
+		return RL_ERR_FETCH_FAILED;
+	Rill__ShuffleFetch req = RILL__SHUFFLE_FETCH__INIT;
+	req.job = (char *)(uintptr_t)id->job;
+	req.batch_time_ms = id->batch_ms;
+	req.stage = id->stage;
+	req.map_partition = id->map_partition;
+	req.reduce_partition = reduce_partition;
+	Rill__Envelope env = RILL__ENVELOPE__INIT;
+	env.body_case = RILL__ENVELOPE__BODY_SHUFFLE_FETCH;
+	env.shuffle_fetch = &req;
+	rl_msg *reply;
+	char why[256] = "";
+	rl_err rv = rl_rpc_call(cli, &env, NULL, 0, 30000, &reply, why, sizeof(why));
+	if (rv != RL_OK) {
+		snprintf(errbuf, errlen, "fetching map output %" PRIu32 " from %s: %s",
+		    id->map_partition, url, why);
+		return RL_ERR_FETCH_FAILED;
+	}
+	const Rill__ShuffleBlock *blk = reply->m_env->body_case == RILL__ENVELOPE__BODY_SHUFFLE_BLOCK
+	    ? reply->m_env->shuffle_block : NULL;
+	if (blk == NULL || !blk->found || blk->bytes != reply->m_tail_len) {
+		snprintf(errbuf, errlen, "map output %" PRIu32 " at %s: %s", id->map_partition, url,
+		    blk == NULL ? "unexpected reply" : !blk->found ? "not found (executor restarted?)"
+							   : "block length mismatch");
+		rl_msg_free(reply);
+		return RL_ERR_FETCH_FAILED;
+	}
+	rv = cb(cb_arg, reply->m_tail, reply->m_tail_len);
+	rl_msg_free(reply);
+	return rv;
+}
+
+// ---- request handlers ----
+
+static void
+result_init(rl_arena *arena, rl_reply *reply, const Rill__TaskLaunch *tl, const char *executor_id,
+    Rill__TaskResult **ret)
+{
+	Rill__TaskResult *res = rl_arena_alloc(arena, sizeof(*res));
+	rill__task_result__init(res);
+	res->job = tl->job;
+	res->batch_time_ms = tl->batch_time_ms;
+	res->stage = tl->stage;
+	res->partition = tl->partition;
+	res->attempt = tl->attempt;
+	res->executor_id = (char *)(uintptr_t)executor_id;
+	reply->r_env.body_case = RILL__ENVELOPE__BODY_TASK_RESULT;
+	reply->r_env.task_result = res;
+	*ret = res;
+}
+
+static void
+refuse(rl_arena *arena, Rill__TaskResult *res, rl_err code, const char *why)
+{
+	res->status = RILL__TASK_RESULT__STATUS__REFUSED;
+	res->code = (uint32_t)code;
+	res->error = rl_arena_memdup(arena, why, strlen(why) + 1);
+}
+
+static void
+fail(rl_arena *arena, Rill__TaskResult *res, rl_err code, const char *why)
+{
+	refuse(arena, res, code, why);
+	res->status = RILL__TASK_RESULT__STATUS__FAILED;
+}
+
+static void
+handle_launch(rl_executor *ex, const Rill__TaskLaunch *tl, rl_reply *reply)
+{
+	Rill__TaskResult *res;
+	char why[512] = "";
+	result_init(reply->r_arena, reply, tl, ex->x_id, &res);
+	if (tl->job == NULL || tl->job[0] == '\0' || tl->job_spec.len == 0) {
+		fail(reply->r_arena, res, RL_ERR_PROTO, "task launch without a job");
+		return;
+	}
+	if (atomic_fetch_add(&ex->x_running, 1) >= ex->x_cores) {
+		atomic_fetch_sub(&ex->x_running, 1);
+		refuse(reply->r_arena, res, RL_ERR_BUSY, "no free core");
+		return;
+	}
+	job_entry *e = job_get(ex, tl, why, sizeof(why));
+	if (e == NULL) {
+		fail(reply->r_arena, res, RL_ERR_PARSE, why);
+		goto out;
+	}
+	pthread_mutex_lock(&ex->x_mu);
+	bool stale = tl->epoch < e->j_epoch;
+	if (!stale)
+		e->j_epoch = tl->epoch;
+	pthread_mutex_unlock(&ex->x_mu);
+	if (stale) {
+		snprintf(why, sizeof(why), "epoch %" PRIu64 " is older than %" PRIu64 " (deposed leader)",
+		    tl->epoch, e->j_epoch);
+		refuse(reply->r_arena, res, RL_ERR_STALE_EPOCH, why);
+		goto out;
+	}
+	rl_shuffle_drop_before(ex->x_shuffle, tl->job, tl->retain_from_batch_ms);
+	rl_task_ctx ctx = {
+		.t_job = e->j_job,
+		.t_plan = e->j_plan,
+		.t_shuffle = ex->x_shuffle,
+		.t_fetch = fetch,
+		.t_fetch_arg = ex,
+		.t_kafka_idle_timeout_ms = 30000,
+	};
+	if (tl->stage == 0 && (ctx.t_reader = job_reader(ex, e, why, sizeof(why))) == NULL) {
+		fail(reply->r_arena, res, RL_ERR_KAFKA, why);
+		goto out;
+	}
+	rl_task_run(&ctx, tl, reply->r_arena, res);
+	if (res->status != RILL__TASK_RESULT__STATUS__OK)
+		rl_warn(COMP, "task failed", "job=%s batch_ms=%" PRId64 " stage=%" PRIu32 " partition=%" PRIu32 " attempt=%" PRIu32 " error=\"%s\"",
+		    tl->job, tl->batch_time_ms, tl->stage, tl->partition, tl->attempt, res->error);
+out:
+	atomic_fetch_sub(&ex->x_running, 1);
+}
+
+// A block lent to the server until its reply has been sent.
+typedef struct block_hold {
+	rl_block_ref      h_ref;
+	rl_shuffle_store *h_store;
+} block_hold;
+
+static void
+release_block(void *arg)
+{
+	block_hold *hold = arg;
+	rl_shuffle_release(hold->h_store, &hold->h_ref);
+}
+
+static void
+handle_fetch(rl_executor *ex, const Rill__ShuffleFetch *f, rl_reply *reply)
+{
+	Rill__ShuffleBlock *blk = rl_arena_alloc(reply->r_arena, sizeof(*blk));
+	rill__shuffle_block__init(blk);
+	reply->r_env.body_case = RILL__ENVELOPE__BODY_SHUFFLE_BLOCK;
+	reply->r_env.shuffle_block = blk;
+	if (f->job == NULL)
+		return;
+	rl_map_output_id id = {
+		.job = f->job,
+		.batch_ms = f->batch_time_ms,
+		.stage = f->stage,
+		.map_partition = f->map_partition,
+	};
+	// The block is sent straight from the store; released after the send.
+	block_hold *hold = rl_arena_alloc(reply->r_arena, sizeof(*hold));
+	if (!rl_shuffle_acquire(ex->x_shuffle, &id, f->reduce_partition, &hold->h_ref))
+		return;
+	hold->h_store = ex->x_shuffle;
+	blk->found = true;
+	blk->records = hold->h_ref.b_records;
+	blk->bytes = hold->h_ref.b_len;
+	reply->r_tail = hold->h_ref.b_data;
+	reply->r_tail_len = hold->h_ref.b_len;
+	reply->r_done = release_block;
+	reply->r_done_arg = hold;
+}
+
+static void
+handle(void *arg, const rl_msg *req, const char *peer_addr, rl_reply *reply)
+{
+	rl_executor *ex = arg;
+	switch (req->m_env->body_case) {
+	case RILL__ENVELOPE__BODY_TASK_LAUNCH:
+		handle_launch(ex, req->m_env->task_launch, reply);
+		break;
+	case RILL__ENVELOPE__BODY_SHUFFLE_FETCH:
+		handle_fetch(ex, req->m_env->shuffle_fetch, reply);
+		break;
+	default:
+		rl_warn(COMP, "unexpected request", "peer=%s body=%d", peer_addr,
+		    (int)req->m_env->body_case);
+		break; // the server answers "request not understood"
+	}
+}
+
+// ---- lifecycle ----
+
+rl_err
+rl_executor_create(const rl_executor_opts *opts, rl_executor **ret, char *errbuf, size_t errlen)
+{
+	rl_executor *ex = RL_NEW(rl_executor);
+	rl_err rv;
+	ex->x_cores = opts->cores > 0 ? opts->cores : 1;
+	ex->x_heartbeat_ms = opts->heartbeat_ms > 0 ? opts->heartbeat_ms : 1000;
+	ex->x_exit_with_driver = opts->exit_with_driver;
+	if (opts->id != NULL) {
+		snprintf(ex->x_id, sizeof(ex->x_id), "%s", opts->id);
+	} else {
+		char host[64] = "host";
+		gethostname(host, sizeof(host) - 1);
+		snprintf(ex->x_id, sizeof(ex->x_id), "%s-%d", host, (int)getpid());
+	}
+	pthread_mutex_init(&ex->x_mu, NULL);
+	ex->x_shuffle = rl_shuffle_store_create();
+	if ((rv = rl_rpc_server_create(opts->listen_url, ex->x_cores + FETCH_WORKERS, handle, ex,
+		 &ex->x_server, errbuf, errlen)) != RL_OK)
+		goto err_executor;
+	if (opts->driver_url != NULL &&
+	    (rv = rl_rpc_client_create(opts->driver_url, &ex->x_driver, errbuf, errlen)) != RL_OK)
+		goto err_server;
+	*ret = ex;
+	return RL_OK;
+
+err_server:
+	rl_rpc_server_destroy(ex->x_server);
+err_executor:
+	rl_shuffle_store_destroy(ex->x_shuffle);
+	pthread_mutex_destroy(&ex->x_mu);
+	rl_free(ex);
+	return rv;
+}
+
+static uint64_t
+rss_bytes(void)
+{
+	long pages = 0, resident = 0;
+	FILE *f = fopen("/proc/self/statm", "r");
+	if (f == NULL)
+		return 0;
+	if (fscanf(f, "%ld %ld", &pages, &resident) != 2)
+		resident = 0;
+	fclose(f);
+	return (uint64_t)resident * (uint64_t)sysconf(_SC_PAGESIZE);
+}
+
+static rl_err
+send_register(rl_executor *ex, char *errbuf, size_t errlen)
+{
+	char host[64] = "";
+	gethostname(host, sizeof(host) - 1);
+	Rill__Register reg = RILL__REGISTER__INIT;
+	reg.executor_id = ex->x_id;
+	reg.listen_url = (char *)(uintptr_t)rl_rpc_server_url(ex->x_server);
+	reg.cores = (uint32_t)ex->x_cores;
+	reg.version = RL_VERSION;
+	reg.host = host;
+	reg.pid = (uint32_t)getpid();
+	Rill__Envelope env = RILL__ENVELOPE__INIT;
+	env.body_case = RILL__ENVELOPE__BODY_REGISTER;
+	env.register_ = &reg;
+	rl_msg *reply;
+	rl_err rv = rl_rpc_call(ex->x_driver, &env, NULL, 0, 2000, &reply, errbuf, errlen);
+	if (rv != RL_OK)
+		return rv;
+	const Rill__RegisterAck *ack = reply->m_env->body_case == RILL__ENVELOPE__BODY_REGISTER_ACK
+	    ? reply->m_env->register_ack : NULL;
+	if (ack == NULL || !ack->accepted) {
+		snprintf(errbuf, errlen, "driver refused registration: %s",
+		    ack != NULL && ack->reason != NULL ? ack->reason : "unexpected reply");
+		rv = RL_ERR_INVAL;
+	}
+	rl_msg_free(reply);
+	return rv;
+}
+
+// send_heartbeat returns RL_ERR_NOENT when the driver asks to register again.
+static rl_err
+send_heartbeat(rl_executor *ex, char *errbuf, size_t errlen)
+{
+	Rill__Heartbeat hb = RILL__HEARTBEAT__INIT;
+	hb.executor_id = ex->x_id;
+	hb.sent_ms = rl_now_ms();
+	hb.tasks_running = (uint32_t)ex->x_running;
+	hb.rss_bytes = rss_bytes();
+	hb.shuffle_bytes = rl_shuffle_bytes(ex->x_shuffle);
+	Rill__Envelope env = RILL__ENVELOPE__INIT;
+	env.body_case = RILL__ENVELOPE__BODY_HEARTBEAT;
+	env.heartbeat = &hb;
+	rl_msg *reply;
+	rl_err rv = rl_rpc_call(ex->x_driver, &env, NULL, 0, 2000, &reply, errbuf, errlen);
+	if (rv != RL_OK)
+		return rv;
+	bool known = reply->m_env->body_case == RILL__ENVELOPE__BODY_HEARTBEAT_ACK &&
+	    reply->m_env->heartbeat_ack->known;
+	rl_msg_free(reply);
+	return known ? RL_OK : RL_ERR_NOENT;
+}
+
+rl_err
+rl_executor_run(rl_executor *ex)
+{
+	char why[512];
+	rl_info(COMP, "executor listening", "id=%s url=%s cores=%d", ex->x_id,
+	    rl_rpc_server_url(ex->x_server), ex->x_cores);
+	bool registered = false;
+	int64_t last_contact = rl_mono_ms();
+	const int64_t driver_gone_ms = 10 * (int64_t)ex->x_heartbeat_ms + 5000;
+	while (!ex->x_stop) {
+		if (ex->x_driver == NULL) {
+			rl_sleep_ms(100);
+			continue;
+		}
+		rl_err rv = registered ? send_heartbeat(ex, why, sizeof(why))
+				       : send_register(ex, why, sizeof(why));
+		if (rv == RL_OK) {
+			if (!registered)
+				rl_info(COMP, "registered with driver", "id=%s driver=%s", ex->x_id,
+				    rl_rpc_client_url(ex->x_driver));
+			registered = true;
+			last_contact = rl_mono_ms();
+		} else if (rv == RL_ERR_NOENT) {
+			registered = false;
+			continue;
+		} else if (ex->x_exit_with_driver && rl_mono_ms() - last_contact > driver_gone_ms) {
+			rl_warn(COMP, "driver gone, exiting", "id=%s error=\"%s\"", ex->x_id, why);
+			return RL_ERR_CLOSED;
+		}
+		for (int64_t slept = 0; slept < ex->x_heartbeat_ms && !ex->x_stop; slept += 50)
+			rl_sleep_ms(50);
+	}
+	return RL_OK;
+}
+
+void
+rl_executor_stop(rl_executor *ex)
+{
+	ex->x_stop = 1;
+}
+
+void
+rl_executor_destroy(rl_executor *ex)
+{
+	if (ex == NULL)
+		return;
+	rl_rpc_server_destroy(ex->x_server);
+	rl_rpc_client_destroy(ex->x_driver);
+	peer *p = ex->x_peers;
+	while (p != NULL) {
+		peer *next = p->p_next;
+		rl_rpc_client_destroy(p->p_cli);
+		rl_free(p);
+		p = next;
+	}
+	jobs_free(ex);
+	rl_shuffle_store_destroy(ex->x_shuffle);
+	pthread_mutex_destroy(&ex->x_mu);
+	rl_free(ex);
+}

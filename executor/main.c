@@ -1,0 +1,118 @@
+// SPDX-License-Identifier: Apache-2.0
+// rill-executor: the executor daemon's command line.
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "executor/executor.h"
+
+static rl_executor *running;
+
+static void
+on_signal(int sig)
+{
+	(void)sig;
+	if (running != NULL)
+		rl_executor_stop(running);
+}
+
+static void
+usage(FILE *out)
+{
+	fprintf(out,
+	    "usage: rill-executor --listen tcp://IP:PORT [--driver tcp://IP:PORT] [--cores N]\n"
+	    "                     [--id ID] [--work-dir DIR] [--exit-with-driver]\n"
+	    "\n"
+	    "Runs tasks for rill drivers and serves shuffle blocks to peer executors.\n"
+	    "\n"
+	    "  --listen URL        where tasks and shuffle fetches arrive (port 0: any free port)\n"
+	    "  --driver URL        register and heartbeat with this driver\n"
+	    "  --zk CONNECT        register in ZooKeeper (cluster mode; not in this version)\n"
+	    "  --cores N           tasks run at once (default: the number of CPUs)\n"
+	    "  --id ID             executor id (default: HOST-PID)\n"
+	    "  --work-dir DIR      directory for spills and caches\n"
+	    "  --exit-with-driver  exit when the driver is unreachable (local mode)\n"
+	    "  --help              this text\n");
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{"listen", required_argument, NULL, 'l'},
+		{"driver", required_argument, NULL, 'd'},
+		{"zk", required_argument, NULL, 'z'},
+		{"cores", required_argument, NULL, 'c'},
+		{"id", required_argument, NULL, 'i'},
+		{"work-dir", required_argument, NULL, 'w'},
+		{"exit-with-driver", no_argument, NULL, 'x'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	rl_executor_opts opts = {.cores = (int)sysconf(_SC_NPROCESSORS_ONLN)};
+	int c;
+	rl_log_init();
+	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'l':
+			opts.listen_url = optarg;
+			break;
+		case 'd':
+			opts.driver_url = optarg;
+			break;
+		case 'z':
+			fprintf(stderr, "rill-executor: --zk: cluster mode is not available in this version; use --driver\n");
+			return 2;
+		case 'c': {
+			char *end;
+			long n = strtol(optarg, &end, 10);
+			if (*end != '\0' || n < 1 || n > 1024) {
+				fprintf(stderr, "rill-executor: --cores: '%s' is not a number from 1 to 1024\n", optarg);
+				return 2;
+			}
+			opts.cores = (int)n;
+			break;
+		}
+		case 'i':
+			opts.id = optarg;
+			break;
+		case 'w':
+			opts.work_dir = optarg;
+			break;
+		case 'x':
+			opts.exit_with_driver = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind != argc || opts.listen_url == NULL) {
+		fprintf(stderr, "rill-executor: %s\n",
+		    optind != argc ? "unexpected argument" : "--listen is required");
+		usage(stderr);
+		return 2;
+	}
+	char why[512];
+	rl_executor *ex;
+	if (rl_executor_create(&opts, &ex, why, sizeof(why)) != RL_OK) {
+		rl_error("executor", "cannot start", "error=\"%s\"", why);
+		return 1;
+	}
+	running = ex;
+	struct sigaction sa = {.sa_handler = on_signal};
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	rl_err rv = rl_executor_run(ex);
+	running = NULL;
+	rl_executor_destroy(ex);
+	return rv == RL_OK ? 0 : 1;
+}

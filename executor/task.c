@@ -1,0 +1,331 @@
+// SPDX-License-Identifier: Apache-2.0
+// One task from input to output, records in arenas, no allocation per record.
+#include "executor/task.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "common/alloc.h"
+#include "common/log.h"
+#include "common/time.h"
+#include "executor/combine.h"
+#include "executor/operator.h"
+#include "executor/sink.h"
+
+typedef struct task {
+	const rl_task_ctx      *ctx;
+	const Rill__TaskLaunch *launch;
+	const rl_stage         *stage;
+	rl_arena               *result_arena;
+	rl_arena                keys;    // distinct keys of the combiners
+	rl_arena                scratch; // per input record
+	rl_chain                chain;
+	// output: one of
+	rl_combiner             combine;
+	bool                    has_combine;
+	const rl_sink_ops      *sink;
+	void                   *sink_state;
+	bool                    sink_open;
+	// input side of a shuffle stage
+	rl_combiner             merge;
+	bool                    has_merge;
+	uint64_t                in_records, in_bytes, out_records, shuffle_read;
+	int64_t                 fetch_wait_us;
+	char                    err[512];
+} task;
+
+// ---- output ----
+
+static rl_err
+to_combiner(void *arg, rl_rec *rec)
+{
+	task *t = arg;
+	return rl_combiner_add(&t->combine, rec, t->err, sizeof(t->err));
+}
+
+static rl_err
+to_sink(void *arg, rl_rec *rec)
+{
+	task *t = arg;
+	t->out_records++;
+	rl_err rv = t->sink->s_write(t->sink_state, rec);
+	if (rv != RL_OK)
+		snprintf(t->err, sizeof(t->err), "sink %s: %s", t->launch->job, rl_strerror(rv));
+	return rv;
+}
+
+// ---- input ----
+
+static rl_err
+from_kafka(void *arg, const rl_kafka_record *kr)
+{
+	task *t = arg;
+	rl_rec rec = {
+		.r_key = kr->r_key,
+		.r_key_len = kr->r_key_len,
+		.r_val = kr->r_value,
+		.r_val_len = kr->r_value_len,
+	};
+	t->in_records++;
+	t->in_bytes += kr->r_value_len + kr->r_key_len;
+	return rl_chain_push(&t->chain, &rec);
+}
+
+static rl_err
+merge_block(void *arg, const uint8_t *data, size_t len)
+{
+	task *t = arg;
+	rl_reader r = rl_reader_make(data, len);
+	rl_rec rec;
+	int more;
+	t->shuffle_read += len;
+	while ((more = rl_block_next(&r, &rec)) == 1) {
+		if (rec.r_key == NULL || !rec.r_is_num) {
+			snprintf(t->err, sizeof(t->err), "shuffle block holds a record without a key or count");
+			return RL_ERR_PROTO;
+		}
+		rl_combiner_merge(&t->merge, rec.r_key, rec.r_key_len, rec.r_num);
+		t->in_records++;
+	}
+	if (more < 0) {
+		snprintf(t->err, sizeof(t->err), "malformed shuffle block (%zu bytes)", len);
+		return RL_ERR_PROTO;
+	}
+	return RL_OK;
+}
+
+static rl_err
+read_shuffle(task *t, uint32_t *failed_map)
+{
+	const Rill__TaskLaunch *tl = t->launch;
+	rl_map_output_id id = {
+		.job = tl->job,
+		.batch_ms = tl->batch_time_ms,
+		.stage = tl->stage - 1,
+	};
+	for (size_t i = 0; i < tl->n_inputs; i++) {
+		const Rill__ShuffleInput *in = tl->inputs[i];
+		id.map_partition = in->map_partition;
+		int64_t t0 = rl_mono_us();
+		rl_err rv = t->ctx->t_fetch(t->ctx->t_fetch_arg, in->executor_url, &id, tl->partition,
+		    merge_block, t, t->err, sizeof(t->err));
+		t->fetch_wait_us += rl_mono_us() - t0;
+		if (rv != RL_OK) {
+			*failed_map = in->map_partition;
+			return rv;
+		}
+	}
+	// Every key's merged value goes through the rest of the stage.
+	for (size_t i = 0; i < t->merge.c_cap; i++) {
+		const rl_combine_entry *e = &t->merge.c_slots[i];
+		if (e->e_key == NULL)
+			continue;
+		rl_rec rec = {
+			.r_key = e->e_key,
+			.r_key_len = e->e_key_len,
+			.r_num = e->e_acc,
+			.r_is_num = true,
+		};
+		rl_err rv = rl_chain_push(&t->chain, &rec);
+		if (rv != RL_OK)
+			return rv;
+	}
+	return RL_OK;
+}
+
+// ---- result ----
+
+static void
+set_failure(task *t, Rill__TaskResult *res, Rill__TaskResult__Status status, rl_err code)
+{
+	res->status = status;
+	res->code = (uint32_t)code;
+	res->error = rl_arena_memdup(t->result_arena, t->err, strlen(t->err) + 1);
+}
+
+static void
+finish_shuffle(task *t, Rill__TaskResult *res)
+{
+	const Rill__TaskLaunch *tl = t->launch;
+	rl_shuffle_writer w;
+	rl_shuffle_writer_init(&w, tl->num_output_partitions);
+	for (size_t i = 0; i < t->combine.c_cap; i++) {
+		const rl_combine_entry *e = &t->combine.c_slots[i];
+		if (e->e_key != NULL)
+			rl_shuffle_writer_add(&w, e->e_hash, e->e_key, e->e_key_len, e->e_acc);
+	}
+	size_t nonempty = 0;
+	uint64_t bytes = 0;
+	for (uint32_t p = 0; p < w.w_nparts; p++)
+		nonempty += w.w_records[p] > 0;
+	res->shuffle_outputs = rl_arena_alloc(t->result_arena, (nonempty + 1) * sizeof(void *));
+	for (uint32_t p = 0; p < w.w_nparts; p++) {
+		if (w.w_records[p] == 0)
+			continue;
+		Rill__ShuffleOutput *so = rl_arena_alloc(t->result_arena, sizeof(*so));
+		rill__shuffle_output__init(so);
+		so->reduce_partition = p;
+		so->bytes = w.w_buckets[p].b_len;
+		so->records = w.w_records[p];
+		bytes += so->bytes;
+		t->out_records += so->records;
+		res->shuffle_outputs[res->n_shuffle_outputs++] = so;
+	}
+	res->metrics->shuffle_write_bytes = bytes;
+	rl_map_output_id id = {
+		.job = tl->job,
+		.batch_ms = tl->batch_time_ms,
+		.stage = tl->stage,
+		.map_partition = tl->partition,
+	};
+	rl_shuffle_store_put(t->ctx->t_shuffle, &id, &w);
+	rl_shuffle_writer_fini(&w);
+}
+
+static rl_err
+finish_sink(task *t, Rill__TaskResult *res)
+{
+	rl_sink_result sr = {0};
+	rl_err rv = t->sink->s_commit(t->sink_state, &sr, t->err, sizeof(t->err));
+	if (rv != RL_OK)
+		return rv;
+	t->sink_open = false;
+	if (sr.r_nsamples > 0) {
+		res->sample = rl_arena_alloc(t->result_arena, sr.r_nsamples * sizeof(*res->sample));
+		for (size_t i = 0; i < sr.r_nsamples; i++)
+			res->sample[i] = (ProtobufCBinaryData){
+				.data = (uint8_t *)(uintptr_t)sr.r_samples[i],
+				.len = sr.r_sample_lens[i],
+			};
+		res->n_sample = sr.r_nsamples;
+	}
+	return RL_OK;
+}
+
+// ---- the task ----
+
+static rl_err
+setup(task *t)
+{
+	const rl_task_ctx *ctx = t->ctx;
+	const Rill__TaskLaunch *tl = t->launch;
+	const rl_stage *st = t->stage;
+	rl_emit_fn out;
+	if (st->st_output == RL_OUTPUT_SHUFFLE) {
+		if (tl->num_output_partitions == 0) {
+			snprintf(t->err, sizeof(t->err), "stage %" PRIu32 " shuffles but the launch has no partition count", tl->stage);
+			return RL_ERR_PROTO;
+		}
+		rl_combiner_init(&t->combine, st->st_combine, &t->keys);
+		t->has_combine = true;
+		out = to_combiner;
+	} else {
+		t->sink = rl_sink_lookup(ctx->t_job->j_sink.k_kind);
+		if (t->sink == NULL || t->sink->s_version != RL_SINK_OPS_VERSION) {
+			snprintf(t->err, sizeof(t->err), "sink kind %d is not supported by this executor",
+			    (int)ctx->t_job->j_sink.k_kind);
+			return RL_ERR_NOTSUP;
+		}
+		t->sink_state = rl_calloc(1, t->sink->s_state_size);
+		rl_sink_task stask = {
+			.t_job = ctx->t_job,
+			.t_batch_ms = tl->batch_time_ms,
+			.t_partition = tl->partition,
+			.t_attempt = tl->attempt,
+			.t_arena = t->result_arena,
+		};
+		rl_err rv = t->sink->s_open(t->sink_state, &ctx->t_job->j_sink, &stask, t->err,
+		    sizeof(t->err));
+		if (rv != RL_OK)
+			return rv;
+		t->sink_open = true;
+		out = to_sink;
+	}
+	if (st->st_input == RL_INPUT_SHUFFLE) {
+		rl_combiner_init(&t->merge, st->st_merge, &t->keys);
+		t->has_merge = true;
+	}
+	return rl_chain_init(&t->chain, st->st_steps, st->st_nsteps, &t->scratch, out, t, t->err,
+	    sizeof(t->err));
+}
+
+static void
+teardown(task *t)
+{
+	rl_chain_fini(&t->chain);
+	if (t->sink_open)
+		t->sink->s_abort(t->sink_state);
+	rl_free(t->sink_state);
+	if (t->has_combine)
+		rl_combiner_fini(&t->combine);
+	if (t->has_merge)
+		rl_combiner_fini(&t->merge);
+	rl_arena_fini(&t->keys);
+	rl_arena_fini(&t->scratch);
+}
+
+void
+rl_task_run(const rl_task_ctx *ctx, const Rill__TaskLaunch *tl, rl_arena *arena,
+    Rill__TaskResult *res)
+{
+	int64_t t0 = rl_mono_us();
+	task t = {.ctx = ctx, .launch = tl, .result_arena = arena};
+	rl_arena_init(&t.keys, 64 * 1024);
+	rl_arena_init(&t.scratch, 4096);
+	res->metrics = rl_arena_alloc(arena, sizeof(*res->metrics));
+	rill__task_metrics__init(res->metrics);
+
+	rl_err rv;
+	if (tl->stage >= ctx->t_plan->p_nstages || tl->num_stages != ctx->t_plan->p_nstages) {
+		snprintf(t.err, sizeof(t.err),
+		    "stage %" PRIu32 " of %" PRIu32 " does not match this job's plan of %zu stages",
+		    tl->stage, tl->num_stages, ctx->t_plan->p_nstages);
+		set_failure(&t, res, RILL__TASK_RESULT__STATUS__FAILED, RL_ERR_PROTO);
+		goto out;
+	}
+	t.stage = &ctx->t_plan->p_stages[tl->stage];
+	if ((rv = setup(&t)) != RL_OK) {
+		set_failure(&t, res, RILL__TASK_RESULT__STATUS__FAILED, rv);
+		goto out;
+	}
+	if (t.stage->st_input == RL_INPUT_KAFKA) {
+		const Rill__OffsetRange *r = tl->range;
+		if (r == NULL || r->topic == NULL) {
+			snprintf(t.err, sizeof(t.err), "stage 0 task without an offset range");
+			set_failure(&t, res, RILL__TASK_RESULT__STATUS__FAILED, RL_ERR_PROTO);
+			goto out;
+		}
+		rv = rl_kafka_read_range(ctx->t_reader, r->topic, r->partition, r->from_offset,
+		    r->until_offset, ctx->t_kafka_idle_timeout_ms, from_kafka, &t, t.err,
+		    sizeof(t.err));
+		res->metrics->next_offset = r->until_offset;
+	} else {
+		uint32_t failed_map = 0;
+		rv = read_shuffle(&t, &failed_map);
+		if (rv == RL_ERR_FETCH_FAILED) {
+			res->failed_map_partition = failed_map;
+			set_failure(&t, res, RILL__TASK_RESULT__STATUS__FETCH_FAILED, rv);
+			goto out;
+		}
+	}
+	if (rv != RL_OK) {
+		set_failure(&t, res, RILL__TASK_RESULT__STATUS__FAILED, rv);
+		goto out;
+	}
+	if (t.stage->st_output == RL_OUTPUT_SHUFFLE) {
+		finish_shuffle(&t, res);
+	} else if ((rv = finish_sink(&t, res)) != RL_OK) {
+		set_failure(&t, res, RILL__TASK_RESULT__STATUS__FAILED, rv);
+		goto out;
+	}
+	res->status = RILL__TASK_RESULT__STATUS__OK;
+out:
+	teardown(&t);
+	res->metrics->input_records = t.in_records;
+	res->metrics->input_bytes = t.in_bytes;
+	res->metrics->output_records = t.out_records;
+	res->metrics->shuffle_read_bytes = t.shuffle_read;
+	res->metrics->fetch_wait_us = (uint64_t)t.fetch_wait_us;
+	res->metrics->run_us = (uint64_t)(rl_mono_us() - t0);
+}

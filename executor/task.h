@@ -1,0 +1,41 @@
+// SPDX-License-Identifier: Apache-2.0
+// Running one task: input (a Kafka range or shuffle blocks) -> operators ->
+// output (combined shuffle buckets or the sink).
+#ifndef RL_TASK_H
+#define RL_TASK_H
+
+#include "common/arena.h"
+#include "common/error.h"
+#include "common/jobfile.h"
+#include "common/kafka.h"
+#include "common/plan.h"
+#include "executor/shuffle.h"
+#include "rill.pb-c.h"
+
+// Receives a fetched shuffle block; the bytes are valid during the call only.
+typedef rl_err (*rl_block_cb)(void *arg, const uint8_t *data, size_t len);
+
+// How a task reaches one map output of its shuffle input, local or remote.
+// Returns RL_ERR_FETCH_FAILED when the output cannot be had.
+typedef rl_err (*rl_fetch_fn)(void *arg, const char *url, const rl_map_output_id *id,
+    uint32_t reduce_partition, rl_block_cb cb, void *cb_arg, char *errbuf, size_t errlen);
+
+// What a task borrows from its executor.
+typedef struct rl_task_ctx {
+	const rl_job     *t_job;
+	const rl_plan    *t_plan;
+	rl_kafka_reader  *t_reader;  // for stage 0
+	rl_shuffle_store *t_shuffle; // where map outputs go
+	rl_fetch_fn       t_fetch;
+	void             *t_fetch_arg;
+	int               t_kafka_idle_timeout_ms;
+} rl_task_ctx;
+
+// rl_task_run runs the task described by launch and fills res (already
+// initialised; strings and arrays are allocated from arena, which must live
+// until res is sent). Never fails as a call: failures are res->status.
+// @locality a server worker thread; tasks run concurrently.
+void rl_task_run(const rl_task_ctx *ctx, const Rill__TaskLaunch *launch, rl_arena *arena,
+    Rill__TaskResult *res);
+
+#endif

@@ -1,0 +1,328 @@
+// SPDX-License-Identifier: Apache-2.0
+// Frames and request/reply: protobuf round trips, truncated and garbage
+// frames, version checks, and a live server that survives garbage.
+#include <criterion/criterion.h>
+#include <string.h>
+
+#include <nng/nng.h>
+#include <nng/protocol/reqrep0/req.h>
+
+#include "common/rpc.h"
+
+static Rill__Envelope *
+decode_ok(const rl_buf *b, const uint8_t **tail, size_t *tail_len)
+{
+	Rill__Envelope *env;
+	char why[256];
+	rl_err rv = rl_frame_decode(b->b_data, b->b_len, &env, tail, tail_len, why, sizeof(why));
+	cr_assert_eq(rv, RL_OK, "decode: %s", why);
+	return env;
+}
+
+Test(frame, task_launch_round_trips)
+{
+	Rill__OffsetRange range = RILL__OFFSET_RANGE__INIT;
+	range.topic = "words";
+	range.partition = 3;
+	range.from_offset = 1000;
+	range.until_offset = 2000;
+	Rill__TaskLaunch tl = RILL__TASK_LAUNCH__INIT;
+	tl.epoch = 7;
+	tl.job = "wordcount";
+	tl.batch_time_ms = 1700000000000;
+	tl.stage = 0;
+	tl.partition = 2;
+	tl.attempt = 1;
+	tl.job_spec.data = (uint8_t *)"name: x";
+	tl.job_spec.len = 7;
+	tl.spec_hash = UINT64_C(0xdeadbeefcafef00d);
+	tl.range = &range;
+	tl.num_output_partitions = 4;
+	Rill__Envelope env = RILL__ENVELOPE__INIT;
+	env.body_case = RILL__ENVELOPE__BODY_TASK_LAUNCH;
+	env.task_launch = &tl;
+
+	rl_buf b = RL_BUF_INIT;
+	rl_frame_encode(&env, NULL, 0, &b);
+	const uint8_t *tail;
+	size_t tail_len;
+	Rill__Envelope *got = decode_ok(&b, &tail, &tail_len);
+	cr_assert_eq(tail_len, 0);
+	cr_assert_eq(got->version, RL_PROTO_VERSION);
+	cr_assert_eq(got->body_case, RILL__ENVELOPE__BODY_TASK_LAUNCH);
+	const Rill__TaskLaunch *g = got->task_launch;
+	cr_assert_eq(g->epoch, 7);
+	cr_assert_str_eq(g->job, "wordcount");
+	cr_assert_eq(g->batch_time_ms, 1700000000000);
+	cr_assert_eq(g->partition, 2);
+	cr_assert_eq(g->attempt, 1);
+	cr_assert_eq(g->spec_hash, UINT64_C(0xdeadbeefcafef00d));
+	cr_assert_eq(g->job_spec.len, 7);
+	cr_assert_str_eq(g->range->topic, "words");
+	cr_assert_eq(g->range->partition, 3);
+	cr_assert_eq(g->range->from_offset, 1000);
+	cr_assert_eq(g->range->until_offset, 2000);
+	cr_assert_eq(g->num_output_partitions, 4);
+	rill__envelope__free_unpacked(got, NULL);
+	rl_buf_fini(&b);
+}
+
+Test(frame, result_with_raw_tail_round_trips)
+{
+	Rill__ShuffleBlock blk = RILL__SHUFFLE_BLOCK__INIT;
+	blk.found = true;
+	blk.records = 3;
+	blk.bytes = 11;
+	Rill__Envelope env = RILL__ENVELOPE__INIT;
+	env.body_case = RILL__ENVELOPE__BODY_SHUFFLE_BLOCK;
+	env.shuffle_block = &blk;
+	rl_buf b = RL_BUF_INIT;
+	rl_frame_encode(&env, "hello world", 11, &b);
+	const uint8_t *tail;
+	size_t tail_len;
+	Rill__Envelope *got = decode_ok(&b, &tail, &tail_len);
+	cr_assert_eq(got->shuffle_block->records, 3);
+	cr_assert_eq(tail_len, 11);
+	cr_assert_eq(memcmp(tail, "hello world", 11), 0);
+	rill__envelope__free_unpacked(got, NULL);
+	rl_buf_fini(&b);
+}
+
+static rl_err
+decode_err(const void *data, size_t len, char *why, size_t whylen)
+{
+	Rill__Envelope *env = NULL;
+	const uint8_t *tail;
+	size_t tail_len;
+	rl_err rv = rl_frame_decode(data, len, &env, &tail, &tail_len, why, whylen);
+	cr_assert_null(env);
+	return rv;
+}
+
+Test(frame, every_truncation_is_refused)
+{
+	Rill__Heartbeat hb = RILL__HEARTBEAT__INIT;
+	hb.executor_id = "exec-1";
+	hb.sent_ms = 123456789;
+	hb.rss_bytes = 1 << 20;
+	Rill__Envelope env = RILL__ENVELOPE__INIT;
+	env.body_case = RILL__ENVELOPE__BODY_HEARTBEAT;
+	env.heartbeat = &hb;
+	rl_buf b = RL_BUF_INIT;
+	rl_frame_encode(&env, NULL, 0, &b);
+	char why[256];
+	for (size_t len = 0; len < b.b_len; len++) {
+		why[0] = '\0';
+		rl_err rv = decode_err(b.b_data, len, why, sizeof(why));
+		cr_assert(rv == RL_ERR_PROTO, "a frame cut to %zu of %zu bytes decoded", len, b.b_len);
+		cr_assert_neq(why[0], '\0');
+	}
+	rl_buf_fini(&b);
+}
+
+Test(frame, header_longer_than_frame_is_named)
+{
+	const uint8_t frame[] = {0x00, 0x00, 0x10, 0x00, 0x08, 0x01};
+	char why[256];
+	cr_assert_eq(decode_err(frame, sizeof(frame), why, sizeof(why)), RL_ERR_PROTO);
+	cr_assert(strstr(why, "4096") != NULL, "message: %s", why);
+}
+
+Test(frame, garbage_is_refused)
+{
+	uint8_t junk[512];
+	uint32_t x = 12345;
+	char why[256];
+	for (int round = 0; round < 200; round++) {
+		for (size_t i = 0; i < sizeof(junk); i++) {
+			x = x * 1103515245u + 12345u;
+			junk[i] = (uint8_t)(x >> 16);
+		}
+		size_t env_len = (size_t)(x % 500);
+		junk[0] = 0;
+		junk[1] = 0;
+		junk[2] = (uint8_t)(env_len >> 8);
+		junk[3] = (uint8_t)env_len;
+		Rill__Envelope *env = NULL;
+		const uint8_t *tail;
+		size_t tail_len;
+		rl_err rv = rl_frame_decode(junk, sizeof(junk), &env, &tail, &tail_len, why, sizeof(why));
+		// Random bytes almost never form a valid envelope; if they do, it must be whole.
+		if (rv == RL_OK) {
+			cr_assert_eq(env->version, RL_PROTO_VERSION);
+			rill__envelope__free_unpacked(env, NULL);
+		}
+	}
+}
+
+Test(frame, other_version_is_refused)
+{
+	Rill__HeartbeatAck ack = RILL__HEARTBEAT_ACK__INIT;
+	Rill__Envelope env = RILL__ENVELOPE__INIT;
+	env.body_case = RILL__ENVELOPE__BODY_HEARTBEAT_ACK;
+	env.heartbeat_ack = &ack;
+	rl_buf b = RL_BUF_INIT;
+	rl_frame_encode(&env, NULL, 0, &b);
+	// Re-pack with version 99.
+	Rill__Envelope *got = decode_ok(&b, &(const uint8_t *){0}, &(size_t){0});
+	got->version = 99;
+	b.b_len = 0;
+	size_t n = rill__envelope__get_packed_size(got);
+	rl_buf_grow(&b, n + 4);
+	b.b_data[0] = b.b_data[1] = b.b_data[2] = 0;
+	b.b_data[3] = (uint8_t)n;
+	rill__envelope__pack(got, b.b_data + 4);
+	b.b_len = n + 4;
+	rill__envelope__free_unpacked(got, NULL);
+	char why[256];
+	cr_assert_eq(decode_err(b.b_data, b.b_len, why, sizeof(why)), RL_ERR_VERSION);
+	cr_assert(strstr(why, "99") != NULL, "message: %s", why);
+	rl_buf_fini(&b);
+}
+
+Test(frame, empty_envelope_is_refused)
+{
+	const uint8_t frame[] = {0, 0, 0, 2, 0x08, 0x01}; // version 1, no body
+	char why[256];
+	cr_assert_eq(decode_err(frame, sizeof(frame), why, sizeof(why)), RL_ERR_PROTO);
+}
+
+// ---- live request/reply ----
+
+static void
+echo_handler(void *arg, const rl_msg *req, const char *peer, rl_reply *reply)
+{
+	(void)arg;
+	(void)peer;
+	if (req->m_env->body_case != RILL__ENVELOPE__BODY_HEARTBEAT)
+		return; // answered "not understood" by the server
+	Rill__HeartbeatAck *ack = rl_arena_alloc(reply->r_arena, sizeof(*ack));
+	rill__heartbeat_ack__init(ack);
+	ack->known = strcmp(req->m_env->heartbeat->executor_id, "known") == 0;
+	reply->r_env.body_case = RILL__ENVELOPE__BODY_HEARTBEAT_ACK;
+	reply->r_env.heartbeat_ack = ack;
+	// Echo the tail (copied: the request is gone by the time the reply is sent).
+	reply->r_tail = rl_arena_memdup(reply->r_arena, req->m_tail, req->m_tail_len);
+	reply->r_tail_len = req->m_tail_len;
+}
+
+static rl_rpc_server *
+start_server(void)
+{
+	rl_rpc_server *srv;
+	char why[256];
+	cr_assert_eq(rl_rpc_server_create("tcp://127.0.0.1:0", 2, echo_handler, NULL, &srv, why,
+			 sizeof(why)),
+	    RL_OK, "%s", why);
+	return srv;
+}
+
+static rl_err
+heartbeat_within(rl_rpc_client *cli, const char *id, int timeout_ms, rl_msg **ret, char *why,
+    size_t whylen)
+{
+	Rill__Heartbeat hb = RILL__HEARTBEAT__INIT;
+	hb.executor_id = (char *)(uintptr_t)id;
+	Rill__Envelope env = RILL__ENVELOPE__INIT;
+	env.body_case = RILL__ENVELOPE__BODY_HEARTBEAT;
+	env.heartbeat = &hb;
+	return rl_rpc_call(cli, &env, "tail", 4, timeout_ms, ret, why, whylen);
+}
+
+static rl_err
+heartbeat(rl_rpc_client *cli, const char *id, rl_msg **ret, char *why, size_t whylen)
+{
+	return heartbeat_within(cli, id, 5000, ret, why, whylen);
+}
+
+Test(rpc, call_gets_the_handlers_reply)
+{
+	rl_rpc_server *srv = start_server();
+	const char *url = rl_rpc_server_url(srv);
+	cr_assert(strncmp(url, "tcp://127.0.0.1:", 16) == 0 && strcmp(url + 16, "0") != 0,
+	    "the bound port replaces 0: %s", url);
+	rl_rpc_client *cli;
+	char why[256];
+	cr_assert_eq(rl_rpc_client_create(rl_rpc_server_url(srv), &cli, why, sizeof(why)), RL_OK);
+	rl_msg *reply;
+	cr_assert_eq(heartbeat(cli, "known", &reply, why, sizeof(why)), RL_OK, "%s", why);
+	cr_assert_eq(reply->m_env->body_case, RILL__ENVELOPE__BODY_HEARTBEAT_ACK);
+	cr_assert(reply->m_env->heartbeat_ack->known);
+	cr_assert_eq(reply->m_tail_len, 4);
+	cr_assert_eq(memcmp(reply->m_tail, "tail", 4), 0);
+	rl_msg_free(reply);
+	rl_rpc_client_destroy(cli);
+	rl_rpc_server_destroy(srv);
+}
+
+Test(rpc, unknown_request_gets_an_error_reply)
+{
+	rl_rpc_server *srv = start_server();
+	rl_rpc_client *cli;
+	char why[256];
+	cr_assert_eq(rl_rpc_client_create(rl_rpc_server_url(srv), &cli, why, sizeof(why)), RL_OK);
+	Rill__ShuffleFetch f = RILL__SHUFFLE_FETCH__INIT;
+	Rill__Envelope env = RILL__ENVELOPE__INIT;
+	env.body_case = RILL__ENVELOPE__BODY_SHUFFLE_FETCH;
+	env.shuffle_fetch = &f;
+	rl_msg *reply = NULL;
+	rl_err rv = rl_rpc_call(cli, &env, NULL, 0, 5000, &reply, why, sizeof(why));
+	cr_assert_eq(rv, RL_ERR_PROTO);
+	cr_assert_null(reply);
+	cr_assert(strstr(why, "not understood") != NULL, "message: %s", why);
+	rl_rpc_client_destroy(cli);
+	rl_rpc_server_destroy(srv);
+}
+
+Test(rpc, garbage_frame_gets_an_error_and_server_lives_on)
+{
+	rl_rpc_server *srv = start_server();
+	nng_socket raw;
+	cr_assert_eq(nng_req0_open(&raw), 0);
+	cr_assert_eq(nng_dial(raw, rl_rpc_server_url(srv), NULL, 0), 0);
+	const char junk[] = "\x00\x00\x00\x05garbage that is not protobuf";
+	cr_assert_eq(nng_send(raw, (void *)junk, sizeof(junk) - 1, 0), 0);
+	char *buf = NULL;
+	size_t len = 0;
+	cr_assert_eq(nng_recv(raw, &buf, &len, NNG_FLAG_ALLOC), 0);
+	Rill__Envelope *env;
+	const uint8_t *tail;
+	size_t tail_len;
+	char why[256];
+	cr_assert_eq(rl_frame_decode((uint8_t *)buf, len, &env, &tail, &tail_len, why, sizeof(why)), RL_OK);
+	cr_assert_eq(env->body_case, RILL__ENVELOPE__BODY_ERROR);
+	cr_assert_eq(env->error->code, RL_ERR_PROTO);
+	rill__envelope__free_unpacked(env, NULL);
+	nng_free(buf, len);
+	nng_close(raw);
+
+	rl_rpc_client *cli;
+	cr_assert_eq(rl_rpc_client_create(rl_rpc_server_url(srv), &cli, why, sizeof(why)), RL_OK);
+	rl_msg *reply;
+	cr_assert_eq(heartbeat(cli, "other", &reply, why, sizeof(why)), RL_OK, "%s", why);
+	cr_assert_not(reply->m_env->heartbeat_ack->known);
+	rl_msg_free(reply);
+	rl_rpc_client_destroy(cli);
+	rl_rpc_server_destroy(srv);
+}
+
+Test(rpc, call_to_nobody_times_out)
+{
+	rl_rpc_client *cli;
+	char why[256];
+	cr_assert_eq(rl_rpc_client_create("tcp://127.0.0.1:1", &cli, why, sizeof(why)), RL_OK);
+	rl_msg *reply = NULL;
+	cr_assert_eq(heartbeat_within(cli, "x", 300, &reply, why, sizeof(why)), RL_ERR_TIMEDOUT);
+	cr_assert_null(reply);
+	cr_assert(strstr(why, "127.0.0.1:1") != NULL, "message: %s", why);
+	rl_rpc_client_destroy(cli);
+}
+
+Test(rpc, bad_listen_url_is_named)
+{
+	rl_rpc_server *srv;
+	char why[256];
+	cr_assert_eq(rl_rpc_server_create("udp://x", 1, echo_handler, NULL, &srv, why, sizeof(why)),
+	    RL_ERR_INVAL);
+	cr_assert(strstr(why, "udp://x") != NULL, "message: %s", why);
+}
