@@ -249,11 +249,9 @@ serve_one(worker *w, nng_msg *m)
 	} else {
 		req.m_frame = m;
 		srv->s_handler(srv->s_arg, &req, peer, &reply);
-		rill__envelope__free_unpacked(req.m_env, NULL);
 		if (reply.r_env.body_case == RILL__ENVELOPE__BODY__NOT_SET)
 			reply_error(&reply, RL_ERR_PROTO, "request not understood");
 	}
-	nng_msg_free(m);
 
 	nng_msg *out;
 	int nrv = frame_to_nng(&reply.r_env, reply.r_tail, reply.r_tail_len, &out);
@@ -264,6 +262,10 @@ serve_one(worker *w, nng_msg *m)
 		if (nng_aio_result(w->w_aio) != 0)
 			nng_msg_free(out);
 	}
+	// The reply may point into the request: free it only now.
+	if (req.m_env != NULL)
+		rill__envelope__free_unpacked(req.m_env, NULL);
+	nng_msg_free(m);
 	if (reply.r_done != NULL)
 		reply.r_done(reply.r_done_arg);
 	rl_arena_reset(&w->w_arena);

@@ -46,8 +46,8 @@ void rl_msg_free(rl_msg *msg);
 typedef struct rl_rpc_server rl_rpc_server;
 
 // What a handler answers. The handler sets r_env's body (the version is set
-// for it), may point r_tail at bytes that stay valid until the handler's
-// worker sends the reply, and may allocate from r_arena (reset after the send).
+// for it), may point r_tail at bytes that stay valid until the reply is sent
+// (r_done runs after that), and may allocate from r_arena (reset after the send).
 typedef struct rl_reply {
 	Rill__Envelope r_env;
 	const void    *r_tail;
@@ -60,7 +60,8 @@ typedef struct rl_reply {
 // rl_rpc_handler answers one request. It runs on one of the server's worker
 // threads, so up to nworkers handlers run at once. A handler may block (run a
 // task); requests that must not wait behind it are served by other workers.
-// The request is only valid during the call.
+// The request stays valid until the reply has been sent, so the reply may
+// point into it.
 typedef void (*rl_rpc_handler)(void *arg, const rl_msg *req, const char *peer, rl_reply *reply);
 
 // rl_rpc_server_create listens on url (tcp://IP:PORT, port 0 picks a free

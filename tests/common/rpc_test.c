@@ -201,8 +201,8 @@ echo_handler(void *arg, const rl_msg *req, const char *peer, rl_reply *reply)
 	ack->known = strcmp(req->m_env->heartbeat->executor_id, "known") == 0;
 	reply->r_env.body_case = RILL__ENVELOPE__BODY_HEARTBEAT_ACK;
 	reply->r_env.heartbeat_ack = ack;
-	// Echo the tail (copied: the request is gone by the time the reply is sent).
-	reply->r_tail = rl_arena_memdup(reply->r_arena, req->m_tail, req->m_tail_len);
+	// Echo the tail: the request lives until the reply is sent.
+	reply->r_tail = req->m_tail;
 	reply->r_tail_len = req->m_tail_len;
 }
 

@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# deploy/quickstart.sh — the README's two commands, on a fresh machine:
+#   demo   install what is missing, build, and run `rill demo`
+#   test   install what is missing (packages, the Kafka broker's jars), build
+#          twice (plain, and with AddressSanitizer + UBSan) and run every suite
+set -euo pipefail
+
+top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$top"
+
+usage() {
+	cat <<EOF
+Usage: deploy/quickstart.sh demo [DEMO-OPTIONS] | test | --help
+
+  demo   build rill and run the word-count demo on the embedded Kafka cluster
+         (options go to 'rill demo', e.g. --seconds 30)
+  test   build rill (also with sanitizers) and run the whole test suite
+         against a real Apache Kafka broker installed from Maven Central
+
+Builds go to build/ and build-sanitize/. Set RILL_JOBS to limit parallelism.
+EOF
+}
+
+say() { printf '\n== %s\n' "$*" >&2; }
+
+# build DIR [MESON-OPTIONS...]: configure DIR once, then compile.
+build() {
+	local dir=$1
+	shift
+	if [[ ! -f $dir/build.ninja ]]; then
+		meson setup "$dir" "$@" >&2
+	fi
+	ninja -C "$dir" ${RILL_JOBS:+-j "$RILL_JOBS"} >&2
+}
+
+case ${1:-} in
+demo)
+	shift
+	say "dependencies"
+	deploy/deps.sh
+	say "build"
+	build build
+	say "rill demo"
+	exec build/driver/rill demo "$@"
+	;;
+test)
+	shift
+	start=$(date +%s)
+	say "dependencies"
+	deploy/deps.sh
+	say "Kafka broker (pinned, from Maven Central)"
+	deploy/kafka.sh install >/dev/null
+	say "build"
+	build build
+	say "tests"
+	meson test -C build --print-errorlogs ${RILL_JOBS:+--num-processes "$RILL_JOBS"}
+	say "build with AddressSanitizer + UBSan"
+	build build-sanitize -Db_sanitize=address,undefined -Db_lundef=false
+	say "tests under AddressSanitizer + UBSan"
+	meson test -C build-sanitize --print-errorlogs ${RILL_JOBS:+--num-processes "$RILL_JOBS"}
+	say "all tests passed in $(($(date +%s) - start)) s"
+	;;
+-h | --help | help)
+	usage
+	;;
+*)
+	usage >&2
+	exit 2
+	;;
+esac

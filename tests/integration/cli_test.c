@@ -1,0 +1,107 @@
+// SPDX-License-Identifier: Apache-2.0
+// The binaries as a user meets them without a broker: usage, exit codes,
+// job-file errors, the embedded demo and the mock cluster.
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tests/fixtures/fixture.h"
+
+Test(cli, help_and_version_exit_0)
+{
+	const char *dir = rt_tmpdir("help");
+	char *o, *e;
+	const char *bins[] = {"rill", "rill-executor", "rill-driver"};
+	for (size_t i = 0; i < 3; i++) {
+		cr_assert_eq(rt_sh_capture(dir, &o, &e, "%s --help", rt_bin(bins[i])), 0, "%s", bins[i]);
+		cr_assert_not_null(strstr(o, "usage:"), "%s --help:\n%s", bins[i], o);
+	}
+	cr_assert_eq(rt_sh_capture(dir, &o, &e, "%s run --help", rt_bin("rill")), 0);
+	cr_assert_not_null(strstr(o, "--available-now"));
+}
+
+Test(cli, bad_usage_exits_2)
+{
+	const char *dir = rt_tmpdir("usage");
+	char *o, *e;
+	cr_assert_eq(rt_sh_capture(dir, &o, &e, "%s frobnicate", rt_bin("rill")), 2);
+	cr_assert_not_null(strstr(e, "unknown command 'frobnicate'"), "%s", e);
+	cr_assert_eq(rt_sh_capture(dir, &o, &e, "%s run", rt_bin("rill")), 2);
+	cr_assert_not_null(strstr(e, "a job file is required"), "%s", e);
+	cr_assert_eq(rt_sh_capture(dir, &o, &e, "%s run x.yaml --executors 0", rt_bin("rill")), 2);
+	cr_assert_eq(rt_sh_capture(dir, &o, &e, "%s --listen tcp://127.0.0.1:0 --cores many",
+			 rt_bin("rill-executor")), 2);
+	cr_assert_not_null(strstr(e, "--cores"), "%s", e);
+}
+
+Test(cli, malformed_job_names_file_line_and_column)
+{
+	const char *dir = rt_tmpdir("badjob");
+	const char *job = rt_write(dir, "job.yaml",
+	    "name: wc\n"
+	    "batch: 1s\n"
+	    "source:\n"
+	    "  kafka: {brokers: \"127.0.0.1:9092\", topics: [t]}\n"
+	    "pipeline:\n"
+	    "  - flatmap: words\n"
+	    "sink:\n"
+	    "  print: {}\n");
+	char *o, *e;
+	cr_assert_eq(rt_sh_capture(dir, &o, &e, "%s run %s", rt_bin("rill"), job), 2, "%s", e);
+	char want[4200];
+	snprintf(want, sizeof(want), "%s:6:5: ", job);
+	cr_assert_not_null(strstr(e, want), "wanted '%s' in:\n%s", want, e);
+	cr_assert_not_null(strstr(e, "flatmap"), "%s", e);
+	// A missing file is bad usage too, and says which file.
+	cr_assert_eq(rt_sh_capture(dir, &o, &e, "%s run %s/nope.yaml", rt_bin("rill"), dir), 2);
+	cr_assert_not_null(strstr(e, "nope.yaml"), "%s", e);
+}
+
+Test(cli, unsupported_step_is_refused_before_running)
+{
+	const char *dir = rt_tmpdir("notsup");
+	const char *job = rt_write(dir, "job.yaml",
+	    "name: win\n"
+	    "batch: 1s\n"
+	    "source:\n"
+	    "  kafka: {brokers: \"127.0.0.1:1\", topics: [t]}\n"
+	    "pipeline:\n"
+	    "  - map_values: one\n"
+	    "  - reduce_by_key_and_window: {fn: sum, length: 3s, slide: 1s}\n"
+	    "sink:\n"
+	    "  print: {}\n");
+	char *o, *e;
+	cr_assert_eq(rt_sh_capture(dir, &o, &e, "%s run %s", rt_bin("rill"), job), 2, "%s", e);
+	char want[4200];
+	snprintf(want, sizeof(want), "%s:7:5: reduce_by_key_and_window", job);
+	cr_assert_not_null(strstr(e, want), "wanted '%s' in:\n%s", want, e);
+	cr_assert_not_null(strstr(e, "not supported"), "%s", e);
+}
+
+Test(cli, demo_prints_word_counts_per_batch, .timeout = 60)
+{
+	const char *dir = rt_tmpdir("demo");
+	char *o, *e;
+	int rv = rt_sh_capture(dir, &o, &e, "%s demo --seconds 3", rt_bin("rill"));
+	cr_assert_eq(rv, 0, "rill demo exited %d:\n%s", rv, e);
+	cr_assert_geq(rt_count(o, "\nTime: "), 2, "%s", o);
+	// Each batch shows 10 pairs "(word,count)" and "..." (the demo has 20 words).
+	cr_assert_geq(rt_count(o, ")\n...\n"), 2, "%s", o);
+	cr_assert_eq(rt_sh("grep '^(' %s/stdout | grep -vqE '^\\([a-z]+,[1-9][0-9]*\\)$'", dir), 1,
+	    "every pair is (word,count):\n%s", o);
+	cr_assert_eq(rt_count(o, "\n("), 10 * rt_count(o, "\nTime: "), "%s", o);
+}
+
+Test(cli, kafka_mock_serves_its_topics, .timeout = 60)
+{
+	const char *dir = rt_tmpdir("mock");
+	char *o, *e;
+	int rv = rt_sh_capture(dir, &o, &e,
+	    "%s kafka-mock --topic alpha:3 > %s/boot & pid=$!;"
+	    " for i in $(seq 50); do [ -s %s/boot ] && break; sleep 0.1; done;"
+	    " kcat -L -b $(head -1 %s/boot) -t alpha -m 5; status=$?; kill $pid; wait $pid; exit $status",
+	    rt_bin("rill"), dir, dir, dir);
+	cr_assert_eq(rv, 0, "%s\n%s", o, e);
+	cr_assert_not_null(strstr(o, "topic \"alpha\" with 3 partitions"), "%s", o);
+}

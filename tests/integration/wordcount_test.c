@@ -1,0 +1,270 @@
+// SPDX-License-Identifier: Apache-2.0
+// Word count and friends end to end: a real Kafka broker, `rill run` with a
+// driver and executor processes, results checked against references computed
+// by other tools (awk, sort, uniq) from the same input.
+#include <criterion/criterion.h>
+#include <criterion/hooks.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "tests/fixtures/fixture.h"
+
+ReportHook(PRE_ALL)(struct criterion_test_set *set)
+{
+	(void)set;
+	rt_kafka_start();
+}
+
+ReportHook(POST_ALL)(struct criterion_global_stats *stats)
+{
+	(void)stats;
+	rt_kafka_stop();
+}
+
+// A skewed corpus: a few words are very frequent, most are rare (Zipf-like).
+static void
+make_corpus(const char *path, int lines, int seed)
+{
+	cr_assert_eq(rt_sh("awk 'BEGIN { srand(%d); for (i = 0; i < %d; i++) {"
+			   " n = 1 + int(rand() * 12); line = \"\";"
+			   " for (j = 0; j < n; j++) { r = rand(); w = int(1 / (r * r + 0.0002));"
+			   " line = line (j ? \" \" : \"\") \"w\" w }"
+			   " print line } }' > %s",
+			 seed, lines, path),
+	    0);
+}
+
+// reference_counts writes "word<TAB>count" lines, sorted, computed with tr/sort/uniq.
+static void
+reference_counts(const char *corpus, const char *out)
+{
+	cr_assert_eq(rt_sh("tr -s ' ' '\\n' < %s | grep -v '^$' | LC_ALL=C sort | uniq -c |"
+			   " awk '{ print $2 \"\\t\" $1 }' | LC_ALL=C sort > %s",
+			 corpus, out),
+	    0);
+}
+
+// sink_totals adds up every batch's part files of a files sink per key.
+static void
+sink_totals(const char *sink_dir, const char *out)
+{
+	cr_assert_eq(rt_sh("cat %s/batch-*/part-* | awk -F'\\t' '{ c[$1] += $2 }"
+			   " END { for (k in c) print k \"\\t\" c[k] }' | LC_ALL=C sort > %s",
+			 sink_dir, out),
+	    0);
+}
+
+static void
+assert_same_file(const char *got, const char *want)
+{
+	int rv = rt_sh("cmp -s %s %s", got, want);
+	if (rv != 0)
+		rt_sh("diff %s %s | head -20 >&2", got, want);
+	cr_assert_eq(rv, 0, "%s differs from the reference %s", got, want);
+}
+
+static const char *
+wordcount_job(const char *dir, const char *topic, const char *batch, long max_rate)
+{
+	return rt_write(dir, "job.yaml",
+	    "name: wordcount\n"
+	    "batch: %s\n"
+	    "source:\n"
+	    "  kafka:\n"
+	    "    brokers: %s\n"
+	    "    topics: [%s]\n"
+	    "    max_rate_per_partition: %ld\n"
+	    "pipeline:\n"
+	    "  - flat_map: words\n"
+	    "  - map_values: one\n"
+	    "  - reduce_by_key: sum\n"
+	    "sink:\n"
+	    "  files: {path: %s/out}\n",
+	    batch, rt_kafka(), topic, max_rate, dir);
+}
+
+Test(wordcount, skewed_corpus_counts_exactly, .timeout = 180)
+{
+	const char *dir = rt_tmpdir("wc");
+	const char *corpus = rt_path(dir, "corpus.txt"), *want = rt_path(dir, "want.tsv");
+	const char *got = rt_path(dir, "got.tsv"), *out = rt_path(dir, "out");
+	make_corpus(corpus, 120000, 11);
+	reference_counts(corpus, want);
+	rt_topic("wc-skewed", 4);
+	rt_produce_lines("wc-skewed", corpus);
+
+	const char *job = wordcount_job(dir, "wc-skewed", "500ms", 0);
+	char *o, *e;
+	int rv = rt_sh_capture(dir, &o, &e, "RILL_LOG_LEVEL=info %s run %s --executors 2 --available-now", rt_bin("rill"), job);
+	cr_assert_eq(rv, 0, "rill run exited %d:\n%s", rv, e);
+	sink_totals(out, got);
+	assert_same_file(got, want);
+	// Nothing half-written is left beside the committed batches.
+	cr_assert_eq(rt_sh("ls -A %s | grep -v '^batch-[0-9]*$' >/dev/null", out), 1,
+	    "only batch-T directories in the sink");
+	cr_assert_geq(rt_count(e, "msg=\"batch done\""), 1);
+}
+
+Test(wordcount, rate_limit_cuts_the_backlog_into_batches, .timeout = 180)
+{
+	const char *dir = rt_tmpdir("rate");
+	const char *corpus = rt_path(dir, "corpus.txt"), *want = rt_path(dir, "want.tsv");
+	const char *got = rt_path(dir, "got.tsv"), *out = rt_path(dir, "out");
+	make_corpus(corpus, 8000, 5);
+	reference_counts(corpus, want);
+	rt_topic("wc-rate", 2);
+	rt_produce_lines("wc-rate", corpus);
+
+	// 10000 records/s per partition at 100 ms: at most 1000 per partition per batch.
+	const char *job = wordcount_job(dir, "wc-rate", "100ms", 10000);
+	char *o, *e;
+	int rv = rt_sh_capture(dir, &o, &e, "RILL_LOG_LEVEL=info %s run %s --available-now",
+	    rt_bin("rill"), job);
+	cr_assert_eq(rv, 0, "rill run exited %d:\n%s", rv, e);
+	sink_totals(out, got);
+	assert_same_file(got, want);
+
+	// Every batch's input respects the cap; together they are the whole topic.
+	long total = 0, batches = 0;
+	for (const char *p = e; (p = strstr(p, "msg=\"batch done\"")) != NULL; p++) {
+		const char *r = strstr(p, " records=");
+		cr_assert_not_null(r);
+		long n = strtol(r + 9, NULL, 10);
+		cr_assert_leq(n, 2 * 1000, "a batch read %ld records, over the 2 x 1000 cap", n);
+		total += n;
+		batches += n > 0;
+	}
+	cr_assert_eq(total, 8000);
+	cr_assert_geq(batches, 4, "8000 records at <= 2000 per batch need >= 4 batches");
+}
+
+Test(pipeline, csv_filter_key_and_sum_match_awk, .timeout = 180)
+{
+	const char *dir = rt_tmpdir("csv");
+	const char *events = rt_path(dir, "events.csv"), *want = rt_path(dir, "want.tsv");
+	const char *got = rt_path(dir, "got.tsv"), *out = rt_path(dir, "out");
+	cr_assert_eq(rt_sh("awk 'BEGIN { srand(3); split(\"view buy refund\", a, \" \");"
+			   " for (i = 0; i < 30000; i++)"
+			   " printf \"%%d,user%%d,%%s,%%d\\n\", i, int(rand() * 300), a[1 + int(rand() * 3)], int(rand() * 1000) }'"
+			   " > %s", events),
+	    0);
+	cr_assert_eq(rt_sh("awk -F, '$3 == \"buy\" { s[$2] += $4 } END { for (k in s) print k \"\\t\" s[k] }'"
+			   " %s | LC_ALL=C sort > %s", events, want),
+	    0);
+	rt_topic("events", 3);
+	rt_produce_lines("events", events);
+	const char *job = rt_write(dir, "job.yaml",
+	    "name: spend\n"
+	    "batch: 1s\n"
+	    "source:\n"
+	    "  kafka: {brokers: \"%s\", topics: [events]}\n"
+	    "pipeline:\n"
+	    "  - filter: {contains: \",buy,\"}\n"
+	    "  - key_by: {field: 2, sep: \",\"}\n"
+	    "  - map_values: {field: 4, sep: \",\"}\n"
+	    "  - reduce_by_key: sum\n"
+	    "sink:\n"
+	    "  files: {path: %s}\n",
+	    rt_kafka(), out);
+	char *o, *e;
+	int rv = rt_sh_capture(dir, &o, &e, "%s run %s --executors 3 --available-now", rt_bin("rill"), job);
+	cr_assert_eq(rv, 0, "rill run exited %d:\n%s", rv, e);
+	sink_totals(out, got);
+	assert_same_file(got, want);
+}
+
+Test(pipeline, print_sink_shows_spark_style_batches, .timeout = 120)
+{
+	const char *dir = rt_tmpdir("print");
+	const char *lines = rt_path(dir, "lines.txt");
+	cr_assert_eq(rt_sh("for i in $(seq 1 50); do echo \"k$i k$i x\"; done > %s", lines), 0);
+	rt_topic("printed", 2);
+	rt_produce_lines("printed", lines);
+	const char *job = rt_write(dir, "job.yaml",
+	    "name: printed\n"
+	    "batch: 200ms\n"
+	    "source:\n"
+	    "  kafka: {brokers: \"%s\", topics: [printed]}\n"
+	    "pipeline:\n"
+	    "  - flat_map: words\n"
+	    "  - map_values: one\n"
+	    "  - reduce_by_key: count\n"
+	    "sink:\n"
+	    "  print: {num: 3}\n",
+	    rt_kafka());
+	char *o, *e;
+	int rv = rt_sh_capture(dir, &o, &e, "%s run %s --available-now", rt_bin("rill"), job);
+	cr_assert_eq(rv, 0, "rill run exited %d:\n%s", rv, e);
+	cr_assert_eq(rt_count(o, "\nTime: "), 1, "one batch printed:\n%s", o);
+	// Header, three pairs, and "..." because 51 keys are more than 3.
+	const char *body = strstr(o, " ms\n-------------------------------------------\n");
+	cr_assert_not_null(body, "%s", o);
+	body += strlen(" ms\n-------------------------------------------\n");
+	int pairs = 0;
+	for (const char *p = body; *p == '('; p = strchr(p, '\n') + 1) {
+		cr_assert(strchr(p, ',') != NULL && strchr(p, ',') < strchr(p, '\n'));
+		pairs++;
+	}
+	cr_assert_eq(pairs, 3, "%s", o);
+	cr_assert_not_null(strstr(o, ")\n...\n"), "%s", o);
+}
+
+Test(errors, unknown_topic_is_named_and_exits_1, .timeout = 60)
+{
+	const char *dir = rt_tmpdir("notopic");
+	const char *job = rt_write(dir, "job.yaml",
+	    "name: lost\nbatch: 1s\n"
+	    "source:\n  kafka: {brokers: \"%s\", topics: [no-such-topic]}\n"
+	    "pipeline:\n  - map_values: one\n  - reduce_by_key: sum\n"
+	    "sink:\n  print: {}\n",
+	    rt_kafka());
+	char *o, *e;
+	int rv = rt_sh_capture(dir, &o, &e, "%s run %s --available-now", rt_bin("rill"), job);
+	cr_assert_eq(rv, 1, "exit status %d:\n%s", rv, e);
+	cr_assert_not_null(strstr(e, "no-such-topic"), "%s", e);
+	cr_assert_not_null(strstr(e, "no such topic"), "%s", e);
+}
+
+Test(errors, dead_broker_is_a_clear_runtime_error, .timeout = 60)
+{
+	const char *dir = rt_tmpdir("deadbroker");
+	const char *job = rt_write(dir, "job.yaml",
+	    "name: dead\nbatch: 1s\n"
+	    "source:\n  kafka: {brokers: \"127.0.0.1:1\", topics: [t]}\n"
+	    "pipeline:\n  - map_values: one\n  - reduce_by_key: sum\n"
+	    "sink:\n  print: {}\n");
+	char *o, *e;
+	int rv = rt_sh_capture(dir, &o, &e, "%s run %s --available-now", rt_bin("rill"), job);
+	cr_assert_eq(rv, 1, "exit status %d:\n%s", rv, e);
+	cr_assert_not_null(strstr(e, "rill: metadata for topic 't' from 127.0.0.1:1"), "%s", e);
+}
+
+Test(faults, executor_killed_mid_run_still_counts_exactly, .timeout = 240)
+{
+	const char *dir = rt_tmpdir("kill");
+	const char *corpus = rt_path(dir, "corpus.txt"), *want = rt_path(dir, "want.tsv");
+	const char *got = rt_path(dir, "got.tsv"), *out = rt_path(dir, "out");
+	make_corpus(corpus, 40000, 23);
+	reference_counts(corpus, want);
+	rt_topic("wc-kill", 4);
+	rt_produce_spread("wc-kill", 4, corpus);
+	// Paced by the clock: 2500 rec/s per partition at 100 ms is 40 batches
+	// of 10000 records over 4 s, so the kill lands mid-run; --for ends the run.
+	const char *job = wordcount_job(dir, "wc-kill", "100ms", 2500);
+	char *o, *e;
+	// SIGKILL executor local-1 after 1.5 s ([r]: not this shell's own command line).
+	int rv = rt_sh_capture(dir, &o, &e,
+	    "RILL_LOG_LEVEL=info %s run %s --executors 3 --for 12s & run=$!;"
+	    " sleep 1.5; pkill -KILL -f '[r]ill-executor.*--id local-1 ';"
+	    " wait $run",
+	    rt_bin("rill"), job);
+	cr_assert_eq(rv, 0, "rill run exited %d:\n%s", rv, e);
+	cr_assert_not_null(strstr(e, "executor lost"), "the kill happened during the run:\n%s", e);
+	// ...and the run went on past it: batches were done after the loss.
+	cr_assert_not_null(strstr(strstr(e, "executor lost"), "msg=\"batch done\""), "%s", e);
+	sink_totals(out, got);
+	assert_same_file(got, want);
+}
