@@ -10,6 +10,7 @@ PACKAGES=(
     build-essential
     meson
     ninja-build
+    cmake
     pkg-config
     librdkafka-dev
     libprotobuf-c-dev
