@@ -11,6 +11,7 @@
 #include "common/arena.h"
 #include "common/log.h"
 #include "common/plan.h"
+#include "common/sysinfo.h"
 #include "common/time.h"
 #include "driver/commit.h"
 #include "driver/executors.h"
@@ -410,8 +411,8 @@ rl_driver_run(rl_driver *d, rl_driver_stats *stats, char *errbuf, size_t errlen)
 			batch_ms = rl_now_ms() / interval * interval;
 	}
 	stats->elapsed_ms = rl_mono_ms() - started;
-	rl_info(COMP, "job stopped", "job=%s batches=%" PRIu64 " records=%" PRIu64 " elapsed_ms=%" PRId64 " result=%s",
+	rl_info(COMP, "job stopped", "job=%s batches=%" PRIu64 " records=%" PRIu64 " elapsed_ms=%" PRId64 " peak_rss_kb=%llu result=%s",
 	    d->d_job->j_name, stats->batches, stats->records, stats->elapsed_ms,
-	    rv == RL_OK ? "ok" : rl_errname(rv));
+	    (unsigned long long)(rl_peak_rss_bytes() / 1024), rv == RL_OK ? "ok" : rl_errname(rv));
 	return rv;
 }

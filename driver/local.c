@@ -72,6 +72,10 @@ rl_local_start(const char *driver_url, int n, int cores, rl_local **ret, char *e
 			return RL_ERR_IO;
 		}
 		if (pid == 0) {
+			// A process group of its own: the terminal's Ctrl-C stops the
+			// driver gracefully, and the executors finish the batch in
+			// flight. They still die with the driver (PDEATHSIG).
+			setpgid(0, 0);
 			prctl(PR_SET_PDEATHSIG, SIGTERM);
 			if (getppid() != parent)
 				_exit(1);

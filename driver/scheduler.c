@@ -132,6 +132,11 @@ handle(run *r, completion *c, const rl_sched_opts *opts, uint32_t *ret_failed_ma
 		snprintf(why, sizeof(why), "%s", rl_strerror(c->c_err));
 	}
 	if (res != NULL && res->status == RILL__TASK_RESULT__STATUS__OK) {
+		if (rl_log_enabled(RL_LOG_DEBUG) && res->metrics != NULL)
+			rl_log(RL_LOG_DEBUG, COMP, "task done", "batch_ms=%" PRId64 " stage=%" PRIu32 " partition=%" PRIu32 " executor=%s records=%" PRIu64 " run_ms=%.3f fetch_wait_ms=%.3f",
+			    tl->batch_time_ms, tl->stage, tl->partition, e->e_id,
+			    res->metrics->input_records, (double)res->metrics->run_us / 1000.0,
+			    (double)res->metrics->fetch_wait_us / 1000.0);
 		t->t_state = TASK_DONE;
 		t->t_msg = c->c_msg;
 		t->t_result = res;

@@ -16,6 +16,7 @@
 #include "common/log.h"
 #include "common/plan.h"
 #include "common/rpc.h"
+#include "common/sysinfo.h"
 #include "common/time.h"
 #include "executor/shuffle.h"
 #include "executor/task.h"
@@ -373,19 +374,6 @@ err_executor:
 	return rv;
 }
 
-static uint64_t
-rss_bytes(void)
-{
-	long pages = 0, resident = 0;
-	FILE *f = fopen("/proc/self/statm", "r");
-	if (f == NULL)
-		return 0;
-	if (fscanf(f, "%ld %ld", &pages, &resident) != 2)
-		resident = 0;
-	fclose(f);
-	return (uint64_t)resident * (uint64_t)sysconf(_SC_PAGESIZE);
-}
-
 static rl_err
 send_register(rl_executor *ex, char *errbuf, size_t errlen)
 {
@@ -424,7 +412,7 @@ send_heartbeat(rl_executor *ex, char *errbuf, size_t errlen)
 	hb.executor_id = ex->x_id;
 	hb.sent_ms = rl_now_ms();
 	hb.tasks_running = (uint32_t)ex->x_running;
-	hb.rss_bytes = rss_bytes();
+	hb.rss_bytes = rl_rss_bytes();
 	hb.shuffle_bytes = rl_shuffle_bytes(ex->x_shuffle);
 	Rill__Envelope env = RILL__ENVELOPE__INIT;
 	env.body_case = RILL__ENVELOPE__BODY_HEARTBEAT;

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/sysinfo.h"
 #include "executor/executor.h"
 
 static rl_executor *running;
@@ -114,5 +115,7 @@ main(int argc, char **argv)
 	rl_err rv = rl_executor_run(ex);
 	running = NULL;
 	rl_executor_destroy(ex);
+	rl_info("executor", "executor stopped", "peak_rss_kb=%llu",
+	    (unsigned long long)(rl_peak_rss_bytes() / 1024));
 	return rv == RL_OK ? 0 : 1;
 }
