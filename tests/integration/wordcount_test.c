@@ -268,3 +268,34 @@ Test(faults, executor_killed_mid_run_still_counts_exactly, .timeout = 240)
 	sink_totals(out, got);
 	assert_same_file(got, want);
 }
+
+Test(lifecycle, interrupt_finishes_the_batch_in_flight_and_exits_0, .timeout = 120)
+{
+	const char *dir = rt_tmpdir("stop");
+	const char *corpus = rt_path(dir, "corpus.txt"), *out = rt_path(dir, "out");
+	// One word per line: every record counts exactly 1 in the output.
+	cr_assert_eq(rt_sh("awk 'BEGIN { for (i = 0; i < 20000; i++) print \"k\" (i %% 97) }' > %s", corpus), 0);
+	rt_topic("wc-stop", 2);
+	rt_produce_spread("wc-stop", 2, corpus);
+	// 2 x 200 records per 100 ms batch: 50 batches, about 5 s; interrupted after 1.5 s.
+	const char *job = wordcount_job(dir, "wc-stop", "100ms", 2000);
+	char *o, *e;
+	int rv = rt_sh_capture(dir, &o, &e,
+	    "RILL_LOG_LEVEL=info setsid %s run %s & run=$!; sleep 1.5; /bin/kill -INT -- -$run; wait $run",
+	    rt_bin("rill"), job);
+	cr_assert_eq(rv, 0, "rill run exited %d after SIGINT:\n%s", rv, e);
+	cr_assert_not_null(strstr(e, "result=ok"), "%s", e);
+	cr_assert_eq(rt_count(e, "msg=\"executor stopped\""), 2, "both executors stopped cleanly:\n%s", e);
+
+	// What was committed is exactly what the finished batches read.
+	long reported = 0;
+	for (const char *p = e; (p = strstr(p, "msg=\"batch done\"")) != NULL; p++)
+		reported += strtol(strstr(p, " records=") + 9, NULL, 10);
+	cr_assert_gt(reported, 0);
+	cr_assert_lt(reported, 20000, "the run was stopped early");
+	cr_assert_eq(rt_sh("test \"$(cat %s/batch-*/part-* | awk -F'\\t' '{ s += $2 } END { print s }')\" = %ld",
+			 out, reported),
+	    0, "the sink holds exactly the %ld records the batches reported", reported);
+	cr_assert_eq(rt_sh("ls -A %s | grep -v '^batch-[0-9]*$' >/dev/null", out), 1,
+	    "no half-written batch is left");
+}
