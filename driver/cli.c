@@ -31,7 +31,7 @@ int
 main(int argc, char **argv)
 {
 	rl_log_init();
-	signal(SIGPIPE, SIG_IGN);
+	signal(SIGPIPE, SIG_IGN); // before any socket; the commands install their stop signals
 	if (argc < 2) {
 		usage(stderr);
 		return RL_EXIT_USAGE;

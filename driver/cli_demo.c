@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/cmdline.h"
 #include "common/kafka.h"
 #include "common/log.h"
 #include "common/time.h"
@@ -90,15 +91,10 @@ rl_cmd_demo(int argc, char **argv)
 	int c;
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (c) {
-		case 's': {
-			char *end;
-			seconds = strtol(optarg, &end, 10);
-			if (*end != '\0' || end == optarg || seconds < 0) {
-				fprintf(stderr, "rill demo: --seconds: '%s' is not a whole number\n", optarg);
+		case 's':
+			if (!rl_arg_long("rill demo", "--seconds", optarg, 0, 1000000, &seconds))
 				return RL_EXIT_USAGE;
-			}
 			break;
-		}
 		case 'h':
 			usage(stdout);
 			return RL_EXIT_OK;

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/cmdline.h"
 #include "common/kafka.h"
 #include "common/log.h"
 #include "driver/cli.h"
@@ -14,9 +15,9 @@
 static volatile sig_atomic_t stop;
 
 static void
-on_signal(int sig)
+stop_mock(void *arg)
 {
-	(void)sig;
+	(void)arg;
 	stop = 1;
 }
 
@@ -48,15 +49,10 @@ rl_cmd_kafka_mock(int argc, char **argv)
 	int c;
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (c) {
-		case 'b': {
-			char *end;
-			brokers = strtol(optarg, &end, 10);
-			if (*end != '\0' || brokers < 1 || brokers > 16) {
-				fprintf(stderr, "rill kafka-mock: --brokers: '%s' is not a number from 1 to 16\n", optarg);
+		case 'b':
+			if (!rl_arg_long("rill kafka-mock", "--brokers", optarg, 1, 16, &brokers))
 				return RL_EXIT_USAGE;
-			}
 			break;
-		}
 		case 't':
 			if (ntopics == 64) {
 				fprintf(stderr, "rill kafka-mock: at most 64 topics\n");
@@ -100,9 +96,7 @@ rl_cmd_kafka_mock(int argc, char **argv)
 	}
 	printf("%s\n", rl_kafka_mock_bootstraps(mock));
 	fflush(stdout);
-	struct sigaction sa = {.sa_handler = on_signal};
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
+	rl_stop_signals(stop_mock, NULL);
 	while (!stop)
 		pause();
 	rl_kafka_mock_destroy(mock);

@@ -1,30 +1,22 @@
 // SPDX-License-Identifier: Apache-2.0
 // `rill run`: a job in local mode, and the local runner `rill demo` shares.
 #include <getopt.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "common/cmdline.h"
 #include "common/log.h"
 #include "common/time.h"
 #include "driver/cli.h"
 #include "driver/driver.h"
 #include "driver/local.h"
 
-static rl_driver *volatile active;
-static volatile sig_atomic_t signals_seen;
-
 static void
-on_signal(int sig)
+stop_driver(void *d)
 {
-	if (signals_seen++ == 0 && active != NULL) {
-		rl_driver_stop(active); // finish the batch in flight, then exit 0
-		return;
-	}
-	signal(sig, SIG_DFL); // the second one aborts
-	raise(sig);
+	rl_driver_stop(d); // finish the batch in flight, then exit 0
 }
 
 int
@@ -50,13 +42,10 @@ rl_cli_run_job(const rl_job *job, const rl_run_opts *opts)
 		rl_driver_destroy(d);
 		return RL_EXIT_FAILURE;
 	}
-	active = d;
-	struct sigaction sa = {.sa_handler = on_signal};
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
+	rl_stop_signals(stop_driver, d);
 	rl_driver_stats stats;
 	rv = rl_driver_run(d, &stats, why, sizeof(why));
-	active = NULL;
+	rl_stop_signals(NULL, NULL);
 	// The driver goes first, so the executors' exit is not reported as a loss.
 	rl_driver_destroy(d);
 	rl_local_stop(local);
@@ -86,19 +75,6 @@ usage(FILE *out)
 	    "SIGINT or SIGTERM finishes the batch in flight and exits 0; a second one aborts.\n");
 }
 
-static bool
-parse_count(const char *opt, const char *s, int max, int *ret)
-{
-	char *end;
-	long v = strtol(s, &end, 10);
-	if (*end != '\0' || end == s || v < 1 || v > max) {
-		fprintf(stderr, "rill run: %s: '%s' is not a number from 1 to %d\n", opt, s, max);
-		return false;
-	}
-	*ret = (int)v;
-	return true;
-}
-
 int
 rl_cmd_run(int argc, char **argv)
 {
@@ -113,25 +89,26 @@ rl_cmd_run(int argc, char **argv)
 		{NULL, 0, NULL, 0},
 	};
 	rl_run_opts opts = {.executors = 2, .cores = 2};
+	long n;
 	int c;
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'e':
-			if (!parse_count("--executors", optarg, 64, &opts.executors))
+			if (!rl_arg_long("rill run", "--executors", optarg, 1, 64, &n))
 				return RL_EXIT_USAGE;
+			opts.executors = (int)n;
 			break;
 		case 'c':
-			if (!parse_count("--cores", optarg, 256, &opts.cores))
+			if (!rl_arg_long("rill run", "--cores", optarg, 1, 256, &n))
 				return RL_EXIT_USAGE;
+			opts.cores = (int)n;
 			break;
 		case 'a':
 			opts.available_now = true;
 			break;
 		case 'f':
-			if (rl_parse_duration_ms(optarg, &opts.run_for_ms) != RL_OK || opts.run_for_ms == 0) {
-				fprintf(stderr, "rill run: --for: '%s' is not a duration (e.g. 30s, 5m)\n", optarg);
+			if (!rl_arg_duration("rill run", "--for", optarg, &opts.run_for_ms))
 				return RL_EXIT_USAGE;
-			}
 			break;
 		case 'C':
 		case 'H':

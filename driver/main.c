@@ -2,26 +2,16 @@
 // rill-driver: the driver daemon. This version runs one job standalone:
 // executors started separately register at --listen.
 #include <getopt.h>
-#include <signal.h>
 #include <stdio.h>
-#include <stdlib.h>
 
+#include "common/cmdline.h"
 #include "common/log.h"
-#include "common/time.h"
 #include "driver/driver.h"
 
-static rl_driver *volatile active;
-static volatile sig_atomic_t signals_seen;
-
 static void
-on_signal(int sig)
+stop_driver(void *d)
 {
-	if (signals_seen++ == 0 && active != NULL) {
-		rl_driver_stop(active);
-		return;
-	}
-	signal(sig, SIG_DFL);
-	raise(sig);
+	rl_driver_stop(d);
 }
 
 static void
@@ -59,9 +49,9 @@ main(int argc, char **argv)
 	};
 	const char *job_path = NULL;
 	rl_driver_opts opts = {.min_executors = 1};
+	long n;
 	int c;
 	rl_log_init();
-	signal(SIGPIPE, SIG_IGN);
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'j':
@@ -70,24 +60,17 @@ main(int argc, char **argv)
 		case 'l':
 			opts.listen_url = optarg;
 			break;
-		case 'e': {
-			char *end;
-			long n = strtol(optarg, &end, 10);
-			if (*end != '\0' || n < 1 || n > 1024) {
-				fprintf(stderr, "rill-driver: --executors: '%s' is not a number from 1 to 1024\n", optarg);
+		case 'e':
+			if (!rl_arg_long("rill-driver", "--executors", optarg, 1, 1024, &n))
 				return 2;
-			}
 			opts.min_executors = (int)n;
 			break;
-		}
 		case 'a':
 			opts.available_now = true;
 			break;
 		case 'f':
-			if (rl_parse_duration_ms(optarg, &opts.run_for_ms) != RL_OK) {
-				fprintf(stderr, "rill-driver: --for: '%s' is not a duration\n", optarg);
+			if (!rl_arg_duration("rill-driver", "--for", optarg, &opts.run_for_ms))
 				return 2;
-			}
 			break;
 		case 'z':
 		case 'C':
@@ -121,13 +104,10 @@ main(int argc, char **argv)
 		return rv == RL_ERR_NOTSUP ? 2 : 1;
 	}
 	rl_info("driver", "listening for executors", "url=%s job=%s", rl_driver_url(d), job->j_name);
-	active = d;
-	struct sigaction sa = {.sa_handler = on_signal};
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
+	rl_stop_signals(stop_driver, d);
 	rl_driver_stats stats;
 	rv = rl_driver_run(d, &stats, why, sizeof(why));
-	active = NULL;
+	rl_stop_signals(NULL, NULL);
 	if (rv != RL_OK)
 		fprintf(stderr, "rill-driver: job %s failed: %s\n", job->j_name, why);
 	rl_driver_destroy(d);

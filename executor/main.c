@@ -1,24 +1,18 @@
 // SPDX-License-Identifier: Apache-2.0
 // rill-executor: the executor daemon's command line.
 #include <getopt.h>
-#include <signal.h>
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include <unistd.h>
 
+#include "common/cmdline.h"
 #include "common/log.h"
 #include "common/sysinfo.h"
 #include "executor/executor.h"
 
-static rl_executor *running;
-
 static void
-on_signal(int sig)
+stop_executor(void *ex)
 {
-	(void)sig;
-	if (running != NULL)
-		rl_executor_stop(running);
+	rl_executor_stop(ex);
 }
 
 static void
@@ -55,6 +49,7 @@ main(int argc, char **argv)
 		{NULL, 0, NULL, 0},
 	};
 	rl_executor_opts opts = {.cores = (int)sysconf(_SC_NPROCESSORS_ONLN)};
+	long n;
 	int c;
 	rl_log_init();
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
@@ -68,16 +63,11 @@ main(int argc, char **argv)
 		case 'z':
 			fprintf(stderr, "rill-executor: --zk: cluster mode is not available in this version; use --driver\n");
 			return 2;
-		case 'c': {
-			char *end;
-			long n = strtol(optarg, &end, 10);
-			if (*end != '\0' || n < 1 || n > 1024) {
-				fprintf(stderr, "rill-executor: --cores: '%s' is not a number from 1 to 1024\n", optarg);
+		case 'c':
+			if (!rl_arg_long("rill-executor", "--cores", optarg, 1, 1024, &n))
 				return 2;
-			}
 			opts.cores = (int)n;
 			break;
-		}
 		case 'i':
 			opts.id = optarg;
 			break;
@@ -107,13 +97,9 @@ main(int argc, char **argv)
 		rl_error("executor", "cannot start", "error=\"%s\"", why);
 		return 1;
 	}
-	running = ex;
-	struct sigaction sa = {.sa_handler = on_signal};
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
+	rl_stop_signals(stop_executor, ex);
 	rl_err rv = rl_executor_run(ex);
-	running = NULL;
+	rl_stop_signals(NULL, NULL);
 	rl_executor_destroy(ex);
 	rl_info("executor", "executor stopped", "peak_rss_kb=%llu",
 	    (unsigned long long)(rl_peak_rss_bytes() / 1024));
