@@ -577,6 +577,7 @@ enum {
 	KAFKA_STARTING_OFFSETS,
 	KAFKA_MAX_RATE,
 	KAFKA_BACKPRESSURE,
+	KAFKA_INITIAL_RATE,
 	KAFKA_FAIL_ON_DATA_LOSS,
 	KAFKA_PROPERTIES,
 	KAFKA__COUNT,
@@ -590,6 +591,7 @@ static const key_spec kafka_keys[] = {
 	[KAFKA_STARTING_OFFSETS] = {"starting_offsets", false},
 	[KAFKA_MAX_RATE] = {"max_rate_per_partition", false},
 	[KAFKA_BACKPRESSURE] = {"backpressure", false},
+	[KAFKA_INITIAL_RATE] = {"initial_rate", false},
 	[KAFKA_FAIL_ON_DATA_LOSS] = {"fail_on_data_loss", false},
 	[KAFKA_PROPERTIES] = {"properties", false},
 	[KAFKA__COUNT] = {NULL, false},
@@ -606,6 +608,7 @@ parse_kafka(parser *p, const field *f, rl_kafka_source *k)
 	k->k_loc = f->loc;
 	k->k_starting_offsets = RL_START_EARLIEST;
 	k->k_backpressure = true;
+	k->k_initial_rate = RL_DEFAULT_INITIAL_RATE;
 	k->k_fail_on_data_loss = true;
 	if ((rv = get_string(p, &v[KAFKA_BROKERS], "a broker list like host:port[,host:port]",
 	         &k->k_brokers)) != RL_OK)
@@ -641,6 +644,9 @@ parse_kafka(parser *p, const field *f, rl_kafka_source *k)
 		return rv;
 	if (v[KAFKA_BACKPRESSURE].present &&
 	    (rv = get_bool(p, &v[KAFKA_BACKPRESSURE], &k->k_backpressure)) != RL_OK)
+		return rv;
+	if (v[KAFKA_INITIAL_RATE].present &&
+	    (rv = get_int(p, &v[KAFKA_INITIAL_RATE], 1, INT64_MAX, &k->k_initial_rate)) != RL_OK)
 		return rv;
 	if (v[KAFKA_FAIL_ON_DATA_LOSS].present &&
 	    (rv = get_bool(p, &v[KAFKA_FAIL_ON_DATA_LOSS], &k->k_fail_on_data_loss)) != RL_OK)

@@ -71,6 +71,10 @@ typedef enum rl_fn {
 } rl_fn;
 
 typedef struct rl_kafka_source rl_kafka_source;
+
+// Backpressure's rate before its first estimate, records/s over all
+// partitions: a backlog never arrives as one giant first batch.
+#define RL_DEFAULT_INITIAL_RATE 10000
 typedef struct rl_step rl_step;
 
 // Where something was written in the job file, for error messages.
@@ -88,6 +92,7 @@ struct rl_kafka_source {
 	rl_start_offsets k_starting_offsets; // default earliest
 	int64_t k_max_rate_per_partition;    // records/s, 0 = unlimited (default)
 	bool   k_backpressure;               // default true
+	int64_t k_initial_rate;              // records/s (all partitions) before backpressure has an estimate
 	bool   k_fail_on_data_loss;          // default true
 	char **k_prop_names;                 // librdkafka properties, k_nprops pairs
 	char **k_prop_values;

@@ -111,6 +111,15 @@ from_kafka(rd_kafka_resp_err_t err)
 	}
 }
 
+static rd_kafka_topic_partition_list_t *
+tp_list(const rl_tp *tps, size_t n)
+{
+	rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new((int)n);
+	for (size_t i = 0; i < n; i++)
+		rd_kafka_topic_partition_list_add(list, tps[i].tp_topic, tps[i].tp_partition);
+	return list;
+}
+
 // ---- metadata and offsets ----
 
 struct rl_kafka_meta {
@@ -231,11 +240,10 @@ rl_err
 rl_kafka_list_offsets(rl_kafka_meta *meta, const rl_tp *tps, size_t n, rl_kafka_which which,
     int timeout_ms, int64_t *ret, char *errbuf, size_t errlen)
 {
-	rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new((int)n);
+	rd_kafka_topic_partition_list_t *list = tp_list(tps, n);
 	int64_t query = which == RL_KAFKA_EARLIEST ? RD_KAFKA_OFFSET_BEGINNING : RD_KAFKA_OFFSET_END;
 	for (size_t i = 0; i < n; i++)
-		rd_kafka_topic_partition_list_add(list, tps[i].tp_topic, tps[i].tp_partition)
-		    ->offset = query;
+		list->elems[i].offset = query;
 	rl_err rv = RL_OK;
 	rd_kafka_resp_err_t err = rd_kafka_offsets_for_times(meta->m_rk, list, timeout_ms);
 	if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
@@ -258,6 +266,58 @@ rl_kafka_list_offsets(rl_kafka_meta *meta, const rl_tp *tps, size_t n, rl_kafka_
 	for (size_t i = 0; i < n; i++)
 		ret[i] = list->elems[i].offset;
 out:
+	rd_kafka_topic_partition_list_destroy(list);
+	return rv;
+}
+
+rl_err
+rl_kafka_committed(rl_kafka_meta *meta, const rl_tp *tps, size_t n, int timeout_ms, int64_t *ret,
+    char *errbuf, size_t errlen)
+{
+	rd_kafka_topic_partition_list_t *list = tp_list(tps, n);
+	rl_err rv = RL_OK;
+	rd_kafka_resp_err_t err = rd_kafka_committed(meta->m_rk, list, timeout_ms);
+	if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+		snprintf(errbuf, errlen, "reading committed offsets from %s: %s", meta->m_brokers,
+		    rd_kafka_err2str(err));
+		rv = from_kafka(err);
+		goto out;
+	}
+	for (int i = 0; i < list->cnt; i++) {
+		const rd_kafka_topic_partition_t *e = &list->elems[i];
+		if (e->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+			snprintf(errbuf, errlen, "committed offset of %s[%" PRId32 "]: %s", e->topic,
+			    e->partition, rd_kafka_err2str(e->err));
+			rv = from_kafka(e->err);
+			goto out;
+		}
+	}
+	for (size_t i = 0; i < n; i++)
+		ret[i] = list->elems[i].offset >= 0 ? list->elems[i].offset : -1;
+out:
+	rd_kafka_topic_partition_list_destroy(list);
+	return rv;
+}
+
+rl_err
+rl_kafka_commit(rl_kafka_meta *meta, const rl_tp *tps, const int64_t *offsets, size_t n,
+    char *errbuf, size_t errlen)
+{
+	rd_kafka_topic_partition_list_t *list = tp_list(tps, n);
+	for (size_t i = 0; i < n; i++)
+		list->elems[i].offset = offsets[i];
+	rl_err rv = RL_OK;
+	rd_kafka_resp_err_t err = rd_kafka_commit(meta->m_rk, list, 0);
+	if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+		for (int i = 0; i < list->cnt; i++)
+			if ((err = list->elems[i].err) != RD_KAFKA_RESP_ERR_NO_ERROR)
+				break;
+	}
+	if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+		snprintf(errbuf, errlen, "committing offsets to %s: %s", meta->m_brokers,
+		    rd_kafka_err2str(err));
+		rv = from_kafka(err);
+	}
 	rd_kafka_topic_partition_list_destroy(list);
 	return rv;
 }

@@ -54,6 +54,16 @@ typedef enum rl_kafka_which {
 rl_err rl_kafka_list_offsets(rl_kafka_meta *meta, const rl_tp *tps, size_t n, rl_kafka_which which,
     int timeout_ms, int64_t *ret, char *errbuf, size_t errlen);
 
+// rl_kafka_committed reads the group's committed offsets of the n partitions
+// into ret[] (-1 where the group has none). Needs a group at create.
+rl_err rl_kafka_committed(rl_kafka_meta *meta, const rl_tp *tps, size_t n, int timeout_ms,
+    int64_t *ret, char *errbuf, size_t errlen);
+
+// rl_kafka_commit commits offsets[i] as the group's position of partition i
+// (what lag tools show), synchronously. Needs a group at create.
+rl_err rl_kafka_commit(rl_kafka_meta *meta, const rl_tp *tps, const int64_t *offsets, size_t n,
+    char *errbuf, size_t errlen);
+
 // ---- executor side: reading offset ranges ----
 
 typedef struct rl_kafka_reader rl_kafka_reader;

@@ -28,6 +28,7 @@ rl_cli_run_job(const rl_job *job, const rl_run_opts *opts)
 		.available_now = opts->available_now,
 		.run_for_ms = opts->run_for_ms,
 		.min_executors = opts->executors,
+		.checkpoint_dir = opts->checkpoint_dir,
 	};
 	rl_driver *d;
 	rl_err rv = rl_driver_create(job, &dopts, &d, why, sizeof(why));
@@ -60,7 +61,8 @@ static void
 usage(FILE *out)
 {
 	fprintf(out,
-	    "usage: rill run JOB.yaml [--executors N] [--cores N] [--available-now] [--for DUR]\n"
+	    "usage: rill run JOB.yaml [--executors N] [--cores N] [--checkpoint-dir DIR]\n"
+	    "                [--available-now] [--for DUR]\n"
 	    "\n"
 	    "Runs the job with a driver in this process and N executor processes on\n"
 	    "loopback, talking over nng TCP as in a cluster.\n"
@@ -70,9 +72,13 @@ usage(FILE *out)
 	    "  --available-now   process what the topics hold now, in rate-limited\n"
 	    "                    batches, then exit 0\n"
 	    "  --for DUR         stop gracefully after DUR (e.g. 30s, 5m)\n"
-	    "  --checkpoint-dir DIR, --http IP:PORT   not in this version\n"
+	    "  --checkpoint-dir DIR\n"
+	    "                    record every batch's ranges before it runs and when it is\n"
+	    "                    done; a rerun with the same DIR resumes exactly there\n"
+	    "  --http IP:PORT    not in this version\n"
 	    "\n"
-	    "SIGINT or SIGTERM finishes the batch in flight and exits 0; a second one aborts.\n");
+	    "SIGINT or SIGTERM finishes the batch in flight, checkpoints and exits 0; a\n"
+	    "second one aborts.\n");
 }
 
 int
@@ -111,9 +117,10 @@ rl_cmd_run(int argc, char **argv)
 				return RL_EXIT_USAGE;
 			break;
 		case 'C':
+			opts.checkpoint_dir = optarg;
+			break;
 		case 'H':
-			fprintf(stderr, "rill run: --%s is not available in this version of rill\n",
-			    c == 'C' ? "checkpoint-dir" : "http");
+			fprintf(stderr, "rill run: --http is not available in this version of rill\n");
 			return RL_EXIT_USAGE;
 		case 'h':
 			usage(stdout);

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// The batch loop: clock, ranges, stages, retries of lost shuffle outputs, commit.
+// The batch loop: recovery, clock, ranges, checkpoints, stages, commit, progress.
 #include "driver/driver.h"
 
 #include <inttypes.h>
@@ -13,13 +13,17 @@
 #include "common/plan.h"
 #include "common/sysinfo.h"
 #include "common/time.h"
+#include "driver/batch_clock.h"
+#include "driver/checkpoint.h"
 #include "driver/commit.h"
 #include "driver/executors.h"
 #include "driver/input.h"
 #include "driver/offset_range.h"
+#include "driver/rate.h"
 #include "driver/scheduler.h"
 
 #define COMP "driver"
+#define MAX_STAGES 16
 #define MAX_STAGE_ROUNDS 4
 
 struct rl_driver {
@@ -28,20 +32,34 @@ struct rl_driver {
 	rl_plan             *d_plan;
 	rl_input            *d_input;
 	rl_pool             *d_pool;
+	rl_checkpoint       *d_ckp;     // NULL without --checkpoint-dir
 	rl_sched_opts        d_sched;
+	rl_pid               d_pid;
+	double               d_rate;    // backpressure's total records/s; <= 0: none yet
+	Rill__BatchRecord   *d_replay;  // a recovered batch to run again, or NULL
 	volatile sig_atomic_t d_stop;
 };
 
-// One batch in flight: its tasks per stage and where each map task read from.
+// One batch in flight: every partition's range, the tasks of each stage.
 typedef struct batch {
 	int64_t        b_time_ms;
-	rl_arena       b_arena;   // launches and their fields
-	rl_sched_task *b_tasks[16];
-	size_t         b_ntasks[16];
-	size_t        *b_part_of_map; // stage-0 task -> input partition index
-	int64_t       *b_until;       // per stage-0 task
+	rl_arena       b_arena;        // launches and their fields
+	size_t         b_nparts;       // input partitions when the batch was planned
+	int64_t       *b_from;         // per input partition
+	int64_t       *b_until;
+	rl_sched_task *b_tasks[MAX_STAGES];
+	size_t         b_ntasks[MAX_STAGES];
+	size_t        *b_part_of_map;  // stage-0 task -> input partition
 	uint32_t       b_nreduce;
+	uint64_t       b_records;
 } batch;
+
+static void
+warn_checkpoint(void *arg, const char *path, const char *why)
+{
+	(void)arg;
+	rl_warn(COMP, "skipping a checkpoint record", "path=%s reason=\"%s\"", path, why);
+}
 
 rl_err
 rl_driver_create(const rl_job *job, const rl_driver_opts *opts, rl_driver **ret, char *errbuf,
@@ -55,11 +73,14 @@ rl_driver_create(const rl_job *job, const rl_driver_opts *opts, rl_driver **ret,
 		d->d_opts.print_out = stdout;
 	if (d->d_opts.epoch == 0)
 		d->d_opts.epoch = 1;
+	if (d->d_opts.checkpoint_keep <= 0)
+		d->d_opts.checkpoint_keep = 100;
 	d->d_sched = (rl_sched_opts){
 		.max_attempts = 4,
 		.task_timeout_ms = 0,
 		.no_executor_timeout_ms = 60000,
 	};
+	rl_pid_init(&d->d_pid, job->j_batch_ms);
 	if (job->j_sink.k_kind == RL_SINK_KAFKA) {
 		snprintf(errbuf, errlen, "%s:%d:%d: the kafka sink is not supported by this version",
 		    job->j_filename, job->j_sink.k_loc.line, job->j_sink.k_loc.col);
@@ -68,11 +89,16 @@ rl_driver_create(const rl_job *job, const rl_driver_opts *opts, rl_driver **ret,
 	}
 	if ((rv = rl_plan_build(job, &d->d_plan, errbuf, errlen)) != RL_OK)
 		goto err_driver;
-	if (d->d_plan->p_nstages > 16) {
-		snprintf(errbuf, errlen, "%s: more than 15 shuffles in one pipeline", job->j_filename);
+	if (d->d_plan->p_nstages > MAX_STAGES) {
+		snprintf(errbuf, errlen, "%s: more than %d shuffles in one pipeline", job->j_filename,
+		    MAX_STAGES - 1);
 		rv = RL_ERR_NOTSUP;
 		goto err_driver;
 	}
+	if (opts->checkpoint_dir != NULL &&
+	    (rv = rl_checkpoint_open(opts->checkpoint_dir, d->d_opts.checkpoint_keep,
+		 warn_checkpoint, d, &d->d_ckp, errbuf, errlen)) != RL_OK)
+		goto err_driver;
 	if ((rv = rl_input_create(&job->j_source, &d->d_input, errbuf, errlen)) != RL_OK)
 		goto err_driver;
 	if ((rv = rl_pool_create(opts->listen_url, 10000, &d->d_pool, errbuf, errlen)) != RL_OK)
@@ -103,8 +129,56 @@ rl_driver_destroy(rl_driver *d)
 		return;
 	rl_pool_destroy(d->d_pool);
 	rl_input_destroy(d->d_input);
+	rl_checkpoint_close(d->d_ckp);
+	if (d->d_replay != NULL)
+		rill__batch_record__free_unpacked(d->d_replay, NULL);
 	rl_plan_destroy(d->d_plan);
 	rl_free(d);
+}
+
+// ---- the checkpoint record of a batch ----
+
+static rl_err
+write_record(rl_driver *d, batch *b, Rill__BatchRecord__Phase phase, char *errbuf, size_t errlen)
+{
+	if (d->d_ckp == NULL)
+		return RL_OK;
+	size_t nparts;
+	rl_input_part *parts = rl_input_parts(d->d_input, &nparts);
+	rl_arena a;
+	rl_arena_init(&a, 4096);
+	Rill__BatchRecord rec = RILL__BATCH_RECORD__INIT;
+	Rill__RateState rate = RILL__RATE_STATE__INIT;
+	rec.phase = phase;
+	rec.job = d->d_job->j_name;
+	rec.spec_hash = d->d_job->j_spec_hash;
+	rec.batch_time_ms = b->b_time_ms;
+	rec.batch_interval_ms = d->d_job->j_batch_ms;
+	rec.shuffle_partitions = b->b_nreduce;
+	rec.records = b->b_records;
+	rec.ranges = rl_arena_alloc(&a, (b->b_nparts + 1) * sizeof(void *));
+	for (size_t i = 0; i < b->b_nparts && i < nparts; i++) {
+		Rill__CheckpointRange *cr = rl_arena_alloc(&a, sizeof(*cr));
+		rill__checkpoint_range__init(cr);
+		cr->topic = parts[i].ip_topic;
+		cr->partition = parts[i].ip_partition;
+		cr->from_offset = b->b_from[i];
+		cr->until_offset = b->b_until[i];
+		rec.ranges[rec.n_ranges++] = cr;
+	}
+	int64_t pending = b->b_time_ms;
+	if (phase != RILL__BATCH_RECORD__PHASE__DONE) {
+		rec.pending_batch_ms = &pending;
+		rec.n_pending_batch_ms = 1;
+	}
+	rate.latest_rate = d->d_pid.p_latest_rate;
+	rate.latest_error = d->d_pid.p_latest_error;
+	rate.latest_time_ms = d->d_pid.p_latest_time_ms;
+	rate.first_run = d->d_pid.p_first_run;
+	rec.rate = &rate;
+	rl_err rv = rl_checkpoint_write(d->d_ckp, &rec, errbuf, errlen);
+	rl_arena_fini(&a);
+	return rv;
 }
 
 // ---- building tasks ----
@@ -141,41 +215,77 @@ new_tasks(size_t n)
 	return tasks;
 }
 
-// plan_ranges cuts this batch's offset ranges and makes one stage-0 task per
-// non-empty range.
+// cut_ranges decides every partition's [from, until): the recovered batch's
+// ranges when it runs again, else from the watermarks and the rate limits.
+static void
+cut_ranges(rl_driver *d, batch *b, rl_input_part *parts, size_t nparts)
+{
+	const rl_kafka_source *src = &d->d_job->j_source;
+	for (size_t i = 0; i < nparts; i++)
+		b->b_from[i] = b->b_until[i] = parts[i].ip_next;
+	if (d->d_replay != NULL) {
+		for (size_t r = 0; r < d->d_replay->n_ranges; r++) {
+			const Rill__CheckpointRange *cr = d->d_replay->ranges[r];
+			int i = rl_input_find(d->d_input, cr->topic, cr->partition);
+			if (i >= 0) {
+				b->b_from[i] = cr->from_offset;
+				b->b_until[i] = cr->until_offset;
+			}
+		}
+		return;
+	}
+	int64_t *lags = rl_calloc(nparts + 1, sizeof(int64_t));
+	double *rates = rl_calloc(nparts + 1, sizeof(double));
+	for (size_t i = 0; i < nparts; i++) {
+		int64_t end = parts[i].ip_latest;
+		if (parts[i].ip_target >= 0 && parts[i].ip_target < end)
+			end = parts[i].ip_target;
+		lags[i] = end - parts[i].ip_next;
+	}
+	double total = 0; // no backpressure: the fixed cap alone
+	if (src->k_backpressure)
+		total = d->d_rate > 0 ? d->d_rate : (double)src->k_initial_rate;
+	rl_rate_split(total, src->k_max_rate_per_partition, lags, nparts, rates);
+	for (size_t i = 0; i < nparts; i++) {
+		rl_range_in in = {
+			.from = parts[i].ip_next,
+			.latest = parts[i].ip_latest,
+			.target = parts[i].ip_target,
+			.rate = rates[i],
+		};
+		b->b_until[i] = rl_range_until(&in, d->d_job->j_batch_ms);
+	}
+	rl_free(lags);
+	rl_free(rates);
+}
+
+// plan_ranges makes one stage-0 task per non-empty range.
 static void
 plan_ranges(rl_driver *d, batch *b)
 {
 	size_t nparts;
 	rl_input_part *parts = rl_input_parts(d->d_input, &nparts);
-	int64_t max_rate = d->d_job->j_source.k_max_rate_per_partition;
+	b->b_nparts = nparts;
+	b->b_from = rl_calloc(nparts + 1, sizeof(int64_t));
+	b->b_until = rl_calloc(nparts + 1, sizeof(int64_t));
 	b->b_tasks[0] = new_tasks(nparts);
 	b->b_part_of_map = rl_calloc(nparts + 1, sizeof(size_t));
-	b->b_until = rl_calloc(nparts + 1, sizeof(int64_t));
+	cut_ranges(d, b, parts, nparts);
 	size_t n = 0;
 	for (size_t i = 0; i < nparts; i++) {
-		rl_input_part *p = &parts[i];
-		rl_range_in in = {
-			.from = p->ip_next,
-			.latest = p->ip_latest,
-			.target = p->ip_target,
-			.rate = rl_range_rate_cap(max_rate, 0),
-		};
-		int64_t until = rl_range_until(&in, d->d_job->j_batch_ms);
-		if (until <= p->ip_next)
+		if (b->b_until[i] <= b->b_from[i])
 			continue; // empty ranges launch no task
 		Rill__TaskLaunch *tl = new_launch(d, b, 0, (uint32_t)n);
 		Rill__OffsetRange *r = rl_arena_alloc(&b->b_arena, sizeof(*r));
 		rill__offset_range__init(r);
-		r->topic = p->ip_topic;
-		r->partition = p->ip_partition;
-		r->from_offset = p->ip_next;
-		r->until_offset = until;
+		r->topic = parts[i].ip_topic;
+		r->partition = parts[i].ip_partition;
+		r->from_offset = b->b_from[i];
+		r->until_offset = b->b_until[i];
 		tl->range = r;
 		b->b_tasks[0][n].t_launch = tl;
-		b->b_tasks[0][n].t_preferred = p->ip_preferred;
+		b->b_tasks[0][n].t_preferred = parts[i].ip_preferred;
 		b->b_part_of_map[n] = i;
-		b->b_until[n] = until;
 		n++;
 	}
 	b->b_ntasks[0] = n;
@@ -222,17 +332,17 @@ plan_reduce(rl_driver *d, batch *b, uint32_t s)
 }
 
 // forget_lost_outputs makes the tasks of stage s whose outputs lived on a lost
-// executor runnable again; returns how many.
+// executor (or the named one) runnable again; returns how many.
 static size_t
-forget_lost_outputs(rl_driver *d, batch *b, uint32_t s, int also_map)
+forget_lost_outputs(rl_driver *d, batch *b, uint32_t s, int named)
 {
 	size_t n = 0;
 	rl_sched_task *tasks = b->b_tasks[s];
 	pthread_mutex_lock(&d->d_pool->p_mu);
 	for (size_t i = 0; i < b->b_ntasks[s]; i++) {
 		bool lost = tasks[i].t_exec >= 0 && !d->d_pool->p_execs[tasks[i].t_exec]->e_alive;
-		bool named = also_map >= 0 && tasks[i].t_launch->partition == (uint32_t)also_map;
-		if (tasks[i].t_result != NULL && (lost || named)) {
+		bool is_named = named >= 0 && tasks[i].t_launch->partition == (uint32_t)named;
+		if (tasks[i].t_result != NULL && (lost || is_named)) {
 			rl_sched_reset(&tasks[i], 1);
 			n++;
 		}
@@ -242,16 +352,64 @@ forget_lost_outputs(rl_driver *d, batch *b, uint32_t s, int also_map)
 }
 
 static void
-batch_free(batch *b, size_t nstages)
+batch_free(batch *b)
 {
-	for (size_t s = 0; s < nstages; s++) {
+	for (size_t s = 0; s < MAX_STAGES; s++) {
 		if (b->b_tasks[s] != NULL)
 			rl_sched_reset(b->b_tasks[s], b->b_ntasks[s]);
 		rl_free(b->b_tasks[s]);
 	}
 	rl_free(b->b_part_of_map);
+	rl_free(b->b_from);
 	rl_free(b->b_until);
 	rl_arena_fini(&b->b_arena);
+}
+
+// skip_lost_records moves the start of every pending stage-0 range past
+// records that retention already deleted, logging how many are lost.
+static rl_err
+skip_lost_records(rl_driver *d, batch *b, char *errbuf, size_t errlen)
+{
+	size_t nparts;
+	rl_input_part *parts = rl_input_parts(d->d_input, &nparts);
+	int64_t *earliest = rl_calloc(nparts + 1, sizeof(int64_t));
+	rl_err rv = rl_input_earliest(d->d_input, earliest, errbuf, errlen);
+	for (size_t t = 0; rv == RL_OK && t < b->b_ntasks[0]; t++) {
+		rl_sched_task *task = &b->b_tasks[0][t];
+		size_t i = b->b_part_of_map[t];
+		Rill__OffsetRange *r = task->t_launch->range;
+		if (task->t_result != NULL || r->from_offset >= earliest[i])
+			continue;
+		int64_t from = earliest[i] < r->until_offset ? earliest[i] : r->until_offset;
+		rl_warn(COMP, "records lost", "topic=%s partition=%" PRId32 " from=%" PRId64 " until=%" PRId64 " lost=%" PRId64 " reason=\"deleted by retention before they were read; fail_on_data_loss is false\"",
+		    parts[i].ip_topic, parts[i].ip_partition, r->from_offset, from, from - r->from_offset);
+		r->from_offset = from;
+		b->b_from[i] = from;
+	}
+	rl_free(earliest);
+	return rv;
+}
+
+// run_map_stage runs stage 0, applying fail_on_data_loss when a range
+// starts before what the log still holds.
+static rl_err
+run_map_stage(rl_driver *d, batch *b, char *errbuf, size_t errlen)
+{
+	uint32_t failed_map;
+	for (int round = 0;; round++) {
+		rl_err rv = rl_sched_run(d->d_pool, b->b_tasks[0], b->b_ntasks[0], &d->d_sched,
+		    &failed_map, errbuf, errlen);
+		if (rv != RL_ERR_DATA_LOSS)
+			return rv;
+		if (d->d_job->j_source.k_fail_on_data_loss || round == MAX_STAGE_ROUNDS) {
+			size_t len = strlen(errbuf);
+			snprintf(errbuf + len, errlen - len,
+			    "; to skip lost records instead, set source.kafka.fail_on_data_loss: false");
+			return rv;
+		}
+		if ((rv = skip_lost_records(d, b, errbuf, errlen)) != RL_OK)
+			return rv;
+	}
 }
 
 // run_stages runs every stage of the batch, recomputing map outputs that were
@@ -262,8 +420,7 @@ run_stages(rl_driver *d, batch *b, char *errbuf, size_t errlen)
 	size_t nstages = d->d_plan->p_nstages;
 	rl_err rv;
 	uint32_t failed_map;
-	if ((rv = rl_sched_run(d->d_pool, b->b_tasks[0], b->b_ntasks[0], &d->d_sched, &failed_map,
-		 errbuf, errlen)) != RL_OK)
+	if ((rv = run_map_stage(d, b, errbuf, errlen)) != RL_OK)
 		return rv;
 	for (uint32_t s = 1; s < nstages; s++) {
 		int named = -1;
@@ -275,8 +432,7 @@ run_stages(rl_driver *d, batch *b, char *errbuf, size_t errlen)
 					return RL_ERR_FETCH_FAILED;
 				}
 				rl_warn(COMP, "recomputing lost map outputs", "batch_ms=%" PRId64 " stage=%" PRIu32, b->b_time_ms, s - 1);
-				if ((rv = rl_sched_run(d->d_pool, b->b_tasks[s - 1], b->b_ntasks[s - 1],
-					 &d->d_sched, &failed_map, errbuf, errlen)) != RL_OK)
+				if ((rv = run_map_stage(d, b, errbuf, errlen)) != RL_OK)
 					return rv;
 			}
 			if (b->b_tasks[s] != NULL) {
@@ -300,45 +456,69 @@ run_stages(rl_driver *d, batch *b, char *errbuf, size_t errlen)
 	return RL_OK;
 }
 
-// run_batch runs batch T to its commit; *ret_records counts its input.
+// advance moves every partition past the batch and commits the progress to
+// the job's consumer group.
+static void
+advance(rl_driver *d, batch *b)
+{
+	size_t nparts;
+	rl_input_part *parts = rl_input_parts(d->d_input, &nparts);
+	for (size_t i = 0; i < b->b_nparts && i < nparts; i++)
+		parts[i].ip_next = b->b_until[i];
+	for (size_t t = 0; t < b->b_ntasks[0]; t++)
+		parts[b->b_part_of_map[t]].ip_preferred = b->b_tasks[0][t].t_exec;
+	char why[512];
+	if (rl_input_commit(d->d_input, why, sizeof(why)) != RL_OK)
+		rl_warn(COMP, "cannot commit progress to the consumer group", "group=%s error=\"%s\"",
+		    d->d_job->j_source.k_group, why);
+}
+
+// run_batch runs batch T from its plan to its commit.
 static rl_err
 run_batch(rl_driver *d, int64_t batch_ms, uint64_t *ret_records, size_t *ret_tasks, char *errbuf,
     size_t errlen)
 {
 	batch b = {.b_time_ms = batch_ms};
-	size_t nparts, nstages = d->d_plan->p_nstages;
+	size_t nstages = d->d_plan->p_nstages, nparts;
 	rl_arena_init(&b.b_arena, 16 * 1024);
-	rl_input_parts(d->d_input, &nparts);
-	b.b_nreduce = d->d_job->j_shuffle_partitions > 0 ? (uint32_t)d->d_job->j_shuffle_partitions
-							  : (uint32_t)nparts;
 	rl_err rv = rl_input_refresh(d->d_input, errbuf, errlen);
 	if (rv != RL_OK)
 		goto out;
+	rl_input_parts(d->d_input, &nparts);
+	if (d->d_replay != NULL && d->d_replay->shuffle_partitions > 0)
+		b.b_nreduce = d->d_replay->shuffle_partitions; // the same buckets as the first run
+	else if (d->d_job->j_shuffle_partitions > 0)
+		b.b_nreduce = (uint32_t)d->d_job->j_shuffle_partitions;
+	else
+		b.b_nreduce = (uint32_t)nparts;
 	plan_ranges(d, &b);
 	*ret_tasks = b.b_ntasks[0];
 	if (b.b_ntasks[0] == 0)
-		goto out; // nothing new: no task, no output
+		goto out; // nothing new: no task, no output, no record
+	// The plan is durable before anything runs.
+	if ((rv = write_record(d, &b, RILL__BATCH_RECORD__PHASE__PLANNED, errbuf, errlen)) != RL_OK)
+		goto out;
 	if ((rv = rl_commit_prepare(d->d_job, batch_ms, errbuf, errlen)) != RL_OK)
 		goto out;
 	if ((rv = run_stages(d, &b, errbuf, errlen)) != RL_OK)
 		goto out;
+	for (size_t i = 0; i < b.b_ntasks[0]; i++) {
+		const Rill__TaskMetrics *m = b.b_tasks[0][i].t_result->metrics;
+		b.b_records += m != NULL ? m->input_records : 0;
+	}
 	if ((rv = rl_commit_batch(d->d_job, batch_ms, b.b_tasks[nstages - 1], b.b_ntasks[nstages - 1],
 		 d->d_opts.print_out, errbuf, errlen)) != RL_OK)
 		goto out;
-	// The batch is committed: its ranges are consumed.
-	size_t n;
-	rl_input_part *parts = rl_input_parts(d->d_input, &n);
-	uint64_t records = 0;
-	for (size_t i = 0; i < b.b_ntasks[0]; i++) {
-		rl_input_part *p = &parts[b.b_part_of_map[i]];
-		p->ip_next = b.b_until[i];
-		p->ip_preferred = b.b_tasks[0][i].t_exec;
-		records += b.b_tasks[0][i].t_result->metrics != NULL
-		    ? b.b_tasks[0][i].t_result->metrics->input_records : 0;
-	}
-	*ret_records = records;
+	if ((rv = write_record(d, &b, RILL__BATCH_RECORD__PHASE__DONE, errbuf, errlen)) != RL_OK)
+		goto out;
+	advance(d, &b);
+	*ret_records = b.b_records;
 out:
-	batch_free(&b, nstages);
+	if (rv == RL_OK && d->d_replay != NULL) {
+		rill__batch_record__free_unpacked(d->d_replay, NULL);
+		d->d_replay = NULL;
+	}
+	batch_free(&b);
 	return rv;
 }
 
@@ -353,12 +533,79 @@ caught_up(rl_input *in)
 	return true;
 }
 
+// recover positions the input from the checkpoint (or starting_offsets) and
+// returns the first batch time to run.
+static rl_err
+recover(rl_driver *d, int64_t *ret_first_ms, char *errbuf, size_t errlen)
+{
+	const rl_job *job = d->d_job;
+	Rill__BatchRecord *rec = NULL;
+	rl_err rv;
+	if (d->d_ckp != NULL && (rv = rl_checkpoint_latest(d->d_ckp, &rec, errbuf, errlen)) != RL_OK)
+		return rv;
+	if (rec == NULL) {
+		if ((rv = rl_input_start(d->d_input, NULL, errbuf, errlen)) != RL_OK)
+			return rv;
+		*ret_first_ms = rl_clock_next_tick(rl_now_ms(), job->j_batch_ms);
+		return RL_OK;
+	}
+	if (strcmp(rec->job, job->j_name) != 0) {
+		snprintf(errbuf, errlen,
+		    "checkpoint directory %s belongs to job '%s', not '%s': give this job a directory of its own",
+		    rl_checkpoint_dir(d->d_ckp), rec->job, job->j_name);
+		rill__batch_record__free_unpacked(rec, NULL);
+		return RL_ERR_INVAL;
+	}
+	if ((rv = rl_input_start(d->d_input, rec, errbuf, errlen)) != RL_OK) {
+		rill__batch_record__free_unpacked(rec, NULL);
+		return rv;
+	}
+	if (rec->rate != NULL && rec->rate->latest_rate > 0) {
+		d->d_pid.p_latest_rate = rec->rate->latest_rate;
+		d->d_pid.p_latest_error = rec->rate->latest_error;
+		d->d_pid.p_latest_time_ms = rec->rate->latest_time_ms;
+		d->d_pid.p_first_run = rec->rate->first_run;
+		if (!d->d_pid.p_first_run)
+			d->d_rate = rec->rate->latest_rate;
+	}
+	if (rec->phase == RILL__BATCH_RECORD__PHASE__DONE) {
+		*ret_first_ms = rl_clock_resume(rec->batch_time_ms, job->j_batch_ms, rl_now_ms(),
+		    job->j_catch_up);
+		rl_info(COMP, "resuming from checkpoint", "job=%s last_batch_ms=%" PRId64 " next_batch_ms=%" PRId64 " catch_up=%s",
+		    job->j_name, rec->batch_time_ms, *ret_first_ms,
+		    job->j_catch_up == RL_CATCH_UP_ALL ? "all" : "latest");
+		rill__batch_record__free_unpacked(rec, NULL);
+		return RL_OK;
+	}
+	rl_info(COMP, "re-running a batch that did not finish", "job=%s batch_ms=%" PRId64 " phase=%s",
+	    job->j_name, rec->batch_time_ms,
+	    rec->phase == RILL__BATCH_RECORD__PHASE__PLANNED ? "planned" : "prepared");
+	*ret_first_ms = rec->batch_time_ms;
+	d->d_replay = rec;
+	return RL_OK;
+}
+
+// after_batch feeds a finished batch to the rate estimator.
+static void
+after_batch(rl_driver *d, uint64_t records, int64_t processing_us, int64_t delay_ms)
+{
+	if (!d->d_job->j_source.k_backpressure)
+		return;
+	double rate;
+	int64_t processing_ms = (processing_us + 999) / 1000;
+	if (rl_pid_compute(&d->d_pid, rl_now_ms(), (int64_t)records, processing_ms, delay_ms, &rate)) {
+		d->d_rate = rate;
+		rl_debug(COMP, "backpressure rate", "job=%s rate=%.1f", d->d_job->j_name, rate);
+	}
+}
+
 rl_err
 rl_driver_run(rl_driver *d, rl_driver_stats *stats, char *errbuf, size_t errlen)
 {
 	const int64_t interval = d->d_job->j_batch_ms;
 	const int64_t started = rl_mono_ms();
 	rl_err rv = RL_OK;
+	int64_t batch_ms;
 	memset(stats, 0, sizeof(*stats));
 	if (d->d_opts.min_executors > 0 &&
 	    !rl_pool_wait_for(d->d_pool, d->d_opts.min_executors, 30000)) {
@@ -366,17 +613,19 @@ rl_driver_run(rl_driver *d, rl_driver_stats *stats, char *errbuf, size_t errlen)
 		    rl_pool_alive(d->d_pool), d->d_opts.min_executors);
 		return RL_ERR_TIMEDOUT;
 	}
+	if ((rv = recover(d, &batch_ms, errbuf, errlen)) != RL_OK)
+		return rv;
 	if (d->d_opts.available_now) {
 		if ((rv = rl_input_refresh(d->d_input, errbuf, errlen)) != RL_OK)
 			return rv;
 		rl_input_set_targets(d->d_input);
 	}
-	rl_info(COMP, "job started", "job=%s batch_ms=%" PRId64 " stages=%zu available_now=%d",
-	    d->d_job->j_name, interval, d->d_plan->p_nstages, d->d_opts.available_now);
+	rl_info(COMP, "job started", "job=%s batch_ms=%" PRId64 " stages=%zu available_now=%d checkpoint=%s",
+	    d->d_job->j_name, interval, d->d_plan->p_nstages, d->d_opts.available_now,
+	    d->d_ckp != NULL ? rl_checkpoint_dir(d->d_ckp) : "none");
 
-	int64_t batch_ms = (rl_now_ms() / interval + 1) * interval;
 	while (!d->d_stop) {
-		if (d->d_opts.available_now && caught_up(d->d_input))
+		if (d->d_replay == NULL && d->d_opts.available_now && caught_up(d->d_input))
 			break;
 		if (d->d_opts.run_for_ms > 0 && rl_mono_ms() - started >= d->d_opts.run_for_ms)
 			break;
@@ -390,6 +639,7 @@ rl_driver_run(rl_driver *d, rl_driver_stats *stats, char *errbuf, size_t errlen)
 		int64_t start_wall = rl_now_ms(), start = rl_mono_us();
 		uint64_t records = 0;
 		size_t ntasks = 0;
+		bool replay = d->d_replay != NULL;
 		rv = run_batch(d, batch_ms, &records, &ntasks, errbuf, errlen);
 		if (rv != RL_OK) {
 			rl_error(COMP, "batch failed", "job=%s batch_ms=%" PRId64 " error=\"%s\"",
@@ -397,18 +647,21 @@ rl_driver_run(rl_driver *d, rl_driver_stats *stats, char *errbuf, size_t errlen)
 			break;
 		}
 		int64_t processing_us = rl_mono_us() - start;
-		int64_t delay = start_wall - batch_ms;
-		stats->batches++;
+		int64_t delay = start_wall > batch_ms ? start_wall - batch_ms : 0;
+		stats->batches += ntasks > 0;
 		stats->records += records;
 		rl_info(COMP, "batch done",
 		    "job=%s batch_ms=%" PRId64 " records=%" PRIu64 " tasks=%zu processing_ms=%.3f scheduling_delay_ms=%" PRId64 " total_delay_ms=%.3f",
-		    d->d_job->j_name, batch_ms, records, ntasks, (double)processing_us / 1000.0,
-		    delay > 0 ? delay : 0, (double)(delay > 0 ? delay : 0) + (double)processing_us / 1000.0);
-		// Next batch time: the clock's next tick. Late batches queue (never
-		// skipped); available-now runs them back to back.
-		batch_ms += interval;
-		if (d->d_opts.available_now && batch_ms < rl_now_ms() / interval * interval)
-			batch_ms = rl_now_ms() / interval * interval;
+		    d->d_job->j_name, batch_ms, records, ntasks, (double)processing_us / 1000.0, delay,
+		    (double)delay + (double)processing_us / 1000.0);
+		if (ntasks > 0)
+			after_batch(d, records, processing_us, delay);
+		// Late batches queue, never skipped; available-now runs them back to
+		// back. After a recovered batch, catch_up decides about missed ones.
+		if (replay)
+			batch_ms = rl_clock_resume(batch_ms, interval, rl_now_ms(), d->d_job->j_catch_up);
+		else
+			batch_ms += interval;
 	}
 	stats->elapsed_ms = rl_mono_ms() - started;
 	rl_info(COMP, "job stopped", "job=%s batches=%" PRIu64 " records=%" PRIu64 " elapsed_ms=%" PRId64 " peak_rss_kb=%llu result=%s",

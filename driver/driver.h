@@ -20,6 +20,8 @@ typedef struct rl_driver_opts {
 	int         min_executors;  // wait for this many before the first batch
 	uint64_t    epoch;          // stamped on every task (fencing)
 	FILE       *print_out;      // the print sink's output (default stdout)
+	const char *checkpoint_dir; // NULL: no checkpoint, no recovery
+	int         checkpoint_keep; // done batches kept (default 100)
 } rl_driver_opts;
 
 // Totals of a run, for the caller's summary.
@@ -29,14 +31,18 @@ typedef struct rl_driver_stats {
 	int64_t  elapsed_ms;
 } rl_driver_stats;
 
-// rl_driver_create connects to the job's Kafka source and starts listening
-// for executors. The job is borrowed and must outlive the driver.
+// rl_driver_create connects to the job's Kafka source, opens the checkpoint
+// directory (if any) and starts listening for executors. The job is borrowed
+// and must outlive the driver.
 rl_err rl_driver_create(const rl_job *job, const rl_driver_opts *opts, rl_driver **ret,
     char *errbuf, size_t errlen);
 const char *rl_driver_url(const rl_driver *d);
-// rl_driver_run runs batches until stopped, the --for time is up, or (with
-// available_now) everything present at start is processed. A batch that
-// fails for good ends the run with its error in errbuf.
+// rl_driver_run recovers from the checkpoint (a batch that was planned but
+// not done runs again with the same ranges and batch time), then runs
+// batches until stopped, the --for time is up, or (with available_now)
+// everything present at start is processed. A batch that fails for good ends
+// the run with its error in errbuf; a checkpoint that does not fit the job
+// (another job, a changed stateful step) is RL_ERR_INVAL saying what to do.
 rl_err rl_driver_run(rl_driver *d, rl_driver_stats *stats, char *errbuf, size_t errlen);
 // rl_driver_stop lets the batch in flight finish, then run returns.
 // @locality async-signal-safe

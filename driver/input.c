@@ -33,16 +33,6 @@ cmp_part(const void *a, const void *b)
 	return c != 0 ? c : (x->ip_partition > y->ip_partition) - (x->ip_partition < y->ip_partition);
 }
 
-static bool
-known(const rl_input *in, const char *topic, int32_t partition)
-{
-	for (size_t i = 0; i < in->in_nparts; i++)
-		if (in->in_parts[i].ip_partition == partition &&
-		    strcmp(in->in_parts[i].ip_topic, topic) == 0)
-			return true;
-	return false;
-}
-
 // topic_names lists the source's topics: as written, or those matching the pattern.
 static rl_err
 topic_names(rl_input *in, char ***ret, size_t *ret_count, char *errbuf, size_t errlen)
@@ -103,7 +93,7 @@ discover(rl_input *in, bool initial, char *errbuf, size_t errlen)
 		if (rv != RL_OK)
 			goto out;
 		for (int32_t p = 0; p < count; p++) {
-			if (known(in, names[t], p))
+			if (rl_input_find(in, names[t], p) >= 0)
 				continue;
 			in->in_parts = rl_realloc(in->in_parts, (in->in_nparts + 1) * sizeof(rl_input_part));
 			in->in_parts[in->in_nparts++] = (rl_input_part){
@@ -128,24 +118,21 @@ discover(rl_input *in, bool initial, char *errbuf, size_t errlen)
 	for (size_t i = 0; i < in->in_nparts; i++)
 		in->in_tps[i] = (rl_tp){in->in_parts[i].ip_topic, in->in_parts[i].ip_partition};
 
-	// Position the new partitions.
-	rl_kafka_which which = initial && in->in_src->k_starting_offsets == RL_START_LATEST
-	    ? RL_KAFKA_LATEST : RL_KAFKA_EARLIEST;
-	int64_t *offs = rl_calloc(in->in_nparts, sizeof(int64_t));
-	rv = rl_kafka_list_offsets(in->in_meta, in->in_tps, in->in_nparts, which, META_TIMEOUT_MS,
-	    offs, errbuf, errlen);
-	if (rv == RL_OK) {
-		for (size_t i = 0; i < in->in_nparts; i++) {
+	// Partitions found after the start begin at their earliest offset.
+	if (!initial) {
+		int64_t *offs = rl_calloc(in->in_nparts, sizeof(int64_t));
+		rv = rl_kafka_list_offsets(in->in_meta, in->in_tps, in->in_nparts, RL_KAFKA_EARLIEST,
+		    META_TIMEOUT_MS, offs, errbuf, errlen);
+		for (size_t i = 0; rv == RL_OK && i < in->in_nparts; i++) {
 			rl_input_part *p = &in->in_parts[i];
 			if (p->ip_next >= 0)
 				continue;
 			p->ip_next = offs[i];
-			if (!initial)
-				rl_info("driver", "new partition", "topic=%s partition=%" PRId32 " from=%" PRId64,
-				    p->ip_topic, p->ip_partition, p->ip_next);
+			rl_info("driver", "new partition", "topic=%s partition=%" PRId32 " from=%" PRId64,
+			    p->ip_topic, p->ip_partition, p->ip_next);
 		}
+		rl_free(offs);
 	}
-	rl_free(offs);
 out:
 	for (size_t t = 0; t < ntopics; t++)
 		rl_free(names[t]);
@@ -157,12 +144,6 @@ out:
 rl_err
 rl_input_create(const rl_kafka_source *src, rl_input **ret, char *errbuf, size_t errlen)
 {
-	if (src->k_starting_offsets == RL_START_COMMITTED || src->k_starting_offsets == RL_START_NONE) {
-		snprintf(errbuf, errlen,
-		    "starting_offsets: %s is not supported by this version (use earliest or latest)",
-		    src->k_starting_offsets == RL_START_COMMITTED ? "committed" : "none");
-		return RL_ERR_NOTSUP;
-	}
 	rl_input *in = RL_NEW(rl_input);
 	in->in_src = src;
 	rl_kafka_props props = {src->k_prop_names, src->k_prop_values, src->k_nprops};
@@ -176,6 +157,115 @@ rl_input_create(const rl_kafka_source *src, rl_input **ret, char *errbuf, size_t
 	return RL_OK;
 err_input:
 	rl_input_destroy(in);
+	return rv;
+}
+
+int
+rl_input_find(rl_input *in, const char *topic, int32_t partition)
+{
+	for (size_t i = 0; i < in->in_nparts; i++)
+		if (in->in_parts[i].ip_partition == partition &&
+		    strcmp(in->in_parts[i].ip_topic, topic) == 0)
+			return (int)i;
+	return -1;
+}
+
+// start_from_group positions partitions at the group's committed offsets;
+// where there is none, at earliest[] or (none_is_error) an error.
+static rl_err
+start_from_group(rl_input *in, const int64_t *earliest, bool none_is_error, char *errbuf,
+    size_t errlen)
+{
+	const rl_kafka_source *src = in->in_src;
+	if (src->k_group == NULL) {
+		snprintf(errbuf, errlen, "starting_offsets: %s needs a consumer group (source.kafka.group)",
+		    src->k_starting_offsets == RL_START_NONE ? "none" : "committed");
+		return RL_ERR_INVAL;
+	}
+	int64_t *committed = rl_calloc(in->in_nparts, sizeof(int64_t));
+	rl_err rv = rl_kafka_committed(in->in_meta, in->in_tps, in->in_nparts, META_TIMEOUT_MS,
+	    committed, errbuf, errlen);
+	for (size_t i = 0; rv == RL_OK && i < in->in_nparts; i++) {
+		rl_input_part *p = &in->in_parts[i];
+		if (committed[i] >= 0) {
+			p->ip_next = committed[i];
+		} else if (none_is_error) {
+			snprintf(errbuf, errlen,
+			    "starting_offsets: none, and group '%s' has no committed offset for %s[%" PRId32 "]",
+			    src->k_group, p->ip_topic, p->ip_partition);
+			rv = RL_ERR_NOENT;
+		} else {
+			p->ip_next = earliest[i];
+		}
+	}
+	rl_free(committed);
+	return rv;
+}
+
+rl_err
+rl_input_start(rl_input *in, const Rill__BatchRecord *ckp, char *errbuf, size_t errlen)
+{
+	int64_t *earliest = rl_calloc(in->in_nparts, sizeof(int64_t));
+	rl_err rv = rl_kafka_list_offsets(in->in_meta, in->in_tps, in->in_nparts, RL_KAFKA_EARLIEST,
+	    META_TIMEOUT_MS, earliest, errbuf, errlen);
+	if (rv != RL_OK)
+		goto out;
+	for (size_t i = 0; i < in->in_nparts; i++)
+		in->in_parts[i].ip_next = earliest[i];
+	if (ckp != NULL) {
+		bool done = ckp->phase == RILL__BATCH_RECORD__PHASE__DONE;
+		for (size_t r = 0; r < ckp->n_ranges; r++) {
+			const Rill__CheckpointRange *cr = ckp->ranges[r];
+			int i = rl_input_find(in, cr->topic, cr->partition);
+			if (i >= 0)
+				in->in_parts[i].ip_next = done ? cr->until_offset : cr->from_offset;
+		}
+		goto out;
+	}
+	switch (in->in_src->k_starting_offsets) {
+	case RL_START_EARLIEST:
+		break;
+	case RL_START_LATEST:
+		rv = rl_kafka_list_offsets(in->in_meta, in->in_tps, in->in_nparts, RL_KAFKA_LATEST,
+		    META_TIMEOUT_MS, earliest, errbuf, errlen);
+		for (size_t i = 0; rv == RL_OK && i < in->in_nparts; i++)
+			in->in_parts[i].ip_next = earliest[i];
+		break;
+	case RL_START_COMMITTED:
+	case RL_START_NONE:
+		rv = start_from_group(in, earliest,
+		    in->in_src->k_starting_offsets == RL_START_NONE, errbuf, errlen);
+		break;
+	}
+out:
+	rl_free(earliest);
+	return rv;
+}
+
+rl_err
+rl_input_earliest(rl_input *in, int64_t *ret, char *errbuf, size_t errlen)
+{
+	return rl_kafka_list_offsets(in->in_meta, in->in_tps, in->in_nparts, RL_KAFKA_EARLIEST,
+	    META_TIMEOUT_MS, ret, errbuf, errlen);
+}
+
+rl_err
+rl_input_commit(rl_input *in, char *errbuf, size_t errlen)
+{
+	if (in->in_src->k_group == NULL)
+		return RL_OK;
+	int64_t *next = rl_calloc(in->in_nparts, sizeof(int64_t));
+	size_t n = 0;
+	rl_tp *tps = rl_calloc(in->in_nparts, sizeof(rl_tp));
+	for (size_t i = 0; i < in->in_nparts; i++) {
+		if (in->in_parts[i].ip_next < 0)
+			continue;
+		tps[n] = in->in_tps[i];
+		next[n++] = in->in_parts[i].ip_next;
+	}
+	rl_err rv = rl_kafka_commit(in->in_meta, tps, next, n, errbuf, errlen);
+	rl_free(tps);
+	rl_free(next);
 	return rv;
 }
 

@@ -19,15 +19,16 @@ usage(FILE *out)
 {
 	fprintf(out,
 	    "usage: rill-driver --job JOB.yaml --listen tcp://IP:PORT [--executors N]\n"
-	    "                   [--available-now] [--for DUR]\n"
+	    "                   [--checkpoint-dir DIR] [--available-now] [--for DUR]\n"
 	    "\n"
 	    "Runs one job's batches; executors register with it at --listen\n"
-	    "(rill-executor --driver URL). Cluster mode (--zk, --checkpoint-dir, --http)\n"
-	    "is not in this version.\n"
+	    "(rill-executor --driver URL). Cluster mode (--zk, --http) is not in this\n"
+	    "version.\n"
 	    "\n"
 	    "  --job FILE        the job file\n"
 	    "  --listen URL      where executors register\n"
 	    "  --executors N     wait for N executors before the first batch (default 1)\n"
+	    "  --checkpoint-dir DIR  checkpoint every batch; restart resumes from it\n"
 	    "  --available-now   process what the topics hold now, then exit 0\n"
 	    "  --for DUR         stop gracefully after DUR\n");
 }
@@ -72,10 +73,12 @@ main(int argc, char **argv)
 			if (!rl_arg_duration("rill-driver", "--for", optarg, &opts.run_for_ms))
 				return 2;
 			break;
-		case 'z':
 		case 'C':
+			opts.checkpoint_dir = optarg;
+			break;
+		case 'z':
 		case 'H':
-			fprintf(stderr, "rill-driver: cluster mode (--zk, --checkpoint-dir, --http) is not available in this version\n");
+			fprintf(stderr, "rill-driver: cluster mode (--zk, --http) is not available in this version\n");
 			return 2;
 		case 'h':
 			usage(stdout);

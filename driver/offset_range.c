@@ -19,12 +19,3 @@ rl_range_until(const rl_range_in *in, int64_t batch_ms)
 	}
 	return until < in->from ? in->from : until;
 }
-
-double
-rl_range_rate_cap(int64_t max_rate_per_partition, double backpressure_rate)
-{
-	double cap = max_rate_per_partition > 0 ? (double)max_rate_per_partition : 0;
-	if (backpressure_rate > 0 && (cap == 0 || backpressure_rate < cap))
-		cap = backpressure_rate;
-	return cap;
-}

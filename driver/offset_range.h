@@ -22,9 +22,4 @@ typedef struct rl_range_in {
 // gives an empty range: until == from.
 int64_t rl_range_until(const rl_range_in *in, int64_t batch_ms);
 
-// rl_range_rate_cap is the per-partition records/s cap: the smaller of
-// max_rate_per_partition (0 = none) and the partition's backpressure share
-// (<= 0 = none). Returns 0 for unlimited.
-double rl_range_rate_cap(int64_t max_rate_per_partition, double backpressure_rate);
-
 #endif

@@ -172,6 +172,7 @@ Test(jobfile, parses_spec_wordcount_example_field_by_field)
 	cr_assert_eq(k->k_starting_offsets, RL_START_EARLIEST);
 	cr_assert_eq(k->k_max_rate_per_partition, 0);
 	cr_assert(k->k_backpressure);
+	cr_assert_eq(k->k_initial_rate, RL_DEFAULT_INITIAL_RATE);
 	cr_assert(k->k_fail_on_data_loss);
 	cr_assert_eq(k->k_nprops, 0);
 	cr_assert_eq(k->k_loc.line, 5);
@@ -242,6 +243,7 @@ Test(jobfile, parses_a_job_using_most_features)
 	cr_assert_eq(k->k_starting_offsets, RL_START_COMMITTED);
 	cr_assert_eq(k->k_max_rate_per_partition, 5000);
 	cr_assert_not(k->k_backpressure);
+	cr_assert_eq(k->k_initial_rate, 2500);
 	cr_assert_not(k->k_fail_on_data_loss);
 	cr_assert_eq(k->k_nprops, 3);
 	cr_assert_str_eq(k->k_prop_names[0], "fetch.wait.max.ms");
@@ -255,12 +257,12 @@ Test(jobfile, parses_a_job_using_most_features)
 	const rl_step *join = &job->j_steps[2];
 	cr_assert_eq(join->s_kind, RL_OP_JOIN);
 	cr_assert(join->s_left);
-	cr_assert_eq(join->s_loc.line, 22);
+	cr_assert_eq(join->s_loc.line, 23);
 	cr_assert_str_eq(join->s_source->k_topics[1], "users-eu");
 	cr_assert_eq(join->s_nsub, 2);
 	cr_assert_eq(join->s_sub[1].s_fn, RL_FN_FIELD);
 	cr_assert_eq(join->s_sub[1].s_field, 3);
-	cr_assert_eq(join->s_sub[1].s_loc.line, 26);
+	cr_assert_eq(join->s_sub[1].s_loc.line, 27);
 	cr_assert_eq(join->s_sub[1].s_loc.col, 11);
 	cr_assert_eq(job->j_steps[4].s_kind, RL_OP_REDUCE_BY_KEY_AND_WINDOW);
 	cr_assert_eq(job->j_steps[4].s_slide_ms, 5000);
@@ -788,7 +790,7 @@ Test(jobfile, rejects_a_typo_in_a_source_key)
 	expect_error(with_kafka("    brokers: b:1\n    topics: [a]\n    backpresure: false\n"),
 	    "job.yaml:7:5: ",
 	    "source.kafka: unknown key 'backpresure' (expected one of: brokers, topics, pattern, "
-	    "group, starting_offsets, max_rate_per_partition, backpressure, fail_on_data_loss, "
+	    "group, starting_offsets, max_rate_per_partition, backpressure, initial_rate, fail_on_data_loss, "
 	    "properties)");
 	expect_error("name: t\nbatch: 1s\nsource:\n  kafka: {brokers: b, topics: [a]}\n  kafak: {}\n"
 		 "pipeline: [{map: lower}]\n" SINK,

@@ -63,12 +63,3 @@ Test(offset_range, truncated_partition_gives_empty_range)
 	rl_range_in in = {.from = 500, .latest = 100, .target = -1};
 	cr_assert_eq(rl_range_until(&in, 1000), 500);
 }
-
-Test(offset_range, rate_cap_takes_the_smaller_limit)
-{
-	cr_assert_float_eq(rl_range_rate_cap(0, 0), 0, 1e-9);
-	cr_assert_float_eq(rl_range_rate_cap(1000, 0), 1000, 1e-9);
-	cr_assert_float_eq(rl_range_rate_cap(0, 250.5), 250.5, 1e-9);
-	cr_assert_float_eq(rl_range_rate_cap(1000, 250.5), 250.5, 1e-9);
-	cr_assert_float_eq(rl_range_rate_cap(100, 250.5), 100, 1e-9);
-}

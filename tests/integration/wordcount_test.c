@@ -24,84 +24,22 @@ ReportHook(POST_ALL)(struct criterion_global_stats *stats)
 	rt_kafka_stop();
 }
 
-// A skewed corpus: a few words are very frequent, most are rare (Zipf-like).
-static void
-make_corpus(const char *path, int lines, int seed)
-{
-	cr_assert_eq(rt_sh("awk 'BEGIN { srand(%d); for (i = 0; i < %d; i++) {"
-			   " n = 1 + int(rand() * 12); line = \"\";"
-			   " for (j = 0; j < n; j++) { r = rand(); w = int(1 / (r * r + 0.0002));"
-			   " line = line (j ? \" \" : \"\") \"w\" w }"
-			   " print line } }' > %s",
-			 seed, lines, path),
-	    0);
-}
-
-// reference_counts writes "word<TAB>count" lines, sorted, computed with tr/sort/uniq.
-static void
-reference_counts(const char *corpus, const char *out)
-{
-	cr_assert_eq(rt_sh("tr -s ' ' '\\n' < %s | grep -v '^$' | LC_ALL=C sort | uniq -c |"
-			   " awk '{ print $2 \"\\t\" $1 }' | LC_ALL=C sort > %s",
-			 corpus, out),
-	    0);
-}
-
-// sink_totals adds up every batch's part files of a files sink per key.
-static void
-sink_totals(const char *sink_dir, const char *out)
-{
-	cr_assert_eq(rt_sh("cat %s/batch-*/part-* | awk -F'\\t' '{ c[$1] += $2 }"
-			   " END { for (k in c) print k \"\\t\" c[k] }' | LC_ALL=C sort > %s",
-			 sink_dir, out),
-	    0);
-}
-
-static void
-assert_same_file(const char *got, const char *want)
-{
-	int rv = rt_sh("cmp -s %s %s", got, want);
-	if (rv != 0)
-		rt_sh("diff %s %s | head -20 >&2", got, want);
-	cr_assert_eq(rv, 0, "%s differs from the reference %s", got, want);
-}
-
-static const char *
-wordcount_job(const char *dir, const char *topic, const char *batch, long max_rate)
-{
-	return rt_write(dir, "job.yaml",
-	    "name: wordcount\n"
-	    "batch: %s\n"
-	    "source:\n"
-	    "  kafka:\n"
-	    "    brokers: %s\n"
-	    "    topics: [%s]\n"
-	    "    max_rate_per_partition: %ld\n"
-	    "pipeline:\n"
-	    "  - flat_map: words\n"
-	    "  - map_values: one\n"
-	    "  - reduce_by_key: sum\n"
-	    "sink:\n"
-	    "  files: {path: %s/out}\n",
-	    batch, rt_kafka(), topic, max_rate, dir);
-}
-
 Test(wordcount, skewed_corpus_counts_exactly, .timeout = 180)
 {
 	const char *dir = rt_tmpdir("wc");
 	const char *corpus = rt_path(dir, "corpus.txt"), *want = rt_path(dir, "want.tsv");
 	const char *got = rt_path(dir, "got.tsv"), *out = rt_path(dir, "out");
-	make_corpus(corpus, 120000, 11);
-	reference_counts(corpus, want);
+	rt_make_corpus(corpus, 120000, 11);
+	rt_reference_counts(corpus, want);
 	rt_topic("wc-skewed", 4);
 	rt_produce_lines("wc-skewed", corpus);
 
-	const char *job = wordcount_job(dir, "wc-skewed", "500ms", 0);
+	const char *job = rt_wordcount_job(dir, "wc-skewed", "500ms", 0, "");
 	char *o, *e;
 	int rv = rt_sh_capture(dir, &o, &e, "RILL_LOG_LEVEL=info %s run %s --executors 2 --available-now", rt_bin("rill"), job);
 	cr_assert_eq(rv, 0, "rill run exited %d:\n%s", rv, e);
-	sink_totals(out, got);
-	assert_same_file(got, want);
+	rt_sink_totals(out, got);
+	rt_assert_same_file(got, want);
 	// Nothing half-written is left beside the committed batches.
 	cr_assert_eq(rt_sh("ls -A %s | grep -v '^batch-[0-9]*$' >/dev/null", out), 1,
 	    "only batch-T directories in the sink");
@@ -113,19 +51,19 @@ Test(wordcount, rate_limit_cuts_the_backlog_into_batches, .timeout = 180)
 	const char *dir = rt_tmpdir("rate");
 	const char *corpus = rt_path(dir, "corpus.txt"), *want = rt_path(dir, "want.tsv");
 	const char *got = rt_path(dir, "got.tsv"), *out = rt_path(dir, "out");
-	make_corpus(corpus, 8000, 5);
-	reference_counts(corpus, want);
+	rt_make_corpus(corpus, 8000, 5);
+	rt_reference_counts(corpus, want);
 	rt_topic("wc-rate", 2);
 	rt_produce_lines("wc-rate", corpus);
 
 	// 10000 records/s per partition at 100 ms: at most 1000 per partition per batch.
-	const char *job = wordcount_job(dir, "wc-rate", "100ms", 10000);
+	const char *job = rt_wordcount_job(dir, "wc-rate", "100ms", 10000, "");
 	char *o, *e;
 	int rv = rt_sh_capture(dir, &o, &e, "RILL_LOG_LEVEL=info %s run %s --available-now",
 	    rt_bin("rill"), job);
 	cr_assert_eq(rv, 0, "rill run exited %d:\n%s", rv, e);
-	sink_totals(out, got);
-	assert_same_file(got, want);
+	rt_sink_totals(out, got);
+	rt_assert_same_file(got, want);
 
 	// Every batch's input respects the cap; together they are the whole topic.
 	long total = 0, batches = 0;
@@ -172,8 +110,8 @@ Test(pipeline, csv_filter_key_and_sum_match_awk, .timeout = 180)
 	char *o, *e;
 	int rv = rt_sh_capture(dir, &o, &e, "%s run %s --executors 3 --available-now", rt_bin("rill"), job);
 	cr_assert_eq(rv, 0, "rill run exited %d:\n%s", rv, e);
-	sink_totals(out, got);
-	assert_same_file(got, want);
+	rt_sink_totals(out, got);
+	rt_assert_same_file(got, want);
 }
 
 Test(pipeline, print_sink_shows_spark_style_batches, .timeout = 120)
@@ -247,13 +185,13 @@ Test(faults, executor_killed_mid_run_still_counts_exactly, .timeout = 240)
 	const char *dir = rt_tmpdir("kill");
 	const char *corpus = rt_path(dir, "corpus.txt"), *want = rt_path(dir, "want.tsv");
 	const char *got = rt_path(dir, "got.tsv"), *out = rt_path(dir, "out");
-	make_corpus(corpus, 40000, 23);
-	reference_counts(corpus, want);
+	rt_make_corpus(corpus, 40000, 23);
+	rt_reference_counts(corpus, want);
 	rt_topic("wc-kill", 4);
 	rt_produce_spread("wc-kill", 4, corpus);
 	// Paced by the clock: 2500 rec/s per partition at 100 ms is 40 batches
 	// of 10000 records over 4 s, so the kill lands mid-run; --for ends the run.
-	const char *job = wordcount_job(dir, "wc-kill", "100ms", 2500);
+	const char *job = rt_wordcount_job(dir, "wc-kill", "100ms", 2500, "");
 	char *o, *e;
 	// SIGKILL executor local-1 after 1.5 s ([r]: not this shell's own command line).
 	int rv = rt_sh_capture(dir, &o, &e,
@@ -265,8 +203,8 @@ Test(faults, executor_killed_mid_run_still_counts_exactly, .timeout = 240)
 	cr_assert_not_null(strstr(e, "executor lost"), "the kill happened during the run:\n%s", e);
 	// ...and the run went on past it: batches were done after the loss.
 	cr_assert_not_null(strstr(strstr(e, "executor lost"), "msg=\"batch done\""), "%s", e);
-	sink_totals(out, got);
-	assert_same_file(got, want);
+	rt_sink_totals(out, got);
+	rt_assert_same_file(got, want);
 }
 
 Test(lifecycle, interrupt_finishes_the_batch_in_flight_and_exits_0, .timeout = 120)
@@ -278,7 +216,7 @@ Test(lifecycle, interrupt_finishes_the_batch_in_flight_and_exits_0, .timeout = 1
 	rt_topic("wc-stop", 2);
 	rt_produce_spread("wc-stop", 2, corpus);
 	// 2 x 200 records per 100 ms batch: 50 batches, about 5 s; interrupted after 1.5 s.
-	const char *job = wordcount_job(dir, "wc-stop", "100ms", 2000);
+	const char *job = rt_wordcount_job(dir, "wc-stop", "100ms", 2000, "");
 	char *o, *e;
 	int rv = rt_sh_capture(dir, &o, &e,
 	    "RILL_LOG_LEVEL=info setsid %s run %s & run=$!; sleep 1.5; /bin/kill -INT -- -$run; wait $run",

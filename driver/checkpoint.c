@@ -1,0 +1,673 @@
+// SPDX-License-Identifier: Apache-2.0
+// The checkpoint store: atomic, CRC32C-checked BatchRecord files, one per batch and phase.
+#include "driver/checkpoint.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <isa-l/crc.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/alloc.h"
+#include "common/fsutil.h"
+#include "common/time.h"
+
+#define MAGIC "RILLCKP1"
+#define MAGIC_LEN 8
+#define HEADER_LEN 16
+#define FORMAT_VERSION 1
+#define PATH_LEN 4096
+// The longest name in batches/: "." + 20 digits + ".prepared.tmp".
+#define NAME_MAX_LEN 34
+
+// A driver uses one rl_checkpoint from one thread, so nothing here locks;
+// two stores on the same directory at once are not supported.
+struct rl_checkpoint {
+	char                 *c_dir;
+	char                 *c_batches;
+	int                   c_keep;
+	rl_checkpoint_warn_fn c_warn;
+	void                 *c_warn_arg;
+};
+
+// Phases in the order a reader prefers them: the most advanced first.
+static const Rill__BatchRecord__Phase read_order[] = {
+	RILL__BATCH_RECORD__PHASE__DONE,
+	RILL__BATCH_RECORD__PHASE__PREPARED,
+	RILL__BATCH_RECORD__PHASE__PLANNED,
+};
+
+// One batch as the directory listing shows it: bit p of b_phases is set when
+// "<T>.<phase p>" exists, of b_tmp when ".<T>.<phase p>.tmp" does.
+typedef struct {
+	int64_t  b_time;
+	unsigned b_phases;
+	unsigned b_tmp;
+} batch_files;
+
+static void seterr(char *errbuf, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+seterr(char *errbuf, size_t errlen, const char *fmt, ...)
+{
+	if (errbuf == NULL || errlen == 0)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(errbuf, errlen, fmt, ap);
+	va_end(ap);
+}
+
+static void warn(const rl_checkpoint *ckp, const char *path, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+warn(const rl_checkpoint *ckp, const char *path, const char *fmt, ...)
+{
+	if (ckp->c_warn == NULL)
+		return;
+	char    why[256];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	ckp->c_warn(ckp->c_warn_arg, path, why);
+}
+
+uint32_t
+rl_crc32c(const void *data, size_t len)
+{
+	// ISA-L's crc32_iscsi neither pre- nor post-inverts: seeding with ~0 and
+	// inverting the result gives the standard CRC32C, and the raw value it
+	// returns chains straight into the next call.
+	const unsigned char *p = data;
+	unsigned int         crc = 0xFFFFFFFFu;
+	while (len > 0) {
+		size_t chunk = len > (1u << 30) ? (1u << 30) : len;
+		crc = crc32_iscsi((unsigned char *)p, (int)chunk, crc);
+		p += chunk;
+		len -= chunk;
+	}
+	return ~crc;
+}
+
+static const char *
+phase_name(Rill__BatchRecord__Phase phase)
+{
+	switch (phase) {
+	case RILL__BATCH_RECORD__PHASE__PLANNED:
+		return "planned";
+	case RILL__BATCH_RECORD__PHASE__PREPARED:
+		return "prepared";
+	case RILL__BATCH_RECORD__PHASE__DONE:
+		return "done";
+	default:
+		return NULL;
+	}
+}
+
+static bool
+phase_valid(int phase)
+{
+	return phase >= RILL__BATCH_RECORD__PHASE__PLANNED &&
+	    phase <= RILL__BATCH_RECORD__PHASE__DONE;
+}
+
+static void
+record_path(const rl_checkpoint *ckp, int64_t t, Rill__BatchRecord__Phase phase, bool tmp,
+    char *buf, size_t len)
+{
+	// rl_checkpoint_open made sure every name fits.
+	if (tmp)
+		snprintf(buf, len, "%s/.%" PRId64 ".%s.tmp", ckp->c_batches, t, phase_name(phase));
+	else
+		snprintf(buf, len, "%s/%" PRId64 ".%s", ckp->c_batches, t, phase_name(phase));
+}
+
+// parse_name accepts exactly the names rl_checkpoint_write makes:
+// "<T>.<phase>" and ".<T>.<phase>.tmp", T in canonical decimal.
+static bool
+parse_name(const char *name, int64_t *ret_time, Rill__BatchRecord__Phase *ret_phase,
+    bool *ret_tmp)
+{
+	bool tmp = name[0] == '.';
+	if (tmp)
+		name++;
+	if (name[0] < '0' || name[0] > '9' || (name[0] == '0' && name[1] != '.'))
+		return false;
+	errno = 0;
+	char     *end;
+	long long t = strtoll(name, &end, 10);
+	if (errno != 0 || *end != '.')
+		return false;
+	const char *phase_str = end + 1;
+	size_t      phase_len = strlen(phase_str);
+	if (tmp) {
+		if (phase_len < 4 || strcmp(phase_str + phase_len - 4, ".tmp") != 0)
+			return false;
+		phase_len -= 4;
+	}
+	for (size_t i = 0; i < sizeof(read_order) / sizeof(read_order[0]); i++) {
+		const char *want = phase_name(read_order[i]);
+		if (strlen(want) == phase_len && strncmp(phase_str, want, phase_len) == 0) {
+			*ret_time = t;
+			*ret_phase = read_order[i];
+			*ret_tmp = tmp;
+			return true;
+		}
+	}
+	return false;
+}
+
+static int
+cmp_batch_desc(const void *a, const void *b)
+{
+	int64_t ta = ((const batch_files *)a)->b_time, tb = ((const batch_files *)b)->b_time;
+	return ta < tb ? 1 : ta > tb ? -1 : 0;
+}
+
+// list_batches reads batches/ into one entry per batch time, newest first.
+// A missing batches/ is an empty list.
+static rl_err
+list_batches(const rl_checkpoint *ckp, batch_files **ret, size_t *ret_n, char *errbuf,
+    size_t errlen)
+{
+	DIR *d = opendir(ckp->c_batches);
+	if (d == NULL) {
+		if (errno == ENOENT) {
+			*ret = NULL;
+			*ret_n = 0;
+			return RL_OK;
+		}
+		seterr(errbuf, errlen, "%s: %s", ckp->c_batches, strerror(errno));
+		return RL_ERR_IO;
+	}
+	batch_files *v = NULL;
+	size_t       n = 0, cap = 0;
+	for (;;) {
+		errno = 0;
+		struct dirent *de = readdir(d);
+		if (de == NULL) {
+			if (errno != 0) {
+				seterr(errbuf, errlen, "%s: %s", ckp->c_batches, strerror(errno));
+				goto err_list;
+			}
+			break;
+		}
+		int64_t                  t;
+		Rill__BatchRecord__Phase phase;
+		bool                     tmp;
+		if (!parse_name(de->d_name, &t, &phase, &tmp))
+			continue;
+		if (n == cap) {
+			cap = rl_growth(cap, n + 1, 16);
+			v = rl_realloc(v, cap * sizeof(*v));
+		}
+		v[n++] = (batch_files){
+		    .b_time = t,
+		    .b_phases = tmp ? 0 : 1u << phase,
+		    .b_tmp = tmp ? 1u << phase : 0,
+		};
+	}
+	closedir(d);
+	if (n > 0)
+		qsort(v, n, sizeof(*v), cmp_batch_desc);
+	size_t out = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (out > 0 && v[out - 1].b_time == v[i].b_time) {
+			v[out - 1].b_phases |= v[i].b_phases;
+			v[out - 1].b_tmp |= v[i].b_tmp;
+		} else {
+			v[out++] = v[i];
+		}
+	}
+	*ret = v;
+	*ret_n = out;
+	return RL_OK;
+
+err_list:
+	closedir(d);
+	rl_free(v);
+	return RL_ERR_IO;
+}
+
+static bool
+read_full(int fd, unsigned char *buf, size_t len, size_t *ret_got)
+{
+	size_t got = 0;
+	while (got < len) {
+		ssize_t r = read(fd, buf + got, len - got);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			return false;
+		}
+		if (r == 0)
+			break;
+		got += (size_t)r;
+	}
+	*ret_got = got;
+	return true;
+}
+
+static uint32_t
+get_be32(const unsigned char *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | (uint32_t)p[3];
+}
+
+static void
+put_be32(unsigned char *p, uint32_t v)
+{
+	p[0] = (unsigned char)(v >> 24);
+	p[1] = (unsigned char)(v >> 16);
+	p[2] = (unsigned char)(v >> 8);
+	p[3] = (unsigned char)v;
+}
+
+// load_record reads "<t>.<phase>". A valid record goes to *ret; a missing
+// file gives *ret = NULL silently, an invalid one *ret = NULL and a warning.
+// Only a file that exists but cannot be read is an error: a disk that fails
+// must not quietly rewind the job.
+static rl_err
+load_record(const rl_checkpoint *ckp, int64_t t, Rill__BatchRecord__Phase phase,
+    Rill__BatchRecord **ret, char *errbuf, size_t errlen)
+{
+	char path[PATH_LEN];
+	record_path(ckp, t, phase, false, path, sizeof(path));
+	Rill__BatchRecord *rec = NULL;
+	unsigned char     *payload = NULL;
+	int                fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0) {
+		if (errno == ENOENT)
+			goto out;
+		if (errno == ELOOP) {
+			warn(ckp, path, "not a regular file (a symbolic link)");
+			goto out;
+		}
+		seterr(errbuf, errlen, "%s: %s", path, strerror(errno));
+		return RL_ERR_IO;
+	}
+	struct stat st;
+	if (fstat(fd, &st) != 0) {
+		seterr(errbuf, errlen, "%s: %s", path, strerror(errno));
+		goto err_fd;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		warn(ckp, path, "not a regular file");
+		goto out_fd;
+	}
+	unsigned char header[HEADER_LEN];
+	size_t        got;
+	if (!read_full(fd, header, sizeof(header), &got)) {
+		seterr(errbuf, errlen, "%s: %s", path, strerror(errno));
+		goto err_fd;
+	}
+	if (got < HEADER_LEN) {
+		warn(ckp, path, "torn: %zu of %d header bytes", got, HEADER_LEN);
+		goto out_fd;
+	}
+	if (memcmp(header, MAGIC, MAGIC_LEN) != 0) {
+		warn(ckp, path, "not a rill checkpoint record (bad magic)");
+		goto out_fd;
+	}
+	uint32_t len = get_be32(header + 8), stored_crc = get_be32(header + 12);
+	uint64_t have = st.st_size > HEADER_LEN ? (uint64_t)st.st_size - HEADER_LEN : 0;
+	if (have != len) {
+		warn(ckp, path, "%slength says %" PRIu32 " bytes, file has %" PRIu64,
+		    have < len ? "torn: " : "", len, have);
+		goto out_fd;
+	}
+	payload = rl_malloc(len > 0 ? len : 1);
+	if (!read_full(fd, payload, len, &got)) {
+		seterr(errbuf, errlen, "%s: %s", path, strerror(errno));
+		goto err_payload;
+	}
+	if (got != len) {
+		// The file shrank under us.
+		warn(ckp, path, "torn: length says %" PRIu32 " bytes, read %zu", len, got);
+		goto out_fd;
+	}
+	uint32_t crc = rl_crc32c(payload, len);
+	if (crc != stored_crc) {
+		warn(ckp, path, "CRC32C mismatch (stored 0x%08" PRIx32 ", computed 0x%08" PRIx32 ")",
+		    stored_crc, crc);
+		goto out_fd;
+	}
+	rec = rill__batch_record__unpack(NULL, len, payload);
+	if (rec == NULL) {
+		warn(ckp, path, "record does not decode");
+		goto out_fd;
+	}
+	if (rec->format_version != FORMAT_VERSION) {
+		warn(ckp, path, "unknown format version %" PRIu32, rec->format_version);
+		goto out_invalid;
+	}
+	if ((int)rec->phase != (int)phase) {
+		if (phase_valid(rec->phase))
+			warn(ckp, path, "names phase %s but holds %s", phase_name(phase),
+			    phase_name(rec->phase));
+		else
+			warn(ckp, path, "names phase %s but holds unknown phase %d",
+			    phase_name(phase), (int)rec->phase);
+		goto out_invalid;
+	}
+	if (rec->batch_time_ms != t) {
+		warn(ckp, path, "names batch %" PRId64 " but holds %" PRId64, t,
+		    rec->batch_time_ms);
+		goto out_invalid;
+	}
+	goto out_fd;
+
+out_invalid:
+	rill__batch_record__free_unpacked(rec, NULL);
+	rec = NULL;
+out_fd:
+	rl_free(payload);
+	close(fd);
+out:
+	*ret = rec;
+	return RL_OK;
+
+err_payload:
+	rl_free(payload);
+err_fd:
+	close(fd);
+	return RL_ERR_IO;
+}
+
+// load_batch returns the most advanced valid record among the phases in mask.
+static rl_err
+load_batch(const rl_checkpoint *ckp, int64_t t, unsigned mask, Rill__BatchRecord **ret,
+    char *errbuf, size_t errlen)
+{
+	for (size_t i = 0; i < sizeof(read_order) / sizeof(read_order[0]); i++) {
+		if ((mask & (1u << read_order[i])) == 0)
+			continue;
+		Rill__BatchRecord *rec;
+		rl_err             rv = load_record(ckp, t, read_order[i], &rec, errbuf, errlen);
+		if (rv != RL_OK)
+			return rv;
+		if (rec != NULL) {
+			*ret = rec;
+			return RL_OK;
+		}
+	}
+	*ret = NULL;
+	return RL_OK;
+}
+
+static rl_err
+check_dir(const char *path, char *errbuf, size_t errlen)
+{
+	struct stat st;
+	if (rl_mkdir_p(path) != 0 || stat(path, &st) != 0) {
+		seterr(errbuf, errlen, "%s: %s", path, strerror(errno));
+		return RL_ERR_IO;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		seterr(errbuf, errlen, "%s: %s", path, strerror(ENOTDIR));
+		return RL_ERR_IO;
+	}
+	if (access(path, W_OK | X_OK) != 0) {
+		seterr(errbuf, errlen, "%s: %s", path, strerror(errno));
+		return RL_ERR_IO;
+	}
+	return RL_OK;
+}
+
+rl_err
+rl_checkpoint_open(const char *dir, int keep, rl_checkpoint_warn_fn warn_fn, void *warn_arg,
+    rl_checkpoint **ret, char *errbuf, size_t errlen)
+{
+	if (dir == NULL || dir[0] == '\0') {
+		seterr(errbuf, errlen, "checkpoint directory: empty path");
+		return RL_ERR_INVAL;
+	}
+	if (keep < 1) {
+		seterr(errbuf, errlen, "%s: keep must be at least 1 (got %d)", dir, keep);
+		return RL_ERR_INVAL;
+	}
+	char batches[PATH_LEN], probe[PATH_LEN + 32];
+	int  n = snprintf(batches, sizeof(batches), "%s/batches", dir);
+	if (n < 0 || (size_t)n + 1 + NAME_MAX_LEN >= sizeof(batches)) {
+		seterr(errbuf, errlen, "%s: %s", dir, strerror(ENAMETOOLONG));
+		return RL_ERR_INVAL;
+	}
+	rl_err rv;
+	if ((rv = check_dir(dir, errbuf, errlen)) != RL_OK)
+		return rv;
+	if ((rv = check_dir(batches, errbuf, errlen)) != RL_OK)
+		return rv;
+	// batches/ (and dir) may have just been made: their entries must be on
+	// disk before a record in them can be called durable.
+	snprintf(probe, sizeof(probe), "%s/..", dir);
+	if (rl_fsync_dir(dir) != 0 || rl_fsync_dir(probe) != 0) {
+		seterr(errbuf, errlen, "%s: fsync: %s", dir, strerror(errno));
+		return RL_ERR_IO;
+	}
+	// access() answers for the real uid and ignores read-only mounts'
+	// subtleties; creating a file is the real test. The name never parses
+	// as a record, so a leftover probe is harmless.
+	snprintf(probe, sizeof(probe), "%s/.probe.%ld", batches, (long)getpid());
+	int fd = open(probe, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		seterr(errbuf, errlen, "%s: %s", batches, strerror(errno));
+		return RL_ERR_IO;
+	}
+	close(fd);
+	if (unlink(probe) != 0) {
+		seterr(errbuf, errlen, "%s: %s", probe, strerror(errno));
+		return RL_ERR_IO;
+	}
+	rl_checkpoint *ckp = RL_NEW(rl_checkpoint);
+	ckp->c_dir = rl_strdup(dir);
+	ckp->c_batches = rl_strdup(batches);
+	ckp->c_keep = keep;
+	ckp->c_warn = warn_fn;
+	ckp->c_warn_arg = warn_arg;
+	*ret = ckp;
+	return RL_OK;
+}
+
+void
+rl_checkpoint_close(rl_checkpoint *ckp)
+{
+	if (ckp == NULL)
+		return;
+	rl_free(ckp->c_dir);
+	rl_free(ckp->c_batches);
+	rl_free(ckp);
+}
+
+const char *
+rl_checkpoint_dir(const rl_checkpoint *ckp)
+{
+	return ckp->c_dir;
+}
+
+static bool
+write_all(int fd, const unsigned char *buf, size_t len)
+{
+	while (len > 0) {
+		ssize_t w = write(fd, buf, len);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return false;
+		}
+		buf += w;
+		len -= (size_t)w;
+	}
+	return true;
+}
+
+static void
+remove_file(const rl_checkpoint *ckp, const char *path)
+{
+	if (unlink(path) != 0 && errno != ENOENT)
+		warn(ckp, path, "cannot remove: %s", strerror(errno));
+}
+
+// prune keeps the newest c_keep batches with a valid done record and every
+// batch newer than the oldest of them; it removes everything older. The
+// record just written counts, so the newest valid record always survives.
+// Failing to remove a file is only a warning: the new record is durable.
+static rl_err
+prune(const rl_checkpoint *ckp, char *errbuf, size_t errlen)
+{
+	batch_files *v;
+	size_t       n;
+	rl_err       rv;
+	if ((rv = list_batches(ckp, &v, &n, errbuf, errlen)) != RL_OK)
+		return rv;
+	size_t found = 0, i = 0;
+	for (; i < n && found < (size_t)ckp->c_keep; i++) {
+		unsigned done = 1u << RILL__BATCH_RECORD__PHASE__DONE;
+		if ((v[i].b_phases & done) == 0)
+			continue;
+		Rill__BatchRecord *rec;
+		if ((rv = load_batch(ckp, v[i].b_time, done, &rec, errbuf, errlen)) != RL_OK)
+			goto out;
+		if (rec != NULL) {
+			found++;
+			rill__batch_record__free_unpacked(rec, NULL);
+		}
+	}
+	// i is one past the oldest kept batch, if `keep` were found.
+	for (; found == (size_t)ckp->c_keep && i < n; i++) {
+		for (size_t k = 0; k < sizeof(read_order) / sizeof(read_order[0]); k++) {
+			Rill__BatchRecord__Phase phase = read_order[k];
+			char                     path[PATH_LEN];
+			if (v[i].b_phases & (1u << phase)) {
+				record_path(ckp, v[i].b_time, phase, false, path, sizeof(path));
+				remove_file(ckp, path);
+			}
+			if (v[i].b_tmp & (1u << phase)) {
+				record_path(ckp, v[i].b_time, phase, true, path, sizeof(path));
+				remove_file(ckp, path);
+			}
+		}
+	}
+out:
+	rl_free(v);
+	return rv;
+}
+
+rl_err
+rl_checkpoint_write(rl_checkpoint *ckp, Rill__BatchRecord *rec, char *errbuf, size_t errlen)
+{
+	if (!phase_valid(rec->phase)) {
+		seterr(errbuf, errlen, "%s: record has unknown phase %d", ckp->c_batches,
+		    (int)rec->phase);
+		return RL_ERR_INVAL;
+	}
+	if (rec->batch_time_ms < 0) {
+		seterr(errbuf, errlen, "%s: record has negative batch time %" PRId64,
+		    ckp->c_batches, rec->batch_time_ms);
+		return RL_ERR_INVAL;
+	}
+	rec->format_version = FORMAT_VERSION;
+	rec->written_ms = rl_now_ms();
+	size_t len = rill__batch_record__get_packed_size(rec);
+	if (len > UINT32_MAX) {
+		seterr(errbuf, errlen, "%s: record of batch %" PRId64 " is too large (%zu bytes)",
+		    ckp->c_batches, rec->batch_time_ms, len);
+		return RL_ERR_INVAL;
+	}
+	unsigned char *buf = rl_malloc(HEADER_LEN + len);
+	rill__batch_record__pack(rec, buf + HEADER_LEN);
+	memcpy(buf, MAGIC, MAGIC_LEN);
+	put_be32(buf + 8, (uint32_t)len);
+	put_be32(buf + 12, rl_crc32c(buf + HEADER_LEN, len));
+
+	char tmp[PATH_LEN], final[PATH_LEN];
+	record_path(ckp, rec->batch_time_ms, rec->phase, true, tmp, sizeof(tmp));
+	record_path(ckp, rec->batch_time_ms, rec->phase, false, final, sizeof(final));
+	rl_err rv = RL_ERR_IO;
+	int    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		seterr(errbuf, errlen, "%s: %s", tmp, strerror(errno));
+		goto err_buf;
+	}
+	if (!write_all(fd, buf, HEADER_LEN + len)) {
+		seterr(errbuf, errlen, "%s: write: %s", tmp, strerror(errno));
+		goto err_tmp;
+	}
+	if (fsync(fd) != 0) {
+		seterr(errbuf, errlen, "%s: fsync: %s", tmp, strerror(errno));
+		goto err_tmp;
+	}
+	int closed = close(fd);
+	fd = -1;
+	if (closed != 0) {
+		seterr(errbuf, errlen, "%s: close: %s", tmp, strerror(errno));
+		goto err_tmp;
+	}
+	if (rename(tmp, final) != 0) {
+		seterr(errbuf, errlen, "%s: rename to %s: %s", tmp, final, strerror(errno));
+		goto err_tmp;
+	}
+	if (rl_fsync_dir(ckp->c_batches) != 0) {
+		seterr(errbuf, errlen, "%s: fsync: %s", ckp->c_batches, strerror(errno));
+		goto err_buf;
+	}
+	rl_free(buf);
+	if (rec->phase == RILL__BATCH_RECORD__PHASE__DONE)
+		return prune(ckp, errbuf, errlen);
+	return RL_OK;
+
+err_tmp:
+	if (fd >= 0)
+		close(fd);
+	unlink(tmp);
+err_buf:
+	rl_free(buf);
+	return rv;
+}
+
+rl_err
+rl_checkpoint_latest(rl_checkpoint *ckp, Rill__BatchRecord **ret, char *errbuf, size_t errlen)
+{
+	batch_files *v;
+	size_t       n;
+	rl_err       rv;
+	if ((rv = list_batches(ckp, &v, &n, errbuf, errlen)) != RL_OK)
+		return rv;
+	Rill__BatchRecord *rec = NULL;
+	for (size_t i = 0; i < n && rec == NULL; i++) {
+		if ((rv = load_batch(ckp, v[i].b_time, v[i].b_phases, &rec, errbuf, errlen)) !=
+		    RL_OK)
+			goto err_list;
+	}
+	rl_free(v);
+	*ret = rec;
+	return RL_OK;
+
+err_list:
+	rl_free(v);
+	return rv;
+}
+
+rl_err
+rl_checkpoint_read(rl_checkpoint *ckp, int64_t batch_ms, Rill__BatchRecord **ret, char *errbuf,
+    size_t errlen)
+{
+	if (batch_ms < 0) {
+		*ret = NULL;
+		return RL_OK;
+	}
+	unsigned all = 0;
+	for (size_t i = 0; i < sizeof(read_order) / sizeof(read_order[0]); i++)
+		all |= 1u << read_order[i];
+	return load_batch(ckp, batch_ms, all, ret, errbuf, errlen);
+}

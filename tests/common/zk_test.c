@@ -1,0 +1,596 @@
+// SPDX-License-Identifier: Apache-2.0
+// common/zk against a real ZooKeeper server (deploy/zookeeper.sh), started once
+// for all tests of this binary.
+#include <criterion/criterion.h>
+#include <criterion/hooks.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "common/alloc.h"
+#include "common/time.h"
+#include "common/zk.h"
+#include "tests/fixtures/fixture.h"
+
+#define SESSION_MS 4000
+#define CONNECT_MS 10000
+
+// ---- the server ----
+
+static char zk_dir[4096];
+
+ReportHook(PRE_ALL)(struct criterion_test_set *set)
+{
+	(void)set;
+	const char *src = getenv("RILL_SOURCE_ROOT");
+	if (src == NULL) {
+		fprintf(stderr, "zk_test: RILL_SOURCE_ROOT is not set: run the tests with meson test\n");
+		return;
+	}
+	const char *base = getenv("TMPDIR") != NULL ? getenv("TMPDIR") : "/tmp";
+	snprintf(zk_dir, sizeof(zk_dir), "%s/rill-test-zk-XXXXXX", base);
+	if (mkdtemp(zk_dir) == NULL) {
+		perror("zk_test: mkdtemp");
+		return;
+	}
+	char cmd[8192], connect[256] = "";
+	snprintf(cmd, sizeof(cmd), "%s/deploy/zookeeper.sh start --dir %s", src, zk_dir);
+	int64_t t0 = rl_mono_ms();
+	FILE *p = popen(cmd, "r");
+	if (p == NULL || fgets(connect, sizeof(connect), p) == NULL) {
+		fprintf(stderr, "zk_test: ZooKeeper did not start (see %s/zookeeper.log)\n", zk_dir);
+		if (p != NULL)
+			pclose(p);
+		return;
+	}
+	int rv = pclose(p);
+	connect[strcspn(connect, "\n")] = '\0';
+	if (rv != 0 || connect[0] == '\0') {
+		fprintf(stderr, "zk_test: zookeeper.sh start failed (status %d)\n", rv);
+		return;
+	}
+	setenv("RILL_TEST_ZK", connect, 1);
+	setenv("RILL_TEST_ZK_DIR", zk_dir, 1); // test workers may be new processes
+	fprintf(stderr, "zk_test: ZooKeeper at %s (%s), up in %lld ms\n", connect, zk_dir,
+	    (long long)(rl_mono_ms() - t0));
+}
+
+ReportHook(POST_ALL)(struct criterion_global_stats *stats)
+{
+	(void)stats;
+	const char *src = getenv("RILL_SOURCE_ROOT");
+	if (src == NULL || zk_dir[0] == '\0')
+		return;
+	rt_sh("%s/deploy/zookeeper.sh stop --dir %s >/dev/null 2>&1", src, zk_dir);
+	if (getenv("RILL_TEST_KEEP") == NULL)
+		rt_sh("rm -rf %s", zk_dir);
+}
+
+// The server's connect string; fails the test when the server did not start.
+static const char *
+server(void)
+{
+	const char *connect = getenv("RILL_TEST_ZK");
+	cr_assert_not_null(connect, "ZooKeeper did not start (see the hook's message above)");
+	return connect;
+}
+
+static rl_zk *
+session(void)
+{
+	char err[512] = "";
+	rl_zk *zk = NULL;
+	rl_err rv = rl_zk_connect(server(), SESSION_MS, CONNECT_MS, &zk, err, sizeof(err));
+	cr_assert_eq(rv, RL_OK, "connect %s: %s: %s", server(), rl_errname(rv), err);
+	cr_assert_not_null(zk);
+	return zk;
+}
+
+static void
+set_ok(rl_zk *zk, const char *path, const void *data, size_t len)
+{
+	char err[512] = "";
+	rl_err rv = rl_zk_set(zk, path, data, len, err, sizeof(err));
+	cr_assert_eq(rv, RL_OK, "set %s: %s: %s", path, rl_errname(rv), err);
+}
+
+// get_ok returns path's value (free with rl_free) and its length.
+static char *
+get_ok(rl_zk *zk, const char *path, size_t *len)
+{
+	char err[512] = "", *value = NULL;
+	rl_err rv = rl_zk_get(zk, path, &value, len, err, sizeof(err));
+	cr_assert_eq(rv, RL_OK, "get %s: %s: %s", path, rl_errname(rv), err);
+	cr_assert_not_null(value);
+	return value;
+}
+
+static void
+delete_ok(rl_zk *zk, const char *path)
+{
+	char err[512] = "";
+	rl_err rv = rl_zk_delete(zk, path, true, err, sizeof(err));
+	cr_assert_eq(rv, RL_OK, "delete %s: %s: %s", path, rl_errname(rv), err);
+}
+
+// ---- values ----
+
+Test(zk, set_then_get_returns_the_text_nul_terminated)
+{
+	rl_zk *zk = session();
+	delete_ok(zk, "/t-text");
+	set_ok(zk, "/t-text", "hello", 5);
+	size_t len = 0;
+	char *v = get_ok(zk, "/t-text", &len);
+	cr_assert_eq(len, 5);
+	cr_assert_str_eq(v, "hello");
+	rl_free(v);
+	delete_ok(zk, "/t-text");
+	rl_zk_close(zk);
+}
+
+Test(zk, binary_value_with_every_byte_round_trips)
+{
+	rl_zk *zk = session();
+	unsigned char bytes[512];
+	for (size_t i = 0; i < sizeof(bytes); i++)
+		bytes[i] = (unsigned char)(255 - i % 256); // NULs included
+	set_ok(zk, "/t-binary", bytes, sizeof(bytes));
+	size_t len = 0;
+	char *v = get_ok(zk, "/t-binary", &len);
+	cr_assert_eq(len, sizeof(bytes));
+	cr_assert_eq(memcmp(v, bytes, sizeof(bytes)), 0);
+	cr_assert_eq(v[len], '\0');
+	rl_free(v);
+	delete_ok(zk, "/t-binary");
+	rl_zk_close(zk);
+}
+
+Test(zk, half_megabyte_value_round_trips)
+{
+	rl_zk *zk = session();
+	size_t n = 500 * 1024;
+	unsigned char *big = rl_malloc(n);
+	uint32_t x = 2463534242u;
+	for (size_t i = 0; i < n; i++) {
+		x ^= x << 13, x ^= x >> 17, x ^= x << 5;
+		big[i] = (unsigned char)x;
+	}
+	set_ok(zk, "/t-big", big, n);
+	size_t len = 0;
+	char *v = get_ok(zk, "/t-big", &len);
+	cr_assert_eq(len, n);
+	cr_assert_eq(memcmp(v, big, n), 0);
+	rl_free(v);
+	rl_free(big);
+	delete_ok(zk, "/t-big");
+	rl_zk_close(zk);
+}
+
+Test(zk, empty_value_reads_as_empty_string)
+{
+	rl_zk *zk = session();
+	set_ok(zk, "/t-empty", NULL, 0);
+	size_t len = 99;
+	char *v = get_ok(zk, "/t-empty", &len);
+	cr_assert_eq(len, 0);
+	cr_assert_str_eq(v, "");
+	rl_free(v);
+	delete_ok(zk, "/t-empty");
+	rl_zk_close(zk);
+}
+
+Test(zk, set_overwrites_with_a_shorter_value)
+{
+	rl_zk *zk = session();
+	set_ok(zk, "/t-over", "a longer first value", 20);
+	set_ok(zk, "/t-over", "v2", 2);
+	size_t len = 0;
+	char *v = get_ok(zk, "/t-over", &len);
+	cr_assert_eq(len, 2);
+	cr_assert_str_eq(v, "v2");
+	rl_free(v);
+	delete_ok(zk, "/t-over");
+	rl_zk_close(zk);
+}
+
+Test(zk, set_creates_missing_parents_empty)
+{
+	rl_zk *zk = session();
+	delete_ok(zk, "/t-nested");
+	set_ok(zk, "/t-nested/a/b/c", "leaf", 4);
+	size_t len = 0;
+	char *v = get_ok(zk, "/t-nested/a/b/c", &len);
+	cr_assert_str_eq(v, "leaf");
+	rl_free(v);
+	v = get_ok(zk, "/t-nested/a", &len);
+	cr_assert_eq(len, 0, "a parent made for the leaf holds no data");
+	rl_free(v);
+	// A sibling reuses the parents.
+	set_ok(zk, "/t-nested/a/b/d", "d", 1);
+	delete_ok(zk, "/t-nested");
+	rl_zk_close(zk);
+}
+
+Test(zk, get_of_missing_node_is_noent_with_path)
+{
+	rl_zk *zk = session();
+	char err[512] = "", *value = (char *)"untouched";
+	size_t len = 77;
+	rl_err rv = rl_zk_get(zk, "/t-missing/node", &value, &len, err, sizeof(err));
+	cr_assert_eq(rv, RL_ERR_NOENT, "%s: %s", rl_errname(rv), err);
+	cr_assert_not_null(strstr(err, "/t-missing/node"), "message names the path: %s", err);
+	cr_assert_not_null(strstr(err, server()), "message names the server: %s", err);
+	cr_assert_str_eq(value, "untouched", "out-parameters are written only on success");
+	cr_assert_eq(len, 77);
+	rl_zk_close(zk);
+}
+
+Test(zk, invalid_path_is_inval)
+{
+	rl_zk *zk = session();
+	char err[512] = "";
+	rl_err rv = rl_zk_set(zk, "no-leading-slash", "x", 1, err, sizeof(err));
+	cr_assert_eq(rv, RL_ERR_INVAL, "%s: %s", rl_errname(rv), err);
+	cr_assert_not_null(strstr(err, "no-leading-slash"), "%s", err);
+	rl_zk_close(zk);
+}
+
+// ---- children and delete ----
+
+Test(zk, children_are_listed_sorted_and_null_terminated)
+{
+	rl_zk *zk = session();
+	delete_ok(zk, "/t-kids");
+	set_ok(zk, "/t-kids/c", "", 0);
+	set_ok(zk, "/t-kids/a", "", 0);
+	set_ok(zk, "/t-kids/b/deeper", "", 0);
+	char err[512] = "", **names = NULL;
+	size_t count = 0;
+	rl_err rv = rl_zk_children(zk, "/t-kids", &names, &count, err, sizeof(err));
+	cr_assert_eq(rv, RL_OK, "%s: %s", rl_errname(rv), err);
+	cr_assert_eq(count, 3);
+	cr_assert_str_eq(names[0], "a");
+	cr_assert_str_eq(names[1], "b");
+	cr_assert_str_eq(names[2], "c");
+	cr_assert_null(names[3]);
+	rl_zk_free_names(names);
+
+	rv = rl_zk_children(zk, "/t-kids/a", &names, &count, err, sizeof(err));
+	cr_assert_eq(rv, RL_OK, "%s: %s", rl_errname(rv), err);
+	cr_assert_eq(count, 0);
+	cr_assert_null(names[0]);
+	rl_zk_free_names(names);
+	rl_zk_free_names(NULL);
+
+	names = NULL;
+	rv = rl_zk_children(zk, "/t-kids/none", &names, &count, err, sizeof(err));
+	cr_assert_eq(rv, RL_ERR_NOENT, "%s: %s", rl_errname(rv), err);
+	cr_assert_not_null(strstr(err, "/t-kids/none"), "%s", err);
+	cr_assert_null(names);
+	delete_ok(zk, "/t-kids");
+	rl_zk_close(zk);
+}
+
+Test(zk, delete_recursive_removes_the_subtree)
+{
+	rl_zk *zk = session();
+	set_ok(zk, "/t-tree/x/1", "1", 1);
+	set_ok(zk, "/t-tree/x/2/deep/deeper", "2", 1);
+	set_ok(zk, "/t-tree/y", "y", 1);
+	char err[512] = "";
+	rl_err rv = rl_zk_delete(zk, "/t-tree", false, err, sizeof(err));
+	cr_assert_eq(rv, RL_ERR_EXISTS, "a node with children stays: %s: %s", rl_errname(rv), err);
+	cr_assert_not_null(strstr(err, "/t-tree"), "%s", err);
+
+	rv = rl_zk_delete(zk, "/t-tree/y", false, err, sizeof(err));
+	cr_assert_eq(rv, RL_OK, "%s: %s", rl_errname(rv), err);
+	delete_ok(zk, "/t-tree");
+	char *value = NULL;
+	rv = rl_zk_get(zk, "/t-tree/x/2/deep/deeper", &value, NULL, err, sizeof(err));
+	cr_assert_eq(rv, RL_ERR_NOENT, "%s: %s", rl_errname(rv), err);
+	rv = rl_zk_get(zk, "/t-tree", &value, NULL, err, sizeof(err));
+	cr_assert_eq(rv, RL_ERR_NOENT, "%s: %s", rl_errname(rv), err);
+	// A missing node is success, recursive or not.
+	delete_ok(zk, "/t-tree");
+	rv = rl_zk_delete(zk, "/t-tree", false, err, sizeof(err));
+	cr_assert_eq(rv, RL_OK, "%s: %s", rl_errname(rv), err);
+	rl_zk_close(zk);
+}
+
+struct racer {
+	rl_zk *zk;
+	int    id;
+	rl_err rv;
+	char   err[512];
+};
+
+static void *
+race(void *arg)
+{
+	struct racer *r = arg;
+	for (int i = 0; i < 20 && r->rv == RL_OK; i++) {
+		char path[128];
+		snprintf(path, sizeof(path), "/t-race/shared/p%d/n%d", i % 3, i);
+		r->rv = rl_zk_set(r->zk, path, &r->id, sizeof(r->id), r->err, sizeof(r->err));
+	}
+	return NULL;
+}
+
+Test(zk, threads_creating_the_same_parents_all_succeed)
+{
+	rl_zk *zk = session();
+	delete_ok(zk, "/t-race");
+	struct racer r[8];
+	pthread_t th[8];
+	for (int i = 0; i < 8; i++) {
+		r[i] = (struct racer){.zk = zk, .id = i, .rv = RL_OK};
+		pthread_create(&th[i], NULL, race, &r[i]);
+	}
+	for (int i = 0; i < 8; i++) {
+		pthread_join(th[i], NULL);
+		cr_expect_eq(r[i].rv, RL_OK, "thread %d: %s: %s", i, rl_errname(r[i].rv), r[i].err);
+	}
+	char err[512] = "", **names = NULL;
+	size_t count = 0;
+	rl_err rv = rl_zk_children(zk, "/t-race/shared", &names, &count, err, sizeof(err));
+	cr_assert_eq(rv, RL_OK, "%s: %s", rl_errname(rv), err);
+	cr_assert_eq(count, 3);
+	rl_zk_free_names(names);
+	delete_ok(zk, "/t-race");
+	rl_zk_close(zk);
+}
+
+// ---- sessions ----
+
+Test(zk, chroot_is_created_and_confines_paths)
+{
+	char chroot[128], conn[512], path[256];
+	snprintf(chroot, sizeof(chroot), "/rill-test-%d/deep/er", (int)getpid());
+	snprintf(conn, sizeof(conn), "%s%s", server(), chroot);
+	rl_zk *plain = session();
+	char top[128];
+	snprintf(top, sizeof(top), "/rill-test-%d", (int)getpid());
+	delete_ok(plain, top);
+
+	char err[512] = "";
+	rl_zk *zk = NULL;
+	rl_err rv = rl_zk_connect(conn, SESSION_MS, CONNECT_MS, &zk, err, sizeof(err));
+	cr_assert_eq(rv, RL_OK, "connect %s: %s: %s", conn, rl_errname(rv), err);
+	// The chroot exists now, seen from a session without it.
+	size_t len = 99;
+	char *v = get_ok(plain, chroot, &len);
+	cr_assert_eq(len, 0);
+	rl_free(v);
+	set_ok(zk, "/inside", "in", 2);
+	snprintf(path, sizeof(path), "%s/inside", chroot);
+	v = get_ok(plain, path, &len);
+	cr_assert_str_eq(v, "in");
+	rl_free(v);
+	// "/" is the chroot: deleting it recursively empties it and keeps it.
+	delete_ok(zk, "/");
+	char **names = NULL;
+	size_t count = 9;
+	rv = rl_zk_children(plain, chroot, &names, &count, err, sizeof(err));
+	cr_assert_eq(rv, RL_OK, "%s: %s", rl_errname(rv), err);
+	cr_assert_eq(count, 0);
+	rl_zk_free_names(names);
+	rl_zk_close(zk);
+
+	// A second connect finds the chroot there.
+	rv = rl_zk_connect(conn, SESSION_MS, CONNECT_MS, &zk, err, sizeof(err));
+	cr_assert_eq(rv, RL_OK, "reconnect %s: %s: %s", conn, rl_errname(rv), err);
+	rl_zk_close(zk);
+	delete_ok(plain, top);
+	rl_zk_close(plain);
+}
+
+// A loopback port nobody listens on.
+static int
+dead_port(void)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t alen = sizeof(a);
+	cr_assert_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	cr_assert_eq(getsockname(fd, (struct sockaddr *)&a, &alen), 0);
+	close(fd);
+	return ntohs(a.sin_port);
+}
+
+Test(zk, dead_port_times_out_quietly_naming_the_server)
+{
+	char conn[128], err[512] = "";
+	snprintf(conn, sizeof(conn), "127.0.0.1:%d/rill", dead_port());
+	// The client's own complaints must not reach stderr.
+	char log[] = "/tmp/rill-zk-stderr-XXXXXX";
+	int logfd = mkstemp(log);
+	cr_assert_geq(logfd, 0);
+	fflush(stderr);
+	int saved = dup(2);
+	dup2(logfd, 2);
+	rl_zk *zk = (rl_zk *)&err; // a sentinel: must stay untouched
+	int64_t t0 = rl_mono_ms();
+	rl_err rv = rl_zk_connect(conn, 2000, 1500, &zk, err, sizeof(err));
+	int64_t took = rl_mono_ms() - t0;
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	char *noise = rt_read(log, NULL);
+	close(logfd);
+	unlink(log);
+
+	cr_assert_eq(rv, RL_ERR_TIMEDOUT, "%s: %s", rl_errname(rv), err);
+	cr_assert_not_null(strstr(err, conn), "message names the connect string: %s", err);
+	cr_assert_eq(zk, (rl_zk *)&err, "out-parameter written on failure");
+	cr_assert_geq(took, 1400, "gave up after %lld ms, before the timeout", (long long)took);
+	cr_assert_lt(took, 4000, "took %lld ms for a 1500 ms timeout", (long long)took);
+	cr_assert_str_eq(noise, "", "stderr got: %s", noise);
+	free(noise);
+}
+
+Test(zk, malformed_connect_strings_are_inval)
+{
+	const char *bad[] = {
+		"",
+		"localhost",
+		"localhost:",
+		":2181",
+		"localhost:abc",
+		"localhost:0",
+		"localhost:99999",
+		"localhost:2181,",
+		"a:1,,b:2",
+		"local host:2181",
+		"/chroot-only",
+		"127.0.0.1:2181//x",
+		"127.0.0.1:2181/x/",
+		"127.0.0.1:2181/x/../y",
+		"127.0.0.1:2181/./y",
+		"127.0.0.1:2181/tab\there",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char err[512] = "";
+		rl_zk *zk = NULL;
+		rl_err rv = rl_zk_connect(bad[i], 2000, 1000, &zk, err, sizeof(err));
+		cr_expect_eq(rv, RL_ERR_INVAL, "\"%s\": %s: %s", bad[i], rl_errname(rv), err);
+		cr_expect_null(zk, "\"%s\": out-parameter written on failure", bad[i]);
+		cr_expect_not_null(strstr(err, "connect string"), "\"%s\": %s", bad[i], err);
+		rl_zk_close(zk);
+	}
+	char err[512] = "";
+	rl_zk *zk = NULL;
+	rl_err rv = rl_zk_connect(NULL, 2000, 1000, &zk, err, sizeof(err));
+	cr_expect_eq(rv, RL_ERR_INVAL, "NULL: %s: %s", rl_errname(rv), err);
+}
+
+Test(zk, several_servers_and_root_chroot_are_accepted)
+{
+	char conn[512], err[512] = "";
+	// A dead server first in the list: the client moves on to the live one.
+	snprintf(conn, sizeof(conn), "127.0.0.1:%d,%s/", dead_port(), server());
+	rl_zk *zk = NULL;
+	rl_err rv = rl_zk_connect(conn, SESSION_MS, CONNECT_MS, &zk, err, sizeof(err));
+	cr_assert_eq(rv, RL_OK, "connect %s: %s: %s", conn, rl_errname(rv), err);
+	cr_assert_not(rl_zk_expired(zk));
+	rl_zk_close(zk);
+}
+
+Test(zk, oversized_value_fails_with_a_hint_and_session_recovers)
+{
+	rl_zk *zk = session();
+	size_t n = 2 * 1024 * 1024;
+	char *huge = rl_calloc(1, n);
+	char err[512] = "";
+	rl_err rv = rl_zk_set(zk, "/t-huge", huge, n, err, sizeof(err));
+	rl_free(huge);
+	cr_assert_neq(rv, RL_OK);
+	cr_assert_not_null(strstr(err, "jute.maxbuffer"), "%s: %s", rl_errname(rv), err);
+	// The server dropped the connection; the session comes back.
+	for (int i = 0; i < 50; i++) {
+		rv = rl_zk_set(zk, "/t-huge", "small", 5, err, sizeof(err));
+		if (rv != RL_ERR_TIMEDOUT)
+			break;
+		rl_sleep_ms(100);
+	}
+	cr_assert_eq(rv, RL_OK, "%s: %s", rl_errname(rv), err);
+	cr_assert_not(rl_zk_expired(zk));
+	delete_ok(zk, "/t-huge");
+	rl_zk_close(zk);
+}
+
+Test(zk, server_restart_keeps_the_session, .timeout = 60)
+{
+	rl_zk *zk = session();
+	set_ok(zk, "/t-restart", "before", 6);
+	const char *src = getenv("RILL_SOURCE_ROOT"), *dir = getenv("RILL_TEST_ZK_DIR");
+	const char *port = strrchr(server(), ':') + 1;
+	cr_assert_eq(rt_sh("%s/deploy/zookeeper.sh stop --dir %s >/dev/null 2>&1", src, dir), 0);
+
+	// While the server is down, reads fail soon, as timeouts.
+	char err[512] = "", *value = NULL;
+	int64_t t0 = rl_mono_ms();
+	rl_err rv = rl_zk_get(zk, "/t-restart", &value, NULL, err, sizeof(err));
+	int64_t took = rl_mono_ms() - t0;
+	int up = rt_sh("%s/deploy/zookeeper.sh start --dir %s --port %s >/dev/null 2>&1", src, dir,
+	    port);
+	cr_assert_eq(up, 0, "ZooKeeper did not come back on port %s (see %s)", port, dir);
+	cr_assert_eq(rv, RL_ERR_TIMEDOUT, "%s: %s", rl_errname(rv), err);
+	cr_assert_not_null(strstr(err, "/t-restart"), "%s", err);
+	cr_assert_lt(took, SESSION_MS, "a read took %lld ms with the server down", (long long)took);
+
+	// Back within the session timeout: the same session goes on.
+	for (int i = 0; i < 100; i++) {
+		rv = rl_zk_get(zk, "/t-restart", &value, NULL, err, sizeof(err));
+		if (rv != RL_ERR_TIMEDOUT)
+			break;
+		rl_sleep_ms(100);
+	}
+	cr_assert_eq(rv, RL_OK, "%s: %s", rl_errname(rv), err);
+	cr_assert_str_eq(value, "before");
+	rl_free(value);
+	cr_assert_not(rl_zk_expired(zk));
+	delete_ok(zk, "/t-restart");
+	rl_zk_close(zk);
+}
+
+// The session lives in a child process that is stopped (SIGSTOP) for longer
+// than its timeout: the server expires it, and once resumed the child must see
+// rl_zk_expired, and RL_ERR_CLOSED saying so. Exit codes: 0 ok, 2 no connect, 3 never
+// expired, 4 a write after expiry was not RL_ERR_CLOSED.
+Test(zk, stopped_client_sees_its_session_expire, .timeout = 60)
+{
+	const char *conn = server();
+	int ready[2];
+	cr_assert_eq(pipe(ready), 0);
+	pid_t child = fork();
+	cr_assert_geq(child, 0);
+	if (child == 0) {
+		close(ready[0]);
+		char err[512] = "";
+		rl_zk *zk = NULL;
+		if (rl_zk_connect(conn, 1000, CONNECT_MS, &zk, err, sizeof(err)) != RL_OK) {
+			fprintf(stderr, "child: %s\n", err);
+			_exit(2);
+		}
+		if (write(ready[1], "r", 1) != 1)
+			_exit(2);
+		int code = 3;
+		for (int i = 0; i < 300 && code == 3; i++) {
+			if (rl_zk_expired(zk))
+				code = rl_zk_set(zk, "/t-expired", "x", 1, err, sizeof(err)) ==
+					    RL_ERR_CLOSED &&
+					strstr(err, "expired") != NULL
+				    ? 0
+				    : 4;
+			else
+				rl_sleep_ms(50);
+		}
+		if (code == 4)
+			fprintf(stderr, "child: set after expiry: %s\n", err);
+		rl_zk_close(zk);
+		_exit(code);
+	}
+	close(ready[1]);
+	char c;
+	ssize_t n = read(ready[0], &c, 1);
+	close(ready[0]);
+	if (n != 1) {
+		int status;
+		waitpid(child, &status, 0);
+		cr_assert_fail("the child did not connect (exit %d)", WEXITSTATUS(status));
+	}
+	kill(child, SIGSTOP);
+	rl_sleep_ms(3500); // session timeout 1000 ms, ticks of 500 ms
+	kill(child, SIGCONT);
+	int status = 0;
+	waitpid(child, &status, 0);
+	cr_assert(WIFEXITED(status), "child died of signal %d", WTERMSIG(status));
+	cr_assert_eq(WEXITSTATUS(status), 0, "child exit %d (3: never expired)", WEXITSTATUS(status));
+}

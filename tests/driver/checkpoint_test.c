@@ -1,0 +1,921 @@
+// SPDX-License-Identifier: Apache-2.0
+// The checkpoint store: round trips, phase and batch choice, every kind of corrupt file, pruning.
+#include <criterion/criterion.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/fsutil.h"
+#include "common/time.h"
+#include "driver/checkpoint.h"
+
+#define MAX_WARNINGS 64
+
+typedef struct {
+	size_t n;
+	char   path[MAX_WARNINGS][4096];
+	char   why[MAX_WARNINGS][256];
+} warnings;
+
+static void
+collect(void *arg, const char *path, const char *why)
+{
+	warnings *w = arg;
+	cr_assert_lt(w->n, MAX_WARNINGS, "too many warnings");
+	snprintf(w->path[w->n], sizeof(w->path[0]), "%s", path);
+	snprintf(w->why[w->n], sizeof(w->why[0]), "%s", why);
+	w->n++;
+}
+
+// Each test works in its own directory under /tmp.
+typedef struct {
+	char           dir[64];
+	char           batches[128];
+	warnings       warn;
+	rl_checkpoint *ckp;
+} env;
+
+static void
+env_open(env *e, int keep)
+{
+	memset(e, 0, sizeof(*e));
+	snprintf(e->dir, sizeof(e->dir), "/tmp/rill-ckp-test-XXXXXX");
+	cr_assert_not_null(mkdtemp(e->dir), "mkdtemp: %s", strerror(errno));
+	snprintf(e->batches, sizeof(e->batches), "%s/batches", e->dir);
+	char   err[512] = "";
+	rl_err rv = rl_checkpoint_open(e->dir, keep, collect, &e->warn, &e->ckp, err, sizeof(err));
+	cr_assert_eq(rv, RL_OK, "open %s: %s", e->dir, err);
+}
+
+static void
+env_close(env *e)
+{
+	rl_checkpoint_close(e->ckp);
+	rl_remove_tree(e->dir);
+}
+
+static void
+put(env *e, int64_t t, Rill__BatchRecord__Phase phase)
+{
+	Rill__BatchRecord rec = RILL__BATCH_RECORD__INIT;
+	rec.batch_time_ms = t;
+	rec.phase = phase;
+	rec.job = "wordcount";
+	char   err[512] = "";
+	rl_err rv = rl_checkpoint_write(e->ckp, &rec, err, sizeof(err));
+	cr_assert_eq(rv, RL_OK, "write %lld: %s", (long long)t, err);
+}
+
+static Rill__BatchRecord *
+latest(env *e)
+{
+	Rill__BatchRecord *rec = (Rill__BatchRecord *)1;
+	char               err[512] = "";
+	rl_err             rv = rl_checkpoint_latest(e->ckp, &rec, err, sizeof(err));
+	cr_assert_eq(rv, RL_OK, "latest: %s", err);
+	cr_assert_neq(rec, (Rill__BatchRecord *)1, "latest left *ret unset");
+	return rec;
+}
+
+static void
+expect_latest(env *e, int64_t t, Rill__BatchRecord__Phase phase)
+{
+	Rill__BatchRecord *rec = latest(e);
+	cr_assert_not_null(rec, "no latest record, expected %lld", (long long)t);
+	cr_expect_eq(rec->batch_time_ms, t);
+	cr_expect_eq(rec->phase, phase);
+	rill__batch_record__free_unpacked(rec, NULL);
+}
+
+static void
+path_of(env *e, const char *name, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s/%s", e->batches, name);
+}
+
+static bool
+exists(env *e, const char *name)
+{
+	char path[256];
+	path_of(e, name, path, sizeof(path));
+	return access(path, F_OK) == 0;
+}
+
+static void
+write_raw(env *e, const char *name, const void *bytes, size_t len)
+{
+	char path[256];
+	path_of(e, name, path, sizeof(path));
+	FILE *f = fopen(path, "wb");
+	cr_assert_not_null(f, "%s: %s", path, strerror(errno));
+	cr_assert_eq(fwrite(bytes, 1, len, f), len);
+	cr_assert_eq(fclose(f), 0);
+}
+
+// read_raw returns the bytes of batches/name; the caller frees them.
+static unsigned char *
+read_raw(env *e, const char *name, size_t *ret_len)
+{
+	char path[256];
+	path_of(e, name, path, sizeof(path));
+	FILE *f = fopen(path, "rb");
+	cr_assert_not_null(f, "%s: %s", path, strerror(errno));
+	unsigned char *buf = malloc(1 << 16);
+	size_t         n = fread(buf, 1, 1 << 16, f);
+	fclose(f);
+	*ret_len = n;
+	return buf;
+}
+
+static void
+put_be32(unsigned char *p, uint32_t v)
+{
+	p[0] = (unsigned char)(v >> 24);
+	p[1] = (unsigned char)(v >> 16);
+	p[2] = (unsigned char)(v >> 8);
+	p[3] = (unsigned char)v;
+}
+
+// frame wraps payload in the documented header with a correct length and CRC.
+static unsigned char *
+frame(const void *payload, size_t len, size_t *ret_len)
+{
+	unsigned char *buf = malloc(16 + len + 1);
+	memcpy(buf, "RILLCKP1", 8);
+	put_be32(buf + 8, (uint32_t)len);
+	put_be32(buf + 12, rl_crc32c(payload, len));
+	memcpy(buf + 16, payload, len);
+	*ret_len = 16 + len;
+	return buf;
+}
+
+// frame_record packs rec as is (no format_version default) and frames it.
+static unsigned char *
+frame_record(const Rill__BatchRecord *rec, size_t *ret_len)
+{
+	size_t         len = rill__batch_record__get_packed_size(rec);
+	unsigned char *payload = malloc(len + 1);
+	rill__batch_record__pack(rec, payload);
+	unsigned char *buf = frame(payload, len, ret_len);
+	free(payload);
+	return buf;
+}
+
+static void
+expect_one_warning(env *e, const char *name, const char *reason)
+{
+	char path[256];
+	path_of(e, name, path, sizeof(path));
+	cr_assert_eq(e->warn.n, 1, "expected one warning about %s, got %zu (first: %s)", name,
+	    e->warn.n, e->warn.n > 0 ? e->warn.why[0] : "-");
+	cr_expect_str_eq(e->warn.path[0], path);
+	cr_expect_not_null(strstr(e->warn.why[0], reason), "warning \"%s\" lacks \"%s\"",
+	    e->warn.why[0], reason);
+}
+
+// The usual scene for corruption tests: batch 1000 is done; batch 2000 has
+// valid planned and prepared records, and a broken done record is planted.
+// Reads must skip it with one warning and fall back to 2000's prepared
+// record; rl_checkpoint_read of 2000 must do the same.
+static void
+expect_skipped(const void *bytes, size_t len, const char *reason)
+{
+	env e;
+	env_open(&e, 10);
+	put(&e, 1000, RILL__BATCH_RECORD__PHASE__DONE);
+	put(&e, 2000, RILL__BATCH_RECORD__PHASE__PLANNED);
+	put(&e, 2000, RILL__BATCH_RECORD__PHASE__PREPARED);
+	write_raw(&e, "2000.done", bytes, len);
+
+	expect_latest(&e, 2000, RILL__BATCH_RECORD__PHASE__PREPARED);
+	expect_one_warning(&e, "2000.done", reason);
+
+	e.warn.n = 0;
+	Rill__BatchRecord *rec = NULL;
+	char               err[512] = "";
+	cr_assert_eq(rl_checkpoint_read(e.ckp, 2000, &rec, err, sizeof(err)), RL_OK, "%s", err);
+	cr_assert_not_null(rec);
+	cr_expect_eq(rec->phase, RILL__BATCH_RECORD__PHASE__PREPARED);
+	rill__batch_record__free_unpacked(rec, NULL);
+	expect_one_warning(&e, "2000.done", reason);
+	env_close(&e);
+}
+
+// valid_done returns the bytes of a valid done record for batch 2000.
+static unsigned char *
+valid_done(size_t *ret_len)
+{
+	Rill__BatchRecord rec = RILL__BATCH_RECORD__INIT;
+	rec.format_version = 1;
+	rec.phase = RILL__BATCH_RECORD__PHASE__DONE;
+	rec.batch_time_ms = 2000;
+	rec.job = "wordcount";
+	rec.records = 12345;
+	return frame_record(&rec, ret_len);
+}
+
+// Reference CRC32C, one bit at a time (reflected polynomial 0x82F63B78).
+static uint32_t
+crc32c_bitwise(uint32_t crc, const unsigned char *p, size_t len)
+{
+	crc = ~crc;
+	for (size_t i = 0; i < len; i++) {
+		crc ^= p[i];
+		for (int k = 0; k < 8; k++)
+			crc = (crc >> 1) ^ (0x82F63B78u & (0u - (crc & 1u)));
+	}
+	return ~crc;
+}
+
+Test(checkpoint, crc32c_gives_the_castagnoli_check_value)
+{
+	cr_assert_eq(rl_crc32c("123456789", 9), 0xE3069283u);
+	cr_assert_eq(rl_crc32c("", 0), 0u);
+	cr_assert_eq(rl_crc32c(NULL, 0), 0u);
+	// RFC 3720 B.4: 32 bytes of zeros, and of 0xFF.
+	unsigned char buf[32];
+	memset(buf, 0, sizeof(buf));
+	cr_assert_eq(rl_crc32c(buf, sizeof(buf)), 0x8A9136AAu);
+	memset(buf, 0xFF, sizeof(buf));
+	cr_assert_eq(rl_crc32c(buf, sizeof(buf)), 0x62A8AB43u);
+}
+
+Test(checkpoint, crc32c_matches_a_bitwise_reference_at_every_length_and_alignment)
+{
+	unsigned char buf[300];
+	uint32_t      x = 12345;
+	for (size_t i = 0; i < sizeof(buf); i++) {
+		x = x * 1103515245u + 12345u;
+		buf[i] = (unsigned char)(x >> 16);
+	}
+	for (size_t off = 0; off < 8; off++)
+		for (size_t len = 0; off + len <= sizeof(buf); len++)
+			cr_assert_eq(rl_crc32c(buf + off, len), crc32c_bitwise(0, buf + off, len),
+			    "offset %zu length %zu", off, len);
+}
+
+Test(checkpoint, crc32c_handles_buffers_longer_than_int_max)
+{
+	// ISA-L takes an int length; rl_crc32c must chunk. Untouched anonymous
+	// pages read as zeros without using memory.
+	size_t         len = (size_t)INT_MAX + 77;
+	unsigned char *zeros =
+	    mmap(NULL, len, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	cr_assert_neq(zeros, MAP_FAILED, "mmap %zu bytes: %s", len, strerror(errno));
+	uint32_t got = rl_crc32c(zeros, len);
+	munmap(zeros, len);
+	// The reference over zeros needs no buffer: a byte-wise table loop.
+	uint32_t table[256];
+	for (uint32_t i = 0; i < 256; i++) {
+		uint32_t c = i;
+		for (int k = 0; k < 8; k++)
+			c = (c >> 1) ^ (0x82F63B78u & (0u - (c & 1u)));
+		table[i] = c;
+	}
+	uint32_t crc = 0xFFFFFFFFu;
+	for (size_t i = 0; i < len; i++)
+		crc = table[crc & 0xFF] ^ (crc >> 8);
+	cr_assert_eq(got, ~crc, "got 0x%08x, want 0x%08x", got, ~crc);
+}
+
+Test(checkpoint, round_trip_keeps_every_field)
+{
+	env e;
+	env_open(&e, 3);
+	Rill__CheckpointRange r0 = RILL__CHECKPOINT_RANGE__INIT, r1 = RILL__CHECKPOINT_RANGE__INIT;
+	r0.topic = "words";
+	r0.partition = 0;
+	r0.from_offset = 100;
+	r0.until_offset = 250;
+	r1.topic = "words";
+	r1.partition = 7;
+	r1.from_offset = 42;
+	r1.until_offset = 42;
+	Rill__CheckpointRange *ranges[] = {&r0, &r1};
+	int64_t                pending[] = {1700000001000, 1700000002000};
+	Rill__StateRef         s0 = RILL__STATE_REF__INIT;
+	s0.stage = 2;
+	s0.partition = 5;
+	s0.snapshot_batch_ms = 1700000000000;
+	s0.path = "state/2/5/1700000000000";
+	Rill__StateRef    *states[] = {&s0};
+	Rill__StatefulStep st = RILL__STATEFUL_STEP__INIT;
+	st.index = 3;
+	st.op = "update_state_by_key";
+	st.fn = "sum";
+	st.fingerprint = 0xDEADBEEFCAFEF00Dull;
+	st.line = 12;
+	st.col = 5;
+	Rill__StatefulStep *steps[] = {&st};
+	Rill__RateState     rate = RILL__RATE_STATE__INIT;
+	rate.latest_rate = 1234.5;
+	rate.latest_error = -0.25;
+	rate.latest_time_ms = 1700000001500;
+	rate.first_run = true;
+	Rill__SinkCommit c0 = RILL__SINK_COMMIT__INIT;
+	c0.stage = 4;
+	c0.partition = 1;
+	c0.transactional_id = "rill-wordcount-4-1";
+	Rill__SinkCommit *commits[] = {&c0};
+
+	Rill__BatchRecord rec = RILL__BATCH_RECORD__INIT;
+	rec.phase = RILL__BATCH_RECORD__PHASE__DONE;
+	rec.job = "wordcount";
+	rec.spec_hash = 0x0123456789ABCDEFull;
+	rec.batch_time_ms = 1700000002000;
+	rec.batch_interval_ms = 1000;
+	rec.n_ranges = 2;
+	rec.ranges = ranges;
+	rec.n_pending_batch_ms = 2;
+	rec.pending_batch_ms = pending;
+	rec.shuffle_partitions = 8;
+	rec.n_state = 1;
+	rec.state = states;
+	rec.n_stateful_steps = 1;
+	rec.stateful_steps = steps;
+	rec.state_fingerprint = 77;
+	rec.rate = &rate;
+	rec.n_sink_commits = 1;
+	rec.sink_commits = commits;
+	rec.records = 9001;
+
+	int64_t before = rl_now_ms();
+	char    err[512] = "";
+	cr_assert_eq(rl_checkpoint_write(e.ckp, &rec, err, sizeof(err)), RL_OK, "%s", err);
+	int64_t after = rl_now_ms();
+	cr_expect_eq(rec.format_version, 1);
+	cr_expect(rec.written_ms >= before && rec.written_ms <= after);
+
+	Rill__BatchRecord *got = NULL;
+	cr_assert_eq(rl_checkpoint_read(e.ckp, 1700000002000, &got, err, sizeof(err)), RL_OK);
+	cr_assert_not_null(got);
+	cr_expect_eq(got->format_version, 1);
+	cr_expect_eq(got->phase, RILL__BATCH_RECORD__PHASE__DONE);
+	cr_expect_str_eq(got->job, "wordcount");
+	cr_expect_eq(got->spec_hash, 0x0123456789ABCDEFull);
+	cr_expect_eq(got->batch_time_ms, 1700000002000);
+	cr_expect_eq(got->batch_interval_ms, 1000);
+	cr_assert_eq(got->n_ranges, 2);
+	cr_expect_str_eq(got->ranges[1]->topic, "words");
+	cr_expect_eq(got->ranges[1]->partition, 7);
+	cr_expect_eq(got->ranges[0]->from_offset, 100);
+	cr_expect_eq(got->ranges[0]->until_offset, 250);
+	cr_expect_eq(got->ranges[1]->from_offset, 42);
+	cr_expect_eq(got->ranges[1]->until_offset, 42);
+	cr_assert_eq(got->n_pending_batch_ms, 2);
+	cr_expect_eq(got->pending_batch_ms[0], 1700000001000);
+	cr_expect_eq(got->pending_batch_ms[1], 1700000002000);
+	cr_expect_eq(got->shuffle_partitions, 8);
+	cr_assert_eq(got->n_state, 1);
+	cr_expect_eq(got->state[0]->stage, 2);
+	cr_expect_eq(got->state[0]->partition, 5);
+	cr_expect_eq(got->state[0]->snapshot_batch_ms, 1700000000000);
+	cr_expect_str_eq(got->state[0]->path, "state/2/5/1700000000000");
+	cr_assert_eq(got->n_stateful_steps, 1);
+	cr_expect_eq(got->stateful_steps[0]->index, 3);
+	cr_expect_str_eq(got->stateful_steps[0]->op, "update_state_by_key");
+	cr_expect_str_eq(got->stateful_steps[0]->fn, "sum");
+	cr_expect_eq(got->stateful_steps[0]->fingerprint, 0xDEADBEEFCAFEF00Dull);
+	cr_expect_eq(got->stateful_steps[0]->line, 12);
+	cr_expect_eq(got->stateful_steps[0]->col, 5);
+	cr_expect_eq(got->state_fingerprint, 77);
+	cr_assert_not_null(got->rate);
+	cr_expect_eq(got->rate->latest_rate, 1234.5);
+	cr_expect_eq(got->rate->latest_error, -0.25);
+	cr_expect_eq(got->rate->latest_time_ms, 1700000001500);
+	cr_expect(got->rate->first_run);
+	cr_assert_eq(got->n_sink_commits, 1);
+	cr_expect_eq(got->sink_commits[0]->stage, 4);
+	cr_expect_eq(got->sink_commits[0]->partition, 1);
+	cr_expect_str_eq(got->sink_commits[0]->transactional_id, "rill-wordcount-4-1");
+	cr_expect_eq(got->written_ms, rec.written_ms);
+	cr_expect_eq(got->records, 9001);
+	rill__batch_record__free_unpacked(got, NULL);
+	cr_expect_eq(e.warn.n, 0);
+	env_close(&e);
+}
+
+Test(checkpoint, written_file_has_the_documented_bytes_and_no_temp_file_remains)
+{
+	env e;
+	env_open(&e, 3);
+	put(&e, 5000, RILL__BATCH_RECORD__PHASE__PREPARED);
+	cr_assert(exists(&e, "5000.prepared"));
+	cr_expect_not(exists(&e, ".5000.prepared.tmp"));
+	size_t         len;
+	unsigned char *b = read_raw(&e, "5000.prepared", &len);
+	cr_assert_geq(len, 16);
+	cr_expect_eq(memcmp(b, "RILLCKP1", 8), 0);
+	uint32_t plen = (uint32_t)b[8] << 24 | (uint32_t)b[9] << 16 | (uint32_t)b[10] << 8 | b[11];
+	uint32_t crc = (uint32_t)b[12] << 24 | (uint32_t)b[13] << 16 | (uint32_t)b[14] << 8 | b[15];
+	cr_expect_eq(plen, len - 16);
+	cr_expect_eq(crc, crc32c_bitwise(0, b + 16, len - 16));
+	Rill__BatchRecord *rec = rill__batch_record__unpack(NULL, len - 16, b + 16);
+	cr_assert_not_null(rec);
+	cr_expect_eq(rec->batch_time_ms, 5000);
+	cr_expect_eq(rec->phase, RILL__BATCH_RECORD__PHASE__PREPARED);
+	rill__batch_record__free_unpacked(rec, NULL);
+	free(b);
+	env_close(&e);
+}
+
+Test(checkpoint, latest_prefers_done_over_prepared_over_planned)
+{
+	env e;
+	env_open(&e, 3);
+	put(&e, 1000, RILL__BATCH_RECORD__PHASE__PLANNED);
+	expect_latest(&e, 1000, RILL__BATCH_RECORD__PHASE__PLANNED);
+	put(&e, 1000, RILL__BATCH_RECORD__PHASE__PREPARED);
+	expect_latest(&e, 1000, RILL__BATCH_RECORD__PHASE__PREPARED);
+	put(&e, 1000, RILL__BATCH_RECORD__PHASE__DONE);
+	expect_latest(&e, 1000, RILL__BATCH_RECORD__PHASE__DONE);
+	cr_expect_eq(e.warn.n, 0);
+	env_close(&e);
+}
+
+Test(checkpoint, latest_returns_the_newest_batch_by_number_not_by_name)
+{
+	env e;
+	env_open(&e, 10);
+	// "999" sorts after "1000" as a string.
+	put(&e, 999, RILL__BATCH_RECORD__PHASE__DONE);
+	put(&e, 1000, RILL__BATCH_RECORD__PHASE__PLANNED);
+	put(&e, 20, RILL__BATCH_RECORD__PHASE__DONE);
+	expect_latest(&e, 1000, RILL__BATCH_RECORD__PHASE__PLANNED);
+	cr_expect_eq(e.warn.n, 0);
+	env_close(&e);
+}
+
+Test(checkpoint, empty_or_missing_batches_directory_has_no_latest)
+{
+	env e;
+	env_open(&e, 3);
+	cr_expect_null(latest(&e));
+	rl_remove_tree(e.batches);
+	cr_expect_null(latest(&e));
+	Rill__BatchRecord *rec = (Rill__BatchRecord *)1;
+	char               err[512] = "";
+	cr_assert_eq(rl_checkpoint_read(e.ckp, 1000, &rec, err, sizeof(err)), RL_OK, "%s", err);
+	cr_expect_null(rec);
+	cr_expect_eq(e.warn.n, 0);
+	env_close(&e);
+}
+
+Test(checkpoint, read_of_an_unknown_batch_gives_null)
+{
+	env e;
+	env_open(&e, 3);
+	put(&e, 1000, RILL__BATCH_RECORD__PHASE__DONE);
+	Rill__BatchRecord *rec = (Rill__BatchRecord *)1;
+	char               err[512] = "";
+	cr_assert_eq(rl_checkpoint_read(e.ckp, 2000, &rec, err, sizeof(err)), RL_OK, "%s", err);
+	cr_expect_null(rec);
+	env_close(&e);
+}
+
+Test(checkpoint, header_torn_at_every_length_is_skipped)
+{
+	size_t         len;
+	unsigned char *good = valid_done(&len);
+	for (size_t cut = 0; cut < 16; cut++) {
+		char reason[64];
+		snprintf(reason, sizeof(reason), "torn: %zu of 16 header bytes", cut);
+		expect_skipped(good, cut, reason);
+	}
+	free(good);
+}
+
+Test(checkpoint, zero_length_file_is_skipped)
+{
+	expect_skipped("", 0, "torn: 0 of 16 header bytes");
+}
+
+Test(checkpoint, truncated_payload_is_skipped)
+{
+	size_t         len;
+	unsigned char *good = valid_done(&len);
+	char           reason[128];
+	snprintf(reason, sizeof(reason), "torn: length says %zu bytes, file has %zu", len - 16,
+	    len - 16 - 5);
+	expect_skipped(good, len - 5, reason);
+	expect_skipped(good, 16, "torn: length says");
+	free(good);
+}
+
+Test(checkpoint, trailing_bytes_after_the_payload_are_skipped)
+{
+	size_t         len;
+	unsigned char *good = valid_done(&len);
+	unsigned char *longer = malloc(len + 3);
+	memcpy(longer, good, len);
+	memset(longer + len, 0, 3);
+	char reason[128];
+	snprintf(reason, sizeof(reason), "length says %zu bytes, file has %zu", len - 16, len - 13);
+	expect_skipped(longer, len + 3, reason);
+	free(longer);
+	free(good);
+}
+
+Test(checkpoint, flipped_payload_byte_fails_the_crc)
+{
+	size_t         len;
+	unsigned char *bad = valid_done(&len);
+	for (size_t i = 16; i < len; i++) {
+		bad[i] ^= 0x01;
+		expect_skipped(bad, len, "CRC32C mismatch (stored 0x");
+		bad[i] ^= 0x01;
+	}
+	free(bad);
+}
+
+Test(checkpoint, flipped_crc_byte_fails_the_crc)
+{
+	size_t         len;
+	unsigned char *bad = valid_done(&len);
+	bad[15] ^= 0x80;
+	expect_skipped(bad, len, "CRC32C mismatch");
+	free(bad);
+}
+
+Test(checkpoint, flipped_length_byte_is_skipped)
+{
+	size_t         len;
+	unsigned char *bad = valid_done(&len);
+	for (size_t i = 8; i < 12; i++) {
+		bad[i] ^= 0x10;
+		expect_skipped(bad, len, "length says");
+		bad[i] ^= 0x10;
+	}
+	free(bad);
+}
+
+Test(checkpoint, bad_magic_is_skipped)
+{
+	size_t         len;
+	unsigned char *bad = valid_done(&len);
+	memcpy(bad, "RILLCKP2", 8);
+	expect_skipped(bad, len, "not a rill checkpoint record (bad magic)");
+	free(bad);
+	const char text[] = "this is a text file, not a checkpoint\n";
+	expect_skipped(text, sizeof(text) - 1, "bad magic");
+}
+
+Test(checkpoint, payload_with_valid_crc_that_is_no_batch_record_is_skipped)
+{
+	// 't' (0x74) opens field 14 with wire type 4, which protobuf rejects.
+	const char junk[] = "this is not a protobuf message";
+	size_t     len;
+	unsigned char *bad = frame(junk, sizeof(junk) - 1, &len);
+	expect_skipped(bad, len, "record does not decode");
+	free(bad);
+	// A never-ending varint.
+	unsigned char ff[16];
+	memset(ff, 0xFF, sizeof(ff));
+	bad = frame(ff, sizeof(ff), &len);
+	expect_skipped(bad, len, "record does not decode");
+	free(bad);
+}
+
+Test(checkpoint, unknown_format_version_is_skipped)
+{
+	Rill__BatchRecord rec = RILL__BATCH_RECORD__INIT;
+	rec.format_version = 9;
+	rec.phase = RILL__BATCH_RECORD__PHASE__DONE;
+	rec.batch_time_ms = 2000;
+	size_t         len;
+	unsigned char *bad = frame_record(&rec, &len);
+	expect_skipped(bad, len, "unknown format version 9");
+	free(bad);
+	// An empty payload decodes, as format version 0.
+	bad = frame("", 0, &len);
+	expect_skipped(bad, len, "unknown format version 0");
+	free(bad);
+}
+
+Test(checkpoint, record_naming_another_phase_is_skipped)
+{
+	Rill__BatchRecord rec = RILL__BATCH_RECORD__INIT;
+	rec.format_version = 1;
+	rec.phase = RILL__BATCH_RECORD__PHASE__PREPARED;
+	rec.batch_time_ms = 2000;
+	size_t         len;
+	unsigned char *bad = frame_record(&rec, &len);
+	expect_skipped(bad, len, "names phase done but holds prepared");
+	free(bad);
+	rec.phase = (Rill__BatchRecord__Phase)7;
+	bad = frame_record(&rec, &len);
+	expect_skipped(bad, len, "names phase done but holds unknown phase 7");
+	free(bad);
+}
+
+Test(checkpoint, record_naming_another_batch_is_skipped)
+{
+	Rill__BatchRecord rec = RILL__BATCH_RECORD__INIT;
+	rec.format_version = 1;
+	rec.phase = RILL__BATCH_RECORD__PHASE__DONE;
+	rec.batch_time_ms = 1000;
+	size_t         len;
+	unsigned char *bad = frame_record(&rec, &len);
+	expect_skipped(bad, len, "names batch 2000 but holds 1000");
+	free(bad);
+}
+
+Test(checkpoint, batch_whose_only_record_is_corrupt_falls_back_to_the_previous_batch)
+{
+	env e;
+	env_open(&e, 10);
+	put(&e, 1000, RILL__BATCH_RECORD__PHASE__DONE);
+	put(&e, 2000, RILL__BATCH_RECORD__PHASE__PLANNED);
+	size_t         len;
+	unsigned char *b = read_raw(&e, "2000.planned", &len);
+	write_raw(&e, "2000.planned", b, len - 1);
+	free(b);
+	expect_latest(&e, 1000, RILL__BATCH_RECORD__PHASE__DONE);
+	expect_one_warning(&e, "2000.planned", "torn: length says");
+	env_close(&e);
+}
+
+Test(checkpoint, every_corrupt_phase_of_a_batch_is_reported_before_falling_back)
+{
+	env e;
+	env_open(&e, 10);
+	put(&e, 1000, RILL__BATCH_RECORD__PHASE__DONE);
+	write_raw(&e, "2000.done", "RILLCKP1", 8);
+	write_raw(&e, "2000.prepared", "", 0);
+	write_raw(&e, "2000.planned", "XXXXXXXXXXXXXXXXXXXXXXXX", 24);
+	expect_latest(&e, 1000, RILL__BATCH_RECORD__PHASE__DONE);
+	cr_assert_eq(e.warn.n, 3);
+	char path[256];
+	path_of(&e, "2000.done", path, sizeof(path));
+	cr_expect_str_eq(e.warn.path[0], path);
+	cr_expect_str_eq(e.warn.why[0], "torn: 8 of 16 header bytes");
+	path_of(&e, "2000.prepared", path, sizeof(path));
+	cr_expect_str_eq(e.warn.path[1], path);
+	path_of(&e, "2000.planned", path, sizeof(path));
+	cr_expect_str_eq(e.warn.path[2], path);
+	cr_expect_str_eq(e.warn.why[2], "not a rill checkpoint record (bad magic)");
+	env_close(&e);
+}
+
+Test(checkpoint, directory_with_only_corrupt_files_has_no_latest_and_warns_for_each)
+{
+	env e;
+	env_open(&e, 3);
+	write_raw(&e, "1000.done", "", 0);
+	write_raw(&e, "2000.planned", "RILLCKP1\0\0\0\0\0\0\0\0", 16);
+	size_t         len;
+	unsigned char *bad = valid_done(&len); // batch 2000, named 3000
+	write_raw(&e, "3000.done", bad, len);
+	free(bad);
+	cr_expect_null(latest(&e));
+	cr_assert_eq(e.warn.n, 3);
+	cr_expect_not_null(strstr(e.warn.path[0], "/batches/3000.done"));
+	cr_expect_str_eq(e.warn.why[0], "names batch 3000 but holds 2000");
+	cr_expect_not_null(strstr(e.warn.path[1], "/batches/2000.planned"));
+	cr_expect_str_eq(e.warn.why[1], "unknown format version 0");
+	cr_expect_not_null(strstr(e.warn.path[2], "/batches/1000.done"));
+	env_close(&e);
+}
+
+Test(checkpoint, leftover_temp_files_and_foreign_names_are_ignored_silently)
+{
+	env e;
+	env_open(&e, 3);
+	put(&e, 1000, RILL__BATCH_RECORD__PHASE__DONE);
+	size_t         len;
+	unsigned char *good = valid_done(&len);
+	// A complete temp file of a newer batch that never got renamed: not trusted.
+	write_raw(&e, ".2000.done.tmp", good, len);
+	write_raw(&e, ".3000.planned.tmp", "RILL", 4);
+	free(good);
+	write_raw(&e, "README", "hello", 5);
+	write_raw(&e, "4000.finished", "x", 1);
+	write_raw(&e, "04000.done", "x", 1);
+	write_raw(&e, "-4000.done", "x", 1);
+	write_raw(&e, "4000.done.bak", "x", 1);
+	write_raw(&e, "99999999999999999999999.done", "x", 1);
+	expect_latest(&e, 1000, RILL__BATCH_RECORD__PHASE__DONE);
+	cr_expect_eq(e.warn.n, 0, "first warning: %s", e.warn.n > 0 ? e.warn.why[0] : "-");
+	env_close(&e);
+}
+
+Test(checkpoint, write_replaces_a_leftover_temp_file)
+{
+	env e;
+	env_open(&e, 3);
+	write_raw(&e, ".1000.done.tmp", "garbage from a crash", 20);
+	put(&e, 1000, RILL__BATCH_RECORD__PHASE__DONE);
+	cr_expect_not(exists(&e, ".1000.done.tmp"));
+	expect_latest(&e, 1000, RILL__BATCH_RECORD__PHASE__DONE);
+	env_close(&e);
+}
+
+Test(checkpoint, pruning_keeps_exactly_keep_done_batches_and_everything_newer)
+{
+	env e;
+	env_open(&e, 2);
+	for (int64_t t = 1000; t <= 5000; t += 1000) {
+		put(&e, t, RILL__BATCH_RECORD__PHASE__PLANNED);
+		put(&e, t, RILL__BATCH_RECORD__PHASE__PREPARED);
+		put(&e, t, RILL__BATCH_RECORD__PHASE__DONE);
+	}
+	// 6000 and 7000 are in flight; 6000 has no done record.
+	put(&e, 6000, RILL__BATCH_RECORD__PHASE__PLANNED);
+	put(&e, 7000, RILL__BATCH_RECORD__PHASE__PLANNED);
+	cr_expect(exists(&e, "4000.planned"));
+	cr_expect(exists(&e, "4000.prepared"));
+	cr_expect(exists(&e, "4000.done"));
+	cr_expect(exists(&e, "5000.done"));
+	for (int t = 1000; t <= 3000; t += 1000) {
+		char name[64];
+		const char *phases[] = {"planned", "prepared", "done"};
+		for (int p = 0; p < 3; p++) {
+			snprintf(name, sizeof(name), "%d.%s", t, phases[p]);
+			cr_expect_not(exists(&e, name), "%s survived pruning", name);
+		}
+	}
+	// Done for 7000 while 6000 is still open: 5000 and 7000 are the two
+	// kept, 6000 lies between them and stays, 4000 goes.
+	put(&e, 7000, RILL__BATCH_RECORD__PHASE__DONE);
+	cr_expect_not(exists(&e, "4000.done"));
+	cr_expect_not(exists(&e, "4000.planned"));
+	cr_expect(exists(&e, "5000.done"));
+	cr_expect(exists(&e, "6000.planned"));
+	cr_expect(exists(&e, "7000.done"));
+	expect_latest(&e, 7000, RILL__BATCH_RECORD__PHASE__DONE);
+	cr_expect_eq(e.warn.n, 0);
+	env_close(&e);
+}
+
+Test(checkpoint, pruning_with_keep_one_keeps_only_the_newest_done_batch)
+{
+	env e;
+	env_open(&e, 1);
+	put(&e, 1000, RILL__BATCH_RECORD__PHASE__DONE);
+	put(&e, 2000, RILL__BATCH_RECORD__PHASE__DONE);
+	cr_expect_not(exists(&e, "1000.done"));
+	cr_expect(exists(&e, "2000.done"));
+	env_close(&e);
+}
+
+Test(checkpoint, pruning_removes_stray_temp_and_corrupt_files_of_old_batches_only)
+{
+	env e;
+	env_open(&e, 1);
+	put(&e, 1000, RILL__BATCH_RECORD__PHASE__DONE);
+	write_raw(&e, ".1000.prepared.tmp", "x", 1);
+	write_raw(&e, "1000.planned", "", 0);
+	write_raw(&e, ".3000.planned.tmp", "x", 1);
+	write_raw(&e, "README", "keep me", 7);
+	put(&e, 2000, RILL__BATCH_RECORD__PHASE__DONE);
+	cr_expect_not(exists(&e, ".1000.prepared.tmp"));
+	cr_expect_not(exists(&e, "1000.planned"));
+	cr_expect_not(exists(&e, "1000.done"));
+	cr_expect(exists(&e, ".3000.planned.tmp"));
+	cr_expect(exists(&e, "README"));
+	cr_expect(exists(&e, "2000.done"));
+	env_close(&e);
+}
+
+Test(checkpoint, pruning_never_counts_a_corrupt_done_record)
+{
+	// A corrupt done record of a newer batch must not push out the record
+	// just written: it would leave no valid record at all.
+	env e;
+	env_open(&e, 1);
+	write_raw(&e, "9000.done", "RILLCKP1", 8);
+	put(&e, 1000, RILL__BATCH_RECORD__PHASE__DONE);
+	cr_expect(exists(&e, "1000.done"));
+	cr_expect(exists(&e, "9000.done"));
+	expect_latest(&e, 1000, RILL__BATCH_RECORD__PHASE__DONE);
+	env_close(&e);
+}
+
+Test(checkpoint, open_creates_missing_parent_directories)
+{
+	char base[64];
+	snprintf(base, sizeof(base), "/tmp/rill-ckp-test-XXXXXX");
+	cr_assert_not_null(mkdtemp(base));
+	char dir[128];
+	snprintf(dir, sizeof(dir), "%s/a/b/ckp", base);
+	rl_checkpoint *ckp = NULL;
+	char           err[512] = "";
+	cr_assert_eq(rl_checkpoint_open(dir, 3, NULL, NULL, &ckp, err, sizeof(err)), RL_OK, "%s",
+	    err);
+	cr_expect_str_eq(rl_checkpoint_dir(ckp), dir);
+	struct stat st;
+	char        batches[160];
+	snprintf(batches, sizeof(batches), "%s/batches", dir);
+	cr_assert_eq(stat(batches, &st), 0);
+	cr_expect(S_ISDIR(st.st_mode));
+	// No probe file is left behind, and a NULL warn callback is fine.
+	Rill__BatchRecord *rec = (Rill__BatchRecord *)1;
+	cr_assert_eq(rl_checkpoint_latest(ckp, &rec, err, sizeof(err)), RL_OK);
+	cr_expect_null(rec);
+	rl_checkpoint_close(ckp);
+	rmdir(batches);
+	cr_expect_eq(rmdir(dir), 0, "checkpoint dir not empty: %s", strerror(errno));
+	rl_remove_tree(base);
+}
+
+Test(checkpoint, open_rejects_a_regular_file_and_names_it)
+{
+	char base[64];
+	snprintf(base, sizeof(base), "/tmp/rill-ckp-test-XXXXXX");
+	cr_assert_not_null(mkdtemp(base));
+	char file[128];
+	snprintf(file, sizeof(file), "%s/plain", base);
+	FILE *f = fopen(file, "w");
+	cr_assert_not_null(f);
+	fclose(f);
+	rl_checkpoint *ckp = (rl_checkpoint *)1;
+	char           err[512] = "";
+	cr_assert_eq(rl_checkpoint_open(file, 3, NULL, NULL, &ckp, err, sizeof(err)), RL_ERR_IO);
+	cr_expect_eq(ckp, (rl_checkpoint *)1, "*ret written on failure");
+	char want[256];
+	snprintf(want, sizeof(want), "%s: Not a directory", file);
+	cr_expect_str_eq(err, want);
+	rl_remove_tree(base);
+}
+
+Test(checkpoint, open_rejects_a_directory_it_cannot_write)
+{
+	char base[64];
+	snprintf(base, sizeof(base), "/tmp/rill-ckp-test-XXXXXX");
+	cr_assert_not_null(mkdtemp(base));
+	char dir[160], want[256];
+	rl_checkpoint *ckp = (rl_checkpoint *)1;
+	char           err[512] = "";
+	if (geteuid() == 0) {
+		// Root ignores permission bits; a path under a regular file fails
+		// for everyone.
+		char file[128];
+		snprintf(file, sizeof(file), "%s/plain", base);
+		FILE *f = fopen(file, "w");
+		cr_assert_not_null(f);
+		fclose(f);
+		snprintf(dir, sizeof(dir), "%s/ckp", file);
+		snprintf(want, sizeof(want), "%s: Not a directory", dir);
+	} else {
+		snprintf(dir, sizeof(dir), "%s/ro", base);
+		cr_assert_eq(mkdir(dir, 0555), 0);
+		snprintf(want, sizeof(want), "%s: Permission denied", dir);
+	}
+	cr_assert_eq(rl_checkpoint_open(dir, 3, NULL, NULL, &ckp, err, sizeof(err)), RL_ERR_IO);
+	cr_expect_eq(ckp, (rl_checkpoint *)1, "*ret written on failure");
+	cr_expect_str_eq(err, want);
+	rl_remove_tree(base);
+}
+
+Test(checkpoint, open_rejects_keep_below_one)
+{
+	rl_checkpoint *ckp = (rl_checkpoint *)1;
+	char           err[512] = "";
+	cr_assert_eq(rl_checkpoint_open("/tmp/never-created", 0, NULL, NULL, &ckp, err,
+			 sizeof(err)),
+	    RL_ERR_INVAL);
+	cr_expect_eq(ckp, (rl_checkpoint *)1);
+	cr_expect_not_null(strstr(err, "keep"), "%s", err);
+	cr_expect_neq(access("/tmp/never-created", F_OK), 0);
+}
+
+Test(checkpoint, write_failure_names_the_path_and_reason)
+{
+	env e;
+	env_open(&e, 3);
+	// The batches directory vanished and a file took its place.
+	rl_remove_tree(e.batches);
+	FILE *f = fopen(e.batches, "w");
+	cr_assert_not_null(f);
+	fclose(f);
+	Rill__BatchRecord rec = RILL__BATCH_RECORD__INIT;
+	rec.batch_time_ms = 1000;
+	rec.phase = RILL__BATCH_RECORD__PHASE__DONE;
+	char   err[512] = "";
+	rl_err rv = rl_checkpoint_write(e.ckp, &rec, err, sizeof(err));
+	cr_assert_eq(rv, RL_ERR_IO);
+	char want[256];
+	snprintf(want, sizeof(want), "%s/.1000.done.tmp: Not a directory", e.batches);
+	cr_expect_str_eq(err, want);
+	env_close(&e);
+}
+
+Test(checkpoint, write_rejects_an_unknown_phase)
+{
+	env e;
+	env_open(&e, 3);
+	Rill__BatchRecord rec = RILL__BATCH_RECORD__INIT;
+	rec.batch_time_ms = 1000;
+	rec.phase = (Rill__BatchRecord__Phase)5;
+	char err[512] = "";
+	cr_assert_eq(rl_checkpoint_write(e.ckp, &rec, err, sizeof(err)), RL_ERR_INVAL);
+	cr_expect_not_null(strstr(err, "phase 5"), "%s", err);
+	env_close(&e);
+}

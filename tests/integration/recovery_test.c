@@ -1,0 +1,226 @@
+// SPDX-License-Identifier: Apache-2.0
+// Checkpoints and progress on a real broker: a run stopped or killed and run
+// again with the same --checkpoint-dir counts every record exactly once;
+// progress reaches the consumer group; retention-deleted records are refused
+// or skipped as configured; bad checkpoint directories are named.
+#include <criterion/criterion.h>
+#include <criterion/hooks.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tests/fixtures/fixture.h"
+
+ReportHook(PRE_ALL)(struct criterion_test_set *set)
+{
+	(void)set;
+	rt_kafka_start();
+}
+
+ReportHook(POST_ALL)(struct criterion_global_stats *stats)
+{
+	(void)stats;
+	rt_kafka_stop();
+}
+
+// A paced word count over `lines` lines spread on 4 partitions: 250 records
+// per partition per 100 ms batch.
+typedef struct paced {
+	const char *dir, *corpus, *want, *got, *out, *ckp, *job;
+} paced;
+
+static paced
+paced_job(const char *tag, const char *topic, int lines, int seed)
+{
+	paced p;
+	p.dir = rt_tmpdir(tag);
+	p.corpus = rt_path(p.dir, "corpus.txt");
+	p.want = rt_path(p.dir, "want.tsv");
+	p.got = rt_path(p.dir, "got.tsv");
+	p.out = rt_path(p.dir, "out");
+	p.ckp = rt_path(p.dir, "checkpoint");
+	rt_make_corpus(p.corpus, lines, seed);
+	rt_reference_counts(p.corpus, p.want);
+	rt_topic(topic, 4);
+	rt_produce_spread(topic, 4, p.corpus);
+	p.job = rt_wordcount_job(p.dir, topic, "100ms", 2500, "");
+	return p;
+}
+
+// finish runs the job to the end of the topic from the checkpoint and
+// compares the totals with the reference.
+static char *
+finish(const paced *p)
+{
+	char *o, *e;
+	int rv = rt_sh_capture(p->dir, &o, &e,
+	    "RILL_LOG_LEVEL=info %s run %s --checkpoint-dir %s --available-now", rt_bin("rill"),
+	    p->job, p->ckp);
+	cr_assert_eq(rv, 0, "the resumed run exited %d:\n%s", rv, e);
+	rt_sink_totals(p->out, p->got);
+	rt_assert_same_file(p->got, p->want);
+	return e;
+}
+
+Test(recovery, graceful_stop_then_rerun_counts_exactly, .timeout = 180)
+{
+	paced p = paced_job("ckp-stop", "ckp-stop", 40000, 31);
+	char *o, *e;
+	int rv = rt_sh_capture(p.dir, &o, &e, "RILL_LOG_LEVEL=info %s run %s --checkpoint-dir %s --for 1500ms",
+	    rt_bin("rill"), p.job, p.ckp);
+	cr_assert_eq(rv, 0, "%s", e);
+	cr_assert_gt(rt_count(e, "msg=\"batch done\" job=wordcount batch_ms="), 3, "%s", e);
+	e = finish(&p);
+	cr_assert_not_null(strstr(e, "msg=\"resuming from checkpoint\""), "%s", e);
+}
+
+Test(recovery, sigkill_of_the_whole_run_then_rerun_counts_exactly, .timeout = 240)
+{
+	paced p = paced_job("ckp-kill", "ckp-kill", 40000, 37);
+	// Three runs killed with SIGKILL (driver and executors) at odd moments.
+	const char *delays[] = {"0.7", "1.3", "0.9"};
+	for (int i = 0; i < 3; i++) {
+		char *o, *e;
+		int rv = rt_sh_capture(p.dir, &o, &e,
+		    "setsid %s run %s --checkpoint-dir %s & run=$!; sleep %s;"
+		    " /bin/kill -KILL -- -$run; wait $run",
+		    rt_bin("rill"), p.job, p.ckp, delays[i]);
+		cr_assert_eq(rv, 128 + 9, "run %d was killed: status %d\n%s", i, rv, e);
+	}
+	finish(&p);
+}
+
+Test(recovery, corrupt_newest_record_falls_back_with_a_warning, .timeout = 180)
+{
+	paced p = paced_job("ckp-corrupt", "ckp-corrupt", 20000, 41);
+	char *o, *e;
+	int rv = rt_sh_capture(p.dir, &o, &e, "%s run %s --checkpoint-dir %s --for 1s",
+	    rt_bin("rill"), p.job, p.ckp);
+	cr_assert_eq(rv, 0, "%s", e);
+	// Flip a byte in the middle of the newest record.
+	cr_assert_eq(rt_sh("f=$(ls %s/batches/*.done | sort -t/ -k2 | tail -1);"
+			   " size=$(stat -c %%s $f); printf '\\377' |"
+			   " dd of=$f bs=1 seek=$((size / 2)) conv=notrunc status=none",
+			 p.ckp),
+	    0);
+	e = finish(&p);
+	cr_assert_not_null(strstr(e, "msg=\"skipping a checkpoint record\""), "%s", e);
+	cr_assert_not_null(strstr(e, "CRC32C mismatch"), "%s", e);
+}
+
+Test(recovery, checkpoint_of_another_job_is_refused, .timeout = 120)
+{
+	paced p = paced_job("ckp-other", "ckp-other", 2000, 43);
+	char *o, *e;
+	cr_assert_eq(rt_sh_capture(p.dir, &o, &e, "%s run %s --checkpoint-dir %s --available-now",
+			 rt_bin("rill"), p.job, p.ckp),
+	    0, "%s", e);
+	cr_assert_eq(rt_sh("sed -i 's/^name: wordcount/name: other-job/' %s", p.job), 0);
+	int rv = rt_sh_capture(p.dir, &o, &e, "%s run %s --checkpoint-dir %s --available-now",
+	    rt_bin("rill"), p.job, p.ckp);
+	cr_assert_eq(rv, 1, "%s", e);
+	cr_assert_not_null(strstr(e, "belongs to job 'wordcount', not 'other-job'"), "%s", e);
+}
+
+Test(recovery, unusable_checkpoint_dir_is_named, .timeout = 60)
+{
+	const char *dir = rt_tmpdir("ckp-file");
+	const char *file = rt_write(dir, "not-a-dir", "x\n");
+	const char *job = rt_wordcount_job(dir, "anything", "1s", 0, "");
+	char *o, *e;
+	int rv = rt_sh_capture(dir, &o, &e, "%s run %s --checkpoint-dir %s/sub --available-now",
+	    rt_bin("rill"), job, file);
+	cr_assert_eq(rv, 1, "%s", e);
+	cr_assert_not_null(strstr(e, file), "the message names the path:\n%s", e);
+}
+
+Test(progress, committed_offsets_reach_the_group_and_start_the_next_run, .timeout = 180)
+{
+	const char *dir = rt_tmpdir("group");
+	const char *first = rt_path(dir, "first.txt"), *second = rt_path(dir, "second.txt");
+	const char *want = rt_path(dir, "want.tsv"), *got = rt_path(dir, "got.tsv");
+	rt_make_corpus(first, 5000, 51);
+	rt_make_corpus(second, 3000, 52);
+	rt_topic("grouped", 2);
+	rt_produce_lines("grouped", first);
+	const char *job = rt_wordcount_job(dir, "grouped", "200ms", 0,
+	    "    group: rill-test-group\n    starting_offsets: committed\n");
+	char *o, *e;
+	cr_assert_eq(rt_sh_capture(dir, &o, &e, "%s run %s --available-now", rt_bin("rill"), job), 0,
+	    "%s", e);
+	// Kafka's own tool sees the group at the end of both partitions.
+	int rv = rt_sh_capture(dir, &o, &e,
+	    "%s/deploy/kafka.sh run org.apache.kafka.tools.consumer.group.ConsumerGroupCommand"
+	    " --bootstrap-server %s --describe --group rill-test-group",
+	    getenv("RILL_SOURCE_ROOT"), rt_kafka());
+	cr_assert_eq(rv, 0, "%s", e);
+	cr_assert_eq(rt_sh("awk '$2 == \"grouped\" { n++; if ($6 != 0) bad++ } END { exit !(n == 2 && !bad) }' %s/stdout", dir),
+	    0, "both partitions committed with lag 0:\n%s", o);
+
+	// No checkpoint: the next run starts where the group is, so it counts
+	// only the new records.
+	cr_assert_eq(rt_sh("rm -rf %s/out", dir), 0);
+	rt_produce_lines("grouped", second);
+	rt_reference_counts(second, want);
+	cr_assert_eq(rt_sh_capture(dir, &o, &e, "%s run %s --available-now", rt_bin("rill"), job), 0,
+	    "%s", e);
+	rt_sink_totals(rt_path(dir, "out"), got);
+	rt_assert_same_file(got, want);
+}
+
+Test(progress, starting_offsets_none_without_commits_is_an_error, .timeout = 60)
+{
+	const char *dir = rt_tmpdir("none");
+	rt_topic("never-read", 1);
+	const char *job = rt_wordcount_job(dir, "never-read", "1s", 0,
+	    "    group: rill-test-fresh-group\n    starting_offsets: none\n");
+	char *o, *e;
+	int rv = rt_sh_capture(dir, &o, &e, "%s run %s --available-now", rt_bin("rill"), job);
+	cr_assert_eq(rv, 1, "%s", e);
+	cr_assert_not_null(strstr(e, "has no committed offset for never-read[0]"), "%s", e);
+}
+
+Test(data_loss, deleted_records_fail_the_batch_or_are_skipped, .timeout = 240)
+{
+	const char *dir = rt_tmpdir("loss");
+	const char *ckp = rt_path(dir, "checkpoint"), *all = rt_path(dir, "all.txt");
+	const char *kept = rt_path(dir, "kept.txt"), *want = rt_path(dir, "want.tsv");
+	const char *got = rt_path(dir, "got.tsv");
+	cr_assert_eq(rt_sh("for i in $(seq 0 1999); do echo \"w$((i %% 50)) line$i\"; done > %s", all), 0);
+	rt_topic("lossy", 1);
+	cr_assert_eq(rt_sh("head -1000 %s > %s/a.txt", all, dir), 0);
+	rt_produce_lines("lossy", rt_path(dir, "a.txt"));
+	const char *job = rt_wordcount_job(dir, "lossy", "200ms", 0, "");
+	char *o, *e;
+	cr_assert_eq(rt_sh_capture(dir, &o, &e, "%s run %s --checkpoint-dir %s --available-now",
+			 rt_bin("rill"), job, ckp),
+	    0, "%s", e);
+	// While the job is down, 1000 more arrive and retention deletes up to 1500.
+	cr_assert_eq(rt_sh("tail -1000 %s > %s/b.txt", all, dir), 0);
+	rt_produce_lines("lossy", rt_path(dir, "b.txt"));
+	rt_write(dir, "delete.json",
+	    "{\"partitions\": [{\"topic\": \"lossy\", \"partition\": 0, \"offset\": 1500}], \"version\": 1}\n");
+	cr_assert_eq(rt_sh("%s/deploy/kafka.sh run org.apache.kafka.tools.DeleteRecordsCommand"
+			   " --bootstrap-server %s --offset-json-file %s/delete.json >/dev/null 2>&1",
+			 getenv("RILL_SOURCE_ROOT"), rt_kafka(), dir),
+	    0);
+
+	// fail_on_data_loss: true (the default) refuses, naming where and what to do.
+	int rv = rt_sh_capture(dir, &o, &e, "%s run %s --checkpoint-dir %s --available-now",
+	    rt_bin("rill"), job, ckp);
+	cr_assert_eq(rv, 1, "%s", e);
+	cr_assert_not_null(strstr(e, "lossy[0]"), "%s", e);
+	cr_assert_not_null(strstr(e, "fail_on_data_loss: false"), "%s", e);
+
+	// fail_on_data_loss: false skips the 500 lost records and says so.
+	job = rt_wordcount_job(dir, "lossy", "200ms", 0, "    fail_on_data_loss: false\n");
+	rv = rt_sh_capture(dir, &o, &e, "RILL_LOG_LEVEL=info %s run %s --checkpoint-dir %s --available-now",
+	    rt_bin("rill"), job, ckp);
+	cr_assert_eq(rv, 0, "%s", e);
+	cr_assert_not_null(strstr(e, "msg=\"records lost\" topic=lossy partition=0 from=1000 until=1500 lost=500"),
+	    "%s", e);
+	cr_assert_eq(rt_sh("{ head -1000 %s; tail -500 %s; } > %s", all, all, kept), 0);
+	rt_reference_counts(kept, want);
+	rt_sink_totals(rt_path(dir, "out"), got);
+	rt_assert_same_file(got, want);
+}
