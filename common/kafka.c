@@ -322,6 +322,64 @@ rl_kafka_commit(rl_kafka_meta *meta, const rl_tp *tps, const int64_t *offsets, s
 	return rv;
 }
 
+rl_err
+rl_kafka_group_offsets(rl_kafka_meta *meta, const char *group, const rl_tp *tps, size_t n,
+    int timeout_ms, int64_t *ret, char *errbuf, size_t errlen)
+{
+	rd_kafka_topic_partition_list_t *list = tp_list(tps, n);
+	rd_kafka_ListConsumerGroupOffsets_t *req = rd_kafka_ListConsumerGroupOffsets_new(group, list);
+	rd_kafka_topic_partition_list_destroy(list);
+	rd_kafka_queue_t *q = rd_kafka_queue_new(meta->m_rk);
+	rd_kafka_AdminOptions_t *opts = rd_kafka_AdminOptions_new(meta->m_rk,
+	    RD_KAFKA_ADMIN_OP_LISTCONSUMERGROUPOFFSETS);
+	char why[256];
+	rd_kafka_AdminOptions_set_request_timeout(opts, timeout_ms, why, sizeof(why));
+	rd_kafka_ListConsumerGroupOffsets(meta->m_rk, &req, 1, opts, q);
+	rl_err rv = RL_OK;
+	rd_kafka_event_t *ev = rd_kafka_queue_poll(q, timeout_ms + 1000);
+	if (ev == NULL) {
+		snprintf(errbuf, errlen, "offsets of group '%s' from %s: no answer in %d ms", group,
+		    meta->m_brokers, timeout_ms);
+		rv = RL_ERR_TIMEDOUT;
+		goto out;
+	}
+	if (rd_kafka_event_error(ev) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+		snprintf(errbuf, errlen, "offsets of group '%s' from %s: %s", group, meta->m_brokers,
+		    rd_kafka_event_error_string(ev));
+		rv = from_kafka(rd_kafka_event_error(ev));
+		goto out;
+	}
+	const rd_kafka_ListConsumerGroupOffsets_result_t *res =
+	    rd_kafka_event_ListConsumerGroupOffsets_result(ev);
+	size_t ngroups;
+	const rd_kafka_group_result_t **groups =
+	    rd_kafka_ListConsumerGroupOffsets_result_groups(res, &ngroups);
+	const rd_kafka_topic_partition_list_t *parts =
+	    ngroups == 1 ? rd_kafka_group_result_partitions(groups[0]) : NULL;
+	if (ngroups != 1 || rd_kafka_group_result_error(groups[0]) != NULL || parts == NULL) {
+		snprintf(errbuf, errlen, "offsets of group '%s': %s", group,
+		    ngroups == 1 && rd_kafka_group_result_error(groups[0]) != NULL
+			? rd_kafka_error_string(rd_kafka_group_result_error(groups[0]))
+			: "unexpected answer");
+		rv = RL_ERR_KAFKA;
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		ret[i] = -1;
+		for (int k = 0; k < parts->cnt; k++)
+			if (parts->elems[k].partition == tps[i].tp_partition &&
+			    strcmp(parts->elems[k].topic, tps[i].tp_topic) == 0 &&
+			    parts->elems[k].offset >= 0)
+				ret[i] = parts->elems[k].offset;
+	}
+out:
+	if (ev != NULL)
+		rd_kafka_event_destroy(ev);
+	rd_kafka_AdminOptions_destroy(opts);
+	rd_kafka_queue_destroy(q);
+	return rv;
+}
+
 // ---- range reads ----
 
 #define STASH_MAX 512
@@ -697,6 +755,129 @@ rl_kafka_flush(rl_kafka_producer *p, int timeout_ms, char *errbuf, size_t errlen
 		return RL_ERR_KAFKA;
 	}
 	return RL_OK;
+}
+
+// ---- transactional producer ----
+
+struct rl_kafka_txn {
+	rd_kafka_t *t_rk;
+	char       *t_id;
+};
+
+// txn_error turns a transactional API error into rl_err (destroying it).
+static rl_err
+txn_error(rl_kafka_txn *t, rd_kafka_error_t *error, const char *what, char *errbuf, size_t errlen)
+{
+	if (error == NULL)
+		return RL_OK;
+	bool unusable = rd_kafka_error_is_fatal(error) ||
+	    rd_kafka_error_code(error) == RD_KAFKA_RESP_ERR__FENCED ||
+	    rd_kafka_error_code(error) == RD_KAFKA_RESP_ERR_PRODUCER_FENCED;
+	snprintf(errbuf, errlen, "transactional producer %s: %s: %s%s", t->t_id, what,
+	    rd_kafka_error_string(error), unusable ? " (producer unusable)" : "");
+	rd_kafka_error_destroy(error);
+	return unusable ? RL_ERR_STALE_EPOCH : RL_ERR_KAFKA;
+}
+
+rl_err
+rl_kafka_txn_create(const char *brokers, const rl_kafka_props *props, const char *txn_id,
+    int timeout_ms, rl_kafka_txn **ret, char *errbuf, size_t errlen)
+{
+	const char *defaults[] = {"client.id", "rill-sink", "linger.ms", "5", NULL};
+	rd_kafka_conf_t *conf;
+	rl_err rv = make_conf(brokers, defaults, props, &conf, errbuf, errlen);
+	if (rv != RL_OK)
+		return rv;
+	if ((rv = conf_set(conf, "transactional.id", txn_id, errbuf, errlen)) != RL_OK) {
+		rd_kafka_conf_destroy(conf);
+		return rv;
+	}
+	rl_kafka_txn *t = RL_NEW(rl_kafka_txn);
+	t->t_id = rl_strdup(txn_id);
+	if ((rv = new_client(RD_KAFKA_PRODUCER, conf, &t->t_rk, errbuf, errlen)) != RL_OK) {
+		rl_free(t->t_id);
+		rl_free(t);
+		return rv;
+	}
+	rv = txn_error(t, rd_kafka_init_transactions(t->t_rk, timeout_ms), "init", errbuf, errlen);
+	if (rv != RL_OK) {
+		rl_kafka_txn_destroy(t);
+		return rv;
+	}
+	*ret = t;
+	return RL_OK;
+}
+
+void
+rl_kafka_txn_destroy(rl_kafka_txn *t)
+{
+	if (t == NULL)
+		return;
+	rd_kafka_destroy(t->t_rk);
+	rl_free(t->t_id);
+	rl_free(t);
+}
+
+rl_err
+rl_kafka_txn_begin(rl_kafka_txn *t, char *errbuf, size_t errlen)
+{
+	return txn_error(t, rd_kafka_begin_transaction(t->t_rk), "begin", errbuf, errlen);
+}
+
+rl_err
+rl_kafka_txn_produce(rl_kafka_txn *t, const char *topic, const void *key, size_t key_len,
+    const void *value, size_t value_len, char *errbuf, size_t errlen)
+{
+	size_t klen = key != NULL ? key_len : 0;
+	for (;;) {
+		rd_kafka_resp_err_t err = rd_kafka_producev(t->t_rk, RD_KAFKA_V_TOPIC(topic),
+		    RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_KEY(key, klen),
+		    RD_KAFKA_V_VALUE((void *)(uintptr_t)value, value_len), RD_KAFKA_V_END);
+		if (err == RD_KAFKA_RESP_ERR_NO_ERROR)
+			return RL_OK;
+		if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+			snprintf(errbuf, errlen, "transactional producer %s: producing to '%s': %s",
+			    t->t_id, topic, rd_kafka_err2str(err));
+			return err == RD_KAFKA_RESP_ERR__FATAL ? RL_ERR_STALE_EPOCH : RL_ERR_KAFKA;
+		}
+		rd_kafka_poll(t->t_rk, 10);
+	}
+}
+
+rl_err
+rl_kafka_txn_prepare(rl_kafka_txn *t, const char *group, const char *marker_topic,
+    int32_t marker_partition, int64_t marker_offset, int timeout_ms, char *errbuf, size_t errlen)
+{
+	rd_kafka_resp_err_t err = rd_kafka_flush(t->t_rk, timeout_ms);
+	if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+		snprintf(errbuf, errlen, "transactional producer %s: flush: %s", t->t_id,
+		    rd_kafka_err2str(err));
+		return RL_ERR_KAFKA;
+	}
+	rd_kafka_topic_partition_list_t *offsets = rd_kafka_topic_partition_list_new(1);
+	rd_kafka_topic_partition_list_add(offsets, marker_topic, marker_partition)->offset =
+	    marker_offset;
+	rd_kafka_consumer_group_metadata_t *cgmd = rd_kafka_consumer_group_metadata_new(group);
+	rl_err rv = txn_error(t,
+	    rd_kafka_send_offsets_to_transaction(t->t_rk, offsets, cgmd, timeout_ms),
+	    "adding the commit marker", errbuf, errlen);
+	rd_kafka_consumer_group_metadata_destroy(cgmd);
+	rd_kafka_topic_partition_list_destroy(offsets);
+	return rv;
+}
+
+rl_err
+rl_kafka_txn_commit(rl_kafka_txn *t, int timeout_ms, char *errbuf, size_t errlen)
+{
+	return txn_error(t, rd_kafka_commit_transaction(t->t_rk, timeout_ms), "commit", errbuf,
+	    errlen);
+}
+
+rl_err
+rl_kafka_txn_abort(rl_kafka_txn *t, int timeout_ms, char *errbuf, size_t errlen)
+{
+	return txn_error(t, rd_kafka_abort_transaction(t->t_rk, timeout_ms), "abort", errbuf,
+	    errlen);
 }
 
 // ---- mock cluster ----

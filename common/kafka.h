@@ -64,6 +64,11 @@ rl_err rl_kafka_committed(rl_kafka_meta *meta, const rl_tp *tps, size_t n, int t
 rl_err rl_kafka_commit(rl_kafka_meta *meta, const rl_tp *tps, const int64_t *offsets, size_t n,
     char *errbuf, size_t errlen);
 
+// rl_kafka_group_offsets reads another group's committed offsets of the n
+// partitions (admin API) into ret[] (-1 where it has none).
+rl_err rl_kafka_group_offsets(rl_kafka_meta *meta, const char *group, const rl_tp *tps, size_t n,
+    int timeout_ms, int64_t *ret, char *errbuf, size_t errlen);
+
 // ---- executor side: reading offset ranges ----
 
 typedef struct rl_kafka_reader rl_kafka_reader;
@@ -116,6 +121,35 @@ rl_err rl_kafka_produce(rl_kafka_producer *p, const char *topic, int32_t partiti
     const void *key, size_t key_len, const void *value, size_t value_len, char *errbuf,
     size_t errlen);
 rl_err rl_kafka_flush(rl_kafka_producer *p, int timeout_ms, char *errbuf, size_t errlen);
+
+// ---- transactional producer (the exactly-once Kafka sink) ----
+
+typedef struct rl_kafka_txn rl_kafka_txn;
+
+// rl_kafka_txn_create makes a producer with transactional.id txn_id and
+// initialises it, which fences any earlier producer with that id: its open
+// transaction is aborted and it can no longer commit.
+rl_err rl_kafka_txn_create(const char *brokers, const rl_kafka_props *props, const char *txn_id,
+    int timeout_ms, rl_kafka_txn **ret, char *errbuf, size_t errlen);
+// rl_kafka_txn_destroy frees the producer; an open transaction is left to be
+// aborted by the next producer with the same id (or the broker's timeout).
+void   rl_kafka_txn_destroy(rl_kafka_txn *t);
+
+// Transaction steps. An error is RL_ERR_KAFKA when the transaction can be
+// aborted and the producer used again, RL_ERR_STALE_EPOCH when the producer
+// is unusable (fenced by a newer one, or fatal): destroy it.
+rl_err rl_kafka_txn_begin(rl_kafka_txn *t, char *errbuf, size_t errlen);
+// rl_kafka_txn_produce queues one record (copied), waiting when the queue is full.
+rl_err rl_kafka_txn_produce(rl_kafka_txn *t, const char *topic, const void *key, size_t key_len,
+    const void *value, size_t value_len, char *errbuf, size_t errlen);
+// rl_kafka_txn_prepare waits until every record is acknowledged and adds to
+// the transaction the commit of marker_offset as group's position of
+// marker_topic/marker_partition: the marker becomes visible exactly when the
+// transaction commits, so a reader can tell afterwards whether it did.
+rl_err rl_kafka_txn_prepare(rl_kafka_txn *t, const char *group, const char *marker_topic,
+    int32_t marker_partition, int64_t marker_offset, int timeout_ms, char *errbuf, size_t errlen);
+rl_err rl_kafka_txn_commit(rl_kafka_txn *t, int timeout_ms, char *errbuf, size_t errlen);
+rl_err rl_kafka_txn_abort(rl_kafka_txn *t, int timeout_ms, char *errbuf, size_t errlen);
 
 // ---- embedded mock cluster (librdkafka's, for `rill demo` and fault tests) ----
 

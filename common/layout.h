@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// Where the files sink puts a batch, shared by the executors that write parts
-// and the driver that commits the batch directory.
+// Names and places the driver and the executors must agree on: the files
+// sink's batch directories and the Kafka sink's transactional ids.
 #ifndef RL_LAYOUT_H
 #define RL_LAYOUT_H
 
@@ -20,6 +20,15 @@ static inline void
 rl_files_batch_dir(const char *path, int64_t batch_ms, char *buf, size_t len)
 {
 	snprintf(buf, len, "%s/batch-%" PRId64, path, batch_ms);
+}
+
+// rl_kafka_sink_txn_id writes the transactional id of a Kafka sink task, which
+// is also the consumer group of its commit marker. Derived from the job and
+// the task's partition only, so that a restarted task fences its zombie.
+static inline void
+rl_kafka_sink_txn_id(const char *job, uint32_t partition, char *buf, size_t len)
+{
+	snprintf(buf, len, "rill-%s-sink-%" PRIu32, job, partition);
 }
 
 #endif

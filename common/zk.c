@@ -229,10 +229,11 @@ session_free(rl_zk *zk)
 }
 
 // session_open starts a session to connect and waits until deadline_ms
-// (rl_mono_ms) for the server to accept it.
+// (rl_mono_ms; timeout_ms is the caller's whole budget, for messages) for the
+// server to accept it.
 static rl_err
-session_open(const char *connect, int session_timeout_ms, int64_t deadline_ms, rl_zk **ret,
-    char *errbuf, size_t errlen)
+session_open(const char *connect, int session_timeout_ms, int timeout_ms, int64_t deadline_ms,
+    rl_zk **ret, char *errbuf, size_t errlen)
 {
 	rl_zk *zk = RL_NEW(rl_zk);
 	rl_err rv;
@@ -284,8 +285,8 @@ session_open(const char *connect, int session_timeout_ms, int64_t deadline_ms, r
 		snprintf(errbuf, errlen, "ZooKeeper at %s: authentication failed", connect);
 		rv = RL_ERR_IO;
 	} else {
-		snprintf(errbuf, errlen, "ZooKeeper at %s: no server answered within the timeout",
-		    connect);
+		snprintf(errbuf, errlen, "ZooKeeper at %s: no server answered within %d ms", connect,
+		    timeout_ms);
 		rv = RL_ERR_TIMEDOUT;
 	}
 err_session:
@@ -316,12 +317,13 @@ create_parents(zhandle_t *zh, const char *path, char **ret_failed)
 
 // create_chroot makes the chroot of connect exist, through a session without it.
 static rl_err
-create_chroot(const char *connect, const char *chroot, int session_timeout_ms,
+create_chroot(const char *connect, const char *chroot, int session_timeout_ms, int timeout_ms,
     int64_t deadline_ms, char *errbuf, size_t errlen)
 {
 	char *hosts = rl_strndup(connect, (size_t)(chroot - connect));
 	rl_zk *root;
-	rl_err rv = session_open(hosts, session_timeout_ms, deadline_ms, &root, errbuf, errlen);
+	rl_err rv = session_open(hosts, session_timeout_ms, timeout_ms, deadline_ms, &root, errbuf,
+	    errlen);
 	if (rv != RL_OK)
 		goto err_hosts;
 	char *failed = NULL;
@@ -360,7 +362,8 @@ rl_zk_connect(const char *connect, int session_timeout_ms, int timeout_ms, rl_zk
 	}
 	int64_t deadline_ms = rl_mono_ms() + timeout_ms;
 	rl_zk *zk;
-	if ((rv = session_open(connect, session_timeout_ms, deadline_ms, &zk, errbuf, errlen)))
+	rv = session_open(connect, session_timeout_ms, timeout_ms, deadline_ms, &zk, errbuf, errlen);
+	if (rv != RL_OK)
 		return rv;
 	zk->z_chroot = chroot != NULL;
 	if (chroot != NULL) {
@@ -368,8 +371,8 @@ rl_zk_connect(const char *connect, int session_timeout_ms, int timeout_ms, rl_zk
 		struct Stat stat;
 		int rc = zoo_exists(zk->z_handle, "/", 0, &stat);
 		if (rc == ZNONODE)
-			rv = create_chroot(connect, chroot, session_timeout_ms, deadline_ms, errbuf,
-			    errlen);
+			rv = create_chroot(connect, chroot, session_timeout_ms, timeout_ms,
+			    deadline_ms, errbuf, errlen);
 		else if (rc != ZOK)
 			rv = op_error(zk, "check chroot", "/", rc, errbuf, errlen);
 		if (rv != RL_OK)

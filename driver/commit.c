@@ -8,7 +8,10 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "common/alloc.h"
 #include "common/fsutil.h"
+#include "common/log.h"
+#include "common/rpc.h"
 #include "common/layout.h"
 
 rl_err
@@ -93,9 +96,87 @@ rl_commit_batch(const rl_job *job, int64_t batch_ms, const rl_sched_task *tasks,
 	case RL_SINK_PRINT:
 		commit_print(job, batch_ms, tasks, n, out);
 		return RL_OK;
+	case RL_SINK_KAFKA:
+		return RL_OK; // at least once: every task flushed its records
 	default:
 		snprintf(errbuf, errlen, "sink kind %d is not supported by this version",
 		    (int)job->j_sink.k_kind);
 		return RL_ERR_NOTSUP;
 	}
+}
+
+// ---- exactly-once Kafka sink ----
+
+size_t
+rl_commit_kafka_finish(rl_pool *pool, const rl_job *job, int64_t batch_ms, uint32_t stage,
+    const rl_sched_task *tasks, size_t n, bool commit, bool *failed)
+{
+	size_t nfailed = 0;
+	uint32_t *parts = rl_calloc(n + 1, sizeof(uint32_t));
+	for (size_t i = 0; i < n; i++)
+		failed[i] = tasks[i].t_result != NULL; // until an executor says otherwise
+	// One request per executor, for all the partitions it holds.
+	for (size_t i = 0; i < n; i++) {
+		int e = tasks[i].t_exec;
+		if (tasks[i].t_result == NULL || e < 0)
+			continue;
+		bool seen = false;
+		for (size_t k = 0; k < i; k++)
+			seen |= tasks[k].t_result != NULL && tasks[k].t_exec == e;
+		if (seen)
+			continue;
+		size_t np = 0;
+		for (size_t k = i; k < n; k++)
+			if (tasks[k].t_result != NULL && tasks[k].t_exec == e)
+				parts[np++] = tasks[k].t_launch->partition;
+		Rill__SinkFinish f = RILL__SINK_FINISH__INIT;
+		f.job = job->j_name;
+		f.batch_time_ms = batch_ms;
+		f.stage = stage;
+		f.partitions = parts;
+		f.n_partitions = np;
+		f.commit = commit;
+		Rill__Envelope env = RILL__ENVELOPE__INIT;
+		env.body_case = RILL__ENVELOPE__BODY_SINK_FINISH;
+		env.sink_finish = &f;
+		pthread_mutex_lock(&pool->p_mu);
+		rl_rpc_client *cli = pool->p_execs[e]->e_client;
+		pthread_mutex_unlock(&pool->p_mu);
+		rl_msg *reply = NULL;
+		char why[512];
+		if (cli == NULL ||
+		    rl_rpc_call(cli, &env, NULL, 0, 60000, &reply, why, sizeof(why)) != RL_OK ||
+		    reply->m_env->body_case != RILL__ENVELOPE__BODY_SINK_FINISHED) {
+			rl_warn("driver", "cannot finish sink transactions", "batch_ms=%" PRId64 " executor=%s commit=%d",
+			    batch_ms, pool->p_execs[e]->e_id, commit);
+			rl_msg_free(reply);
+			continue;
+		}
+		const Rill__SinkFinished *done = reply->m_env->sink_finished;
+		for (size_t r = 0; r < done->n_results; r++)
+			for (size_t k = i; k < n; k++)
+				if (tasks[k].t_exec == e &&
+				    tasks[k].t_launch->partition == done->results[r]->partition)
+					failed[k] = !done->results[r]->ok;
+		rl_msg_free(reply);
+	}
+	for (size_t i = 0; i < n; i++)
+		nfailed += failed[i];
+	rl_free(parts);
+	return nfailed;
+}
+
+rl_err
+rl_commit_kafka_committed(rl_kafka_meta *sink_meta, const rl_job *job, uint32_t partition,
+    int64_t batch_ms, bool *ret, char *errbuf, size_t errlen)
+{
+	char group[256];
+	rl_kafka_sink_txn_id(job->j_name, partition, group, sizeof(group));
+	rl_tp marker = {job->j_sink.k_topic, 0};
+	int64_t offset;
+	rl_err rv = rl_kafka_group_offsets(sink_meta, group, &marker, 1, 10000, &offset, errbuf,
+	    errlen);
+	if (rv == RL_OK)
+		*ret = offset >= batch_ms;
+	return rv;
 }

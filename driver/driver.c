@@ -9,6 +9,8 @@
 
 #include "common/alloc.h"
 #include "common/arena.h"
+#include "common/fault.h"
+#include "common/layout.h"
 #include "common/log.h"
 #include "common/plan.h"
 #include "common/sysinfo.h"
@@ -37,6 +39,7 @@ struct rl_driver {
 	rl_pid               d_pid;
 	double               d_rate;    // backpressure's total records/s; <= 0: none yet
 	Rill__BatchRecord   *d_replay;  // a recovered batch to run again, or NULL
+	rl_kafka_meta       *d_sink_meta; // exactly-once Kafka sink: reads commit markers
 	volatile sig_atomic_t d_stop;
 };
 
@@ -52,7 +55,22 @@ typedef struct batch {
 	size_t        *b_part_of_map;  // stage-0 task -> input partition
 	uint32_t       b_nreduce;
 	uint64_t       b_records;
+	bool          *b_skip;         // last stage: partitions whose output is already committed
+	size_t         b_nskip;
 } batch;
+
+static bool
+kafka_exactly_once(const rl_driver *d)
+{
+	return d->d_job->j_sink.k_kind == RL_SINK_KAFKA && d->d_job->j_sink.k_exactly_once;
+}
+
+static bool
+skipped(const batch *b, uint32_t stage, size_t nstages, uint32_t partition)
+{
+	return stage == nstages - 1 && b->b_skip != NULL && partition < b->b_nskip &&
+	    b->b_skip[partition];
+}
 
 static void
 warn_checkpoint(void *arg, const char *path, const char *why)
@@ -82,10 +100,13 @@ rl_driver_create(const rl_job *job, const rl_driver_opts *opts, rl_driver **ret,
 	};
 	rl_pid_init(&d->d_pid, job->j_batch_ms);
 	if (job->j_sink.k_kind == RL_SINK_KAFKA) {
-		snprintf(errbuf, errlen, "%s:%d:%d: the kafka sink is not supported by this version",
-		    job->j_filename, job->j_sink.k_loc.line, job->j_sink.k_loc.col);
-		rv = RL_ERR_NOTSUP;
-		goto err_driver;
+		// The sink's topic must exist; its cluster holds the commit markers.
+		int32_t count;
+		if ((rv = rl_kafka_meta_create(job->j_sink.k_brokers, NULL, NULL, &d->d_sink_meta,
+			 errbuf, errlen)) != RL_OK ||
+		    (rv = rl_kafka_partition_count(d->d_sink_meta, job->j_sink.k_topic, 10000, &count,
+			 errbuf, errlen)) != RL_OK)
+			goto err_driver;
 	}
 	if ((rv = rl_plan_build(job, &d->d_plan, errbuf, errlen)) != RL_OK)
 		goto err_driver;
@@ -130,6 +151,7 @@ rl_driver_destroy(rl_driver *d)
 	rl_pool_destroy(d->d_pool);
 	rl_input_destroy(d->d_input);
 	rl_checkpoint_close(d->d_ckp);
+	rl_kafka_meta_destroy(d->d_sink_meta);
 	if (d->d_replay != NULL)
 		rill__batch_record__free_unpacked(d->d_replay, NULL);
 	rl_plan_destroy(d->d_plan);
@@ -171,6 +193,20 @@ write_record(rl_driver *d, batch *b, Rill__BatchRecord__Phase phase, char *errbu
 		rec.pending_batch_ms = &pending;
 		rec.n_pending_batch_ms = 1;
 	}
+	// Exactly-once Kafka sink: the transactions this batch prepares and commits.
+	size_t last = d->d_plan->p_nstages - 1;
+	if (kafka_exactly_once(d) && phase != RILL__BATCH_RECORD__PHASE__PLANNED) {
+		rec.sink_commits = rl_arena_alloc(&a, (b->b_ntasks[last] + 1) * sizeof(void *));
+		for (size_t t = 0; t < b->b_ntasks[last]; t++) {
+			Rill__SinkCommit *sc = rl_arena_alloc(&a, sizeof(*sc));
+			rill__sink_commit__init(sc);
+			sc->stage = (uint32_t)last;
+			sc->partition = b->b_tasks[last][t].t_launch->partition;
+			sc->transactional_id = rl_arena_alloc(&a, 256);
+			rl_kafka_sink_txn_id(d->d_job->j_name, sc->partition, sc->transactional_id, 256);
+			rec.sink_commits[rec.n_sink_commits++] = sc;
+		}
+	}
 	rate.latest_rate = d->d_pid.p_latest_rate;
 	rate.latest_error = d->d_pid.p_latest_error;
 	rate.latest_time_ms = d->d_pid.p_latest_time_ms;
@@ -200,6 +236,10 @@ new_launch(rl_driver *d, batch *b, uint32_t stage, uint32_t partition)
 	tl->retain_from_batch_ms = b->b_time_ms;
 	if (d->d_plan->p_stages[stage].st_output == RL_OUTPUT_SHUFFLE)
 		tl->num_output_partitions = b->b_nreduce;
+	else if (kafka_exactly_once(d)) {
+		tl->sink_marker_topic = d->d_job->j_sink.k_topic;
+		tl->sink_marker_partition = 0;
+	}
 	return tl;
 }
 
@@ -271,11 +311,13 @@ plan_ranges(rl_driver *d, batch *b)
 	b->b_tasks[0] = new_tasks(nparts);
 	b->b_part_of_map = rl_calloc(nparts + 1, sizeof(size_t));
 	cut_ranges(d, b, parts, nparts);
-	size_t n = 0;
+	size_t n = 0, index = 0;
 	for (size_t i = 0; i < nparts; i++) {
 		if (b->b_until[i] <= b->b_from[i])
 			continue; // empty ranges launch no task
-		Rill__TaskLaunch *tl = new_launch(d, b, 0, (uint32_t)n);
+		if (skipped(b, 0, d->d_plan->p_nstages, (uint32_t)index++))
+			continue; // its output is committed already
+		Rill__TaskLaunch *tl = new_launch(d, b, 0, (uint32_t)(index - 1));
 		Rill__OffsetRange *r = rl_arena_alloc(&b->b_arena, sizeof(*r));
 		rill__offset_range__init(r);
 		r->topic = parts[i].ip_topic;
@@ -319,7 +361,7 @@ plan_reduce(rl_driver *d, batch *b, uint32_t s)
 				inputs[ninputs++] = in;
 			}
 		}
-		if (ninputs == 0)
+		if (ninputs == 0 || skipped(b, s, d->d_plan->p_nstages, r))
 			continue;
 		Rill__TaskLaunch *tl = new_launch(d, b, s, r);
 		tl->inputs = inputs;
@@ -362,6 +404,7 @@ batch_free(batch *b)
 	rl_free(b->b_part_of_map);
 	rl_free(b->b_from);
 	rl_free(b->b_until);
+	rl_free(b->b_skip);
 	rl_arena_fini(&b->b_arena);
 }
 
@@ -473,6 +516,106 @@ advance(rl_driver *d, batch *b)
 		    d->d_job->j_source.k_group, why);
 }
 
+// find_committed marks, for a recovered batch whose sink transactions were
+// prepared, the sink partitions whose transaction did commit: they must not
+// be written again.
+static rl_err
+find_committed(rl_driver *d, batch *b, char *errbuf, size_t errlen)
+{
+	size_t last = d->d_plan->p_nstages - 1, width = b->b_nreduce;
+	if (last == 0) { // the sink tasks are the map tasks: one per non-empty range
+		width = 0;
+		for (size_t r = 0; r < d->d_replay->n_ranges; r++)
+			width += d->d_replay->ranges[r]->until_offset > d->d_replay->ranges[r]->from_offset;
+	}
+	b->b_skip = rl_calloc(width + 1, sizeof(bool));
+	b->b_nskip = width;
+	size_t committed = 0;
+	for (uint32_t p = 0; p < width; p++) {
+		rl_err rv = rl_commit_kafka_committed(d->d_sink_meta, d->d_job, p, b->b_time_ms,
+		    &b->b_skip[p], errbuf, errlen);
+		if (rv != RL_OK)
+			return rv;
+		committed += b->b_skip[p];
+	}
+	rl_info(COMP, "sink transactions already committed", "job=%s batch_ms=%" PRId64 " committed=%zu of=%zu",
+	    d->d_job->j_name, b->b_time_ms, committed, width);
+	return RL_OK;
+}
+
+// commit_transactions records the batch as prepared, has every sink task's
+// transaction committed, and runs again the tasks whose transaction did not
+// commit (their executor died in between) until all have.
+static rl_err
+commit_transactions(rl_driver *d, batch *b, char *errbuf, size_t errlen)
+{
+	uint32_t last = (uint32_t)d->d_plan->p_nstages - 1;
+	rl_err rv = write_record(d, b, RILL__BATCH_RECORD__PHASE__PREPARED, errbuf, errlen);
+	rl_fault_point("sink-prepared"); // transactions open, none committed
+	for (int round = 0; rv == RL_OK; round++) {
+		size_t n = b->b_ntasks[last];
+		rl_sched_task *tasks = b->b_tasks[last];
+		bool *failed = rl_calloc(n + 1, sizeof(bool));
+		size_t nfailed = rl_commit_kafka_finish(d->d_pool, d->d_job, b->b_time_ms, last, tasks,
+		    n, true, failed);
+		for (size_t i = 0; i < n && nfailed > 0; i++) {
+			bool done = false; // the answer may have been lost, not the commit
+			if (failed[i] && rl_commit_kafka_committed(d->d_sink_meta, d->d_job,
+					     tasks[i].t_launch->partition, b->b_time_ms, &done,
+					     errbuf, errlen) == RL_OK && done) {
+				failed[i] = false;
+				nfailed--;
+			}
+		}
+		if (nfailed == 0) {
+			rl_free(failed);
+			break;
+		}
+		if (round == MAX_STAGE_ROUNDS) {
+			snprintf(errbuf, errlen, "%zu sink transactions of batch %" PRId64 " did not commit",
+			    nfailed, b->b_time_ms);
+			rl_free(failed);
+			return RL_ERR_KAFKA;
+		}
+		rl_warn(COMP, "writing sink partitions again", "job=%s batch_ms=%" PRId64 " partitions=%zu",
+		    d->d_job->j_name, b->b_time_ms, nfailed);
+		if (last == 0) {
+			for (size_t i = 0; i < n; i++)
+				if (failed[i])
+					rl_sched_reset(&tasks[i], 1);
+			rl_free(failed);
+			rv = run_map_stage(d, b, errbuf, errlen);
+			continue;
+		}
+		// Everything but the failed partitions is committed: skip it.
+		rl_free(b->b_skip);
+		b->b_nskip = b->b_nreduce;
+		b->b_skip = rl_calloc(b->b_nskip + 1, sizeof(bool));
+		for (size_t p = 0; p < b->b_nskip; p++)
+			b->b_skip[p] = true;
+		for (size_t i = 0; i < n; i++)
+			if (failed[i])
+				b->b_skip[tasks[i].t_launch->partition] = false;
+		rl_free(failed);
+		rv = run_stages(d, b, errbuf, errlen);
+	}
+	return rv;
+}
+
+// abort_transactions lets go of what the sink tasks of a failed batch
+// prepared (best effort: a re-run fences them anyway).
+static void
+abort_transactions(rl_driver *d, batch *b)
+{
+	size_t last = d->d_plan->p_nstages - 1;
+	if (!kafka_exactly_once(d) || b->b_tasks[last] == NULL)
+		return;
+	bool *failed = rl_calloc(b->b_ntasks[last] + 1, sizeof(bool));
+	rl_commit_kafka_finish(d->d_pool, d->d_job, b->b_time_ms, (uint32_t)last, b->b_tasks[last],
+	    b->b_ntasks[last], false, failed);
+	rl_free(failed);
+}
+
 // run_batch runs batch T from its plan to its commit.
 static rl_err
 run_batch(rl_driver *d, int64_t batch_ms, uint64_t *ret_records, size_t *ret_tasks, char *errbuf,
@@ -491,6 +634,10 @@ run_batch(rl_driver *d, int64_t batch_ms, uint64_t *ret_records, size_t *ret_tas
 		b.b_nreduce = (uint32_t)d->d_job->j_shuffle_partitions;
 	else
 		b.b_nreduce = (uint32_t)nparts;
+	if (d->d_replay != NULL && kafka_exactly_once(d) &&
+	    d->d_replay->phase == RILL__BATCH_RECORD__PHASE__PREPARED &&
+	    (rv = find_committed(d, &b, errbuf, errlen)) != RL_OK)
+		goto out;
 	plan_ranges(d, &b);
 	*ret_tasks = b.b_ntasks[0];
 	if (b.b_ntasks[0] == 0)
@@ -506,14 +653,21 @@ run_batch(rl_driver *d, int64_t batch_ms, uint64_t *ret_records, size_t *ret_tas
 		const Rill__TaskMetrics *m = b.b_tasks[0][i].t_result->metrics;
 		b.b_records += m != NULL ? m->input_records : 0;
 	}
-	if ((rv = rl_commit_batch(d->d_job, batch_ms, b.b_tasks[nstages - 1], b.b_ntasks[nstages - 1],
-		 d->d_opts.print_out, errbuf, errlen)) != RL_OK)
+	if (kafka_exactly_once(d))
+		rv = commit_transactions(d, &b, errbuf, errlen);
+	else
+		rv = rl_commit_batch(d->d_job, batch_ms, b.b_tasks[nstages - 1],
+		    b.b_ntasks[nstages - 1], d->d_opts.print_out, errbuf, errlen);
+	if (rv != RL_OK)
 		goto out;
+	rl_fault_point("sink-committed"); // output visible, batch not yet done
 	if ((rv = write_record(d, &b, RILL__BATCH_RECORD__PHASE__DONE, errbuf, errlen)) != RL_OK)
 		goto out;
 	advance(d, &b);
 	*ret_records = b.b_records;
 out:
+	if (rv != RL_OK)
+		abort_transactions(d, &b);
 	if (rv == RL_OK && d->d_replay != NULL) {
 		rill__batch_record__free_unpacked(d->d_replay, NULL);
 		d->d_replay = NULL;
@@ -585,6 +739,35 @@ recover(rl_driver *d, int64_t *ret_first_ms, char *errbuf, size_t errlen)
 	return RL_OK;
 }
 
+// fence_sink_transactions aborts what sink tasks of an earlier run left
+// open: initialising a producer with each task's transactional id fences the
+// old one. Until then an open transaction holds back read_committed readers
+// of the output (its last stable offset) for up to transaction.timeout.ms.
+static void
+fence_sink_transactions(rl_driver *d)
+{
+	if (!kafka_exactly_once(d))
+		return;
+	size_t nparts;
+	rl_input_parts(d->d_input, &nparts);
+	uint32_t width = (uint32_t)nparts;
+	if (d->d_replay != NULL && d->d_replay->shuffle_partitions > width)
+		width = d->d_replay->shuffle_partitions;
+	if (d->d_job->j_shuffle_partitions > width)
+		width = (uint32_t)d->d_job->j_shuffle_partitions;
+	for (uint32_t p = 0; p < width; p++) {
+		char id[256], why[512];
+		rl_kafka_sink_txn_id(d->d_job->j_name, p, id, sizeof(id));
+		rl_kafka_txn *t;
+		if (rl_kafka_txn_create(d->d_job->j_sink.k_brokers, NULL, id, 30000, &t, why,
+			sizeof(why)) != RL_OK) {
+			rl_warn(COMP, "cannot fence a sink transaction", "transactional_id=%s error=\"%s\"", id, why);
+			continue;
+		}
+		rl_kafka_txn_destroy(t);
+	}
+}
+
 // after_batch feeds a finished batch to the rate estimator.
 static void
 after_batch(rl_driver *d, uint64_t records, int64_t processing_us, int64_t delay_ms)
@@ -615,6 +798,7 @@ rl_driver_run(rl_driver *d, rl_driver_stats *stats, char *errbuf, size_t errlen)
 	}
 	if ((rv = recover(d, &batch_ms, errbuf, errlen)) != RL_OK)
 		return rv;
+	fence_sink_transactions(d);
 	if (d->d_opts.available_now) {
 		if ((rv = rl_input_refresh(d->d_input, errbuf, errlen)) != RL_OK)
 			return rv;
@@ -654,8 +838,10 @@ rl_driver_run(rl_driver *d, rl_driver_stats *stats, char *errbuf, size_t errlen)
 		    "job=%s batch_ms=%" PRId64 " records=%" PRIu64 " tasks=%zu processing_ms=%.3f scheduling_delay_ms=%" PRId64 " total_delay_ms=%.3f",
 		    d->d_job->j_name, batch_ms, records, ntasks, (double)processing_us / 1000.0, delay,
 		    (double)delay + (double)processing_us / 1000.0);
+		// Available-now batches run back to back, not on the clock: their
+		// "delay" is no backlog, and must not pull the rate down.
 		if (ntasks > 0)
-			after_batch(d, records, processing_us, delay);
+			after_batch(d, records, processing_us, d->d_opts.available_now ? 0 : delay);
 		// Late batches queue, never skipped; available-now runs them back to
 		// back. After a recovered batch, catch_up decides about missed ones.
 		if (replay)

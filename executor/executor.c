@@ -19,6 +19,7 @@
 #include "common/sysinfo.h"
 #include "common/time.h"
 #include "executor/shuffle.h"
+#include "executor/sink.h"
 #include "executor/task.h"
 
 #define COMP "executor"
@@ -48,6 +49,7 @@ struct rl_executor {
 	rl_rpc_server    *x_server;
 	rl_rpc_client    *x_driver;
 	rl_shuffle_store *x_shuffle;
+	rl_txn_registry  *x_txns;
 	pthread_mutex_t   x_mu; // guards x_jobs, x_peers and job entries
 	job_entry        *x_jobs;
 	peer             *x_peers;
@@ -263,6 +265,7 @@ handle_launch(rl_executor *ex, const Rill__TaskLaunch *tl, rl_reply *reply)
 		.t_shuffle = ex->x_shuffle,
 		.t_fetch = fetch,
 		.t_fetch_arg = ex,
+		.t_txns = ex->x_txns,
 		.t_kafka_idle_timeout_ms = 30000,
 	};
 	if (tl->stage == 0 && (ctx.t_reader = job_reader(ex, e, why, sizeof(why))) == NULL) {
@@ -320,10 +323,39 @@ handle_fetch(rl_executor *ex, const Rill__ShuffleFetch *f, rl_reply *reply)
 }
 
 static void
+handle_sink_finish(rl_executor *ex, const Rill__SinkFinish *f, rl_reply *reply)
+{
+	Rill__SinkFinished *done = rl_arena_alloc(reply->r_arena, sizeof(*done));
+	rill__sink_finished__init(done);
+	reply->r_env.body_case = RILL__ENVELOPE__BODY_SINK_FINISHED;
+	reply->r_env.sink_finished = done;
+	if (f->job == NULL)
+		return;
+	done->results = rl_arena_alloc(reply->r_arena, (f->n_partitions + 1) * sizeof(void *));
+	for (size_t i = 0; i < f->n_partitions; i++) {
+		Rill__SinkPartitionResult *r = rl_arena_alloc(reply->r_arena, sizeof(*r));
+		rill__sink_partition_result__init(r);
+		char why[512] = "";
+		r->partition = f->partitions[i];
+		r->ok = rl_txn_registry_finish(ex->x_txns, f->job, f->partitions[i], f->batch_time_ms,
+		    f->commit, why, sizeof(why)) == RL_OK;
+		if (!r->ok) {
+			r->error = rl_arena_memdup(reply->r_arena, why, strlen(why) + 1);
+			rl_warn(COMP, "sink transaction not finished", "job=%s batch_ms=%" PRId64 " partition=%" PRIu32 " commit=%d error=\"%s\"",
+			    f->job, f->batch_time_ms, f->partitions[i], f->commit, why);
+		}
+		done->results[done->n_results++] = r;
+	}
+}
+
+static void
 handle(void *arg, const rl_msg *req, const char *peer_addr, rl_reply *reply)
 {
 	rl_executor *ex = arg;
 	switch (req->m_env->body_case) {
+	case RILL__ENVELOPE__BODY_SINK_FINISH:
+		handle_sink_finish(ex, req->m_env->sink_finish, reply);
+		break;
 	case RILL__ENVELOPE__BODY_TASK_LAUNCH:
 		handle_launch(ex, req->m_env->task_launch, reply);
 		break;
@@ -356,6 +388,7 @@ rl_executor_create(const rl_executor_opts *opts, rl_executor **ret, char *errbuf
 	}
 	pthread_mutex_init(&ex->x_mu, NULL);
 	ex->x_shuffle = rl_shuffle_store_create();
+	ex->x_txns = rl_txn_registry_create();
 	if ((rv = rl_rpc_server_create(opts->listen_url, ex->x_cores + FETCH_WORKERS, handle, ex,
 		 &ex->x_server, errbuf, errlen)) != RL_OK)
 		goto err_executor;
@@ -368,6 +401,7 @@ rl_executor_create(const rl_executor_opts *opts, rl_executor **ret, char *errbuf
 err_server:
 	rl_rpc_server_destroy(ex->x_server);
 err_executor:
+	rl_txn_registry_destroy(ex->x_txns);
 	rl_shuffle_store_destroy(ex->x_shuffle);
 	pthread_mutex_destroy(&ex->x_mu);
 	rl_free(ex);
@@ -483,6 +517,7 @@ rl_executor_destroy(rl_executor *ex)
 		p = next;
 	}
 	jobs_free(ex);
+	rl_txn_registry_destroy(ex->x_txns);
 	rl_shuffle_store_destroy(ex->x_shuffle);
 	pthread_mutex_destroy(&ex->x_mu);
 	rl_free(ex);

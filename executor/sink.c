@@ -5,6 +5,7 @@
 static const rl_sink_ops *const registry[] = {
 	&rl_sink_files,
 	&rl_sink_print,
+	&rl_sink_kafka,
 };
 
 const rl_sink_ops *

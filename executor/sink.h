@@ -4,6 +4,7 @@
 #ifndef RL_SINK_H
 #define RL_SINK_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -12,13 +13,32 @@
 #include "common/jobfile.h"
 #include "executor/record.h"
 
+// Producers of the Kafka sink, kept by an executor across batches: one
+// transactional producer per output task id (exactly-once), one plain
+// producer per broker list (at-least-once).
+typedef struct rl_txn_registry rl_txn_registry;
+
+rl_txn_registry *rl_txn_registry_create(void);
+void rl_txn_registry_destroy(rl_txn_registry *reg);
+
+// rl_txn_registry_finish commits (or aborts) the transaction that the sink
+// task (job, partition) left prepared for batch_ms. Committing when no such
+// transaction is prepared here (this executor restarted, or a newer attempt
+// elsewhere fenced it) is an error; aborting then is not.
+// @locality any thread
+rl_err rl_txn_registry_finish(rl_txn_registry *reg, const char *job, uint32_t partition,
+    int64_t batch_ms, bool commit, char *errbuf, size_t errlen);
+
 // What a sink writer knows about the task it writes for.
 typedef struct rl_sink_task {
-	const rl_job *t_job;
-	int64_t       t_batch_ms;
-	uint32_t      t_partition;
-	uint32_t      t_attempt;
-	rl_arena     *t_arena; // lives as long as the task's result
+	const rl_job    *t_job;
+	int64_t          t_batch_ms;
+	uint32_t         t_partition;
+	uint32_t         t_attempt;
+	rl_arena        *t_arena;         // lives as long as the task's result
+	rl_txn_registry *t_txns;          // the executor's Kafka producers
+	const char      *t_marker_topic;  // exactly-once Kafka sink: the commit marker's
+	int32_t          t_marker_partition; // topic and partition (from the launch)
 } rl_sink_task;
 
 // What the driver gets back: a few formatted records (print sink).
@@ -48,5 +68,6 @@ const rl_sink_ops *rl_sink_lookup(rl_sink_kind kind);
 
 extern const rl_sink_ops rl_sink_files;
 extern const rl_sink_ops rl_sink_print;
+extern const rl_sink_ops rl_sink_kafka;
 
 #endif

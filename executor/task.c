@@ -234,6 +234,9 @@ setup(task *t)
 			.t_partition = tl->partition,
 			.t_attempt = tl->attempt,
 			.t_arena = t->result_arena,
+			.t_txns = ctx->t_txns,
+			.t_marker_topic = tl->sink_marker_topic,
+			.t_marker_partition = tl->sink_marker_partition,
 		};
 		rl_err rv = t->sink->s_open(t->sink_state, &ctx->t_job->j_sink, &stask, t->err,
 		    sizeof(t->err));

@@ -10,6 +10,7 @@
 #include "common/kafka.h"
 #include "common/plan.h"
 #include "executor/shuffle.h"
+#include "executor/sink.h"
 #include "rill.pb-c.h"
 
 // Receives a fetched shuffle block; the bytes are valid during the call only.
@@ -28,6 +29,7 @@ typedef struct rl_task_ctx {
 	rl_shuffle_store *t_shuffle; // where map outputs go
 	rl_fetch_fn       t_fetch;
 	void             *t_fetch_arg;
+	rl_txn_registry  *t_txns;    // the executor's Kafka sink producers
 	int               t_kafka_idle_timeout_ms;
 } rl_task_ctx;
 

@@ -1,0 +1,33 @@
+// SPDX-License-Identifier: Apache-2.0
+// RILL_FAULT parsing and self-inflicted SIGKILLs (see fault.h).
+#include "common/fault.h"
+
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/log.h"
+
+void
+rl_fault_point(const char *point)
+{
+	const char *spec = getenv("RILL_FAULT");
+	if (spec == NULL)
+		return;
+	size_t len = strlen(point);
+	for (const char *p = spec; p != NULL && *p != '\0'; p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL) {
+		if (strncmp(p, point, len) != 0 || p[len] != ':')
+			continue;
+		double probability = strtod(p + len + 1, NULL);
+		static unsigned seed;
+		if (seed == 0)
+			seed = (unsigned)time(NULL) ^ (unsigned)getpid();
+		if ((double)rand_r(&seed) / RAND_MAX < probability) {
+			rl_warn("fault", "killing this process (RILL_FAULT)", "point=%s", point);
+			raise(SIGKILL);
+		}
+		return;
+	}
+}
