@@ -17,6 +17,7 @@ typedef struct rl_run_opts {
 	bool    available_now;
 	int64_t run_for_ms;     // 0 = until stopped
 	const char *checkpoint_dir; // NULL: none
+	const char *zk_connect;     // NULL: none
 } rl_run_opts;
 
 // rl_cli_run_job runs job with a driver in this process and local executor

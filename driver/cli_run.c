@@ -29,6 +29,7 @@ rl_cli_run_job(const rl_job *job, const rl_run_opts *opts)
 		.run_for_ms = opts->run_for_ms,
 		.min_executors = opts->executors,
 		.checkpoint_dir = opts->checkpoint_dir,
+		.zk_connect = opts->zk_connect,
 	};
 	rl_driver *d;
 	rl_err rv = rl_driver_create(job, &dopts, &d, why, sizeof(why));
@@ -62,7 +63,7 @@ usage(FILE *out)
 {
 	fprintf(out,
 	    "usage: rill run JOB.yaml [--executors N] [--cores N] [--checkpoint-dir DIR]\n"
-	    "                [--available-now] [--for DUR]\n"
+	    "                [--zk CONNECT] [--available-now] [--for DUR]\n"
 	    "\n"
 	    "Runs the job with a driver in this process and N executor processes on\n"
 	    "loopback, talking over nng TCP as in a cluster.\n"
@@ -75,6 +76,8 @@ usage(FILE *out)
 	    "  --checkpoint-dir DIR\n"
 	    "                    record every batch's ranges before it runs and when it is\n"
 	    "                    done; a rerun with the same DIR resumes exactly there\n"
+	    "  --zk CONNECT      also write each partition's position after every batch\n"
+	    "                    to /rill/jobs/NAME/offsets/TOPIC/PARTITION in ZooKeeper\n"
 	    "  --http IP:PORT    not in this version\n"
 	    "\n"
 	    "SIGINT or SIGTERM finishes the batch in flight, checkpoints and exits 0; a\n"
@@ -91,6 +94,7 @@ rl_cmd_run(int argc, char **argv)
 		{"for", required_argument, NULL, 'f'},
 		{"checkpoint-dir", required_argument, NULL, 'C'},
 		{"http", required_argument, NULL, 'H'},
+		{"zk", required_argument, NULL, 'z'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -122,6 +126,9 @@ rl_cmd_run(int argc, char **argv)
 		case 'H':
 			fprintf(stderr, "rill run: --http is not available in this version of rill\n");
 			return RL_EXIT_USAGE;
+		case 'z':
+			opts.zk_connect = optarg;
+			break;
 		case 'h':
 			usage(stdout);
 			return RL_EXIT_OK;

@@ -15,6 +15,7 @@
 #include "common/plan.h"
 #include "common/sysinfo.h"
 #include "common/time.h"
+#include "common/zk.h"
 #include "driver/batch_clock.h"
 #include "driver/checkpoint.h"
 #include "driver/commit.h"
@@ -40,6 +41,8 @@ struct rl_driver {
 	double               d_rate;    // backpressure's total records/s; <= 0: none yet
 	Rill__BatchRecord   *d_replay;  // a recovered batch to run again, or NULL
 	rl_kafka_meta       *d_sink_meta; // exactly-once Kafka sink: reads commit markers
+	rl_zk               *d_zk;      // progress is written here too, or NULL
+	bool                 d_zk_synced; // every position has been written once
 	volatile sig_atomic_t d_stop;
 };
 
@@ -120,6 +123,9 @@ rl_driver_create(const rl_job *job, const rl_driver_opts *opts, rl_driver **ret,
 	    (rv = rl_checkpoint_open(opts->checkpoint_dir, d->d_opts.checkpoint_keep,
 		 warn_checkpoint, d, &d->d_ckp, errbuf, errlen)) != RL_OK)
 		goto err_driver;
+	if (opts->zk_connect != NULL &&
+	    (rv = rl_zk_connect(opts->zk_connect, 10000, 10000, &d->d_zk, errbuf, errlen)) != RL_OK)
+		goto err_driver;
 	if ((rv = rl_input_create(&job->j_source, &d->d_input, errbuf, errlen)) != RL_OK)
 		goto err_driver;
 	if ((rv = rl_pool_create(opts->listen_url, 10000, &d->d_pool, errbuf, errlen)) != RL_OK)
@@ -152,6 +158,7 @@ rl_driver_destroy(rl_driver *d)
 	rl_input_destroy(d->d_input);
 	rl_checkpoint_close(d->d_ckp);
 	rl_kafka_meta_destroy(d->d_sink_meta);
+	rl_zk_close(d->d_zk);
 	if (d->d_replay != NULL)
 		rill__batch_record__free_unpacked(d->d_replay, NULL);
 	rl_plan_destroy(d->d_plan);
@@ -499,8 +506,31 @@ run_stages(rl_driver *d, batch *b, char *errbuf, size_t errlen)
 	return RL_OK;
 }
 
+// zk_progress writes to /rill/jobs/<name>/offsets/<topic>/<partition> the
+// positions this batch moved (every position, the first time in a run).
+static void
+zk_progress(rl_driver *d, const batch *b, rl_input_part *parts, size_t nparts)
+{
+	if (d->d_zk == NULL)
+		return;
+	for (size_t i = 0; i < nparts && i < b->b_nparts; i++) {
+		if (d->d_zk_synced && b->b_until[i] == b->b_from[i])
+			continue;
+		char path[512], value[32], why[512];
+		snprintf(path, sizeof(path), "/rill/jobs/%s/offsets/%s/%" PRId32, d->d_job->j_name,
+		    parts[i].ip_topic, parts[i].ip_partition);
+		int len = snprintf(value, sizeof(value), "%" PRId64, parts[i].ip_next);
+		if (rl_zk_set(d->d_zk, path, value, (size_t)len, why, sizeof(why)) != RL_OK) {
+			rl_warn(COMP, "cannot write progress to ZooKeeper", "path=%s error=\"%s\"", path, why);
+			d->d_zk_synced = false;
+			return;
+		}
+	}
+	d->d_zk_synced = true;
+}
+
 // advance moves every partition past the batch and commits the progress to
-// the job's consumer group.
+// the job's consumer group (and ZooKeeper).
 static void
 advance(rl_driver *d, batch *b)
 {
@@ -514,6 +544,7 @@ advance(rl_driver *d, batch *b)
 	if (rl_input_commit(d->d_input, why, sizeof(why)) != RL_OK)
 		rl_warn(COMP, "cannot commit progress to the consumer group", "group=%s error=\"%s\"",
 		    d->d_job->j_source.k_group, why);
+	zk_progress(d, b, parts, nparts);
 }
 
 // find_committed marks, for a recovered batch whose sink transactions were

@@ -22,6 +22,7 @@ typedef struct rl_driver_opts {
 	FILE       *print_out;      // the print sink's output (default stdout)
 	const char *checkpoint_dir; // NULL: no checkpoint, no recovery
 	int         checkpoint_keep; // done batches kept (default 100)
+	const char *zk_connect;     // write progress to ZooKeeper too, or NULL
 } rl_driver_opts;
 
 // Totals of a run, for the caller's summary.

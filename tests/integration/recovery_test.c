@@ -224,3 +224,31 @@ Test(data_loss, deleted_records_fail_the_batch_or_are_skipped, .timeout = 240)
 	rt_sink_totals(rt_path(dir, "out"), got);
 	rt_assert_same_file(got, want);
 }
+
+Test(progress, positions_reach_zookeeper, .timeout = 120)
+{
+	const char *dir = rt_tmpdir("zk-progress");
+	const char *zkdir = rt_path(dir, "zookeeper"), *lines = rt_path(dir, "lines.txt");
+	const char *src = getenv("RILL_SOURCE_ROOT");
+	char *o, *e;
+	cr_assert_eq(rt_sh_capture(dir, &o, &e, "%s/deploy/zookeeper.sh start --dir %s", src, zkdir), 0,
+	    "ZooKeeper did not start:\n%s", e);
+	char zk[128];
+	snprintf(zk, sizeof(zk), "%.*s", (int)strcspn(o, "\n"), o);
+	cr_assert_eq(rt_sh("for i in $(seq 1 300); do echo \"w$i\"; done > %s", lines), 0);
+	rt_topic("zk-tracked", 2);
+	rt_produce_spread("zk-tracked", 2, lines);
+	const char *job = rt_wordcount_job(dir, "zk-tracked", "200ms", 0, "");
+	int rv = rt_sh_capture(dir, &o, &e, "%s run %s --zk %s/rill-test --available-now",
+	    rt_bin("rill"), job, zk);
+	cr_assert_eq(rv, 0, "%s", e);
+	// Read back with ZooKeeper's own client: 150 lines went to each partition.
+	for (int p = 0; p < 2; p++) {
+		rv = rt_sh_capture(dir, &o, &e,
+		    "/usr/share/zookeeper/bin/zkCli.sh -server %s get /rill-test/rill/jobs/wordcount/offsets/zk-tracked/%d 2>/dev/null | tail -1",
+		    zk, p);
+		cr_assert_eq(rv, 0);
+		cr_assert_str_eq(o, "150\n", "partition %d's position in ZooKeeper", p);
+	}
+	rt_sh("%s/deploy/zookeeper.sh stop --dir %s >/dev/null 2>&1", src, zkdir);
+}
