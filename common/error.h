@@ -24,6 +24,7 @@
 	X(FETCH_FAILED, "shuffle fetch failed")                              \
 	X(CANCELED, "canceled")                                              \
 	X(NOTSUP, "not supported")                                           \
+	X(USAGE, "bad usage")                                                \
 	X(INTERNAL, "internal error")
 
 typedef enum rl_err {

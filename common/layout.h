@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // Names and places the driver and the executors must agree on: the files
-// sink's batch directories and the Kafka sink's transactional ids.
+// sink's batch directories, state snapshots, the Kafka sink's transactional ids.
 #ifndef RL_LAYOUT_H
 #define RL_LAYOUT_H
 
@@ -20,6 +20,16 @@ static inline void
 rl_files_batch_dir(const char *path, int64_t batch_ms, char *buf, size_t len)
 {
 	snprintf(buf, len, "%s/batch-%" PRId64, path, batch_ms);
+}
+
+// rl_state_snapshot_path writes where the state of one partition of a
+// stateful stage is kept after batch_ms: STATE_DIR/STAGE/PARTITION/T.snap.
+static inline void
+rl_state_snapshot_path(const char *state_dir, uint32_t stage, uint32_t partition, int64_t batch_ms,
+    char *buf, size_t len)
+{
+	snprintf(buf, len, "%s/%" PRIu32 "/%" PRIu32 "/%" PRId64 ".snap", state_dir, stage, partition,
+	    batch_ms);
 }
 
 // rl_kafka_sink_txn_id writes the transactional id of a Kafka sink task, which

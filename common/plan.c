@@ -46,8 +46,11 @@ rl_plan_build(const rl_job *job, rl_plan **ret, char *errbuf, size_t errlen)
 			continue;
 		}
 		rl_fn combine = RL_FN_NONE;
-		if (s->s_kind == RL_OP_REDUCE_BY_KEY && s->s_fn != RL_FN_UDF) {
+		bool stateful = false;
+		if ((s->s_kind == RL_OP_REDUCE_BY_KEY || s->s_kind == RL_OP_UPDATE_STATE_BY_KEY) &&
+		    s->s_fn != RL_FN_UDF) {
 			combine = s->s_fn;
+			stateful = s->s_kind == RL_OP_UPDATE_STATE_BY_KEY;
 		} else if (s->s_kind == RL_OP_COUNT_BY_VALUE) {
 			// key = value, value = 1, then summed: one narrow step and a shuffle.
 			st->st_steps[st->st_nsteps++] = s;
@@ -68,12 +71,22 @@ rl_plan_build(const rl_job *job, rl_plan **ret, char *errbuf, size_t errlen)
 		next->st_id = (uint32_t)plan->p_nstages++;
 		next->st_input = RL_INPUT_SHUFFLE;
 		next->st_merge = rl_merge_fn_of(combine);
+		next->st_state_step = stateful ? s : NULL;
 		next->st_steps = rl_calloc(job->j_nsteps + 1, sizeof(rl_step *));
 		st = next;
 	}
 	st->st_output = RL_OUTPUT_SINK;
 	*ret = plan;
 	return RL_OK;
+}
+
+const rl_step *
+rl_plan_stateful(const rl_plan *plan)
+{
+	for (size_t i = 0; i < plan->p_nstages; i++)
+		if (plan->p_stages[i].st_state_step != NULL)
+			return plan->p_stages[i].st_state_step;
+	return NULL;
 }
 
 void

@@ -31,6 +31,10 @@ typedef struct rl_stage {
 	rl_output_kind  st_output;
 	rl_fn           st_combine; // RL_OUTPUT_SHUFFLE: map-side combine (sum|min|max|count)
 	const rl_step  *st_shuffle_step; // the step that cut the stage, for messages
+	// update_state_by_key: this stage folds every batch into per-key state
+	// kept across batches (snapshotted per partition) and emits every key's
+	// state; st_merge is the fold. NULL for a stateless stage.
+	const rl_step  *st_state_step;
 } rl_stage;
 
 // Borrows from the job: destroy the plan before the job.
@@ -43,6 +47,9 @@ typedef struct rl_plan {
 // run yet is RL_ERR_NOTSUP with "FILE:LINE:COL: …" in errbuf.
 rl_err rl_plan_build(const rl_job *job, rl_plan **ret, char *errbuf, size_t errlen);
 void   rl_plan_destroy(rl_plan *plan);
+
+// rl_plan_stateful returns the first stateful stage's step, or NULL.
+const rl_step *rl_plan_stateful(const rl_plan *plan);
 
 // rl_merge_fn_of is the reduce-side function for a map-side combine function
 // (count is summed on the reduce side).

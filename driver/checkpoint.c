@@ -6,7 +6,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <isa-l/crc.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -17,6 +16,7 @@
 #include <unistd.h>
 
 #include "common/alloc.h"
+#include "common/crc32c.h"
 #include "common/fsutil.h"
 #include "common/time.h"
 
@@ -83,22 +83,6 @@ warn(const rl_checkpoint *ckp, const char *path, const char *fmt, ...)
 	ckp->c_warn(ckp->c_warn_arg, path, why);
 }
 
-uint32_t
-rl_crc32c(const void *data, size_t len)
-{
-	// ISA-L's crc32_iscsi neither pre- nor post-inverts: seeding with ~0 and
-	// inverting the result gives the standard CRC32C, and the raw value it
-	// returns chains straight into the next call.
-	const unsigned char *p = data;
-	unsigned int         crc = 0xFFFFFFFFu;
-	while (len > 0) {
-		size_t chunk = len > (1u << 30) ? (1u << 30) : len;
-		crc = crc32_iscsi((unsigned char *)p, (int)chunk, crc);
-		p += chunk;
-		len -= chunk;
-	}
-	return ~crc;
-}
 
 static const char *
 phase_name(Rill__BatchRecord__Phase phase)

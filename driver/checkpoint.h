@@ -60,7 +60,4 @@ rl_err rl_checkpoint_latest(rl_checkpoint *ckp, Rill__BatchRecord **ret, char *e
 rl_err rl_checkpoint_read(rl_checkpoint *ckp, int64_t batch_ms, Rill__BatchRecord **ret,
     char *errbuf, size_t errlen);
 
-// rl_crc32c is the CRC32C (Castagnoli) of len bytes; crc32c("123456789") == 0xE3069283.
-uint32_t rl_crc32c(const void *data, size_t len);
-
 #endif

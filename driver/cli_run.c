@@ -35,7 +35,8 @@ rl_cli_run_job(const rl_job *job, const rl_run_opts *opts)
 	rl_err rv = rl_driver_create(job, &dopts, &d, why, sizeof(why));
 	if (rv != RL_OK) {
 		fprintf(stderr, "rill: %s\n", why);
-		return rv == RL_ERR_NOTSUP || rv == RL_ERR_PARSE ? RL_EXIT_USAGE : RL_EXIT_FAILURE;
+		return rv == RL_ERR_NOTSUP || rv == RL_ERR_PARSE || rv == RL_ERR_USAGE
+		    ? RL_EXIT_USAGE : RL_EXIT_FAILURE;
 	}
 	rl_local *local;
 	if ((rv = rl_local_start(rl_driver_url(d), opts->executors, opts->cores, &local, why,

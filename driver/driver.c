@@ -2,14 +2,18 @@
 // The batch loop: recovery, clock, ranges, checkpoints, stages, commit, progress.
 #include "driver/driver.h"
 
+#include <dirent.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/alloc.h"
 #include "common/arena.h"
 #include "common/fault.h"
+#include "common/hash.h"
 #include "common/layout.h"
 #include "common/log.h"
 #include "common/plan.h"
@@ -28,6 +32,7 @@
 #define COMP "driver"
 #define MAX_STAGES 16
 #define MAX_STAGE_ROUNDS 4
+#define STATE_KEEP 10 // newest state snapshots kept per partition
 
 struct rl_driver {
 	const rl_job        *d_job;
@@ -43,6 +48,9 @@ struct rl_driver {
 	rl_kafka_meta       *d_sink_meta; // exactly-once Kafka sink: reads commit markers
 	rl_zk               *d_zk;      // progress is written here too, or NULL
 	bool                 d_zk_synced; // every position has been written once
+	char                *d_state_dir;   // stateful jobs: CHECKPOINT/state (absolute)
+	int64_t              d_state_read_ms; // the batch whose state the next one reads (0: none)
+	uint32_t             d_state_width;   // stateful jobs: the shuffle width, fixed for good
 	volatile sig_atomic_t d_stop;
 };
 
@@ -119,10 +127,26 @@ rl_driver_create(const rl_job *job, const rl_driver_opts *opts, rl_driver **ret,
 		rv = RL_ERR_NOTSUP;
 		goto err_driver;
 	}
+	const rl_step *stateful = rl_plan_stateful(d->d_plan);
+	if (stateful != NULL && opts->checkpoint_dir == NULL) {
+		snprintf(errbuf, errlen,
+		    "%s:%d:%d: %s keeps state across batches: run the job with --checkpoint-dir",
+		    job->j_filename, stateful->s_loc.line, stateful->s_loc.col,
+		    rl_op_name(stateful->s_kind));
+		rv = RL_ERR_USAGE;
+		goto err_driver;
+	}
 	if (opts->checkpoint_dir != NULL &&
 	    (rv = rl_checkpoint_open(opts->checkpoint_dir, d->d_opts.checkpoint_keep,
 		 warn_checkpoint, d, &d->d_ckp, errbuf, errlen)) != RL_OK)
 		goto err_driver;
+	if (stateful != NULL) {
+		char *abs = realpath(opts->checkpoint_dir, NULL);
+		size_t len = strlen(abs) + sizeof("/state");
+		d->d_state_dir = rl_malloc(len);
+		snprintf(d->d_state_dir, len, "%s/state", abs);
+		free(abs);
+	}
 	if (opts->zk_connect != NULL &&
 	    (rv = rl_zk_connect(opts->zk_connect, 10000, 10000, &d->d_zk, errbuf, errlen)) != RL_OK)
 		goto err_driver;
@@ -159,6 +183,7 @@ rl_driver_destroy(rl_driver *d)
 	rl_checkpoint_close(d->d_ckp);
 	rl_kafka_meta_destroy(d->d_sink_meta);
 	rl_zk_close(d->d_zk);
+	rl_free(d->d_state_dir);
 	if (d->d_replay != NULL)
 		rill__batch_record__free_unpacked(d->d_replay, NULL);
 	rl_plan_destroy(d->d_plan);
@@ -166,6 +191,87 @@ rl_driver_destroy(rl_driver *d)
 }
 
 // ---- the checkpoint record of a batch ----
+
+static bool
+is_stateful(rl_op_kind kind)
+{
+	return kind == RL_OP_UPDATE_STATE_BY_KEY || kind == RL_OP_MAP_WITH_STATE ||
+	    kind == RL_OP_WINDOW || kind == RL_OP_REDUCE_BY_KEY_AND_WINDOW ||
+	    kind == RL_OP_COUNT_BY_WINDOW;
+}
+
+// stateful_steps describes the job's steps that keep state across batches,
+// in pipeline order (their strings point into the job).
+static size_t
+stateful_steps(const rl_job *job, Rill__StatefulStep *out, size_t max)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < job->j_nsteps && n < max; i++) {
+		const rl_step *st = &job->j_steps[i];
+		if (!is_stateful(st->s_kind))
+			continue;
+		rill__stateful_step__init(&out[n]);
+		out[n].index = (uint32_t)i;
+		out[n].op = (char *)(uintptr_t)rl_op_name(st->s_kind);
+		out[n].fn = (char *)(uintptr_t)rl_fn_name(st->s_fn);
+		char shape[256];
+		int len = snprintf(shape, sizeof(shape), "%s/%s/%s/%" PRId64 "/%" PRId64 "/%" PRId64,
+		    out[n].op, out[n].fn, st->s_arg != NULL ? st->s_arg : "", st->s_num,
+		    st->s_length_ms, st->s_slide_ms);
+		out[n].fingerprint = rl_hash64(shape, (size_t)len);
+		out[n].line = st->s_loc.line;
+		out[n].col = st->s_loc.col;
+		n++;
+	}
+	return n;
+}
+
+// check_state_fits refuses a checkpoint whose state the job's stateful steps
+// cannot take over: one was added, removed or changed, or the shuffle width
+// that partitions the state changed.
+static rl_err
+check_state_fits(rl_driver *d, const Rill__BatchRecord *rec, char *errbuf, size_t errlen)
+{
+	const rl_job *job = d->d_job;
+	Rill__StatefulStep now[MAX_STAGES];
+	size_t n = stateful_steps(job, now, MAX_STAGES);
+	const char *dir = rl_checkpoint_dir(d->d_ckp);
+	for (size_t k = 0; k < n || k < rec->n_stateful_steps; k++) {
+		const Rill__StatefulStep *was = k < rec->n_stateful_steps ? rec->stateful_steps[k] : NULL;
+		const Rill__StatefulStep *is = k < n ? &now[k] : NULL;
+		if (was != NULL && is != NULL && was->fingerprint == is->fingerprint)
+			continue;
+		if (is == NULL)
+			snprintf(errbuf, errlen,
+			    "%s: the job no longer has the %s: %s (was at line %d) whose state is in checkpoint %s;"
+			    " put the step back, or start the job with a new --checkpoint-dir",
+			    job->j_filename, was->op, was->fn, was->line, dir);
+		else if (was == NULL)
+			snprintf(errbuf, errlen,
+			    "%s:%d:%d: %s: %s is new, and checkpoint %s was written without it; start the"
+			    " job with a new --checkpoint-dir to add a stateful step",
+			    job->j_filename, is->line, is->col, is->op, is->fn, dir);
+		else
+			snprintf(errbuf, errlen,
+			    "%s:%d:%d: %s: %s differs from the %s: %s whose state is in checkpoint %s, and"
+			    " state cannot carry over to a changed step; restore the step as it was, or"
+			    " start the job with a new --checkpoint-dir",
+			    job->j_filename, is->line, is->col, is->op, is->fn, was->op, was->fn, dir);
+		return RL_ERR_INVAL;
+	}
+	if (n > 0 && job->j_shuffle_partitions > 0 &&
+	    (uint32_t)job->j_shuffle_partitions != rec->shuffle_partitions) {
+		snprintf(errbuf, errlen,
+		    "%s: shuffle_partitions is %" PRId64 " but the state in checkpoint %s is split %" PRIu32
+		    " ways; keep shuffle_partitions: %" PRIu32 ", or start with a new --checkpoint-dir",
+		    job->j_filename, job->j_shuffle_partitions, dir, rec->shuffle_partitions,
+		    rec->shuffle_partitions);
+		return RL_ERR_INVAL;
+	}
+	if (n > 0)
+		d->d_state_width = rec->shuffle_partitions;
+	return RL_OK;
+}
 
 static rl_err
 write_record(rl_driver *d, batch *b, Rill__BatchRecord__Phase phase, char *errbuf, size_t errlen)
@@ -214,6 +320,13 @@ write_record(rl_driver *d, batch *b, Rill__BatchRecord__Phase phase, char *errbu
 			rec.sink_commits[rec.n_sink_commits++] = sc;
 		}
 	}
+	rec.state_read_ms = d->d_state_read_ms;
+	Rill__StatefulStep steps[MAX_STAGES];
+	Rill__StatefulStep *step_ptrs[MAX_STAGES];
+	rec.n_stateful_steps = stateful_steps(d->d_job, steps, MAX_STAGES);
+	for (size_t k = 0; k < rec.n_stateful_steps; k++)
+		step_ptrs[k] = &steps[k];
+	rec.stateful_steps = step_ptrs;
 	rate.latest_rate = d->d_pid.p_latest_rate;
 	rate.latest_error = d->d_pid.p_latest_error;
 	rate.latest_time_ms = d->d_pid.p_latest_time_ms;
@@ -241,6 +354,10 @@ new_launch(rl_driver *d, batch *b, uint32_t stage, uint32_t partition)
 	tl->spec_hash = d->d_job->j_spec_hash;
 	tl->num_stages = (uint32_t)d->d_plan->p_nstages;
 	tl->retain_from_batch_ms = b->b_time_ms;
+	if (d->d_plan->p_stages[stage].st_state_step != NULL) {
+		tl->state_dir = d->d_state_dir;
+		tl->state_read_ms = d->d_state_read_ms;
+	}
 	if (d->d_plan->p_stages[stage].st_output == RL_OUTPUT_SHUFFLE)
 		tl->num_output_partitions = b->b_nreduce;
 	else if (kafka_exactly_once(d)) {
@@ -368,7 +485,9 @@ plan_reduce(rl_driver *d, batch *b, uint32_t s)
 				inputs[ninputs++] = in;
 			}
 		}
-		if (ninputs == 0 || skipped(b, s, d->d_plan->p_nstages, r))
+		// A stateful stage runs every partition: each keeps and emits its state.
+		bool stateful = d->d_plan->p_stages[s].st_state_step != NULL;
+		if ((ninputs == 0 && !stateful) || skipped(b, s, d->d_plan->p_nstages, r))
 			continue;
 		Rill__TaskLaunch *tl = new_launch(d, b, s, r);
 		tl->inputs = inputs;
@@ -547,6 +666,53 @@ advance(rl_driver *d, batch *b)
 	zk_progress(d, b, parts, nparts);
 }
 
+static int
+cmp_desc(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+	return (x < y) - (x > y);
+}
+
+// prune_state keeps, in every state partition, the snapshots of the newest
+// STATE_KEEP batches and removes older ones.
+static void
+prune_state(rl_driver *d)
+{
+	for (uint32_t s = 0; s < d->d_plan->p_nstages; s++) {
+		if (d->d_plan->p_stages[s].st_state_step == NULL)
+			continue;
+		for (uint32_t p = 0; p < d->d_state_width; p++) {
+			char dir[4096];
+			snprintf(dir, sizeof(dir), "%s/%" PRIu32 "/%" PRIu32, d->d_state_dir, s, p);
+			DIR *dh = opendir(dir);
+			if (dh == NULL)
+				continue;
+			int64_t *times = NULL;
+			size_t n = 0, cap = 0;
+			struct dirent *de;
+			while ((de = readdir(dh)) != NULL) {
+				char *end;
+				long long t = strtoll(de->d_name, &end, 10);
+				if (end == de->d_name || strcmp(end, ".snap") != 0)
+					continue;
+				if (n == cap) {
+					cap = rl_growth(cap, n + 1, 16);
+					times = rl_realloc(times, cap * sizeof(int64_t));
+				}
+				times[n++] = t;
+			}
+			closedir(dh);
+			qsort(times, n, sizeof(int64_t), cmp_desc);
+			for (size_t k = STATE_KEEP; k < n; k++) {
+				char path[4200];
+				snprintf(path, sizeof(path), "%s/%" PRId64 ".snap", dir, times[k]);
+				unlink(path);
+			}
+			rl_free(times);
+		}
+	}
+}
+
 // find_committed marks, for a recovered batch whose sink transactions were
 // prepared, the sink partitions whose transaction did commit: they must not
 // be written again.
@@ -661,6 +827,8 @@ run_batch(rl_driver *d, int64_t batch_ms, uint64_t *ret_records, size_t *ret_tas
 	rl_input_parts(d->d_input, &nparts);
 	if (d->d_replay != NULL && d->d_replay->shuffle_partitions > 0)
 		b.b_nreduce = d->d_replay->shuffle_partitions; // the same buckets as the first run
+	else if (d->d_state_width > 0)
+		b.b_nreduce = d->d_state_width; // the state is split this many ways, for good
 	else if (d->d_job->j_shuffle_partitions > 0)
 		b.b_nreduce = (uint32_t)d->d_job->j_shuffle_partitions;
 	else
@@ -694,6 +862,11 @@ run_batch(rl_driver *d, int64_t batch_ms, uint64_t *ret_records, size_t *ret_tas
 	rl_fault_point("sink-committed"); // output visible, batch not yet done
 	if ((rv = write_record(d, &b, RILL__BATCH_RECORD__PHASE__DONE, errbuf, errlen)) != RL_OK)
 		goto out;
+	if (d->d_state_dir != NULL) {
+		d->d_state_width = b.b_nreduce;
+		d->d_state_read_ms = batch_ms;
+		prune_state(d);
+	}
 	advance(d, &b);
 	*ret_records = b.b_records;
 out:
@@ -741,10 +914,15 @@ recover(rl_driver *d, int64_t *ret_first_ms, char *errbuf, size_t errlen)
 		rill__batch_record__free_unpacked(rec, NULL);
 		return RL_ERR_INVAL;
 	}
-	if ((rv = rl_input_start(d->d_input, rec, errbuf, errlen)) != RL_OK) {
+	if ((rv = check_state_fits(d, rec, errbuf, errlen)) != RL_OK ||
+	    (rv = rl_input_start(d->d_input, rec, errbuf, errlen)) != RL_OK) {
 		rill__batch_record__free_unpacked(rec, NULL);
 		return rv;
 	}
+	// The state a batch starts from: after a done batch its own snapshots,
+	// for a batch run again the ones it started from the first time.
+	d->d_state_read_ms = rec->phase == RILL__BATCH_RECORD__PHASE__DONE ? rec->batch_time_ms
+									  : rec->state_read_ms;
 	if (rec->rate != NULL && rec->rate->latest_rate > 0) {
 		d->d_pid.p_latest_rate = rec->rate->latest_rate;
 		d->d_pid.p_latest_error = rec->rate->latest_error;

@@ -104,7 +104,7 @@ main(int argc, char **argv)
 	if (rv != RL_OK) {
 		fprintf(stderr, "rill-driver: %s\n", why);
 		rl_job_destroy(job);
-		return rv == RL_ERR_NOTSUP ? 2 : 1;
+		return rv == RL_ERR_NOTSUP || rv == RL_ERR_PARSE || rv == RL_ERR_USAGE ? 2 : 1;
 	}
 	rl_info("driver", "listening for executors", "url=%s job=%s", rl_driver_url(d), job->j_name);
 	rl_stop_signals(stop_driver, d);

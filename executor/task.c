@@ -12,6 +12,8 @@
 #include "executor/combine.h"
 #include "executor/operator.h"
 #include "executor/sink.h"
+#include "executor/state.h"
+#include "common/layout.h"
 
 typedef struct task {
 	const rl_task_ctx      *ctx;
@@ -95,6 +97,33 @@ merge_block(void *arg, const uint8_t *data, size_t len)
 	return RL_OK;
 }
 
+// load_state starts a stateful stage's fold from the previous batch's snapshot.
+static rl_err
+load_state(task *t)
+{
+	const Rill__TaskLaunch *tl = t->launch;
+	if (tl->state_dir == NULL || tl->state_dir[0] == '\0') {
+		snprintf(t->err, sizeof(t->err), "stage %" PRIu32 " keeps state but the launch has no state directory", tl->stage);
+		return RL_ERR_PROTO;
+	}
+	if (tl->state_read_ms <= 0)
+		return RL_OK; // the first batch: empty state
+	char path[4096];
+	rl_state_snapshot_path(tl->state_dir, tl->stage, tl->partition, tl->state_read_ms, path,
+	    sizeof(path));
+	return rl_state_load(path, &t->merge, t->err, sizeof(t->err));
+}
+
+static rl_err
+save_state(task *t)
+{
+	const Rill__TaskLaunch *tl = t->launch;
+	char path[4096];
+	rl_state_snapshot_path(tl->state_dir, tl->stage, tl->partition, tl->batch_time_ms, path,
+	    sizeof(path));
+	return rl_state_save(path, &t->merge, t->err, sizeof(t->err));
+}
+
 static rl_err
 read_shuffle(task *t, uint32_t *failed_map)
 {
@@ -104,11 +133,15 @@ read_shuffle(task *t, uint32_t *failed_map)
 		.batch_ms = tl->batch_time_ms,
 		.stage = tl->stage - 1,
 	};
+	bool stateful = t->stage->st_state_step != NULL;
+	rl_err rv;
+	if (stateful && (rv = load_state(t)) != RL_OK)
+		return rv;
 	for (size_t i = 0; i < tl->n_inputs; i++) {
 		const Rill__ShuffleInput *in = tl->inputs[i];
 		id.map_partition = in->map_partition;
 		int64_t t0 = rl_mono_us();
-		rl_err rv = t->ctx->t_fetch(t->ctx->t_fetch_arg, in->executor_url, &id, tl->partition,
+		rv = t->ctx->t_fetch(t->ctx->t_fetch_arg, in->executor_url, &id, tl->partition,
 		    merge_block, t, t->err, sizeof(t->err));
 		t->fetch_wait_us += rl_mono_us() - t0;
 		if (rv != RL_OK) {
@@ -116,7 +149,10 @@ read_shuffle(task *t, uint32_t *failed_map)
 			return rv;
 		}
 	}
-	// Every key's merged value goes through the rest of the stage.
+	// The new state is durable before anything downstream sees it.
+	if (stateful && (rv = save_state(t)) != RL_OK)
+		return rv;
+	// Every key's merged value (with state: every key's state) goes on.
 	for (size_t i = 0; i < t->merge.c_cap; i++) {
 		const rl_combine_entry *e = &t->merge.c_slots[i];
 		if (e->e_key == NULL)
@@ -127,8 +163,7 @@ read_shuffle(task *t, uint32_t *failed_map)
 			.r_num = e->e_acc,
 			.r_is_num = true,
 		};
-		rl_err rv = rl_chain_push(&t->chain, &rec);
-		if (rv != RL_OK)
+		if ((rv = rl_chain_push(&t->chain, &rec)) != RL_OK)
 			return rv;
 	}
 	return RL_OK;

@@ -14,6 +14,7 @@
 
 #include "common/fsutil.h"
 #include "common/time.h"
+#include "common/crc32c.h"
 #include "driver/checkpoint.h"
 
 #define MAX_WARNINGS 64

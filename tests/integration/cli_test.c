@@ -105,3 +105,23 @@ Test(cli, kafka_mock_serves_its_topics, .timeout = 60)
 	cr_assert_eq(rv, 0, "%s\n%s", o, e);
 	cr_assert_not_null(strstr(o, "topic \"alpha\" with 3 partitions"), "%s", o);
 }
+
+Test(cli, stateful_job_without_checkpoint_is_bad_usage)
+{
+	const char *dir = rt_tmpdir("state-usage");
+	const char *job = rt_write(dir, "job.yaml",
+	    "name: totals\n"
+	    "batch: 1s\n"
+	    "source:\n"
+	    "  kafka: {brokers: \"127.0.0.1:1\", topics: [t]}\n"
+	    "pipeline:\n"
+	    "  - map_values: one\n"
+	    "  - update_state_by_key: sum\n"
+	    "sink:\n"
+	    "  print: {}\n");
+	char *o, *e;
+	cr_assert_eq(rt_sh_capture(dir, &o, &e, "%s run %s", rt_bin("rill"), job), 2, "%s", e);
+	char want[4300];
+	snprintf(want, sizeof(want), "%s:7:5: update_state_by_key keeps state across batches: run the job with --checkpoint-dir", job);
+	cr_assert_not_null(strstr(e, want), "wanted '%s' in:\n%s", want, e);
+}

@@ -252,3 +252,96 @@ Test(progress, positions_reach_zookeeper, .timeout = 120)
 	}
 	rt_sh("%s/deploy/zookeeper.sh stop --dir %s >/dev/null 2>&1", src, zkdir);
 }
+
+// A stateful word count: update_state_by_key keeps every word's total.
+static const char *
+totals_job(const char *dir, const char *topic, const char *fn)
+{
+	return rt_write(dir, "totals.yaml",
+	    "name: totals\n"
+	    "batch: 100ms\n"
+	    "source:\n"
+	    "  kafka: {brokers: \"%s\", topics: [%s], max_rate_per_partition: 2500}\n"
+	    "pipeline:\n"
+	    "  - flat_map: words\n"
+	    "  - map_values: one\n"
+	    "  - update_state_by_key: %s\n"
+	    "sink:\n"
+	    "  files: {path: %s/out}\n",
+	    rt_kafka(), topic, fn, dir);
+}
+
+// last_batch_totals writes the newest batch's output, sorted: with state,
+// every word's total so far.
+static void
+last_batch_totals(const char *dir, const char *out)
+{
+	cr_assert_eq(rt_sh("cat $(ls -d %s/out/batch-* | sort | tail -1)/part-* | LC_ALL=C sort > %s",
+			 dir, out),
+	    0);
+}
+
+Test(state, running_totals_carry_over_restarts_and_kills, .timeout = 240)
+{
+	const char *dir = rt_tmpdir("state");
+	const char *first = rt_path(dir, "first.txt"), *second = rt_path(dir, "second.txt");
+	const char *all = rt_path(dir, "all.txt"), *want = rt_path(dir, "want.tsv");
+	const char *got = rt_path(dir, "got.tsv"), *ckp = rt_path(dir, "checkpoint");
+	rt_make_corpus(first, 30000, 61);
+	rt_make_corpus(second, 10000, 62);
+	rt_topic("state-in", 4);
+	rt_produce_spread("state-in", 4, first);
+	const char *job = totals_job(dir, "state-in", "sum");
+	// Two runs killed mid-stream, then one to the end of what is there.
+	for (int i = 0; i < 2; i++) {
+		char *o, *e;
+		int rv = rt_sh_capture(dir, &o, &e,
+		    "setsid %s run %s --checkpoint-dir %s & run=$!; sleep 1.%d; /bin/kill -KILL -- -$run; wait $run",
+		    rt_bin("rill"), job, ckp, 2 + 3 * i);
+		cr_assert_eq(rv, 137, "%s", e);
+	}
+	char *o, *e;
+	cr_assert_eq(rt_sh_capture(dir, &o, &e, "%s run %s --checkpoint-dir %s --available-now",
+			 rt_bin("rill"), job, ckp),
+	    0, "%s", e);
+	// More words arrive; a later run adds them to the totals.
+	rt_produce_spread("state-in", 4, second);
+	cr_assert_eq(rt_sh_capture(dir, &o, &e, "%s run %s --checkpoint-dir %s --available-now",
+			 rt_bin("rill"), job, ckp),
+	    0, "%s", e);
+	cr_assert_eq(rt_sh("cat %s %s > %s", first, second, all), 0);
+	rt_reference_counts(all, want);
+	last_batch_totals(dir, got);
+	rt_assert_same_file(got, want);
+	// Old snapshots are pruned: at most 10 per partition.
+	cr_assert_eq(rt_sh("test $(ls %s/state/1/0 | wc -l) -le 10", ckp), 0);
+}
+
+Test(state, a_changed_stateful_step_is_refused_a_stateless_change_is_not, .timeout = 120)
+{
+	const char *dir = rt_tmpdir("state-change");
+	const char *lines = rt_path(dir, "lines.txt"), *ckp = rt_path(dir, "checkpoint");
+	cr_assert_eq(rt_sh("for i in $(seq 1 500); do echo \"Word$((i %% 7)) word$((i %% 3))\"; done > %s", lines), 0);
+	rt_topic("state-change", 2);
+	rt_produce_lines("state-change", lines);
+	const char *job = totals_job(dir, "state-change", "sum");
+	char *o, *e;
+	cr_assert_eq(rt_sh_capture(dir, &o, &e, "%s run %s --checkpoint-dir %s --available-now",
+			 rt_bin("rill"), job, ckp),
+	    0, "%s", e);
+	// Another reduction in the stateful step: refused, naming it and the way out.
+	job = totals_job(dir, "state-change", "count");
+	int rv = rt_sh_capture(dir, &o, &e, "%s run %s --checkpoint-dir %s --available-now",
+	    rt_bin("rill"), job, ckp);
+	cr_assert_eq(rv, 1, "%s", e);
+	char want[4300];
+	snprintf(want, sizeof(want), "%s:8:5: update_state_by_key: count differs from the update_state_by_key: sum", job);
+	cr_assert_not_null(strstr(e, want), "wanted '%s' in:\n%s", want, e);
+	cr_assert_not_null(strstr(e, "new --checkpoint-dir"), "%s", e);
+	// A new stateless step before it is fine.
+	job = totals_job(dir, "state-change", "sum");
+	cr_assert_eq(rt_sh("sed -i 's/^  - flat_map: words/  - map: lower\\n  - flat_map: words/' %s", job), 0);
+	rv = rt_sh_capture(dir, &o, &e, "%s run %s --checkpoint-dir %s --available-now",
+	    rt_bin("rill"), job, ckp);
+	cr_assert_eq(rv, 0, "%s", e);
+}
