@@ -29,6 +29,18 @@ LOG_LEVEL=${RILL_KAFKA_LOG_LEVEL:-INFO}
 
 PROG=${0##*/}
 
+# What deploy/lib/service.sh needs to know about this server.
+SVC_NAME=broker
+SVC_PID_FILE=kafka.pid
+SVC_ADDR_FILE=bootstrap
+SVC_LOG=broker.log
+SVC_OUT=kafka.out
+SVC_MAIN=kafka.Kafka
+SVC_CONF=server.properties
+SVC_POLL=0.2
+# shellcheck source-path=SCRIPTDIR source=lib/service.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/service.sh"
+
 usage() {
     cat <<EOF
 Usage:
@@ -66,17 +78,6 @@ Environment: KAFKA_VERSION, RILL_CACHE, RILL_KAFKA_START_TIMEOUT (${START_TIMEOU
 RILL_KAFKA_STOP_TIMEOUT (${STOP_TIMEOUT}), RILL_KAFKA_TOPIC_TIMEOUT (${TOPIC_TIMEOUT}),
 RILL_KAFKA_HEAP_OPTS ("${HEAP_OPTS}"), RILL_KAFKA_LOG_LEVEL (${LOG_LEVEL}).
 EOF
-}
-
-log() { printf '%s: %s\n' "$PROG" "$*" >&2; }
-die() { log "$*"; exit 1; }
-
-need() {
-    local cmd
-    for cmd in "$@"; do
-        command -v "$cmd" >/dev/null 2>&1 ||
-            die "'$cmd' not found; run deploy/deps.sh first"
-    done
 }
 
 # ---------------------------------------------------------------- install
@@ -220,67 +221,7 @@ cmd_install() {
     printf '%s\n' "$KAFKA_LIB"
 }
 
-# ---------------------------------------------------------------- ports
-
-# True when no TCP socket on this machine holds port $1 (listening or connected).
-# TIME-WAIT leftovers do not count: Kafka binds with SO_REUSEADDR, and a restarted
-# broker should get its old port back although its clients' connections linger.
-port_free() {
-    [[ -z "$(ss -Htan exclude time-wait "( sport = :$1 )" 2>/dev/null)" ]]
-}
-
-# Prints a free loopback TCP port in 20000-60000, outside the kernel's ephemeral
-# range when possible (so an outgoing connection cannot take it meanwhile), and
-# different from the ports given as arguments.
-free_port() {
-    local lo=20000 hi=60000 eph_lo=32768 eph_hi=60999 p tries avoid ok
-    if [[ -r /proc/sys/net/ipv4/ip_local_port_range ]]; then
-        read -r eph_lo eph_hi </proc/sys/net/ipv4/ip_local_port_range
-    fi
-    for ((tries = 0; tries < 500; tries++)); do
-        p=$(( ((RANDOM << 15) | RANDOM) % (hi - lo + 1) + lo ))
-        if ((tries < 400 && p >= eph_lo && p <= eph_hi)); then
-            continue
-        fi
-        ok=1
-        for avoid in "$@"; do
-            [[ "$p" == "$avoid" ]] && ok=0
-        done
-        if ((ok)) && port_free "$p"; then
-            printf '%s\n' "$p"
-            return 0
-        fi
-    done
-    die "no free TCP port found"
-}
-
 # ---------------------------------------------------------------- broker
-
-# True while process $1 exists and is not a zombie (kill -0 succeeds on zombies,
-# and a broker this shell started stays one until waited for).
-proc_alive() {
-    local stat
-    stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
-    stat=${stat##*) }
-    [[ "${stat:0:1}" != Z ]]
-}
-
-abs_dir() {
-    mkdir -p "$1"
-    (cd "$1" && pwd -P)
-}
-
-# Prints the pid of DIR's running broker, or fails.
-broker_pid() {
-    local dir=$1 pid
-    [[ -f "$dir/kafka.pid" ]] || return 1
-    pid=$(<"$dir/kafka.pid")
-    [[ "$pid" =~ ^[0-9]+$ ]] || return 1
-    [[ -r "/proc/$pid/cmdline" ]] || return 1
-    # Guard against a recycled pid: it must be a Kafka broker on this DIR's config.
-    tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF "kafka.Kafka $dir/server.properties" || return 1
-    printf '%s\n' "$pid"
-}
 
 write_configs() {
     local dir=$1 port=$2 cport=$3
@@ -377,87 +318,35 @@ format_storage() {
         die "formatting $dir/data failed"
 }
 
-tail_logs() {
-    local dir=$1 f
-    for f in "$dir/broker.log" "$dir/kafka.out"; do
-        if [[ -s "$f" ]]; then
-            log "---- last lines of $f"
-            tail -n 40 "$f" >&2
-        fi
-    done
+# True when the broker on 127.0.0.1:$1 answers a metadata request.
+service_ready() {
+    kcat -L -b "127.0.0.1:$1" -m 5 2>/dev/null | grep -q "broker 1 at 127.0.0.1:$1"
 }
 
 # Starts the broker and waits for it. Returns 0 when up, 1 when it failed, 2 when it
 # died because a port was taken (so the caller may retry with other ports).
 launch_and_wait() {
-    local dir=$1 port=$2 pid deadline log_off
-    : >"$dir/kafka.out"
-    log_off=$(stat -c %s "$dir/broker.log" 2>/dev/null || echo 0)
+    local dir=$1 port=$2 rc=0
     local -a heap
     read -r -a heap <<<"$HEAP_OPTS"
-    (
-        cd "$dir"
-        exec setsid nohup java "${heap[@]}" -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
+    service_launch "$dir" "$port" \
+        java "${heap[@]}" -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
             -Djava.awt.headless=true \
             -Dlog4j.configuration="file:$dir/log4j.properties" \
             -Dkafka.logs.dir="$dir" \
-            -cp "$KAFKA_LIB/*" kafka.Kafka "$dir/server.properties" \
-            >>"$dir/kafka.out" 2>&1 </dev/null
-    ) &
-    pid=$!
-    printf '%s\n' "$pid" >"$dir/kafka.pid"
-
-    deadline=$((SECONDS + START_TIMEOUT))
-    while ((SECONDS < deadline)); do
-        if ! proc_alive "$pid"; then
-            wait "$pid" 2>/dev/null || true
-            rm -f "$dir/kafka.pid"
-            if { tail -c "+$((log_off + 1))" "$dir/broker.log" 2>/dev/null; cat "$dir/kafka.out"; } |
-                grep -q "Address already in use"; then
-                log "broker could not bind its ports"
-                return 2
-            fi
-            log "broker exited during startup"
-            tail_logs "$dir"
-            return 1
-        fi
-        if ! port_free "$port" &&
-            kcat -L -b "127.0.0.1:$port" -m 5 2>/dev/null | grep -q "broker 1 at 127.0.0.1:$port"; then
-            return 0
-        fi
-        sleep 0.2
-    done
-    log "broker did not answer on 127.0.0.1:$port within ${START_TIMEOUT}s"
-    tail_logs "$dir"
-    kill -KILL "$pid" 2>/dev/null || true
-    rm -f "$dir/kafka.pid"
-    return 1
+            -cp "$KAFKA_LIB/*" kafka.Kafka "$dir/server.properties" || rc=$?
+    ((rc != 2)) || log "broker could not bind its ports"
+    return "$rc"
 }
 
 cmd_start() {
-    local dir="" port="" fresh=0
-    local -a extra=()
-    while [[ $# -gt 0 ]]; do
-        case "$1" in
-            --dir) [[ $# -ge 2 ]] || die "--dir needs a value"; dir=$2; shift ;;
-            --port) [[ $# -ge 2 ]] || die "--port needs a value"; port=$2; shift ;;
-            --fresh) fresh=1 ;;
-            --set)
-                [[ $# -ge 2 && "$2" == *=* ]] || die "--set needs KEY=VALUE"
-                extra+=("$2"); shift ;;
-            *) die "start: unknown argument: $1 (see --help)" ;;
-        esac
-        shift
-    done
-    [[ -n "$dir" ]] || die "start needs --dir DIR"
-    if [[ -n "$port" ]] && ! [[ "$port" =~ ^[0-9]+$ && "$port" -ge 1 && "$port" -le 65535 ]]; then
-        die "bad --port: $port"
-    fi
+    parse_start_args "$@"
+    local dir=$START_DIR port=$START_PORT
     need java kcat ss setsid
     dir=$(abs_dir "$dir")
 
     local pid
-    if pid=$(broker_pid "$dir"); then
+    if pid=$(service_pid "$dir"); then
         [[ -f "$dir/bootstrap" ]] || die "broker $pid runs in $dir but $dir/bootstrap is missing"
         log "broker already running in $dir (pid $pid)"
         cat "$dir/bootstrap"
@@ -465,7 +354,7 @@ cmd_start() {
     fi
 
     do_install
-    if ((fresh)); then
+    if ((START_FRESH)); then
         rm -rf "$dir/data" "$dir/broker.log" "$dir/kafka.out" "$dir/ports"
     fi
 
@@ -491,7 +380,7 @@ cmd_start() {
             cport=$(free_port "$bport")
         fi
 
-        write_configs "$dir" "$bport" "$cport" "${extra[@]}"
+        write_configs "$dir" "$bport" "$cport" "${START_EXTRA[@]}"
         printf '%s %s\n' "$bport" "$cport" >"$dir/ports"
         format_storage "$dir"
         log "starting Kafka $KAFKA_VERSION in $dir on 127.0.0.1:$bport (controller :$cport)"
@@ -506,15 +395,13 @@ cmd_start() {
     done
     [[ $rc -eq 0 ]] || die "broker failed to start after $attempt attempts"
 
-    printf '127.0.0.1:%s\n' "$bport" >"$dir/bootstrap"
-    log "broker up (pid $(<"$dir/kafka.pid")), log in $dir/broker.log"
-    printf '127.0.0.1:%s\n' "$bport"
+    service_started "$dir" "$bport"
 }
 
 # Reads DIR's bootstrap of a running broker into the variable named $2.
 running_bootstrap() {
     local dir=$1
-    broker_pid "$dir" >/dev/null || die "no broker running in $dir (run: $PROG start --dir $dir)"
+    service_pid "$dir" >/dev/null || die "no broker running in $dir (run: $PROG start --dir $dir)"
     [[ -s "$dir/bootstrap" ]] || die "$dir/bootstrap is missing"
     printf -v "$2" '%s' "$(<"$dir/bootstrap")"
 }
@@ -565,56 +452,7 @@ cmd_create_topic() {
     die "topic $name: only $n of $parts partitions have leaders after ${TOPIC_TIMEOUT}s"
 }
 
-cmd_stop() {
-    local dir=""
-    while [[ $# -gt 0 ]]; do
-        case "$1" in
-            --dir) [[ $# -ge 2 ]] || die "--dir needs a value"; dir=$2; shift ;;
-            *) die "stop: unknown argument: $1 (see --help)" ;;
-        esac
-        shift
-    done
-    [[ -n "$dir" ]] || die "stop needs --dir DIR"
-    [[ -d "$dir" ]] || { log "no directory $dir: nothing to stop"; return 0; }
-    dir=$(abs_dir "$dir")
-    local pid
-    if ! pid=$(broker_pid "$dir"); then
-        rm -f "$dir/kafka.pid"
-        log "no broker running in $dir"
-        return 0
-    fi
-    log "stopping broker $pid in $dir"
-    kill -TERM "$pid" 2>/dev/null || true
-    local tenths=$((STOP_TIMEOUT * 10))
-    while ((tenths-- > 0)) && proc_alive "$pid"; do
-        sleep 0.1
-    done
-    if proc_alive "$pid"; then
-        log "broker $pid still running after ${STOP_TIMEOUT}s: SIGKILL"
-        kill -KILL "$pid" 2>/dev/null || true
-        while proc_alive "$pid"; do sleep 0.1; done
-    fi
-    rm -f "$dir/kafka.pid"
-    log "stopped"
-}
-
-cmd_status() {
-    local dir=""
-    while [[ $# -gt 0 ]]; do
-        case "$1" in
-            --dir) [[ $# -ge 2 ]] || die "--dir needs a value"; dir=$2; shift ;;
-            *) die "status: unknown argument: $1 (see --help)" ;;
-        esac
-        shift
-    done
-    [[ -n "$dir" ]] || die "status needs --dir DIR"
-    if [[ -d "$dir" ]] && dir=$(abs_dir "$dir") && broker_pid "$dir" >/dev/null; then
-        printf 'running %s\n' "$(<"$dir/bootstrap")"
-        return 0
-    fi
-    printf 'stopped\n'
-    return 1
-}
+# cmd_stop and cmd_status come from lib/service.sh.
 
 cmd_run() {
     [[ $# -ge 1 ]] || die "usage: $PROG run CLASS [ARG]..."

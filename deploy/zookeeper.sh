@@ -23,6 +23,18 @@ LOG_LEVEL=${RILL_ZK_LOG_LEVEL:-INFO}
 
 PROG=${0##*/}
 
+# What deploy/lib/service.sh needs to know about this server.
+SVC_NAME=server
+SVC_PID_FILE=zookeeper.pid
+SVC_ADDR_FILE=connect
+SVC_LOG=zookeeper.log
+SVC_OUT=zookeeper.out
+SVC_MAIN=$ZK_MAIN
+SVC_CONF=zoo.cfg
+SVC_POLL=0.1
+# shellcheck source-path=SCRIPTDIR source=lib/service.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/service.sh"
+
 usage() {
     cat <<EOF
 Usage:
@@ -52,44 +64,7 @@ RILL_ZK_LOG_LEVEL (${LOG_LEVEL}), RILL_ZK_JAR.
 EOF
 }
 
-log() { printf '%s: %s\n' "$PROG" "$*" >&2; }
-die() { log "$*"; exit 1; }
-
-need() {
-    local cmd
-    for cmd in "$@"; do
-        command -v "$cmd" >/dev/null 2>&1 ||
-            die "'$cmd' not found; run deploy/deps.sh first"
-    done
-}
-
-# ---------------------------------------------------------------- ports
-
-# True when no TCP socket on this machine holds port $1 (listening or connected).
-# TIME-WAIT leftovers do not count: ZooKeeper binds with SO_REUSEADDR.
-port_free() {
-    [[ -z "$(ss -Htan exclude time-wait "( sport = :$1 )" 2>/dev/null)" ]]
-}
-
-# Prints a free loopback TCP port in 20000-60000, outside the kernel's ephemeral
-# range when possible (so an outgoing connection cannot take it meanwhile).
-free_port() {
-    local lo=20000 hi=60000 eph_lo=32768 eph_hi=60999 p tries
-    if [[ -r /proc/sys/net/ipv4/ip_local_port_range ]]; then
-        read -r eph_lo eph_hi </proc/sys/net/ipv4/ip_local_port_range
-    fi
-    for ((tries = 0; tries < 500; tries++)); do
-        p=$(( ((RANDOM << 15) | RANDOM) % (hi - lo + 1) + lo ))
-        if ((tries < 400 && p >= eph_lo && p <= eph_hi)); then
-            continue
-        fi
-        if port_free "$p"; then
-            printf '%s\n' "$p"
-            return 0
-        fi
-    done
-    die "no free TCP port found"
-}
+# ---------------------------------------------------------------- server
 
 # Sends the four-letter word $2 to 127.0.0.1:$1 and prints the reply (bash's
 # /dev/tcp: no netcat needed). Fails when nothing answers within 2 s.
@@ -97,34 +72,6 @@ four_letter() {
     # shellcheck disable=SC2016 # $1 and $2 belong to the inner bash
     timeout 2 bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$1" && printf %s "$2" >&3 && cat <&3' \
         _ "$1" "$2" 2>/dev/null
-}
-
-# ---------------------------------------------------------------- server
-
-# True while process $1 exists and is not a zombie (kill -0 succeeds on zombies,
-# and a server this shell started stays one until waited for).
-proc_alive() {
-    local stat
-    stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
-    stat=${stat##*) }
-    [[ "${stat:0:1}" != Z ]]
-}
-
-abs_dir() {
-    mkdir -p "$1"
-    (cd "$1" && pwd -P)
-}
-
-# Prints the pid of DIR's running server, or fails.
-server_pid() {
-    local dir=$1 pid
-    [[ -f "$dir/zookeeper.pid" ]] || return 1
-    pid=$(<"$dir/zookeeper.pid")
-    [[ "$pid" =~ ^[0-9]+$ ]] || return 1
-    [[ -r "/proc/$pid/cmdline" ]] || return 1
-    # Guard against a recycled pid: it must be a ZooKeeper server on DIR's config.
-    tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF "$ZK_MAIN $dir/zoo.cfg" || return 1
-    printf '%s\n' "$pid"
 }
 
 write_configs() {
@@ -164,100 +111,49 @@ log4j.appender.file.layout.ConversionPattern=%d{ISO8601} %-5p [%t:%C{1}@%L] - %m
 EOF
 }
 
-tail_logs() {
-    local dir=$1 f
-    for f in "$dir/zookeeper.log" "$dir/zookeeper.out"; do
-        if [[ -s "$f" ]]; then
-            log "---- last lines of $f"
-            tail -n 40 "$f" >&2
-        fi
-    done
+# True when the server on 127.0.0.1:$1 serves requests (`srvr` says "Mode:"; a
+# server still loading its database answers "not currently serving").
+service_ready() {
+    four_letter "$1" srvr | grep -q '^Mode: '
 }
 
-# Starts the server and waits until it serves requests (`srvr` says "Mode:"; a
-# server still loading its database answers "not currently serving"). Returns 0
-# when up, 1 when it failed, 2 when it died because the port was taken.
+# Starts the server and waits until it serves requests. Returns 0 when up, 1 when
+# it failed, 2 when it died because the port was taken.
 launch_and_wait() {
-    local dir=$1 port=$2 pid deadline log_off cp jar
-    : >"$dir/zookeeper.out"
-    log_off=$(stat -c %s "$dir/zookeeper.log" 2>/dev/null || echo 0)
+    local dir=$1 port=$2 cp jar rc=0
     cp=$ZK_JAR
     for jar in "${ZK_LOG_JARS[@]}"; do
         [[ -f "$jar" ]] && cp+=":$jar"
     done
     local -a heap
     read -r -a heap <<<"$HEAP_OPTS"
-    (
-        cd "$dir"
-        exec setsid nohup java "${heap[@]}" -XX:+UseSerialGC -XX:TieredStopAtLevel=1 \
+    service_launch "$dir" "$port" \
+        java "${heap[@]}" -XX:+UseSerialGC -XX:TieredStopAtLevel=1 \
             -Djava.awt.headless=true \
             -Dlog4j.configuration="file:$dir/log4j.properties" \
             -Dzookeeper.log.dir="$dir" \
             -Dzookeeper.jmx.log4j.disable=true \
-            -cp "$cp" "$ZK_MAIN" "$dir/zoo.cfg" \
-            >>"$dir/zookeeper.out" 2>&1 </dev/null
-    ) &
-    pid=$!
-    printf '%s\n' "$pid" >"$dir/zookeeper.pid"
-
-    deadline=$((SECONDS + START_TIMEOUT))
-    while ((SECONDS < deadline)); do
-        if ! proc_alive "$pid"; then
-            wait "$pid" 2>/dev/null || true
-            rm -f "$dir/zookeeper.pid"
-            if { tail -c "+$((log_off + 1))" "$dir/zookeeper.log" 2>/dev/null; cat "$dir/zookeeper.out"; } |
-                grep -q "Address already in use"; then
-                log "server could not bind port $port"
-                return 2
-            fi
-            log "server exited during startup"
-            tail_logs "$dir"
-            return 1
-        fi
-        if ! port_free "$port" && four_letter "$port" srvr | grep -q '^Mode: '; then
-            return 0
-        fi
-        sleep 0.1
-    done
-    log "server did not answer on 127.0.0.1:$port within ${START_TIMEOUT}s"
-    tail_logs "$dir"
-    kill -KILL "$pid" 2>/dev/null || true
-    rm -f "$dir/zookeeper.pid"
-    return 1
+            -cp "$cp" "$ZK_MAIN" "$dir/zoo.cfg" || rc=$?
+    ((rc != 2)) || log "server could not bind port $port"
+    return "$rc"
 }
 
 cmd_start() {
-    local dir="" port="" fresh=0
-    local -a extra=()
-    while [[ $# -gt 0 ]]; do
-        case "$1" in
-            --dir) [[ $# -ge 2 ]] || die "--dir needs a value"; dir=$2; shift ;;
-            --port) [[ $# -ge 2 ]] || die "--port needs a value"; port=$2; shift ;;
-            --fresh) fresh=1 ;;
-            --set)
-                [[ $# -ge 2 && "$2" == *=* ]] || die "--set needs KEY=VALUE"
-                extra+=("$2"); shift ;;
-            *) die "start: unknown argument: $1 (see --help)" ;;
-        esac
-        shift
-    done
-    [[ -n "$dir" ]] || die "start needs --dir DIR"
-    if [[ -n "$port" ]] && ! [[ "$port" =~ ^[0-9]+$ && "$port" -ge 1 && "$port" -le 65535 ]]; then
-        die "bad --port: $port"
-    fi
+    parse_start_args "$@"
+    local dir=$START_DIR port=$START_PORT
     need java ss setsid timeout
     [[ -f "$ZK_JAR" ]] || die "$ZK_JAR not found; run deploy/deps.sh first (package zookeeper)"
     dir=$(abs_dir "$dir")
 
     local pid
-    if pid=$(server_pid "$dir"); then
+    if pid=$(service_pid "$dir"); then
         [[ -s "$dir/connect" ]] || die "server $pid runs in $dir but $dir/connect is missing"
         log "server already running in $dir (pid $pid)"
         cat "$dir/connect"
         return 0
     fi
 
-    if ((fresh)); then
+    if ((START_FRESH)); then
         rm -rf "$dir/data" "$dir/zookeeper.log" "$dir/zookeeper.out" "$dir/connect"
     fi
     mkdir -p "$dir/data"
@@ -276,9 +172,10 @@ cmd_start() {
         elif [[ $attempt -eq 1 && "$old" =~ ^[0-9]+$ ]] && port_free "$old"; then
             zport=$old
         else
+            # shellcheck disable=SC2119 # no ports to avoid
             zport=$(free_port)
         fi
-        write_configs "$dir" "$zport" "${extra[@]}"
+        write_configs "$dir" "$zport" "${START_EXTRA[@]}"
         log "starting ZooKeeper in $dir on 127.0.0.1:$zport"
         rc=0
         launch_and_wait "$dir" "$zport" || rc=$?
@@ -291,61 +188,10 @@ cmd_start() {
     done
     [[ $rc -eq 0 ]] || die "server failed to start after $attempt attempts"
 
-    printf '127.0.0.1:%s\n' "$zport" >"$dir/connect"
-    log "server up (pid $(<"$dir/zookeeper.pid")), log in $dir/zookeeper.log"
-    printf '127.0.0.1:%s\n' "$zport"
+    service_started "$dir" "$zport"
 }
 
-cmd_stop() {
-    local dir=""
-    while [[ $# -gt 0 ]]; do
-        case "$1" in
-            --dir) [[ $# -ge 2 ]] || die "--dir needs a value"; dir=$2; shift ;;
-            *) die "stop: unknown argument: $1 (see --help)" ;;
-        esac
-        shift
-    done
-    [[ -n "$dir" ]] || die "stop needs --dir DIR"
-    [[ -d "$dir" ]] || { log "no directory $dir: nothing to stop"; return 0; }
-    dir=$(abs_dir "$dir")
-    local pid
-    if ! pid=$(server_pid "$dir"); then
-        rm -f "$dir/zookeeper.pid"
-        log "no server running in $dir"
-        return 0
-    fi
-    log "stopping server $pid in $dir"
-    kill -TERM "$pid" 2>/dev/null || true
-    local tenths=$((STOP_TIMEOUT * 10))
-    while ((tenths-- > 0)) && proc_alive "$pid"; do
-        sleep 0.1
-    done
-    if proc_alive "$pid"; then
-        log "server $pid still running after ${STOP_TIMEOUT}s: SIGKILL"
-        kill -KILL "$pid" 2>/dev/null || true
-        while proc_alive "$pid"; do sleep 0.1; done
-    fi
-    rm -f "$dir/zookeeper.pid"
-    log "stopped"
-}
-
-cmd_status() {
-    local dir=""
-    while [[ $# -gt 0 ]]; do
-        case "$1" in
-            --dir) [[ $# -ge 2 ]] || die "--dir needs a value"; dir=$2; shift ;;
-            *) die "status: unknown argument: $1 (see --help)" ;;
-        esac
-        shift
-    done
-    [[ -n "$dir" ]] || die "status needs --dir DIR"
-    if [[ -d "$dir" ]] && dir=$(abs_dir "$dir") && server_pid "$dir" >/dev/null; then
-        printf 'running %s\n' "$(<"$dir/connect")"
-        return 0
-    fi
-    printf 'stopped\n'
-    return 1
-}
+# cmd_stop and cmd_status come from lib/service.sh.
 
 main() {
     [[ $# -ge 1 ]] || { usage >&2; exit 2; }
