@@ -335,6 +335,7 @@ rl_kafka_group_offsets(rl_kafka_meta *meta, const char *group, const rl_tp *tps,
 	char why[256];
 	rd_kafka_AdminOptions_set_request_timeout(opts, timeout_ms, why, sizeof(why));
 	rd_kafka_ListConsumerGroupOffsets(meta->m_rk, &req, 1, opts, q);
+	rd_kafka_ListConsumerGroupOffsets_destroy(req); // the call copied it
 	rl_err rv = RL_OK;
 	rd_kafka_event_t *ev = rd_kafka_queue_poll(q, timeout_ms + 1000);
 	if (ev == NULL) {
