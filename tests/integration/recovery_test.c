@@ -345,3 +345,81 @@ Test(state, a_changed_stateful_step_is_refused_a_stateless_change_is_not, .timeo
 	    rt_bin("rill"), job, ckp);
 	cr_assert_eq(rv, 0, "%s", e);
 }
+
+// batch_times lists the batch times a files sink committed, in order.
+static int
+batch_times(const char *out, long long *ret, int max)
+{
+	char *o, *e;
+	const char *dir = rt_tmpdir("ls");
+	rt_sh_capture(dir, &o, &e, "ls %s | sed 's/^batch-//' | sort -n", out);
+	int n = 0;
+	for (char *p = o; *p != '\0' && n < max; p = strchr(p, '\n') + 1)
+		ret[n++] = strtoll(p, NULL, 10);
+	return n;
+}
+
+Test(rate, a_backlog_starts_at_the_initial_rate_and_speeds_up, .timeout = 120)
+{
+	const char *dir = rt_tmpdir("backlog");
+	const char *lines = rt_path(dir, "lines.txt");
+	cr_assert_eq(rt_sh("for i in $(seq 1 30000); do echo \"w$((i %% 100))\"; done > %s", lines), 0);
+	rt_topic("backlog", 2);
+	rt_produce_spread("backlog", 2, lines);
+	// No fixed cap: only backpressure, starting at 2000 records/s.
+	const char *job = rt_wordcount_job(dir, "backlog", "500ms", 0, "    initial_rate: 2000\n");
+	char *o, *e;
+	int rv = rt_sh_capture(dir, &o, &e, "RILL_LOG_LEVEL=info %s run %s --available-now",
+	    rt_bin("rill"), job);
+	cr_assert_eq(rv, 0, "%s", e);
+	long first = -1, later_max = 0, total = 0;
+	for (const char *p = e; (p = strstr(p, "msg=\"batch done\"")) != NULL; p++) {
+		long n = strtol(strstr(p, " records=") + 9, NULL, 10);
+		if (first < 0)
+			first = n;
+		else if (n > later_max)
+			later_max = n;
+		total += n;
+	}
+	cr_assert_eq(total, 30000);
+	cr_assert_leq(first, 1000, "2000 records/s x 500 ms: the first batch is small, not the backlog");
+	cr_assert_gt(later_max, 4 * first, "the estimator raised the rate after measuring");
+}
+
+Test(recovery, catch_up_all_replays_missed_intervals_latest_skips_them, .timeout = 180)
+{
+	const char *policies[] = {"all", "latest"};
+	for (int i = 0; i < 2; i++) {
+		char tag[32], topic[32];
+		snprintf(tag, sizeof(tag), "catchup-%s", policies[i]);
+		snprintf(topic, sizeof(topic), "catchup-%s", policies[i]);
+		const char *dir = rt_tmpdir(tag);
+		const char *lines = rt_path(dir, "lines.txt"), *ckp = rt_path(dir, "checkpoint");
+		cr_assert_eq(rt_sh("for i in $(seq 1 2000); do echo \"w$((i %% 10))\"; done > %s", lines), 0);
+		rt_topic(topic, 1);
+		rt_produce_lines(topic, lines);
+		// 500 records/s: 100 per batch, so most of the input is left for the second run.
+		const char *job = rt_wordcount_job(dir, topic, "200ms", 500, "");
+		cr_assert_eq(rt_sh("sed -i 's/^batch: 200ms/batch: 200ms\\ncatch_up: %s/' %s", policies[i], job), 0);
+		char *o, *e;
+		cr_assert_eq(rt_sh_capture(dir, &o, &e, "%s run %s --checkpoint-dir %s --for 700ms",
+				 rt_bin("rill"), job, ckp),
+		    0, "%s", e);
+		long long before[64];
+		int nbefore = batch_times(rt_path(dir, "out"), before, 64);
+		cr_assert_gt(nbefore, 0);
+		// Down for 2 s (10 intervals), then back.
+		cr_assert_eq(rt_sh("sleep 2"), 0);
+		cr_assert_eq(rt_sh_capture(dir, &o, &e, "%s run %s --checkpoint-dir %s --available-now",
+				 rt_bin("rill"), job, ckp),
+		    0, "%s", e);
+		long long after[256];
+		int nafter = batch_times(rt_path(dir, "out"), after, 256);
+		cr_assert_gt(nafter, nbefore);
+		long long gap = after[nbefore] - before[nbefore - 1];
+		if (i == 0)
+			cr_assert_eq(gap, 200, "catch_up all: the next batch is the next interval");
+		else
+			cr_assert_geq(gap, 2000, "catch_up latest: the missed intervals are skipped (gap %lld)", gap);
+	}
+}
