@@ -29,7 +29,7 @@ usage(FILE *out)
 	    "  --zk CONNECT        register in ZooKeeper (cluster mode; not in this version)\n"
 	    "  --cores N           tasks run at once (default: the number of CPUs)\n"
 	    "  --id ID             executor id (default: HOST-PID)\n"
-	    "  --work-dir DIR      directory for spills and caches\n"
+	    "  --work-dir DIR      reserved for shuffle spills (blocks stay in memory in this version)\n"
 	    "  --exit-with-driver  exit when the driver is unreachable (local mode)\n"
 	    "  --help              this text\n");
 }

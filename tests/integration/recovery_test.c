@@ -4,24 +4,11 @@
 // progress reaches the consumer group; retention-deleted records are refused
 // or skipped as configured; bad checkpoint directories are named.
 #include <criterion/criterion.h>
-#include <criterion/hooks.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "tests/fixtures/fixture.h"
-
-ReportHook(PRE_ALL)(struct criterion_test_set *set)
-{
-	(void)set;
-	rt_kafka_start();
-}
-
-ReportHook(POST_ALL)(struct criterion_global_stats *stats)
-{
-	(void)stats;
-	rt_kafka_stop();
-}
 
 // A paced word count over `lines` lines spread on 4 partitions: 250 records
 // per partition per 100 ms batch.

@@ -10,25 +10,12 @@
 // is 1000000) and RILL_TORTURE_KILLS kill rounds (default 24); RILL_TORTURE_SEED
 // makes a run repeatable (the seed is printed).
 #include <criterion/criterion.h>
-#include <criterion/hooks.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "tests/fixtures/fixture.h"
-
-ReportHook(PRE_ALL)(struct criterion_test_set *set)
-{
-	(void)set;
-	rt_kafka_start();
-}
-
-ReportHook(POST_ALL)(struct criterion_global_stats *stats)
-{
-	(void)stats;
-	rt_kafka_stop();
-}
 
 static long
 env_long(const char *name, long def)

@@ -3,7 +3,6 @@
 // driver and executor processes, results checked against references computed
 // by other tools (awk, sort, uniq) from the same input.
 #include <criterion/criterion.h>
-#include <criterion/hooks.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,18 +10,6 @@
 #include <unistd.h>
 
 #include "tests/fixtures/fixture.h"
-
-ReportHook(PRE_ALL)(struct criterion_test_set *set)
-{
-	(void)set;
-	rt_kafka_start();
-}
-
-ReportHook(POST_ALL)(struct criterion_global_stats *stats)
-{
-	(void)stats;
-	rt_kafka_stop();
-}
 
 Test(wordcount, skewed_corpus_counts_exactly, .timeout = 180)
 {
