@@ -669,6 +669,19 @@ out:
 	return rv;
 }
 
+rl_err
+rl_kafka_warm(rl_kafka_reader *r, const char *topic, int32_t partition, int64_t from,
+    char *errbuf, size_t errlen)
+{
+	part *p = part_get(r, topic, partition, errbuf, errlen);
+	if (p == NULL)
+		return RL_ERR_INVAL;
+	pthread_mutex_lock(&p->p_mu);
+	rl_err rv = position(p, from, errbuf, errlen);
+	pthread_mutex_unlock(&p->p_mu);
+	return rv;
+}
+
 // ---- producer ----
 
 struct rl_kafka_producer {

@@ -107,6 +107,11 @@ rl_err rl_kafka_read_range(rl_kafka_reader *r, const char *topic, int32_t partit
     int64_t until, int idle_timeout_ms, rl_kafka_record_cb cb, void *arg, char *errbuf,
     size_t errlen);
 
+// rl_kafka_warm starts the partition's consumer at from (if it is not already
+// there), so that reading from it later finds the data prefetched.
+rl_err rl_kafka_warm(rl_kafka_reader *r, const char *topic, int32_t partition, int64_t from,
+    char *errbuf, size_t errlen);
+
 // ---- producer ----
 
 typedef struct rl_kafka_producer rl_kafka_producer;

@@ -14,6 +14,7 @@
 #include "common/arena.h"
 #include "common/fault.h"
 #include "common/hash.h"
+#include "common/histogram.h"
 #include "common/layout.h"
 #include "common/log.h"
 #include "common/plan.h"
@@ -48,6 +49,7 @@ struct rl_driver {
 	rl_kafka_meta       *d_sink_meta; // exactly-once Kafka sink: reads commit markers
 	rl_zk               *d_zk;      // progress is written here too, or NULL
 	bool                 d_zk_synced; // every position has been written once
+	rl_hist              d_latency;   // records: Kafka timestamp to sink commit, ms
 	char                *d_state_dir;   // stateful jobs: CHECKPOINT/state (absolute)
 	int64_t              d_state_read_ms; // the batch whose state the next one reads (0: none)
 	uint32_t             d_state_width;   // stateful jobs: the shuffle width, fixed for good
@@ -66,6 +68,7 @@ typedef struct batch {
 	size_t        *b_part_of_map;  // stage-0 task -> input partition
 	uint32_t       b_nreduce;
 	uint64_t       b_records;
+	int64_t        b_plan_ms;      // wall clock when the ranges were cut
 	bool          *b_skip;         // last stage: partitions whose output is already committed
 	size_t         b_nskip;
 } batch;
@@ -354,6 +357,7 @@ new_launch(rl_driver *d, batch *b, uint32_t stage, uint32_t partition)
 	tl->spec_hash = d->d_job->j_spec_hash;
 	tl->num_stages = (uint32_t)d->d_plan->p_nstages;
 	tl->retain_from_batch_ms = b->b_time_ms;
+	tl->plan_time_ms = b->b_plan_ms;
 	if (d->d_plan->p_stages[stage].st_state_step != NULL) {
 		tl->state_dir = d->d_state_dir;
 		tl->state_read_ms = d->d_state_read_ms;
@@ -434,6 +438,7 @@ plan_ranges(rl_driver *d, batch *b)
 	b->b_until = rl_calloc(nparts + 1, sizeof(int64_t));
 	b->b_tasks[0] = new_tasks(nparts);
 	b->b_part_of_map = rl_calloc(nparts + 1, sizeof(size_t));
+	b->b_plan_ms = rl_now_ms();
 	cut_ranges(d, b, parts, nparts);
 	size_t n = 0, index = 0;
 	for (size_t i = 0; i < nparts; i++) {
@@ -813,6 +818,22 @@ abort_transactions(rl_driver *d, batch *b)
 	rl_free(failed);
 }
 
+// record_latency adds the batch's records to the latency histogram: each
+// record's age when the batch was planned, plus planning to commit.
+static void
+record_latency(rl_driver *d, const batch *b, int64_t commit_ms)
+{
+	int64_t since_plan = commit_ms - b->b_plan_ms;
+	for (size_t i = 0; i < b->b_ntasks[0]; i++) {
+		const Rill__TaskMetrics *m = b->b_tasks[0][i].t_result->metrics;
+		for (size_t k = 0; m != NULL && k < m->n_record_age; k++) {
+			const Rill__HistBucket *hb = m->record_age[k];
+			if (hb->bucket < RL_HIST_BUCKETS)
+				rl_hist_add(&d->d_latency, rl_hist_upper(hb->bucket) + since_plan, hb->count);
+		}
+	}
+}
+
 // run_batch runs batch T from its plan to its commit.
 static rl_err
 run_batch(rl_driver *d, int64_t batch_ms, uint64_t *ret_records, size_t *ret_tasks, char *errbuf,
@@ -821,7 +842,9 @@ run_batch(rl_driver *d, int64_t batch_ms, uint64_t *ret_records, size_t *ret_tas
 	batch b = {.b_time_ms = batch_ms};
 	size_t nstages = d->d_plan->p_nstages, nparts;
 	rl_arena_init(&b.b_arena, 16 * 1024);
+	int64_t t0 = rl_mono_us(), t_refresh = 0, t_stages = 0, t_commit = 0;
 	rl_err rv = rl_input_refresh(d->d_input, errbuf, errlen);
+	t_refresh = rl_mono_us();
 	if (rv != RL_OK)
 		goto out;
 	rl_input_parts(d->d_input, &nparts);
@@ -848,6 +871,7 @@ run_batch(rl_driver *d, int64_t batch_ms, uint64_t *ret_records, size_t *ret_tas
 		goto out;
 	if ((rv = run_stages(d, &b, errbuf, errlen)) != RL_OK)
 		goto out;
+	t_stages = rl_mono_us();
 	for (size_t i = 0; i < b.b_ntasks[0]; i++) {
 		const Rill__TaskMetrics *m = b.b_tasks[0][i].t_result->metrics;
 		b.b_records += m != NULL ? m->input_records : 0;
@@ -859,6 +883,8 @@ run_batch(rl_driver *d, int64_t batch_ms, uint64_t *ret_records, size_t *ret_tas
 		    b.b_ntasks[nstages - 1], d->d_opts.print_out, errbuf, errlen);
 	if (rv != RL_OK)
 		goto out;
+	record_latency(d, &b, rl_now_ms());
+	t_commit = rl_mono_us();
 	rl_fault_point("sink-committed"); // output visible, batch not yet done
 	if ((rv = write_record(d, &b, RILL__BATCH_RECORD__PHASE__DONE, errbuf, errlen)) != RL_OK)
 		goto out;
@@ -869,6 +895,10 @@ run_batch(rl_driver *d, int64_t batch_ms, uint64_t *ret_records, size_t *ret_tas
 	}
 	advance(d, &b);
 	*ret_records = b.b_records;
+	rl_debug(COMP, "batch phases", "batch_ms=%" PRId64 " watermarks_ms=%.3f stages_ms=%.3f commit_ms=%.3f record_ms=%.3f",
+	    batch_ms, (double)(t_refresh - t0) / 1000,
+	    (double)(t_stages - t_refresh) / 1000, (double)(t_commit - t_stages) / 1000,
+	    (double)(rl_mono_us() - t_commit) / 1000);
 out:
 	if (rv != RL_OK)
 		abort_transactions(d, &b);
@@ -977,6 +1007,47 @@ fence_sink_transactions(rl_driver *d)
 	}
 }
 
+// warm_consumers gives every partition an executor (round robin) and has it
+// start the partition's consumer where the first batch will read: the data
+// is prefetched before that batch asks, and the partition's later tasks go
+// to the same warm executor.
+static void
+warm_consumers(rl_driver *d)
+{
+	size_t nparts;
+	rl_input_part *parts = rl_input_parts(d->d_input, &nparts);
+	pthread_mutex_lock(&d->d_pool->p_mu);
+	int nexecs = d->d_pool->p_nexecs;
+	pthread_mutex_unlock(&d->d_pool->p_mu);
+	if (nparts == 0 || nexecs == 0)
+		return;
+	batch b = {.b_time_ms = 0};
+	rl_arena_init(&b.b_arena, 4096);
+	rl_sched_task *tasks = new_tasks(nparts);
+	for (size_t i = 0; i < nparts; i++) {
+		Rill__TaskLaunch *tl = new_launch(d, &b, 0, (uint32_t)i);
+		Rill__OffsetRange *r = rl_arena_alloc(&b.b_arena, sizeof(*r));
+		rill__offset_range__init(r);
+		r->topic = parts[i].ip_topic;
+		r->partition = parts[i].ip_partition;
+		r->from_offset = r->until_offset = parts[i].ip_next;
+		tl->range = r;
+		tl->warm_only = true;
+		tasks[i].t_launch = tl;
+		tasks[i].t_preferred = (int)(i % (size_t)nexecs);
+	}
+	uint32_t failed;
+	char why[512];
+	if (rl_sched_run(d->d_pool, tasks, nparts, &d->d_sched, &failed, why, sizeof(why)) == RL_OK)
+		for (size_t i = 0; i < nparts; i++)
+			parts[i].ip_preferred = tasks[i].t_exec;
+	else
+		rl_warn(COMP, "cannot warm the consumers", "job=%s error=\"%s\"", d->d_job->j_name, why);
+	rl_sched_reset(tasks, nparts);
+	rl_free(tasks);
+	rl_arena_fini(&b.b_arena);
+}
+
 // after_batch feeds a finished batch to the rate estimator.
 static void
 after_batch(rl_driver *d, uint64_t records, int64_t processing_us, int64_t delay_ms)
@@ -1008,6 +1079,7 @@ rl_driver_run(rl_driver *d, rl_driver_stats *stats, char *errbuf, size_t errlen)
 	if ((rv = recover(d, &batch_ms, errbuf, errlen)) != RL_OK)
 		return rv;
 	fence_sink_transactions(d);
+	warm_consumers(d);
 	if (d->d_opts.available_now) {
 		if ((rv = rl_input_refresh(d->d_input, errbuf, errlen)) != RL_OK)
 			return rv;
@@ -1059,8 +1131,10 @@ rl_driver_run(rl_driver *d, rl_driver_stats *stats, char *errbuf, size_t errlen)
 			batch_ms += interval;
 	}
 	stats->elapsed_ms = rl_mono_ms() - started;
-	rl_info(COMP, "job stopped", "job=%s batches=%" PRIu64 " records=%" PRIu64 " elapsed_ms=%" PRId64 " peak_rss_kb=%llu result=%s",
+	rl_info(COMP, "job stopped", "job=%s batches=%" PRIu64 " records=%" PRIu64 " elapsed_ms=%" PRId64 " latency_p50_ms=%" PRId64 " latency_p99_ms=%" PRId64 " latency_max_ms=%" PRId64 " peak_rss_kb=%llu result=%s",
 	    d->d_job->j_name, stats->batches, stats->records, stats->elapsed_ms,
-	    (unsigned long long)(rl_peak_rss_bytes() / 1024), rv == RL_OK ? "ok" : rl_errname(rv));
+	    rl_hist_quantile(&d->d_latency, 0.5), rl_hist_quantile(&d->d_latency, 0.99),
+	    d->d_latency.h_max, (unsigned long long)(rl_peak_rss_bytes() / 1024),
+	    rv == RL_OK ? "ok" : rl_errname(rv));
 	return rv;
 }

@@ -143,53 +143,157 @@ peer_get(rl_executor *ex, const char *url, char *errbuf, size_t errlen)
 	return cli;
 }
 
-static rl_err
-fetch(void *arg, const char *url, const rl_map_output_id *id, uint32_t reduce_partition,
-    rl_block_cb cb, void *cb_arg, char *errbuf, size_t errlen)
+// One peer's answer to a fetch, delivered on an nng thread.
+typedef struct fetch_call {
+	struct fetch_wait *f_wait;
+	rl_err             f_err;
+	rl_msg            *f_reply;
+} fetch_call;
+
+typedef struct fetch_wait {
+	pthread_mutex_t w_mu;
+	pthread_cond_t  w_cond;
+	size_t          w_pending;
+} fetch_wait;
+
+static void
+fetch_done(void *arg, rl_err err, rl_msg *reply)
 {
-	rl_executor *ex = arg;
-	if (strcmp(url, rl_rpc_server_url(ex->x_server)) == 0) {
+	fetch_call *c = arg;
+	fetch_wait *w = c->f_wait;
+	pthread_mutex_lock(&w->w_mu);
+	c->f_err = err;
+	c->f_reply = reply;
+	w->w_pending--;
+	pthread_cond_signal(&w->w_cond);
+	pthread_mutex_unlock(&w->w_mu);
+}
+
+// fetch_local hands the task the blocks this executor holds itself.
+static rl_err
+fetch_local(rl_executor *ex, const rl_fetch_group *g, const rl_map_output_id *base,
+    uint32_t reduce_partition, rl_block_cb cb, void *cb_arg, uint32_t *ret_failed_map,
+    char *errbuf, size_t errlen)
+{
+	for (size_t m = 0; m < g->g_nmaps; m++) {
+		rl_map_output_id id = *base;
+		id.map_partition = g->g_maps[m];
 		rl_block_ref ref;
-		if (!rl_shuffle_acquire(ex->x_shuffle, id, reduce_partition, &ref)) {
+		if (!rl_shuffle_acquire(ex->x_shuffle, &id, reduce_partition, &ref)) {
 			snprintf(errbuf, errlen, "local shuffle output %s/%" PRId64 "/%" PRIu32 "/%" PRIu32 " is gone",
-			    id->job, id->batch_ms, id->stage, id->map_partition);
+			    id.job, id.batch_ms, id.stage, id.map_partition);
+			*ret_failed_map = id.map_partition;
 			return RL_ERR_FETCH_FAILED;
 		}
 		rl_err rv = cb(cb_arg, ref.b_data, ref.b_len);
 		rl_shuffle_release(ex->x_shuffle, &ref);
-		return rv;
+		if (rv != RL_OK)
+			return rv;
 	}
-	rl_rpc_client *cli = peer_get(ex, url, errbuf, errlen);
-	if (cli == NULL)
-		return RL_ERR_FETCH_FAILED;
-	Rill__ShuffleFetch req = RILL__SHUFFLE_FETCH__INIT;
-	req.job = (char *)(uintptr_t)id->job;
-	req.batch_time_ms = id->batch_ms;
-	req.stage = id->stage;
-	req.map_partition = id->map_partition;
-	req.reduce_partition = reduce_partition;
-	Rill__Envelope env = RILL__ENVELOPE__INIT;
-	env.body_case = RILL__ENVELOPE__BODY_SHUFFLE_FETCH;
-	env.shuffle_fetch = &req;
-	rl_msg *reply;
-	char why[256] = "";
-	rl_err rv = rl_rpc_call(cli, &env, NULL, 0, 30000, &reply, why, sizeof(why));
-	if (rv != RL_OK) {
-		snprintf(errbuf, errlen, "fetching map output %" PRIu32 " from %s: %s",
-		    id->map_partition, url, why);
+	return RL_OK;
+}
+
+// use_reply checks a peer's segments against the request and hands the task
+// each block.
+static rl_err
+use_reply(const rl_fetch_group *g, const fetch_call *c, rl_block_cb cb, void *cb_arg,
+    uint32_t *ret_failed_map, char *errbuf, size_t errlen)
+{
+	if (c->f_err != RL_OK) {
+		snprintf(errbuf, errlen, "fetching %zu map outputs from %s: %s", g->g_nmaps, g->g_url,
+		    rl_strerror(c->f_err));
+		*ret_failed_map = g->g_maps[0];
 		return RL_ERR_FETCH_FAILED;
 	}
-	const Rill__ShuffleBlock *blk = reply->m_env->body_case == RILL__ENVELOPE__BODY_SHUFFLE_BLOCK
-	    ? reply->m_env->shuffle_block : NULL;
-	if (blk == NULL || !blk->found || blk->bytes != reply->m_tail_len) {
-		snprintf(errbuf, errlen, "map output %" PRIu32 " at %s: %s", id->map_partition, url,
-		    blk == NULL ? "unexpected reply" : !blk->found ? "not found (executor restarted?)"
-							   : "block length mismatch");
-		rl_msg_free(reply);
+	const Rill__ShuffleBlock *blk = c->f_reply->m_env->body_case == RILL__ENVELOPE__BODY_SHUFFLE_BLOCK
+	    ? c->f_reply->m_env->shuffle_block : NULL;
+	if (blk == NULL || blk->n_segments != g->g_nmaps) {
+		snprintf(errbuf, errlen, "fetching from %s: unexpected reply", g->g_url);
+		*ret_failed_map = g->g_maps[0];
 		return RL_ERR_FETCH_FAILED;
 	}
-	rv = cb(cb_arg, reply->m_tail, reply->m_tail_len);
-	rl_msg_free(reply);
+	uint64_t total = 0;
+	for (size_t m = 0; m < blk->n_segments; m++)
+		total += blk->segments[m]->bytes;
+	if (total != c->f_reply->m_tail_len) {
+		snprintf(errbuf, errlen, "fetching from %s: segments of %" PRIu64 " bytes in a tail of %zu",
+		    g->g_url, total, c->f_reply->m_tail_len);
+		*ret_failed_map = g->g_maps[0];
+		return RL_ERR_FETCH_FAILED;
+	}
+	const uint8_t *p = c->f_reply->m_tail;
+	for (size_t m = 0; m < blk->n_segments; m++) {
+		const Rill__ShuffleSegment *seg = blk->segments[m];
+		if (!seg->found || seg->map_partition != g->g_maps[m]) {
+			snprintf(errbuf, errlen, "map output %" PRIu32 " at %s: not found (executor restarted?)",
+			    g->g_maps[m], g->g_url);
+			*ret_failed_map = g->g_maps[m];
+			return RL_ERR_FETCH_FAILED;
+		}
+		rl_err rv = cb(cb_arg, p, (size_t)seg->bytes);
+		if (rv != RL_OK)
+			return rv;
+		p += seg->bytes;
+	}
+	return RL_OK;
+}
+
+static rl_err
+fetch(void *arg, const rl_fetch_group *groups, size_t ngroups, const rl_map_output_id *id,
+    uint32_t reduce_partition, rl_block_cb cb, void *cb_arg, uint32_t *ret_failed_map,
+    char *errbuf, size_t errlen)
+{
+	rl_executor *ex = arg;
+	const char *self = rl_rpc_server_url(ex->x_server);
+	fetch_wait w = {.w_pending = 0};
+	pthread_mutex_init(&w.w_mu, NULL);
+	pthread_cond_init(&w.w_cond, NULL);
+	fetch_call *calls = rl_calloc(ngroups + 1, sizeof(fetch_call));
+	rl_err rv = RL_OK;
+
+	// Ask every peer at once.
+	for (size_t g = 0; g < ngroups; g++) {
+		if (strcmp(groups[g].g_url, self) == 0)
+			continue;
+		calls[g].f_wait = &w;
+		rl_rpc_client *cli = peer_get(ex, groups[g].g_url, errbuf, errlen);
+		if (cli == NULL) {
+			calls[g].f_err = RL_ERR_NET;
+			continue;
+		}
+		Rill__ShuffleFetch req = RILL__SHUFFLE_FETCH__INIT;
+		req.job = (char *)(uintptr_t)id->job;
+		req.batch_time_ms = id->batch_ms;
+		req.stage = id->stage;
+		req.reduce_partition = reduce_partition;
+		req.map_partitions = (uint32_t *)(uintptr_t)groups[g].g_maps;
+		req.n_map_partitions = groups[g].g_nmaps;
+		Rill__Envelope env = RILL__ENVELOPE__INIT;
+		env.body_case = RILL__ENVELOPE__BODY_SHUFFLE_FETCH;
+		env.shuffle_fetch = &req;
+		pthread_mutex_lock(&w.w_mu);
+		w.w_pending++;
+		pthread_mutex_unlock(&w.w_mu);
+		rl_rpc_call_async(cli, &env, 30000, fetch_done, &calls[g]);
+	}
+	// Meanwhile, what is here.
+	for (size_t g = 0; g < ngroups && rv == RL_OK; g++)
+		if (strcmp(groups[g].g_url, self) == 0)
+			rv = fetch_local(ex, &groups[g], id, reduce_partition, cb, cb_arg, ret_failed_map,
+			    errbuf, errlen);
+	// Every call must have finished before calls[] goes away.
+	pthread_mutex_lock(&w.w_mu);
+	while (w.w_pending > 0)
+		pthread_cond_wait(&w.w_cond, &w.w_mu);
+	pthread_mutex_unlock(&w.w_mu);
+	for (size_t g = 0; g < ngroups; g++) {
+		if (rv == RL_OK && strcmp(groups[g].g_url, self) != 0)
+			rv = use_reply(&groups[g], &calls[g], cb, cb_arg, ret_failed_map, errbuf, errlen);
+		rl_msg_free(calls[g].f_reply);
+	}
+	rl_free(calls);
+	pthread_cond_destroy(&w.w_cond);
+	pthread_mutex_destroy(&w.w_mu);
 	return rv;
 }
 
@@ -259,6 +363,18 @@ handle_launch(rl_executor *ex, const Rill__TaskLaunch *tl, rl_reply *reply)
 		goto out;
 	}
 	rl_shuffle_drop_before(ex->x_shuffle, tl->job, tl->retain_from_batch_ms);
+	if (tl->warm_only) {
+		const Rill__OffsetRange *r = tl->range;
+		rl_kafka_reader *reader = job_reader(ex, e, why, sizeof(why));
+		if (r == NULL || r->topic == NULL)
+			fail(reply->r_arena, res, RL_ERR_PROTO, "warm-up without a range");
+		else if (reader == NULL || rl_kafka_warm(reader, r->topic, r->partition, r->from_offset,
+					       why, sizeof(why)) != RL_OK)
+			fail(reply->r_arena, res, RL_ERR_KAFKA, why);
+		else
+			res->status = RILL__TASK_RESULT__STATUS__OK;
+		goto out;
+	}
 	rl_task_ctx ctx = {
 		.t_job = e->j_job,
 		.t_plan = e->j_plan,
@@ -280,19 +396,6 @@ out:
 	atomic_fetch_sub(&ex->x_running, 1);
 }
 
-// A block lent to the server until its reply has been sent.
-typedef struct block_hold {
-	rl_block_ref      h_ref;
-	rl_shuffle_store *h_store;
-} block_hold;
-
-static void
-release_block(void *arg)
-{
-	block_hold *hold = arg;
-	rl_shuffle_release(hold->h_store, &hold->h_ref);
-}
-
 static void
 handle_fetch(rl_executor *ex, const Rill__ShuffleFetch *f, rl_reply *reply)
 {
@@ -302,24 +405,41 @@ handle_fetch(rl_executor *ex, const Rill__ShuffleFetch *f, rl_reply *reply)
 	reply->r_env.shuffle_block = blk;
 	if (f->job == NULL)
 		return;
-	rl_map_output_id id = {
-		.job = f->job,
-		.batch_ms = f->batch_time_ms,
-		.stage = f->stage,
-		.map_partition = f->map_partition,
-	};
-	// The block is sent straight from the store; released after the send.
-	block_hold *hold = rl_arena_alloc(reply->r_arena, sizeof(*hold));
-	if (!rl_shuffle_acquire(ex->x_shuffle, &id, f->reduce_partition, &hold->h_ref))
-		return;
-	hold->h_store = ex->x_shuffle;
-	blk->found = true;
-	blk->records = hold->h_ref.b_records;
-	blk->bytes = hold->h_ref.b_len;
-	reply->r_tail = hold->h_ref.b_data;
-	reply->r_tail_len = hold->h_ref.b_len;
-	reply->r_done = release_block;
-	reply->r_done_arg = hold;
+	// Every block goes into one tail, one after the other, with its segment.
+	size_t n = f->n_map_partitions;
+	rl_block_ref *refs = rl_arena_alloc(reply->r_arena, (n + 1) * sizeof(*refs));
+	blk->segments = rl_arena_alloc(reply->r_arena, (n + 1) * sizeof(void *));
+	size_t total = 0;
+	for (size_t m = 0; m < n; m++) {
+		Rill__ShuffleSegment *seg = rl_arena_alloc(reply->r_arena, sizeof(*seg));
+		rill__shuffle_segment__init(seg);
+		seg->map_partition = f->map_partitions[m];
+		rl_map_output_id id = {
+			.job = f->job,
+			.batch_ms = f->batch_time_ms,
+			.stage = f->stage,
+			.map_partition = f->map_partitions[m],
+		};
+		memset(&refs[m], 0, sizeof(refs[m]));
+		if (rl_shuffle_acquire(ex->x_shuffle, &id, f->reduce_partition, &refs[m])) {
+			seg->found = true;
+			seg->records = refs[m].b_records;
+			seg->bytes = refs[m].b_len;
+			total += refs[m].b_len;
+		}
+		blk->segments[blk->n_segments++] = seg;
+	}
+	uint8_t *tail = rl_arena_alloc(reply->r_arena, total + 1);
+	size_t off = 0;
+	for (size_t m = 0; m < n; m++) {
+		if (refs[m].b_owner == NULL)
+			continue;
+		memcpy(tail + off, refs[m].b_data, refs[m].b_len);
+		off += refs[m].b_len;
+		rl_shuffle_release(ex->x_shuffle, &refs[m]);
+	}
+	reply->r_tail = tail;
+	reply->r_tail_len = total;
 }
 
 static void

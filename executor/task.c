@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "common/alloc.h"
+#include "common/histogram.h"
 #include "common/log.h"
 #include "common/time.h"
 #include "executor/combine.h"
@@ -34,6 +35,7 @@ typedef struct task {
 	bool                    has_merge;
 	uint64_t                in_records, in_bytes, out_records, shuffle_read;
 	int64_t                 fetch_wait_us;
+	rl_hist                 age; // stage 0: records' ages when the batch was planned
 	char                    err[512];
 } task;
 
@@ -71,6 +73,8 @@ from_kafka(void *arg, const rl_kafka_record *kr)
 	};
 	t->in_records++;
 	t->in_bytes += kr->r_value_len + kr->r_key_len;
+	if (kr->r_timestamp_ms > 0 && t->launch->plan_time_ms > 0)
+		rl_hist_add(&t->age, t->launch->plan_time_ms - kr->r_timestamp_ms, 1);
 	return rl_chain_push(&t->chain, &rec);
 }
 
@@ -137,18 +141,30 @@ read_shuffle(task *t, uint32_t *failed_map)
 	rl_err rv;
 	if (stateful && (rv = load_state(t)) != RL_OK)
 		return rv;
+	// Group the inputs by the executor that holds them: one request each.
+	rl_fetch_group *groups = rl_arena_alloc(&t->scratch, (tl->n_inputs + 1) * sizeof(*groups));
+	uint32_t *maps = rl_arena_alloc(&t->scratch, (tl->n_inputs + 1) * sizeof(uint32_t));
+	size_t ngroups = 0, nmaps = 0;
 	for (size_t i = 0; i < tl->n_inputs; i++) {
-		const Rill__ShuffleInput *in = tl->inputs[i];
-		id.map_partition = in->map_partition;
-		int64_t t0 = rl_mono_us();
-		rv = t->ctx->t_fetch(t->ctx->t_fetch_arg, in->executor_url, &id, tl->partition,
-		    merge_block, t, t->err, sizeof(t->err));
-		t->fetch_wait_us += rl_mono_us() - t0;
-		if (rv != RL_OK) {
-			*failed_map = in->map_partition;
-			return rv;
-		}
+		const char *url = tl->inputs[i]->executor_url;
+		bool seen = false;
+		for (size_t k = 0; k < i; k++)
+			seen |= strcmp(tl->inputs[k]->executor_url, url) == 0;
+		if (seen)
+			continue;
+		groups[ngroups] = (rl_fetch_group){.g_url = url, .g_maps = &maps[nmaps]};
+		for (size_t k = i; k < tl->n_inputs; k++)
+			if (strcmp(tl->inputs[k]->executor_url, url) == 0)
+				maps[nmaps++] = tl->inputs[k]->map_partition;
+		groups[ngroups].g_nmaps = (size_t)(&maps[nmaps] - groups[ngroups].g_maps);
+		ngroups++;
 	}
+	int64_t t0 = rl_mono_us();
+	rv = t->ctx->t_fetch(t->ctx->t_fetch_arg, groups, ngroups, &id, tl->partition, merge_block,
+	    t, failed_map, t->err, sizeof(t->err));
+	t->fetch_wait_us += rl_mono_us() - t0;
+	if (rv != RL_OK)
+		return rv;
 	// The new state is durable before anything downstream sees it.
 	if (stateful && (rv = save_state(t)) != RL_OK)
 		return rv;
@@ -365,5 +381,21 @@ out:
 	res->metrics->output_records = t.out_records;
 	res->metrics->shuffle_read_bytes = t.shuffle_read;
 	res->metrics->fetch_wait_us = (uint64_t)t.fetch_wait_us;
+	size_t nbuckets = 0;
+	for (uint32_t b = 0; b < RL_HIST_BUCKETS; b++)
+		nbuckets += t.age.h_counts[b] > 0;
+	if (nbuckets > 0) {
+		res->metrics->record_age = rl_arena_alloc(arena, nbuckets * sizeof(void *));
+		Rill__HistBucket *buckets = rl_arena_alloc(arena, nbuckets * sizeof(*buckets));
+		for (uint32_t b = 0; b < RL_HIST_BUCKETS; b++) {
+			if (t.age.h_counts[b] == 0)
+				continue;
+			Rill__HistBucket *hb = &buckets[res->metrics->n_record_age];
+			rill__hist_bucket__init(hb);
+			hb->bucket = b;
+			hb->count = t.age.h_counts[b];
+			res->metrics->record_age[res->metrics->n_record_age++] = hb;
+		}
+	}
 	res->metrics->run_us = (uint64_t)(rl_mono_us() - t0);
 }

@@ -16,10 +16,20 @@
 // Receives a fetched shuffle block; the bytes are valid during the call only.
 typedef rl_err (*rl_block_cb)(void *arg, const uint8_t *data, size_t len);
 
-// How a task reaches one map output of its shuffle input, local or remote.
-// Returns RL_ERR_FETCH_FAILED when the output cannot be had.
-typedef rl_err (*rl_fetch_fn)(void *arg, const char *url, const rl_map_output_id *id,
-    uint32_t reduce_partition, rl_block_cb cb, void *cb_arg, char *errbuf, size_t errlen);
+// The map outputs of one shuffle input that one executor holds.
+typedef struct rl_fetch_group {
+	const char     *g_url;
+	const uint32_t *g_maps;
+	size_t          g_nmaps;
+} rl_fetch_group;
+
+// How a task gets the blocks of its reduce partition from every group: the
+// local group straight from the store, each remote one in one request, all
+// remote ones at once. cb runs on the calling thread, once per block.
+// RL_ERR_FETCH_FAILED (with *ret_failed_map) when an output cannot be had.
+typedef rl_err (*rl_fetch_fn)(void *arg, const rl_fetch_group *groups, size_t ngroups,
+    const rl_map_output_id *id, uint32_t reduce_partition, rl_block_cb cb, void *cb_arg,
+    uint32_t *ret_failed_map, char *errbuf, size_t errlen);
 
 // What a task borrows from its executor.
 typedef struct rl_task_ctx {

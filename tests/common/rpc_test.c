@@ -69,10 +69,15 @@ Test(frame, task_launch_round_trips)
 
 Test(frame, result_with_raw_tail_round_trips)
 {
+	Rill__ShuffleSegment seg = RILL__SHUFFLE_SEGMENT__INIT;
+	seg.map_partition = 4;
+	seg.found = true;
+	seg.records = 3;
+	seg.bytes = 11;
+	Rill__ShuffleSegment *segs[] = {&seg};
 	Rill__ShuffleBlock blk = RILL__SHUFFLE_BLOCK__INIT;
-	blk.found = true;
-	blk.records = 3;
-	blk.bytes = 11;
+	blk.segments = segs;
+	blk.n_segments = 1;
 	Rill__Envelope env = RILL__ENVELOPE__INIT;
 	env.body_case = RILL__ENVELOPE__BODY_SHUFFLE_BLOCK;
 	env.shuffle_block = &blk;
@@ -81,7 +86,9 @@ Test(frame, result_with_raw_tail_round_trips)
 	const uint8_t *tail;
 	size_t tail_len;
 	Rill__Envelope *got = decode_ok(&b, &tail, &tail_len);
-	cr_assert_eq(got->shuffle_block->records, 3);
+	cr_assert_eq(got->shuffle_block->n_segments, 1);
+	cr_assert_eq(got->shuffle_block->segments[0]->map_partition, 4);
+	cr_assert_eq(got->shuffle_block->segments[0]->records, 3);
 	cr_assert_eq(tail_len, 11);
 	cr_assert_eq(memcmp(tail, "hello world", 11), 0);
 	rill__envelope__free_unpacked(got, NULL);
