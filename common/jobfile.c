@@ -485,7 +485,7 @@ is_field_path(const char *s)
 static rl_err
 get_topic(parser *p, const field *f, char **ret)
 {
-	char *topic;
+	char *topic = NULL;
 	rl_err rv;
 	if ((rv = get_string(p, f, "a topic name", &topic)) != RL_OK)
 		return rv;

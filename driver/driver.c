@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <inttypes.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +35,7 @@
 #define MAX_STAGES 16
 #define MAX_STAGE_ROUNDS 4
 #define STATE_KEEP 10 // newest state snapshots kept per partition
+#define WATERMARK_PATIENCE_MS 30000 // how long unreadable offsets are waited out
 
 struct rl_driver {
 	const rl_job        *d_job;
@@ -845,8 +847,11 @@ run_batch(rl_driver *d, int64_t batch_ms, uint64_t *ret_records, size_t *ret_tas
 	int64_t t0 = rl_mono_us(), t_refresh = 0, t_stages = 0, t_commit = 0;
 	rl_err rv = rl_input_refresh(d->d_input, errbuf, errlen);
 	t_refresh = rl_mono_us();
-	if (rv != RL_OK)
+	if (rv != RL_OK) {
+		rv = RL_ERR_KAFKA;
+		*ret_tasks = SIZE_MAX; // tells the loop: no watermarks, no batch
 		goto out;
+	}
 	rl_input_parts(d->d_input, &nparts);
 	if (d->d_replay != NULL && d->d_replay->shuffle_partitions > 0)
 		b.b_nreduce = d->d_replay->shuffle_partitions; // the same buckets as the first run
@@ -1068,7 +1073,7 @@ rl_driver_run(rl_driver *d, rl_driver_stats *stats, char *errbuf, size_t errlen)
 	const int64_t interval = d->d_job->j_batch_ms;
 	const int64_t started = rl_mono_ms();
 	rl_err rv = RL_OK;
-	int64_t batch_ms;
+	int64_t batch_ms, unreachable_since = -1;
 	memset(stats, 0, sizeof(*stats));
 	if (d->d_opts.min_executors > 0 &&
 	    !rl_pool_wait_for(d->d_pool, d->d_opts.min_executors, 30000)) {
@@ -1106,6 +1111,23 @@ rl_driver_run(rl_driver *d, rl_driver_stats *stats, char *errbuf, size_t errlen)
 		size_t ntasks = 0;
 		bool replay = d->d_replay != NULL;
 		rv = run_batch(d, batch_ms, &records, &ntasks, errbuf, errlen);
+		if (rv != RL_OK && ntasks == SIZE_MAX) {
+			// The watermarks could not be read: the brokers may be back
+			// soon. Nothing was planned; try at the next tick, for a while.
+			if (unreachable_since < 0)
+				unreachable_since = rl_mono_ms();
+			if (rl_mono_ms() - unreachable_since < WATERMARK_PATIENCE_MS) {
+				rl_warn(COMP, "cannot read the partitions' offsets, trying again", "job=%s error=\"%s\"",
+				    d->d_job->j_name, errbuf);
+				rl_sleep_ms(interval < 1000 ? interval : 1000);
+				if (d->d_replay == NULL)
+					batch_ms += interval;
+				continue;
+			}
+			size_t len = strlen(errbuf);
+			snprintf(errbuf + len, errlen - len, " (for %d s)", WATERMARK_PATIENCE_MS / 1000);
+		}
+		unreachable_since = -1;
 		if (rv != RL_OK) {
 			rl_error(COMP, "batch failed", "job=%s batch_ms=%" PRId64 " error=\"%s\"",
 			    d->d_job->j_name, batch_ms, errbuf);

@@ -12,8 +12,8 @@
 #
 #   --brokers, --topic  the Kafka topic to read from its earliest offsets
 #   --out DIR           batch-<id>/, checkpoint/, spark.log, result.txt (and
-#                       want.tsv, got.tsv with --check); must be
-#                       empty or absent, unless --fresh (removes those first)
+#                       want.tsv, got.tsv with --check); must be empty or absent,
+#                       unless --fresh (which removes those first)
 #   --records N         the records the topic holds: exit 1 if the query read another number
 #   --max-per-trigger N the Kafka source's maxOffsetsPerTrigger (default: unset,
 #                       so one micro-batch takes everything)

@@ -1,0 +1,162 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# tests/bench/report.sh DIR — turns the TSV results of tests/bench/run.sh in
+# DIR into DIR/report.md and PNG plots: every figure min / median / max over
+# the runs, ratios rill/peer computed run by run.
+set -euo pipefail
+
+dir=${1:?usage: report.sh RESULTS_DIR}
+cd "$dir"
+
+# stats FILE KEYCOLS VALUECOL: "key<TAB>min<TAB>median<TAB>max<TAB>n" per key.
+stats() {
+	awk -F'\t' -v keys="$2" -v col="$3" '
+		NR == 1 { next }
+		$col == "" { next }
+		{
+			split(keys, ks, ",")
+			k = $ks[1]
+			for (i = 2; i in ks; i++)
+				k = k "\t" $ks[i]
+			v[k] = v[k] " " $col
+		}
+		END {
+			for (k in v) {
+				n = split(v[k], a, " ")
+				# insertion sort: a handful of runs
+				for (i = 2; i <= n; i++) { x = a[i] + 0; j = i - 1
+					while (j >= 1 && a[j] + 0 > x) { a[j + 1] = a[j]; j-- }
+					a[j + 1] = x }
+				med = n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+				printf "%s\t%s\t%s\t%s\t%d\n", k, a[1], med, a[n], n
+			}
+		}' "$1" | sort -t$'\t' -k1,1n -k2,2
+}
+
+# ratio NUM DEN: per (size, run) rill-vs-peer ratios of records/s, then stats.
+ratio() {
+	awk -F'\t' -v a="$1" -v b="$2" 'NR > 1 { r[$1 "\t" $2 "\t" $3] = $5 }
+		END { print "size\trun\tratio"
+			for (k in r) { split(k, f, "\t")
+				if (f[3] == a && ((f[1] "\t" f[2] "\t" b) in r) && r[f[1] "\t" f[2] "\t" b] > 0)
+					printf "%s\t%s\t%.3f\n", f[1], f[2], r[k] / r[f[1] "\t" f[2] "\t" b] } }' throughput.tsv > ".ratio.tsv"
+	stats .ratio.tsv 1 3
+	rm -f .ratio.tsv
+}
+
+fmt_rate() { awk '{ printf "%.0fk", $1 / 1000 }' <<< "$1"; }
+
+{
+	echo "# rill benchmark report"
+	echo
+	echo "$(date -u '+%Y-%m-%d %H:%M UTC'). Every figure is min / median / max over the runs;"
+	echo "ratios are computed run by run (rill and its peer in the same run) before taking"
+	echo "min / median / max."
+	echo
+	echo "## Machine"
+	echo
+	cat machine.md
+	echo
+	echo "## Throughput: word count, --available-now, 8 partitions, 100-byte lines"
+	echo
+	echo "Records/s from process start to exit (rill: \`rill run --available-now\` with"
+	echo "2 executors; Spark: Structured Streaming, \`local[2]\`, Trigger.AvailableNow;"
+	echo "kcat: \`kcat -C -e\` reading the topic, the client library's limit)."
+	echo
+	echo "| records | tool | records/s (min / median / max) | seconds (median) |"
+	echo "|---|---|---|---|"
+	stats throughput.tsv 1,3 5 > .t.tsv
+	stats throughput.tsv 1,3 4 > .s.tsv
+	while IFS=$'\t' read -r size tool lo med hi n; do
+		s=$(awk -F'\t' -v a="$size" -v b="$tool" '$1 == a && $2 == b { print $4 }' .s.tsv)
+		echo "| $size | $tool | $(fmt_rate "$lo") / **$(fmt_rate "$med")** / $(fmt_rate "$hi") | $s |"
+	done < .t.tsv
+	echo
+	echo "| records | ratio | min / median / max |"
+	echo "|---|---|---|"
+	for peer in spark kcat; do
+		ratio rill "$peer" | while IFS=$'\t' read -r size lo med hi n; do
+			echo "| $size | rill / $peer | $lo / **$med** / $hi |"
+		done
+	done
+	echo
+	echo "![throughput](throughput.png)"
+	echo
+	echo "## Memory: peak resident set size during the throughput runs"
+	echo
+	echo "| records | process | MB (min / median / max) |"
+	echo "|---|---|---|"
+	stats throughput.tsv 1,3 6 | while IFS=$'\t' read -r size tool lo med hi n; do
+		name=$tool; [[ $tool == rill ]] && name="rill driver"; [[ $tool == spark ]] && name="Spark (its JVM)"
+		echo "| $size | $name | $lo / **$med** / $hi |"
+	done
+	stats throughput.tsv 1,3 7 | while IFS=$'\t' read -r size tool lo med hi n; do
+		echo "| $size | rill executor (largest of 2) | $lo / **$med** / $hi |"
+	done
+	echo
+	echo "![memory](memory.png)"
+	echo
+	echo "## Latency: Kafka timestamp to sink commit, fixed input rates"
+	echo
+	echo "\`rill-loadgen\` produces 100-byte lines at a fixed rate; the job (word count,"
+	echo "files sink, 2 executors, backpressure off: the rate is fixed) reports every"
+	echo "record's time from its Kafka timestamp to its batch's sink commit."
+	echo
+	echo "| batch | target rate | achieved (median) | p50 ms | p99 ms | max ms |"
+	echo "|---|---|---|---|---|---|"
+	stats latency.tsv 1,2 4 > .a.tsv
+	stats latency.tsv 1,2 5 > .p50.tsv
+	stats latency.tsv 1,2 6 > .p99.tsv
+	stats latency.tsv 1,2 7 > .max.tsv
+	while IFS=$'\t' read -r iv rate lo med hi n; do
+		pick() { awk -F'\t' -v a="$iv" -v b="$rate" '$1 == a && $2 == b { printf "%s / **%s** / %s", $3, $4, $5 }' "$1"; }
+		echo "| $iv | $(fmt_rate "$rate")/s | $(fmt_rate "$med")/s | $(pick .p50.tsv) | $(pick .p99.tsv) | $(pick .max.tsv) |"
+	done < .a.tsv
+	echo
+	echo "![latency](latency.png)"
+	echo
+	echo "## Per-batch overhead at 10 ms batches"
+	echo
+	echo "Processing time of a batch as the driver logs it: *empty* batches find no new"
+	echo "record (one offset request, no task); *tiny* ones carry about one record"
+	echo "(50 records/s over 8 partitions): both stages, the shuffle and the files sink."
+	echo
+	echo "| batches | p50 ms | p99 ms | max ms |"
+	echo "|---|---|---|---|"
+	for kind in empty tiny; do
+		p50=$(stats overhead.tsv 1 4 | awk -F'\t' -v k="$kind" '$1 == k { printf "%s / **%s** / %s", $2, $3, $4 }')
+		p99=$(stats overhead.tsv 1 5 | awk -F'\t' -v k="$kind" '$1 == k { printf "%s / **%s** / %s", $2, $3, $4 }')
+		mx=$(stats overhead.tsv 1 6 | awk -F'\t' -v k="$kind" '$1 == k { printf "%s / **%s** / %s", $2, $3, $4 }')
+		echo "| $kind | $p50 | $p99 | $mx |"
+	done
+	echo
+	echo "![overhead](overhead.png)"
+} > report.md
+
+# ---- plots ----
+gp() { gnuplot -e "set terminal pngcairo size 900,480 font ',10'; set output '$1'; set style data histogram;
+	set style histogram errorbars gap 2 lw 1; set style fill solid 0.6 border -1; set grid ytics;
+	set key top left; $2"; }
+
+# throughput: median bars with min..max error bars, per size and tool
+awk -F'\t' '{ print $1 "\t" $2 "\t" $4 "\t" $3 "\t" $5 }' .t.tsv > .tp.dat
+for tool in rill spark kcat; do awk -F'\t' -v t="$tool" '$2 == t { print $1 "\t" $3 / 1000 "\t" $4 / 1000 "\t" $5 / 1000 }' .tp.dat > ".tp-$tool.dat"; done
+gp throughput.png "set ylabel 'thousand records/s'; set title 'Word count throughput (median, min..max)';
+	plot '.tp-rill.dat' using 2:3:4:xtic(1) title 'rill', '.tp-spark.dat' using 2:3:4 title 'Spark SS', '.tp-kcat.dat' using 2:3:4 title 'kcat -C -e'"
+# memory
+{ stats throughput.tsv 1,3 6 | awk -F'\t' '$2 == "rill" { print $1 "-driver\t" $4 "\t" $3 "\t" $5 }'
+  stats throughput.tsv 1,3 7 | awk -F'\t' '$2 == "rill" { print $1 "-executor\t" $4 "\t" $3 "\t" $5 }'
+  stats throughput.tsv 1,3 6 | awk -F'\t' '$2 == "spark" { print $1 "-spark\t" $4 "\t" $3 "\t" $5 }'; } > .mem.dat
+gp memory.png "set ylabel 'peak RSS, MB'; set logscale y; set title 'Peak resident memory (median, min..max)'; set xtics rotate by -20;
+	plot '.mem.dat' using 2:3:4:xtic(1) title 'peak RSS'"
+# latency: p50 and p99 per interval and rate
+awk -F'\t' '{ print $1 "@" $2 / 1000 "k\t" $4 "\t" $3 "\t" $5 }' .p50.tsv > .l50.dat
+awk -F'\t' '{ print $1 "@" $2 / 1000 "k\t" $4 "\t" $3 "\t" $5 }' .p99.tsv > .l99.dat
+gp latency.png "set ylabel 'ms'; set logscale y; set title 'Latency, Kafka timestamp to sink commit (median, min..max)';
+	plot '.l50.dat' using 2:3:4:xtic(1) title 'p50', '.l99.dat' using 2:3:4 title 'p99'"
+# overhead
+for q in 4 5; do stats overhead.tsv 1 "$q" | awk -F'\t' '{ print $1 "\t" $3 "\t" $2 "\t" $4 }' > ".o$q.dat"; done
+gp overhead.png "set ylabel 'ms'; set title 'Batch processing time at 10 ms batches (median, min..max)';
+	plot '.o4.dat' using 2:3:4:xtic(1) title 'p50', '.o5.dat' using 2:3:4 title 'p99'"
+rm -f .t.tsv .s.tsv .a.tsv .p50.tsv .p99.tsv .max.tsv .tp.dat .tp-*.dat .mem.dat .l50.dat .l99.dat .o4.dat .o5.dat
+echo "report: $dir/report.md" >&2

@@ -1,0 +1,245 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# tests/bench/run.sh — rill side by side with Spark Structured Streaming and
+# kcat on one real Kafka broker, on this machine, in one run: throughput,
+# latency at fixed rates, per-batch overhead, memory. Writes report.md and
+# PNG plots to a results directory. Not part of CI; installs what it needs.
+set -euo pipefail
+
+top=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+runs=3
+sizes="1000000 10000000"
+rates="10000 100000 500000"
+intervals="100ms 10ms"
+latency_seconds=10
+spark=1
+publish=0
+out=""
+
+usage() {
+	cat <<EOF
+Usage: tests/bench/run.sh [--runs N] [--quick] [--no-spark] [--out DIR] [--publish]
+
+  --runs N     repetitions of every measurement (default 3; figures show
+               min / median / max)
+  --quick      1M records only, rates 10k and 100k, 5 s of load
+  --no-spark   leave out the Spark Structured Streaming peer
+  --out DIR    results directory (default build-bench/results/DATE)
+  --publish    also copy the report and plots to docs/performance/
+EOF
+}
+
+while [[ $# -gt 0 ]]; do
+	case $1 in
+	--runs) runs=$2; shift ;;
+	--quick) sizes="1000000"; rates="10000 100000"; latency_seconds=5 ;;
+	--no-spark) spark=0 ;;
+	--out) out=$2; shift ;;
+	--publish) publish=1 ;;
+	-h | --help) usage; exit 0 ;;
+	*) echo "run.sh: unknown argument $1" >&2; usage >&2; exit 2 ;;
+	esac
+	shift
+done
+[[ -n $out ]] || out=$top/build-bench/results/$(date -u +%Y%m%d-%H%M%S)
+mkdir -p "$out"
+out=$(cd "$out" && pwd)
+say() { printf '\n== %s\n' "$*" >&2; }
+now() { date +%s.%N; }
+elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
+
+say "dependencies"
+"$top/deploy/deps.sh"
+if ! command -v gnuplot >/dev/null; then
+	SUDO=""; [[ $(id -u) -eq 0 ]] || SUDO=sudo
+	$SUDO apt-get install -y -qq gnuplot-nox >/dev/null
+fi
+"$top/deploy/kafka.sh" install >/dev/null
+
+say "build (release)"
+build=$top/build-bench
+[[ -f $build/build.ninja ]] || meson setup "$build" --buildtype=release -Dtests=true >&2
+ninja -C "$build" >&2
+rill=$build/driver/rill
+loadgen=$build/tests/bench/rill-loadgen
+
+say "broker"
+kdir=$out/kafka
+boot=$("$top/deploy/kafka.sh" start --dir "$kdir" 2>/dev/null)
+cleanup() { "$top/deploy/kafka.sh" stop --dir "$kdir" >/dev/null 2>&1 || true; rm -rf "$kdir/data"; }
+trap cleanup EXIT
+topic_create() { "$top/deploy/kafka.sh" create-topic --dir "$kdir" "$1" "$2" >/dev/null 2>&1; }
+
+# ---- the machine ----
+{
+	echo "- CPU: $(lscpu | awk -F: '/Model name/ { gsub(/^ +/, "", $2); print $2; exit }'), $(nproc) cores"
+	echo "- memory: $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo); kernel $(uname -r)"
+	echo "- disk: $(df -h "$out" | awk 'NR == 2 { print $1 " (" $2 ")" }')"
+	echo "- Kafka $(basename "$(ls -d "${RILL_CACHE:-$HOME/.cache/rill}"/kafka-* | head -1)" | sed 's/kafka-//') (KRaft, one broker, on the same machine); $(kcat -V 2>&1 | head -1); rill $("$rill" --version | awk '{ print $2 }') (meson release build)"
+} > "$out/machine.md"
+
+# ---- data: 100-byte lines of Zipf-like words, 8 partitions ----
+make_lines() {
+	awk -v n="$1" 'BEGIN { srand(1); for (i = 0; i < n; i++) { line = "";
+		while (length(line) < 88) { r = rand(); line = line (line == "" ? "" : " ") "word" int(1 / (r * r + 0.0001)) }
+		print line } }'
+}
+say "data"
+for n in $sizes; do
+	topic=bench-$n
+	topic_create "$topic" 8
+	make_lines "$n" > "$out/corpus-$n.txt"
+	awk -v dir="$out" -v n="$n" '{ print > (dir "/part-" n "-" (NR % 8)) }' "$out/corpus-$n.txt"
+	for p in 0 1 2 3 4 5 6 7; do
+		kcat -P -b "$boot" -t "$topic" -p "$p" -l "$out/part-$n-$p"
+		rm -f "$out/part-$n-$p"
+	done
+	echo "$n lines, $(wc -c < "$out/corpus-$n.txt") bytes on $topic" >&2
+done
+
+# ---- throughput ----
+wordcount_job() { # topic sinkdir
+	cat <<EOF
+name: bench
+batch: 1s
+source:
+  kafka:
+    brokers: $boot
+    topics: [$1]
+pipeline:
+  - flat_map: words
+  - map_values: one
+  - reduce_by_key: sum
+sink:
+  files: {path: $2}
+EOF
+}
+totals() { cat "$1"/batch-*/part-* | awk -F'\t' '{ c[$1] += $2 } END { for (k in c) print k "\t" c[k] }' | LC_ALL=C sort; }
+
+say "throughput"
+printf 'size\trun\ttool\tseconds\trecords_per_s\tdriver_rss_mb\texecutor_rss_mb\n' > "$out/throughput.tsv"
+for n in $sizes; do
+	topic=bench-$n
+	tr -s ' ' '\n' < "$out/corpus-$n.txt" | grep -v '^$' | LC_ALL=C sort | uniq -c |
+		awk '{ print $2 "\t" $1 }' | LC_ALL=C sort > "$out/want-$n.tsv"
+	for ((r = 1; r <= runs; r++)); do
+		t0=$(now)
+		got=$(kcat -C -b "$boot" -t "$topic" -o beginning -e -q | wc -l)
+		t1=$(now)
+		[[ $got -eq $n ]] || { echo "kcat read $got of $n" >&2; exit 1; }
+		s=$(elapsed "$t0" "$t1")
+		printf '%s\t%s\tkcat\t%s\t%.0f\t\t\n' "$n" "$r" "$s" "$(awk -v n="$n" -v s="$s" 'BEGIN { print n / s }')" >> "$out/throughput.tsv"
+
+		rm -rf "$out/rill-out"
+		wordcount_job "$topic" "$out/rill-out" > "$out/job.yaml"
+		t0=$(now)
+		RILL_LOG_LEVEL=info "$rill" run "$out/job.yaml" --executors 2 --available-now 2> "$out/rill-$n-$r.log"
+		t1=$(now)
+		s=$(elapsed "$t0" "$t1")
+		totals "$out/rill-out" > "$out/got.tsv"
+		cmp -s "$out/got.tsv" "$out/want-$n.tsv" || { echo "rill's counts differ from the reference ($n, run $r)" >&2; exit 1; }
+		drv=$(grep -o 'msg="job stopped".*peak_rss_kb=[0-9]*' "$out/rill-$n-$r.log" | grep -o '[0-9]*$')
+		exe=$(grep -o 'msg="executor stopped" peak_rss_kb=[0-9]*' "$out/rill-$n-$r.log" | grep -o '[0-9]*$' | sort -n | tail -1)
+		printf '%s\t%s\trill\t%s\t%.0f\t%.1f\t%.1f\n' "$n" "$r" "$s" "$(awk -v n="$n" -v s="$s" 'BEGIN { print n / s }')" \
+			"$(awk -v k="$drv" 'BEGIN { print k / 1024 }')" "$(awk -v k="$exe" 'BEGIN { print k / 1024 }')" >> "$out/throughput.tsv"
+
+		if ((spark)); then
+			rm -rf "$out/spark-out"
+			res=$("$top/tests/bench/spark/run.sh" --brokers "$boot" --topic "$topic" --out "$out/spark-out" \
+				--check "$out/corpus-$n.txt" 2> "$out/spark-$n-$r.log")
+			s=$(sed -n 's/.*seconds=\([0-9.]*\).*/\1/p' <<< "$res" | head -1)
+			rss=$(sed -n 's/.*rss_mb=\([0-9.]*\).*/\1/p' <<< "$res" | head -1)
+			printf '%s\t%s\tspark\t%s\t%.0f\t%s\t\n' "$n" "$r" "$s" "$(awk -v n="$n" -v s="$s" 'BEGIN { print n / s }')" "$rss" >> "$out/throughput.tsv"
+		fi
+		tail -n +2 "$out/throughput.tsv" | awk -F'\t' -v n="$n" -v r="$r" '$1 == n && $2 == r' >&2
+	done
+	rm -f "$out/corpus-$n.txt" "$out/want-$n.tsv"
+done
+rm -rf "$out/rill-out" "$out/spark-out" "$out/got.tsv"
+
+# ---- latency at fixed input rates ----
+say "latency"
+topic_create lat 8
+printf 'interval\trate\trun\tachieved\tp50_ms\tp99_ms\tmax_ms\n' > "$out/latency.tsv"
+for iv in $intervals; do
+	for rate in $rates; do
+		for ((r = 1; r <= runs; r++)); do
+			rm -rf "$out/lat-out"
+			cat > "$out/lat.yaml" <<EOF
+name: latency
+batch: $iv
+source:
+  kafka:
+    brokers: $boot
+    topics: [lat]
+    starting_offsets: latest
+    backpressure: false
+pipeline:
+  - flat_map: words
+  - map_values: one
+  - reduce_by_key: sum
+sink:
+  files: {path: $out/lat-out}
+EOF
+			RILL_LOG_LEVEL=info "$rill" run "$out/lat.yaml" --for "$((latency_seconds + 5))s" 2> "$out/lat.log" &
+			job=$!
+			sleep 2
+			gen=$("$loadgen" --brokers "$boot" --topic lat --rate "$rate" --seconds "$latency_seconds")
+			wait "$job"
+			line=$(grep 'msg="job stopped"' "$out/lat.log")
+			printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$iv" "$rate" "$r" \
+				"$(sed -n 's/.* rate=\([0-9]*\).*/\1/p' <<< "$gen")" \
+				"$(sed -n 's/.*latency_p50_ms=\([0-9]*\).*/\1/p' <<< "$line")" \
+				"$(sed -n 's/.*latency_p99_ms=\([0-9]*\).*/\1/p' <<< "$line")" \
+				"$(sed -n 's/.*latency_max_ms=\([0-9]*\).*/\1/p' <<< "$line")" | tee -a "$out/latency.tsv" >&2
+		done
+	done
+done
+rm -rf "$out/lat-out" "$out/lat.log" "$out/lat.yaml"
+
+# ---- per-batch overhead at 10 ms ----
+say "per-batch overhead"
+topic_create tiny 8
+printf 'kind\trun\tbatches\tp50_ms\tp99_ms\tmax_ms\n' > "$out/overhead.tsv"
+for ((r = 1; r <= runs; r++)); do
+	rm -rf "$out/tiny-out"
+	cat > "$out/tiny.yaml" <<EOF
+name: overhead
+batch: 10ms
+source:
+  kafka:
+    brokers: $boot
+    topics: [tiny]
+    starting_offsets: latest
+    backpressure: false
+pipeline:
+  - flat_map: words
+  - map_values: one
+  - reduce_by_key: sum
+sink:
+  files: {path: $out/tiny-out}
+EOF
+	# 5 s with no input (empty batches), then 5 s at 50 records/s (tiny ones).
+	RILL_LOG_LEVEL=info "$rill" run "$out/tiny.yaml" --for 12s 2> "$out/tiny.log" &
+	job=$!
+	sleep 6
+	"$loadgen" --brokers "$boot" --topic tiny --rate 50 --seconds 5 >/dev/null
+	wait "$job"
+	for kind in empty tiny; do
+		grep 'msg="batch done"' "$out/tiny.log" |
+			awk -v kind="$kind" '(kind == "empty") == /tasks=0 /' |
+			sed -n 's/.*processing_ms=\([0-9.]*\).*/\1/p' | sort -n |
+			awk -v kind="$kind" -v r="$r" '{ a[NR] = $1 } END { printf "%s\t%s\t%d\t%.3f\t%.3f\t%.3f\n", kind, r, NR, a[int(NR * 0.5) + 1], a[int(NR * 0.99) + 1 > NR ? NR : int(NR * 0.99) + 1], a[NR] }'
+	done | tee -a "$out/overhead.tsv" >&2
+done
+rm -rf "$out/tiny-out" "$out/tiny.log" "$out/tiny.yaml"
+
+# ---- the report ----
+say "report"
+"$top/tests/bench/report.sh" "$out"
+if ((publish)); then
+	mkdir -p "$top/docs/performance"
+	cp "$out"/*.png "$out/report.md" "$out"/*.tsv "$top/docs/performance/"
+	echo "published to docs/performance/" >&2
+fi
+echo "$out/report.md"
