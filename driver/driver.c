@@ -1075,11 +1075,20 @@ rl_driver_run(rl_driver *d, rl_driver_stats *stats, char *errbuf, size_t errlen)
 	rl_err rv = RL_OK;
 	int64_t batch_ms, unreachable_since = -1;
 	memset(stats, 0, sizeof(*stats));
+	// Like Spark's maxRegisteredResourcesWaitingTime: wait for the executors
+	// asked for, then go on with those there are; none at all is an error.
 	if (d->d_opts.min_executors > 0 &&
 	    !rl_pool_wait_for(d->d_pool, d->d_opts.min_executors, 30000)) {
-		snprintf(errbuf, errlen, "only %d of %d executors registered within 30 s",
-		    rl_pool_alive(d->d_pool), d->d_opts.min_executors);
-		return RL_ERR_TIMEDOUT;
+		pthread_mutex_lock(&d->d_pool->p_mu);
+		int alive = rl_pool_alive(d->d_pool);
+		pthread_mutex_unlock(&d->d_pool->p_mu);
+		if (alive == 0) {
+			snprintf(errbuf, errlen, "no executor registered within 30 s (waiting for %d)",
+			    d->d_opts.min_executors);
+			return RL_ERR_TIMEDOUT;
+		}
+		rl_warn(COMP, "going on with fewer executors", "job=%s registered=%d wanted=%d waited_ms=30000",
+		    d->d_job->j_name, alive, d->d_opts.min_executors);
 	}
 	if ((rv = recover(d, &batch_ms, errbuf, errlen)) != RL_OK)
 		return rv;
