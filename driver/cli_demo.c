@@ -156,7 +156,7 @@ rl_cmd_demo(int argc, char **argv)
 	    boot, TOPIC, PARTITIONS, LINES_PER_SECOND,
 	    seconds > 0 ? "" : " (Ctrl-C to stop)");
 	fflush(stdout);
-	rl_run_opts opts = {.executors = 2, .cores = 2, .run_for_ms = seconds * 1000};
+	rl_run_opts opts = {.executors = 2, .run_for_ms = seconds * 1000};
 	code = rl_cli_run_job(job, &opts);
 	rl_job_destroy(job);
 out:

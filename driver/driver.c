@@ -172,6 +172,14 @@ rl_driver_url(const rl_driver *d)
 	return rl_pool_url(d->d_pool);
 }
 
+size_t
+rl_driver_partitions(rl_driver *d)
+{
+	size_t n;
+	rl_input_parts(d->d_input, &n);
+	return n;
+}
+
 void
 rl_driver_stop(rl_driver *d)
 {

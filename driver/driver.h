@@ -5,6 +5,7 @@
 #define RL_DRIVER_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -38,6 +39,8 @@ typedef struct rl_driver_stats {
 rl_err rl_driver_create(const rl_job *job, const rl_driver_opts *opts, rl_driver **ret,
     char *errbuf, size_t errlen);
 const char *rl_driver_url(const rl_driver *d);
+// rl_driver_partitions is how many input partitions the job reads now.
+size_t rl_driver_partitions(rl_driver *d);
 // rl_driver_run recovers from the checkpoint (a batch that was planned but
 // not done runs again with the same ranges and batch time), then runs
 // batches until stopped, the --for time is up, or (with available_now)

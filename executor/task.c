@@ -353,7 +353,6 @@ rl_task_run(const rl_task_ctx *ctx, const Rill__TaskLaunch *tl, rl_arena *arena,
 		rv = rl_kafka_read_range(ctx->t_reader, r->topic, r->partition, r->from_offset,
 		    r->until_offset, ctx->t_kafka_idle_timeout_ms, from_kafka, &t, t.err,
 		    sizeof(t.err));
-		res->metrics->next_offset = r->until_offset;
 	} else {
 		uint32_t failed_map = 0;
 		rv = read_shuffle(&t, &failed_map);
