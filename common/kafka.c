@@ -805,6 +805,33 @@ rl_kafka_produce(rl_kafka_producer *p, const char *topic, int32_t partition, con
 }
 
 rl_err
+rl_kafka_producer_connect(rl_kafka_producer *p, const char *topic, int timeout_ms, char *errbuf,
+    size_t errlen)
+{
+	rd_kafka_topic_t *rkt = rd_kafka_topic_new(p->p_rk, topic, NULL);
+	if (rkt == NULL) {
+		snprintf(errbuf, errlen, "topic '%s': %s", topic,
+		    rd_kafka_err2str(rd_kafka_last_error()));
+		return RL_ERR_KAFKA;
+	}
+	const struct rd_kafka_metadata *md = NULL;
+	rd_kafka_resp_err_t err = rd_kafka_metadata(p->p_rk, 0, rkt, &md, timeout_ms);
+	rl_err rv = RL_OK;
+	if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+		snprintf(errbuf, errlen, "metadata for '%s': %s", topic, rd_kafka_err2str(err));
+		rv = from_kafka(err);
+	} else if (md->topic_cnt != 1 || md->topics[0].err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+		err = md->topic_cnt != 1 ? RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC : md->topics[0].err;
+		snprintf(errbuf, errlen, "topic '%s': %s", topic, rd_kafka_err2str(err));
+		rv = from_kafka(err);
+	}
+	if (md != NULL)
+		rd_kafka_metadata_destroy(md);
+	rd_kafka_topic_destroy(rkt);
+	return rv;
+}
+
+rl_err
 rl_kafka_flush(rl_kafka_producer *p, int timeout_ms, char *errbuf, size_t errlen)
 {
 	rd_kafka_resp_err_t err = rd_kafka_flush(p->p_rk, timeout_ms);

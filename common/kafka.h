@@ -125,6 +125,10 @@ void   rl_kafka_producer_destroy(rl_kafka_producer *p);
 rl_err rl_kafka_produce(rl_kafka_producer *p, const char *topic, int32_t partition,
     const void *key, size_t key_len, const void *value, size_t value_len, char *errbuf,
     size_t errlen);
+// rl_kafka_producer_connect fetches the topic's metadata, so the first record
+// produced goes straight to its partition's leader; an unknown topic is an error.
+rl_err rl_kafka_producer_connect(rl_kafka_producer *p, const char *topic, int timeout_ms,
+    char *errbuf, size_t errlen);
 rl_err rl_kafka_flush(rl_kafka_producer *p, int timeout_ms, char *errbuf, size_t errlen);
 
 // ---- transactional producer (the exactly-once Kafka sink) ----

@@ -57,80 +57,86 @@ fmt_rate() { awk '{ printf "%.0fk", $1 / 1000 }' <<< "$1"; }
 	echo
 	cat machine.md
 	echo
-	echo "## Throughput: word count, --available-now, 8 partitions, 100-byte lines"
-	echo
-	echo "Records/s from process start to exit (rill: \`rill run --available-now\` with"
-	echo "2 executors; Spark: Structured Streaming, \`local[2]\`, Trigger.AvailableNow;"
-	echo "kcat: \`kcat -C -e\` reading the topic, the client library's limit)."
-	echo
-	echo "| records | tool | records/s (min / median / max) | seconds (median) |"
-	echo "|---|---|---|---|"
-	stats throughput.tsv 1,3 5 > .t.tsv
-	stats throughput.tsv 1,3 4 > .s.tsv
-	while IFS=$'\t' read -r size tool lo med hi n; do
-		s=$(awk -F'\t' -v a="$size" -v b="$tool" '$1 == a && $2 == b { print $4 }' .s.tsv)
-		echo "| $size | $tool | $(fmt_rate "$lo") / **$(fmt_rate "$med")** / $(fmt_rate "$hi") | $s |"
-	done < .t.tsv
-	echo
-	echo "| records | ratio | min / median / max |"
-	echo "|---|---|---|"
-	for peer in spark kcat; do
-		ratio rill "$peer" | while IFS=$'\t' read -r size lo med hi n; do
-			echo "| $size | rill / $peer | $lo / **$med** / $hi |"
+	if [[ -s throughput.tsv ]]; then
+		echo "## Throughput: word count, --available-now, 8 partitions, 100-byte lines"
+		echo
+		echo "Records/s from process start to exit (rill: \`rill run --available-now\` with"
+		echo "2 executors; Spark: Structured Streaming, \`local[2]\`, Trigger.AvailableNow;"
+		echo "kcat: \`kcat -C -e\` reading the topic, the client library's limit)."
+		echo
+		echo "| records | tool | records/s (min / median / max) | seconds (median) |"
+		echo "|---|---|---|---|"
+		stats throughput.tsv 1,3 5 > .t.tsv
+		stats throughput.tsv 1,3 4 > .s.tsv
+		while IFS=$'\t' read -r size tool lo med hi n; do
+			s=$(awk -F'\t' -v a="$size" -v b="$tool" '$1 == a && $2 == b { print $4 }' .s.tsv)
+			echo "| $size | $tool | $(fmt_rate "$lo") / **$(fmt_rate "$med")** / $(fmt_rate "$hi") | $s |"
+		done < .t.tsv
+		echo
+		echo "| records | ratio | min / median / max |"
+		echo "|---|---|---|"
+		for peer in spark kcat; do
+			ratio rill "$peer" | while IFS=$'\t' read -r size lo med hi n; do
+				echo "| $size | rill / $peer | $lo / **$med** / $hi |"
+			done
 		done
-	done
-	echo
-	echo "![throughput](throughput.png)"
-	echo
-	echo "## Memory: peak resident set size during the throughput runs"
-	echo
-	echo "| records | process | MB (min / median / max) |"
-	echo "|---|---|---|"
-	stats throughput.tsv 1,3 6 | while IFS=$'\t' read -r size tool lo med hi n; do
-		name=$tool; [[ $tool == rill ]] && name="rill driver"; [[ $tool == spark ]] && name="Spark (its JVM)"
-		echo "| $size | $name | $lo / **$med** / $hi |"
-	done
-	stats throughput.tsv 1,3 7 | while IFS=$'\t' read -r size tool lo med hi n; do
-		echo "| $size | rill executor (largest of 2) | $lo / **$med** / $hi |"
-	done
-	echo
-	echo "![memory](memory.png)"
-	echo
-	echo "## Latency: Kafka timestamp to sink commit, fixed input rates"
-	echo
-	echo "\`rill-loadgen\` produces 100-byte lines at a fixed rate; the job (word count,"
-	echo "files sink, 2 executors, backpressure off: the rate is fixed) reports every"
-	echo "record's time from its Kafka timestamp to its batch's sink commit."
-	echo
-	echo "| batch | target rate | achieved (median) | p50 ms | p99 ms | max ms |"
-	echo "|---|---|---|---|---|---|"
-	stats latency.tsv 1,2 4 > .a.tsv
-	stats latency.tsv 1,2 5 > .p50.tsv
-	stats latency.tsv 1,2 6 > .p99.tsv
-	stats latency.tsv 1,2 7 > .max.tsv
-	while IFS=$'\t' read -r iv rate lo med hi n; do
-		pick() { awk -F'\t' -v a="$iv" -v b="$rate" '$1 == a && $2 == b { printf "%s / **%s** / %s", $3, $4, $5 }' "$1"; }
-		echo "| $iv | $(fmt_rate "$rate")/s | $(fmt_rate "$med")/s | $(pick .p50.tsv) | $(pick .p99.tsv) | $(pick .max.tsv) |"
-	done < .a.tsv
-	echo
-	echo "![latency](latency.png)"
-	echo
-	echo "## Per-batch overhead at 10 ms batches"
-	echo
-	echo "Processing time of a batch as the driver logs it: *empty* batches find no new"
-	echo "record (one offset request, no task); *tiny* ones carry about one record"
-	echo "(50 records/s over 8 partitions): both stages, the shuffle and the files sink."
-	echo
-	echo "| batches | p50 ms | p99 ms | max ms |"
-	echo "|---|---|---|---|"
-	for kind in empty tiny; do
-		p50=$(stats overhead.tsv 1 4 | awk -F'\t' -v k="$kind" '$1 == k { printf "%s / **%s** / %s", $2, $3, $4 }')
-		p99=$(stats overhead.tsv 1 5 | awk -F'\t' -v k="$kind" '$1 == k { printf "%s / **%s** / %s", $2, $3, $4 }')
-		mx=$(stats overhead.tsv 1 6 | awk -F'\t' -v k="$kind" '$1 == k { printf "%s / **%s** / %s", $2, $3, $4 }')
-		echo "| $kind | $p50 | $p99 | $mx |"
-	done
-	echo
-	echo "![overhead](overhead.png)"
+		echo
+		echo "![throughput](throughput.png)"
+		echo
+		echo "## Memory: peak resident set size during the throughput runs"
+		echo
+		echo "| records | process | MB (min / median / max) |"
+		echo "|---|---|---|"
+		stats throughput.tsv 1,3 6 | while IFS=$'\t' read -r size tool lo med hi n; do
+			name=$tool; [[ $tool == rill ]] && name="rill driver"; [[ $tool == spark ]] && name="Spark (its JVM)"
+			echo "| $size | $name | $lo / **$med** / $hi |"
+		done
+		stats throughput.tsv 1,3 7 | while IFS=$'\t' read -r size tool lo med hi n; do
+			echo "| $size | rill executor (largest of 2) | $lo / **$med** / $hi |"
+		done
+		echo
+		echo "![memory](memory.png)"
+		echo
+	fi
+	if [[ -s latency.tsv ]]; then
+		echo "## Latency: Kafka timestamp to sink commit, fixed input rates"
+		echo
+		echo "\`rill-loadgen\` produces 100-byte lines at a fixed rate; the job (word count,"
+		echo "files sink, 2 executors, backpressure off: the rate is fixed) reports every"
+		echo "record's time from its Kafka timestamp to its batch's sink commit."
+		echo
+		echo "| batch | target rate | achieved (median) | p50 ms | p99 ms | max ms |"
+		echo "|---|---|---|---|---|---|"
+		stats latency.tsv 1,2 4 > .a.tsv
+		stats latency.tsv 1,2 5 > .p50.tsv
+		stats latency.tsv 1,2 6 > .p99.tsv
+		stats latency.tsv 1,2 7 > .max.tsv
+		while IFS=$'\t' read -r iv rate lo med hi n; do
+			pick() { awk -F'\t' -v a="$iv" -v b="$rate" '$1 == a && $2 == b { printf "%s / **%s** / %s", $3, $4, $5 }' "$1"; }
+			echo "| $iv | $(fmt_rate "$rate")/s | $(fmt_rate "$med")/s | $(pick .p50.tsv) | $(pick .p99.tsv) | $(pick .max.tsv) |"
+		done < .a.tsv
+		echo
+		echo "![latency](latency.png)"
+		echo
+	fi
+	if [[ -s overhead.tsv ]]; then
+		echo "## Per-batch overhead at 10 ms batches"
+		echo
+		echo "Processing time of a batch as the driver logs it: *empty* batches find no new"
+		echo "record (one offset request, no task); *tiny* ones carry about one record"
+		echo "(50 records/s over 8 partitions): both stages, the shuffle and the files sink."
+		echo
+		echo "| batches | p50 ms | p99 ms | max ms |"
+		echo "|---|---|---|---|"
+		for kind in empty tiny; do
+			p50=$(stats overhead.tsv 1 4 | awk -F'\t' -v k="$kind" '$1 == k { printf "%s / **%s** / %s", $2, $3, $4 }')
+			p99=$(stats overhead.tsv 1 5 | awk -F'\t' -v k="$kind" '$1 == k { printf "%s / **%s** / %s", $2, $3, $4 }')
+			mx=$(stats overhead.tsv 1 6 | awk -F'\t' -v k="$kind" '$1 == k { printf "%s / **%s** / %s", $2, $3, $4 }')
+			echo "| $kind | $p50 | $p99 | $mx |"
+		done
+		echo
+		echo "![overhead](overhead.png)"
+	fi
 } > report.md
 
 # ---- plots ----
@@ -138,25 +144,31 @@ gp() { gnuplot -e "set terminal pngcairo size 900,480 font ',10'; set output '$1
 	set style histogram errorbars gap 2 lw 1; set style fill solid 0.6 border -1; set grid ytics;
 	set key top left; $2"; }
 
-# throughput: median bars with min..max error bars, per size and tool
-awk -F'\t' '{ print $1 "\t" $2 "\t" $4 "\t" $3 "\t" $5 }' .t.tsv > .tp.dat
-for tool in rill spark kcat; do awk -F'\t' -v t="$tool" '$2 == t { print $1 "\t" $3 / 1000 "\t" $4 / 1000 "\t" $5 / 1000 }' .tp.dat > ".tp-$tool.dat"; done
-gp throughput.png "set ylabel 'thousand records/s'; set title 'Word count throughput (median, min..max)';
-	plot '.tp-rill.dat' using 2:3:4:xtic(1) title 'rill', '.tp-spark.dat' using 2:3:4 title 'Spark SS', '.tp-kcat.dat' using 2:3:4 title 'kcat -C -e'"
-# memory
-{ stats throughput.tsv 1,3 6 | awk -F'\t' '$2 == "rill" { print $1 "-driver\t" $4 "\t" $3 "\t" $5 }'
-  stats throughput.tsv 1,3 7 | awk -F'\t' '$2 == "rill" { print $1 "-executor\t" $4 "\t" $3 "\t" $5 }'
-  stats throughput.tsv 1,3 6 | awk -F'\t' '$2 == "spark" { print $1 "-spark\t" $4 "\t" $3 "\t" $5 }'; } > .mem.dat
-gp memory.png "set ylabel 'peak RSS, MB'; set logscale y; set title 'Peak resident memory (median, min..max)'; set xtics rotate by -20;
-	plot '.mem.dat' using 2:3:4:xtic(1) title 'peak RSS'"
-# latency: p50 and p99 per interval and rate
-awk -F'\t' '{ print $1 "@" $2 / 1000 "k\t" $4 "\t" $3 "\t" $5 }' .p50.tsv > .l50.dat
-awk -F'\t' '{ print $1 "@" $2 / 1000 "k\t" $4 "\t" $3 "\t" $5 }' .p99.tsv > .l99.dat
-gp latency.png "set ylabel 'ms'; set logscale y; set title 'Latency, Kafka timestamp to sink commit (median, min..max)';
-	plot '.l50.dat' using 2:3:4:xtic(1) title 'p50', '.l99.dat' using 2:3:4 title 'p99'"
-# overhead
-for q in 4 5; do stats overhead.tsv 1 "$q" | awk -F'\t' '{ print $1 "\t" $3 "\t" $2 "\t" $4 }' > ".o$q.dat"; done
-gp overhead.png "set ylabel 'ms'; set title 'Batch processing time at 10 ms batches (median, min..max)';
-	plot '.o4.dat' using 2:3:4:xtic(1) title 'p50', '.o5.dat' using 2:3:4 title 'p99'"
+if [[ -s throughput.tsv ]]; then
+	# throughput: median bars with min..max error bars, per size and tool
+	awk -F'\t' '{ print $1 "\t" $2 "\t" $4 "\t" $3 "\t" $5 }' .t.tsv > .tp.dat
+	for tool in rill spark kcat; do awk -F'\t' -v t="$tool" '$2 == t { print $1 "\t" $3 / 1000 "\t" $4 / 1000 "\t" $5 / 1000 }' .tp.dat > ".tp-$tool.dat"; done
+	gp throughput.png "set ylabel 'thousand records/s'; set title 'Word count throughput (median, min..max)';
+		plot '.tp-rill.dat' using 2:3:4:xtic(1) title 'rill', '.tp-spark.dat' using 2:3:4 title 'Spark SS', '.tp-kcat.dat' using 2:3:4 title 'kcat -C -e'"
+	# memory
+	{ stats throughput.tsv 1,3 6 | awk -F'\t' '$2 == "rill" { print $1 "-driver\t" $4 "\t" $3 "\t" $5 }'
+	  stats throughput.tsv 1,3 7 | awk -F'\t' '$2 == "rill" { print $1 "-executor\t" $4 "\t" $3 "\t" $5 }'
+	  stats throughput.tsv 1,3 6 | awk -F'\t' '$2 == "spark" { print $1 "-spark\t" $4 "\t" $3 "\t" $5 }'; } > .mem.dat
+	gp memory.png "set ylabel 'peak RSS, MB'; set logscale y; set title 'Peak resident memory (median, min..max)'; set xtics rotate by -20;
+		plot '.mem.dat' using 2:3:4:xtic(1) title 'peak RSS'"
+fi
+if [[ -s latency.tsv ]]; then
+	# latency: p50 and p99 per interval and rate
+	awk -F'\t' '{ print $1 "," $2 / 1000 "k/s\t" $4 "\t" $3 "\t" $5 }' .p50.tsv > .l50.dat
+	awk -F'\t' '{ print $1 "," $2 / 1000 "k/s\t" $4 "\t" $3 "\t" $5 }' .p99.tsv > .l99.dat
+	gp latency.png "set ylabel 'ms'; set logscale y; set title 'Latency, Kafka timestamp to sink commit (median, min..max)';
+		plot '.l50.dat' using 2:3:4:xtic(1) title 'p50', '.l99.dat' using 2:3:4 title 'p99'"
+fi
+if [[ -s overhead.tsv ]]; then
+	# overhead
+	for q in 4 5; do stats overhead.tsv 1 "$q" | awk -F'\t' '{ print $1 "\t" $3 "\t" $2 "\t" $4 }' > ".o$q.dat"; done
+	gp overhead.png "set ylabel 'ms'; set title 'Batch processing time at 10 ms batches (median, min..max)';
+		plot '.o4.dat' using 2:3:4:xtic(1) title 'p50', '.o5.dat' using 2:3:4 title 'p99'"
+fi
 rm -f .t.tsv .s.tsv .a.tsv .p50.tsv .p99.tsv .max.tsv .tp.dat .tp-*.dat .mem.dat .l50.dat .l99.dat .o4.dat .o5.dat
 echo "report: $dir/report.md" >&2

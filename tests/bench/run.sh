@@ -15,15 +15,18 @@ latency_seconds=10
 spark=1
 publish=0
 out=""
+parts="throughput latency overhead"
 
 usage() {
 	cat <<EOF
-Usage: tests/bench/run.sh [--runs N] [--quick] [--no-spark] [--out DIR] [--publish]
+Usage: tests/bench/run.sh [--runs N] [--quick] [--no-spark] [--only PARTS] [--out DIR] [--publish]
 
   --runs N     repetitions of every measurement (default 3; figures show
                min / median / max)
   --quick      1M records only, rates 10k and 100k, 5 s of load
   --no-spark   leave out the Spark Structured Streaming peer
+  --only PARTS run only these of "throughput latency overhead" (into --out,
+               whose other results are kept for the report)
   --out DIR    results directory (default build-bench/results/DATE)
   --publish    also copy the report and plots to docs/performance/
 EOF
@@ -34,6 +37,7 @@ while [[ $# -gt 0 ]]; do
 	--runs) runs=$2; shift ;;
 	--quick) sizes="1000000"; rates="10000 100000"; latency_seconds=5 ;;
 	--no-spark) spark=0 ;;
+	--only) parts=$2; shift ;;
 	--out) out=$2; shift ;;
 	--publish) publish=1 ;;
 	-h | --help) usage; exit 0 ;;
@@ -75,7 +79,7 @@ topic_create() { "$top/deploy/kafka.sh" create-topic --dir "$kdir" "$1" "$2" >/d
 	echo "- CPU: $(lscpu | awk -F: '/Model name/ { gsub(/^ +/, "", $2); print $2; exit }'), $(nproc) cores"
 	echo "- memory: $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo); kernel $(uname -r)"
 	echo "- disk: $(df -h "$out" | awk 'NR == 2 { print $1 " (" $2 ")" }')"
-	echo "- Kafka $(basename "$(ls -d "${RILL_CACHE:-$HOME/.cache/rill}"/kafka-* | head -1)" | sed 's/kafka-//') (KRaft, one broker, on the same machine); $(kcat -V 2>&1 | head -1); rill $("$rill" --version | awk '{ print $2 }') (meson release build)"
+	echo "- Kafka $(basename "$(ls -d "${RILL_CACHE:-$HOME/.cache/rill}"/kafka-* | head -1)" | sed 's/kafka-//') (KRaft, one broker, on the same machine); kcat $(kcat -V 2>&1 | sed -n "s/^Version \([^ ]*\).*/\1/p"); rill $("$rill" --version | awk '{ print $2 }') (meson release build)"
 } > "$out/machine.md"
 
 # ---- data: 100-byte lines of Zipf-like words, 8 partitions ----
@@ -84,6 +88,9 @@ make_lines() {
 		while (length(line) < 88) { r = rand(); line = line (line == "" ? "" : " ") "word" int(1 / (r * r + 0.0001)) }
 		print line } }'
 }
+wants() { [[ " $parts " == *" $1 "* ]]; }
+
+if wants throughput; then
 say "data"
 for n in $sizes; do
 	topic=bench-$n
@@ -156,18 +163,24 @@ for n in $sizes; do
 	rm -f "$out/corpus-$n.txt" "$out/want-$n.tsv"
 done
 rm -rf "$out/rill-out" "$out/spark-out" "$out/got.tsv"
+fi
 
 # ---- latency at fixed input rates ----
+# Every run's files sink gets a directory of its own under $out/sink, removed
+# only at the end: on ext4, creating files right after many were deleted is
+# slow (the allocator skips inodes freed in the last minutes, reading each),
+# and the runs would measure the harness's cleanup rather than rill.
+if wants latency; then
 say "latency"
 topic_create lat 8
-printf 'interval\trate\trun\tachieved\tp50_ms\tp99_ms\tmax_ms\n' > "$out/latency.tsv"
-for iv in $intervals; do
-	for rate in $rates; do
-		for ((r = 1; r <= runs; r++)); do
-			rm -rf "$out/lat-out"
-			cat > "$out/lat.yaml" <<EOF
+mkdir -p "$out/logs"
+# lat_run INTERVAL RATE SECONDS NAME: one job under load; prints the
+# generator's and the job's summary lines. The job's log is kept in
+# $out/logs/NAME.log (per-batch lines, to look into an outlier).
+lat_run() {
+	cat > "$out/lat.yaml" <<EOF
 name: latency
-batch: $iv
+batch: $1
 source:
   kafka:
     brokers: $boot
@@ -179,30 +192,40 @@ pipeline:
   - map_values: one
   - reduce_by_key: sum
 sink:
-  files: {path: $out/lat-out}
+  files: {path: $out/sink/$4}
 EOF
-			RILL_LOG_LEVEL=info "$rill" run "$out/lat.yaml" --for "$((latency_seconds + 5))s" 2> "$out/lat.log" &
-			job=$!
-			sleep 2
-			gen=$("$loadgen" --brokers "$boot" --topic lat --rate "$rate" --seconds "$latency_seconds")
-			wait "$job"
-			line=$(grep 'msg="job stopped"' "$out/lat.log")
+	RILL_LOG_LEVEL=info "$rill" run "$out/lat.yaml" --for "$(($3 + 5))s" 2> "$out/logs/$4.log" &
+	local job=$!
+	sleep 2
+	"$loadgen" --brokers "$boot" --topic lat --rate "$2" --seconds "$3"
+	wait "$job"
+	grep 'msg="job stopped"' "$out/logs/$4.log"
+}
+# Not measured: a fresh broker's JVM is still compiling its hot paths.
+lat_run 100ms 100000 5 warmup > /dev/null
+printf 'interval\trate\trun\tachieved\tp50_ms\tp99_ms\tmax_ms\n' > "$out/latency.tsv"
+for iv in $intervals; do
+	for rate in $rates; do
+		for ((r = 1; r <= runs; r++)); do
+			res=$(lat_run "$iv" "$rate" "$latency_seconds" "lat-$iv-$rate-$r")
 			printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$iv" "$rate" "$r" \
-				"$(sed -n 's/.* rate=\([0-9]*\).*/\1/p' <<< "$gen")" \
-				"$(sed -n 's/.*latency_p50_ms=\([0-9]*\).*/\1/p' <<< "$line")" \
-				"$(sed -n 's/.*latency_p99_ms=\([0-9]*\).*/\1/p' <<< "$line")" \
-				"$(sed -n 's/.*latency_max_ms=\([0-9]*\).*/\1/p' <<< "$line")" | tee -a "$out/latency.tsv" >&2
+				"$(sed -n 's/^loadgen .* rate=\([0-9]*\).*/\1/p' <<< "$res")" \
+				"$(sed -n 's/.*latency_p50_ms=\([0-9]*\).*/\1/p' <<< "$res")" \
+				"$(sed -n 's/.*latency_p99_ms=\([0-9]*\).*/\1/p' <<< "$res")" \
+				"$(sed -n 's/.*latency_max_ms=\([0-9]*\).*/\1/p' <<< "$res")" | tee -a "$out/latency.tsv" >&2
 		done
 	done
 done
-rm -rf "$out/lat-out" "$out/lat.log" "$out/lat.yaml"
+rm -f "$out/lat.yaml" "$out/logs/warmup.log"
+fi
 
 # ---- per-batch overhead at 10 ms ----
+if wants overhead; then
 say "per-batch overhead"
 topic_create tiny 8
+mkdir -p "$out/logs"
 printf 'kind\trun\tbatches\tp50_ms\tp99_ms\tmax_ms\n' > "$out/overhead.tsv"
 for ((r = 1; r <= runs; r++)); do
-	rm -rf "$out/tiny-out"
 	cat > "$out/tiny.yaml" <<EOF
 name: overhead
 batch: 10ms
@@ -217,22 +240,27 @@ pipeline:
   - map_values: one
   - reduce_by_key: sum
 sink:
-  files: {path: $out/tiny-out}
+  files: {path: $out/sink/tiny-$r}
 EOF
 	# 5 s with no input (empty batches), then 5 s at 50 records/s (tiny ones).
-	RILL_LOG_LEVEL=info "$rill" run "$out/tiny.yaml" --for 12s 2> "$out/tiny.log" &
+	RILL_LOG_LEVEL=info "$rill" run "$out/tiny.yaml" --for 12s 2> "$out/logs/tiny-$r.log" &
 	job=$!
 	sleep 6
 	"$loadgen" --brokers "$boot" --topic tiny --rate 50 --seconds 5 >/dev/null
 	wait "$job"
 	for kind in empty tiny; do
-		grep 'msg="batch done"' "$out/tiny.log" |
+		grep 'msg="batch done"' "$out/logs/tiny-$r.log" |
 			awk -v kind="$kind" '(kind == "empty") == /tasks=0 /' |
 			sed -n 's/.*processing_ms=\([0-9.]*\).*/\1/p' | sort -n |
-			awk -v kind="$kind" -v r="$r" '{ a[NR] = $1 } END { printf "%s\t%s\t%d\t%.3f\t%.3f\t%.3f\n", kind, r, NR, a[int(NR * 0.5) + 1], a[int(NR * 0.99) + 1 > NR ? NR : int(NR * 0.99) + 1], a[NR] }'
+			awk -v kind="$kind" -v r="$r" '{ a[NR] = $1 } END {
+				p99 = int(NR * 0.99) + 1; if (p99 > NR) p99 = NR
+				printf "%s\t%s\t%d\t%.3f\t%.3f\t%.3f\n", kind, r, NR, a[int(NR * 0.5) + 1], a[p99], a[NR] }'
 	done | tee -a "$out/overhead.tsv" >&2
 done
-rm -rf "$out/tiny-out" "$out/tiny.log" "$out/tiny.yaml"
+rm -f "$out/tiny.yaml"
+fi
+
+rm -rf "$out/sink"
 
 # ---- the report ----
 say "report"
