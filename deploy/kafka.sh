@@ -40,6 +40,8 @@ SVC_CONF=server.properties
 SVC_POLL=0.2
 # shellcheck source-path=SCRIPTDIR source=lib/service.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/service.sh"
+# shellcheck source-path=SCRIPTDIR source=lib/maven.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/maven.sh"
 
 usage() {
     cat <<EOF
@@ -145,18 +147,8 @@ write_pom() {
 EOF
 }
 
-# True when the cache holds a complete install: the marker (written last) lists
-# every jar, and every listed jar is there.
-install_complete() {
-    [[ -f "$KAFKA_MARKER" && -d "$KAFKA_LIB" ]] || return 1
-    local jar n=0
-    while IFS= read -r jar; do
-        [[ -n "$jar" ]] || continue
-        [[ -f "$KAFKA_LIB/$jar" ]] || return 1
-        n=$((n + 1))
-    done <"$KAFKA_MARKER"
-    [[ $n -gt 0 ]]
-}
+# True when the cache holds a complete install.
+install_complete() { maven_complete "$KAFKA_LIB" "$KAFKA_MARKER"; }
 
 do_install() {
     if install_complete; then
@@ -180,12 +172,7 @@ do_install() {
     local work
     work=$(mktemp -d "$KAFKA_HOME/install.XXXXXX")
     write_pom "$work/pom.xml"
-    # mvn's output is kept and shown only on failure (Maven 3.8's -q still prints
-    # stray colour codes).
-    if ! mvn -B -q -Dstyle.color=never -f "$work/pom.xml" \
-            "org.apache.maven.plugins:maven-dependency-plugin:$DEPENDENCY_PLUGIN_VERSION:copy-dependencies" \
-            -DincludeScope=runtime -DoutputDirectory="$work/lib" >"$work/mvn.log" 2>&1; then
-        sed -e 's/\x1b\[[0-9;]*m//g' -e '/^[[:space:]]*$/d' "$work/mvn.log" >&2
+    if ! maven_copy_deps "$work"; then
         rm -rf "$work"
         die "mvn failed to fetch Kafka $KAFKA_VERSION's jars"
     fi
@@ -205,12 +192,9 @@ do_install() {
         die "install has logback jars: a second slf4j binding"
     fi
 
-    rm -rf "$KAFKA_LIB"
-    mv "$work/lib" "$KAFKA_LIB"
     cp "$work/pom.xml" "$KAFKA_HOME/pom.xml"
+    maven_commit "$work/lib" "$KAFKA_LIB" "$KAFKA_MARKER"
     rm -rf "$work"
-    (cd "$KAFKA_LIB" && ls -1 -- *.jar) >"$KAFKA_MARKER.tmp"
-    mv "$KAFKA_MARKER.tmp" "$KAFKA_MARKER"
     exec {lock_fd}>&-
     log "installed $(wc -l <"$KAFKA_MARKER") jars ($(du -sh "$KAFKA_LIB" | cut -f1)) in $KAFKA_LIB"
 }

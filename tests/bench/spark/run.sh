@@ -57,6 +57,8 @@ JARS_MARKER=$JARS_HOME/.installed
 
 log() { printf 'run.sh: %s\n' "$*" >&2; }
 die() { log "$*"; exit 1; }
+# shellcheck source-path=SCRIPTDIR source=../../../deploy/lib/maven.sh
+source "$here/../../../deploy/lib/maven.sh"
 need() {
 	local c
 	for c in "$@"; do command -v "$c" >/dev/null 2>&1 || die "needs $c on PATH"; done
@@ -130,17 +132,7 @@ write_pom() {
 EOF
 }
 
-# True when the marker (written last) lists the jars and every one is there.
-jars_complete() {
-	[[ -f $JARS_MARKER && -d $JARS_DIR ]] || return 1
-	local jar n=0
-	while IFS= read -r jar; do
-		[[ -n $jar ]] || continue
-		[[ -f $JARS_DIR/$jar ]] || return 1
-		n=$((n + 1))
-	done <"$JARS_MARKER"
-	[[ $n -gt 0 ]]
-}
+jars_complete() { maven_complete "$JARS_DIR" "$JARS_MARKER"; }
 
 # The connector's runtime dependencies from Maven Central (mvn, so no Ivy
 # resolution at each start), less those whose artifact PySpark already ships in
@@ -156,12 +148,9 @@ install_jars() {
 	mkdir -p "$JARS_HOME"
 	work=$(mktemp -d "$JARS_HOME/install.XXXXXX")
 	write_pom "$work/pom.xml"
-	if ! mvn -B -q -Dstyle.color=never -f "$work/pom.xml" \
-		"org.apache.maven.plugins:maven-dependency-plugin:$DEPENDENCY_PLUGIN_VERSION:copy-dependencies" \
+	if ! maven_copy_deps "$work" \
 		"org.apache.maven.plugins:maven-dependency-plugin:$DEPENDENCY_PLUGIN_VERSION:list" \
-		-DincludeScope=runtime -DoutputDirectory="$work/all" -DoutputFile="$work/deps.txt" \
-		>"$work/mvn.log" 2>&1; then
-		sed -e 's/\x1b\[[0-9;]*m//g' -e '/^[[:space:]]*$/d' "$work/mvn.log" >&2
+		-DoutputFile="$work/deps.txt"; then
 		rm -rf "$work"
 		die "mvn failed to fetch spark-sql-kafka-0-10_$SCALA_BINARY:$SPARK_VERSION"
 	fi
@@ -176,21 +165,18 @@ install_jars() {
 		else
 			jar=${f[1]}-${f[3]}.jar
 		fi
-		[[ -f $work/all/$jar ]] || { rm -rf "$work"; die "mvn listed $gav but copied no $jar"; }
+		[[ -f $work/lib/$jar ]] || { rm -rf "$work"; die "mvn listed $gav but copied no $jar"; }
 		if compgen -G "$pyjars/${f[1]}-[0-9]*.jar" >/dev/null; then
 			continue # PySpark ships this artifact
 		fi
-		mv "$work/all/$jar" "$work/jars/$jar"
+		mv "$work/lib/$jar" "$work/jars/$jar"
 		kept=$((kept + 1))
 	done <"$work/deps.txt"
 	[[ -f $work/jars/spark-sql-kafka-0-10_$SCALA_BINARY-$SPARK_VERSION.jar ]] ||
 		{ rm -rf "$work"; die "install incomplete: no spark-sql-kafka-0-10_$SCALA_BINARY-$SPARK_VERSION.jar"; }
-	rm -rf "$JARS_DIR"
-	mv "$work/jars" "$JARS_DIR"
 	cp "$work/pom.xml" "$JARS_HOME/pom.xml"
+	maven_commit "$work/jars" "$JARS_DIR" "$JARS_MARKER"
 	rm -rf "$work"
-	(cd "$JARS_DIR" && ls -1 -- *.jar) >"$JARS_MARKER.tmp"
-	mv "$JARS_MARKER.tmp" "$JARS_MARKER"
 	log "installed $kept jars ($(du -sh "$JARS_DIR" | cut -f1)) in $JARS_DIR: $(tr '\n' ' ' <"$JARS_MARKER")"
 }
 
