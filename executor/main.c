@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 // rill-executor: the executor daemon's command line.
 #include <getopt.h>
+#include <malloc.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 #include "common/cmdline.h"
@@ -13,6 +15,21 @@ static void
 stop_executor(void *ex)
 {
 	rl_executor_stop(ex);
+}
+
+// one_malloc_arena keeps glibc to a single malloc arena unless
+// MALLOC_ARENA_MAX says otherwise. librdkafka allocates an op per fetched
+// message on its broker threads and the tasks free it on theirs; with glibc's
+// default (8 arenas per CPU) each thread's arena keeps its own high-water
+// mark. 10M records, 4 partitions per executor: peak RSS 36-40 MB -> 27-28 MB,
+// no slower (docs/performance.md).
+static void
+one_malloc_arena(void)
+{
+#ifdef M_ARENA_MAX
+	if (getenv("MALLOC_ARENA_MAX") == NULL)
+		mallopt(M_ARENA_MAX, 1);
+#endif
 }
 
 static void
@@ -51,6 +68,7 @@ main(int argc, char **argv)
 	rl_executor_opts opts = {.cores = (int)sysconf(_SC_NPROCESSORS_ONLN)};
 	long n;
 	int c;
+	one_malloc_arena();
 	rl_log_init();
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (c) {
