@@ -2,6 +2,7 @@
 // Frames and request/reply: protobuf round trips, truncated and garbage
 // frames, version checks, and a live server that survives garbage.
 #include <criterion/criterion.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <nng/nng.h>
@@ -160,6 +161,92 @@ Test(frame, garbage_is_refused)
 			rill__envelope__free_unpacked(env, NULL);
 		}
 	}
+}
+
+static uint32_t
+next_random(uint32_t *x)
+{
+	*x = *x * 1103515245u + 12345u;
+	return *x >> 8;
+}
+
+// mutate applies 1-4 random edits (bit flip, byte, cut, insert, 0xff run).
+static size_t
+mutate(uint8_t *d, size_t n, size_t cap, uint32_t *x)
+{
+	for (uint32_t k = 1 + next_random(x) % 4; k > 0; k--) {
+		uint32_t op = next_random(x) % 5, r1 = next_random(x), r2 = next_random(x);
+		if (op == 0 && n > 0) {
+			d[r1 % n] ^= (uint8_t)(1u << (r2 % 8));
+		} else if (op == 1 && n > 0) {
+			d[r1 % n] = (uint8_t)r2;
+		} else if (op == 2 && n > 0) {
+			n = r1 % n;
+		} else if (op == 3 && n < cap) {
+			size_t at = r1 % (n + 1);
+			memmove(d + at + 1, d + at, n - at);
+			d[at] = (uint8_t)r2;
+			n++;
+		} else if (op == 4 && n > 4) {
+			memset(d + r1 % (n - 4), 0xff, 4);
+		}
+	}
+	return n;
+}
+
+Test(frame, mutated_task_launches_are_refused_or_whole)
+{
+	Rill__OffsetRange range = RILL__OFFSET_RANGE__INIT;
+	range.topic = "words";
+	range.partition = 3;
+	range.until_offset = 99;
+	Rill__ShuffleInput in = RILL__SHUFFLE_INPUT__INIT;
+	in.executor_url = "tcp://10.0.0.2:7077";
+	in.map_partition = 5;
+	Rill__ShuffleInput *inputs[] = {&in, &in};
+	Rill__TaskLaunch tl = RILL__TASK_LAUNCH__INIT;
+	tl.job = "wc";
+	tl.batch_time_ms = 1795253026000;
+	tl.stage = 1;
+	tl.range = &range;
+	tl.inputs = inputs;
+	tl.n_inputs = 2;
+	tl.job_spec.data = (uint8_t *)"name: wc\nbatch: 1s\n";
+	tl.job_spec.len = 19;
+	Rill__Envelope env = RILL__ENVELOPE__INIT;
+	env.body_case = RILL__ENVELOPE__BODY_TASK_LAUNCH;
+	env.task_launch = &tl;
+	rl_buf frame = RL_BUF_INIT;
+	rl_frame_encode(&env, "tail", 4, &frame);
+	uint8_t work[512];
+	cr_assert_lt(frame.b_len + 64, sizeof(work));
+	uint32_t x = 7;
+	int accepted = 0, refused = 0;
+	char why[256];
+	for (int round = 0; round < 20000; round++) {
+		memcpy(work, frame.b_data, frame.b_len);
+		size_t n = mutate(work, frame.b_len, frame.b_len + 64, &x);
+		uint8_t *exact = malloc(n + 1); // exactly n bytes readable, for ASan
+		memcpy(exact, work, n);
+		Rill__Envelope *got = NULL;
+		const uint8_t *tail;
+		size_t tail_len;
+		if (rl_frame_decode(exact, n, &got, &tail, &tail_len, why, sizeof(why)) == RL_OK) {
+			accepted++;
+			cr_assert_eq(got->version, RL_PROTO_VERSION);
+			cr_assert_neq(got->body_case, RILL__ENVELOPE__BODY__NOT_SET);
+			cr_assert(tail >= exact && tail + tail_len <= exact + n, "tail outside the frame");
+			rill__envelope__free_unpacked(got, NULL);
+		} else {
+			refused++;
+			cr_assert(why[0] != '\0', "a refusal without a reason");
+		}
+		free(exact);
+	}
+	// Both outcomes happen, so the loop exercised the decoder's paths.
+	cr_assert_gt(accepted, 100);
+	cr_assert_gt(refused, 100);
+	rl_buf_fini(&frame);
 }
 
 Test(frame, other_version_is_refused)

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // Shuffle blocks: encoding round trips, malformed bytes, bucketing, the store.
 #include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "common/hash.h"
@@ -82,6 +84,50 @@ Test(shuffle_block, unknown_kind_and_huge_lengths_are_malformed)
 	const uint8_t huge_val[] = {0, 1, 0xff, 0xff, 0xff, 0x7f, 'v'};
 	r = rl_reader_make(huge_val, sizeof(huge_val));
 	cr_assert_eq(rl_block_next(&r, &out), -1);
+}
+
+Test(shuffle_block, mutated_blocks_decode_inside_their_bounds)
+{
+	rl_buf b = RL_BUF_INIT;
+	char key[16];
+	for (int i = 0; i < 40; i++) {
+		int n = snprintf(key, sizeof(key), "word%d", i * 37);
+		rl_block_put_kv(&b, (const uint8_t *)key, (size_t)n, (int64_t)i * 1000003 - 5);
+	}
+	rl_rec bytes = {.r_val = (const uint8_t *)"a bytes value", .r_val_len = 13};
+	rl_block_put(&b, &bytes);
+	uint8_t *work = malloc(b.b_len + 64);
+	uint32_t x = 11;
+	int malformed = 0, whole = 0;
+	for (int round = 0; round < 20000; round++) {
+		memcpy(work, b.b_data, b.b_len);
+		size_t n = b.b_len;
+		for (uint32_t k = 1 + (x = x * 1103515245u + 12345u) % 3; k > 0; k--) {
+			x = x * 1103515245u + 12345u;
+			if (x % 3 == 0)
+				n = (x >> 8) % (n + 1); // cut
+			else if (n > 0)
+				work[(x >> 8) % n] = (uint8_t)(x >> 20); // overwrite
+		}
+		uint8_t *exact = malloc(n + 1);
+		memcpy(exact, work, n);
+		rl_reader r = rl_reader_make(exact, n);
+		rl_rec out;
+		int got;
+		while ((got = rl_block_next(&r, &out)) == 1) {
+			if (out.r_key != NULL)
+				cr_assert(out.r_key >= exact && out.r_key + out.r_key_len <= exact + n, "key outside the block");
+			if (!out.r_is_num)
+				cr_assert(out.r_val >= exact && out.r_val + out.r_val_len <= exact + n, "value outside the block");
+		}
+		malformed += got < 0;
+		whole += got == 0;
+		free(exact);
+	}
+	cr_assert_gt(malformed, 100);
+	cr_assert_gt(whole, 100);
+	free(work);
+	rl_buf_fini(&b);
 }
 
 Test(shuffle_writer, keys_land_in_their_hash_partition)
