@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include <libfyaml.h>
+#include <unistr.h>
 
 #include "common/alloc.h"
 #include "common/hash.h"
@@ -1252,6 +1253,32 @@ yaml_setup_error(parser *p)
 	return RL_ERR_NOMEM;
 }
 
+// check_text refuses what is not UTF-8 text before libfyaml sees it: YAML is
+// Unicode, and libfyaml 0.7 loops forever on some invalid bytes (one in a
+// directive line is enough). Job text also comes from the network, in every
+// task launch.
+static rl_err
+check_text(parser *p, const char *text, size_t len)
+{
+	const uint8_t *s = (const uint8_t *)text;
+	const uint8_t *bad = u8_check(s, len);
+	const uint8_t *nul = memchr(s, '\0', len);
+	if (bad == NULL && nul == NULL)
+		return RL_OK;
+	if (bad == NULL || (nul != NULL && nul < bad))
+		bad = nul;
+	rl_loc at = {1, 1};
+	for (const uint8_t *c = s; c < bad; c++) {
+		if (*c == '\n')
+			at = (rl_loc){at.line + 1, 1};
+		else if ((*c & 0xc0) != 0x80) // a character's first byte
+			at.col++;
+	}
+	if (*bad == '\0')
+		return fail(p, at, "a NUL byte: a job file is UTF-8 text");
+	return fail(p, at, "byte 0x%02X is not UTF-8: a job file is UTF-8 text", *bad);
+}
+
 rl_err
 rl_job_parse(const char *text, size_t len, const char *filename, rl_job **ret, char *errbuf,
     size_t errlen)
@@ -1275,6 +1302,8 @@ rl_job_parse(const char *text, size_t len, const char *filename, rl_job **ret, c
 	job->j_text_len = len;
 	job->j_filename = rl_strdup(p.filename);
 	job->j_spec_hash = rl_hash64(job->j_text, len);
+	if ((rv = check_text(&p, job->j_text, len)) != RL_OK)
+		goto err_job;
 
 	// Collect libfyaml's diagnostics instead of letting it print them.
 	struct fy_diag_cfg dcfg;

@@ -21,6 +21,7 @@ PACKAGES=(
     libcriterion-dev
     kcat
     libfyaml-dev
+    libunistring-dev
     libxxhash-dev
     libisal-dev
     libjansson-dev

@@ -1070,3 +1070,32 @@ Test(jobfile, truncates_long_messages_to_errbuf)
 	cr_assert_str_eq(err, "job.yaml:8:5: u");
 	cr_assert_eq(rl_job_parse(yaml, strlen(yaml), "job.yaml", &job, NULL, 0), RL_ERR_PARSE);
 }
+
+// libfyaml 0.7 never returns from a directive line holding an invalid byte;
+// the job text (which also arrives in every task launch) is checked first.
+Test(jobfile, refuses_bytes_that_are_not_utf8, .timeout = 10)
+{
+	expect_error("name: t\n%   fail_on_d\xcbta_loss: true\n", "job.yaml:2:14: ",
+	    "byte 0xCB is not UTF-8");
+	expect_error("%\xcb\n", "job.yaml:1:2: ", "byte 0xCB is not UTF-8");
+	expect_error("# comment \xff\nname: t\n", "job.yaml:1:11: ", "byte 0xFF is not UTF-8");
+	expect_error(with_top("name: caf\xc3\n"), "job.yaml:1:10: ", "byte 0xC3 is not UTF-8");
+	expect_error("name: \xed\xa0\x80\n", "job.yaml:1:7: ", "byte 0xED is not UTF-8"); // a surrogate
+	expect_error("name: \xc0\xafx\n", "job.yaml:1:7: ", "byte 0xC0 is not UTF-8"); // overlong
+}
+
+Test(jobfile, refuses_a_nul_byte)
+{
+	const char yaml[] = "name: t\nbatch: 1s\0\n";
+	char err[512] = "";
+	rl_job *job = NULL;
+	cr_assert_eq(rl_job_parse(yaml, sizeof(yaml) - 1, "job.yaml", &job, err, sizeof(err)),
+	    RL_ERR_PARSE);
+	cr_assert_str_eq(err, "job.yaml:2:10: a NUL byte: a job file is UTF-8 text");
+}
+
+Test(jobfile, accepts_utf8_in_comments_and_values)
+{
+	rl_job *job = parse_ok("# débit, 10ms … 1h\n" HEAD "pipeline:\n  - filter: {contains: \"café ☕\"}\n" SINK);
+	rl_job_destroy(job);
+}
