@@ -51,9 +51,17 @@ filter_push(void *state, rl_rec *rec, rl_chain *chain, size_t next)
 		keep = st->needle_len == 0 || memmem(p, n, st->needle, st->needle_len) != NULL;
 		break;
 	default: {
-		// REG_STARTEND: match the slice in place, no NUL-terminated copy.
+		// A record's bytes are a slice of the fetch buffer with no NUL after
+		// them, and regexec's callers (sanitizers' interceptors included) may
+		// look for one even with REG_STARTEND: match a terminated copy in the
+		// chain's scratch space (released after the record). REG_STARTEND
+		// still bounds the match, so a NUL inside the value does not end it.
+		char *s = rl_arena_alloc(chain->c_scratch, n + 1);
+		if (n > 0)
+			memcpy(s, p, n);
+		s[n] = '\0';
 		regmatch_t m = {.rm_so = 0, .rm_eo = (regoff_t)n};
-		keep = regexec(&st->re, n > 0 ? (const char *)p : "", 1, &m, REG_STARTEND) == 0;
+		keep = regexec(&st->re, s, 1, &m, REG_STARTEND) == 0;
 		break;
 	}
 	}

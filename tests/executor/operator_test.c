@@ -2,6 +2,7 @@
 // Operators through the chain, the combiner's reductions, record formatting.
 #include <criterion/criterion.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "executor/combine.h"
@@ -95,6 +96,38 @@ Test(operator, filters_select_records)
 	cr_assert_str_eq(s.out, "-=POST /b ERROR|-=GET /c ERROR|");
 	run(regex, 1, lines, 4, &s);
 	cr_assert_str_eq(s.out, "-=GET /a|-=GET /c ERROR|");
+}
+
+// Records are slices of a fetch buffer with no NUL after them: a regex sees
+// exactly the slice ($ at its end), a NUL inside it does not end the match,
+// and nothing past the slice is read (the buffer is exactly its bytes, so
+// AddressSanitizer would see an overread).
+Test(operator, regex_matches_unterminated_slices)
+{
+	static const char bytes[] = "x\0ERRGET /aGET /c";
+	size_t len = sizeof(bytes) - 1;
+	uint8_t *buf = malloc(len);
+	memcpy(buf, bytes, len);
+	rl_step regex[] = {{.s_kind = RL_OP_FILTER, .s_fn = RL_FN_REGEX, .s_arg = "^GET /[ac]$|ERR$"}};
+	const rl_step *steps[] = {&regex[0]};
+	rl_arena scratch;
+	rl_arena_init(&scratch, 1024);
+	rl_chain c;
+	char why[256];
+	sink s;
+	memset(&s, 0, sizeof(s));
+	cr_assert_eq(rl_chain_init(&c, steps, 1, &scratch, collect, &s, why, sizeof(why)), RL_OK, "%s", why);
+	const size_t cuts[][2] = {{0, 5}, {5, 11}, {0, 1}, {11, 16}, {11, 17}};
+	for (size_t i = 0; i < sizeof(cuts) / sizeof(cuts[0]); i++) {
+		rl_rec rec = {.r_val = buf + cuts[i][0], .r_val_len = cuts[i][1] - cuts[i][0]};
+		cr_assert_eq(rl_chain_push(&c, &rec), RL_OK);
+	}
+	// Kept: "x\0ERR", "GET /a" and "GET /c"; not "x", nor "GET /" cut short.
+	cr_assert_eq(s.n, 3, "kept %d: %s", s.n, s.out);
+	cr_assert(strstr(s.out, "|-=GET /a|-=GET /c|") != NULL, "got %s", s.out);
+	rl_chain_fini(&c);
+	rl_arena_fini(&scratch);
+	free(buf);
 }
 
 Test(operator, bad_regex_is_refused_at_init)
