@@ -20,7 +20,6 @@
 
 #define BATCH_MIN_MS      10
 #define BATCH_MAX_MS      (3600 * 1000)
-#define PARTITIONS_MAX    65536
 #define NAME_MAX_LEN      64
 #define TOPIC_MAX_LEN     249
 #define JOB_FILE_MAX_SIZE (1024 * 1024)
@@ -932,7 +931,7 @@ parse_step_arg(parser *p, const field *f, rl_step *s)
 	case RL_OP_JOIN:
 		return parse_join(p, f, s);
 	case RL_OP_REPARTITION:
-		return get_int(p, f, 1, PARTITIONS_MAX, &s->s_num);
+		return get_int(p, f, 1, RL_PARTITIONS_MAX, &s->s_num);
 	case RL_OP__COUNT:
 		break;
 	}
@@ -1174,7 +1173,7 @@ parse_job(parser *p, struct fy_node *root, rl_job *job)
 	}
 	job->j_shuffle_partitions = 0;
 	if (v[JOB_SHUFFLE_PARTITIONS].present &&
-	    (rv = get_int(p, &v[JOB_SHUFFLE_PARTITIONS], 1, PARTITIONS_MAX,
+	    (rv = get_int(p, &v[JOB_SHUFFLE_PARTITIONS], 1, RL_PARTITIONS_MAX,
 	         &job->j_shuffle_partitions)) != RL_OK)
 		return rv;
 

@@ -75,6 +75,9 @@ typedef struct rl_kafka_source rl_kafka_source;
 // Backpressure's rate before its first estimate, records/s over all
 // partitions: a backlog never arrives as one giant first batch.
 #define RL_DEFAULT_INITIAL_RATE 10000
+// The most shuffle partitions a stage may have (shuffle_partitions, and what
+// a task launch may ask an executor for).
+#define RL_PARTITIONS_MAX 65536
 typedef struct rl_step rl_step;
 
 // Where something was written in the job file, for error messages.

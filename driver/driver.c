@@ -868,7 +868,7 @@ run_batch(rl_driver *d, int64_t batch_ms, uint64_t *ret_records, size_t *ret_tas
 	else if (d->d_job->j_shuffle_partitions > 0)
 		b.b_nreduce = (uint32_t)d->d_job->j_shuffle_partitions;
 	else
-		b.b_nreduce = (uint32_t)nparts;
+		b.b_nreduce = (uint32_t)(nparts < RL_PARTITIONS_MAX ? nparts : RL_PARTITIONS_MAX);
 	if (d->d_replay != NULL && kafka_exactly_once(d) &&
 	    d->d_replay->phase == RILL__BATCH_RECORD__PHASE__PREPARED &&
 	    (rv = find_committed(d, &b, errbuf, errlen)) != RL_OK)

@@ -348,6 +348,8 @@ handle_launch(rl_executor *ex, const Rill__TaskLaunch *tl, rl_reply *reply)
 	}
 	job_entry *e = job_get(ex, tl, why, sizeof(why));
 	if (e == NULL) {
+		rl_warn(COMP, "task refused", "job=%s batch_ms=%" PRId64 " stage=%" PRIu32 " partition=%" PRIu32 " error=\"%s\"",
+		    tl->job, tl->batch_time_ms, tl->stage, tl->partition, why);
 		fail(reply->r_arena, res, RL_ERR_PARSE, why);
 		goto out;
 	}

@@ -264,8 +264,10 @@ setup(task *t)
 	const rl_stage *st = t->stage;
 	rl_emit_fn out;
 	if (st->st_output == RL_OUTPUT_SHUFFLE) {
-		if (tl->num_output_partitions == 0) {
-			snprintf(t->err, sizeof(t->err), "stage %" PRIu32 " shuffles but the launch has no partition count", tl->stage);
+		if (tl->num_output_partitions == 0 || tl->num_output_partitions > RL_PARTITIONS_MAX) {
+			snprintf(t->err, sizeof(t->err),
+			    "stage %" PRIu32 " shuffles into %" PRIu32 " partitions (the launch must give 1 to %d)",
+			    tl->stage, tl->num_output_partitions, RL_PARTITIONS_MAX);
 			return RL_ERR_PROTO;
 		}
 		rl_combiner_init(&t->combine, st->st_combine, &t->keys);

@@ -1,0 +1,239 @@
+// SPDX-License-Identifier: Apache-2.0
+// An executor faced with hostile requests on its socket: launches that make
+// no sense, job texts that are not UTF-8 or not YAML, fetches of outputs that
+// do not exist, garbage frames. Each gets an answer that says what is wrong,
+// and the executor stays up and keeps answering.
+#include <criterion/criterion.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <nng/nng.h>
+#include <nng/protocol/reqrep0/req.h>
+
+#include "common/rpc.h"
+#include "common/time.h"
+#include "tests/fixtures/fixture.h"
+
+static pid_t executor_pid;
+static const char *executor_log;
+static char executor_url[128];
+
+static const char job_yaml[] = "name: hostile\n"
+			       "batch: 1s\n"
+			       "source:\n"
+			       "  kafka:\n"
+			       "    brokers: 127.0.0.1:1\n"
+			       "    topics: [in]\n"
+			       "pipeline:\n"
+			       "  - flat_map: words\n"
+			       "  - map_values: one\n"
+			       "  - reduce_by_key: sum\n"
+			       "sink:\n"
+			       "  print: {}\n";
+
+// start_executor runs rill-executor without a driver on a free port and
+// reads the port from its log.
+static void
+start_executor(void)
+{
+	const char *dir = rt_tmpdir("hostile");
+	executor_log = rt_path(dir, "executor.log");
+	executor_pid = fork();
+	cr_assert_neq(executor_pid, -1);
+	if (executor_pid == 0) {
+		if (freopen(executor_log, "w", stderr) == NULL)
+			_exit(127);
+		setenv("RILL_LOG_LEVEL", "info", 1);
+		execl(rt_bin("rill-executor"), "rill-executor", "--listen", "tcp://127.0.0.1:0", "--id",
+		    "hostile", "--cores", "2", (char *)NULL);
+		_exit(127);
+	}
+	for (int i = 0; i < 200 && executor_url[0] == '\0'; i++) {
+		rl_sleep_ms(50);
+		char *log = rt_read(executor_log, NULL);
+		const char *u = log != NULL ? strstr(log, "url=tcp://") : NULL;
+		if (u != NULL)
+			sscanf(u + 4, "%127[^ \n]", executor_url);
+		free(log);
+	}
+	cr_assert_neq(executor_url[0], '\0', "the executor never said where it listens");
+}
+
+// stop_executor asks it to stop (SIGTERM) and checks it exits 0 with a log
+// free of sanitizer reports.
+static void
+stop_executor(void)
+{
+	cr_assert_eq(kill(executor_pid, SIGTERM), 0);
+	int status;
+	cr_assert_eq(waitpid(executor_pid, &status, 0), executor_pid);
+	char *log = rt_read(executor_log, NULL);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "executor status %d; log:\n%s",
+	    status, log);
+	cr_assert(strstr(log, "Sanitizer") == NULL && strstr(log, "runtime error") == NULL,
+	    "sanitizer report:\n%s", log);
+	free(log);
+}
+
+static void
+assert_alive(void)
+{
+	cr_assert_eq(waitpid(executor_pid, NULL, WNOHANG), 0, "the executor died; log:\n%s",
+	    rt_read(executor_log, NULL));
+}
+
+static Rill__TaskLaunch
+launch(uint32_t stage)
+{
+	Rill__TaskLaunch tl = RILL__TASK_LAUNCH__INIT;
+	tl.job = "hostile";
+	tl.batch_time_ms = 1795253026000;
+	tl.stage = stage;
+	tl.num_stages = 2;
+	tl.job_spec.data = (uint8_t *)job_yaml;
+	tl.job_spec.len = sizeof(job_yaml) - 1;
+	tl.spec_hash = 42;
+	tl.num_output_partitions = 4;
+	return tl;
+}
+
+// send_launch sends tl and returns the task's error; the task must fail.
+static char *
+send_launch(rl_rpc_client *cli, Rill__TaskLaunch *tl, int timeout_ms)
+{
+	Rill__Envelope env = RILL__ENVELOPE__INIT;
+	env.body_case = RILL__ENVELOPE__BODY_TASK_LAUNCH;
+	env.task_launch = tl;
+	rl_msg *reply;
+	char why[512];
+	cr_assert_eq(rl_rpc_call(cli, &env, NULL, 0, timeout_ms, &reply, why, sizeof(why)), RL_OK,
+	    "no answer to a launch: %s", why);
+	cr_assert_eq(reply->m_env->body_case, RILL__ENVELOPE__BODY_TASK_RESULT);
+	const Rill__TaskResult *res = reply->m_env->task_result;
+	cr_assert_neq(res->status, RILL__TASK_RESULT__STATUS__OK, "a hostile launch succeeded");
+	cr_assert_not_null(res->error);
+	char *err = strdup(res->error);
+	rl_msg_free(reply);
+	return err;
+}
+
+static void
+expect_failure(rl_rpc_client *cli, Rill__TaskLaunch *tl, const char *phrase)
+{
+	char *err = send_launch(cli, tl, 10000);
+	cr_assert(strstr(err, phrase) != NULL, "expected '%s' in '%s'", phrase, err);
+	free(err);
+	assert_alive();
+}
+
+Test(hostile, launches_that_make_no_sense_fail_with_a_reason, .timeout = 120)
+{
+	start_executor();
+	rl_rpc_client *cli;
+	char why[256];
+	cr_assert_eq(rl_rpc_client_create(executor_url, &cli, why, sizeof(why)), RL_OK, "%s", why);
+
+	Rill__TaskLaunch tl = launch(7);
+	expect_failure(cli, &tl, "stage 7");
+
+	tl = launch(0);
+	tl.num_output_partitions = UINT32_MAX;
+	expect_failure(cli, &tl, "4294967295 partitions");
+
+	tl = launch(0);
+	tl.num_output_partitions = 0;
+	expect_failure(cli, &tl, "0 partitions");
+
+	// A job text libfyaml 0.7 would never finish parsing.
+	static const char not_utf8[] = "name: hostile\n%   fail_on_d\xcbta_loss: true\n";
+	tl = launch(0);
+	tl.spec_hash = 43;
+	tl.job_spec.data = (uint8_t *)not_utf8;
+	tl.job_spec.len = sizeof(not_utf8) - 1;
+	expect_failure(cli, &tl, "byte 0xCB is not UTF-8");
+
+	static const char not_yaml[] = "name: [unclosed\n";
+	tl = launch(0);
+	tl.spec_hash = 44;
+	tl.job_spec.data = (uint8_t *)not_yaml;
+	tl.job_spec.len = sizeof(not_yaml) - 1;
+	expect_failure(cli, &tl, "job hostile (from the driver):");
+
+	tl = launch(1);
+	tl.job = "";
+	expect_failure(cli, &tl, "without a job");
+
+	// A reduce task whose map outputs are on an executor nobody runs: the
+	// fetch gives up after its 30 s of patience (a peer may be restarting).
+	Rill__ShuffleInput in = RILL__SHUFFLE_INPUT__INIT;
+	in.executor_url = "tcp://127.0.0.1:1";
+	Rill__ShuffleInput *inputs[] = {&in};
+	tl = launch(1);
+	tl.inputs = inputs;
+	tl.n_inputs = 1;
+	char *err = send_launch(cli, &tl, 60000);
+	cr_assert(strstr(err, "tcp://127.0.0.1:1") != NULL, "got '%s'", err);
+	free(err);
+	assert_alive();
+
+	// A fetch of outputs this executor never had: an answer, not a crash.
+	Rill__ShuffleFetch f = RILL__SHUFFLE_FETCH__INIT;
+	uint32_t maps[] = {0, 1, UINT32_MAX};
+	f.job = "nobody";
+	f.batch_time_ms = -1;
+	f.stage = UINT32_MAX;
+	f.reduce_partition = UINT32_MAX;
+	f.map_partitions = maps;
+	f.n_map_partitions = 3;
+	Rill__Envelope env = RILL__ENVELOPE__INIT;
+	env.body_case = RILL__ENVELOPE__BODY_SHUFFLE_FETCH;
+	env.shuffle_fetch = &f;
+	rl_msg *reply = NULL;
+	rl_err rv = rl_rpc_call(cli, &env, NULL, 0, 10000, &reply, why, sizeof(why));
+	cr_assert(rv == RL_OK || (rv != RL_ERR_TIMEDOUT && why[0] != '\0'),
+	    "a fetch of nothing got no answer (%d)", rv);
+	rl_msg_free(reply);
+	assert_alive();
+
+	rl_rpc_client_destroy(cli);
+	stop_executor();
+}
+
+Test(hostile, garbage_frames_get_an_error_reply, .timeout = 60)
+{
+	start_executor();
+	nng_socket s;
+	cr_assert_eq(nng_req0_open(&s), 0);
+	nng_setopt_ms(s, NNG_OPT_RECVTIMEO, 10000);
+	cr_assert_eq(nng_dial(s, executor_url, NULL, 0), 0);
+	static const uint8_t frames[][12] = {
+		{0},                                         // a length of 0, no envelope
+		{0, 0, 0, 200, 1, 2, 3},                     // a length past the frame
+		{0, 0, 0, 4, 0xff, 0xff, 0xff, 0xff},        // an envelope that does not unpack
+		{0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0, 0, 0},  // a huge length
+	};
+	for (size_t i = 0; i < sizeof(frames) / sizeof(frames[0]); i++) {
+		cr_assert_eq(nng_send(s, (void *)frames[i], sizeof(frames[i]), 0), 0);
+		char *buf;
+		size_t len;
+		cr_assert_eq(nng_recv(s, &buf, &len, NNG_FLAG_ALLOC), 0, "no answer to garbage %zu", i);
+		Rill__Envelope *env;
+		const uint8_t *tail;
+		size_t tail_len;
+		char why[256];
+		cr_assert_eq(rl_frame_decode((const uint8_t *)buf, len, &env, &tail, &tail_len, why,
+				 sizeof(why)),
+		    RL_OK, "the answer is not a frame: %s", why);
+		cr_assert_eq(env->body_case, RILL__ENVELOPE__BODY_ERROR, "garbage %zu", i);
+		cr_assert_neq(env->error->message[0], '\0');
+		rill__envelope__free_unpacked(env, NULL);
+		nng_free(buf, len);
+		assert_alive();
+	}
+	nng_close(s);
+	stop_executor();
+}
