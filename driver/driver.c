@@ -1086,7 +1086,12 @@ rl_driver_run(rl_driver *d, rl_driver_stats *stats, char *errbuf, size_t errlen)
 	// Like Spark's maxRegisteredResourcesWaitingTime: wait for the executors
 	// asked for, then go on with those there are; none at all is an error.
 	if (d->d_opts.min_executors > 0 &&
-	    !rl_pool_wait_for(d->d_pool, d->d_opts.min_executors, 30000)) {
+	    !rl_pool_wait_for(d->d_pool, d->d_opts.min_executors, 30000, &d->d_stop)) {
+		if (d->d_stop) { // asked to stop before anything ran: nothing to finish
+			rl_info(COMP, "job stopped", "job=%s batches=0 records=0 result=ok while=\"waiting for executors\"",
+			    d->d_job->j_name);
+			return RL_OK;
+		}
 		pthread_mutex_lock(&d->d_pool->p_mu);
 		int alive = rl_pool_alive(d->d_pool);
 		pthread_mutex_unlock(&d->d_pool->p_mu);

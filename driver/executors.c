@@ -58,8 +58,9 @@ handle_register(rl_pool *pool, const Rill__Register *reg, const char *peer, rl_r
 	char host[200];
 	int port;
 	if (reg->executor_id == NULL || reg->executor_id[0] == '\0' || reg->listen_url == NULL ||
-	    !rl_rpc_url_split(reg->listen_url, host, sizeof(host), &port) || reg->cores == 0) {
-		ack->reason = "registration needs an id, a tcp:// listen URL and cores";
+	    !rl_rpc_url_split(reg->listen_url, host, sizeof(host), &port) || reg->cores == 0 ||
+	    reg->cores > 1024) {
+		ack->reason = "registration needs an id, a tcp:// listen URL and 1 to 1024 cores";
 		rl_warn(COMP, "refused executor registration", "peer=%s", peer);
 		return;
 	}
@@ -217,11 +218,11 @@ rl_pool_alive(const rl_pool *pool)
 }
 
 bool
-rl_pool_wait_for(rl_pool *pool, int n, int64_t timeout_ms)
+rl_pool_wait_for(rl_pool *pool, int n, int64_t timeout_ms, volatile sig_atomic_t *stop)
 {
 	int64_t deadline = rl_mono_ms() + timeout_ms;
 	pthread_mutex_lock(&pool->p_mu);
-	while (rl_pool_alive(pool) < n && rl_mono_ms() < deadline) {
+	while (rl_pool_alive(pool) < n && rl_mono_ms() < deadline && (stop == NULL || !*stop)) {
 		struct timespec ts;
 		clock_gettime(CLOCK_MONOTONIC, &ts);
 		ts.tv_nsec += 100 * 1000000;

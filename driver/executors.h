@@ -7,6 +7,7 @@
 #define RL_EXECUTORS_H
 
 #include <pthread.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -49,7 +50,8 @@ const char *rl_pool_url(const rl_pool *pool);
 void rl_pool_check(rl_pool *pool);
 // rl_pool_alive counts live executors. @locks p_mu held
 int  rl_pool_alive(const rl_pool *pool);
-// rl_pool_wait_for waits until n executors are alive or timeout_ms passes.
-bool rl_pool_wait_for(rl_pool *pool, int n, int64_t timeout_ms);
+// rl_pool_wait_for waits until n executors are alive, timeout_ms passes or
+// *stop is set (checked every 100 ms; stop may be NULL).
+bool rl_pool_wait_for(rl_pool *pool, int n, int64_t timeout_ms, volatile sig_atomic_t *stop);
 
 #endif

@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
-// An executor faced with hostile requests on its socket: launches that make
-// no sense, job texts that are not UTF-8 or not YAML, fetches of outputs that
-// do not exist, garbage frames. Each gets an answer that says what is wrong,
-// and the executor stays up and keeps answering.
+// An executor and a driver faced with hostile requests on their sockets:
+// launches that make no sense, job texts that are not UTF-8 or not YAML,
+// fetches of outputs that do not exist, registrations that make no sense,
+// garbage frames. Each gets an answer that says what is wrong, and the
+// process stays up and keeps answering.
 #include <criterion/criterion.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,36 +37,47 @@ static const char job_yaml[] = "name: hostile\n"
 			       "sink:\n"
 			       "  print: {}\n";
 
-// start_executor runs rill-executor without a driver on a free port and
-// reads the port from its log.
+// start logs a rill binary's stderr to its own file and reads from it the
+// URL it listens on: the url= of the log line with msg="<msg>".
 static void
-start_executor(void)
+start(const char *const *argv, const char *msg)
 {
 	const char *dir = rt_tmpdir("hostile");
-	executor_log = rt_path(dir, "executor.log");
+	executor_log = rt_path(dir, "process.log");
+	executor_url[0] = '\0';
 	executor_pid = fork();
 	cr_assert_neq(executor_pid, -1);
 	if (executor_pid == 0) {
 		if (freopen(executor_log, "w", stderr) == NULL)
 			_exit(127);
 		setenv("RILL_LOG_LEVEL", "info", 1);
-		execl(rt_bin("rill-executor"), "rill-executor", "--listen", "tcp://127.0.0.1:0", "--id",
-		    "hostile", "--cores", "2", (char *)NULL);
+		execv(argv[0], (char *const *)(uintptr_t)argv);
 		_exit(127);
 	}
-	for (int i = 0; i < 200 && executor_url[0] == '\0'; i++) {
+	for (int i = 0; i < 600 && executor_url[0] == '\0'; i++) {
 		rl_sleep_ms(50);
 		char *log = rt_read(executor_log, NULL);
-		const char *u = log != NULL ? strstr(log, "url=tcp://") : NULL;
+		const char *line = log != NULL ? strstr(log, msg) : NULL;
+		const char *u = line != NULL ? strstr(line, " url=") : NULL;
 		if (u != NULL)
-			sscanf(u + 4, "%127[^ \n]", executor_url);
+			sscanf(u + 5, "%127[^ \n]", executor_url);
 		free(log);
 	}
-	cr_assert_neq(executor_url[0], '\0', "the executor never said where it listens");
+	cr_assert_neq(executor_url[0], '\0', "%s never said where it listens; log:\n%s", argv[0],
+	    rt_read(executor_log, NULL));
 }
 
-// stop_executor asks it to stop (SIGTERM) and checks it exits 0 with a log
-// free of sanitizer reports.
+// start_executor runs rill-executor without a driver, on a free port.
+static void
+start_executor(void)
+{
+	const char *argv[] = {rt_bin("rill-executor"), "--listen", "tcp://127.0.0.1:0", "--id",
+		"hostile", "--cores", "2", NULL};
+	start(argv, "msg=\"executor listening\"");
+}
+
+// stop_executor asks the process to stop (SIGTERM) and checks it exits 0
+// with a log free of sanitizer reports.
 static void
 stop_executor(void)
 {
@@ -82,7 +95,7 @@ stop_executor(void)
 static void
 assert_alive(void)
 {
-	cr_assert_eq(waitpid(executor_pid, NULL, WNOHANG), 0, "the executor died; log:\n%s",
+	cr_assert_eq(waitpid(executor_pid, NULL, WNOHANG), 0, "the process died; log:\n%s",
 	    rt_read(executor_log, NULL));
 }
 
@@ -130,7 +143,7 @@ expect_failure(rl_rpc_client *cli, Rill__TaskLaunch *tl, const char *phrase)
 	assert_alive();
 }
 
-Test(hostile, launches_that_make_no_sense_fail_with_a_reason, .timeout = 120)
+Test(hostile, executor_fails_launches_that_make_no_sense_with_a_reason, .timeout = 120)
 {
 	start_executor();
 	rl_rpc_client *cli;
@@ -203,9 +216,11 @@ Test(hostile, launches_that_make_no_sense_fail_with_a_reason, .timeout = 120)
 	stop_executor();
 }
 
-Test(hostile, garbage_frames_get_an_error_reply, .timeout = 60)
+// send_garbage sends frames that are not rill frames; each must get an
+// ErrorReply, and the process must live on.
+static void
+send_garbage(void)
 {
-	start_executor();
 	nng_socket s;
 	cr_assert_eq(nng_req0_open(&s), 0);
 	nng_setopt_ms(s, NNG_OPT_RECVTIMEO, 10000);
@@ -235,5 +250,92 @@ Test(hostile, garbage_frames_get_an_error_reply, .timeout = 60)
 		assert_alive();
 	}
 	nng_close(s);
+}
+
+Test(hostile, executor_answers_garbage_frames_with_an_error, .timeout = 60)
+{
+	start_executor();
+	send_garbage();
+	stop_executor();
+}
+
+static Rill__RegisterAck *
+send_register(rl_rpc_client *cli, const char *id, const char *url, uint32_t cores, rl_msg **ret)
+{
+	Rill__Register reg = RILL__REGISTER__INIT;
+	reg.executor_id = (char *)(uintptr_t)id;
+	reg.listen_url = (char *)(uintptr_t)url;
+	reg.cores = cores;
+	Rill__Envelope env = RILL__ENVELOPE__INIT;
+	env.body_case = RILL__ENVELOPE__BODY_REGISTER;
+	env.register_ = &reg;
+	char why[256];
+	cr_assert_eq(rl_rpc_call(cli, &env, NULL, 0, 10000, ret, why, sizeof(why)), RL_OK,
+	    "no answer to a registration: %s", why);
+	cr_assert_eq((*ret)->m_env->body_case, RILL__ENVELOPE__BODY_REGISTER_ACK);
+	return (*ret)->m_env->register_ack;
+}
+
+Test(hostile, driver_refuses_registrations_that_make_no_sense, .timeout = 120)
+{
+	rt_topic("hostile-in", 1);
+	const char *dir = rt_tmpdir("hostile-driver");
+	const char *job = rt_write(dir, "job.yaml",
+	    "name: hostile\nbatch: 1s\nsource:\n  kafka:\n    brokers: %s\n    topics: [hostile-in]\n"
+	    "pipeline:\n  - flat_map: words\n  - map_values: one\n  - reduce_by_key: sum\n"
+	    "sink:\n  print: {}\n",
+	    rt_kafka());
+	const char *argv[] = {rt_bin("rill-driver"), "--job", job, "--listen", "tcp://127.0.0.1:0",
+		"--executors", "1", NULL};
+	start(argv, "msg=\"listening for executors\"");
+	rl_rpc_client *cli;
+	char why[256];
+	cr_assert_eq(rl_rpc_client_create(executor_url, &cli, why, sizeof(why)), RL_OK, "%s", why);
+
+	const struct {
+		const char *id, *url;
+		uint32_t cores;
+	} bad[] = {
+		{"x", "tcp://127.0.0.1:9", UINT32_MAX},
+		{"x", "tcp://127.0.0.1:9", 1025},
+		{"x", "tcp://127.0.0.1:9", 0},
+		{"", "tcp://127.0.0.1:9", 2},
+		{"x", "ipc:///tmp/x", 2},
+		{"x", "tcp://", 2},
+		{"x", NULL, 2},
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		rl_msg *reply;
+		const Rill__RegisterAck *ack = send_register(cli, bad[i].id, bad[i].url, bad[i].cores, &reply);
+		cr_assert(!ack->accepted, "registration %zu was accepted", i);
+		cr_assert(ack->reason != NULL && strstr(ack->reason, "1 to 1024 cores") != NULL,
+		    "registration %zu: reason '%s'", i, ack->reason != NULL ? ack->reason : "");
+		rl_msg_free(reply);
+		assert_alive();
+	}
+	// A heartbeat from an executor the driver never accepted: "register again".
+	Rill__Heartbeat hb = RILL__HEARTBEAT__INIT;
+	hb.executor_id = "x";
+	Rill__Envelope env = RILL__ENVELOPE__INIT;
+	env.body_case = RILL__ENVELOPE__BODY_HEARTBEAT;
+	env.heartbeat = &hb;
+	rl_msg *reply;
+	cr_assert_eq(rl_rpc_call(cli, &env, NULL, 0, 10000, &reply, why, sizeof(why)), RL_OK, "%s", why);
+	cr_assert_eq(reply->m_env->body_case, RILL__ENVELOPE__BODY_HEARTBEAT_ACK);
+	cr_assert(!reply->m_env->heartbeat_ack->known);
+	rl_msg_free(reply);
+	// A task result nobody asked for.
+	Rill__TaskResult res = RILL__TASK_RESULT__INIT;
+	env = (Rill__Envelope)RILL__ENVELOPE__INIT;
+	env.body_case = RILL__ENVELOPE__BODY_TASK_RESULT;
+	env.task_result = &res;
+	reply = NULL;
+	rl_err rv = rl_rpc_call(cli, &env, NULL, 0, 10000, &reply, why, sizeof(why));
+	cr_assert(rv != RL_OK && rv != RL_ERR_TIMEDOUT && why[0] != '\0',
+	    "an unasked-for task result got %d (%s)", rv, why);
+	rl_msg_free(reply);
+	assert_alive();
+	send_garbage();
+	rl_rpc_client_destroy(cli);
 	stop_executor();
 }
