@@ -176,6 +176,28 @@ handle(run *r, completion *c, const rl_sched_opts *opts, uint32_t *ret_failed_ma
 	return RL_OK;
 }
 
+// lost_input finds an input of t whose map output lived on an executor that
+// is gone (none alive at its URL). Launching t could only wait for the fetch
+// to time out; the caller recomputes the output instead.
+static const Rill__ShuffleInput *
+lost_input(const rl_pool *pool, const rl_sched_task *t)
+{
+	const Rill__TaskLaunch *tl = t->t_launch;
+	for (size_t i = 0; i < tl->n_inputs; i++) {
+		const char *url = tl->inputs[i]->executor_url;
+		bool known = false, alive = false;
+		for (int k = 0; k < pool->p_nexecs; k++) {
+			if (strcmp(pool->p_execs[k]->e_url, url) == 0) {
+				known = true;
+				alive |= pool->p_execs[k]->e_alive;
+			}
+		}
+		if (known && !alive)
+			return tl->inputs[i];
+	}
+	return NULL;
+}
+
 static void
 launch(run *r, size_t ti, int ei)
 {
@@ -211,6 +233,18 @@ rl_sched_run(rl_pool *pool, rl_sched_task *tasks, size_t n, const rl_sched_opts 
 	pthread_mutex_lock(&pool->p_mu);
 	while (done < n && rv == RL_OK) {
 		rl_pool_check(pool);
+		for (size_t i = 0; i < n && rv == RL_OK; i++) {
+			const Rill__ShuffleInput *in;
+			if (tasks[i].t_state != TASK_PENDING || (in = lost_input(pool, &tasks[i])) == NULL)
+				continue;
+			*ret_failed_map = in->map_partition;
+			snprintf(errbuf, errlen, "stage %" PRIu32 " task %" PRIu32 ": map output %" PRIu32 " was on %s, which is gone",
+			    tasks[i].t_launch->stage, tasks[i].t_launch->partition, in->map_partition,
+			    in->executor_url);
+			rv = RL_ERR_FETCH_FAILED;
+		}
+		if (rv != RL_OK)
+			break;
 		// Place what can be placed.
 		size_t nl = 0;
 		for (size_t i = 0; i < n; i++) {

@@ -6,11 +6,14 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "common/alloc.h"
+#include "common/fault.h"
+#include "common/hash.h"
 #include "common/jobfile.h"
 #include "common/kafka.h"
 #include "common/log.h"
@@ -123,6 +126,22 @@ jobs_free(rl_executor *ex)
 
 // ---- shuffle fetch (the task side) ----
 
+// A peer not connected within this long is taken as gone: the driver then
+// recomputes its map outputs, rather than the task waiting out its fetch
+// (nng redials a dead peer until the call's 30 s timeout).
+#define PEER_CONNECT_MS 3000
+
+static bool
+peer_connected(rl_rpc_client *cli)
+{
+	for (int waited = 0; !rl_rpc_client_connected(cli); waited += 5) {
+		if (waited >= PEER_CONNECT_MS)
+			return false;
+		rl_sleep_ms(5);
+	}
+	return true;
+}
+
 static rl_rpc_client *
 peer_get(rl_executor *ex, const char *url, char *errbuf, size_t errlen)
 {
@@ -148,6 +167,7 @@ typedef struct fetch_call {
 	struct fetch_wait *f_wait;
 	rl_err             f_err;
 	rl_msg            *f_reply;
+	bool               f_unreachable; // no connection within PEER_CONNECT_MS
 } fetch_call;
 
 typedef struct fetch_wait {
@@ -199,6 +219,12 @@ static rl_err
 use_reply(const rl_fetch_group *g, const fetch_call *c, rl_block_cb cb, void *cb_arg,
     uint32_t *ret_failed_map, char *errbuf, size_t errlen)
 {
+	if (c->f_unreachable) {
+		snprintf(errbuf, errlen, "fetching %zu map outputs from %s: no connection within %d ms",
+		    g->g_nmaps, g->g_url, PEER_CONNECT_MS);
+		*ret_failed_map = g->g_maps[0];
+		return RL_ERR_FETCH_FAILED;
+	}
 	if (c->f_err != RL_OK) {
 		snprintf(errbuf, errlen, "fetching %zu map outputs from %s: %s", g->g_nmaps, g->g_url,
 		    rl_strerror(c->f_err));
@@ -259,6 +285,11 @@ fetch(void *arg, const rl_fetch_group *groups, size_t ngroups, const rl_map_outp
 		rl_rpc_client *cli = peer_get(ex, groups[g].g_url, errbuf, errlen);
 		if (cli == NULL) {
 			calls[g].f_err = RL_ERR_NET;
+			continue;
+		}
+		if (!peer_connected(cli)) {
+			calls[g].f_err = RL_ERR_NET;
+			calls[g].f_unreachable = true;
 			continue;
 		}
 		Rill__ShuffleFetch req = RILL__SHUFFLE_FETCH__INIT;
@@ -341,6 +372,12 @@ handle_launch(rl_executor *ex, const Rill__TaskLaunch *tl, rl_reply *reply)
 		fail(reply->r_arena, res, RL_ERR_PROTO, "task launch without a job");
 		return;
 	}
+	// Compiled jobs are cached by this hash: one that does not belong to
+	// the text would hand later launches the wrong plan.
+	if (rl_hash64(tl->job_spec.data, tl->job_spec.len) != tl->spec_hash) {
+		fail(reply->r_arena, res, RL_ERR_PROTO, "task launch: spec_hash does not match the job text");
+		return;
+	}
 	if (atomic_fetch_add(&ex->x_running, 1) >= ex->x_cores) {
 		atomic_fetch_sub(&ex->x_running, 1);
 		refuse(reply->r_arena, res, RL_ERR_BUSY, "no free core");
@@ -389,6 +426,11 @@ handle_launch(rl_executor *ex, const Rill__TaskLaunch *tl, rl_reply *reply)
 	if (tl->stage == 0 && (ctx.t_reader = job_reader(ex, e, why, sizeof(why))) == NULL) {
 		fail(reply->r_arena, res, RL_ERR_KAFKA, why);
 		goto out;
+	}
+	if (tl->stage > 0) { // tests: lose this executor while it holds map outputs
+		char point[160];
+		snprintf(point, sizeof(point), "reduce-task-%s", ex->x_id);
+		rl_fault_point(point);
 	}
 	rl_task_run(&ctx, tl, reply->r_arena, res);
 	if (res->status != RILL__TASK_RESULT__STATUS__OK)

@@ -167,6 +167,33 @@ Test(errors, dead_broker_is_a_clear_runtime_error, .timeout = 60)
 	cr_assert_not_null(strstr(e, "rill: metadata for topic 't' from 127.0.0.1:1"), "%s", e);
 }
 
+// An executor dies as its first reduce task starts (RILL_FAULT), holding map
+// outputs of that batch. No reduce task may wait out a 30 s fetch from it:
+// the driver recomputes the lost outputs and the counts stay exact.
+Test(faults, executor_lost_in_reduce_stage_has_its_map_outputs_recomputed, .timeout = 240)
+{
+	const char *dir = rt_tmpdir("reduce-loss");
+	const char *corpus = rt_path(dir, "corpus.txt"), *want = rt_path(dir, "want.tsv");
+	const char *got = rt_path(dir, "got.tsv"), *out = rt_path(dir, "out");
+	rt_make_corpus(corpus, 20000, 29);
+	rt_reference_counts(corpus, want);
+	rt_topic("wc-reduce-loss", 4);
+	rt_produce_spread("wc-reduce-loss", 4, corpus);
+	const char *job = rt_wordcount_job(dir, "wc-reduce-loss", "100ms", 0, "");
+	char *o, *e;
+	int rv = rt_sh_capture(dir, &o, &e,
+	    "RILL_FAULT=reduce-task-local-1:1 RILL_LOG_LEVEL=info %s run %s --executors 3 --available-now",
+	    rt_bin("rill"), job);
+	cr_assert_eq(rv, 0, "rill run exited %d:\n%s", rv, e);
+	cr_assert_not_null(strstr(e, "point=reduce-task-local-1"), "local-1 did not die:\n%s", e);
+	// Noticed by whichever comes first: a fetch cut off, a peer that does
+	// not connect, or a retry whose inputs were on the lost executor.
+	cr_assert_not_null(strstr(e, "recomputing lost map outputs"), "%s", e);
+	cr_assert_null(strstr(e, "timed out"), "a fetch waited for the dead executor:\n%s", e);
+	rt_sink_totals(out, got);
+	rt_assert_same_file(got, want);
+}
+
 Test(faults, executor_killed_mid_run_still_counts_exactly, .timeout = 240)
 {
 	const char *dir = rt_tmpdir("kill");
