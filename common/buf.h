@@ -63,6 +63,22 @@ rl_buf_put_svarint(rl_buf *b, int64_t v)
 	rl_buf_put_uvarint(b, ((uint64_t)v << 1) ^ (uint64_t)(v >> 63));
 }
 
+// Fixed-width big-endian integers, as frame and file headers carry them.
+static inline uint32_t
+rl_be32_get(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | (uint32_t)p[3];
+}
+
+static inline void
+rl_be32_put(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 24);
+	p[1] = (uint8_t)(v >> 16);
+	p[2] = (uint8_t)(v >> 8);
+	p[3] = (uint8_t)v;
+}
+
 // A read cursor over bytes it does not own. Every getter checks bounds and
 // returns false on truncated or malformed input, leaving the cursor unusable.
 typedef struct rl_reader {

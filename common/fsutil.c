@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
-// Directory creation, removal and syncing.
+// Directory creation, removal and syncing; crash-safe file replacement.
 #include "common/fsutil.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <libgen.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -58,4 +59,65 @@ rl_fsync_dir(const char *path)
 	close(fd);
 	errno = saved;
 	return rv;
+}
+
+static int
+write_all(int fd, const unsigned char *p, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -1;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+rl_write_step
+rl_write_durable(const char *tmp, const char *path, const void *data, size_t len)
+{
+	rl_write_step step = RL_WRITE_CREATE;
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return step;
+	if (write_all(fd, data, len) != 0) {
+		step = RL_WRITE_DATA;
+		goto fail;
+	}
+	if (fsync(fd) != 0) {
+		step = RL_WRITE_FSYNC;
+		goto fail;
+	}
+	int closed = close(fd);
+	fd = -1;
+	if (closed != 0) {
+		step = RL_WRITE_CLOSE;
+		goto fail;
+	}
+	if (rename(tmp, path) != 0) {
+		step = RL_WRITE_RENAME;
+		goto fail;
+	}
+	char dir[4096];
+	snprintf(dir, sizeof(dir), "%s", path);
+	return rl_fsync_dir(dirname(dir)) != 0 ? RL_WRITE_FSYNC_DIR : RL_WRITE_DONE;
+
+fail:;
+	int saved = errno;
+	if (fd >= 0)
+		close(fd);
+	unlink(tmp);
+	errno = saved;
+	return step;
+}
+
+const char *
+rl_write_step_name(rl_write_step step)
+{
+	static const char *const names[] = {"done", "create", "write", "fsync", "close", "rename",
+		"fsync directory"};
+	return step <= RL_WRITE_FSYNC_DIR ? names[step] : "?";
 }

@@ -29,8 +29,7 @@ rl_frame_decode(const uint8_t *data, size_t len, Rill__Envelope **ret_env, const
 		snprintf(errbuf, errlen, "frame of %zu bytes is shorter than its 4-byte header", len);
 		return RL_ERR_PROTO;
 	}
-	uint32_t env_len = (uint32_t)data[0] << 24 | (uint32_t)data[1] << 16 |
-	    (uint32_t)data[2] << 8 | data[3];
+	uint32_t env_len = rl_be32_get(data);
 	if (env_len > len - 4) {
 		snprintf(errbuf, errlen, "frame header says %" PRIu32 " envelope bytes, frame has %zu",
 		    env_len, len - 4);
@@ -58,15 +57,6 @@ rl_frame_decode(const uint8_t *data, size_t len, Rill__Envelope **ret_env, const
 	return RL_OK;
 }
 
-static void
-put_header(uint8_t *p, size_t env_len)
-{
-	p[0] = (uint8_t)(env_len >> 24);
-	p[1] = (uint8_t)(env_len >> 16);
-	p[2] = (uint8_t)(env_len >> 8);
-	p[3] = (uint8_t)env_len;
-}
-
 void
 rl_frame_encode(Rill__Envelope *env, const void *tail, size_t tail_len, rl_buf *out)
 {
@@ -74,7 +64,7 @@ rl_frame_encode(Rill__Envelope *env, const void *tail, size_t tail_len, rl_buf *
 	size_t env_len = rill__envelope__get_packed_size(env);
 	rl_buf_grow(out, 4 + env_len + tail_len);
 	uint8_t *p = out->b_data + out->b_len;
-	put_header(p, env_len);
+	rl_be32_put(p, (uint32_t)env_len);
 	rill__envelope__pack(env, p + 4);
 	if (tail_len > 0)
 		memcpy(p + 4 + env_len, tail, tail_len);
@@ -92,7 +82,7 @@ frame_to_nng(Rill__Envelope *env, const void *tail, size_t tail_len, nng_msg **r
 	if (rv != 0)
 		return rv;
 	uint8_t *p = nng_msg_body(m);
-	put_header(p, env_len);
+	rl_be32_put(p, (uint32_t)env_len);
 	rill__envelope__pack(env, p + 4);
 	if (tail_len > 0)
 		memcpy(p + 4 + env_len, tail, tail_len);

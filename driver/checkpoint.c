@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "common/alloc.h"
+#include "common/buf.h"
 #include "common/crc32c.h"
 #include "common/fsutil.h"
 #include "common/time.h"
@@ -243,21 +244,6 @@ read_full(int fd, unsigned char *buf, size_t len, size_t *ret_got)
 	return true;
 }
 
-static uint32_t
-get_be32(const unsigned char *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | (uint32_t)p[3];
-}
-
-static void
-put_be32(unsigned char *p, uint32_t v)
-{
-	p[0] = (unsigned char)(v >> 24);
-	p[1] = (unsigned char)(v >> 16);
-	p[2] = (unsigned char)(v >> 8);
-	p[3] = (unsigned char)v;
-}
-
 // load_record reads "<t>.<phase>". A valid record goes to *ret; a missing
 // file gives *ret = NULL silently, an invalid one *ret = NULL and a warning.
 // Only a file that exists but cannot be read is an error: a disk that fails
@@ -304,7 +290,7 @@ load_record(const rl_checkpoint *ckp, int64_t t, Rill__BatchRecord__Phase phase,
 		warn(ckp, path, "not a rill checkpoint record (bad magic)");
 		goto out_fd;
 	}
-	uint32_t len = get_be32(header + 8), stored_crc = get_be32(header + 12);
+	uint32_t len = rl_be32_get(header + 8), stored_crc = rl_be32_get(header + 12);
 	uint64_t have = st.st_size > HEADER_LEN ? (uint64_t)st.st_size - HEADER_LEN : 0;
 	if (have != len) {
 		warn(ckp, path, "%slength says %" PRIu32 " bytes, file has %" PRIu64,
@@ -479,22 +465,6 @@ rl_checkpoint_dir(const rl_checkpoint *ckp)
 	return ckp->c_dir;
 }
 
-static bool
-write_all(int fd, const unsigned char *buf, size_t len)
-{
-	while (len > 0) {
-		ssize_t w = write(fd, buf, len);
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return false;
-		}
-		buf += w;
-		len -= (size_t)w;
-	}
-	return true;
-}
-
 static void
 remove_file(const rl_checkpoint *ckp, const char *path)
 {
@@ -571,52 +541,33 @@ rl_checkpoint_write(rl_checkpoint *ckp, Rill__BatchRecord *rec, char *errbuf, si
 	unsigned char *buf = rl_malloc(HEADER_LEN + len);
 	rill__batch_record__pack(rec, buf + HEADER_LEN);
 	memcpy(buf, MAGIC, MAGIC_LEN);
-	put_be32(buf + 8, (uint32_t)len);
-	put_be32(buf + 12, rl_crc32c(buf + HEADER_LEN, len));
+	rl_be32_put(buf + 8, (uint32_t)len);
+	rl_be32_put(buf + 12, rl_crc32c(buf + HEADER_LEN, len));
 
 	char tmp[PATH_LEN], final[PATH_LEN];
 	record_path(ckp, rec->batch_time_ms, rec->phase, true, tmp, sizeof(tmp));
 	record_path(ckp, rec->batch_time_ms, rec->phase, false, final, sizeof(final));
-	rl_err rv = RL_ERR_IO;
-	int    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0) {
-		seterr(errbuf, errlen, "%s: %s", tmp, strerror(errno));
-		goto err_buf;
-	}
-	if (!write_all(fd, buf, HEADER_LEN + len)) {
-		seterr(errbuf, errlen, "%s: write: %s", tmp, strerror(errno));
-		goto err_tmp;
-	}
-	if (fsync(fd) != 0) {
-		seterr(errbuf, errlen, "%s: fsync: %s", tmp, strerror(errno));
-		goto err_tmp;
-	}
-	int closed = close(fd);
-	fd = -1;
-	if (closed != 0) {
-		seterr(errbuf, errlen, "%s: close: %s", tmp, strerror(errno));
-		goto err_tmp;
-	}
-	if (rename(tmp, final) != 0) {
-		seterr(errbuf, errlen, "%s: rename to %s: %s", tmp, final, strerror(errno));
-		goto err_tmp;
-	}
-	if (rl_fsync_dir(ckp->c_batches) != 0) {
-		seterr(errbuf, errlen, "%s: fsync: %s", ckp->c_batches, strerror(errno));
-		goto err_buf;
-	}
+	rl_write_step step = rl_write_durable(tmp, final, buf, HEADER_LEN + len);
 	rl_free(buf);
+	switch (step) {
+	case RL_WRITE_DONE:
+		break;
+	case RL_WRITE_CREATE:
+		seterr(errbuf, errlen, "%s: %s", tmp, strerror(errno));
+		return RL_ERR_IO;
+	case RL_WRITE_RENAME:
+		seterr(errbuf, errlen, "%s: rename to %s: %s", tmp, final, strerror(errno));
+		return RL_ERR_IO;
+	case RL_WRITE_FSYNC_DIR:
+		seterr(errbuf, errlen, "%s: fsync: %s", ckp->c_batches, strerror(errno));
+		return RL_ERR_IO;
+	default:
+		seterr(errbuf, errlen, "%s: %s: %s", tmp, rl_write_step_name(step), strerror(errno));
+		return RL_ERR_IO;
+	}
 	if (rec->phase == RILL__BATCH_RECORD__PHASE__DONE)
 		return prune(ckp, errbuf, errlen);
 	return RL_OK;
-
-err_tmp:
-	if (fd >= 0)
-		close(fd);
-	unlink(tmp);
-err_buf:
-	rl_free(buf);
-	return rv;
 }
 
 rl_err

@@ -19,21 +19,6 @@
 #define MAGIC "RILLSTA1"
 #define HEADER 16
 
-static uint32_t
-get_be32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-static void
-put_be32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
-}
-
 rl_err
 rl_state_load(const char *path, rl_combiner *c, char *errbuf, size_t errlen)
 {
@@ -64,12 +49,12 @@ rl_state_load(const char *path, rl_combiner *c, char *errbuf, size_t errlen)
 		}
 		off += (size_t)n;
 	}
-	if (size < HEADER || memcmp(data, MAGIC, 8) != 0 || get_be32(data + 8) != size - HEADER) {
+	if (size < HEADER || memcmp(data, MAGIC, 8) != 0 || rl_be32_get(data + 8) != size - HEADER) {
 		snprintf(errbuf, errlen, "state snapshot %s: torn or not a snapshot (%zu bytes)", path, size);
 		rv = RL_ERR_PARSE;
 		goto out;
 	}
-	if (rl_crc32c(data + HEADER, size - HEADER) != get_be32(data + 12)) {
+	if (rl_crc32c(data + HEADER, size - HEADER) != rl_be32_get(data + 12)) {
 		snprintf(errbuf, errlen, "state snapshot %s: CRC32C mismatch", path);
 		rv = RL_ERR_PARSE;
 		goto out;
@@ -94,21 +79,6 @@ out:
 	return rv;
 }
 
-static rl_err
-write_all(int fd, const uint8_t *p, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return RL_ERR_IO;
-		p += n;
-		len -= (size_t)n;
-	}
-	return RL_OK;
-}
-
 rl_err
 rl_state_save(const char *path, const rl_combiner *c, char *errbuf, size_t errlen)
 {
@@ -120,26 +90,20 @@ rl_state_save(const char *path, const rl_combiner *c, char *errbuf, size_t errle
 		if (e->e_key != NULL)
 			rl_block_put_kv(&b, e->e_key, e->e_key_len, e->e_acc);
 	}
-	put_be32(b.b_data + 8, (uint32_t)(b.b_len - HEADER));
-	put_be32(b.b_data + 12, rl_crc32c(b.b_data + HEADER, b.b_len - HEADER));
+	rl_be32_put(b.b_data + 8, (uint32_t)(b.b_len - HEADER));
+	rl_be32_put(b.b_data + 12, rl_crc32c(b.b_data + HEADER, b.b_len - HEADER));
 
 	char dir[4096], tmp[4200];
 	snprintf(dir, sizeof(dir), "%s", path);
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	char *parent = dirname(dir);
 	rl_err rv = RL_OK;
-	int fd = -1;
-	if (rl_mkdir_p(parent) != 0 ||
-	    (fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) < 0 ||
-	    write_all(fd, b.b_data, b.b_len) != RL_OK || fsync(fd) != 0 ||
-	    rename(tmp, path) != 0 || rl_fsync_dir(parent) != 0) {
-		snprintf(errbuf, errlen, "state snapshot %s: %s", path, strerror(errno));
+	rl_write_step step = RL_WRITE_DONE;
+	if (rl_mkdir_p(dirname(dir)) != 0 ||
+	    (step = rl_write_durable(tmp, path, b.b_data, b.b_len)) != RL_WRITE_DONE) {
+		snprintf(errbuf, errlen, "state snapshot %s: %s: %s", path,
+		    step != RL_WRITE_DONE ? rl_write_step_name(step) : "create directory", strerror(errno));
 		rv = RL_ERR_IO;
-		if (fd >= 0)
-			unlink(tmp);
 	}
-	if (fd >= 0)
-		close(fd);
 	rl_buf_fini(&b);
 	return rv;
 }
