@@ -13,23 +13,17 @@
 // A paced word count over `lines` lines spread on 4 partitions: 250 records
 // per partition per 100 ms batch.
 typedef struct paced {
-	const char *dir, *corpus, *want, *got, *out, *ckp, *job;
+	rt_wc w;
+	const char *dir, *ckp, *job;
 } paced;
 
 static paced
 paced_job(const char *tag, const char *topic, int lines, int seed)
 {
 	paced p;
-	p.dir = rt_tmpdir(tag);
-	p.corpus = rt_path(p.dir, "corpus.txt");
-	p.want = rt_path(p.dir, "want.tsv");
-	p.got = rt_path(p.dir, "got.tsv");
-	p.out = rt_path(p.dir, "out");
+	p.w = rt_wc_input(tag, topic, 4, lines, seed, true);
+	p.dir = p.w.dir;
 	p.ckp = rt_path(p.dir, "checkpoint");
-	rt_make_corpus(p.corpus, lines, seed);
-	rt_reference_counts(p.corpus, p.want);
-	rt_topic(topic, 4);
-	rt_produce_spread(topic, 4, p.corpus);
 	p.job = rt_wordcount_job(p.dir, topic, "100ms", 2500, "");
 	return p;
 }
@@ -44,8 +38,7 @@ finish(const paced *p)
 	    "RILL_LOG_LEVEL=info %s run %s --checkpoint-dir %s --available-now", rt_bin("rill"),
 	    p->job, p->ckp);
 	cr_assert_eq(rv, 0, "the resumed run exited %d:\n%s", rv, e);
-	rt_sink_totals(p->out, p->got);
-	rt_assert_same_file(p->got, p->want);
+	rt_wc_assert_exact(&p->w);
 	return e;
 }
 

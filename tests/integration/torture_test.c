@@ -55,14 +55,9 @@ Test(torture, sigkills_at_random_moments_lose_and_duplicate_nothing, .timeout = 
 	unsigned seed = (unsigned)env_long("RILL_TORTURE_SEED", (long)time(NULL));
 	fprintf(stderr, "torture: %ld records, %ld kill rounds, seed %u\n", records, rounds, seed);
 
-	const char *dir = rt_tmpdir("torture");
-	const char *corpus = rt_path(dir, "corpus.txt"), *want = rt_path(dir, "want.tsv");
-	const char *files_got = rt_path(dir, "files.tsv"), *kafka_got = rt_path(dir, "kafka.tsv");
-	rt_make_corpus(corpus, (int)records, (int)(seed % 100000));
-	rt_reference_counts(corpus, want);
-	rt_topic("torture-in", 4);
+	rt_wc w = rt_wc_input("torture", "torture-in", 4, (int)records, (int)(seed % 100000), true);
+	const char *dir = w.dir, *want = w.want, *kafka_got = rt_path(dir, "kafka.tsv");
 	rt_topic("torture-out", 4);
-	rt_produce_spread("torture-in", 4, corpus);
 
 	// Paced so the input lasts about 25 s of running: the kills land mid-stream.
 	long rate = records / 4 / 25 + 1;
@@ -129,8 +124,7 @@ Test(torture, sigkills_at_random_moments_lose_and_duplicate_nothing, .timeout = 
 	// Sanitized builds: no process of any run reported a memory error or leak.
 	cr_assert_eq(rt_sh("grep -qE 'ERROR: (Address|Leak)Sanitizer|runtime error:' %s/files.log %s/kafka.log", dir, dir), 1,
 	    "a sanitizer report in %s/*.log", dir);
-	rt_sink_totals(rt_path(dir, "out"), files_got);
-	rt_assert_same_file(files_got, want);
+	rt_wc_assert_exact(&w);
 	// What a read_committed consumer sees of the Kafka sink.
 	cr_assert_eq(rt_sh("kcat -C -b %s -t torture-out -o beginning -e -q -X isolation.level=read_committed"
 			   " -f '%%k\\t%%s\\n' | awk -F'\\t' '{ c[$1] += $2 } END { for (k in c) print k \"\\t\" c[k] }'"

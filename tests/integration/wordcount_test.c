@@ -13,35 +13,24 @@
 
 Test(wordcount, skewed_corpus_counts_exactly, .timeout = 180)
 {
-	const char *dir = rt_tmpdir("wc");
-	const char *corpus = rt_path(dir, "corpus.txt"), *want = rt_path(dir, "want.tsv");
-	const char *got = rt_path(dir, "got.tsv"), *out = rt_path(dir, "out");
-	rt_make_corpus(corpus, 120000, 11);
-	rt_reference_counts(corpus, want);
-	rt_topic("wc-skewed", 4);
-	rt_produce_lines("wc-skewed", corpus);
+	rt_wc w = rt_wc_input("wc", "wc-skewed", 4, 120000, 11, false);
+	const char *dir = w.dir;
 
 	const char *job = rt_wordcount_job(dir, "wc-skewed", "500ms", 0, "");
 	char *o, *e;
 	int rv = rt_sh_capture(dir, &o, &e, "RILL_LOG_LEVEL=info %s run %s --executors 2 --available-now", rt_bin("rill"), job);
 	cr_assert_eq(rv, 0, "rill run exited %d:\n%s", rv, e);
-	rt_sink_totals(out, got);
-	rt_assert_same_file(got, want);
+	rt_wc_assert_exact(&w);
 	// Nothing half-written is left beside the committed batches.
-	cr_assert_eq(rt_sh("ls -A %s | grep -v '^batch-[0-9]*$' >/dev/null", out), 1,
+	cr_assert_eq(rt_sh("ls -A %s | grep -v '^batch-[0-9]*$' >/dev/null", w.out), 1,
 	    "only batch-T directories in the sink");
 	cr_assert_geq(rt_count(e, "msg=\"batch done\""), 1);
 }
 
 Test(wordcount, rate_limit_cuts_the_backlog_into_batches, .timeout = 180)
 {
-	const char *dir = rt_tmpdir("rate");
-	const char *corpus = rt_path(dir, "corpus.txt"), *want = rt_path(dir, "want.tsv");
-	const char *got = rt_path(dir, "got.tsv"), *out = rt_path(dir, "out");
-	rt_make_corpus(corpus, 8000, 5);
-	rt_reference_counts(corpus, want);
-	rt_topic("wc-rate", 2);
-	rt_produce_lines("wc-rate", corpus);
+	rt_wc w = rt_wc_input("rate", "wc-rate", 2, 8000, 5, false);
+	const char *dir = w.dir;
 
 	// 10000 records/s per partition at 100 ms: at most 1000 per partition per batch.
 	const char *job = rt_wordcount_job(dir, "wc-rate", "100ms", 10000, "");
@@ -49,8 +38,7 @@ Test(wordcount, rate_limit_cuts_the_backlog_into_batches, .timeout = 180)
 	int rv = rt_sh_capture(dir, &o, &e, "RILL_LOG_LEVEL=info %s run %s --available-now",
 	    rt_bin("rill"), job);
 	cr_assert_eq(rv, 0, "rill run exited %d:\n%s", rv, e);
-	rt_sink_totals(out, got);
-	rt_assert_same_file(got, want);
+	rt_wc_assert_exact(&w);
 
 	// Every batch's input respects the cap; together they are the whole topic.
 	long total = 0, batches = 0;
@@ -172,13 +160,8 @@ Test(errors, dead_broker_is_a_clear_runtime_error, .timeout = 60)
 // the driver recomputes the lost outputs and the counts stay exact.
 Test(faults, executor_lost_in_reduce_stage_has_its_map_outputs_recomputed, .timeout = 240)
 {
-	const char *dir = rt_tmpdir("reduce-loss");
-	const char *corpus = rt_path(dir, "corpus.txt"), *want = rt_path(dir, "want.tsv");
-	const char *got = rt_path(dir, "got.tsv"), *out = rt_path(dir, "out");
-	rt_make_corpus(corpus, 20000, 29);
-	rt_reference_counts(corpus, want);
-	rt_topic("wc-reduce-loss", 4);
-	rt_produce_spread("wc-reduce-loss", 4, corpus);
+	rt_wc w = rt_wc_input("reduce-loss", "wc-reduce-loss", 4, 20000, 29, true);
+	const char *dir = w.dir;
 	const char *job = rt_wordcount_job(dir, "wc-reduce-loss", "100ms", 0, "");
 	char *o, *e;
 	int rv = rt_sh_capture(dir, &o, &e,
@@ -190,19 +173,13 @@ Test(faults, executor_lost_in_reduce_stage_has_its_map_outputs_recomputed, .time
 	// not connect, or a retry whose inputs were on the lost executor.
 	cr_assert_not_null(strstr(e, "recomputing lost map outputs"), "%s", e);
 	cr_assert_null(strstr(e, "timed out"), "a fetch waited for the dead executor:\n%s", e);
-	rt_sink_totals(out, got);
-	rt_assert_same_file(got, want);
+	rt_wc_assert_exact(&w);
 }
 
 Test(faults, executor_killed_mid_run_still_counts_exactly, .timeout = 240)
 {
-	const char *dir = rt_tmpdir("kill");
-	const char *corpus = rt_path(dir, "corpus.txt"), *want = rt_path(dir, "want.tsv");
-	const char *got = rt_path(dir, "got.tsv"), *out = rt_path(dir, "out");
-	rt_make_corpus(corpus, 40000, 23);
-	rt_reference_counts(corpus, want);
-	rt_topic("wc-kill", 4);
-	rt_produce_spread("wc-kill", 4, corpus);
+	rt_wc w = rt_wc_input("kill", "wc-kill", 4, 40000, 23, true);
+	const char *dir = w.dir;
 	// Paced by the clock: 2500 rec/s per partition at 100 ms is 40 batches
 	// of 10000 records over 4 s, so the kill lands mid-run; --for ends the run.
 	const char *job = rt_wordcount_job(dir, "wc-kill", "100ms", 2500, "");
@@ -217,8 +194,7 @@ Test(faults, executor_killed_mid_run_still_counts_exactly, .timeout = 240)
 	cr_assert_not_null(strstr(e, "executor lost"), "the kill happened during the run:\n%s", e);
 	// ...and the run went on past it: batches were done after the loss.
 	cr_assert_not_null(strstr(strstr(e, "executor lost"), "msg=\"batch done\""), "%s", e);
-	rt_sink_totals(out, got);
-	rt_assert_same_file(got, want);
+	rt_wc_assert_exact(&w);
 }
 
 Test(lifecycle, interrupt_finishes_the_batch_in_flight_and_exits_0, .timeout = 120)
