@@ -31,12 +31,24 @@
 
 // A driver uses one rl_checkpoint from one thread, so nothing here locks;
 // two stores on the same directory at once are not supported.
+// A done record this store wrote or found valid, with what stat said of its
+// file then: pruning reads a record again only if its file changed since.
+typedef struct known_done {
+	int64_t         k_time;
+	dev_t           k_dev;
+	ino_t           k_ino;
+	off_t           k_size;
+	struct timespec k_mtime;
+} known_done;
+
 struct rl_checkpoint {
 	char                 *c_dir;
 	char                 *c_batches;
 	int                   c_keep;
 	rl_checkpoint_warn_fn c_warn;
 	void                 *c_warn_arg;
+	known_done           *c_known; // about c_keep entries: the kept batches
+	size_t                c_nknown, c_known_cap;
 };
 
 // Phases in the order a reader prefers them: the most advanced first.
@@ -456,6 +468,7 @@ rl_checkpoint_close(rl_checkpoint *ckp)
 		return;
 	rl_free(ckp->c_dir);
 	rl_free(ckp->c_batches);
+	rl_free(ckp->c_known);
 	rl_free(ckp);
 }
 
@@ -472,12 +485,73 @@ remove_file(const rl_checkpoint *ckp, const char *path)
 		warn(ckp, path, "cannot remove: %s", strerror(errno));
 }
 
+static bool
+stat_done(const rl_checkpoint *ckp, int64_t t, struct stat *st)
+{
+	char path[PATH_LEN];
+	record_path(ckp, t, RILL__BATCH_RECORD__PHASE__DONE, false, path, sizeof(path));
+	return lstat(path, st) == 0;
+}
+
+static bool
+same_file(const known_done *k, const struct stat *st)
+{
+	return k->k_dev == st->st_dev && k->k_ino == st->st_ino && k->k_size == st->st_size &&
+	    k->k_mtime.tv_sec == st->st_mtim.tv_sec && k->k_mtime.tv_nsec == st->st_mtim.tv_nsec;
+}
+
+// known_valid: t's done record is one this store saw valid, unchanged since.
+static bool
+known_valid(const rl_checkpoint *ckp, int64_t t)
+{
+	struct stat st;
+	for (size_t i = 0; i < ckp->c_nknown; i++)
+		if (ckp->c_known[i].k_time == t)
+			return stat_done(ckp, t, &st) && same_file(&ckp->c_known[i], &st);
+	return false;
+}
+
+// remember_valid notes that t's done record is valid as its file is now.
+static void
+remember_valid(rl_checkpoint *ckp, int64_t t)
+{
+	struct stat st;
+	if (!stat_done(ckp, t, &st))
+		return;
+	known_done k = {t, st.st_dev, st.st_ino, st.st_size, st.st_mtim};
+	for (size_t i = 0; i < ckp->c_nknown; i++) {
+		if (ckp->c_known[i].k_time == t) {
+			ckp->c_known[i] = k;
+			return;
+		}
+	}
+	if (ckp->c_nknown == ckp->c_known_cap) {
+		ckp->c_known_cap = rl_growth(ckp->c_known_cap, ckp->c_nknown + 1, 16);
+		ckp->c_known = rl_realloc(ckp->c_known, ckp->c_known_cap * sizeof(known_done));
+	}
+	ckp->c_known[ckp->c_nknown++] = k;
+}
+
+// forget_before drops what is known of batches older than t (pruned).
+static void
+forget_before(rl_checkpoint *ckp, int64_t t)
+{
+	size_t out = 0;
+	for (size_t i = 0; i < ckp->c_nknown; i++)
+		if (ckp->c_known[i].k_time >= t)
+			ckp->c_known[out++] = ckp->c_known[i];
+	ckp->c_nknown = out;
+}
+
 // prune keeps the newest c_keep batches with a valid done record and every
 // batch newer than the oldest of them; it removes everything older. The
 // record just written counts, so the newest valid record always survives.
 // Failing to remove a file is only a warning: the new record is durable.
+// A done record is read and checked once; after that, while its file is
+// unchanged, it is known valid (every batch would otherwise re-read c_keep
+// records).
 static rl_err
-prune(const rl_checkpoint *ckp, char *errbuf, size_t errlen)
+prune(rl_checkpoint *ckp, char *errbuf, size_t errlen)
 {
 	batch_files *v;
 	size_t       n;
@@ -489,14 +563,21 @@ prune(const rl_checkpoint *ckp, char *errbuf, size_t errlen)
 		unsigned done = 1u << RILL__BATCH_RECORD__PHASE__DONE;
 		if ((v[i].b_phases & done) == 0)
 			continue;
+		if (known_valid(ckp, v[i].b_time)) {
+			found++;
+			continue;
+		}
 		Rill__BatchRecord *rec;
 		if ((rv = load_batch(ckp, v[i].b_time, done, &rec, errbuf, errlen)) != RL_OK)
 			goto out;
 		if (rec != NULL) {
 			found++;
+			remember_valid(ckp, v[i].b_time);
 			rill__batch_record__free_unpacked(rec, NULL);
 		}
 	}
+	if (found == (size_t)ckp->c_keep)
+		forget_before(ckp, v[i - 1].b_time);
 	// i is one past the oldest kept batch, if `keep` were found.
 	for (; found == (size_t)ckp->c_keep && i < n; i++) {
 		for (size_t k = 0; k < sizeof(read_order) / sizeof(read_order[0]); k++) {
@@ -565,9 +646,10 @@ rl_checkpoint_write(rl_checkpoint *ckp, Rill__BatchRecord *rec, char *errbuf, si
 		seterr(errbuf, errlen, "%s: %s: %s", tmp, rl_write_step_name(step), strerror(errno));
 		return RL_ERR_IO;
 	}
-	if (rec->phase == RILL__BATCH_RECORD__PHASE__DONE)
-		return prune(ckp, errbuf, errlen);
-	return RL_OK;
+	if (rec->phase != RILL__BATCH_RECORD__PHASE__DONE)
+		return RL_OK;
+	remember_valid(ckp, rec->batch_time_ms);
+	return prune(ckp, errbuf, errlen);
 }
 
 rl_err

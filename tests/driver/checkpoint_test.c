@@ -920,3 +920,18 @@ Test(checkpoint, write_rejects_an_unknown_phase)
 	cr_expect_not_null(strstr(err, "phase 5"), "%s", err);
 	env_close(&e);
 }
+
+Test(checkpoint, pruning_notices_a_kept_record_that_went_bad)
+{
+	// Pruning remembers which records it found valid; one that changed on
+	// disk since must be checked again, not counted from memory.
+	env e;
+	env_open(&e, 2);
+	put(&e, 1000, RILL__BATCH_RECORD__PHASE__DONE);
+	put(&e, 2000, RILL__BATCH_RECORD__PHASE__DONE);
+	write_raw(&e, "2000.done", "RILLCKP1", 8);
+	put(&e, 3000, RILL__BATCH_RECORD__PHASE__DONE);
+	cr_expect(exists(&e, "1000.done"), "the second valid record was pruned");
+	cr_expect(exists(&e, "3000.done"));
+	env_close(&e);
+}
