@@ -21,9 +21,9 @@
 #include "common/time.h"
 #include "tests/fixtures/fixture.h"
 
-static pid_t executor_pid;
-static const char *executor_log;
-static char executor_url[128];
+static pid_t proc_pid;
+static const char *proc_log;
+static char proc_url[128];
 
 static const char job_yaml[] = "name: hostile\n"
 			       "batch: 1s\n"
@@ -44,28 +44,28 @@ static void
 start(const char *const *argv, const char *msg)
 {
 	const char *dir = rt_tmpdir("hostile");
-	executor_log = rt_path(dir, "process.log");
-	executor_url[0] = '\0';
-	executor_pid = fork();
-	cr_assert_neq(executor_pid, -1);
-	if (executor_pid == 0) {
-		if (freopen(executor_log, "w", stderr) == NULL)
+	proc_log = rt_path(dir, "process.log");
+	proc_url[0] = '\0';
+	proc_pid = fork();
+	cr_assert_neq(proc_pid, -1);
+	if (proc_pid == 0) {
+		if (freopen(proc_log, "w", stderr) == NULL)
 			_exit(127);
 		setenv("RILL_LOG_LEVEL", "info", 1);
 		execv(argv[0], (char *const *)(uintptr_t)argv);
 		_exit(127);
 	}
-	for (int i = 0; i < 600 && executor_url[0] == '\0'; i++) {
+	for (int i = 0; i < 600 && proc_url[0] == '\0'; i++) {
 		rl_sleep_ms(50);
-		char *log = rt_read(executor_log, NULL);
+		char *log = rt_read(proc_log, NULL);
 		const char *line = log != NULL ? strstr(log, msg) : NULL;
 		const char *u = line != NULL ? strstr(line, " url=") : NULL;
 		if (u != NULL)
-			sscanf(u + 5, "%127[^ \n]", executor_url);
+			sscanf(u + 5, "%127[^ \n]", proc_url);
 		free(log);
 	}
-	cr_assert_neq(executor_url[0], '\0', "%s never said where it listens; log:\n%s", argv[0],
-	    rt_read(executor_log, NULL));
+	cr_assert_neq(proc_url[0], '\0', "%s never said where it listens; log:\n%s", argv[0],
+	    rt_read(proc_log, NULL));
 }
 
 // start_executor runs rill-executor without a driver, on a free port.
@@ -77,15 +77,15 @@ start_executor(void)
 	start(argv, "msg=\"executor listening\"");
 }
 
-// stop_executor asks the process to stop (SIGTERM) and checks it exits 0
+// stop_process asks the process to stop (SIGTERM) and checks it exits 0
 // with a log free of sanitizer reports.
 static void
-stop_executor(void)
+stop_process(void)
 {
-	cr_assert_eq(kill(executor_pid, SIGTERM), 0);
+	cr_assert_eq(kill(proc_pid, SIGTERM), 0);
 	int status;
-	cr_assert_eq(waitpid(executor_pid, &status, 0), executor_pid);
-	char *log = rt_read(executor_log, NULL);
+	cr_assert_eq(waitpid(proc_pid, &status, 0), proc_pid);
+	char *log = rt_read(proc_log, NULL);
 	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "executor status %d; log:\n%s",
 	    status, log);
 	cr_assert(strstr(log, "Sanitizer") == NULL && strstr(log, "runtime error") == NULL,
@@ -96,8 +96,8 @@ stop_executor(void)
 static void
 assert_alive(void)
 {
-	cr_assert_eq(waitpid(executor_pid, NULL, WNOHANG), 0, "the process died; log:\n%s",
-	    rt_read(executor_log, NULL));
+	cr_assert_eq(waitpid(proc_pid, NULL, WNOHANG), 0, "the process died; log:\n%s",
+	    rt_read(proc_log, NULL));
 }
 
 static Rill__TaskLaunch
@@ -149,7 +149,7 @@ Test(hostile, executor_fails_launches_that_make_no_sense_with_a_reason, .timeout
 	start_executor();
 	rl_rpc_client *cli;
 	char why[256];
-	cr_assert_eq(rl_rpc_client_create(executor_url, &cli, why, sizeof(why)), RL_OK, "%s", why);
+	cr_assert_eq(rl_rpc_client_create(proc_url, &cli, why, sizeof(why)), RL_OK, "%s", why);
 
 	Rill__TaskLaunch tl = launch(7);
 	expect_failure(cli, &tl, "stage 7");
@@ -219,7 +219,7 @@ Test(hostile, executor_fails_launches_that_make_no_sense_with_a_reason, .timeout
 	assert_alive();
 
 	rl_rpc_client_destroy(cli);
-	stop_executor();
+	stop_process();
 }
 
 // send_garbage sends frames that are not rill frames; each must get an
@@ -230,7 +230,7 @@ send_garbage(void)
 	nng_socket s;
 	cr_assert_eq(nng_req0_open(&s), 0);
 	nng_setopt_ms(s, NNG_OPT_RECVTIMEO, 10000);
-	cr_assert_eq(nng_dial(s, executor_url, NULL, 0), 0);
+	cr_assert_eq(nng_dial(s, proc_url, NULL, 0), 0);
 	static const uint8_t frames[][12] = {
 		{0},                                         // a length of 0, no envelope
 		{0, 0, 0, 200, 1, 2, 3},                     // a length past the frame
@@ -262,7 +262,7 @@ Test(hostile, executor_answers_garbage_frames_with_an_error, .timeout = 60)
 {
 	start_executor();
 	send_garbage();
-	stop_executor();
+	stop_process();
 }
 
 static Rill__RegisterAck *
@@ -296,7 +296,7 @@ Test(hostile, driver_refuses_registrations_that_make_no_sense, .timeout = 120)
 	start(argv, "msg=\"listening for executors\"");
 	rl_rpc_client *cli;
 	char why[256];
-	cr_assert_eq(rl_rpc_client_create(executor_url, &cli, why, sizeof(why)), RL_OK, "%s", why);
+	cr_assert_eq(rl_rpc_client_create(proc_url, &cli, why, sizeof(why)), RL_OK, "%s", why);
 
 	const struct {
 		const char *id, *url;
@@ -343,5 +343,5 @@ Test(hostile, driver_refuses_registrations_that_make_no_sense, .timeout = 120)
 	assert_alive();
 	send_garbage();
 	rl_rpc_client_destroy(cli);
-	stop_executor();
+	stop_process();
 }
