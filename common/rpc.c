@@ -3,12 +3,14 @@
 #include "common/rpc.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/rep.h>
@@ -371,6 +373,8 @@ struct rl_rpc_client {
 	rl_rpc_link_cb  c_link_cb;
 	void           *c_link_arg;
 	_Atomic int     c_pipes;
+	pthread_mutex_t c_link_mu; // with c_link_cond: waiting for a connection
+	pthread_cond_t  c_link_cond;
 };
 
 enum { CALL_SEND, CALL_RECV };
@@ -393,7 +397,10 @@ pipe_event(nng_pipe p, nng_pipe_ev ev, void *arg)
 	rl_rpc_client *cli = arg;
 	(void)p;
 	if (ev == NNG_PIPE_EV_ADD_POST) {
+		pthread_mutex_lock(&cli->c_link_mu);
 		cli->c_pipes++;
+		pthread_cond_broadcast(&cli->c_link_cond);
+		pthread_mutex_unlock(&cli->c_link_mu);
 		if (cli->c_link_cb != NULL)
 			cli->c_link_cb(cli->c_link_arg, true);
 	} else if (ev == NNG_PIPE_EV_REM_POST) {
@@ -417,6 +424,12 @@ rl_rpc_client_create(const char *url, rl_rpc_client **ret, char *errbuf, size_t 
 	// A request is sent once: rill retries tasks itself, on another executor.
 	nng_socket_set_ms(cli->c_sock, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE);
 	pthread_mutex_init(&cli->c_mu, NULL);
+	pthread_mutex_init(&cli->c_link_mu, NULL);
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&cli->c_link_cond, &ca);
+	pthread_condattr_destroy(&ca);
 	cli->c_url = rl_strdup(url);
 	nng_pipe_notify(cli->c_sock, NNG_PIPE_EV_ADD_POST, pipe_event, cli);
 	nng_pipe_notify(cli->c_sock, NNG_PIPE_EV_REM_POST, pipe_event, cli);
@@ -446,6 +459,8 @@ rl_rpc_client_destroy(rl_rpc_client *cli)
 		rl_sleep_ms(1);
 	}
 	pthread_mutex_destroy(&cli->c_mu);
+	pthread_cond_destroy(&cli->c_link_cond);
+	pthread_mutex_destroy(&cli->c_link_mu);
 	rl_free(cli->c_url);
 	rl_free(cli);
 }
@@ -467,6 +482,26 @@ bool
 rl_rpc_client_connected(rl_rpc_client *cli)
 {
 	return cli->c_pipes > 0;
+}
+
+bool
+rl_rpc_client_wait_connected(rl_rpc_client *cli, int timeout_ms)
+{
+	struct timespec until;
+	clock_gettime(CLOCK_MONOTONIC, &until);
+	until.tv_sec += timeout_ms / 1000;
+	until.tv_nsec += (long)(timeout_ms % 1000) * 1000000;
+	if (until.tv_nsec >= 1000000000) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000;
+	}
+	pthread_mutex_lock(&cli->c_link_mu);
+	int rv = 0;
+	while (cli->c_pipes == 0 && rv != ETIMEDOUT)
+		rv = pthread_cond_timedwait(&cli->c_link_cond, &cli->c_link_mu, &until);
+	bool up = cli->c_pipes > 0;
+	pthread_mutex_unlock(&cli->c_link_mu);
+	return up;
 }
 
 // reply_to_result turns an ErrorReply into an error; otherwise keeps the reply.

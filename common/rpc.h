@@ -87,6 +87,9 @@ const char *rl_rpc_client_url(const rl_rpc_client *cli);
 // rl_rpc_client_on_link registers cb for connection changes; call before use.
 void rl_rpc_client_on_link(rl_rpc_client *cli, rl_rpc_link_cb cb, void *arg);
 bool rl_rpc_client_connected(rl_rpc_client *cli);
+// rl_rpc_client_wait_connected waits up to timeout_ms for a connection;
+// false if there is none by then (the peer may be gone).
+bool rl_rpc_client_wait_connected(rl_rpc_client *cli, int timeout_ms);
 
 // rl_rpc_call sends req (+tail) and waits up to timeout_ms for the reply.
 // On success *ret is the reply (caller frees with rl_msg_free). A reply that is

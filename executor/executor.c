@@ -131,17 +131,6 @@ jobs_free(rl_executor *ex)
 // (nng redials a dead peer until the call's 30 s timeout).
 #define PEER_CONNECT_MS 3000
 
-static bool
-peer_connected(rl_rpc_client *cli)
-{
-	for (int waited = 0; !rl_rpc_client_connected(cli); waited += 5) {
-		if (waited >= PEER_CONNECT_MS)
-			return false;
-		rl_sleep_ms(5);
-	}
-	return true;
-}
-
 static rl_rpc_client *
 peer_get(rl_executor *ex, const char *url, char *errbuf, size_t errlen)
 {
@@ -287,7 +276,7 @@ fetch(void *arg, const rl_fetch_group *groups, size_t ngroups, const rl_map_outp
 			calls[g].f_err = RL_ERR_NET;
 			continue;
 		}
-		if (!peer_connected(cli)) {
+		if (!rl_rpc_client_wait_connected(cli, PEER_CONNECT_MS)) {
 			calls[g].f_err = RL_ERR_NET;
 			calls[g].f_unreachable = true;
 			continue;

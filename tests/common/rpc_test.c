@@ -412,6 +412,21 @@ Test(rpc, call_to_nobody_times_out)
 	rl_rpc_client_destroy(cli);
 }
 
+Test(rpc, waiting_for_a_connection_tells_a_live_peer_from_a_dead_one)
+{
+	rl_rpc_server *srv = start_server();
+	rl_rpc_client *live, *dead;
+	char why[256];
+	cr_assert_eq(rl_rpc_client_create(rl_rpc_server_url(srv), &live, why, sizeof(why)), RL_OK);
+	cr_assert_eq(rl_rpc_client_create("tcp://127.0.0.1:1", &dead, why, sizeof(why)), RL_OK);
+	cr_assert(rl_rpc_client_wait_connected(live, 5000), "no connection to a live server");
+	cr_assert(rl_rpc_client_connected(live));
+	cr_assert_not(rl_rpc_client_wait_connected(dead, 300), "connected to nobody");
+	rl_rpc_client_destroy(dead);
+	rl_rpc_client_destroy(live);
+	rl_rpc_server_destroy(srv);
+}
+
 Test(rpc, bad_listen_url_is_named)
 {
 	rl_rpc_server *srv;
