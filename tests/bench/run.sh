@@ -19,11 +19,15 @@ parts="throughput latency overhead"
 
 usage() {
 	cat <<EOF
-Usage: tests/bench/run.sh [--runs N] [--quick] [--no-spark] [--only PARTS] [--out DIR] [--publish]
+Usage: tests/bench/run.sh [--runs N] [--quick] [--sizes "N..."] [--no-spark] [--only PARTS]
+                          [--out DIR] [--publish]
 
   --runs N     repetitions of every measurement (default 3; figures show
                min / median / max)
   --quick      1M records only, rates 10k and 100k, 5 s of load
+  --sizes N... records of the throughput runs (default "1000000 10000000");
+               --only throughput --no-spark --sizes 1000000 is the quick
+               rill-against-kcat check
   --no-spark   leave out the Spark Structured Streaming peer
   --only PARTS run only these of "throughput latency overhead" (into --out,
                whose other results are kept for the report)
@@ -36,6 +40,7 @@ while [[ $# -gt 0 ]]; do
 	case $1 in
 	--runs) runs=$2; shift ;;
 	--quick) sizes="1000000"; rates="10000 100000"; latency_seconds=5 ;;
+	--sizes) sizes=$2; shift ;;
 	--no-spark) spark=0 ;;
 	--only) parts=$2; shift ;;
 	--out) out=$2; shift ;;
