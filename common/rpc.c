@@ -199,6 +199,7 @@ typedef struct worker {
 	nng_aio       *w_aio;
 	rl_arena       w_arena;
 	bool           w_started;
+	_Atomic bool   w_exited;
 } worker;
 
 struct rl_rpc_server {
@@ -209,6 +210,7 @@ struct rl_rpc_server {
 	worker        *s_workers;
 	rl_rpc_handler s_handler;
 	void          *s_arg;
+	_Atomic bool   s_closing;
 };
 
 static void
@@ -267,7 +269,7 @@ static void *
 worker_main(void *arg)
 {
 	worker *w = arg;
-	for (;;) {
+	while (!w->w_srv->s_closing) {
 		nng_ctx_recv(w->w_ctx, w->w_aio);
 		nng_aio_wait(w->w_aio);
 		int rv = nng_aio_result(w->w_aio);
@@ -277,6 +279,7 @@ worker_main(void *arg)
 			continue;
 		serve_one(w, nng_aio_get_msg(w->w_aio));
 	}
+	w->w_exited = true;
 	return NULL;
 }
 
@@ -348,6 +351,23 @@ rl_rpc_server_destroy(rl_rpc_server *srv)
 {
 	if (srv == NULL)
 		return;
+	// Every worker leaves before the socket closes: nng 1.5 panics when a
+	// worker sends its reply on a context that nng_close freed meanwhile.
+	// Canceling wakes a worker waiting for a request; one in a handler
+	// finishes, replies, and sees s_closing (or is canceled next round).
+	srv->s_closing = true;
+	for (bool all = false; !all; ) {
+		all = true;
+		for (int i = 0; i < srv->s_nworkers; i++) {
+			worker *w = &srv->s_workers[i];
+			if (w->w_started && !w->w_exited) {
+				all = false;
+				nng_aio_cancel(w->w_aio);
+			}
+		}
+		if (!all)
+			rl_sleep_ms(1);
+	}
 	nng_close(srv->s_sock);
 	for (int i = 0; i < srv->s_nworkers; i++) {
 		worker *w = &srv->s_workers[i];
