@@ -70,7 +70,7 @@ rl_arena_alloc(rl_arena *a, size_t size)
 {
 	size = ALIGN8(size == 0 ? 1 : size);
 	if ((size_t)(a->a_end - a->a_ptr) < size || a->a_ptr == NULL) {
-		size_t csize = size > a->a_chunk_size ? size : a->a_chunk_size;
+		size_t          csize = size > a->a_chunk_size ? size : a->a_chunk_size;
 		rl_arena_chunk *c = rl_malloc(sizeof(*c) + csize);
 		c->c_size = csize;
 		c->c_next = a->a_chunks;
@@ -96,7 +96,7 @@ rl_arena_memdup(rl_arena *a, const void *src, size_t size)
 rl_arena_mark
 rl_arena_save(const rl_arena *a)
 {
-	return (rl_arena_mark){.m_chunk = a->a_chunks, .m_ptr = a->a_ptr};
+	return (rl_arena_mark) { .m_chunk = a->a_chunks, .m_ptr = a->a_ptr };
 }
 
 void

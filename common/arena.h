@@ -10,11 +10,11 @@ typedef struct rl_arena_chunk rl_arena_chunk;
 
 // The caller owns the struct (init/fini); the arena owns its chunks.
 typedef struct rl_arena {
-	rl_arena_chunk *a_chunks;     // newest first
-	uint8_t        *a_ptr;        // next free byte in the newest chunk
-	uint8_t        *a_end;        // end of the newest chunk
+	rl_arena_chunk *a_chunks; // newest first
+	uint8_t        *a_ptr; // next free byte in the newest chunk
+	uint8_t        *a_end; // end of the newest chunk
 	size_t          a_chunk_size; // size of a regular chunk
-	size_t          a_reserved;   // bytes of all chunks, for metrics
+	size_t          a_reserved; // bytes of all chunks, for metrics
 } rl_arena;
 
 // A position to roll back to: everything allocated after it is released.

@@ -17,7 +17,7 @@ typedef struct rl_buf {
 	size_t   b_cap;
 } rl_buf;
 
-#define RL_BUF_INIT ((rl_buf){0})
+#define RL_BUF_INIT ((rl_buf) { 0 })
 
 void rl_buf_fini(rl_buf *b);
 // rl_buf_grow makes room for extra more bytes; aborts on out-of-memory.
@@ -89,7 +89,7 @@ typedef struct rl_reader {
 static inline rl_reader
 rl_reader_make(const void *p, size_t n)
 {
-	return (rl_reader){.r_pos = p, .r_end = (const uint8_t *)p + n};
+	return (rl_reader) { .r_pos = p, .r_end = (const uint8_t *)p + n };
 }
 
 static inline bool

@@ -16,7 +16,8 @@ rl_arg_long(const char *prog, const char *opt, const char *s, long min, long max
 	errno = 0;
 	long v = strtol(s, &end, 10);
 	if (errno != 0 || end == s || *end != '\0' || v < min || v > max) {
-		fprintf(stderr, "%s: %s: '%s' is not a number from %ld to %ld\n", prog, opt, s, min, max);
+		fprintf(stderr, "%s: %s: '%s' is not a number from %ld to %ld\n", prog, opt, s, min,
+		    max);
 		return false;
 	}
 	*ret = v;
@@ -56,7 +57,7 @@ rl_stop_signals(void (*stop)(void *arg), void *arg)
 {
 	stop_arg = arg;
 	stop_fn = stop;
-	struct sigaction sa = {.sa_handler = on_stop_signal};
+	struct sigaction sa = { .sa_handler = on_stop_signal };
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);

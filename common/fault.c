@@ -17,10 +17,11 @@ rl_fault_point(const char *point)
 	if (spec == NULL)
 		return;
 	size_t len = strlen(point);
-	for (const char *p = spec; p != NULL && *p != '\0'; p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL) {
+	for (const char *p = spec; p != NULL && *p != '\0';
+	     p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL) {
 		if (strncmp(p, point, len) != 0 || p[len] != ':')
 			continue;
-		double probability = strtod(p + len + 1, NULL);
+		double          probability = strtod(p + len + 1, NULL);
 		static unsigned seed;
 		if (seed == 0)
 			seed = (unsigned)time(NULL) ^ (unsigned)getpid();

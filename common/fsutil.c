@@ -80,7 +80,7 @@ rl_write_step
 rl_write_durable(const char *tmp, const char *path, const void *data, size_t len)
 {
 	rl_write_step step = RL_WRITE_CREATE;
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	int           fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return step;
 	if (write_all(fd, data, len) != 0) {
@@ -117,7 +117,7 @@ fail:;
 const char *
 rl_write_step_name(rl_write_step step)
 {
-	static const char *const names[] = {"done", "create", "write", "fsync", "close", "rename",
-		"fsync directory"};
+	static const char *const names[]
+	    = { "done", "create", "write", "fsync", "close", "rename", "fsync directory" };
 	return step <= RL_WRITE_FSYNC_DIR ? names[step] : "?";
 }

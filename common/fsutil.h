@@ -14,11 +14,11 @@ int rl_fsync_dir(const char *path);
 // The step of rl_write_durable that failed.
 typedef enum rl_write_step {
 	RL_WRITE_DONE = 0, // no failure
-	RL_WRITE_CREATE,   // creating tmp
-	RL_WRITE_DATA,     // writing it
-	RL_WRITE_FSYNC,    // fsync of tmp
+	RL_WRITE_CREATE, // creating tmp
+	RL_WRITE_DATA, // writing it
+	RL_WRITE_FSYNC, // fsync of tmp
 	RL_WRITE_CLOSE,
-	RL_WRITE_RENAME,   // tmp over path
+	RL_WRITE_RENAME, // tmp over path
 	RL_WRITE_FSYNC_DIR // fsync of path's directory (path is in place)
 } rl_write_step;
 

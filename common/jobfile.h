@@ -22,52 +22,52 @@ typedef enum rl_catch_up {
 } rl_catch_up;
 
 // Operators, in SPEC.md order. The names are the YAML keys.
-#define RL_OP_MAP_LIST(X)                                                    \
-	X(MAP, "map")                                                        \
-	X(FLAT_MAP, "flat_map")                                              \
-	X(FILTER, "filter")                                                  \
-	X(KEY_BY, "key_by")                                                  \
-	X(MAP_VALUES, "map_values")                                          \
-	X(REDUCE_BY_KEY, "reduce_by_key")                                    \
-	X(COUNT_BY_VALUE, "count_by_value")                                  \
-	X(WINDOW, "window")                                                  \
-	X(REDUCE_BY_KEY_AND_WINDOW, "reduce_by_key_and_window")              \
-	X(COUNT_BY_WINDOW, "count_by_window")                                \
-	X(UPDATE_STATE_BY_KEY, "update_state_by_key")                        \
-	X(MAP_WITH_STATE, "map_with_state")                                  \
-	X(UNION, "union")                                                    \
-	X(JOIN, "join")                                                      \
+#define RL_OP_MAP_LIST(X)                                                                          \
+	X(MAP, "map")                                                                              \
+	X(FLAT_MAP, "flat_map")                                                                    \
+	X(FILTER, "filter")                                                                        \
+	X(KEY_BY, "key_by")                                                                        \
+	X(MAP_VALUES, "map_values")                                                                \
+	X(REDUCE_BY_KEY, "reduce_by_key")                                                          \
+	X(COUNT_BY_VALUE, "count_by_value")                                                        \
+	X(WINDOW, "window")                                                                        \
+	X(REDUCE_BY_KEY_AND_WINDOW, "reduce_by_key_and_window")                                    \
+	X(COUNT_BY_WINDOW, "count_by_window")                                                      \
+	X(UPDATE_STATE_BY_KEY, "update_state_by_key")                                              \
+	X(MAP_WITH_STATE, "map_with_state")                                                        \
+	X(UNION, "union")                                                                          \
+	X(JOIN, "join")                                                                            \
 	X(REPARTITION, "repartition")
 
 typedef enum rl_op_kind {
 #define RL_OP_ENUM(name, key) RL_OP_##name,
 	RL_OP_MAP_LIST(RL_OP_ENUM)
 #undef RL_OP_ENUM
-	RL_OP__COUNT
+	    RL_OP__COUNT
 } rl_op_kind;
 
 // Built-in functions an operator may name. Which ones an operator accepts is
 // fixed by SPEC.md (e.g. map: lower|upper|trim; reduce_by_key: sum|min|max|count).
 typedef enum rl_fn {
 	RL_FN_NONE,
-	RL_FN_LOWER,    // map
-	RL_FN_UPPER,    // map
-	RL_FN_TRIM,     // map
-	RL_FN_WORDS,    // flat_map: split on ASCII whitespace
-	RL_FN_SPLIT,    // flat_map: {split: SEP}, s_arg = SEP (non-empty)
+	RL_FN_LOWER, // map
+	RL_FN_UPPER, // map
+	RL_FN_TRIM, // map
+	RL_FN_WORDS, // flat_map: split on ASCII whitespace
+	RL_FN_SPLIT, // flat_map: {split: SEP}, s_arg = SEP (non-empty)
 	RL_FN_NONEMPTY, // filter
 	RL_FN_CONTAINS, // filter: {contains: S}, s_arg = S
-	RL_FN_REGEX,    // filter: {regex: RE}, s_arg = RE (POSIX extended, checked at parse)
-	RL_FN_VALUE,    // key_by: value
-	RL_FN_FIELD,    // key_by / map_values: {field: N, sep: S}, s_field = N (1-based), s_arg = S
-	RL_FN_JSON,     // key_by: {json: "a.b"}, s_arg = path
-	RL_FN_ONE,      // map_values
-	RL_FN_LENGTH,   // map_values
-	RL_FN_SUM,      // reductions
+	RL_FN_REGEX, // filter: {regex: RE}, s_arg = RE (POSIX extended, checked at parse)
+	RL_FN_VALUE, // key_by: value
+	RL_FN_FIELD, // key_by / map_values: {field: N, sep: S}, s_field = N (1-based), s_arg = S
+	RL_FN_JSON, // key_by: {json: "a.b"}, s_arg = path
+	RL_FN_ONE, // map_values
+	RL_FN_LENGTH, // map_values
+	RL_FN_SUM, // reductions
 	RL_FN_MIN,
 	RL_FN_MAX,
 	RL_FN_COUNT,
-	RL_FN_UDF,      // any operator: {udf: NAME}, s_arg = NAME
+	RL_FN_UDF, // any operator: {udf: NAME}, s_arg = NAME
 } rl_fn;
 
 typedef struct rl_kafka_source rl_kafka_source;
@@ -83,40 +83,40 @@ typedef struct rl_step rl_step;
 // Where something was written in the job file, for error messages.
 typedef struct rl_loc {
 	int line; // 1-based; 0 when unknown
-	int col;  // 1-based
+	int col; // 1-based
 } rl_loc;
 
 struct rl_kafka_source {
-	char  *k_brokers;        // required
-	char **k_topics;         // NULL-terminated; NULL when k_pattern is set
-	size_t k_ntopics;
-	char  *k_pattern;        // POSIX extended regex over topic names, or NULL
-	char  *k_group;          // consumer group for committed progress, or NULL
+	char            *k_brokers; // required
+	char           **k_topics; // NULL-terminated; NULL when k_pattern is set
+	size_t           k_ntopics;
+	char            *k_pattern; // POSIX extended regex over topic names, or NULL
+	char            *k_group; // consumer group for committed progress, or NULL
 	rl_start_offsets k_starting_offsets; // default earliest
-	int64_t k_max_rate_per_partition;    // records/s, 0 = unlimited (default)
-	bool   k_backpressure;               // default true
-	int64_t k_initial_rate;              // records/s (all partitions) before backpressure has an estimate
-	bool   k_fail_on_data_loss;          // default true
-	char **k_prop_names;                 // librdkafka properties, k_nprops pairs
-	char **k_prop_values;
-	size_t k_nprops;
-	rl_loc k_loc;
+	int64_t          k_max_rate_per_partition; // records/s, 0 = unlimited (default)
+	bool             k_backpressure; // default true
+	int64_t k_initial_rate; // records/s (all partitions) before backpressure has an estimate
+	bool    k_fail_on_data_loss; // default true
+	char  **k_prop_names; // librdkafka properties, k_nprops pairs
+	char  **k_prop_values;
+	size_t  k_nprops;
+	rl_loc  k_loc;
 };
 
 struct rl_step {
-	rl_op_kind s_kind;
-	rl_fn      s_fn;
-	char      *s_arg;     // string argument (see rl_fn), or NULL
-	int64_t    s_field;   // RL_FN_FIELD: 1-based field number
-	int64_t    s_num;     // repartition: partitions; map_with_state: timeout ms
-	int64_t    s_length_ms;  // windows
-	int64_t    s_slide_ms;   // windows
-	bool       s_inverse;    // reduce_by_key_and_window
-	bool       s_left;       // join: kind left (else inner)
+	rl_op_kind       s_kind;
+	rl_fn            s_fn;
+	char            *s_arg; // string argument (see rl_fn), or NULL
+	int64_t          s_field; // RL_FN_FIELD: 1-based field number
+	int64_t          s_num; // repartition: partitions; map_with_state: timeout ms
+	int64_t          s_length_ms; // windows
+	int64_t          s_slide_ms; // windows
+	bool             s_inverse; // reduce_by_key_and_window
+	bool             s_left; // join: kind left (else inner)
 	rl_kafka_source *s_source; // union/join: the other input, owned
-	rl_step   *s_sub;        // join: the other input's pipeline, owned
-	size_t     s_nsub;
-	rl_loc     s_loc;        // the step's position in the file
+	rl_step         *s_sub; // join: the other input's pipeline, owned
+	size_t           s_nsub;
+	rl_loc           s_loc; // the step's position in the file
 };
 
 typedef enum rl_sink_kind {
@@ -127,36 +127,36 @@ typedef enum rl_sink_kind {
 
 typedef struct rl_sink {
 	rl_sink_kind k_kind;
-	char   *k_path;         // files
-	int64_t k_num;          // print, default 10
-	char   *k_brokers;      // kafka
-	char   *k_topic;        // kafka
-	bool    k_exactly_once; // kafka, default false
-	rl_loc  k_loc;
+	char        *k_path; // files
+	int64_t      k_num; // print, default 10
+	char        *k_brokers; // kafka
+	char        *k_topic; // kafka
+	bool         k_exactly_once; // kafka, default false
+	rl_loc       k_loc;
 } rl_sink;
 
 // A parsed job. Owns every string and array it points to.
 typedef struct rl_job {
-	char           *j_name;        // [a-z0-9-]{1,64}
-	int64_t         j_batch_ms;    // 10 ms … 1 h
-	rl_catch_up     j_catch_up;    // default all
+	char           *j_name; // [a-z0-9-]{1,64}
+	int64_t         j_batch_ms; // 10 ms … 1 h
+	rl_catch_up     j_catch_up; // default all
 	int64_t         j_shuffle_partitions; // 0 = number of input partitions
 	rl_kafka_source j_source;
 	rl_step        *j_steps;
 	size_t          j_nsteps;
 	rl_sink         j_sink;
-	char           *j_text;        // the file's bytes, NUL-terminated
+	char           *j_text; // the file's bytes, NUL-terminated
 	size_t          j_text_len;
-	char           *j_filename;    // as given for messages
-	uint64_t        j_spec_hash;   // XXH3-64 of j_text
+	char           *j_filename; // as given for messages
+	uint64_t        j_spec_hash; // XXH3-64 of j_text
 } rl_job;
 
 // rl_job_parse parses and validates a job from text. filename is used in
 // messages only. On error, returns RL_ERR_PARSE (or RL_ERR_INVAL) and writes
 // "FILE:LINE:COL: what is wrong" to errbuf; *ret is written only on success and
 // the caller owns the job (rl_job_destroy).
-rl_err rl_job_parse(const char *text, size_t len, const char *filename, rl_job **ret,
-    char *errbuf, size_t errlen);
+rl_err rl_job_parse(
+    const char *text, size_t len, const char *filename, rl_job **ret, char *errbuf, size_t errlen);
 
 // rl_job_load reads path and parses it; a missing or unreadable file is
 // RL_ERR_IO with "FILE: reason" in errbuf.

@@ -55,7 +55,7 @@ make_conf(const char *brokers, const char *const *defaults, const rl_kafka_props
     rd_kafka_conf_t **ret, char *errbuf, size_t errlen)
 {
 	rd_kafka_conf_t *conf = rd_kafka_conf_new();
-	rl_err rv = RL_OK;
+	rl_err           rv = RL_OK;
 	rd_kafka_conf_set_log_cb(conf, log_cb);
 	rd_kafka_conf_set_error_cb(conf, error_cb);
 	if (brokers != NULL && (rv = conf_set(conf, "bootstrap.servers", brokers, errbuf, errlen)))
@@ -74,10 +74,10 @@ err_conf:
 }
 
 static rl_err
-new_client(rd_kafka_type_t type, rd_kafka_conf_t *conf, rd_kafka_t **ret, char *errbuf,
-    size_t errlen)
+new_client(
+    rd_kafka_type_t type, rd_kafka_conf_t *conf, rd_kafka_t **ret, char *errbuf, size_t errlen)
 {
-	char why[512];
+	char        why[512];
 	rd_kafka_t *rk = rd_kafka_new(type, conf, why, sizeof(why));
 	if (rk == NULL) {
 		rd_kafka_conf_destroy(conf);
@@ -132,12 +132,14 @@ rl_kafka_meta_create(const char *brokers, const char *group, const rl_kafka_prop
     rl_kafka_meta **ret, char *errbuf, size_t errlen)
 {
 	const char *defaults[] = {
-		"client.id", "rill-driver",
-		"enable.auto.commit", "false",
+		"client.id",
+		"rill-driver",
+		"enable.auto.commit",
+		"false",
 		NULL,
 	};
 	rd_kafka_conf_t *conf;
-	rl_err rv = make_conf(brokers, defaults, props, &conf, errbuf, errlen);
+	rl_err           rv = make_conf(brokers, defaults, props, &conf, errbuf, errlen);
 	if (rv != RL_OK)
 		return rv;
 	if (group != NULL && (rv = conf_set(conf, "group.id", group, errbuf, errlen)) != RL_OK) {
@@ -189,8 +191,7 @@ rl_kafka_partition_count(rl_kafka_meta *meta, const char *topic, int timeout_ms,
 	} else if (md->topics[0].err != RD_KAFKA_RESP_ERR_NO_ERROR) {
 		rv = from_kafka(md->topics[0].err);
 		snprintf(errbuf, errlen, "topic '%s' on %s: %s", topic, meta->m_brokers,
-		    rv == RL_ERR_NOENT ? "no such topic"
-				       : rd_kafka_err2str(md->topics[0].err));
+		    rv == RL_ERR_NOENT ? "no such topic" : rd_kafka_err2str(md->topics[0].err));
 	} else if (md->topics[0].partition_cnt == 0) {
 		snprintf(errbuf, errlen, "topic '%s' on %s: no such topic", topic, meta->m_brokers);
 		rv = RL_ERR_NOENT;
@@ -208,8 +209,8 @@ rl_kafka_list_topics(rl_kafka_meta *meta, int timeout_ms, char ***ret, size_t *r
 	const struct rd_kafka_metadata *md;
 	rd_kafka_resp_err_t err = rd_kafka_metadata(meta->m_rk, 1, NULL, &md, timeout_ms);
 	if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-		snprintf(errbuf, errlen, "metadata from %s: %s", meta->m_brokers,
-		    rd_kafka_err2str(err));
+		snprintf(
+		    errbuf, errlen, "metadata from %s: %s", meta->m_brokers, rd_kafka_err2str(err));
 		return from_kafka(err);
 	}
 	char **names = rl_calloc((size_t)md->topic_cnt + 1, sizeof(char *));
@@ -266,9 +267,9 @@ rl_kafka_list_offsets(rl_kafka_meta *meta, const rl_tp *tps, size_t n, rl_kafka_
 	// A few quick retries ride out a leader moving or a topic just created.
 	int64_t backoff = 50;
 	for (int attempt = 0;; attempt++) {
-		bool again = false;
-		rl_err rv = list_offsets_once(meta, tps, n, which, timeout_ms, ret, &again, errbuf,
-		    errlen);
+		bool   again = false;
+		rl_err rv = list_offsets_once(
+		    meta, tps, n, which, timeout_ms, ret, &again, errbuf, errlen);
 		if (rv == RL_OK || !again || attempt == 5)
 			return rv;
 		rl_sleep_ms(backoff);
@@ -281,10 +282,11 @@ list_offsets_once(rl_kafka_meta *meta, const rl_tp *tps, size_t n, rl_kafka_whic
     int timeout_ms, int64_t *ret, bool *ret_retriable, char *errbuf, size_t errlen)
 {
 	rd_kafka_topic_partition_list_t *list = tp_list(tps, n);
-	int64_t query = which == RL_KAFKA_EARLIEST ? RD_KAFKA_OFFSET_BEGINNING : RD_KAFKA_OFFSET_END;
+	int64_t                          query
+	    = which == RL_KAFKA_EARLIEST ? RD_KAFKA_OFFSET_BEGINNING : RD_KAFKA_OFFSET_END;
 	for (size_t i = 0; i < n; i++)
 		list->elems[i].offset = query;
-	rl_err rv = RL_OK;
+	rl_err              rv = RL_OK;
 	rd_kafka_resp_err_t err = rd_kafka_offsets_for_times(meta->m_rk, list, timeout_ms);
 	if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
 		snprintf(errbuf, errlen, "listing offsets on %s: %s", meta->m_brokers,
@@ -317,8 +319,8 @@ rl_kafka_committed(rl_kafka_meta *meta, const rl_tp *tps, size_t n, int timeout_
     char *errbuf, size_t errlen)
 {
 	rd_kafka_topic_partition_list_t *list = tp_list(tps, n);
-	rl_err rv = RL_OK;
-	rd_kafka_resp_err_t err = rd_kafka_committed(meta->m_rk, list, timeout_ms);
+	rl_err                           rv = RL_OK;
+	rd_kafka_resp_err_t              err = rd_kafka_committed(meta->m_rk, list, timeout_ms);
 	if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
 		snprintf(errbuf, errlen, "reading committed offsets from %s: %s", meta->m_brokers,
 		    rd_kafka_err2str(err));
@@ -328,8 +330,8 @@ rl_kafka_committed(rl_kafka_meta *meta, const rl_tp *tps, size_t n, int timeout_
 	for (int i = 0; i < list->cnt; i++) {
 		const rd_kafka_topic_partition_t *e = &list->elems[i];
 		if (e->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-			snprintf(errbuf, errlen, "committed offset of %s[%" PRId32 "]: %s", e->topic,
-			    e->partition, rd_kafka_err2str(e->err));
+			snprintf(errbuf, errlen, "committed offset of %s[%" PRId32 "]: %s",
+			    e->topic, e->partition, rd_kafka_err2str(e->err));
 			rv = from_kafka(e->err);
 			goto out;
 		}
@@ -348,7 +350,7 @@ rl_kafka_commit(rl_kafka_meta *meta, const rl_tp *tps, const int64_t *offsets, s
 	rd_kafka_topic_partition_list_t *list = tp_list(tps, n);
 	for (size_t i = 0; i < n; i++)
 		list->elems[i].offset = offsets[i];
-	rl_err rv = RL_OK;
+	rl_err              rv = RL_OK;
 	rd_kafka_resp_err_t err = rd_kafka_commit(meta->m_rk, list, 0);
 	if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
 		for (int i = 0; i < list->cnt; i++)
@@ -368,17 +370,18 @@ rl_err
 rl_kafka_group_offsets(rl_kafka_meta *meta, const char *group, const rl_tp *tps, size_t n,
     int timeout_ms, int64_t *ret, char *errbuf, size_t errlen)
 {
-	rd_kafka_topic_partition_list_t *list = tp_list(tps, n);
-	rd_kafka_ListConsumerGroupOffsets_t *req = rd_kafka_ListConsumerGroupOffsets_new(group, list);
+	rd_kafka_topic_partition_list_t     *list = tp_list(tps, n);
+	rd_kafka_ListConsumerGroupOffsets_t *req
+	    = rd_kafka_ListConsumerGroupOffsets_new(group, list);
 	rd_kafka_topic_partition_list_destroy(list);
-	rd_kafka_queue_t *q = rd_kafka_queue_new(meta->m_rk);
-	rd_kafka_AdminOptions_t *opts = rd_kafka_AdminOptions_new(meta->m_rk,
-	    RD_KAFKA_ADMIN_OP_LISTCONSUMERGROUPOFFSETS);
+	rd_kafka_queue_t        *q = rd_kafka_queue_new(meta->m_rk);
+	rd_kafka_AdminOptions_t *opts
+	    = rd_kafka_AdminOptions_new(meta->m_rk, RD_KAFKA_ADMIN_OP_LISTCONSUMERGROUPOFFSETS);
 	char why[256];
 	rd_kafka_AdminOptions_set_request_timeout(opts, timeout_ms, why, sizeof(why));
 	rd_kafka_ListConsumerGroupOffsets(meta->m_rk, &req, 1, opts, q);
 	rd_kafka_ListConsumerGroupOffsets_destroy(req); // the call copied it
-	rl_err rv = RL_OK;
+	rl_err            rv = RL_OK;
 	rd_kafka_event_t *ev = rd_kafka_queue_poll(q, timeout_ms + 1000);
 	if (ev == NULL) {
 		snprintf(errbuf, errlen, "offsets of group '%s' from %s: no answer in %d ms", group,
@@ -387,32 +390,32 @@ rl_kafka_group_offsets(rl_kafka_meta *meta, const char *group, const rl_tp *tps,
 		goto out;
 	}
 	if (rd_kafka_event_error(ev) != RD_KAFKA_RESP_ERR_NO_ERROR) {
-		snprintf(errbuf, errlen, "offsets of group '%s' from %s: %s", group, meta->m_brokers,
-		    rd_kafka_event_error_string(ev));
+		snprintf(errbuf, errlen, "offsets of group '%s' from %s: %s", group,
+		    meta->m_brokers, rd_kafka_event_error_string(ev));
 		rv = from_kafka(rd_kafka_event_error(ev));
 		goto out;
 	}
-	const rd_kafka_ListConsumerGroupOffsets_result_t *res =
-	    rd_kafka_event_ListConsumerGroupOffsets_result(ev);
-	size_t ngroups;
-	const rd_kafka_group_result_t **groups =
-	    rd_kafka_ListConsumerGroupOffsets_result_groups(res, &ngroups);
-	const rd_kafka_topic_partition_list_t *parts =
-	    ngroups == 1 ? rd_kafka_group_result_partitions(groups[0]) : NULL;
+	const rd_kafka_ListConsumerGroupOffsets_result_t *res
+	    = rd_kafka_event_ListConsumerGroupOffsets_result(ev);
+	size_t                          ngroups;
+	const rd_kafka_group_result_t **groups
+	    = rd_kafka_ListConsumerGroupOffsets_result_groups(res, &ngroups);
+	const rd_kafka_topic_partition_list_t *parts
+	    = ngroups == 1 ? rd_kafka_group_result_partitions(groups[0]) : NULL;
 	if (ngroups != 1 || rd_kafka_group_result_error(groups[0]) != NULL || parts == NULL) {
 		snprintf(errbuf, errlen, "offsets of group '%s': %s", group,
 		    ngroups == 1 && rd_kafka_group_result_error(groups[0]) != NULL
-			? rd_kafka_error_string(rd_kafka_group_result_error(groups[0]))
-			: "unexpected answer");
+		        ? rd_kafka_error_string(rd_kafka_group_result_error(groups[0]))
+		        : "unexpected answer");
 		rv = RL_ERR_KAFKA;
 		goto out;
 	}
 	for (size_t i = 0; i < n; i++) {
 		ret[i] = -1;
 		for (int k = 0; k < parts->cnt; k++)
-			if (parts->elems[k].partition == tps[i].tp_partition &&
-			    strcmp(parts->elems[k].topic, tps[i].tp_topic) == 0 &&
-			    parts->elems[k].offset >= 0)
+			if (parts->elems[k].partition == tps[i].tp_partition
+			    && strcmp(parts->elems[k].topic, tps[i].tp_topic) == 0
+			    && parts->elems[k].offset >= 0)
 				ret[i] = parts->elems[k].offset;
 	}
 out:
@@ -439,7 +442,7 @@ struct part {
 	char               *p_topic;
 	int32_t             p_partition;
 	rd_kafka_topic_t   *p_rkt;
-	pthread_mutex_t     p_mu;          // one range read at a time
+	pthread_mutex_t     p_mu; // one range read at a time
 	bool                p_started;
 	int64_t             p_next_offset; // where the consumer continues
 	rd_kafka_message_t *p_stash[STASH_MAX]; // consumed past the last range
@@ -448,7 +451,7 @@ struct part {
 
 struct rl_kafka_reader {
 	rd_kafka_conf_t *r_conf; // each partition's client is made from a copy
-	pthread_mutex_t  r_mu;   // guards r_parts
+	pthread_mutex_t  r_mu; // guards r_parts
 	part            *r_parts;
 };
 
@@ -463,19 +466,28 @@ rl_kafka_reader_create(const char *brokers, const rl_kafka_props *props, rl_kafk
 	// Measured on 1M 87-byte records, 2 partitions per executor: 20 MB peak
 	// RSS instead of 32 MB with 20000/4096/1048576, at the same speed.
 	const char *defaults[] = {
-		"client.id", "rill-executor",
-		"enable.auto.commit", "false",
-		"enable.auto.offset.store", "false",
-		"enable.partition.eof", "true",
-		"auto.offset.reset", "error",
-		"queued.min.messages", "5000",
-		"queued.max.messages.kbytes", "1024",
-		"fetch.message.max.bytes", "524288",
-		"fetch.wait.max.ms", "100",
+		"client.id",
+		"rill-executor",
+		"enable.auto.commit",
+		"false",
+		"enable.auto.offset.store",
+		"false",
+		"enable.partition.eof",
+		"true",
+		"auto.offset.reset",
+		"error",
+		"queued.min.messages",
+		"5000",
+		"queued.max.messages.kbytes",
+		"1024",
+		"fetch.message.max.bytes",
+		"524288",
+		"fetch.wait.max.ms",
+		"100",
 		NULL,
 	};
 	rd_kafka_conf_t *conf;
-	rl_err rv = make_conf(brokers, defaults, props, &conf, errbuf, errlen);
+	rl_err           rv = make_conf(brokers, defaults, props, &conf, errbuf, errlen);
 	if (rv != RL_OK)
 		return rv;
 	rl_kafka_reader *r = RL_NEW(rl_kafka_reader);
@@ -525,7 +537,8 @@ part_get(rl_kafka_reader *r, const char *topic, int32_t partition, char *errbuf,
 		if (p->p_partition == partition && strcmp(p->p_topic, topic) == 0)
 			goto out;
 	rd_kafka_t *rk;
-	if (new_client(RD_KAFKA_CONSUMER, rd_kafka_conf_dup(r->r_conf), &rk, errbuf, errlen) != RL_OK)
+	if (new_client(RD_KAFKA_CONSUMER, rd_kafka_conf_dup(r->r_conf), &rk, errbuf, errlen)
+	    != RL_OK)
 		goto out;
 	rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
 	if (rkt == NULL) {
@@ -558,7 +571,8 @@ position(part *p, int64_t from, char *errbuf, size_t errlen)
 	if (!p->p_started) {
 		if (rd_kafka_consume_start(p->p_rkt, p->p_partition, from) == -1) {
 			rd_kafka_resp_err_t err = rd_kafka_last_error();
-			snprintf(errbuf, errlen, "%s[%" PRId32 "]: cannot start consuming at %" PRId64 ": %s",
+			snprintf(errbuf, errlen,
+			    "%s[%" PRId32 "]: cannot start consuming at %" PRId64 ": %s",
 			    p->p_topic, p->p_partition, from, rd_kafka_err2str(err));
 			return from_kafka(err);
 		}
@@ -624,15 +638,15 @@ rl_kafka_read_range(rl_kafka_reader *r, const char *topic, int32_t partition, in
 		goto out;
 
 	int64_t last_progress = rl_mono_ms();
-	bool done = false;
+	bool    done = false;
 	while (!done) {
 		if (p->p_stash_pos == p->p_stash_len) {
 			p->p_stash_pos = 0;
 			ssize_t n = next_messages(p, 100);
 			if (n < 0) {
 				rd_kafka_resp_err_t err = rd_kafka_last_error();
-				snprintf(errbuf, errlen, "%s[%" PRId32 "] at %" PRId64 ": %s", topic,
-				    partition, p->p_next_offset, rd_kafka_err2str(err));
+				snprintf(errbuf, errlen, "%s[%" PRId32 "] at %" PRId64 ": %s",
+				    topic, partition, p->p_next_offset, rd_kafka_err2str(err));
 				rv = from_kafka(err);
 				p->p_stash_len = 0;
 				goto err_reset;
@@ -644,7 +658,8 @@ rl_kafka_read_range(rl_kafka_reader *r, const char *topic, int32_t partition, in
 					    "%s[%" PRId32 "]: no records after offset %" PRId64
 					    " for %d ms while reading up to %" PRId64
 					    " (broker unreachable?)",
-					    topic, partition, p->p_next_offset, idle_timeout_ms, until);
+					    topic, partition, p->p_next_offset, idle_timeout_ms,
+					    until);
 					rv = RL_ERR_TIMEDOUT;
 					goto err_reset;
 				}
@@ -671,8 +686,8 @@ rl_kafka_read_range(rl_kafka_reader *r, const char *topic, int32_t partition, in
 				    " is no longer in the log (deleted by retention?): %s",
 				    topic, partition, p->p_next_offset, rd_kafka_message_errstr(m));
 			else
-				snprintf(errbuf, errlen, "%s[%" PRId32 "] at %" PRId64 ": %s", topic,
-				    partition, p->p_next_offset, rd_kafka_message_errstr(m));
+				snprintf(errbuf, errlen, "%s[%" PRId32 "] at %" PRId64 ": %s",
+				    topic, partition, p->p_next_offset, rd_kafka_message_errstr(m));
 			goto err_reset;
 		}
 		if (m->offset >= until) {
@@ -698,7 +713,8 @@ rl_kafka_read_range(rl_kafka_reader *r, const char *topic, int32_t partition, in
 		if (rv != RL_OK) {
 			// Keep the callback's own explanation, if it gave one.
 			char why[512];
-			snprintf(why, sizeof(why), "%s", errbuf[0] != '\0' ? errbuf : rl_strerror(rv));
+			snprintf(
+			    why, sizeof(why), "%s", errbuf[0] != '\0' ? errbuf : rl_strerror(rv));
 			snprintf(errbuf, errlen, "%s[%" PRId32 "] at offset %" PRId64 ": %s", topic,
 			    partition, off, why);
 			goto err_reset;
@@ -719,8 +735,8 @@ out:
 }
 
 rl_err
-rl_kafka_warm(rl_kafka_reader *r, const char *topic, int32_t partition, int64_t from,
-    char *errbuf, size_t errlen)
+rl_kafka_warm(rl_kafka_reader *r, const char *topic, int32_t partition, int64_t from, char *errbuf,
+    size_t errlen)
 {
 	part *p = part_get(r, topic, partition, errbuf, errlen);
 	if (p == NULL)
@@ -734,9 +750,9 @@ rl_kafka_warm(rl_kafka_reader *r, const char *topic, int32_t partition, int64_t 
 // ---- producer ----
 
 struct rl_kafka_producer {
-	rd_kafka_t *p_rk;
+	rd_kafka_t      *p_rk;
 	_Atomic uint64_t p_failed;
-	char        p_last_error[256];
+	char             p_last_error[256];
 };
 
 static void
@@ -755,9 +771,9 @@ rl_err
 rl_kafka_producer_create(const char *brokers, const rl_kafka_props *props, rl_kafka_producer **ret,
     char *errbuf, size_t errlen)
 {
-	const char *defaults[] = {"client.id", "rill-producer", "linger.ms", "5", NULL};
+	const char      *defaults[] = { "client.id", "rill-producer", "linger.ms", "5", NULL };
 	rd_kafka_conf_t *conf;
-	rl_err rv = make_conf(brokers, defaults, props, &conf, errbuf, errlen);
+	rl_err           rv = make_conf(brokers, defaults, props, &conf, errbuf, errlen);
 	if (rv != RL_OK)
 		return rv;
 	rl_kafka_producer *p = RL_NEW(rl_kafka_producer);
@@ -789,15 +805,15 @@ rl_kafka_produce(rl_kafka_producer *p, const char *topic, int32_t partition, con
 	for (;;) {
 		rd_kafka_resp_err_t err = rd_kafka_producev(p->p_rk, RD_KAFKA_V_TOPIC(topic),
 		    RD_KAFKA_V_PARTITION(partition < 0 ? RD_KAFKA_PARTITION_UA : partition),
-		    RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-		    RD_KAFKA_V_KEY(key, klen),
+		    RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_KEY(key, klen),
 		    RD_KAFKA_V_VALUE((void *)(uintptr_t)value, value_len), RD_KAFKA_V_END);
 		if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
 			rd_kafka_poll(p->p_rk, 0);
 			return RL_OK;
 		}
 		if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
-			snprintf(errbuf, errlen, "producing to '%s': %s", topic, rd_kafka_err2str(err));
+			snprintf(
+			    errbuf, errlen, "producing to '%s': %s", topic, rd_kafka_err2str(err));
 			return from_kafka(err);
 		}
 		rd_kafka_poll(p->p_rk, 10);
@@ -805,8 +821,8 @@ rl_kafka_produce(rl_kafka_producer *p, const char *topic, int32_t partition, con
 }
 
 rl_err
-rl_kafka_producer_connect(rl_kafka_producer *p, const char *topic, int timeout_ms, char *errbuf,
-    size_t errlen)
+rl_kafka_producer_connect(
+    rl_kafka_producer *p, const char *topic, int timeout_ms, char *errbuf, size_t errlen)
 {
 	rd_kafka_topic_t *rkt = rd_kafka_topic_new(p->p_rk, topic, NULL);
 	if (rkt == NULL) {
@@ -815,8 +831,8 @@ rl_kafka_producer_connect(rl_kafka_producer *p, const char *topic, int timeout_m
 		return RL_ERR_KAFKA;
 	}
 	const struct rd_kafka_metadata *md = NULL;
-	rd_kafka_resp_err_t err = rd_kafka_metadata(p->p_rk, 0, rkt, &md, timeout_ms);
-	rl_err rv = RL_OK;
+	rd_kafka_resp_err_t             err = rd_kafka_metadata(p->p_rk, 0, rkt, &md, timeout_ms);
+	rl_err                          rv = RL_OK;
 	if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
 		snprintf(errbuf, errlen, "metadata for '%s': %s", topic, rd_kafka_err2str(err));
 		rv = from_kafka(err);
@@ -860,9 +876,9 @@ txn_error(rl_kafka_txn *t, rd_kafka_error_t *error, const char *what, char *errb
 {
 	if (error == NULL)
 		return RL_OK;
-	bool unusable = rd_kafka_error_is_fatal(error) ||
-	    rd_kafka_error_code(error) == RD_KAFKA_RESP_ERR__FENCED ||
-	    rd_kafka_error_code(error) == RD_KAFKA_RESP_ERR_PRODUCER_FENCED;
+	bool unusable = rd_kafka_error_is_fatal(error)
+	    || rd_kafka_error_code(error) == RD_KAFKA_RESP_ERR__FENCED
+	    || rd_kafka_error_code(error) == RD_KAFKA_RESP_ERR_PRODUCER_FENCED;
 	snprintf(errbuf, errlen, "transactional producer %s: %s: %s%s", t->t_id, what,
 	    rd_kafka_error_string(error), unusable ? " (producer unusable)" : "");
 	rd_kafka_error_destroy(error);
@@ -873,9 +889,9 @@ rl_err
 rl_kafka_txn_create(const char *brokers, const rl_kafka_props *props, const char *txn_id,
     int timeout_ms, rl_kafka_txn **ret, char *errbuf, size_t errlen)
 {
-	const char *defaults[] = {"client.id", "rill-sink", "linger.ms", "5", NULL};
+	const char      *defaults[] = { "client.id", "rill-sink", "linger.ms", "5", NULL };
 	rd_kafka_conf_t *conf;
-	rl_err rv = make_conf(brokers, defaults, props, &conf, errbuf, errlen);
+	rl_err           rv = make_conf(brokers, defaults, props, &conf, errbuf, errlen);
 	if (rv != RL_OK)
 		return rv;
 	if ((rv = conf_set(conf, "transactional.id", txn_id, errbuf, errlen)) != RL_OK) {
@@ -945,12 +961,12 @@ rl_kafka_txn_prepare(rl_kafka_txn *t, const char *group, const char *marker_topi
 		return RL_ERR_KAFKA;
 	}
 	rd_kafka_topic_partition_list_t *offsets = rd_kafka_topic_partition_list_new(1);
-	rd_kafka_topic_partition_list_add(offsets, marker_topic, marker_partition)->offset =
-	    marker_offset;
+	rd_kafka_topic_partition_list_add(offsets, marker_topic, marker_partition)->offset
+	    = marker_offset;
 	rd_kafka_consumer_group_metadata_t *cgmd = rd_kafka_consumer_group_metadata_new(group);
-	rl_err rv = txn_error(t,
-	    rd_kafka_send_offsets_to_transaction(t->t_rk, offsets, cgmd, timeout_ms),
-	    "adding the commit marker", errbuf, errlen);
+	rl_err                              rv
+	    = txn_error(t, rd_kafka_send_offsets_to_transaction(t->t_rk, offsets, cgmd, timeout_ms),
+	        "adding the commit marker", errbuf, errlen);
 	rd_kafka_consumer_group_metadata_destroy(cgmd);
 	rd_kafka_topic_partition_list_destroy(offsets);
 	return rv;
@@ -959,15 +975,15 @@ rl_kafka_txn_prepare(rl_kafka_txn *t, const char *group, const char *marker_topi
 rl_err
 rl_kafka_txn_commit(rl_kafka_txn *t, int timeout_ms, char *errbuf, size_t errlen)
 {
-	return txn_error(t, rd_kafka_commit_transaction(t->t_rk, timeout_ms), "commit", errbuf,
-	    errlen);
+	return txn_error(
+	    t, rd_kafka_commit_transaction(t->t_rk, timeout_ms), "commit", errbuf, errlen);
 }
 
 rl_err
 rl_kafka_txn_abort(rl_kafka_txn *t, int timeout_ms, char *errbuf, size_t errlen)
 {
-	return txn_error(t, rd_kafka_abort_transaction(t->t_rk, timeout_ms), "abort", errbuf,
-	    errlen);
+	return txn_error(
+	    t, rd_kafka_abort_transaction(t->t_rk, timeout_ms), "abort", errbuf, errlen);
 }
 
 // ---- mock cluster ----
@@ -982,8 +998,8 @@ rl_err
 rl_kafka_mock_create(int nbrokers, rl_kafka_mock **ret, char *errbuf, size_t errlen)
 {
 	rd_kafka_conf_t *conf;
-	const char *defaults[] = {"client.id", "rill-mock", NULL};
-	rl_err rv = make_conf(NULL, defaults, NULL, &conf, errbuf, errlen);
+	const char      *defaults[] = { "client.id", "rill-mock", NULL };
+	rl_err           rv = make_conf(NULL, defaults, NULL, &conf, errbuf, errlen);
 	if (rv != RL_OK)
 		return rv;
 	rd_kafka_t *rk;
@@ -1021,8 +1037,8 @@ rl_kafka_mock_bootstraps(const rl_kafka_mock *m)
 }
 
 rl_err
-rl_kafka_mock_create_topic(rl_kafka_mock *m, const char *topic, int partitions, char *errbuf,
-    size_t errlen)
+rl_kafka_mock_create_topic(
+    rl_kafka_mock *m, const char *topic, int partitions, char *errbuf, size_t errlen)
 {
 	rd_kafka_resp_err_t err = rd_kafka_mock_topic_create(m->m_cluster, topic, partitions, 1);
 	if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {

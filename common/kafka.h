@@ -46,7 +46,7 @@ void   rl_kafka_free_names(char **names);
 
 typedef enum rl_kafka_which {
 	RL_KAFKA_EARLIEST, // the log start offset
-	RL_KAFKA_LATEST,   // the high watermark (the last stable offset for read_committed)
+	RL_KAFKA_LATEST, // the high watermark (the last stable offset for read_committed)
 } rl_kafka_which;
 
 // rl_kafka_list_offsets writes the earliest or latest offset of each of the n
@@ -119,16 +119,15 @@ typedef struct rl_kafka_producer rl_kafka_producer;
 rl_err rl_kafka_producer_create(const char *brokers, const rl_kafka_props *props,
     rl_kafka_producer **ret, char *errbuf, size_t errlen);
 // rl_kafka_producer_destroy flushes (up to 10 s) and frees; NULL is a no-op.
-void   rl_kafka_producer_destroy(rl_kafka_producer *p);
+void rl_kafka_producer_destroy(rl_kafka_producer *p);
 // rl_kafka_produce queues one record (partition < 0: the default partitioner),
 // waiting for queue space when it is full. The bytes are copied.
-rl_err rl_kafka_produce(rl_kafka_producer *p, const char *topic, int32_t partition,
-    const void *key, size_t key_len, const void *value, size_t value_len, char *errbuf,
-    size_t errlen);
+rl_err rl_kafka_produce(rl_kafka_producer *p, const char *topic, int32_t partition, const void *key,
+    size_t key_len, const void *value, size_t value_len, char *errbuf, size_t errlen);
 // rl_kafka_producer_connect fetches the topic's metadata, so the first record
 // produced goes straight to its partition's leader; an unknown topic is an error.
-rl_err rl_kafka_producer_connect(rl_kafka_producer *p, const char *topic, int timeout_ms,
-    char *errbuf, size_t errlen);
+rl_err rl_kafka_producer_connect(
+    rl_kafka_producer *p, const char *topic, int timeout_ms, char *errbuf, size_t errlen);
 rl_err rl_kafka_flush(rl_kafka_producer *p, int timeout_ms, char *errbuf, size_t errlen);
 
 // ---- transactional producer (the exactly-once Kafka sink) ----
@@ -142,7 +141,7 @@ rl_err rl_kafka_txn_create(const char *brokers, const rl_kafka_props *props, con
     int timeout_ms, rl_kafka_txn **ret, char *errbuf, size_t errlen);
 // rl_kafka_txn_destroy frees the producer; an open transaction is left to be
 // aborted by the next producer with the same id (or the broker's timeout).
-void   rl_kafka_txn_destroy(rl_kafka_txn *t);
+void rl_kafka_txn_destroy(rl_kafka_txn *t);
 
 // Transaction steps. An error is RL_ERR_KAFKA when the transaction can be
 // aborted and the producer used again, RL_ERR_STALE_EPOCH when the producer
@@ -168,7 +167,7 @@ rl_err rl_kafka_mock_create(int nbrokers, rl_kafka_mock **ret, char *errbuf, siz
 void   rl_kafka_mock_destroy(rl_kafka_mock *m);
 // The bootstrap list clients in any process on this host can connect to.
 const char *rl_kafka_mock_bootstraps(const rl_kafka_mock *m);
-rl_err rl_kafka_mock_create_topic(rl_kafka_mock *m, const char *topic, int partitions,
-    char *errbuf, size_t errlen);
+rl_err      rl_kafka_mock_create_topic(
+         rl_kafka_mock *m, const char *topic, int partitions, char *errbuf, size_t errlen);
 
 #endif

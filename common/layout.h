@@ -28,8 +28,8 @@ static inline void
 rl_state_snapshot_path(const char *state_dir, uint32_t stage, uint32_t partition, int64_t batch_ms,
     char *buf, size_t len)
 {
-	snprintf(buf, len, "%s/%" PRIu32 "/%" PRIu32 "/%" PRId64 ".snap", state_dir, stage, partition,
-	    batch_ms);
+	snprintf(buf, len, "%s/%" PRIu32 "/%" PRIu32 "/%" PRId64 ".snap", state_dir, stage,
+	    partition, batch_ms);
 }
 
 // rl_kafka_sink_txn_id writes the transactional id of a Kafka sink task, which

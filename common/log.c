@@ -12,7 +12,7 @@
 
 static _Atomic int min_level = RL_LOG_INFO;
 
-static const char *const level_names[] = {"debug", "info", "warn", "error"};
+static const char *const level_names[] = { "debug", "info", "warn", "error" };
 
 void
 rl_log_init(void)
@@ -72,15 +72,16 @@ rl_log(rl_log_level level, const char *comp, const char *msg, const char *kv, ..
 {
 	if (!rl_log_enabled(level))
 		return;
-	char line[4096];
-	size_t cap = sizeof(line) - 2; // room for the newline
+	char            line[4096];
+	size_t          cap = sizeof(line) - 2; // room for the newline
 	struct timespec ts;
-	struct tm tm;
+	struct tm       tm;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	gmtime_r(&ts.tv_sec, &tm);
-	int n = snprintf(line, cap, "ts=%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ level=%s comp=%s msg=",
-	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-	    ts.tv_nsec / 1000000, level_names[level], comp);
+	int    n = snprintf(line, cap,
+	       "ts=%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ level=%s comp=%s msg=", tm.tm_year + 1900,
+	       tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000,
+	       level_names[level], comp);
 	size_t len = n < 0 ? 0 : (size_t)n;
 	len = append_quoted(line, cap, len, msg);
 	if (kv != NULL && kv[0] != '\0' && len + 1 < cap) {

@@ -20,10 +20,13 @@ int  rl_log_enabled(rl_log_level level);
 // printf format for the `key=value` tail (quote free text yourself: k="%s").
 // @locality any thread
 void rl_log(rl_log_level level, const char *comp, const char *msg, const char *kv, ...)
-	__attribute__((format(printf, 4, 5)));
+    __attribute__((format(printf, 4, 5)));
 
-#define rl_debug(comp, msg, ...) \
-	do { if (rl_log_enabled(RL_LOG_DEBUG)) rl_log(RL_LOG_DEBUG, comp, msg, __VA_ARGS__); } while (0)
+#define rl_debug(comp, msg, ...)                                                                   \
+	do {                                                                                       \
+		if (rl_log_enabled(RL_LOG_DEBUG))                                                  \
+			rl_log(RL_LOG_DEBUG, comp, msg, __VA_ARGS__);                              \
+	} while (0)
 #define rl_info(comp, msg, ...) rl_log(RL_LOG_INFO, comp, msg, __VA_ARGS__)
 #define rl_warn(comp, msg, ...) rl_log(RL_LOG_WARN, comp, msg, __VA_ARGS__)
 #define rl_error(comp, msg, ...) rl_log(RL_LOG_ERROR, comp, msg, __VA_ARGS__)

@@ -46,9 +46,9 @@ rl_plan_build(const rl_job *job, rl_plan **ret, char *errbuf, size_t errlen)
 			continue;
 		}
 		rl_fn combine = RL_FN_NONE;
-		bool stateful = false;
-		if ((s->s_kind == RL_OP_REDUCE_BY_KEY || s->s_kind == RL_OP_UPDATE_STATE_BY_KEY) &&
-		    s->s_fn != RL_FN_UDF) {
+		bool  stateful = false;
+		if ((s->s_kind == RL_OP_REDUCE_BY_KEY || s->s_kind == RL_OP_UPDATE_STATE_BY_KEY)
+		    && s->s_fn != RL_FN_UDF) {
 			combine = s->s_fn;
 			stateful = s->s_kind == RL_OP_UPDATE_STATE_BY_KEY;
 		} else if (s->s_kind == RL_OP_COUNT_BY_VALUE) {

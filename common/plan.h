@@ -13,20 +13,20 @@
 #include "common/jobfile.h"
 
 typedef enum rl_input_kind {
-	RL_INPUT_KAFKA,   // stage 0: one task per Kafka offset range
+	RL_INPUT_KAFKA, // stage 0: one task per Kafka offset range
 	RL_INPUT_SHUFFLE, // one task per reduce partition, fetching from every map task
 } rl_input_kind;
 
 typedef enum rl_output_kind {
 	RL_OUTPUT_SHUFFLE, // hash-partitioned blocks kept by the executor
-	RL_OUTPUT_SINK,    // the job's sink
+	RL_OUTPUT_SINK, // the job's sink
 } rl_output_kind;
 
 typedef struct rl_stage {
 	uint32_t        st_id;
 	rl_input_kind   st_input;
-	rl_fn           st_merge;   // RL_INPUT_SHUFFLE: merges partial values of a key (sum|min|max)
-	const rl_step **st_steps;   // narrow operators, in order (point into the job)
+	rl_fn           st_merge; // RL_INPUT_SHUFFLE: merges partial values of a key (sum|min|max)
+	const rl_step **st_steps; // narrow operators, in order (point into the job)
 	size_t          st_nsteps;
 	rl_output_kind  st_output;
 	rl_fn           st_combine; // RL_OUTPUT_SHUFFLE: map-side combine (sum|min|max|count)
@@ -34,7 +34,7 @@ typedef struct rl_stage {
 	// update_state_by_key: this stage folds every batch into per-key state
 	// kept across batches (snapshotted per partition) and emits every key's
 	// state; st_merge is the fold. NULL for a stateless stage.
-	const rl_step  *st_state_step;
+	const rl_step *st_state_step;
 } rl_stage;
 
 // Borrows from the job: destroy the plan before the job.

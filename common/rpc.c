@@ -28,13 +28,15 @@ rl_frame_decode(const uint8_t *data, size_t len, Rill__Envelope **ret_env, const
     size_t *ret_tail_len, char *errbuf, size_t errlen)
 {
 	if (len < 4) {
-		snprintf(errbuf, errlen, "frame of %zu bytes is shorter than its 4-byte header", len);
+		snprintf(
+		    errbuf, errlen, "frame of %zu bytes is shorter than its 4-byte header", len);
 		return RL_ERR_PROTO;
 	}
 	uint32_t env_len = rl_be32_get(data);
 	if (env_len > len - 4) {
-		snprintf(errbuf, errlen, "frame header says %" PRIu32 " envelope bytes, frame has %zu",
-		    env_len, len - 4);
+		snprintf(errbuf, errlen,
+		    "frame header says %" PRIu32 " envelope bytes, frame has %zu", env_len,
+		    len - 4);
 		return RL_ERR_PROTO;
 	}
 	Rill__Envelope *env = rill__envelope__unpack(NULL, env_len, data + 4);
@@ -78,9 +80,9 @@ static int
 frame_to_nng(Rill__Envelope *env, const void *tail, size_t tail_len, nng_msg **ret)
 {
 	env->version = RL_PROTO_VERSION;
-	size_t env_len = rill__envelope__get_packed_size(env);
+	size_t   env_len = rill__envelope__get_packed_size(env);
 	nng_msg *m;
-	int rv = nng_msg_alloc(&m, 4 + env_len + tail_len);
+	int      rv = nng_msg_alloc(&m, 4 + env_len + tail_len);
 	if (rv != 0)
 		return rv;
 	uint8_t *p = nng_msg_body(m);
@@ -97,8 +99,8 @@ static rl_err
 msg_from_nng(nng_msg *m, rl_msg **ret, char *errbuf, size_t errlen)
 {
 	rl_msg *msg = RL_NEW(rl_msg);
-	rl_err rv = rl_frame_decode(nng_msg_body(m), nng_msg_len(m), &msg->m_env, &msg->m_tail,
-	    &msg->m_tail_len, errbuf, errlen);
+	rl_err  rv = rl_frame_decode(nng_msg_body(m), nng_msg_len(m), &msg->m_env, &msg->m_tail,
+	     &msg->m_tail_len, errbuf, errlen);
 	if (rv != RL_OK) {
 		rl_free(msg);
 		nng_msg_free(m);
@@ -154,7 +156,7 @@ rl_rpc_url_split(const char *url, char *host, size_t hostlen, int *port)
 	if (colon == NULL || colon == h || (size_t)(colon - h) >= hostlen)
 		return false;
 	char *end;
-	long p = strtol(colon + 1, &end, 10);
+	long  p = strtol(colon + 1, &end, 10);
 	if (*end != '\0' || end == colon + 1 || p < 0 || p > 65535)
 		return false;
 	memcpy(host, h, (size_t)(colon - h));
@@ -167,7 +169,7 @@ static void
 format_peer(nng_msg *m, char *buf, size_t len)
 {
 	nng_sockaddr sa;
-	nng_pipe p = nng_msg_get_pipe(m);
+	nng_pipe     p = nng_msg_get_pipe(m);
 	snprintf(buf, len, "unknown");
 	if (nng_pipe_id(p) < 0 || nng_pipe_get_addr(p, NNG_OPT_REMADDR, &sa) != 0)
 		return;
@@ -228,12 +230,12 @@ static void
 serve_one(worker *w, nng_msg *m)
 {
 	rl_rpc_server *srv = w->w_srv;
-	char peer[64], why[256];
+	char           peer[64], why[256];
 	format_peer(m, peer, sizeof(peer));
-	rl_reply reply = {.r_arena = &w->w_arena};
+	rl_reply reply = { .r_arena = &w->w_arena };
 	rill__envelope__init(&reply.r_env);
 
-	rl_msg req = {0};
+	rl_msg req = { 0 };
 	rl_err rv = rl_frame_decode(nng_msg_body(m), nng_msg_len(m), &req.m_env, &req.m_tail,
 	    &req.m_tail_len, why, sizeof(why));
 	if (rv != RL_OK) {
@@ -248,7 +250,7 @@ serve_one(worker *w, nng_msg *m)
 	}
 
 	nng_msg *out;
-	int nrv = frame_to_nng(&reply.r_env, reply.r_tail, reply.r_tail_len, &out);
+	int      nrv = frame_to_nng(&reply.r_env, reply.r_tail, reply.r_tail_len, &out);
 	if (nrv == 0) {
 		nng_aio_set_msg(w->w_aio, out);
 		nng_ctx_send(w->w_ctx, w->w_aio);
@@ -288,7 +290,7 @@ rl_rpc_server_create(const char *url, int nworkers, rl_rpc_handler handler, void
     rl_rpc_server **ret, char *errbuf, size_t errlen)
 {
 	char host[200];
-	int port, rv;
+	int  port, rv;
 	if (!rl_rpc_url_split(url, host, sizeof(host), &port)) {
 		snprintf(errbuf, errlen, "listen URL '%s' is not of the form tcp://HOST:PORT", url);
 		return RL_ERR_INVAL;
@@ -315,8 +317,8 @@ rl_rpc_server_create(const char *url, int nworkers, rl_rpc_handler handler, void
 		worker *w = &srv->s_workers[i];
 		w->w_srv = srv;
 		rl_arena_init(&w->w_arena, 4096);
-		if ((rv = nng_ctx_open(&w->w_ctx, srv->s_sock)) != 0 ||
-		    (rv = nng_aio_alloc(&w->w_aio, NULL, NULL)) != 0) {
+		if ((rv = nng_ctx_open(&w->w_ctx, srv->s_sock)) != 0
+		    || (rv = nng_aio_alloc(&w->w_aio, NULL, NULL)) != 0) {
 			snprintf(errbuf, errlen, "server context: %s", nng_strerror(rv));
 			goto err_workers;
 		}
@@ -356,7 +358,7 @@ rl_rpc_server_destroy(rl_rpc_server *srv)
 	// Canceling wakes a worker waiting for a request; one in a handler
 	// finishes, replies, and sees s_closing (or is canceled next round).
 	srv->s_closing = true;
-	for (bool all = false; !all; ) {
+	for (bool all = false; !all;) {
 		all = true;
 		for (int i = 0; i < srv->s_nworkers; i++) {
 			worker *w = &srv->s_workers[i];
@@ -433,7 +435,7 @@ pipe_event(nng_pipe p, nng_pipe_ev ev, void *arg)
 rl_err
 rl_rpc_client_create(const char *url, rl_rpc_client **ret, char *errbuf, size_t errlen)
 {
-	int rv;
+	int            rv;
 	rl_rpc_client *cli = RL_NEW(rl_rpc_client);
 	if ((rv = nng_req0_open(&cli->c_sock)) != 0) {
 		snprintf(errbuf, errlen, "req socket: %s", nng_strerror(rv));
@@ -540,10 +542,10 @@ rl_err
 rl_rpc_call(rl_rpc_client *cli, Rill__Envelope *req, const void *tail, size_t tail_len,
     int timeout_ms, rl_msg **ret, char *errbuf, size_t errlen)
 {
-	nng_ctx ctx;
+	nng_ctx  ctx;
 	nng_aio *aio;
 	nng_msg *m;
-	int rv;
+	int      rv;
 	if ((rv = nng_ctx_open(&ctx, cli->c_sock)) != 0) {
 		snprintf(errbuf, errlen, "%s: %s", cli->c_url, nng_strerror(rv));
 		return from_nng(rv);
@@ -572,7 +574,7 @@ rl_rpc_call(rl_rpc_client *cli, Rill__Envelope *req, const void *tail, size_t ta
 	nng_ctx_close(ctx);
 
 	rl_msg *msg;
-	rl_err err = msg_from_nng(m, &msg, errbuf, errlen);
+	rl_err  err = msg_from_nng(m, &msg, errbuf, errlen);
 	if (err != RL_OK)
 		return err;
 	if ((err = reply_to_result(msg, errbuf, errlen)) != RL_OK) {
@@ -612,10 +614,10 @@ call_finish(call *k, rl_err err, rl_msg *reply)
 static void
 call_step(void *arg)
 {
-	call *k = arg;
+	call          *k = arg;
 	rl_rpc_client *cli = k->k_cli;
-	int rv = nng_aio_result(k->k_aio);
-	char why[256];
+	int            rv = nng_aio_result(k->k_aio);
+	char           why[256];
 	if (k->k_state == CALL_SEND) {
 		if (rv != 0) {
 			nng_msg_free(nng_aio_get_msg(k->k_aio));
@@ -642,7 +644,7 @@ call_step(void *arg)
 		return;
 	}
 	rl_msg *msg;
-	rl_err err = msg_from_nng(nng_aio_get_msg(k->k_aio), &msg, why, sizeof(why));
+	rl_err  err = msg_from_nng(nng_aio_get_msg(k->k_aio), &msg, why, sizeof(why));
 	if (err == RL_OK && (err = reply_to_result(msg, why, sizeof(why))) != RL_OK) {
 		rl_msg_free(msg);
 		msg = NULL;
@@ -653,12 +655,12 @@ call_step(void *arg)
 }
 
 void
-rl_rpc_call_async(rl_rpc_client *cli, Rill__Envelope *req, int timeout_ms, rl_rpc_done_cb done,
-    void *arg)
+rl_rpc_call_async(
+    rl_rpc_client *cli, Rill__Envelope *req, int timeout_ms, rl_rpc_done_cb done, void *arg)
 {
-	call *k = RL_NEW(call);
+	call    *k = RL_NEW(call);
 	nng_msg *m;
-	int rv;
+	int      rv;
 	k->k_cli = cli;
 	k->k_done = done;
 	k->k_arg = arg;

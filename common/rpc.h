@@ -53,8 +53,8 @@ typedef struct rl_reply {
 	const void    *r_tail;
 	size_t         r_tail_len;
 	rl_arena      *r_arena;
-	void         (*r_done)(void *arg); // called after the reply is sent, or NULL
-	void          *r_done_arg;
+	void (*r_done)(void *arg); // called after the reply is sent, or NULL
+	void *r_done_arg;
 } rl_reply;
 
 // rl_rpc_handler answers one request. It runs on one of the server's worker
@@ -81,8 +81,8 @@ typedef struct rl_rpc_client rl_rpc_client;
 // Called from nng's threads when the connection comes up or goes down.
 typedef void (*rl_rpc_link_cb)(void *arg, bool up);
 
-rl_err rl_rpc_client_create(const char *url, rl_rpc_client **ret, char *errbuf, size_t errlen);
-void   rl_rpc_client_destroy(rl_rpc_client *cli);
+rl_err      rl_rpc_client_create(const char *url, rl_rpc_client **ret, char *errbuf, size_t errlen);
+void        rl_rpc_client_destroy(rl_rpc_client *cli);
 const char *rl_rpc_client_url(const rl_rpc_client *cli);
 // rl_rpc_client_on_link registers cb for connection changes; call before use.
 void rl_rpc_client_on_link(rl_rpc_client *cli, rl_rpc_link_cb cb, void *arg);
@@ -103,8 +103,8 @@ rl_err rl_rpc_call(rl_rpc_client *cli, Rill__Envelope *req, const void *tail, si
 typedef void (*rl_rpc_done_cb)(void *arg, rl_err err, rl_msg *reply);
 
 // rl_rpc_call_async sends req and calls done exactly once. A timeout_ms < 0 waits forever.
-void rl_rpc_call_async(rl_rpc_client *cli, Rill__Envelope *req, int timeout_ms,
-    rl_rpc_done_cb done, void *arg);
+void rl_rpc_call_async(
+    rl_rpc_client *cli, Rill__Envelope *req, int timeout_ms, rl_rpc_done_cb done, void *arg);
 // rl_rpc_client_cancel_all ends every call in flight on cli with RL_ERR_CANCELED.
 void rl_rpc_client_cancel_all(rl_rpc_client *cli);
 

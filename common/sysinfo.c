@@ -9,7 +9,7 @@
 uint64_t
 rl_rss_bytes(void)
 {
-	long pages = 0, resident = 0;
+	long  pages = 0, resident = 0;
 	FILE *f = fopen("/proc/self/statm", "r");
 	if (f == NULL)
 		return 0;
@@ -25,7 +25,7 @@ rl_peak_rss_bytes(void)
 	FILE *f = fopen("/proc/self/status", "r");
 	if (f == NULL)
 		return 0;
-	char line[256];
+	char               line[256];
 	unsigned long long kb = 0;
 	while (fgets(line, sizeof(line), f) != NULL)
 		if (sscanf(line, "VmHWM: %llu kB", &kb) == 1)

@@ -36,7 +36,7 @@ rl_sleep_ms(int64_t ms)
 {
 	if (ms <= 0)
 		return;
-	struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000};
+	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000 };
 	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
 		;
 }
@@ -44,7 +44,7 @@ rl_sleep_ms(int64_t ms)
 void
 rl_sleep_until_ms(int64_t wall_ms)
 {
-	struct timespec ts = {.tv_sec = wall_ms / 1000, .tv_nsec = (wall_ms % 1000) * 1000000};
+	struct timespec ts = { .tv_sec = wall_ms / 1000, .tv_nsec = (wall_ms % 1000) * 1000000 };
 	while (clock_nanosleep(CLOCK_REALTIME, TIMER_ABSTIME, &ts, NULL) == EINTR)
 		;
 }
@@ -55,7 +55,7 @@ rl_parse_duration_ms(const char *s, int64_t *ret)
 	if (s == NULL || *s < '0' || *s > '9')
 		return RL_ERR_PARSE;
 	errno = 0;
-	char *end;
+	char     *end;
 	long long v = strtoll(s, &end, 10);
 	if (errno != 0 || v < 0)
 		return RL_ERR_PARSE;

@@ -24,10 +24,10 @@
 struct rl_zk {
 	zhandle_t      *z_handle;
 	char           *z_connect; // as the caller gave it, for messages
-	bool            z_chroot;  // the connect string names a chroot
+	bool            z_chroot; // the connect string names a chroot
 	pthread_mutex_t z_lock;
-	pthread_cond_t  z_cond;    // signalled on every session event
-	int             z_state;   // last session state seen, under z_lock
+	pthread_cond_t  z_cond; // signalled on every session event
+	int             z_state; // last session state seen, under z_lock
 	bool            z_was_connected;
 	atomic_bool     z_expired;
 };
@@ -115,10 +115,10 @@ check_connect(const char *connect, const char **ret_chroot, char *errbuf, size_t
 		return RL_ERR_INVAL;
 	}
 	const char *chroot = strchr(connect, '/');
-	size_t hosts_len = chroot != NULL ? (size_t)(chroot - connect) : strlen(connect);
+	size_t      hosts_len = chroot != NULL ? (size_t)(chroot - connect) : strlen(connect);
 	const char *p = connect;
 	for (int entry = 1;; entry++) {
-		size_t len = strcspn(p, ",/");
+		size_t      len = strcspn(p, ",/");
 		const char *colon = NULL;
 		for (const char *c = p; c < p + len; c++) {
 			unsigned char uc = (unsigned char)*c;
@@ -139,7 +139,7 @@ check_connect(const char *connect, const char **ret_chroot, char *errbuf, size_t
 			    connect, entry, (size_t)(p - connect) + 1);
 			return RL_ERR_INVAL;
 		}
-		long port = 0;
+		long        port = 0;
 		const char *d = colon + 1;
 		for (; d < p + len && *d >= '0' && *d <= '9' && port <= 65535; d++)
 			port = port * 10 + (*d - '0');
@@ -147,8 +147,8 @@ check_connect(const char *connect, const char **ret_chroot, char *errbuf, size_t
 			snprintf(errbuf, errlen,
 			    "ZooKeeper connect string \"%s\", server %d at column %zu: "
 			    "port \"%.*s\" is not a number in 1-65535",
-			    connect, entry, (size_t)(colon - connect) + 2, (int)(p + len - colon - 1),
-			    colon + 1);
+			    connect, entry, (size_t)(colon - connect) + 2,
+			    (int)(p + len - colon - 1), colon + 1);
 			return RL_ERR_INVAL;
 		}
 		p += len;
@@ -162,7 +162,8 @@ check_connect(const char *connect, const char **ret_chroot, char *errbuf, size_t
 		unsigned char uc = (unsigned char)*c;
 		if (uc < ' ' || uc == 0x7f) {
 			snprintf(errbuf, errlen,
-			    "ZooKeeper connect string \"%s\", chroot: control character at column %zu",
+			    "ZooKeeper connect string \"%s\", chroot: control character at column "
+			    "%zu",
 			    connect, (size_t)(c - connect) + 1);
 			return RL_ERR_INVAL;
 		}
@@ -170,8 +171,8 @@ check_connect(const char *connect, const char **ret_chroot, char *errbuf, size_t
 		if (*c != '/')
 			continue;
 		size_t len = strcspn(c + 1, "/");
-		if (len == 0 || (len == 1 && c[1] == '.') ||
-		    (len == 2 && c[1] == '.' && c[2] == '.')) {
+		if (len == 0 || (len == 1 && c[1] == '.')
+		    || (len == 2 && c[1] == '.' && c[2] == '.')) {
 			snprintf(errbuf, errlen,
 			    "ZooKeeper connect string \"%s\", chroot at column %zu: "
 			    "empty, \".\" or \"..\" path component",
@@ -195,7 +196,7 @@ session_watcher(zhandle_t *zh, int type, int state, const char *path, void *ctx)
 		return;
 	rl_zk *zk = ctx;
 	pthread_mutex_lock(&zk->z_lock);
-	int prev = zk->z_state;
+	int  prev = zk->z_state;
 	bool was_connected = zk->z_was_connected;
 	zk->z_state = state;
 	if (state == ZOO_CONNECTED_STATE)
@@ -248,8 +249,8 @@ session_open(const char *connect, int session_timeout_ms, int timeout_ms, int64_
 	pthread_mutex_init(&zk->z_lock, NULL);
 
 	quiet_client();
-	zk->z_handle = zookeeper_init2(connect, session_watcher, session_timeout_ms, NULL, zk,
-	    ZOO_NO_LOG_CLIENTENV, log_line);
+	zk->z_handle = zookeeper_init2(
+	    connect, session_watcher, session_timeout_ms, NULL, zk, ZOO_NO_LOG_CLIENTENV, log_line);
 	if (zk->z_handle == NULL) {
 		int err = errno;
 		snprintf(errbuf, errlen, "ZooKeeper at %s: cannot start a session: %s", connect,
@@ -259,8 +260,8 @@ session_open(const char *connect, int session_timeout_ms, int timeout_ms, int64_
 	}
 
 	pthread_mutex_lock(&zk->z_lock);
-	while (zk->z_state != ZOO_CONNECTED_STATE && zk->z_state != ZOO_EXPIRED_SESSION_STATE &&
-	    zk->z_state != ZOO_AUTH_FAILED_STATE) {
+	while (zk->z_state != ZOO_CONNECTED_STATE && zk->z_state != ZOO_EXPIRED_SESSION_STATE
+	    && zk->z_state != ZOO_AUTH_FAILED_STATE) {
 		if (rl_mono_ms() >= deadline_ms)
 			break;
 		// rl_mono_ms is CLOCK_MONOTONIC, the condition's clock.
@@ -278,15 +279,15 @@ session_open(const char *connect, int session_timeout_ms, int timeout_ms, int64_
 		return RL_OK;
 	}
 	if (state == ZOO_EXPIRED_SESSION_STATE) {
-		snprintf(errbuf, errlen, "ZooKeeper at %s: the server expired the new session",
-		    connect);
+		snprintf(
+		    errbuf, errlen, "ZooKeeper at %s: the server expired the new session", connect);
 		rv = RL_ERR_CLOSED;
 	} else if (state == ZOO_AUTH_FAILED_STATE) {
 		snprintf(errbuf, errlen, "ZooKeeper at %s: authentication failed", connect);
 		rv = RL_ERR_IO;
 	} else {
-		snprintf(errbuf, errlen, "ZooKeeper at %s: no server answered within %d ms", connect,
-		    timeout_ms);
+		snprintf(errbuf, errlen, "ZooKeeper at %s: no server answered within %d ms",
+		    connect, timeout_ms);
 		rv = RL_ERR_TIMEDOUT;
 	}
 err_session:
@@ -300,10 +301,11 @@ static int
 create_parents(zhandle_t *zh, const char *path, char **ret_failed)
 {
 	char *prefix = rl_strdup(path);
-	int rc = ZOK;
+	int   rc = ZOK;
 	for (char *slash = strchr(prefix + 1, '/'); slash != NULL; slash = strchr(slash + 1, '/')) {
 		*slash = '\0';
-		rc = zoo_create(zh, prefix, NULL, -1, &ZOO_OPEN_ACL_UNSAFE, ZOO_PERSISTENT, NULL, 0);
+		rc = zoo_create(
+		    zh, prefix, NULL, -1, &ZOO_OPEN_ACL_UNSAFE, ZOO_PERSISTENT, NULL, 0);
 		if (rc != ZOK && rc != ZNODEEXISTS) {
 			*ret_failed = prefix;
 			return rc;
@@ -320,20 +322,20 @@ static rl_err
 create_chroot(const char *connect, const char *chroot, int session_timeout_ms, int timeout_ms,
     int64_t deadline_ms, char *errbuf, size_t errlen)
 {
-	char *hosts = rl_strndup(connect, (size_t)(chroot - connect));
+	char  *hosts = rl_strndup(connect, (size_t)(chroot - connect));
 	rl_zk *root;
-	rl_err rv = session_open(hosts, session_timeout_ms, timeout_ms, deadline_ms, &root, errbuf,
-	    errlen);
+	rl_err rv = session_open(
+	    hosts, session_timeout_ms, timeout_ms, deadline_ms, &root, errbuf, errlen);
 	if (rv != RL_OK)
 		goto err_hosts;
 	char *failed = NULL;
-	int rc = create_parents(root->z_handle, chroot, &failed);
+	int   rc = create_parents(root->z_handle, chroot, &failed);
 	if (rc == ZOK)
-		rc = zoo_create(root->z_handle, chroot, NULL, -1, &ZOO_OPEN_ACL_UNSAFE, ZOO_PERSISTENT,
-		    NULL, 0);
+		rc = zoo_create(root->z_handle, chroot, NULL, -1, &ZOO_OPEN_ACL_UNSAFE,
+		    ZOO_PERSISTENT, NULL, 0);
 	if (rc != ZOK && rc != ZNODEEXISTS) {
-		rv = op_error(root, "create chroot", failed != NULL ? failed : chroot, rc, errbuf,
-		    errlen);
+		rv = op_error(
+		    root, "create chroot", failed != NULL ? failed : chroot, rc, errbuf, errlen);
 		rl_free(failed);
 		goto err_root;
 	}
@@ -350,7 +352,7 @@ rl_zk_connect(const char *connect, int session_timeout_ms, int timeout_ms, rl_zk
     char *errbuf, size_t errlen)
 {
 	const char *chroot;
-	rl_err rv = check_connect(connect, &chroot, errbuf, errlen);
+	rl_err      rv = check_connect(connect, &chroot, errbuf, errlen);
 	if (rv != RL_OK)
 		return rv;
 	if (session_timeout_ms <= 0 || timeout_ms < 0) {
@@ -361,15 +363,16 @@ rl_zk_connect(const char *connect, int session_timeout_ms, int timeout_ms, rl_zk
 		return RL_ERR_INVAL;
 	}
 	int64_t deadline_ms = rl_mono_ms() + timeout_ms;
-	rl_zk *zk;
-	rv = session_open(connect, session_timeout_ms, timeout_ms, deadline_ms, &zk, errbuf, errlen);
+	rl_zk  *zk;
+	rv = session_open(
+	    connect, session_timeout_ms, timeout_ms, deadline_ms, &zk, errbuf, errlen);
 	if (rv != RL_OK)
 		return rv;
 	zk->z_chroot = chroot != NULL;
 	if (chroot != NULL) {
 		// Paths are relative to the chroot from now on: "/" is the chroot itself.
 		struct Stat stat;
-		int rc = zoo_exists(zk->z_handle, "/", 0, &stat);
+		int         rc = zoo_exists(zk->z_handle, "/", 0, &stat);
 		if (rc == ZNONODE)
 			rv = create_chroot(connect, chroot, session_timeout_ms, timeout_ms,
 			    deadline_ms, errbuf, errlen);
@@ -405,12 +408,13 @@ rl_err
 rl_zk_set(rl_zk *zk, const char *path, const void *data, size_t len, char *errbuf, size_t errlen)
 {
 	if (len > INT_MAX) {
-		snprintf(errbuf, errlen, "ZooKeeper set %s at %s: %zu bytes is more than a znode holds",
-		    path, zk->z_connect, len);
+		snprintf(errbuf, errlen,
+		    "ZooKeeper set %s at %s: %zu bytes is more than a znode holds", path,
+		    zk->z_connect, len);
 		return RL_ERR_INVAL;
 	}
 	const char *value = data != NULL ? data : "";
-	int rc;
+	int         rc;
 	// Set, else create; a node created or deleted by someone else meanwhile
 	// sends us round again.
 	for (int attempt = 0; attempt < 5; attempt++) {
@@ -442,7 +446,8 @@ rl_zk_set(rl_zk *zk, const char *path, const void *data, size_t len, char *errbu
 		size_t used = strlen(errbuf);
 		if (used < errlen)
 			snprintf(errbuf + used, errlen - used,
-			    "; the value has %zu bytes and a server's default jute.maxbuffer is 1 MB",
+			    "; the value has %zu bytes and a server's default jute.maxbuffer is 1 "
+			    "MB",
 			    len);
 	}
 	return rv;
@@ -455,10 +460,10 @@ rl_zk_get(rl_zk *zk, const char *path, char **ret, size_t *ret_len, char *errbuf
 	// first read reported (and again if it grew meanwhile).
 	int cap = 4096;
 	for (int attempt = 0; attempt < 8; attempt++) {
-		char *buf = rl_malloc((size_t)cap + 1);
-		int len = cap;
+		char       *buf = rl_malloc((size_t)cap + 1);
+		int         len = cap;
 		struct Stat stat;
-		int rc = zoo_get(zk->z_handle, path, 0, buf, &len, &stat);
+		int         rc = zoo_get(zk->z_handle, path, 0, buf, &len, &stat);
 		if (rc != ZOK) {
 			rl_free(buf);
 			return op_error(zk, "get", path, rc, errbuf, errlen);
@@ -489,11 +494,11 @@ compare_names(const void *a, const void *b)
 
 // Children come sorted by name (the server's order is arbitrary).
 rl_err
-rl_zk_children(rl_zk *zk, const char *path, char ***ret, size_t *ret_count, char *errbuf,
-    size_t errlen)
+rl_zk_children(
+    rl_zk *zk, const char *path, char ***ret, size_t *ret_count, char *errbuf, size_t errlen)
 {
-	struct String_vector kids = {0, NULL};
-	int rc = zoo_get_children(zk->z_handle, path, 0, &kids);
+	struct String_vector kids = { 0, NULL };
+	int                  rc = zoo_get_children(zk->z_handle, path, 0, &kids);
 	if (rc != ZOK)
 		return op_error(zk, "list children of", path, rc, errbuf, errlen);
 	size_t count = kids.count > 0 ? (size_t)kids.count : 0;
@@ -526,8 +531,8 @@ delete_tree(rl_zk *zk, const char *path, char *errbuf, size_t errlen)
 	bool root = strcmp(path, "/") == 0;
 	// A child created while we delete makes the delete fail: list again.
 	for (int attempt = 0; attempt < 5; attempt++) {
-		struct String_vector kids = {0, NULL};
-		int rc = zoo_get_children(zk->z_handle, path, 0, &kids);
+		struct String_vector kids = { 0, NULL };
+		int                  rc = zoo_get_children(zk->z_handle, path, 0, &kids);
 		if (rc == ZNONODE)
 			return RL_OK;
 		if (rc != ZOK)
@@ -537,7 +542,7 @@ delete_tree(rl_zk *zk, const char *path, char *errbuf, size_t errlen)
 			if (root && !zk->z_chroot && strcmp(kids.data[i], "zookeeper") == 0)
 				continue;
 			size_t size = strlen(path) + strlen(kids.data[i]) + 2;
-			char *child = rl_malloc(size);
+			char  *child = rl_malloc(size);
 			snprintf(child, size, "%s/%s", root ? "" : path, kids.data[i]);
 			rl_err rv = delete_tree(zk, child, errbuf, errlen);
 			rl_free(child);

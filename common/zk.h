@@ -26,19 +26,19 @@ bool rl_zk_expired(rl_zk *zk);
 
 // rl_zk_set writes data to path, creating it and any missing parents as
 // persistent znodes. @locality any thread
-rl_err rl_zk_set(rl_zk *zk, const char *path, const void *data, size_t len, char *errbuf,
-    size_t errlen);
+rl_err rl_zk_set(
+    rl_zk *zk, const char *path, const void *data, size_t len, char *errbuf, size_t errlen);
 
 // rl_zk_get reads path into a new buffer (NUL-terminated after len bytes;
 // free with rl_free). A missing node is RL_ERR_NOENT.
-rl_err rl_zk_get(rl_zk *zk, const char *path, char **ret, size_t *ret_len, char *errbuf,
-    size_t errlen);
+rl_err rl_zk_get(
+    rl_zk *zk, const char *path, char **ret, size_t *ret_len, char *errbuf, size_t errlen);
 
 // rl_zk_children lists path's children (NULL-terminated array, free with
 // rl_zk_free_names). A missing node is RL_ERR_NOENT.
-rl_err rl_zk_children(rl_zk *zk, const char *path, char ***ret, size_t *ret_count, char *errbuf,
-    size_t errlen);
-void   rl_zk_free_names(char **names);
+rl_err rl_zk_children(
+    rl_zk *zk, const char *path, char ***ret, size_t *ret_count, char *errbuf, size_t errlen);
+void rl_zk_free_names(char **names);
 
 // rl_zk_delete removes path (and, with recursive, everything below it). A
 // missing node is success.

@@ -29,6 +29,7 @@ PACKAGES=(
     openjdk-17-jre-headless
     maven
     clang
+    clang-format
     libclang-rt-14-dev
     procps
 )

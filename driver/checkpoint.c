@@ -96,7 +96,6 @@ warn(const rl_checkpoint *ckp, const char *path, const char *fmt, ...)
 	ckp->c_warn(ckp->c_warn_arg, path, why);
 }
 
-
 static const char *
 phase_name(Rill__BatchRecord__Phase phase)
 {
@@ -115,8 +114,8 @@ phase_name(Rill__BatchRecord__Phase phase)
 static bool
 phase_valid(int phase)
 {
-	return phase >= RILL__BATCH_RECORD__PHASE__PLANNED &&
-	    phase <= RILL__BATCH_RECORD__PHASE__DONE;
+	return phase >= RILL__BATCH_RECORD__PHASE__PLANNED
+	    && phase <= RILL__BATCH_RECORD__PHASE__DONE;
 }
 
 static void
@@ -133,8 +132,7 @@ record_path(const rl_checkpoint *ckp, int64_t t, Rill__BatchRecord__Phase phase,
 // parse_name accepts exactly the names rl_checkpoint_write makes:
 // "<T>.<phase>" and ".<T>.<phase>.tmp", T in canonical decimal.
 static bool
-parse_name(const char *name, int64_t *ret_time, Rill__BatchRecord__Phase *ret_phase,
-    bool *ret_tmp)
+parse_name(const char *name, int64_t *ret_time, Rill__BatchRecord__Phase *ret_phase, bool *ret_tmp)
 {
 	bool tmp = name[0] == '.';
 	if (tmp)
@@ -175,8 +173,8 @@ cmp_batch_desc(const void *a, const void *b)
 // list_batches reads batches/ into one entry per batch time, newest first.
 // A missing batches/ is an empty list.
 static rl_err
-list_batches(const rl_checkpoint *ckp, batch_files **ret, size_t *ret_n, char *errbuf,
-    size_t errlen)
+list_batches(
+    const rl_checkpoint *ckp, batch_files **ret, size_t *ret_n, char *errbuf, size_t errlen)
 {
 	DIR *d = opendir(ckp->c_batches);
 	if (d == NULL) {
@@ -209,10 +207,10 @@ list_batches(const rl_checkpoint *ckp, batch_files **ret, size_t *ret_n, char *e
 			cap = rl_growth(cap, n + 1, 16);
 			v = rl_realloc(v, cap * sizeof(*v));
 		}
-		v[n++] = (batch_files){
-		    .b_time = t,
-		    .b_phases = tmp ? 0 : 1u << phase,
-		    .b_tmp = tmp ? 1u << phase : 0,
+		v[n++] = (batch_files) {
+			.b_time = t,
+			.b_phases = tmp ? 0 : 1u << phase,
+			.b_tmp = tmp ? 1u << phase : 0,
 		};
 	}
 	closedir(d);
@@ -321,7 +319,8 @@ load_record(const rl_checkpoint *ckp, int64_t t, Rill__BatchRecord__Phase phase,
 	}
 	uint32_t crc = rl_crc32c(payload, len);
 	if (crc != stored_crc) {
-		warn(ckp, path, "CRC32C mismatch (stored 0x%08" PRIx32 ", computed 0x%08" PRIx32 ")",
+		warn(ckp, path,
+		    "CRC32C mismatch (stored 0x%08" PRIx32 ", computed 0x%08" PRIx32 ")",
 		    stored_crc, crc);
 		goto out_fd;
 	}
@@ -344,8 +343,8 @@ load_record(const rl_checkpoint *ckp, int64_t t, Rill__BatchRecord__Phase phase,
 		goto out_invalid;
 	}
 	if (rec->batch_time_ms != t) {
-		warn(ckp, path, "names batch %" PRId64 " but holds %" PRId64, t,
-		    rec->batch_time_ms);
+		warn(
+		    ckp, path, "names batch %" PRId64 " but holds %" PRId64, t, rec->batch_time_ms);
 		goto out_invalid;
 	}
 	goto out_fd;
@@ -496,8 +495,8 @@ stat_done(const rl_checkpoint *ckp, int64_t t, struct stat *st)
 static bool
 same_file(const known_done *k, const struct stat *st)
 {
-	return k->k_dev == st->st_dev && k->k_ino == st->st_ino && k->k_size == st->st_size &&
-	    k->k_mtime.tv_sec == st->st_mtim.tv_sec && k->k_mtime.tv_nsec == st->st_mtim.tv_nsec;
+	return k->k_dev == st->st_dev && k->k_ino == st->st_ino && k->k_size == st->st_size
+	    && k->k_mtime.tv_sec == st->st_mtim.tv_sec && k->k_mtime.tv_nsec == st->st_mtim.tv_nsec;
 }
 
 // known_valid: t's done record is one this store saw valid, unchanged since.
@@ -518,7 +517,7 @@ remember_valid(rl_checkpoint *ckp, int64_t t)
 	struct stat st;
 	if (!stat_done(ckp, t, &st))
 		return;
-	known_done k = {t, st.st_dev, st.st_ino, st.st_size, st.st_mtim};
+	known_done k = { t, st.st_dev, st.st_ino, st.st_size, st.st_mtim };
 	for (size_t i = 0; i < ckp->c_nknown; i++) {
 		if (ckp->c_known[i].k_time == t) {
 			ckp->c_known[i] = k;
@@ -643,7 +642,8 @@ rl_checkpoint_write(rl_checkpoint *ckp, Rill__BatchRecord *rec, char *errbuf, si
 		seterr(errbuf, errlen, "%s: fsync: %s", ckp->c_batches, strerror(errno));
 		return RL_ERR_IO;
 	default:
-		seterr(errbuf, errlen, "%s: %s: %s", tmp, rl_write_step_name(step), strerror(errno));
+		seterr(
+		    errbuf, errlen, "%s: %s: %s", tmp, rl_write_step_name(step), strerror(errno));
 		return RL_ERR_IO;
 	}
 	if (rec->phase != RILL__BATCH_RECORD__PHASE__DONE)
@@ -662,8 +662,8 @@ rl_checkpoint_latest(rl_checkpoint *ckp, Rill__BatchRecord **ret, char *errbuf, 
 		return rv;
 	Rill__BatchRecord *rec = NULL;
 	for (size_t i = 0; i < n && rec == NULL; i++) {
-		if ((rv = load_batch(ckp, v[i].b_time, v[i].b_phases, &rec, errbuf, errlen)) !=
-		    RL_OK)
+		if ((rv = load_batch(ckp, v[i].b_time, v[i].b_phases, &rec, errbuf, errlen))
+		    != RL_OK)
 			goto err_list;
 	}
 	rl_free(v);
@@ -676,8 +676,8 @@ err_list:
 }
 
 rl_err
-rl_checkpoint_read(rl_checkpoint *ckp, int64_t batch_ms, Rill__BatchRecord **ret, char *errbuf,
-    size_t errlen)
+rl_checkpoint_read(
+    rl_checkpoint *ckp, int64_t batch_ms, Rill__BatchRecord **ret, char *errbuf, size_t errlen)
 {
 	if (batch_ms < 0) {
 		*ret = NULL;

@@ -44,20 +44,19 @@ const char *rl_checkpoint_dir(const rl_checkpoint *ckp);
 // done record are kept, and every batch newer than the oldest of them; an
 // error while pruning is returned although the record itself is durable.
 // @locality one thread: a checkpoint is not shared.
-rl_err rl_checkpoint_write(rl_checkpoint *ckp, Rill__BatchRecord *rec, char *errbuf,
-    size_t errlen);
+rl_err rl_checkpoint_write(rl_checkpoint *ckp, Rill__BatchRecord *rec, char *errbuf, size_t errlen);
 
 // rl_checkpoint_latest finds the newest batch with at least one valid record
 // and returns its most advanced valid phase (done > prepared > planned);
 // *ret = NULL when the directory holds no valid record at all. Invalid files
 // met on the way go to the warn callback. The caller frees the record with
 // rill__batch_record__free_unpacked(rec, NULL).
-rl_err rl_checkpoint_latest(rl_checkpoint *ckp, Rill__BatchRecord **ret, char *errbuf,
-    size_t errlen);
+rl_err rl_checkpoint_latest(
+    rl_checkpoint *ckp, Rill__BatchRecord **ret, char *errbuf, size_t errlen);
 
 // rl_checkpoint_read reads one batch's most advanced valid record (same
 // rules); *ret = NULL when the batch has none.
-rl_err rl_checkpoint_read(rl_checkpoint *ckp, int64_t batch_ms, Rill__BatchRecord **ret,
-    char *errbuf, size_t errlen);
+rl_err rl_checkpoint_read(
+    rl_checkpoint *ckp, int64_t batch_ms, Rill__BatchRecord **ret, char *errbuf, size_t errlen);
 
 #endif

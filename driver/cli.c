@@ -15,11 +15,14 @@ usage(FILE *out)
 	    "usage: rill COMMAND [ARGS]\n"
 	    "\n"
 	    "Local runs:\n"
-	    "  demo [--seconds N]            word count on an embedded Kafka cluster, printed per batch\n"
+	    "  demo [--seconds N]            word count on an embedded Kafka cluster, printed per "
+	    "batch\n"
 	    "  run JOB.yaml [--executors N] [--available-now] [--for DUR]\n"
-	    "                                run a job with a local driver and N executor processes\n"
+	    "                                run a job with a local driver and N executor "
+	    "processes\n"
 	    "  kafka-mock [--brokers N] [--topic NAME:PARTITIONS]...\n"
-	    "                                run an embedded Kafka-protocol cluster, print its bootstrap\n"
+	    "                                run an embedded Kafka-protocol cluster, print its "
+	    "bootstrap\n"
 	    "\n"
 	    "Cluster commands (submit, list, status, kill, supervise) are not in this version.\n"
 	    "\n"
@@ -51,10 +54,12 @@ main(int argc, char **argv)
 		return rl_cmd_demo(argc - 1, argv + 1);
 	if (strcmp(cmd, "kafka-mock") == 0)
 		return rl_cmd_kafka_mock(argc - 1, argv + 1);
-	const char *later[] = {"submit", "list", "status", "kill", "supervise"};
+	const char *later[] = { "submit", "list", "status", "kill", "supervise" };
 	for (size_t i = 0; i < sizeof(later) / sizeof(later[0]); i++) {
 		if (strcmp(cmd, later[i]) == 0) {
-			fprintf(stderr, "rill %s: cluster mode is not available in this version of rill\n", cmd);
+			fprintf(stderr,
+			    "rill %s: cluster mode is not available in this version of rill\n",
+			    cmd);
 			return RL_EXIT_FAILURE;
 		}
 	}

@@ -12,12 +12,12 @@
 enum { RL_EXIT_OK = 0, RL_EXIT_FAILURE = 1, RL_EXIT_USAGE = 2 };
 
 typedef struct rl_run_opts {
-	int     executors;      // executor processes to start
-	int     cores;          // per executor; 0: enough task slots for every partition
-	bool    available_now;
-	int64_t run_for_ms;     // 0 = until stopped
+	int         executors; // executor processes to start
+	int         cores; // per executor; 0: enough task slots for every partition
+	bool        available_now;
+	int64_t     run_for_ms; // 0 = until stopped
 	const char *checkpoint_dir; // NULL: none
-	const char *zk_connect;     // NULL: none
+	const char *zk_connect; // NULL: none
 } rl_run_opts;
 
 // rl_cli_run_job runs job with a driver in this process and local executor

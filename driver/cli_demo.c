@@ -19,8 +19,26 @@
 #define LINES_PER_SECOND 2000
 
 static const char *const words[] = {
-	"the", "stream", "flows", "to", "a", "river", "and", "every", "batch", "counts",
-	"words", "in", "kafka", "partitions", "quickly", "rill", "spark", "small", "fast", "data",
+	"the",
+	"stream",
+	"flows",
+	"to",
+	"a",
+	"river",
+	"and",
+	"every",
+	"batch",
+	"counts",
+	"words",
+	"in",
+	"kafka",
+	"partitions",
+	"quickly",
+	"rill",
+	"spark",
+	"small",
+	"fast",
+	"data",
 };
 
 typedef struct generator {
@@ -43,17 +61,18 @@ static void *
 generate(void *arg)
 {
 	generator *g = arg;
-	unsigned seed = 42;
-	char line[256];
-	int64_t start = rl_mono_ms();
+	unsigned   seed = 42;
+	char       line[256];
+	int64_t    start = rl_mono_ms();
 	while (!g->stop) {
-		int nwords = 3 + rand_r(&seed) % 6;
+		int    nwords = 3 + rand_r(&seed) % 6;
 		size_t len = 0;
 		for (int w = 0; w < nwords; w++)
-			len += (size_t)snprintf(line + len, sizeof(line) - len, "%s%s", w ? " " : "",
-			    pick_word(&seed));
-		if (rl_kafka_produce(g->producer, TOPIC, -1, NULL, 0, line, len, g->error,
-			sizeof(g->error)) != RL_OK)
+			len += (size_t)snprintf(
+			    line + len, sizeof(line) - len, "%s%s", w ? " " : "", pick_word(&seed));
+		if (rl_kafka_produce(
+		        g->producer, TOPIC, -1, NULL, 0, line, len, g->error, sizeof(g->error))
+		    != RL_OK)
 			break;
 		g->lines++;
 		// Pace to LINES_PER_SECOND.
@@ -83,12 +102,12 @@ int
 rl_cmd_demo(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{"seconds", required_argument, NULL, 's'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+		{ "seconds", required_argument, NULL, 's' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
 	};
 	long seconds = 10;
-	int c;
+	int  c;
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 's':
@@ -112,15 +131,15 @@ rl_cmd_demo(int argc, char **argv)
 	setenv("RILL_LOG_LEVEL", "warn", 0);
 	rl_log_init();
 
-	char why[1024];
+	char           why[1024];
 	rl_kafka_mock *mock;
-	if (rl_kafka_mock_create(1, &mock, why, sizeof(why)) != RL_OK ||
-	    rl_kafka_mock_create_topic(mock, TOPIC, PARTITIONS, why, sizeof(why)) != RL_OK) {
+	if (rl_kafka_mock_create(1, &mock, why, sizeof(why)) != RL_OK
+	    || rl_kafka_mock_create_topic(mock, TOPIC, PARTITIONS, why, sizeof(why)) != RL_OK) {
 		fprintf(stderr, "rill demo: %s\n", why);
 		return RL_EXIT_FAILURE;
 	}
 	const char *boot = rl_kafka_mock_bootstraps(mock);
-	generator g = {0};
+	generator   g = { 0 };
 	if (rl_kafka_producer_create(boot, NULL, &g.producer, why, sizeof(why)) != RL_OK) {
 		fprintf(stderr, "rill demo: %s\n", why);
 		rl_kafka_mock_destroy(mock);
@@ -129,34 +148,33 @@ rl_cmd_demo(int argc, char **argv)
 	pthread_t gen;
 	pthread_create(&gen, NULL, generate, &g);
 
-	char spec[1024];
-	int len = snprintf(spec, sizeof(spec),
-	    "name: demo-wordcount\n"
-	    "batch: 1s\n"
-	    "source:\n"
-	    "  kafka:\n"
-	    "    brokers: \"%s\"\n"
-	    "    topics: [" TOPIC "]\n"
-	    "    starting_offsets: latest\n"
-	    "pipeline:\n"
-	    "  - flat_map: words\n"
-	    "  - map_values: one\n"
-	    "  - reduce_by_key: sum\n"
-	    "sink:\n"
-	    "  print: {num: 10}\n",
-	    boot);
+	char    spec[1024];
+	int     len = snprintf(spec, sizeof(spec),
+	        "name: demo-wordcount\n"
+	            "batch: 1s\n"
+	            "source:\n"
+	            "  kafka:\n"
+	            "    brokers: \"%s\"\n"
+	            "    topics: [" TOPIC "]\n"
+	            "    starting_offsets: latest\n"
+	            "pipeline:\n"
+	            "  - flat_map: words\n"
+	            "  - map_values: one\n"
+	            "  - reduce_by_key: sum\n"
+	            "sink:\n"
+	            "  print: {num: 10}\n",
+	        boot);
 	rl_job *job;
-	int code = RL_EXIT_FAILURE;
+	int     code = RL_EXIT_FAILURE;
 	if (rl_job_parse(spec, (size_t)len, "demo job", &job, why, sizeof(why)) != RL_OK) {
 		fprintf(stderr, "rill demo: %s\n", why);
 		goto out;
 	}
 	printf("rill demo: embedded Kafka at %s, topic '%s' (%d partitions), %d lines/s;\n"
 	       "word count in 1 s batches with 2 executors%s\n\n",
-	    boot, TOPIC, PARTITIONS, LINES_PER_SECOND,
-	    seconds > 0 ? "" : " (Ctrl-C to stop)");
+	    boot, TOPIC, PARTITIONS, LINES_PER_SECOND, seconds > 0 ? "" : " (Ctrl-C to stop)");
 	fflush(stdout);
-	rl_run_opts opts = {.executors = 2, .run_for_ms = seconds * 1000};
+	rl_run_opts opts = { .executors = 2, .run_for_ms = seconds * 1000 };
 	code = rl_cli_run_job(job, &opts);
 	rl_job_destroy(job);
 out:

@@ -38,15 +38,15 @@ int
 rl_cmd_kafka_mock(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{"brokers", required_argument, NULL, 'b'},
-		{"topic", required_argument, NULL, 't'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+		{ "brokers", required_argument, NULL, 'b' },
+		{ "topic", required_argument, NULL, 't' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
 	};
-	long brokers = 1;
+	long  brokers = 1;
 	char *topics[64];
-	int ntopics = 0;
-	int c;
+	int   ntopics = 0;
+	int   c;
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'b':
@@ -72,7 +72,7 @@ rl_cmd_kafka_mock(int argc, char **argv)
 		usage(stderr);
 		return RL_EXIT_USAGE;
 	}
-	char why[512];
+	char           why[512];
 	rl_kafka_mock *mock;
 	if (rl_kafka_mock_create((int)brokers, &mock, why, sizeof(why)) != RL_OK) {
 		fprintf(stderr, "rill kafka-mock: %s\n", why);
@@ -81,14 +81,17 @@ rl_cmd_kafka_mock(int argc, char **argv)
 	for (int i = 0; i < ntopics; i++) {
 		char *colon = strrchr(topics[i], ':');
 		char *end = NULL;
-		long parts = colon != NULL ? strtol(colon + 1, &end, 10) : 0;
-		if (colon == NULL || colon == topics[i] || *end != '\0' || parts < 1 || parts > 10000) {
-			fprintf(stderr, "rill kafka-mock: --topic '%s' is not NAME:PARTITIONS\n", topics[i]);
+		long  parts = colon != NULL ? strtol(colon + 1, &end, 10) : 0;
+		if (colon == NULL || colon == topics[i] || *end != '\0' || parts < 1
+		    || parts > 10000) {
+			fprintf(stderr, "rill kafka-mock: --topic '%s' is not NAME:PARTITIONS\n",
+			    topics[i]);
 			rl_kafka_mock_destroy(mock);
 			return RL_EXIT_USAGE;
 		}
 		*colon = '\0';
-		if (rl_kafka_mock_create_topic(mock, topics[i], (int)parts, why, sizeof(why)) != RL_OK) {
+		if (rl_kafka_mock_create_topic(mock, topics[i], (int)parts, why, sizeof(why))
+		    != RL_OK) {
 			fprintf(stderr, "rill kafka-mock: %s\n", why);
 			rl_kafka_mock_destroy(mock);
 			return RL_EXIT_FAILURE;

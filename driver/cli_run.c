@@ -22,7 +22,7 @@ stop_driver(void *d)
 int
 rl_cli_run_job(const rl_job *job, const rl_run_opts *opts)
 {
-	char why[1024];
+	char           why[1024];
 	rl_driver_opts dopts = {
 		.listen_url = "tcp://127.0.0.1:0",
 		.available_now = opts->available_now,
@@ -32,11 +32,12 @@ rl_cli_run_job(const rl_job *job, const rl_run_opts *opts)
 		.zk_connect = opts->zk_connect,
 	};
 	rl_driver *d;
-	rl_err rv = rl_driver_create(job, &dopts, &d, why, sizeof(why));
+	rl_err     rv = rl_driver_create(job, &dopts, &d, why, sizeof(why));
 	if (rv != RL_OK) {
 		fprintf(stderr, "rill: %s\n", why);
 		return rv == RL_ERR_NOTSUP || rv == RL_ERR_PARSE || rv == RL_ERR_USAGE
-		    ? RL_EXIT_USAGE : RL_EXIT_FAILURE;
+		    ? RL_EXIT_USAGE
+		    : RL_EXIT_FAILURE;
 	}
 	// Batch tasks mostly wait (for Kafka, for peers, for the disk): by default
 	// there are task slots enough for every partition at once, so each stage
@@ -44,12 +45,14 @@ rl_cli_run_job(const rl_job *job, const rl_run_opts *opts)
 	// p99 143 ms with 4 slots, 29 ms with 8).
 	int cores = opts->cores;
 	if (cores == 0) {
-		size_t per = (rl_driver_partitions(d) + (size_t)opts->executors - 1) / (size_t)opts->executors;
+		size_t per = (rl_driver_partitions(d) + (size_t)opts->executors - 1)
+		    / (size_t)opts->executors;
 		cores = per > 2 ? (per < 64 ? (int)per : 64) : 2;
 	}
 	rl_local *local;
-	if ((rv = rl_local_start(rl_driver_url(d), opts->executors, cores, &local, why,
-		 sizeof(why))) != RL_OK) {
+	if ((rv = rl_local_start(
+	         rl_driver_url(d), opts->executors, cores, &local, why, sizeof(why)))
+	    != RL_OK) {
 		fprintf(stderr, "rill: %s\n", why);
 		rl_driver_destroy(d);
 		return RL_EXIT_FAILURE;
@@ -99,19 +102,19 @@ int
 rl_cmd_run(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{"executors", required_argument, NULL, 'e'},
-		{"cores", required_argument, NULL, 'c'},
-		{"available-now", no_argument, NULL, 'a'},
-		{"for", required_argument, NULL, 'f'},
-		{"checkpoint-dir", required_argument, NULL, 'C'},
-		{"http", required_argument, NULL, 'H'},
-		{"zk", required_argument, NULL, 'z'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+		{ "executors", required_argument, NULL, 'e' },
+		{ "cores", required_argument, NULL, 'c' },
+		{ "available-now", no_argument, NULL, 'a' },
+		{ "for", required_argument, NULL, 'f' },
+		{ "checkpoint-dir", required_argument, NULL, 'C' },
+		{ "http", required_argument, NULL, 'H' },
+		{ "zk", required_argument, NULL, 'z' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
 	};
-	rl_run_opts opts = {.executors = 2}; // cores 0: enough for every partition
-	long n;
-	int c;
+	rl_run_opts opts = { .executors = 2 }; // cores 0: enough for every partition
+	long        n;
+	int         c;
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'e':
@@ -135,7 +138,8 @@ rl_cmd_run(int argc, char **argv)
 			opts.checkpoint_dir = optarg;
 			break;
 		case 'H':
-			fprintf(stderr, "rill run: --http is not available in this version of rill\n");
+			fprintf(
+			    stderr, "rill run: --http is not available in this version of rill\n");
 			return RL_EXIT_USAGE;
 		case 'z':
 			opts.zk_connect = optarg;
@@ -149,13 +153,14 @@ rl_cmd_run(int argc, char **argv)
 		}
 	}
 	if (argc - optind != 1) {
-		fprintf(stderr, "rill run: %s\n", argc == optind ? "a job file is required" : "only one job file");
+		fprintf(stderr, "rill run: %s\n",
+		    argc == optind ? "a job file is required" : "only one job file");
 		usage(stderr);
 		return RL_EXIT_USAGE;
 	}
-	char why[1024];
+	char    why[1024];
 	rl_job *job;
-	rl_err rv = rl_job_load(argv[optind], &job, why, sizeof(why));
+	rl_err  rv = rl_job_load(argv[optind], &job, why, sizeof(why));
 	if (rv != RL_OK) {
 		fprintf(stderr, "rill: %s\n", why);
 		return RL_EXIT_USAGE;

@@ -10,9 +10,9 @@
 
 #include "common/alloc.h"
 #include "common/fsutil.h"
+#include "common/layout.h"
 #include "common/log.h"
 #include "common/rpc.h"
-#include "common/layout.h"
 
 rl_err
 rl_commit_prepare(const rl_job *job, int64_t batch_ms, char *errbuf, size_t errlen)
@@ -32,7 +32,7 @@ static rl_err
 commit_files(const rl_job *job, int64_t batch_ms, char *errbuf, size_t errlen)
 {
 	const char *path = job->j_sink.k_path;
-	char tmp[4096], final[4096];
+	char        tmp[4096], final[4096];
 	rl_files_batch_tmp_dir(path, batch_ms, tmp, sizeof(tmp));
 	rl_files_batch_dir(path, batch_ms, final, sizeof(final));
 	if (rl_fsync_dir(tmp) != 0) {
@@ -47,7 +47,8 @@ commit_files(const rl_job *job, int64_t batch_ms, char *errbuf, size_t errlen)
 		// A replayed batch: swap the new directory in, in one step, then
 		// drop the old one (now under the temporary name).
 		if (renameat2(AT_FDCWD, tmp, AT_FDCWD, final, RENAME_EXCHANGE) != 0) {
-			snprintf(errbuf, errlen, "files sink: replace %s: %s", final, strerror(errno));
+			snprintf(
+			    errbuf, errlen, "files sink: replace %s: %s", final, strerror(errno));
 			return RL_ERR_IO;
 		}
 		rl_remove_tree(tmp);
@@ -63,10 +64,11 @@ static void
 commit_print(const rl_job *job, int64_t batch_ms, const rl_sched_task *tasks, size_t n, FILE *out)
 {
 	size_t shown = 0;
-	bool more = false;
-	fprintf(out, "-------------------------------------------\n"
-		     "Time: %" PRId64 " ms\n"
-		     "-------------------------------------------\n",
+	bool   more = false;
+	fprintf(out,
+	    "-------------------------------------------\n"
+	    "Time: %" PRId64 " ms\n"
+	    "-------------------------------------------\n",
 	    batch_ms);
 	for (size_t i = 0; i < n && !more; i++) {
 		const Rill__TaskResult *res = tasks[i].t_result;
@@ -111,7 +113,7 @@ size_t
 rl_commit_kafka_finish(rl_pool *pool, const rl_job *job, int64_t batch_ms, uint32_t stage,
     const rl_sched_task *tasks, size_t n, bool commit, bool *failed)
 {
-	size_t nfailed = 0;
+	size_t    nfailed = 0;
 	uint32_t *parts = rl_calloc(n + 1, sizeof(uint32_t));
 	for (size_t i = 0; i < n; i++)
 		failed[i] = tasks[i].t_result != NULL; // until an executor says otherwise
@@ -143,20 +145,21 @@ rl_commit_kafka_finish(rl_pool *pool, const rl_job *job, int64_t batch_ms, uint3
 		rl_rpc_client *cli = pool->p_execs[e]->e_client;
 		pthread_mutex_unlock(&pool->p_mu);
 		rl_msg *reply = NULL;
-		char why[512];
-		if (cli == NULL ||
-		    rl_rpc_call(cli, &env, NULL, 0, 60000, &reply, why, sizeof(why)) != RL_OK ||
-		    reply->m_env->body_case != RILL__ENVELOPE__BODY_SINK_FINISHED) {
-			rl_warn("driver", "cannot finish sink transactions", "batch_ms=%" PRId64 " executor=%s commit=%d",
-			    batch_ms, pool->p_execs[e]->e_id, commit);
+		char    why[512];
+		if (cli == NULL
+		    || rl_rpc_call(cli, &env, NULL, 0, 60000, &reply, why, sizeof(why)) != RL_OK
+		    || reply->m_env->body_case != RILL__ENVELOPE__BODY_SINK_FINISHED) {
+			rl_warn("driver", "cannot finish sink transactions",
+			    "batch_ms=%" PRId64 " executor=%s commit=%d", batch_ms,
+			    pool->p_execs[e]->e_id, commit);
 			rl_msg_free(reply);
 			continue;
 		}
 		const Rill__SinkFinished *done = reply->m_env->sink_finished;
 		for (size_t r = 0; r < done->n_results; r++)
 			for (size_t k = i; k < n; k++)
-				if (tasks[k].t_exec == e &&
-				    tasks[k].t_launch->partition == done->results[r]->partition)
+				if (tasks[k].t_exec == e
+				    && tasks[k].t_launch->partition == done->results[r]->partition)
 					failed[k] = !done->results[r]->ok;
 		rl_msg_free(reply);
 	}
@@ -172,10 +175,10 @@ rl_commit_kafka_committed(rl_kafka_meta *sink_meta, const rl_job *job, uint32_t 
 {
 	char group[256];
 	rl_kafka_sink_txn_id(job->j_name, partition, group, sizeof(group));
-	rl_tp marker = {job->j_sink.k_topic, 0};
+	rl_tp   marker = { job->j_sink.k_topic, 0 };
 	int64_t offset;
-	rl_err rv = rl_kafka_group_offsets(sink_meta, group, &marker, 1, 10000, &offset, errbuf,
-	    errlen);
+	rl_err  rv
+	    = rl_kafka_group_offsets(sink_meta, group, &marker, 1, 10000, &offset, errbuf, errlen);
 	if (rv == RL_OK)
 		*ret = offset >= batch_ms;
 	return rv;

@@ -38,40 +38,40 @@
 #define WATERMARK_PATIENCE_MS 30000 // how long unreadable offsets are waited out
 
 struct rl_driver {
-	const rl_job        *d_job;
-	rl_driver_opts       d_opts;
-	rl_plan             *d_plan;
-	rl_input            *d_input;
-	rl_pool             *d_pool;
-	rl_checkpoint       *d_ckp;     // NULL without --checkpoint-dir
-	rl_sched_opts        d_sched;
-	rl_pid               d_pid;
-	double               d_rate;    // backpressure's total records/s; <= 0: none yet
-	Rill__BatchRecord   *d_replay;  // a recovered batch to run again, or NULL
-	rl_kafka_meta       *d_sink_meta; // exactly-once Kafka sink: reads commit markers
-	rl_zk               *d_zk;      // progress is written here too, or NULL
-	bool                 d_zk_synced; // every position has been written once
-	rl_hist              d_latency;   // records: Kafka timestamp to sink commit, ms
-	char                *d_state_dir;   // stateful jobs: CHECKPOINT/state (absolute)
-	int64_t              d_state_read_ms; // the batch whose state the next one reads (0: none)
-	uint32_t             d_state_width;   // stateful jobs: the shuffle width, fixed for good
+	const rl_job         *d_job;
+	rl_driver_opts        d_opts;
+	rl_plan              *d_plan;
+	rl_input             *d_input;
+	rl_pool              *d_pool;
+	rl_checkpoint        *d_ckp; // NULL without --checkpoint-dir
+	rl_sched_opts         d_sched;
+	rl_pid                d_pid;
+	double                d_rate; // backpressure's total records/s; <= 0: none yet
+	Rill__BatchRecord    *d_replay; // a recovered batch to run again, or NULL
+	rl_kafka_meta        *d_sink_meta; // exactly-once Kafka sink: reads commit markers
+	rl_zk                *d_zk; // progress is written here too, or NULL
+	bool                  d_zk_synced; // every position has been written once
+	rl_hist               d_latency; // records: Kafka timestamp to sink commit, ms
+	char                 *d_state_dir; // stateful jobs: CHECKPOINT/state (absolute)
+	int64_t               d_state_read_ms; // the batch whose state the next one reads (0: none)
+	uint32_t              d_state_width; // stateful jobs: the shuffle width, fixed for good
 	volatile sig_atomic_t d_stop;
 };
 
 // One batch in flight: every partition's range, the tasks of each stage.
 typedef struct batch {
 	int64_t        b_time_ms;
-	rl_arena       b_arena;        // launches and their fields
-	size_t         b_nparts;       // input partitions when the batch was planned
-	int64_t       *b_from;         // per input partition
+	rl_arena       b_arena; // launches and their fields
+	size_t         b_nparts; // input partitions when the batch was planned
+	int64_t       *b_from; // per input partition
 	int64_t       *b_until;
 	rl_sched_task *b_tasks[MAX_STAGES];
 	size_t         b_ntasks[MAX_STAGES];
-	size_t        *b_part_of_map;  // stage-0 task -> input partition
+	size_t        *b_part_of_map; // stage-0 task -> input partition
 	uint32_t       b_nreduce;
 	uint64_t       b_records;
-	int64_t        b_plan_ms;      // wall clock when the ranges were cut
-	bool          *b_skip;         // last stage: partitions whose output is already committed
+	int64_t        b_plan_ms; // wall clock when the ranges were cut
+	bool          *b_skip; // last stage: partitions whose output is already committed
 	size_t         b_nskip;
 } batch;
 
@@ -84,8 +84,8 @@ kafka_exactly_once(const rl_driver *d)
 static bool
 skipped(const batch *b, uint32_t stage, size_t nstages, uint32_t partition)
 {
-	return stage == nstages - 1 && b->b_skip != NULL && partition < b->b_nskip &&
-	    b->b_skip[partition];
+	return stage == nstages - 1 && b->b_skip != NULL && partition < b->b_nskip
+	    && b->b_skip[partition];
 }
 
 static void
@@ -96,11 +96,11 @@ warn_checkpoint(void *arg, const char *path, const char *why)
 }
 
 rl_err
-rl_driver_create(const rl_job *job, const rl_driver_opts *opts, rl_driver **ret, char *errbuf,
-    size_t errlen)
+rl_driver_create(
+    const rl_job *job, const rl_driver_opts *opts, rl_driver **ret, char *errbuf, size_t errlen)
 {
 	rl_driver *d = RL_NEW(rl_driver);
-	rl_err rv;
+	rl_err     rv;
 	d->d_job = job;
 	d->d_opts = *opts;
 	if (d->d_opts.print_out == NULL)
@@ -109,7 +109,7 @@ rl_driver_create(const rl_job *job, const rl_driver_opts *opts, rl_driver **ret,
 		d->d_opts.epoch = 1;
 	if (d->d_opts.checkpoint_keep <= 0)
 		d->d_opts.checkpoint_keep = 100;
-	d->d_sched = (rl_sched_opts){
+	d->d_sched = (rl_sched_opts) {
 		.max_attempts = 4,
 		.task_timeout_ms = 0,
 		.no_executor_timeout_ms = 60000,
@@ -118,17 +118,19 @@ rl_driver_create(const rl_job *job, const rl_driver_opts *opts, rl_driver **ret,
 	if (job->j_sink.k_kind == RL_SINK_KAFKA) {
 		// The sink's topic must exist; its cluster holds the commit markers.
 		int32_t count;
-		if ((rv = rl_kafka_meta_create(job->j_sink.k_brokers, NULL, NULL, &d->d_sink_meta,
-			 errbuf, errlen)) != RL_OK ||
-		    (rv = rl_kafka_partition_count(d->d_sink_meta, job->j_sink.k_topic, 10000, &count,
-			 errbuf, errlen)) != RL_OK)
+		if ((rv = rl_kafka_meta_create(
+		         job->j_sink.k_brokers, NULL, NULL, &d->d_sink_meta, errbuf, errlen))
+		        != RL_OK
+		    || (rv = rl_kafka_partition_count(
+		            d->d_sink_meta, job->j_sink.k_topic, 10000, &count, errbuf, errlen))
+		        != RL_OK)
 			goto err_driver;
 	}
 	if ((rv = rl_plan_build(job, &d->d_plan, errbuf, errlen)) != RL_OK)
 		goto err_driver;
 	if (d->d_plan->p_nstages > MAX_STAGES) {
-		snprintf(errbuf, errlen, "%s: more than %d shuffles in one pipeline", job->j_filename,
-		    MAX_STAGES - 1);
+		snprintf(errbuf, errlen, "%s: more than %d shuffles in one pipeline",
+		    job->j_filename, MAX_STAGES - 1);
 		rv = RL_ERR_NOTSUP;
 		goto err_driver;
 	}
@@ -141,19 +143,21 @@ rl_driver_create(const rl_job *job, const rl_driver_opts *opts, rl_driver **ret,
 		rv = RL_ERR_USAGE;
 		goto err_driver;
 	}
-	if (opts->checkpoint_dir != NULL &&
-	    (rv = rl_checkpoint_open(opts->checkpoint_dir, d->d_opts.checkpoint_keep,
-		 warn_checkpoint, d, &d->d_ckp, errbuf, errlen)) != RL_OK)
+	if (opts->checkpoint_dir != NULL
+	    && (rv = rl_checkpoint_open(opts->checkpoint_dir, d->d_opts.checkpoint_keep,
+	            warn_checkpoint, d, &d->d_ckp, errbuf, errlen))
+	        != RL_OK)
 		goto err_driver;
 	if (stateful != NULL) {
-		char *abs = realpath(opts->checkpoint_dir, NULL);
+		char  *abs = realpath(opts->checkpoint_dir, NULL);
 		size_t len = strlen(abs) + sizeof("/state");
 		d->d_state_dir = rl_malloc(len);
 		snprintf(d->d_state_dir, len, "%s/state", abs);
 		free(abs);
 	}
-	if (opts->zk_connect != NULL &&
-	    (rv = rl_zk_connect(opts->zk_connect, 10000, 10000, &d->d_zk, errbuf, errlen)) != RL_OK)
+	if (opts->zk_connect != NULL
+	    && (rv = rl_zk_connect(opts->zk_connect, 10000, 10000, &d->d_zk, errbuf, errlen))
+	        != RL_OK)
 		goto err_driver;
 	if ((rv = rl_input_create(&job->j_source, &d->d_input, errbuf, errlen)) != RL_OK)
 		goto err_driver;
@@ -208,9 +212,9 @@ rl_driver_destroy(rl_driver *d)
 static bool
 is_stateful(rl_op_kind kind)
 {
-	return kind == RL_OP_UPDATE_STATE_BY_KEY || kind == RL_OP_MAP_WITH_STATE ||
-	    kind == RL_OP_WINDOW || kind == RL_OP_REDUCE_BY_KEY_AND_WINDOW ||
-	    kind == RL_OP_COUNT_BY_WINDOW;
+	return kind == RL_OP_UPDATE_STATE_BY_KEY || kind == RL_OP_MAP_WITH_STATE
+	    || kind == RL_OP_WINDOW || kind == RL_OP_REDUCE_BY_KEY_AND_WINDOW
+	    || kind == RL_OP_COUNT_BY_WINDOW;
 }
 
 // stateful_steps describes the job's steps that keep state across batches,
@@ -228,9 +232,9 @@ stateful_steps(const rl_job *job, Rill__StatefulStep *out, size_t max)
 		out[n].op = (char *)(uintptr_t)rl_op_name(st->s_kind);
 		out[n].fn = (char *)(uintptr_t)rl_fn_name(st->s_fn);
 		char shape[256];
-		int len = snprintf(shape, sizeof(shape), "%s/%s/%s/%" PRId64 "/%" PRId64 "/%" PRId64,
-		    out[n].op, out[n].fn, st->s_arg != NULL ? st->s_arg : "", st->s_num,
-		    st->s_length_ms, st->s_slide_ms);
+		int  len = snprintf(shape, sizeof(shape),
+		     "%s/%s/%s/%" PRId64 "/%" PRId64 "/%" PRId64, out[n].op, out[n].fn,
+                    st->s_arg != NULL ? st->s_arg : "", st->s_num, st->s_length_ms, st->s_slide_ms);
 		out[n].fingerprint = rl_hash64(shape, (size_t)len);
 		out[n].line = st->s_loc.line;
 		out[n].col = st->s_loc.col;
@@ -245,38 +249,46 @@ stateful_steps(const rl_job *job, Rill__StatefulStep *out, size_t max)
 static rl_err
 check_state_fits(rl_driver *d, const Rill__BatchRecord *rec, char *errbuf, size_t errlen)
 {
-	const rl_job *job = d->d_job;
+	const rl_job      *job = d->d_job;
 	Rill__StatefulStep now[MAX_STAGES];
-	size_t n = stateful_steps(job, now, MAX_STAGES);
-	const char *dir = rl_checkpoint_dir(d->d_ckp);
+	size_t             n = stateful_steps(job, now, MAX_STAGES);
+	const char        *dir = rl_checkpoint_dir(d->d_ckp);
 	for (size_t k = 0; k < n || k < rec->n_stateful_steps; k++) {
-		const Rill__StatefulStep *was = k < rec->n_stateful_steps ? rec->stateful_steps[k] : NULL;
+		const Rill__StatefulStep *was
+		    = k < rec->n_stateful_steps ? rec->stateful_steps[k] : NULL;
 		const Rill__StatefulStep *is = k < n ? &now[k] : NULL;
 		if (was != NULL && is != NULL && was->fingerprint == is->fingerprint)
 			continue;
 		if (is == NULL)
 			snprintf(errbuf, errlen,
-			    "%s: the job no longer has the %s: %s (was at line %d) whose state is in checkpoint %s;"
+			    "%s: the job no longer has the %s: %s (was at line %d) whose state is "
+			    "in checkpoint %s;"
 			    " put the step back, or start the job with a new --checkpoint-dir",
 			    job->j_filename, was->op, was->fn, was->line, dir);
 		else if (was == NULL)
 			snprintf(errbuf, errlen,
-			    "%s:%d:%d: %s: %s is new, and checkpoint %s was written without it; start the"
+			    "%s:%d:%d: %s: %s is new, and checkpoint %s was written without it; "
+			    "start the"
 			    " job with a new --checkpoint-dir to add a stateful step",
 			    job->j_filename, is->line, is->col, is->op, is->fn, dir);
 		else
 			snprintf(errbuf, errlen,
-			    "%s:%d:%d: %s: %s differs from the %s: %s whose state is in checkpoint %s, and"
-			    " state cannot carry over to a changed step; restore the step as it was, or"
+			    "%s:%d:%d: %s: %s differs from the %s: %s whose state is in checkpoint "
+			    "%s, and"
+			    " state cannot carry over to a changed step; restore the step as it "
+			    "was, or"
 			    " start the job with a new --checkpoint-dir",
-			    job->j_filename, is->line, is->col, is->op, is->fn, was->op, was->fn, dir);
+			    job->j_filename, is->line, is->col, is->op, is->fn, was->op, was->fn,
+			    dir);
 		return RL_ERR_INVAL;
 	}
-	if (n > 0 && job->j_shuffle_partitions > 0 &&
-	    (uint32_t)job->j_shuffle_partitions != rec->shuffle_partitions) {
+	if (n > 0 && job->j_shuffle_partitions > 0
+	    && (uint32_t)job->j_shuffle_partitions != rec->shuffle_partitions) {
 		snprintf(errbuf, errlen,
-		    "%s: shuffle_partitions is %" PRId64 " but the state in checkpoint %s is split %" PRIu32
-		    " ways; keep shuffle_partitions: %" PRIu32 ", or start with a new --checkpoint-dir",
+		    "%s: shuffle_partitions is %" PRId64
+		    " but the state in checkpoint %s is split %" PRIu32
+		    " ways; keep shuffle_partitions: %" PRIu32
+		    ", or start with a new --checkpoint-dir",
 		    job->j_filename, job->j_shuffle_partitions, dir, rec->shuffle_partitions,
 		    rec->shuffle_partitions);
 		return RL_ERR_INVAL;
@@ -291,12 +303,12 @@ write_record(rl_driver *d, batch *b, Rill__BatchRecord__Phase phase, char *errbu
 {
 	if (d->d_ckp == NULL)
 		return RL_OK;
-	size_t nparts;
+	size_t         nparts;
 	rl_input_part *parts = rl_input_parts(d->d_input, &nparts);
-	rl_arena a;
+	rl_arena       a;
 	rl_arena_init(&a, 4096);
 	Rill__BatchRecord rec = RILL__BATCH_RECORD__INIT;
-	Rill__RateState rate = RILL__RATE_STATE__INIT;
+	Rill__RateState   rate = RILL__RATE_STATE__INIT;
 	rec.phase = phase;
 	rec.job = d->d_job->j_name;
 	rec.spec_hash = d->d_job->j_spec_hash;
@@ -329,12 +341,13 @@ write_record(rl_driver *d, batch *b, Rill__BatchRecord__Phase phase, char *errbu
 			sc->stage = (uint32_t)last;
 			sc->partition = b->b_tasks[last][t].t_launch->partition;
 			sc->transactional_id = rl_arena_alloc(&a, 256);
-			rl_kafka_sink_txn_id(d->d_job->j_name, sc->partition, sc->transactional_id, 256);
+			rl_kafka_sink_txn_id(
+			    d->d_job->j_name, sc->partition, sc->transactional_id, 256);
 			rec.sink_commits[rec.n_sink_commits++] = sc;
 		}
 	}
 	rec.state_read_ms = d->d_state_read_ms;
-	Rill__StatefulStep steps[MAX_STAGES];
+	Rill__StatefulStep  steps[MAX_STAGES];
 	Rill__StatefulStep *step_ptrs[MAX_STAGES];
 	rec.n_stateful_steps = stateful_steps(d->d_job, steps, MAX_STAGES);
 	for (size_t k = 0; k < rec.n_stateful_steps; k++)
@@ -413,7 +426,7 @@ cut_ranges(rl_driver *d, batch *b, rl_input_part *parts, size_t nparts)
 		return;
 	}
 	int64_t *lags = rl_calloc(nparts + 1, sizeof(int64_t));
-	double *rates = rl_calloc(nparts + 1, sizeof(double));
+	double  *rates = rl_calloc(nparts + 1, sizeof(double));
 	for (size_t i = 0; i < nparts; i++) {
 		int64_t end = parts[i].ip_latest;
 		if (parts[i].ip_target >= 0 && parts[i].ip_target < end)
@@ -441,7 +454,7 @@ cut_ranges(rl_driver *d, batch *b, rl_input_part *parts, size_t nparts)
 static void
 plan_ranges(rl_driver *d, batch *b)
 {
-	size_t nparts;
+	size_t         nparts;
 	rl_input_part *parts = rl_input_parts(d->d_input, &nparts);
 	b->b_nparts = nparts;
 	b->b_from = rl_calloc(nparts + 1, sizeof(int64_t));
@@ -456,7 +469,7 @@ plan_ranges(rl_driver *d, batch *b)
 			continue; // empty ranges launch no task
 		if (skipped(b, 0, d->d_plan->p_nstages, (uint32_t)index++))
 			continue; // its output is committed already
-		Rill__TaskLaunch *tl = new_launch(d, b, 0, (uint32_t)(index - 1));
+		Rill__TaskLaunch  *tl = new_launch(d, b, 0, (uint32_t)(index - 1));
 		Rill__OffsetRange *r = rl_arena_alloc(&b->b_arena, sizeof(*r));
 		rill__offset_range__init(r);
 		r->topic = parts[i].ip_topic;
@@ -478,12 +491,13 @@ static void
 plan_reduce(rl_driver *d, batch *b, uint32_t s)
 {
 	const rl_sched_task *maps = b->b_tasks[s - 1];
-	size_t nmaps = b->b_ntasks[s - 1];
-	rl_sched_task *tasks = new_tasks(b->b_nreduce);
-	size_t n = 0;
+	size_t               nmaps = b->b_ntasks[s - 1];
+	rl_sched_task       *tasks = new_tasks(b->b_nreduce);
+	size_t               n = 0;
 	pthread_mutex_lock(&d->d_pool->p_mu);
 	for (uint32_t r = 0; r < b->b_nreduce; r++) {
-		Rill__ShuffleInput **inputs = rl_arena_alloc(&b->b_arena, (nmaps + 1) * sizeof(void *));
+		Rill__ShuffleInput **inputs
+		    = rl_arena_alloc(&b->b_arena, (nmaps + 1) * sizeof(void *));
 		size_t ninputs = 0;
 		for (size_t m = 0; m < nmaps; m++) {
 			const Rill__TaskResult *res = maps[m].t_result;
@@ -493,7 +507,8 @@ plan_reduce(rl_driver *d, batch *b, uint32_t s)
 				Rill__ShuffleInput *in = rl_arena_alloc(&b->b_arena, sizeof(*in));
 				rill__shuffle_input__init(in);
 				const char *url = d->d_pool->p_execs[maps[m].t_exec]->e_url;
-				in->executor_url = rl_arena_memdup(&b->b_arena, url, strlen(url) + 1);
+				in->executor_url
+				    = rl_arena_memdup(&b->b_arena, url, strlen(url) + 1);
 				in->map_partition = maps[m].t_launch->partition;
 				in->bytes = res->shuffle_outputs[k]->bytes;
 				in->records = res->shuffle_outputs[k]->records;
@@ -519,7 +534,7 @@ plan_reduce(rl_driver *d, batch *b, uint32_t s)
 static size_t
 forget_lost_outputs(rl_driver *d, batch *b, uint32_t s, int named)
 {
-	size_t n = 0;
+	size_t         n = 0;
 	rl_sched_task *tasks = b->b_tasks[s];
 	pthread_mutex_lock(&d->d_pool->p_mu);
 	for (size_t i = 0; i < b->b_ntasks[s]; i++) {
@@ -554,19 +569,23 @@ batch_free(batch *b)
 static rl_err
 skip_lost_records(rl_driver *d, batch *b, char *errbuf, size_t errlen)
 {
-	size_t nparts;
+	size_t         nparts;
 	rl_input_part *parts = rl_input_parts(d->d_input, &nparts);
-	int64_t *earliest = rl_calloc(nparts + 1, sizeof(int64_t));
-	rl_err rv = rl_input_earliest(d->d_input, earliest, errbuf, errlen);
+	int64_t       *earliest = rl_calloc(nparts + 1, sizeof(int64_t));
+	rl_err         rv = rl_input_earliest(d->d_input, earliest, errbuf, errlen);
 	for (size_t t = 0; rv == RL_OK && t < b->b_ntasks[0]; t++) {
-		rl_sched_task *task = &b->b_tasks[0][t];
-		size_t i = b->b_part_of_map[t];
+		rl_sched_task     *task = &b->b_tasks[0][t];
+		size_t             i = b->b_part_of_map[t];
 		Rill__OffsetRange *r = task->t_launch->range;
 		if (task->t_result != NULL || r->from_offset >= earliest[i])
 			continue;
 		int64_t from = earliest[i] < r->until_offset ? earliest[i] : r->until_offset;
-		rl_warn(COMP, "records lost", "topic=%s partition=%" PRId32 " from=%" PRId64 " until=%" PRId64 " lost=%" PRId64 " reason=\"deleted by retention before they were read; fail_on_data_loss is false\"",
-		    parts[i].ip_topic, parts[i].ip_partition, r->from_offset, from, from - r->from_offset);
+		rl_warn(COMP, "records lost",
+		    "topic=%s partition=%" PRId32 " from=%" PRId64 " until=%" PRId64
+		    " lost=%" PRId64 " reason=\"deleted by retention before they were read; "
+		                     "fail_on_data_loss is false\"",
+		    parts[i].ip_topic, parts[i].ip_partition, r->from_offset, from,
+		    from - r->from_offset);
 		r->from_offset = from;
 		b->b_from[i] = from;
 	}
@@ -588,7 +607,8 @@ run_map_stage(rl_driver *d, batch *b, char *errbuf, size_t errlen)
 		if (d->d_job->j_source.k_fail_on_data_loss || round == MAX_STAGE_ROUNDS) {
 			size_t len = strlen(errbuf);
 			snprintf(errbuf + len, errlen - len,
-			    "; to skip lost records instead, set source.kafka.fail_on_data_loss: false");
+			    "; to skip lost records instead, set source.kafka.fail_on_data_loss: "
+			    "false");
 			return rv;
 		}
 		if ((rv = skip_lost_records(d, b, errbuf, errlen)) != RL_OK)
@@ -601,8 +621,8 @@ run_map_stage(rl_driver *d, batch *b, char *errbuf, size_t errlen)
 static rl_err
 run_stages(rl_driver *d, batch *b, char *errbuf, size_t errlen)
 {
-	size_t nstages = d->d_plan->p_nstages;
-	rl_err rv;
+	size_t   nstages = d->d_plan->p_nstages;
+	rl_err   rv;
 	uint32_t failed_map;
 	if ((rv = run_map_stage(d, b, errbuf, errlen)) != RL_OK)
 		return rv;
@@ -612,10 +632,13 @@ run_stages(rl_driver *d, batch *b, char *errbuf, size_t errlen)
 			// Recompute map outputs that are gone (their executor was lost).
 			if (forget_lost_outputs(d, b, s - 1, named) > 0) {
 				if (s - 1 > 0) {
-					snprintf(errbuf, errlen, "shuffle outputs of stage %" PRIu32 " were lost", s - 1);
+					snprintf(errbuf, errlen,
+					    "shuffle outputs of stage %" PRIu32 " were lost",
+					    s - 1);
 					return RL_ERR_FETCH_FAILED;
 				}
-				rl_warn(COMP, "recomputing lost map outputs", "batch_ms=%" PRId64 " stage=%" PRIu32, b->b_time_ms, s - 1);
+				rl_warn(COMP, "recomputing lost map outputs",
+				    "batch_ms=%" PRId64 " stage=%" PRIu32, b->b_time_ms, s - 1);
 				if ((rv = run_map_stage(d, b, errbuf, errlen)) != RL_OK)
 					return rv;
 			}
@@ -630,7 +653,9 @@ run_stages(rl_driver *d, batch *b, char *errbuf, size_t errlen)
 				break;
 			if (round + 1 == MAX_STAGE_ROUNDS)
 				return rv;
-			rl_warn(COMP, "shuffle fetch failed", "batch_ms=%" PRId64 " stage=%" PRIu32 " map_partition=%" PRIu32 " error=\"%s\"",
+			rl_warn(COMP, "shuffle fetch failed",
+			    "batch_ms=%" PRId64 " stage=%" PRIu32 " map_partition=%" PRIu32
+			    " error=\"%s\"",
 			    b->b_time_ms, s, failed_map, errbuf);
 			named = (int)failed_map;
 		}
@@ -655,7 +680,8 @@ zk_progress(rl_driver *d, const batch *b, rl_input_part *parts, size_t nparts)
 		    parts[i].ip_topic, parts[i].ip_partition);
 		int len = snprintf(value, sizeof(value), "%" PRId64, parts[i].ip_next);
 		if (rl_zk_set(d->d_zk, path, value, (size_t)len, why, sizeof(why)) != RL_OK) {
-			rl_warn(COMP, "cannot write progress to ZooKeeper", "path=%s error=\"%s\"", path, why);
+			rl_warn(COMP, "cannot write progress to ZooKeeper", "path=%s error=\"%s\"",
+			    path, why);
 			d->d_zk_synced = false;
 			return;
 		}
@@ -668,7 +694,7 @@ zk_progress(rl_driver *d, const batch *b, rl_input_part *parts, size_t nparts)
 static void
 advance(rl_driver *d, batch *b)
 {
-	size_t nparts;
+	size_t         nparts;
 	rl_input_part *parts = rl_input_parts(d->d_input, &nparts);
 	for (size_t i = 0; i < b->b_nparts && i < nparts; i++)
 		parts[i].ip_next = b->b_until[i];
@@ -676,8 +702,8 @@ advance(rl_driver *d, batch *b)
 		parts[b->b_part_of_map[t]].ip_preferred = b->b_tasks[0][t].t_exec;
 	char why[512];
 	if (rl_input_commit(d->d_input, why, sizeof(why)) != RL_OK)
-		rl_warn(COMP, "cannot commit progress to the consumer group", "group=%s error=\"%s\"",
-		    d->d_job->j_source.k_group, why);
+		rl_warn(COMP, "cannot commit progress to the consumer group",
+		    "group=%s error=\"%s\"", d->d_job->j_source.k_group, why);
 	zk_progress(d, b, parts, nparts);
 }
 
@@ -702,11 +728,11 @@ prune_state(rl_driver *d)
 			DIR *dh = opendir(dir);
 			if (dh == NULL)
 				continue;
-			int64_t *times = NULL;
-			size_t n = 0, cap = 0;
+			int64_t       *times = NULL;
+			size_t         n = 0, cap = 0;
 			struct dirent *de;
 			while ((de = readdir(dh)) != NULL) {
-				char *end;
+				char     *end;
 				long long t = strtoll(de->d_name, &end, 10);
 				if (end == de->d_name || strcmp(end, ".snap") != 0)
 					continue;
@@ -738,20 +764,22 @@ find_committed(rl_driver *d, batch *b, char *errbuf, size_t errlen)
 	if (last == 0) { // the sink tasks are the map tasks: one per non-empty range
 		width = 0;
 		for (size_t r = 0; r < d->d_replay->n_ranges; r++)
-			width += d->d_replay->ranges[r]->until_offset > d->d_replay->ranges[r]->from_offset;
+			width += d->d_replay->ranges[r]->until_offset
+			    > d->d_replay->ranges[r]->from_offset;
 	}
 	b->b_skip = rl_calloc(width + 1, sizeof(bool));
 	b->b_nskip = width;
 	size_t committed = 0;
 	for (uint32_t p = 0; p < width; p++) {
-		rl_err rv = rl_commit_kafka_committed(d->d_sink_meta, d->d_job, p, b->b_time_ms,
-		    &b->b_skip[p], errbuf, errlen);
+		rl_err rv = rl_commit_kafka_committed(
+		    d->d_sink_meta, d->d_job, p, b->b_time_ms, &b->b_skip[p], errbuf, errlen);
 		if (rv != RL_OK)
 			return rv;
 		committed += b->b_skip[p];
 	}
-	rl_info(COMP, "sink transactions already committed", "job=%s batch_ms=%" PRId64 " committed=%zu of=%zu",
-	    d->d_job->j_name, b->b_time_ms, committed, width);
+	rl_info(COMP, "sink transactions already committed",
+	    "job=%s batch_ms=%" PRId64 " committed=%zu of=%zu", d->d_job->j_name, b->b_time_ms,
+	    committed, width);
 	return RL_OK;
 }
 
@@ -762,19 +790,22 @@ static rl_err
 commit_transactions(rl_driver *d, batch *b, char *errbuf, size_t errlen)
 {
 	uint32_t last = (uint32_t)d->d_plan->p_nstages - 1;
-	rl_err rv = write_record(d, b, RILL__BATCH_RECORD__PHASE__PREPARED, errbuf, errlen);
+	rl_err   rv = write_record(d, b, RILL__BATCH_RECORD__PHASE__PREPARED, errbuf, errlen);
 	rl_fault_point("sink-prepared"); // transactions open, none committed
 	for (int round = 0; rv == RL_OK; round++) {
-		size_t n = b->b_ntasks[last];
+		size_t         n = b->b_ntasks[last];
 		rl_sched_task *tasks = b->b_tasks[last];
-		bool *failed = rl_calloc(n + 1, sizeof(bool));
-		size_t nfailed = rl_commit_kafka_finish(d->d_pool, d->d_job, b->b_time_ms, last, tasks,
-		    n, true, failed);
+		bool          *failed = rl_calloc(n + 1, sizeof(bool));
+		size_t         nfailed = rl_commit_kafka_finish(
+		            d->d_pool, d->d_job, b->b_time_ms, last, tasks, n, true, failed);
 		for (size_t i = 0; i < n && nfailed > 0; i++) {
 			bool done = false; // the answer may have been lost, not the commit
-			if (failed[i] && rl_commit_kafka_committed(d->d_sink_meta, d->d_job,
-					     tasks[i].t_launch->partition, b->b_time_ms, &done,
-					     errbuf, errlen) == RL_OK && done) {
+			if (failed[i]
+			    && rl_commit_kafka_committed(d->d_sink_meta, d->d_job,
+			           tasks[i].t_launch->partition, b->b_time_ms, &done, errbuf,
+			           errlen)
+			        == RL_OK
+			    && done) {
 				failed[i] = false;
 				nfailed--;
 			}
@@ -784,13 +815,15 @@ commit_transactions(rl_driver *d, batch *b, char *errbuf, size_t errlen)
 			break;
 		}
 		if (round == MAX_STAGE_ROUNDS) {
-			snprintf(errbuf, errlen, "%zu sink transactions of batch %" PRId64 " did not commit",
-			    nfailed, b->b_time_ms);
+			snprintf(errbuf, errlen,
+			    "%zu sink transactions of batch %" PRId64 " did not commit", nfailed,
+			    b->b_time_ms);
 			rl_free(failed);
 			return RL_ERR_KAFKA;
 		}
-		rl_warn(COMP, "writing sink partitions again", "job=%s batch_ms=%" PRId64 " partitions=%zu",
-		    d->d_job->j_name, b->b_time_ms, nfailed);
+		rl_warn(COMP, "writing sink partitions again",
+		    "job=%s batch_ms=%" PRId64 " partitions=%zu", d->d_job->j_name, b->b_time_ms,
+		    nfailed);
 		if (last == 0) {
 			for (size_t i = 0; i < n; i++)
 				if (failed[i])
@@ -839,7 +872,8 @@ record_latency(rl_driver *d, const batch *b, int64_t commit_ms)
 		for (size_t k = 0; m != NULL && k < m->n_record_age; k++) {
 			const Rill__HistBucket *hb = m->record_age[k];
 			if (hb->bucket < RL_HIST_BUCKETS)
-				rl_hist_add(&d->d_latency, rl_hist_upper(hb->bucket) + since_plan, hb->count);
+				rl_hist_add(&d->d_latency, rl_hist_upper(hb->bucket) + since_plan,
+				    hb->count);
 		}
 	}
 }
@@ -849,11 +883,11 @@ static rl_err
 run_batch(rl_driver *d, int64_t batch_ms, uint64_t *ret_records, size_t *ret_tasks, char *errbuf,
     size_t errlen)
 {
-	batch b = {.b_time_ms = batch_ms};
+	batch  b = { .b_time_ms = batch_ms };
 	size_t nstages = d->d_plan->p_nstages, nparts;
 	rl_arena_init(&b.b_arena, 16 * 1024);
 	int64_t t0 = rl_mono_us(), t_refresh = 0, t_stages = 0, t_commit = 0;
-	rl_err rv = rl_input_refresh(d->d_input, errbuf, errlen);
+	rl_err  rv = rl_input_refresh(d->d_input, errbuf, errlen);
 	t_refresh = rl_mono_us();
 	if (rv != RL_OK) {
 		rv = RL_ERR_KAFKA;
@@ -869,9 +903,9 @@ run_batch(rl_driver *d, int64_t batch_ms, uint64_t *ret_records, size_t *ret_tas
 		b.b_nreduce = (uint32_t)d->d_job->j_shuffle_partitions;
 	else
 		b.b_nreduce = (uint32_t)(nparts < RL_PARTITIONS_MAX ? nparts : RL_PARTITIONS_MAX);
-	if (d->d_replay != NULL && kafka_exactly_once(d) &&
-	    d->d_replay->phase == RILL__BATCH_RECORD__PHASE__PREPARED &&
-	    (rv = find_committed(d, &b, errbuf, errlen)) != RL_OK)
+	if (d->d_replay != NULL && kafka_exactly_once(d)
+	    && d->d_replay->phase == RILL__BATCH_RECORD__PHASE__PREPARED
+	    && (rv = find_committed(d, &b, errbuf, errlen)) != RL_OK)
 		goto out;
 	plan_ranges(d, &b);
 	*ret_tasks = b.b_ntasks[0];
@@ -908,10 +942,10 @@ run_batch(rl_driver *d, int64_t batch_ms, uint64_t *ret_records, size_t *ret_tas
 	}
 	advance(d, &b);
 	*ret_records = b.b_records;
-	rl_debug(COMP, "batch phases", "batch_ms=%" PRId64 " watermarks_ms=%.3f stages_ms=%.3f commit_ms=%.3f record_ms=%.3f",
-	    batch_ms, (double)(t_refresh - t0) / 1000,
-	    (double)(t_stages - t_refresh) / 1000, (double)(t_commit - t_stages) / 1000,
-	    (double)(rl_mono_us() - t_commit) / 1000);
+	rl_debug(COMP, "batch phases",
+	    "batch_ms=%" PRId64 " watermarks_ms=%.3f stages_ms=%.3f commit_ms=%.3f record_ms=%.3f",
+	    batch_ms, (double)(t_refresh - t0) / 1000, (double)(t_stages - t_refresh) / 1000,
+	    (double)(t_commit - t_stages) / 1000, (double)(rl_mono_us() - t_commit) / 1000);
 out:
 	if (rv != RL_OK)
 		abort_transactions(d, &b);
@@ -926,7 +960,7 @@ out:
 static bool
 caught_up(rl_input *in)
 {
-	size_t n;
+	size_t         n;
 	rl_input_part *parts = rl_input_parts(in, &n);
 	for (size_t i = 0; i < n; i++)
 		if (parts[i].ip_next < parts[i].ip_target && parts[i].ip_next < parts[i].ip_latest)
@@ -939,10 +973,11 @@ caught_up(rl_input *in)
 static rl_err
 recover(rl_driver *d, int64_t *ret_first_ms, char *errbuf, size_t errlen)
 {
-	const rl_job *job = d->d_job;
+	const rl_job      *job = d->d_job;
 	Rill__BatchRecord *rec = NULL;
-	rl_err rv;
-	if (d->d_ckp != NULL && (rv = rl_checkpoint_latest(d->d_ckp, &rec, errbuf, errlen)) != RL_OK)
+	rl_err             rv;
+	if (d->d_ckp != NULL
+	    && (rv = rl_checkpoint_latest(d->d_ckp, &rec, errbuf, errlen)) != RL_OK)
 		return rv;
 	if (rec == NULL) {
 		if ((rv = rl_input_start(d->d_input, NULL, errbuf, errlen)) != RL_OK)
@@ -952,20 +987,21 @@ recover(rl_driver *d, int64_t *ret_first_ms, char *errbuf, size_t errlen)
 	}
 	if (strcmp(rec->job, job->j_name) != 0) {
 		snprintf(errbuf, errlen,
-		    "checkpoint directory %s belongs to job '%s', not '%s': give this job a directory of its own",
+		    "checkpoint directory %s belongs to job '%s', not '%s': give this job a "
+		    "directory of its own",
 		    rl_checkpoint_dir(d->d_ckp), rec->job, job->j_name);
 		rill__batch_record__free_unpacked(rec, NULL);
 		return RL_ERR_INVAL;
 	}
-	if ((rv = check_state_fits(d, rec, errbuf, errlen)) != RL_OK ||
-	    (rv = rl_input_start(d->d_input, rec, errbuf, errlen)) != RL_OK) {
+	if ((rv = check_state_fits(d, rec, errbuf, errlen)) != RL_OK
+	    || (rv = rl_input_start(d->d_input, rec, errbuf, errlen)) != RL_OK) {
 		rill__batch_record__free_unpacked(rec, NULL);
 		return rv;
 	}
 	// The state a batch starts from: after a done batch its own snapshots,
 	// for a batch run again the ones it started from the first time.
 	d->d_state_read_ms = rec->phase == RILL__BATCH_RECORD__PHASE__DONE ? rec->batch_time_ms
-									  : rec->state_read_ms;
+	                                                                   : rec->state_read_ms;
 	if (rec->rate != NULL && rec->rate->latest_rate > 0) {
 		d->d_pid.p_latest_rate = rec->rate->latest_rate;
 		d->d_pid.p_latest_error = rec->rate->latest_error;
@@ -975,16 +1011,17 @@ recover(rl_driver *d, int64_t *ret_first_ms, char *errbuf, size_t errlen)
 			d->d_rate = rec->rate->latest_rate;
 	}
 	if (rec->phase == RILL__BATCH_RECORD__PHASE__DONE) {
-		*ret_first_ms = rl_clock_resume(rec->batch_time_ms, job->j_batch_ms, rl_now_ms(),
-		    job->j_catch_up);
-		rl_info(COMP, "resuming from checkpoint", "job=%s last_batch_ms=%" PRId64 " next_batch_ms=%" PRId64 " catch_up=%s",
+		*ret_first_ms = rl_clock_resume(
+		    rec->batch_time_ms, job->j_batch_ms, rl_now_ms(), job->j_catch_up);
+		rl_info(COMP, "resuming from checkpoint",
+		    "job=%s last_batch_ms=%" PRId64 " next_batch_ms=%" PRId64 " catch_up=%s",
 		    job->j_name, rec->batch_time_ms, *ret_first_ms,
 		    job->j_catch_up == RL_CATCH_UP_ALL ? "all" : "latest");
 		rill__batch_record__free_unpacked(rec, NULL);
 		return RL_OK;
 	}
-	rl_info(COMP, "re-running a batch that did not finish", "job=%s batch_ms=%" PRId64 " phase=%s",
-	    job->j_name, rec->batch_time_ms,
+	rl_info(COMP, "re-running a batch that did not finish",
+	    "job=%s batch_ms=%" PRId64 " phase=%s", job->j_name, rec->batch_time_ms,
 	    rec->phase == RILL__BATCH_RECORD__PHASE__PLANNED ? "planned" : "prepared");
 	*ret_first_ms = rec->batch_time_ms;
 	d->d_replay = rec;
@@ -1011,9 +1048,11 @@ fence_sink_transactions(rl_driver *d)
 		char id[256], why[512];
 		rl_kafka_sink_txn_id(d->d_job->j_name, p, id, sizeof(id));
 		rl_kafka_txn *t;
-		if (rl_kafka_txn_create(d->d_job->j_sink.k_brokers, NULL, id, 30000, &t, why,
-			sizeof(why)) != RL_OK) {
-			rl_warn(COMP, "cannot fence a sink transaction", "transactional_id=%s error=\"%s\"", id, why);
+		if (rl_kafka_txn_create(
+		        d->d_job->j_sink.k_brokers, NULL, id, 30000, &t, why, sizeof(why))
+		    != RL_OK) {
+			rl_warn(COMP, "cannot fence a sink transaction",
+			    "transactional_id=%s error=\"%s\"", id, why);
 			continue;
 		}
 		rl_kafka_txn_destroy(t);
@@ -1027,18 +1066,18 @@ fence_sink_transactions(rl_driver *d)
 static void
 warm_consumers(rl_driver *d)
 {
-	size_t nparts;
+	size_t         nparts;
 	rl_input_part *parts = rl_input_parts(d->d_input, &nparts);
 	pthread_mutex_lock(&d->d_pool->p_mu);
 	int nexecs = d->d_pool->p_nexecs;
 	pthread_mutex_unlock(&d->d_pool->p_mu);
 	if (nparts == 0 || nexecs == 0)
 		return;
-	batch b = {.b_time_ms = 0};
+	batch b = { .b_time_ms = 0 };
 	rl_arena_init(&b.b_arena, 4096);
 	rl_sched_task *tasks = new_tasks(nparts);
 	for (size_t i = 0; i < nparts; i++) {
-		Rill__TaskLaunch *tl = new_launch(d, &b, 0, (uint32_t)i);
+		Rill__TaskLaunch  *tl = new_launch(d, &b, 0, (uint32_t)i);
 		Rill__OffsetRange *r = rl_arena_alloc(&b.b_arena, sizeof(*r));
 		rill__offset_range__init(r);
 		r->topic = parts[i].ip_topic;
@@ -1050,12 +1089,13 @@ warm_consumers(rl_driver *d)
 		tasks[i].t_preferred = (int)(i % (size_t)nexecs);
 	}
 	uint32_t failed;
-	char why[512];
+	char     why[512];
 	if (rl_sched_run(d->d_pool, tasks, nparts, &d->d_sched, &failed, why, sizeof(why)) == RL_OK)
 		for (size_t i = 0; i < nparts; i++)
 			parts[i].ip_preferred = tasks[i].t_exec;
 	else
-		rl_warn(COMP, "cannot warm the consumers", "job=%s error=\"%s\"", d->d_job->j_name, why);
+		rl_warn(COMP, "cannot warm the consumers", "job=%s error=\"%s\"", d->d_job->j_name,
+		    why);
 	rl_sched_reset(tasks, nparts);
 	rl_free(tasks);
 	rl_arena_fini(&b.b_arena);
@@ -1067,9 +1107,10 @@ after_batch(rl_driver *d, uint64_t records, int64_t processing_us, int64_t delay
 {
 	if (!d->d_job->j_source.k_backpressure)
 		return;
-	double rate;
+	double  rate;
 	int64_t processing_ms = (processing_us + 999) / 1000;
-	if (rl_pid_compute(&d->d_pid, rl_now_ms(), (int64_t)records, processing_ms, delay_ms, &rate)) {
+	if (rl_pid_compute(
+	        &d->d_pid, rl_now_ms(), (int64_t)records, processing_ms, delay_ms, &rate)) {
 		d->d_rate = rate;
 		rl_debug(COMP, "backpressure rate", "job=%s rate=%.1f", d->d_job->j_name, rate);
 	}
@@ -1080,15 +1121,16 @@ rl_driver_run(rl_driver *d, rl_driver_stats *stats, char *errbuf, size_t errlen)
 {
 	const int64_t interval = d->d_job->j_batch_ms;
 	const int64_t started = rl_mono_ms();
-	rl_err rv = RL_OK;
-	int64_t batch_ms, unreachable_since = -1;
+	rl_err        rv = RL_OK;
+	int64_t       batch_ms, unreachable_since = -1;
 	memset(stats, 0, sizeof(*stats));
 	// Like Spark's maxRegisteredResourcesWaitingTime: wait for the executors
 	// asked for, then go on with those there are; none at all is an error.
-	if (d->d_opts.min_executors > 0 &&
-	    !rl_pool_wait_for(d->d_pool, d->d_opts.min_executors, 30000, &d->d_stop)) {
+	if (d->d_opts.min_executors > 0
+	    && !rl_pool_wait_for(d->d_pool, d->d_opts.min_executors, 30000, &d->d_stop)) {
 		if (d->d_stop) { // asked to stop before anything ran: nothing to finish
-			rl_info(COMP, "job stopped", "job=%s batches=0 records=0 result=ok while=\"waiting for executors\"",
+			rl_info(COMP, "job stopped",
+			    "job=%s batches=0 records=0 result=ok while=\"waiting for executors\"",
 			    d->d_job->j_name);
 			return RL_OK;
 		}
@@ -1096,12 +1138,14 @@ rl_driver_run(rl_driver *d, rl_driver_stats *stats, char *errbuf, size_t errlen)
 		int alive = rl_pool_alive(d->d_pool);
 		pthread_mutex_unlock(&d->d_pool->p_mu);
 		if (alive == 0) {
-			snprintf(errbuf, errlen, "no executor registered within 30 s (waiting for %d)",
+			snprintf(errbuf, errlen,
+			    "no executor registered within 30 s (waiting for %d)",
 			    d->d_opts.min_executors);
 			return RL_ERR_TIMEDOUT;
 		}
-		rl_warn(COMP, "going on with fewer executors", "job=%s registered=%d wanted=%d waited_ms=30000",
-		    d->d_job->j_name, alive, d->d_opts.min_executors);
+		rl_warn(COMP, "going on with fewer executors",
+		    "job=%s registered=%d wanted=%d waited_ms=30000", d->d_job->j_name, alive,
+		    d->d_opts.min_executors);
 	}
 	if ((rv = recover(d, &batch_ms, errbuf, errlen)) != RL_OK)
 		return rv;
@@ -1112,7 +1156,8 @@ rl_driver_run(rl_driver *d, rl_driver_stats *stats, char *errbuf, size_t errlen)
 			return rv;
 		rl_input_set_targets(d->d_input);
 	}
-	rl_info(COMP, "job started", "job=%s batch_ms=%" PRId64 " stages=%zu available_now=%d checkpoint=%s",
+	rl_info(COMP, "job started",
+	    "job=%s batch_ms=%" PRId64 " stages=%zu available_now=%d checkpoint=%s",
 	    d->d_job->j_name, interval, d->d_plan->p_nstages, d->d_opts.available_now,
 	    d->d_ckp != NULL ? rl_checkpoint_dir(d->d_ckp) : "none");
 
@@ -1124,14 +1169,15 @@ rl_driver_run(rl_driver *d, rl_driver_stats *stats, char *errbuf, size_t errlen)
 		if (!d->d_opts.available_now) {
 			// Wait for the batch's time, waking up for a stop.
 			while (!d->d_stop && rl_now_ms() < batch_ms)
-				rl_sleep_ms(batch_ms - rl_now_ms() < 50 ? batch_ms - rl_now_ms() : 50);
+				rl_sleep_ms(
+				    batch_ms - rl_now_ms() < 50 ? batch_ms - rl_now_ms() : 50);
 			if (d->d_stop)
 				break;
 		}
-		int64_t start_wall = rl_now_ms(), start = rl_mono_us();
+		int64_t  start_wall = rl_now_ms(), start = rl_mono_us();
 		uint64_t records = 0;
-		size_t ntasks = 0;
-		bool replay = d->d_replay != NULL;
+		size_t   ntasks = 0;
+		bool     replay = d->d_replay != NULL;
 		rv = run_batch(d, batch_ms, &records, &ntasks, errbuf, errlen);
 		if (rv != RL_OK && ntasks == SIZE_MAX) {
 			// The watermarks could not be read: the brokers may be back
@@ -1139,15 +1185,16 @@ rl_driver_run(rl_driver *d, rl_driver_stats *stats, char *errbuf, size_t errlen)
 			if (unreachable_since < 0)
 				unreachable_since = rl_mono_ms();
 			if (rl_mono_ms() - unreachable_since < WATERMARK_PATIENCE_MS) {
-				rl_warn(COMP, "cannot read the partitions' offsets, trying again", "job=%s error=\"%s\"",
-				    d->d_job->j_name, errbuf);
+				rl_warn(COMP, "cannot read the partitions' offsets, trying again",
+				    "job=%s error=\"%s\"", d->d_job->j_name, errbuf);
 				rl_sleep_ms(interval < 1000 ? interval : 1000);
 				if (d->d_replay == NULL)
 					batch_ms += interval;
 				continue;
 			}
 			size_t len = strlen(errbuf);
-			snprintf(errbuf + len, errlen - len, " (for %d s)", WATERMARK_PATIENCE_MS / 1000);
+			snprintf(errbuf + len, errlen - len, " (for %d s)",
+			    WATERMARK_PATIENCE_MS / 1000);
 		}
 		unreachable_since = -1;
 		if (rv != RL_OK) {
@@ -1160,9 +1207,11 @@ rl_driver_run(rl_driver *d, rl_driver_stats *stats, char *errbuf, size_t errlen)
 		stats->batches += ntasks > 0;
 		stats->records += records;
 		rl_info(COMP, "batch done",
-		    "job=%s batch_ms=%" PRId64 " records=%" PRIu64 " tasks=%zu processing_ms=%.3f scheduling_delay_ms=%" PRId64 " total_delay_ms=%.3f",
-		    d->d_job->j_name, batch_ms, records, ntasks, (double)processing_us / 1000.0, delay,
-		    (double)delay + (double)processing_us / 1000.0);
+		    "job=%s batch_ms=%" PRId64 " records=%" PRIu64
+		    " tasks=%zu processing_ms=%.3f scheduling_delay_ms=%" PRId64
+		    " total_delay_ms=%.3f",
+		    d->d_job->j_name, batch_ms, records, ntasks, (double)processing_us / 1000.0,
+		    delay, (double)delay + (double)processing_us / 1000.0);
 		// Available-now batches run back to back, not on the clock: their
 		// "delay" is no backlog, and must not pull the rate down.
 		if (ntasks > 0)
@@ -1170,12 +1219,16 @@ rl_driver_run(rl_driver *d, rl_driver_stats *stats, char *errbuf, size_t errlen)
 		// Late batches queue, never skipped; available-now runs them back to
 		// back. After a recovered batch, catch_up decides about missed ones.
 		if (replay)
-			batch_ms = rl_clock_resume(batch_ms, interval, rl_now_ms(), d->d_job->j_catch_up);
+			batch_ms = rl_clock_resume(
+			    batch_ms, interval, rl_now_ms(), d->d_job->j_catch_up);
 		else
 			batch_ms += interval;
 	}
 	stats->elapsed_ms = rl_mono_ms() - started;
-	rl_info(COMP, "job stopped", "job=%s batches=%" PRIu64 " records=%" PRIu64 " elapsed_ms=%" PRId64 " latency_p50_ms=%" PRId64 " latency_p99_ms=%" PRId64 " latency_max_ms=%" PRId64 " peak_rss_kb=%llu result=%s",
+	rl_info(COMP, "job stopped",
+	    "job=%s batches=%" PRIu64 " records=%" PRIu64 " elapsed_ms=%" PRId64
+	    " latency_p50_ms=%" PRId64 " latency_p99_ms=%" PRId64 " latency_max_ms=%" PRId64
+	    " peak_rss_kb=%llu result=%s",
 	    d->d_job->j_name, stats->batches, stats->records, stats->elapsed_ms,
 	    rl_hist_quantile(&d->d_latency, 0.5), rl_hist_quantile(&d->d_latency, 0.99),
 	    d->d_latency.h_max, (unsigned long long)(rl_peak_rss_bytes() / 1024),

@@ -15,15 +15,15 @@
 typedef struct rl_driver rl_driver;
 
 typedef struct rl_driver_opts {
-	const char *listen_url;     // where executors register (port 0: any free port)
-	bool        available_now;  // process what is there at start, then return
-	int64_t     run_for_ms;     // stop gracefully after this long; 0 = no limit
-	int         min_executors;  // wait for this many before the first batch
-	uint64_t    epoch;          // stamped on every task (fencing)
-	FILE       *print_out;      // the print sink's output (default stdout)
+	const char *listen_url; // where executors register (port 0: any free port)
+	bool        available_now; // process what is there at start, then return
+	int64_t     run_for_ms; // stop gracefully after this long; 0 = no limit
+	int         min_executors; // wait for this many before the first batch
+	uint64_t    epoch; // stamped on every task (fencing)
+	FILE       *print_out; // the print sink's output (default stdout)
 	const char *checkpoint_dir; // NULL: no checkpoint, no recovery
 	int         checkpoint_keep; // done batches kept (default 100)
-	const char *zk_connect;     // write progress to ZooKeeper too, or NULL
+	const char *zk_connect; // write progress to ZooKeeper too, or NULL
 } rl_driver_opts;
 
 // Totals of a run, for the caller's summary.
@@ -36,8 +36,8 @@ typedef struct rl_driver_stats {
 // rl_driver_create connects to the job's Kafka source, opens the checkpoint
 // directory (if any) and starts listening for executors. The job is borrowed
 // and must outlive the driver.
-rl_err rl_driver_create(const rl_job *job, const rl_driver_opts *opts, rl_driver **ret,
-    char *errbuf, size_t errlen);
+rl_err rl_driver_create(
+    const rl_job *job, const rl_driver_opts *opts, rl_driver **ret, char *errbuf, size_t errlen);
 const char *rl_driver_url(const rl_driver *d);
 // rl_driver_partitions is how many input partitions the job reads now.
 size_t rl_driver_partitions(rl_driver *d);

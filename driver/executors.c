@@ -56,10 +56,10 @@ handle_register(rl_pool *pool, const Rill__Register *reg, const char *peer, rl_r
 	reply->r_env.body_case = RILL__ENVELOPE__BODY_REGISTER_ACK;
 	reply->r_env.register_ack = ack;
 	char host[200];
-	int port;
-	if (reg->executor_id == NULL || reg->executor_id[0] == '\0' || reg->listen_url == NULL ||
-	    !rl_rpc_url_split(reg->listen_url, host, sizeof(host), &port) || reg->cores == 0 ||
-	    reg->cores > 1024) {
+	int  port;
+	if (reg->executor_id == NULL || reg->executor_id[0] == '\0' || reg->listen_url == NULL
+	    || !rl_rpc_url_split(reg->listen_url, host, sizeof(host), &port) || reg->cores == 0
+	    || reg->cores > 1024) {
 		ack->reason = "registration needs an id, a tcp:// listen URL and 1 to 1024 cores";
 		rl_warn(COMP, "refused executor registration", "peer=%s", peer);
 		return;
@@ -76,8 +76,8 @@ handle_register(rl_pool *pool, const Rill__Register *reg, const char *peer, rl_r
 		// Its client may still be finishing calls on nng threads that wait
 		// for p_mu: retire it, destroy it with the pool.
 		lose(pool, e, "re-registered at another address");
-		pool->p_retired = rl_realloc(pool->p_retired,
-		    (size_t)(pool->p_nretired + 1) * sizeof(rl_rpc_client *));
+		pool->p_retired = rl_realloc(
+		    pool->p_retired, (size_t)(pool->p_nretired + 1) * sizeof(rl_rpc_client *));
 		pool->p_retired[pool->p_nretired++] = e->e_client;
 		e->e_client = NULL;
 	}
@@ -86,7 +86,8 @@ handle_register(rl_pool *pool, const Rill__Register *reg, const char *peer, rl_r
 		e->e_index = pool->p_nexecs;
 		e->e_pool = pool;
 		snprintf(e->e_id, sizeof(e->e_id), "%s", reg->executor_id);
-		pool->p_execs = rl_realloc(pool->p_execs, (size_t)(pool->p_nexecs + 1) * sizeof(rl_exec *));
+		pool->p_execs
+		    = rl_realloc(pool->p_execs, (size_t)(pool->p_nexecs + 1) * sizeof(rl_exec *));
 		pool->p_execs[pool->p_nexecs++] = e;
 	}
 	if (e->e_client == NULL) {
@@ -104,9 +105,10 @@ handle_register(rl_pool *pool, const Rill__Register *reg, const char *peer, rl_r
 	e->e_last_seen = rl_mono_ms();
 	pool->p_generation++;
 	ack->accepted = true;
-	rl_info(COMP, "executor registered", "id=%s url=%s cores=%d version=%s host=%s pid=%" PRIu32,
-	    e->e_id, e->e_url, e->e_cores, reg->version != NULL ? reg->version : "?",
-	    reg->host != NULL ? reg->host : "?", reg->pid);
+	rl_info(COMP, "executor registered",
+	    "id=%s url=%s cores=%d version=%s host=%s pid=%" PRIu32, e->e_id, e->e_url, e->e_cores,
+	    reg->version != NULL ? reg->version : "?", reg->host != NULL ? reg->host : "?",
+	    reg->pid);
 	pthread_cond_broadcast(&pool->p_cond);
 out:
 	pthread_mutex_unlock(&pool->p_mu);
@@ -143,14 +145,15 @@ handle(void *arg, const rl_msg *req, const char *peer, rl_reply *reply)
 		handle_heartbeat(pool, req->m_env->heartbeat, reply);
 		break;
 	default:
-		rl_warn(COMP, "unexpected request", "peer=%s body=%d", peer, (int)req->m_env->body_case);
+		rl_warn(COMP, "unexpected request", "peer=%s body=%d", peer,
+		    (int)req->m_env->body_case);
 		break;
 	}
 }
 
 rl_err
-rl_pool_create(const char *url, int64_t heartbeat_timeout_ms, rl_pool **ret, char *errbuf,
-    size_t errlen)
+rl_pool_create(
+    const char *url, int64_t heartbeat_timeout_ms, rl_pool **ret, char *errbuf, size_t errlen)
 {
 	rl_pool *pool = RL_NEW(rl_pool);
 	pool->p_timeout_ms = heartbeat_timeout_ms;

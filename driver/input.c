@@ -29,8 +29,9 @@ static int
 cmp_part(const void *a, const void *b)
 {
 	const rl_input_part *x = a, *y = b;
-	int c = strcmp(x->ip_topic, y->ip_topic);
-	return c != 0 ? c : (x->ip_partition > y->ip_partition) - (x->ip_partition < y->ip_partition);
+	int                  c = strcmp(x->ip_topic, y->ip_topic);
+	return c != 0 ? c
+	              : (x->ip_partition > y->ip_partition) - (x->ip_partition < y->ip_partition);
 }
 
 // topic_names lists the source's topics: as written, or those matching the pattern.
@@ -61,8 +62,8 @@ topic_names(rl_input *in, char ***ret, size_t *ret_count, char *errbuf, size_t e
 	for (size_t i = 0; i < n; i++) {
 		// Like Kafka's subscribe(Pattern): the whole name must match.
 		regmatch_t m;
-		bool whole = regexec(&re, all[i], 1, &m, 0) == 0 && m.rm_so == 0 &&
-		    (size_t)m.rm_eo == strlen(all[i]);
+		bool       whole = regexec(&re, all[i], 1, &m, 0) == 0 && m.rm_so == 0
+		    && (size_t)m.rm_eo == strlen(all[i]);
 		if (whole)
 			all[kept++] = all[i];
 		else
@@ -88,15 +89,16 @@ discover(rl_input *in, bool initial, char *errbuf, size_t errlen)
 	size_t old = in->in_nparts;
 	for (size_t t = 0; t < ntopics; t++) {
 		int32_t count;
-		rv = rl_kafka_partition_count(in->in_meta, names[t], META_TIMEOUT_MS, &count, errbuf,
-		    errlen);
+		rv = rl_kafka_partition_count(
+		    in->in_meta, names[t], META_TIMEOUT_MS, &count, errbuf, errlen);
 		if (rv != RL_OK)
 			goto out;
 		for (int32_t p = 0; p < count; p++) {
 			if (rl_input_find(in, names[t], p) >= 0)
 				continue;
-			in->in_parts = rl_realloc(in->in_parts, (in->in_nparts + 1) * sizeof(rl_input_part));
-			in->in_parts[in->in_nparts++] = (rl_input_part){
+			in->in_parts
+			    = rl_realloc(in->in_parts, (in->in_nparts + 1) * sizeof(rl_input_part));
+			in->in_parts[in->in_nparts++] = (rl_input_part) {
 				.ip_topic = rl_strdup(names[t]),
 				.ip_partition = p,
 				.ip_next = -1,
@@ -106,8 +108,8 @@ discover(rl_input *in, bool initial, char *errbuf, size_t errlen)
 		}
 	}
 	if (in->in_nparts == 0) {
-		snprintf(errbuf, errlen, "no topic matches pattern '%s' on %s", in->in_src->k_pattern,
-		    in->in_src->k_brokers);
+		snprintf(errbuf, errlen, "no topic matches pattern '%s' on %s",
+		    in->in_src->k_pattern, in->in_src->k_brokers);
 		rv = RL_ERR_NOENT;
 		goto out;
 	}
@@ -116,20 +118,21 @@ discover(rl_input *in, bool initial, char *errbuf, size_t errlen)
 	qsort(in->in_parts, in->in_nparts, sizeof(rl_input_part), cmp_part);
 	in->in_tps = rl_realloc(in->in_tps, in->in_nparts * sizeof(rl_tp));
 	for (size_t i = 0; i < in->in_nparts; i++)
-		in->in_tps[i] = (rl_tp){in->in_parts[i].ip_topic, in->in_parts[i].ip_partition};
+		in->in_tps[i] = (rl_tp) { in->in_parts[i].ip_topic, in->in_parts[i].ip_partition };
 
 	// Partitions found after the start begin at their earliest offset.
 	if (!initial) {
 		int64_t *offs = rl_calloc(in->in_nparts, sizeof(int64_t));
-		rv = rl_kafka_list_offsets(in->in_meta, in->in_tps, in->in_nparts, RL_KAFKA_EARLIEST,
-		    META_TIMEOUT_MS, offs, errbuf, errlen);
+		rv = rl_kafka_list_offsets(in->in_meta, in->in_tps, in->in_nparts,
+		    RL_KAFKA_EARLIEST, META_TIMEOUT_MS, offs, errbuf, errlen);
 		for (size_t i = 0; rv == RL_OK && i < in->in_nparts; i++) {
 			rl_input_part *p = &in->in_parts[i];
 			if (p->ip_next >= 0)
 				continue;
 			p->ip_next = offs[i];
-			rl_info("driver", "new partition", "topic=%s partition=%" PRId32 " from=%" PRId64,
-			    p->ip_topic, p->ip_partition, p->ip_next);
+			rl_info("driver", "new partition",
+			    "topic=%s partition=%" PRId32 " from=%" PRId64, p->ip_topic,
+			    p->ip_partition, p->ip_next);
 		}
 		rl_free(offs);
 	}
@@ -146,9 +149,9 @@ rl_input_create(const rl_kafka_source *src, rl_input **ret, char *errbuf, size_t
 {
 	rl_input *in = RL_NEW(rl_input);
 	in->in_src = src;
-	rl_kafka_props props = {src->k_prop_names, src->k_prop_values, src->k_nprops};
-	rl_err rv = rl_kafka_meta_create(src->k_brokers, src->k_group, &props, &in->in_meta, errbuf,
-	    errlen);
+	rl_kafka_props props = { src->k_prop_names, src->k_prop_values, src->k_nprops };
+	rl_err         rv = rl_kafka_meta_create(
+	            src->k_brokers, src->k_group, &props, &in->in_meta, errbuf, errlen);
 	if (rv != RL_OK)
 		goto err_input;
 	if ((rv = discover(in, true, errbuf, errlen)) != RL_OK)
@@ -164,8 +167,8 @@ int
 rl_input_find(rl_input *in, const char *topic, int32_t partition)
 {
 	for (size_t i = 0; i < in->in_nparts; i++)
-		if (in->in_parts[i].ip_partition == partition &&
-		    strcmp(in->in_parts[i].ip_topic, topic) == 0)
+		if (in->in_parts[i].ip_partition == partition
+		    && strcmp(in->in_parts[i].ip_topic, topic) == 0)
 			return (int)i;
 	return -1;
 }
@@ -173,25 +176,27 @@ rl_input_find(rl_input *in, const char *topic, int32_t partition)
 // start_from_group positions partitions at the group's committed offsets;
 // where there is none, at earliest[] or (none_is_error) an error.
 static rl_err
-start_from_group(rl_input *in, const int64_t *earliest, bool none_is_error, char *errbuf,
-    size_t errlen)
+start_from_group(
+    rl_input *in, const int64_t *earliest, bool none_is_error, char *errbuf, size_t errlen)
 {
 	const rl_kafka_source *src = in->in_src;
 	if (src->k_group == NULL) {
-		snprintf(errbuf, errlen, "starting_offsets: %s needs a consumer group (source.kafka.group)",
+		snprintf(errbuf, errlen,
+		    "starting_offsets: %s needs a consumer group (source.kafka.group)",
 		    src->k_starting_offsets == RL_START_NONE ? "none" : "committed");
 		return RL_ERR_INVAL;
 	}
 	int64_t *committed = rl_calloc(in->in_nparts, sizeof(int64_t));
-	rl_err rv = rl_kafka_committed(in->in_meta, in->in_tps, in->in_nparts, META_TIMEOUT_MS,
-	    committed, errbuf, errlen);
+	rl_err   rv = rl_kafka_committed(
+	      in->in_meta, in->in_tps, in->in_nparts, META_TIMEOUT_MS, committed, errbuf, errlen);
 	for (size_t i = 0; rv == RL_OK && i < in->in_nparts; i++) {
 		rl_input_part *p = &in->in_parts[i];
 		if (committed[i] >= 0) {
 			p->ip_next = committed[i];
 		} else if (none_is_error) {
 			snprintf(errbuf, errlen,
-			    "starting_offsets: none, and group '%s' has no committed offset for %s[%" PRId32 "]",
+			    "starting_offsets: none, and group '%s' has no committed offset for "
+			    "%s[%" PRId32 "]",
 			    src->k_group, p->ip_topic, p->ip_partition);
 			rv = RL_ERR_NOENT;
 		} else {
@@ -233,8 +238,8 @@ rl_input_start(rl_input *in, const Rill__BatchRecord *ckp, char *errbuf, size_t 
 		break;
 	case RL_START_COMMITTED:
 	case RL_START_NONE:
-		rv = start_from_group(in, earliest,
-		    in->in_src->k_starting_offsets == RL_START_NONE, errbuf, errlen);
+		rv = start_from_group(
+		    in, earliest, in->in_src->k_starting_offsets == RL_START_NONE, errbuf, errlen);
 		break;
 	}
 out:
@@ -255,8 +260,8 @@ rl_input_commit(rl_input *in, char *errbuf, size_t errlen)
 	if (in->in_src->k_group == NULL)
 		return RL_OK;
 	int64_t *next = rl_calloc(in->in_nparts, sizeof(int64_t));
-	size_t n = 0;
-	rl_tp *tps = rl_calloc(in->in_nparts, sizeof(rl_tp));
+	size_t   n = 0;
+	rl_tp   *tps = rl_calloc(in->in_nparts, sizeof(rl_tp));
 	for (size_t i = 0; i < in->in_nparts; i++) {
 		if (in->in_parts[i].ip_next < 0)
 			continue;
@@ -291,8 +296,8 @@ rl_input_refresh(rl_input *in, char *errbuf, size_t errlen)
 			rl_warn("driver", "partition discovery failed", "error=\"%s\"", why);
 	}
 	int64_t *latest = rl_calloc(in->in_nparts, sizeof(int64_t));
-	rl_err rv = rl_kafka_list_offsets(in->in_meta, in->in_tps, in->in_nparts, RL_KAFKA_LATEST,
-	    META_TIMEOUT_MS, latest, errbuf, errlen);
+	rl_err   rv = rl_kafka_list_offsets(in->in_meta, in->in_tps, in->in_nparts, RL_KAFKA_LATEST,
+	      META_TIMEOUT_MS, latest, errbuf, errlen);
 	if (rv == RL_OK)
 		for (size_t i = 0; i < in->in_nparts; i++)
 			in->in_parts[i].ip_latest = latest[i];

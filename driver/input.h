@@ -16,9 +16,9 @@
 typedef struct rl_input_part {
 	char   *ip_topic;
 	int32_t ip_partition;
-	int64_t ip_next;      // where the next batch's range starts
-	int64_t ip_latest;    // watermark at the last refresh
-	int64_t ip_target;    // available-now end, or -1
+	int64_t ip_next; // where the next batch's range starts
+	int64_t ip_latest; // watermark at the last refresh
+	int64_t ip_target; // available-now end, or -1
 	int     ip_preferred; // executor that read it last (its consumer is warm), or -1
 } rl_input_part;
 

@@ -29,10 +29,12 @@ rl_local_find_executor(char *buf, size_t len, char *errbuf, size_t errlen)
 	const char *env = getenv("RILL_EXECUTOR_BIN");
 	if (env != NULL) {
 		snprintf(buf, len, "%s", env);
-		return access(buf, X_OK) == 0 ? RL_OK : (snprintf(errbuf, errlen,
-		    "RILL_EXECUTOR_BIN=%s is not executable", env), RL_ERR_NOENT);
+		return access(buf, X_OK) == 0
+		    ? RL_OK
+		    : (snprintf(errbuf, errlen, "RILL_EXECUTOR_BIN=%s is not executable", env),
+		        RL_ERR_NOENT);
 	}
-	char self[4096];
+	char    self[4096];
 	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
 	if (n > 0) {
 		self[n] = '\0';
@@ -51,10 +53,10 @@ rl_local_find_executor(char *buf, size_t len, char *errbuf, size_t errlen)
 }
 
 rl_err
-rl_local_start(const char *driver_url, int n, int cores, rl_local **ret, char *errbuf,
-    size_t errlen)
+rl_local_start(
+    const char *driver_url, int n, int cores, rl_local **ret, char *errbuf, size_t errlen)
 {
-	char exe[4096];
+	char   exe[4096];
 	rl_err rv = rl_local_find_executor(exe, sizeof(exe), errbuf, errlen);
 	if (rv != RL_OK)
 		return rv;
@@ -67,7 +69,8 @@ rl_local_start(const char *driver_url, int n, int cores, rl_local **ret, char *e
 		snprintf(cores_s, sizeof(cores_s), "%d", cores);
 		pid_t pid = fork();
 		if (pid < 0) {
-			snprintf(errbuf, errlen, "cannot start executor %d: %s", i, strerror(errno));
+			snprintf(
+			    errbuf, errlen, "cannot start executor %d: %s", i, strerror(errno));
 			rl_local_stop(local);
 			return RL_ERR_IO;
 		}
@@ -79,9 +82,9 @@ rl_local_start(const char *driver_url, int n, int cores, rl_local **ret, char *e
 			prctl(PR_SET_PDEATHSIG, SIGTERM);
 			if (getppid() != parent)
 				_exit(1);
-			char *argv[] = {exe, "--driver", (char *)(uintptr_t)driver_url, "--listen",
+			char *argv[] = { exe, "--driver", (char *)(uintptr_t)driver_url, "--listen",
 				"tcp://127.0.0.1:0", "--cores", cores_s, "--id", id,
-				"--exit-with-driver", NULL};
+				"--exit-with-driver", NULL };
 			execv(exe, argv);
 			fprintf(stderr, "rill: cannot run %s: %s\n", exe, strerror(errno));
 			_exit(127);

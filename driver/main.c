@@ -37,21 +37,21 @@ int
 main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{"job", required_argument, NULL, 'j'},
-		{"listen", required_argument, NULL, 'l'},
-		{"executors", required_argument, NULL, 'e'},
-		{"available-now", no_argument, NULL, 'a'},
-		{"for", required_argument, NULL, 'f'},
-		{"zk", required_argument, NULL, 'z'},
-		{"checkpoint-dir", required_argument, NULL, 'C'},
-		{"http", required_argument, NULL, 'H'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+		{ "job", required_argument, NULL, 'j' },
+		{ "listen", required_argument, NULL, 'l' },
+		{ "executors", required_argument, NULL, 'e' },
+		{ "available-now", no_argument, NULL, 'a' },
+		{ "for", required_argument, NULL, 'f' },
+		{ "zk", required_argument, NULL, 'z' },
+		{ "checkpoint-dir", required_argument, NULL, 'C' },
+		{ "http", required_argument, NULL, 'H' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
 	};
-	const char *job_path = NULL;
-	rl_driver_opts opts = {.min_executors = 1};
-	long n;
-	int c;
+	const char    *job_path = NULL;
+	rl_driver_opts opts = { .min_executors = 1 };
+	long           n;
+	int            c;
 	rl_log_init();
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (c) {
@@ -78,7 +78,9 @@ main(int argc, char **argv)
 			break;
 		case 'z':
 		case 'H':
-			fprintf(stderr, "rill-driver: cluster mode (--zk, --http) is not available in this version\n");
+			fprintf(stderr,
+			    "rill-driver: cluster mode (--zk, --http) is not available in this "
+			    "version\n");
 			return 2;
 		case 'h':
 			usage(stdout);
@@ -93,20 +95,21 @@ main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	char why[1024];
+	char    why[1024];
 	rl_job *job;
 	if (rl_job_load(job_path, &job, why, sizeof(why)) != RL_OK) {
 		fprintf(stderr, "rill-driver: %s\n", why);
 		return 2;
 	}
 	rl_driver *d;
-	rl_err rv = rl_driver_create(job, &opts, &d, why, sizeof(why));
+	rl_err     rv = rl_driver_create(job, &opts, &d, why, sizeof(why));
 	if (rv != RL_OK) {
 		fprintf(stderr, "rill-driver: %s\n", why);
 		rl_job_destroy(job);
 		return rv == RL_ERR_NOTSUP || rv == RL_ERR_PARSE || rv == RL_ERR_USAGE ? 2 : 1;
 	}
-	rl_info("driver", "listening for executors", "url=%s job=%s", rl_driver_url(d), job->j_name);
+	rl_info(
+	    "driver", "listening for executors", "url=%s job=%s", rl_driver_url(d), job->j_name);
 	rl_stop_signals(stop_driver, d);
 	rl_driver_stats stats;
 	rv = rl_driver_run(d, &stats, why, sizeof(why));

@@ -9,10 +9,10 @@
 
 // One partition's position going into a batch.
 typedef struct rl_range_in {
-	int64_t from;   // the next offset to read (previous until, or the start)
+	int64_t from; // the next offset to read (previous until, or the start)
 	int64_t latest; // the partition's high watermark (or last stable offset)
 	int64_t target; // available-now: never read past this; < 0 for no target
-	double  rate;   // records/s allowed for this partition; <= 0 for unlimited
+	double  rate; // records/s allowed for this partition; <= 0 for unlimited
 } rl_range_in;
 
 // rl_range_until returns the end (exclusive) of the partition's range in a

@@ -5,7 +5,7 @@
 void
 rl_pid_init(rl_pid *pid, int64_t batch_ms)
 {
-	*pid = (rl_pid){
+	*pid = (rl_pid) {
 		.p_batch_ms = batch_ms,
 		.p_kp = 1.0,
 		.p_ki = 0.2,
@@ -29,11 +29,11 @@ rl_pid_compute(rl_pid *pid, int64_t time_ms, int64_t elements, int64_t processin
 	// The error: the rate asked for last time against the rate achieved.
 	double error = pid->p_latest_rate - processing_rate;
 	// The integral: the backlog that a scheduling delay stands for, as a rate.
-	double historical_error =
-	    (double)scheduling_delay_ms * processing_rate / (double)pid->p_batch_ms;
+	double historical_error
+	    = (double)scheduling_delay_ms * processing_rate / (double)pid->p_batch_ms;
 	double d_error = (error - pid->p_latest_error) / since_update_s;
-	double rate = pid->p_latest_rate - pid->p_kp * error - pid->p_ki * historical_error -
-	    pid->p_kd * d_error;
+	double rate = pid->p_latest_rate - pid->p_kp * error - pid->p_ki * historical_error
+	    - pid->p_kd * d_error;
 	if (rate < pid->p_min_rate)
 		rate = pid->p_min_rate;
 	pid->p_latest_time_ms = time_ms;
@@ -65,7 +65,8 @@ rl_rate_split(double total_rate, int64_t max_rate_per_partition, const int64_t *
 	for (size_t i = 0; i < n; i++) {
 		double lag = lags[i] > 0 ? (double)lags[i] : 0.0;
 		// With no lag anywhere there is nothing to read; share evenly.
-		double share = total_lag > 0 ? lag / total_lag * total_rate : total_rate / (double)n;
+		double share
+		    = total_lag > 0 ? lag / total_lag * total_rate : total_rate / (double)n;
 		ret_rates[i] = cap > 0 && share > cap ? cap : share;
 	}
 }

@@ -12,8 +12,8 @@
 typedef struct rl_pid {
 	int64_t p_batch_ms;
 	double  p_kp, p_ki, p_kd; // Spark's defaults: 1.0, 0.2, 0.0
-	double  p_min_rate;       // records/s, > 0 (Spark: 100)
-	double  p_latest_rate;    // records/s; < 0 until the second batch
+	double  p_min_rate; // records/s, > 0 (Spark: 100)
+	double  p_latest_rate; // records/s; < 0 until the second batch
 	double  p_latest_error;
 	int64_t p_latest_time_ms;
 	bool    p_first_run;
@@ -35,7 +35,7 @@ bool rl_pid_compute(rl_pid *pid, int64_t time_ms, int64_t elements, int64_t proc
 // rate shared in proportion to each partition's lag, each share capped by
 // max_rate_per_partition (0 = no cap). Without a total rate (<= 0) every
 // partition gets max_rate_per_partition (0 = unlimited).
-void rl_rate_split(double total_rate, int64_t max_rate_per_partition, const int64_t *lags,
-    size_t n, double *ret_rates);
+void rl_rate_split(double total_rate, int64_t max_rate_per_partition, const int64_t *lags, size_t n,
+    double *ret_rates);
 
 #endif

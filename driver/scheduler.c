@@ -41,14 +41,14 @@ static void
 on_done(void *arg, rl_err err, rl_msg *reply)
 {
 	launch_arg *la = arg;
-	run *r = la->l_run;
-	rl_pool *pool = r->r_pool;
+	run        *r = la->l_run;
+	rl_pool    *pool = r->r_pool;
 	pthread_mutex_lock(&pool->p_mu);
 	if (r->r_qlen == r->r_qcap) {
 		r->r_qcap = rl_growth(r->r_qcap, r->r_qlen + 1, 16);
 		r->r_queue = rl_realloc(r->r_queue, r->r_qcap * sizeof(completion));
 	}
-	r->r_queue[r->r_qlen++] = (completion){la->l_task, la->l_exec, err, reply};
+	r->r_queue[r->r_qlen++] = (completion) { la->l_task, la->l_exec, err, reply };
 	pool->p_execs[la->l_exec]->e_busy--;
 	r->r_inflight--;
 	pthread_cond_broadcast(&pool->p_cond);
@@ -92,8 +92,8 @@ static bool
 deterministic(rl_err code)
 {
 	// Retrying cannot help: bad job, bad data, data gone.
-	return code == RL_ERR_PARSE || code == RL_ERR_INVAL || code == RL_ERR_NOTSUP ||
-	    code == RL_ERR_DATA_LOSS;
+	return code == RL_ERR_PARSE || code == RL_ERR_INVAL || code == RL_ERR_NOTSUP
+	    || code == RL_ERR_DATA_LOSS;
 }
 
 static void
@@ -113,17 +113,18 @@ static rl_err
 handle(run *r, completion *c, const rl_sched_opts *opts, uint32_t *ret_failed_map, char *errbuf,
     size_t errlen)
 {
-	rl_sched_task *t = &r->r_tasks[c->c_task];
+	rl_sched_task          *t = &r->r_tasks[c->c_task];
 	const Rill__TaskLaunch *tl = t->t_launch;
-	rl_exec *e = r->r_pool->p_execs[c->c_exec];
+	rl_exec                *e = r->r_pool->p_execs[c->c_exec];
 	const Rill__TaskResult *res = NULL;
-	char why[512];
-	rl_err code = c->c_err;
+	char                    why[512];
+	rl_err                  code = c->c_err;
 	if (c->c_err == RL_OK) {
 		res = c->c_msg->m_env->body_case == RILL__ENVELOPE__BODY_TASK_RESULT
-		    ? c->c_msg->m_env->task_result : NULL;
-		if (res == NULL || res->stage != tl->stage || res->partition != tl->partition ||
-		    res->batch_time_ms != tl->batch_time_ms) {
+		    ? c->c_msg->m_env->task_result
+		    : NULL;
+		if (res == NULL || res->stage != tl->stage || res->partition != tl->partition
+		    || res->batch_time_ms != tl->batch_time_ms) {
 			snprintf(why, sizeof(why), "reply does not match the task");
 			code = RL_ERR_PROTO;
 			res = NULL;
@@ -133,7 +134,9 @@ handle(run *r, completion *c, const rl_sched_opts *opts, uint32_t *ret_failed_ma
 	}
 	if (res != NULL && res->status == RILL__TASK_RESULT__STATUS__OK) {
 		if (rl_log_enabled(RL_LOG_DEBUG) && res->metrics != NULL)
-			rl_log(RL_LOG_DEBUG, COMP, "task done", "batch_ms=%" PRId64 " stage=%" PRIu32 " partition=%" PRIu32 " executor=%s records=%" PRIu64 " run_ms=%.3f fetch_wait_ms=%.3f",
+			rl_log(RL_LOG_DEBUG, COMP, "task done",
+			    "batch_ms=%" PRId64 " stage=%" PRIu32 " partition=%" PRIu32
+			    " executor=%s records=%" PRIu64 " run_ms=%.3f fetch_wait_ms=%.3f",
 			    tl->batch_time_ms, tl->stage, tl->partition, e->e_id,
 			    res->metrics->input_records, (double)res->metrics->run_us / 1000.0,
 			    (double)res->metrics->fetch_wait_us / 1000.0);
@@ -144,8 +147,10 @@ handle(run *r, completion *c, const rl_sched_opts *opts, uint32_t *ret_failed_ma
 		return RL_OK;
 	}
 	if (res != NULL) {
-		code = res->code > 0 && res->code < RL_ERR__COUNT ? (rl_err)res->code : RL_ERR_INTERNAL;
-		snprintf(why, sizeof(why), "%s", res->error != NULL ? res->error : rl_strerror(code));
+		code = res->code > 0 && res->code < RL_ERR__COUNT ? (rl_err)res->code
+		                                                  : RL_ERR_INTERNAL;
+		snprintf(
+		    why, sizeof(why), "%s", res->error != NULL ? res->error : rl_strerror(code));
 	}
 	t->t_state = TASK_PENDING;
 	if (res != NULL && res->status == RILL__TASK_RESULT__STATUS__FETCH_FAILED) {
@@ -165,12 +170,14 @@ handle(run *r, completion *c, const rl_sched_opts *opts, uint32_t *ret_failed_ma
 		return RL_OK;
 	t->t_attempts++;
 	t->t_excluded = c->c_exec;
-	rl_warn(COMP, "task attempt failed", "batch_ms=%" PRId64 " stage=%" PRIu32 " partition=%" PRIu32 " attempt=%" PRIu32 " executor=%s error=\"%s\"",
+	rl_warn(COMP, "task attempt failed",
+	    "batch_ms=%" PRId64 " stage=%" PRIu32 " partition=%" PRIu32 " attempt=%" PRIu32
+	    " executor=%s error=\"%s\"",
 	    tl->batch_time_ms, tl->stage, tl->partition, tl->attempt, e->e_id, why);
 	if (deterministic(code) || t->t_attempts >= opts->max_attempts) {
-		snprintf(errbuf, errlen, "stage %" PRIu32 " task %" PRIu32 " failed %s: %s", tl->stage,
-		    tl->partition, deterministic(code) ? "(retrying cannot help)" : "on every attempt",
-		    why);
+		snprintf(errbuf, errlen, "stage %" PRIu32 " task %" PRIu32 " failed %s: %s",
+		    tl->stage, tl->partition,
+		    deterministic(code) ? "(retrying cannot help)" : "on every attempt", why);
 		return code != RL_OK ? code : RL_ERR_INTERNAL;
 	}
 	return RL_OK;
@@ -185,7 +192,7 @@ lost_input(const rl_pool *pool, const rl_sched_task *t)
 	const Rill__TaskLaunch *tl = t->t_launch;
 	for (size_t i = 0; i < tl->n_inputs; i++) {
 		const char *url = tl->inputs[i]->executor_url;
-		bool known = false, alive = false;
+		bool        known = false, alive = false;
 		for (int k = 0; k < pool->p_nexecs; k++) {
 			if (strcmp(pool->p_execs[k]->e_url, url) == 0) {
 				known = true;
@@ -201,10 +208,10 @@ lost_input(const rl_pool *pool, const rl_sched_task *t)
 static void
 launch(run *r, size_t ti, int ei)
 {
-	rl_pool *pool = r->r_pool;
+	rl_pool       *pool = r->r_pool;
 	rl_sched_task *t = &r->r_tasks[ti];
-	launch_arg *la = rl_malloc(sizeof(*la));
-	*la = (launch_arg){r, ti, ei};
+	launch_arg    *la = rl_malloc(sizeof(*la));
+	*la = (launch_arg) { r, ti, ei };
 	t->t_launch->attempt = (uint32_t)t->t_attempts;
 	Rill__Envelope env = RILL__ENVELOPE__INIT;
 	env.body_case = RILL__ENVELOPE__BODY_TASK_LAUNCH;
@@ -221,11 +228,11 @@ rl_sched_run(rl_pool *pool, rl_sched_task *tasks, size_t n, const rl_sched_opts 
 		.r_tasks = tasks,
 		.r_timeout_ms = opts->task_timeout_ms > 0 ? opts->task_timeout_ms : -1,
 	};
-	size_t done = 0;
-	rl_err rv = RL_OK;
+	size_t  done = 0;
+	rl_err  rv = RL_OK;
 	int64_t none_since = -1;
 	size_t *to_launch = rl_calloc(n + 1, sizeof(size_t));
-	int *on_exec = rl_calloc(n + 1, sizeof(int));
+	int    *on_exec = rl_calloc(n + 1, sizeof(int));
 	for (size_t i = 0; i < n; i++)
 		if (tasks[i].t_state == TASK_DONE)
 			done++;
@@ -235,12 +242,15 @@ rl_sched_run(rl_pool *pool, rl_sched_task *tasks, size_t n, const rl_sched_opts 
 		rl_pool_check(pool);
 		for (size_t i = 0; i < n && rv == RL_OK; i++) {
 			const Rill__ShuffleInput *in;
-			if (tasks[i].t_state != TASK_PENDING || (in = lost_input(pool, &tasks[i])) == NULL)
+			if (tasks[i].t_state != TASK_PENDING
+			    || (in = lost_input(pool, &tasks[i])) == NULL)
 				continue;
 			*ret_failed_map = in->map_partition;
-			snprintf(errbuf, errlen, "stage %" PRIu32 " task %" PRIu32 ": map output %" PRIu32 " was on %s, which is gone",
-			    tasks[i].t_launch->stage, tasks[i].t_launch->partition, in->map_partition,
-			    in->executor_url);
+			snprintf(errbuf, errlen,
+			    "stage %" PRIu32 " task %" PRIu32 ": map output %" PRIu32
+			    " was on %s, which is gone",
+			    tasks[i].t_launch->stage, tasks[i].t_launch->partition,
+			    in->map_partition, in->executor_url);
 			rv = RL_ERR_FETCH_FAILED;
 		}
 		if (rv != RL_OK)

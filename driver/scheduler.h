@@ -13,21 +13,21 @@
 #include "rill.pb-c.h"
 
 typedef struct rl_sched_task {
-	Rill__TaskLaunch       *t_launch;    // caller's; the scheduler sets attempt
-	int                     t_preferred; // executor index, or -1
+	Rill__TaskLaunch *t_launch; // caller's; the scheduler sets attempt
+	int               t_preferred; // executor index, or -1
 	// Results, once the stage succeeded:
-	rl_msg                 *t_msg;       // owns t_result; free with rl_msg_free
+	rl_msg                 *t_msg; // owns t_result; free with rl_msg_free
 	const Rill__TaskResult *t_result;
-	int                     t_exec;      // executor index that ran it
+	int                     t_exec; // executor index that ran it
 	// The scheduler's own:
-	int                     t_state;
-	int                     t_attempts;
-	int                     t_excluded;  // executor it last failed on, or -1
+	int t_state;
+	int t_attempts;
+	int t_excluded; // executor it last failed on, or -1
 } rl_sched_task;
 
 typedef struct rl_sched_opts {
-	int     max_attempts;        // per task (Spark's spark.task.maxFailures: 4)
-	int     task_timeout_ms;     // a task not answered by then is retried; <= 0: no limit
+	int     max_attempts; // per task (Spark's spark.task.maxFailures: 4)
+	int     task_timeout_ms; // a task not answered by then is retried; <= 0: no limit
 	int64_t no_executor_timeout_ms; // how long to wait when none is alive
 } rl_sched_opts;
 

@@ -31,7 +31,7 @@ rl_combiner_fini(rl_combiner *c)
 static void
 grow(rl_combiner *c)
 {
-	size_t ncap = c->c_cap * 2;
+	size_t            ncap = c->c_cap * 2;
 	rl_combine_entry *slots = rl_calloc(ncap, sizeof(rl_combine_entry));
 	for (size_t i = 0; i < c->c_cap; i++) {
 		rl_combine_entry *e = &c->c_slots[i];
@@ -55,19 +55,20 @@ find(rl_combiner *c, const uint8_t *key, size_t key_len, bool *fresh)
 	if ((c->c_count + 1) * 4 > c->c_cap * 3)
 		grow(c);
 	uint64_t h = rl_hash64(key, key_len);
-	size_t mask = c->c_cap - 1;
+	size_t   mask = c->c_cap - 1;
 	for (size_t j = h & mask;; j = (j + 1) & mask) {
 		rl_combine_entry *e = &c->c_slots[j];
 		if (e->e_key == NULL) {
 			e->e_hash = h;
 			e->e_key_len = key_len;
-			e->e_key = key_len > 0 ? rl_arena_memdup(c->c_arena, key, key_len) : empty_key;
+			e->e_key
+			    = key_len > 0 ? rl_arena_memdup(c->c_arena, key, key_len) : empty_key;
 			c->c_count++;
 			*fresh = true;
 			return e;
 		}
-		if (e->e_hash == h && e->e_key_len == key_len &&
-		    (key_len == 0 || memcmp(e->e_key, key, key_len) == 0)) {
+		if (e->e_hash == h && e->e_key_len == key_len
+		    && (key_len == 0 || memcmp(e->e_key, key, key_len) == 0)) {
 			*fresh = false;
 			return e;
 		}
@@ -118,7 +119,7 @@ rl_combiner_add(rl_combiner *c, const rl_rec *rec, char *errbuf, size_t errlen)
 			return RL_ERR_INVAL;
 		}
 	}
-	bool fresh;
+	bool              fresh;
 	rl_combine_entry *e = find(c, rec->r_key, rec->r_key_len, &fresh);
 	fold(c->c_fn == RL_FN_COUNT ? RL_FN_SUM : c->c_fn, e, fresh, v);
 	return RL_OK;
@@ -127,7 +128,7 @@ rl_combiner_add(rl_combiner *c, const rl_rec *rec, char *errbuf, size_t errlen)
 void
 rl_combiner_merge(rl_combiner *c, const uint8_t *key, size_t key_len, int64_t partial)
 {
-	bool fresh;
+	bool              fresh;
 	rl_combine_entry *e = find(c, key, key_len, &fresh);
 	fold(c->c_fn, e, fresh, partial);
 }

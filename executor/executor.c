@@ -36,7 +36,7 @@ typedef struct job_entry {
 	rl_job           *j_job;
 	rl_plan          *j_plan;
 	rl_kafka_reader  *j_reader; // created on the first stage-0 task
-	uint64_t          j_epoch;  // highest leader epoch seen for this job
+	uint64_t          j_epoch; // highest leader epoch seen for this job
 } job_entry;
 
 typedef struct peer {
@@ -45,18 +45,18 @@ typedef struct peer {
 } peer;
 
 struct rl_executor {
-	char              x_id[128];
-	int               x_cores;
-	int               x_heartbeat_ms;
-	bool              x_exit_with_driver;
-	rl_rpc_server    *x_server;
-	rl_rpc_client    *x_driver;
-	rl_shuffle_store *x_shuffle;
-	rl_txn_registry  *x_txns;
-	pthread_mutex_t   x_mu; // guards x_jobs, x_peers and job entries
-	job_entry        *x_jobs;
-	peer             *x_peers;
-	_Atomic int       x_running;
+	char                  x_id[128];
+	int                   x_cores;
+	int                   x_heartbeat_ms;
+	bool                  x_exit_with_driver;
+	rl_rpc_server        *x_server;
+	rl_rpc_client        *x_driver;
+	rl_shuffle_store     *x_shuffle;
+	rl_txn_registry      *x_txns;
+	pthread_mutex_t       x_mu; // guards x_jobs, x_peers and job entries
+	job_entry            *x_jobs;
+	peer                 *x_peers;
+	_Atomic int           x_running;
 	volatile sig_atomic_t x_stop;
 };
 
@@ -72,10 +72,11 @@ job_get(rl_executor *ex, const Rill__TaskLaunch *tl, char *errbuf, size_t errlen
 		if (e->j_hash == tl->spec_hash && strcmp(e->j_job->j_name, tl->job) == 0)
 			goto out;
 	rl_job *job;
-	char name[96];
+	char    name[96];
 	snprintf(name, sizeof(name), "job %s (from the driver)", tl->job);
-	if (rl_job_parse((const char *)tl->job_spec.data, tl->job_spec.len, name, &job, errbuf,
-		errlen) != RL_OK)
+	if (rl_job_parse(
+	        (const char *)tl->job_spec.data, tl->job_spec.len, name, &job, errbuf, errlen)
+	    != RL_OK)
 		goto out;
 	rl_plan *plan;
 	if (rl_plan_build(job, &plan, errbuf, errlen) != RL_OK) {
@@ -101,7 +102,7 @@ job_reader(rl_executor *ex, job_entry *e, char *errbuf, size_t errlen)
 	pthread_mutex_lock(&ex->x_mu);
 	if (e->j_reader == NULL) {
 		const rl_kafka_source *src = &e->j_job->j_source;
-		rl_kafka_props props = {src->k_prop_names, src->k_prop_values, src->k_nprops};
+		rl_kafka_props props = { src->k_prop_names, src->k_prop_values, src->k_nprops };
 		rl_kafka_reader_create(src->k_brokers, &props, &e->j_reader, errbuf, errlen);
 	}
 	rl_kafka_reader *r = e->j_reader;
@@ -135,7 +136,7 @@ static rl_rpc_client *
 peer_get(rl_executor *ex, const char *url, char *errbuf, size_t errlen)
 {
 	pthread_mutex_lock(&ex->x_mu);
-	peer *p;
+	peer          *p;
 	rl_rpc_client *cli = NULL;
 	for (p = ex->x_peers; p != NULL; p = p->p_next)
 		if (strcmp(rl_rpc_client_url(p->p_cli), url) == 0)
@@ -181,15 +182,16 @@ fetch_done(void *arg, rl_err err, rl_msg *reply)
 // fetch_local hands the task the blocks this executor holds itself.
 static rl_err
 fetch_local(rl_executor *ex, const rl_fetch_group *g, const rl_map_output_id *base,
-    uint32_t reduce_partition, rl_block_cb cb, void *cb_arg, uint32_t *ret_failed_map,
-    char *errbuf, size_t errlen)
+    uint32_t reduce_partition, rl_block_cb cb, void *cb_arg, uint32_t *ret_failed_map, char *errbuf,
+    size_t errlen)
 {
 	for (size_t m = 0; m < g->g_nmaps; m++) {
 		rl_map_output_id id = *base;
 		id.map_partition = g->g_maps[m];
 		rl_block_ref ref;
 		if (!rl_shuffle_acquire(ex->x_shuffle, &id, reduce_partition, &ref)) {
-			snprintf(errbuf, errlen, "local shuffle output %s/%" PRId64 "/%" PRIu32 "/%" PRIu32 " is gone",
+			snprintf(errbuf, errlen,
+			    "local shuffle output %s/%" PRId64 "/%" PRIu32 "/%" PRIu32 " is gone",
 			    id.job, id.batch_ms, id.stage, id.map_partition);
 			*ret_failed_map = id.map_partition;
 			return RL_ERR_FETCH_FAILED;
@@ -209,19 +211,22 @@ use_reply(const rl_fetch_group *g, const fetch_call *c, rl_block_cb cb, void *cb
     uint32_t *ret_failed_map, char *errbuf, size_t errlen)
 {
 	if (c->f_unreachable) {
-		snprintf(errbuf, errlen, "fetching %zu map outputs from %s: no connection within %d ms",
-		    g->g_nmaps, g->g_url, PEER_CONNECT_MS);
+		snprintf(errbuf, errlen,
+		    "fetching %zu map outputs from %s: no connection within %d ms", g->g_nmaps,
+		    g->g_url, PEER_CONNECT_MS);
 		*ret_failed_map = g->g_maps[0];
 		return RL_ERR_FETCH_FAILED;
 	}
 	if (c->f_err != RL_OK) {
-		snprintf(errbuf, errlen, "fetching %zu map outputs from %s: %s", g->g_nmaps, g->g_url,
-		    rl_strerror(c->f_err));
+		snprintf(errbuf, errlen, "fetching %zu map outputs from %s: %s", g->g_nmaps,
+		    g->g_url, rl_strerror(c->f_err));
 		*ret_failed_map = g->g_maps[0];
 		return RL_ERR_FETCH_FAILED;
 	}
-	const Rill__ShuffleBlock *blk = c->f_reply->m_env->body_case == RILL__ENVELOPE__BODY_SHUFFLE_BLOCK
-	    ? c->f_reply->m_env->shuffle_block : NULL;
+	const Rill__ShuffleBlock *blk
+	    = c->f_reply->m_env->body_case == RILL__ENVELOPE__BODY_SHUFFLE_BLOCK
+	    ? c->f_reply->m_env->shuffle_block
+	    : NULL;
 	if (blk == NULL || blk->n_segments != g->g_nmaps) {
 		snprintf(errbuf, errlen, "fetching from %s: unexpected reply", g->g_url);
 		*ret_failed_map = g->g_maps[0];
@@ -231,8 +236,9 @@ use_reply(const rl_fetch_group *g, const fetch_call *c, rl_block_cb cb, void *cb
 	for (size_t m = 0; m < blk->n_segments; m++)
 		total += blk->segments[m]->bytes;
 	if (total != c->f_reply->m_tail_len) {
-		snprintf(errbuf, errlen, "fetching from %s: segments of %" PRIu64 " bytes in a tail of %zu",
-		    g->g_url, total, c->f_reply->m_tail_len);
+		snprintf(errbuf, errlen,
+		    "fetching from %s: segments of %" PRIu64 " bytes in a tail of %zu", g->g_url,
+		    total, c->f_reply->m_tail_len);
 		*ret_failed_map = g->g_maps[0];
 		return RL_ERR_FETCH_FAILED;
 	}
@@ -240,7 +246,8 @@ use_reply(const rl_fetch_group *g, const fetch_call *c, rl_block_cb cb, void *cb
 	for (size_t m = 0; m < blk->n_segments; m++) {
 		const Rill__ShuffleSegment *seg = blk->segments[m];
 		if (!seg->found || seg->map_partition != g->g_maps[m]) {
-			snprintf(errbuf, errlen, "map output %" PRIu32 " at %s: not found (executor restarted?)",
+			snprintf(errbuf, errlen,
+			    "map output %" PRIu32 " at %s: not found (executor restarted?)",
 			    g->g_maps[m], g->g_url);
 			*ret_failed_map = g->g_maps[m];
 			return RL_ERR_FETCH_FAILED;
@@ -255,16 +262,16 @@ use_reply(const rl_fetch_group *g, const fetch_call *c, rl_block_cb cb, void *cb
 
 static rl_err
 fetch(void *arg, const rl_fetch_group *groups, size_t ngroups, const rl_map_output_id *id,
-    uint32_t reduce_partition, rl_block_cb cb, void *cb_arg, uint32_t *ret_failed_map,
-    char *errbuf, size_t errlen)
+    uint32_t reduce_partition, rl_block_cb cb, void *cb_arg, uint32_t *ret_failed_map, char *errbuf,
+    size_t errlen)
 {
 	rl_executor *ex = arg;
-	const char *self = rl_rpc_server_url(ex->x_server);
-	fetch_wait w = {.w_pending = 0};
+	const char  *self = rl_rpc_server_url(ex->x_server);
+	fetch_wait   w = { .w_pending = 0 };
 	pthread_mutex_init(&w.w_mu, NULL);
 	pthread_cond_init(&w.w_cond, NULL);
 	fetch_call *calls = rl_calloc(ngroups + 1, sizeof(fetch_call));
-	rl_err rv = RL_OK;
+	rl_err      rv = RL_OK;
 
 	// Ask every peer at once.
 	for (size_t g = 0; g < ngroups; g++) {
@@ -299,8 +306,8 @@ fetch(void *arg, const rl_fetch_group *groups, size_t ngroups, const rl_map_outp
 	// Meanwhile, what is here.
 	for (size_t g = 0; g < ngroups && rv == RL_OK; g++)
 		if (strcmp(groups[g].g_url, self) == 0)
-			rv = fetch_local(ex, &groups[g], id, reduce_partition, cb, cb_arg, ret_failed_map,
-			    errbuf, errlen);
+			rv = fetch_local(ex, &groups[g], id, reduce_partition, cb, cb_arg,
+			    ret_failed_map, errbuf, errlen);
 	// Every call must have finished before calls[] goes away.
 	pthread_mutex_lock(&w.w_mu);
 	while (w.w_pending > 0)
@@ -308,7 +315,8 @@ fetch(void *arg, const rl_fetch_group *groups, size_t ngroups, const rl_map_outp
 	pthread_mutex_unlock(&w.w_mu);
 	for (size_t g = 0; g < ngroups; g++) {
 		if (rv == RL_OK && strcmp(groups[g].g_url, self) != 0)
-			rv = use_reply(&groups[g], &calls[g], cb, cb_arg, ret_failed_map, errbuf, errlen);
+			rv = use_reply(
+			    &groups[g], &calls[g], cb, cb_arg, ret_failed_map, errbuf, errlen);
 		rl_msg_free(calls[g].f_reply);
 	}
 	rl_free(calls);
@@ -355,7 +363,7 @@ static void
 handle_launch(rl_executor *ex, const Rill__TaskLaunch *tl, rl_reply *reply)
 {
 	Rill__TaskResult *res;
-	char why[512] = "";
+	char              why[512] = "";
 	result_init(reply->r_arena, reply, tl, ex->x_id, &res);
 	if (tl->job == NULL || tl->job[0] == '\0' || tl->job_spec.len == 0) {
 		fail(reply->r_arena, res, RL_ERR_PROTO, "task launch without a job");
@@ -364,7 +372,8 @@ handle_launch(rl_executor *ex, const Rill__TaskLaunch *tl, rl_reply *reply)
 	// Compiled jobs are cached by this hash: one that does not belong to
 	// the text would hand later launches the wrong plan.
 	if (rl_hash64(tl->job_spec.data, tl->job_spec.len) != tl->spec_hash) {
-		fail(reply->r_arena, res, RL_ERR_PROTO, "task launch: spec_hash does not match the job text");
+		fail(reply->r_arena, res, RL_ERR_PROTO,
+		    "task launch: spec_hash does not match the job text");
 		return;
 	}
 	if (atomic_fetch_add(&ex->x_running, 1) >= ex->x_cores) {
@@ -374,7 +383,9 @@ handle_launch(rl_executor *ex, const Rill__TaskLaunch *tl, rl_reply *reply)
 	}
 	job_entry *e = job_get(ex, tl, why, sizeof(why));
 	if (e == NULL) {
-		rl_warn(COMP, "task refused", "job=%s batch_ms=%" PRId64 " stage=%" PRIu32 " partition=%" PRIu32 " error=\"%s\"",
+		rl_warn(COMP, "task refused",
+		    "job=%s batch_ms=%" PRId64 " stage=%" PRIu32 " partition=%" PRIu32
+		    " error=\"%s\"",
 		    tl->job, tl->batch_time_ms, tl->stage, tl->partition, why);
 		fail(reply->r_arena, res, RL_ERR_PARSE, why);
 		goto out;
@@ -385,19 +396,22 @@ handle_launch(rl_executor *ex, const Rill__TaskLaunch *tl, rl_reply *reply)
 		e->j_epoch = tl->epoch;
 	pthread_mutex_unlock(&ex->x_mu);
 	if (stale) {
-		snprintf(why, sizeof(why), "epoch %" PRIu64 " is older than %" PRIu64 " (deposed leader)",
-		    tl->epoch, e->j_epoch);
+		snprintf(why, sizeof(why),
+		    "epoch %" PRIu64 " is older than %" PRIu64 " (deposed leader)", tl->epoch,
+		    e->j_epoch);
 		refuse(reply->r_arena, res, RL_ERR_STALE_EPOCH, why);
 		goto out;
 	}
 	rl_shuffle_drop_before(ex->x_shuffle, tl->job, tl->retain_from_batch_ms);
 	if (tl->warm_only) {
 		const Rill__OffsetRange *r = tl->range;
-		rl_kafka_reader *reader = job_reader(ex, e, why, sizeof(why));
+		rl_kafka_reader         *reader = job_reader(ex, e, why, sizeof(why));
 		if (r == NULL || r->topic == NULL)
 			fail(reply->r_arena, res, RL_ERR_PROTO, "warm-up without a range");
-		else if (reader == NULL || rl_kafka_warm(reader, r->topic, r->partition, r->from_offset,
-					       why, sizeof(why)) != RL_OK)
+		else if (reader == NULL
+		    || rl_kafka_warm(
+		           reader, r->topic, r->partition, r->from_offset, why, sizeof(why))
+		        != RL_OK)
 			fail(reply->r_arena, res, RL_ERR_KAFKA, why);
 		else
 			res->status = RILL__TASK_RESULT__STATUS__OK;
@@ -423,7 +437,9 @@ handle_launch(rl_executor *ex, const Rill__TaskLaunch *tl, rl_reply *reply)
 	}
 	rl_task_run(&ctx, tl, reply->r_arena, res);
 	if (res->status != RILL__TASK_RESULT__STATUS__OK)
-		rl_warn(COMP, "task failed", "job=%s batch_ms=%" PRId64 " stage=%" PRIu32 " partition=%" PRIu32 " attempt=%" PRIu32 " error=\"%s\"",
+		rl_warn(COMP, "task failed",
+		    "job=%s batch_ms=%" PRId64 " stage=%" PRIu32 " partition=%" PRIu32
+		    " attempt=%" PRIu32 " error=\"%s\"",
 		    tl->job, tl->batch_time_ms, tl->stage, tl->partition, tl->attempt, res->error);
 out:
 	atomic_fetch_sub(&ex->x_running, 1);
@@ -439,7 +455,7 @@ handle_fetch(rl_executor *ex, const Rill__ShuffleFetch *f, rl_reply *reply)
 	if (f->job == NULL)
 		return;
 	// Every block goes into one tail, one after the other, with its segment.
-	size_t n = f->n_map_partitions;
+	size_t        n = f->n_map_partitions;
 	rl_block_ref *refs = rl_arena_alloc(reply->r_arena, (n + 1) * sizeof(*refs));
 	blk->segments = rl_arena_alloc(reply->r_arena, (n + 1) * sizeof(void *));
 	size_t total = 0;
@@ -463,7 +479,7 @@ handle_fetch(rl_executor *ex, const Rill__ShuffleFetch *f, rl_reply *reply)
 		blk->segments[blk->n_segments++] = seg;
 	}
 	uint8_t *tail = rl_arena_alloc(reply->r_arena, total + 1);
-	size_t off = 0;
+	size_t   off = 0;
 	for (size_t m = 0; m < n; m++) {
 		if (refs[m].b_owner == NULL)
 			continue;
@@ -490,11 +506,14 @@ handle_sink_finish(rl_executor *ex, const Rill__SinkFinish *f, rl_reply *reply)
 		rill__sink_partition_result__init(r);
 		char why[512] = "";
 		r->partition = f->partitions[i];
-		r->ok = rl_txn_registry_finish(ex->x_txns, f->job, f->partitions[i], f->batch_time_ms,
-		    f->commit, why, sizeof(why)) == RL_OK;
+		r->ok = rl_txn_registry_finish(ex->x_txns, f->job, f->partitions[i],
+		            f->batch_time_ms, f->commit, why, sizeof(why))
+		    == RL_OK;
 		if (!r->ok) {
 			r->error = rl_arena_memdup(reply->r_arena, why, strlen(why) + 1);
-			rl_warn(COMP, "sink transaction not finished", "job=%s batch_ms=%" PRId64 " partition=%" PRIu32 " commit=%d error=\"%s\"",
+			rl_warn(COMP, "sink transaction not finished",
+			    "job=%s batch_ms=%" PRId64 " partition=%" PRIu32
+			    " commit=%d error=\"%s\"",
 			    f->job, f->batch_time_ms, f->partitions[i], f->commit, why);
 		}
 		done->results[done->n_results++] = r;
@@ -528,7 +547,7 @@ rl_err
 rl_executor_create(const rl_executor_opts *opts, rl_executor **ret, char *errbuf, size_t errlen)
 {
 	rl_executor *ex = RL_NEW(rl_executor);
-	rl_err rv;
+	rl_err       rv;
 	ex->x_cores = opts->cores > 0 ? opts->cores : 1;
 	ex->x_heartbeat_ms = opts->heartbeat_ms > 0 ? opts->heartbeat_ms : 1000;
 	ex->x_exit_with_driver = opts->exit_with_driver;
@@ -543,10 +562,12 @@ rl_executor_create(const rl_executor_opts *opts, rl_executor **ret, char *errbuf
 	ex->x_shuffle = rl_shuffle_store_create();
 	ex->x_txns = rl_txn_registry_create();
 	if ((rv = rl_rpc_server_create(opts->listen_url, ex->x_cores + FETCH_WORKERS, handle, ex,
-		 &ex->x_server, errbuf, errlen)) != RL_OK)
+	         &ex->x_server, errbuf, errlen))
+	    != RL_OK)
 		goto err_executor;
-	if (opts->driver_url != NULL &&
-	    (rv = rl_rpc_client_create(opts->driver_url, &ex->x_driver, errbuf, errlen)) != RL_OK)
+	if (opts->driver_url != NULL
+	    && (rv = rl_rpc_client_create(opts->driver_url, &ex->x_driver, errbuf, errlen))
+	        != RL_OK)
 		goto err_server;
 	*ret = ex;
 	return RL_OK;
@@ -577,11 +598,12 @@ send_register(rl_executor *ex, char *errbuf, size_t errlen)
 	env.body_case = RILL__ENVELOPE__BODY_REGISTER;
 	env.register_ = &reg;
 	rl_msg *reply;
-	rl_err rv = rl_rpc_call(ex->x_driver, &env, NULL, 0, 2000, &reply, errbuf, errlen);
+	rl_err  rv = rl_rpc_call(ex->x_driver, &env, NULL, 0, 2000, &reply, errbuf, errlen);
 	if (rv != RL_OK)
 		return rv;
 	const Rill__RegisterAck *ack = reply->m_env->body_case == RILL__ENVELOPE__BODY_REGISTER_ACK
-	    ? reply->m_env->register_ack : NULL;
+	    ? reply->m_env->register_ack
+	    : NULL;
 	if (ack == NULL || !ack->accepted) {
 		snprintf(errbuf, errlen, "driver refused registration: %s",
 		    ack != NULL && ack->reason != NULL ? ack->reason : "unexpected reply");
@@ -605,11 +627,11 @@ send_heartbeat(rl_executor *ex, char *errbuf, size_t errlen)
 	env.body_case = RILL__ENVELOPE__BODY_HEARTBEAT;
 	env.heartbeat = &hb;
 	rl_msg *reply;
-	rl_err rv = rl_rpc_call(ex->x_driver, &env, NULL, 0, 2000, &reply, errbuf, errlen);
+	rl_err  rv = rl_rpc_call(ex->x_driver, &env, NULL, 0, 2000, &reply, errbuf, errlen);
 	if (rv != RL_OK)
 		return rv;
-	bool known = reply->m_env->body_case == RILL__ENVELOPE__BODY_HEARTBEAT_ACK &&
-	    reply->m_env->heartbeat_ack->known;
+	bool known = reply->m_env->body_case == RILL__ENVELOPE__BODY_HEARTBEAT_ACK
+	    && reply->m_env->heartbeat_ack->known;
 	rl_msg_free(reply);
 	return known ? RL_OK : RL_ERR_NOENT;
 }
@@ -620,8 +642,8 @@ rl_executor_run(rl_executor *ex)
 	char why[512];
 	rl_info(COMP, "executor listening", "id=%s url=%s cores=%d", ex->x_id,
 	    rl_rpc_server_url(ex->x_server), ex->x_cores);
-	bool registered = false;
-	int64_t last_contact = rl_mono_ms();
+	bool          registered = false;
+	int64_t       last_contact = rl_mono_ms();
 	const int64_t driver_gone_ms = 10 * (int64_t)ex->x_heartbeat_ms + 5000;
 	while (!ex->x_stop) {
 		if (ex->x_driver == NULL) {
@@ -629,7 +651,7 @@ rl_executor_run(rl_executor *ex)
 			continue;
 		}
 		rl_err rv = registered ? send_heartbeat(ex, why, sizeof(why))
-				       : send_register(ex, why, sizeof(why));
+		                       : send_register(ex, why, sizeof(why));
 		if (rv == RL_OK) {
 			if (!registered)
 				rl_info(COMP, "registered with driver", "id=%s driver=%s", ex->x_id,

@@ -12,17 +12,17 @@
 typedef struct rl_executor rl_executor;
 
 typedef struct rl_executor_opts {
-	const char *listen_url;   // tcp://IP:PORT (port 0: any free port)
-	const char *driver_url;   // register and heartbeat here, or NULL
-	const char *id;           // NULL: host-pid
-	int         cores;        // concurrent tasks, >= 1
-	const char *work_dir;     // for spills and caches, may be NULL
+	const char *listen_url; // tcp://IP:PORT (port 0: any free port)
+	const char *driver_url; // register and heartbeat here, or NULL
+	const char *id; // NULL: host-pid
+	int         cores; // concurrent tasks, >= 1
+	const char *work_dir; // for spills and caches, may be NULL
 	bool        exit_with_driver; // local mode: exit when the driver is gone
 	int         heartbeat_ms;
 } rl_executor_opts;
 
-rl_err rl_executor_create(const rl_executor_opts *opts, rl_executor **ret, char *errbuf,
-    size_t errlen);
+rl_err rl_executor_create(
+    const rl_executor_opts *opts, rl_executor **ret, char *errbuf, size_t errlen);
 // rl_executor_run registers and heartbeats until rl_executor_stop is called
 // (or, with exit_with_driver, the driver has been gone too long). Returns
 // RL_OK on a requested stop, RL_ERR_CLOSED when the driver went away.

@@ -46,7 +46,8 @@ usage(FILE *out)
 	    "  --zk CONNECT        register in ZooKeeper (cluster mode; not in this version)\n"
 	    "  --cores N           tasks run at once (default: the number of CPUs)\n"
 	    "  --id ID             executor id (default: HOST-PID)\n"
-	    "  --work-dir DIR      reserved for shuffle spills (blocks stay in memory in this version)\n"
+	    "  --work-dir DIR      reserved for shuffle spills (blocks stay in memory in this "
+	    "version)\n"
 	    "  --exit-with-driver  exit when the driver is unreachable (local mode)\n"
 	    "  --help              this text\n");
 }
@@ -55,19 +56,19 @@ int
 main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{"listen", required_argument, NULL, 'l'},
-		{"driver", required_argument, NULL, 'd'},
-		{"zk", required_argument, NULL, 'z'},
-		{"cores", required_argument, NULL, 'c'},
-		{"id", required_argument, NULL, 'i'},
-		{"work-dir", required_argument, NULL, 'w'},
-		{"exit-with-driver", no_argument, NULL, 'x'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+		{ "listen", required_argument, NULL, 'l' },
+		{ "driver", required_argument, NULL, 'd' },
+		{ "zk", required_argument, NULL, 'z' },
+		{ "cores", required_argument, NULL, 'c' },
+		{ "id", required_argument, NULL, 'i' },
+		{ "work-dir", required_argument, NULL, 'w' },
+		{ "exit-with-driver", no_argument, NULL, 'x' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
 	};
-	rl_executor_opts opts = {.cores = (int)sysconf(_SC_NPROCESSORS_ONLN)};
-	long n;
-	int c;
+	rl_executor_opts opts = { .cores = (int)sysconf(_SC_NPROCESSORS_ONLN) };
+	long             n;
+	int              c;
 	one_malloc_arena();
 	rl_log_init();
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
@@ -79,7 +80,9 @@ main(int argc, char **argv)
 			opts.driver_url = optarg;
 			break;
 		case 'z':
-			fprintf(stderr, "rill-executor: --zk: cluster mode is not available in this version; use --driver\n");
+			fprintf(stderr,
+			    "rill-executor: --zk: cluster mode is not available in this version; "
+			    "use --driver\n");
 			return 2;
 		case 'c':
 			if (!rl_arg_long("rill-executor", "--cores", optarg, 1, 1024, &n))
@@ -109,7 +112,7 @@ main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	char why[512];
+	char         why[512];
 	rl_executor *ex;
 	if (rl_executor_create(&opts, &ex, why, sizeof(why)) != RL_OK) {
 		rl_error("executor", "cannot start", "error=\"%s\"", why);

@@ -45,8 +45,9 @@ rl_chain_init(rl_chain *c, const rl_step *const *steps, size_t nsteps, rl_arena 
 			rl_chain_fini(c);
 			return RL_ERR_NOTSUP;
 		}
-		void *state = rl_calloc(1, ops->o_state_size ? ops->o_state_size : 1);
-		rl_err rv = ops->o_init != NULL ? ops->o_init(state, steps[i], errbuf, errlen) : RL_OK;
+		void  *state = rl_calloc(1, ops->o_state_size ? ops->o_state_size : 1);
+		rl_err rv
+		    = ops->o_init != NULL ? ops->o_init(state, steps[i], errbuf, errlen) : RL_OK;
 		if (rv != RL_OK) {
 			rl_free(state);
 			rl_chain_fini(c);
@@ -80,7 +81,7 @@ rl_rec_value_bytes(rl_chain *c, const rl_rec *rec, const uint8_t **ret, size_t *
 		*ret_len = rec->r_val_len;
 		return;
 	}
-	rl_rec v = {.r_num = rec->r_num, .r_is_num = true};
+	rl_rec   v = { .r_num = rec->r_num, .r_is_num = true };
 	uint8_t *buf = rl_arena_alloc(c->c_scratch, 24);
 	*ret_len = rl_rec_format(&v, '\t', buf);
 	*ret = buf;
@@ -90,7 +91,7 @@ bool
 rl_field_get(const uint8_t *p, size_t n, const char *sep, int64_t field, const uint8_t **ret,
     size_t *ret_len)
 {
-	size_t seplen = strlen(sep);
+	size_t         seplen = strlen(sep);
 	const uint8_t *end = p + n;
 	for (int64_t i = 1; i < field; i++) {
 		const uint8_t *s = memmem(p, (size_t)(end - p), sep, seplen);

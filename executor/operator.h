@@ -37,7 +37,7 @@ struct rl_chain {
 	rl_arena         *c_scratch; // space for derived bytes; rolled back after each input record
 	rl_emit_fn        c_out;
 	void             *c_out_arg;
-	char             *c_errbuf;  // where an operator explains a failure
+	char             *c_errbuf; // where an operator explains a failure
 	size_t            c_errlen;
 };
 
@@ -64,7 +64,7 @@ static inline rl_err
 rl_chain_push(rl_chain *c, rl_rec *rec)
 {
 	rl_arena_mark mark = rl_arena_save(c->c_scratch);
-	rl_err rv = rl_chain_next(c, 0, rec);
+	rl_err        rv = rl_chain_next(c, 0, rec);
 	rl_arena_restore(c->c_scratch, mark);
 	return rv;
 }
@@ -74,8 +74,8 @@ rl_chain_push(rl_chain *c, rl_rec *rec)
 void rl_rec_value_bytes(rl_chain *c, const rl_rec *rec, const uint8_t **ret, size_t *ret_len);
 
 // rl_field_get finds the 1-based field of p[0..n) split on sep.
-bool rl_field_get(const uint8_t *p, size_t n, const char *sep, int64_t field,
-    const uint8_t **ret, size_t *ret_len);
+bool rl_field_get(const uint8_t *p, size_t n, const char *sep, int64_t field, const uint8_t **ret,
+    size_t *ret_len);
 
 extern const rl_op_ops rl_op_map;
 extern const rl_op_ops rl_op_flat_map;

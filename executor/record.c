@@ -7,8 +7,8 @@
 static size_t
 format_i64(int64_t v, uint8_t *dst)
 {
-	char tmp[24];
-	size_t n = 0;
+	char     tmp[24];
+	size_t   n = 0;
 	uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
 	do {
 		tmp[n++] = (char)('0' + u % 10);
@@ -44,7 +44,7 @@ bool
 rl_parse_int64(const uint8_t *p, size_t n, int64_t *ret)
 {
 	size_t i = 0;
-	bool neg = false;
+	bool   neg = false;
 	if (n > 0 && (p[0] == '-' || p[0] == '+')) {
 		neg = p[0] == '-';
 		i = 1;

@@ -10,11 +10,11 @@
 // Key and value point into the Kafka fetch buffer, a shuffle block or the
 // task's scratch arena; they are valid until the record has been pushed.
 typedef struct rl_rec {
-	const uint8_t *r_key;     // NULL: the record has no key
+	const uint8_t *r_key; // NULL: the record has no key
 	size_t         r_key_len;
-	const uint8_t *r_val;     // the value's bytes, when !r_is_num
+	const uint8_t *r_val; // the value's bytes, when !r_is_num
 	size_t         r_val_len;
-	int64_t        r_num;     // the value, when r_is_num
+	int64_t        r_num; // the value, when r_is_num
 	bool           r_is_num;
 } rl_rec;
 

@@ -44,7 +44,7 @@ rl_block_next(rl_reader *r, rl_rec *rec)
 	if (rl_reader_done(r))
 		return 0;
 	uint64_t klen, vlen;
-	uint8_t kind;
+	uint8_t  kind;
 	memset(rec, 0, sizeof(*rec));
 	if (!rl_get_uvarint(r, &klen))
 		return -1;
@@ -86,8 +86,8 @@ rl_shuffle_writer_fini(rl_shuffle_writer *w)
 }
 
 void
-rl_shuffle_writer_add(rl_shuffle_writer *w, uint64_t key_hash, const uint8_t *key, size_t key_len,
-    int64_t value)
+rl_shuffle_writer_add(
+    rl_shuffle_writer *w, uint64_t key_hash, const uint8_t *key, size_t key_len, int64_t value)
 {
 	uint32_t part = rl_partition_of(key_hash, w->w_nparts);
 	rl_block_put_kv(&w->w_buckets[part], key, key_len, value);
@@ -99,13 +99,13 @@ rl_shuffle_writer_add(rl_shuffle_writer *w, uint64_t key_hash, const uint8_t *ke
 typedef struct map_output map_output;
 
 struct map_output {
-	map_output *o_next;
-	char       *o_job;
-	int64_t     o_batch_ms;
-	uint32_t    o_stage;
-	uint32_t    o_map_partition;
+	map_output       *o_next;
+	char             *o_job;
+	int64_t           o_batch_ms;
+	uint32_t          o_stage;
+	uint32_t          o_map_partition;
 	rl_shuffle_writer o_data;
-	int         o_refs;    // the store's own (while listed) + one per acquired block
+	int               o_refs; // the store's own (while listed) + one per acquired block
 };
 
 struct rl_shuffle_store {
@@ -167,8 +167,8 @@ rl_shuffle_store_destroy(rl_shuffle_store *s)
 static bool
 same_id(const map_output *o, const rl_map_output_id *id)
 {
-	return o->o_batch_ms == id->batch_ms && o->o_stage == id->stage &&
-	    o->o_map_partition == id->map_partition && strcmp(o->o_job, id->job) == 0;
+	return o->o_batch_ms == id->batch_ms && o->o_stage == id->stage
+	    && o->o_map_partition == id->map_partition && strcmp(o->o_job, id->job) == 0;
 }
 
 // detach takes the output at *link out of the list; the caller holds s_mu.
@@ -206,8 +206,8 @@ rl_shuffle_store_put(rl_shuffle_store *s, const rl_map_output_id *id, rl_shuffle
 }
 
 bool
-rl_shuffle_acquire(rl_shuffle_store *s, const rl_map_output_id *id, uint32_t reduce_partition,
-    rl_block_ref *ret)
+rl_shuffle_acquire(
+    rl_shuffle_store *s, const rl_map_output_id *id, uint32_t reduce_partition, rl_block_ref *ret)
 {
 	bool found = false;
 	pthread_mutex_lock(&s->s_mu);
@@ -217,7 +217,7 @@ rl_shuffle_acquire(rl_shuffle_store *s, const rl_map_output_id *id, uint32_t red
 		if (reduce_partition < o->o_data.w_nparts) {
 			const rl_buf *b = &o->o_data.w_buckets[reduce_partition];
 			o->o_refs++;
-			*ret = (rl_block_ref){
+			*ret = (rl_block_ref) {
 				.b_data = b->b_data,
 				.b_len = b->b_len,
 				.b_records = o->o_data.w_records[reduce_partition],

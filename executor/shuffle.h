@@ -36,8 +36,8 @@ typedef struct rl_shuffle_writer {
 void rl_shuffle_writer_init(rl_shuffle_writer *w, uint32_t nparts);
 void rl_shuffle_writer_fini(rl_shuffle_writer *w);
 // rl_shuffle_writer_add puts a keyed integer record into its key's bucket.
-void rl_shuffle_writer_add(rl_shuffle_writer *w, uint64_t key_hash, const uint8_t *key,
-    size_t key_len, int64_t value);
+void rl_shuffle_writer_add(
+    rl_shuffle_writer *w, uint64_t key_hash, const uint8_t *key, size_t key_len, int64_t value);
 
 // ---- store: map outputs held for reducers until their batch is done ----
 
@@ -59,7 +59,7 @@ typedef struct rl_block_ref {
 } rl_block_ref;
 
 rl_shuffle_store *rl_shuffle_store_create(void);
-void rl_shuffle_store_destroy(rl_shuffle_store *s);
+void              rl_shuffle_store_destroy(rl_shuffle_store *s);
 
 // rl_shuffle_store_put takes the writer's buckets (w is left empty), replacing
 // an earlier output with the same id (a retried task). @locality any thread
@@ -67,12 +67,12 @@ void rl_shuffle_store_put(rl_shuffle_store *s, const rl_map_output_id *id, rl_sh
 
 // rl_shuffle_acquire finds the block of reduce_partition in a map output.
 // Returns false when the output is unknown (lost or dropped).
-bool rl_shuffle_acquire(rl_shuffle_store *s, const rl_map_output_id *id, uint32_t reduce_partition,
-    rl_block_ref *ret);
+bool rl_shuffle_acquire(
+    rl_shuffle_store *s, const rl_map_output_id *id, uint32_t reduce_partition, rl_block_ref *ret);
 void rl_shuffle_release(rl_shuffle_store *s, rl_block_ref *ref);
 
 // rl_shuffle_drop_before frees job's outputs of batches older than batch_ms.
-void rl_shuffle_drop_before(rl_shuffle_store *s, const char *job, int64_t batch_ms);
+void     rl_shuffle_drop_before(rl_shuffle_store *s, const char *job, int64_t batch_ms);
 uint64_t rl_shuffle_bytes(rl_shuffle_store *s);
 
 #endif

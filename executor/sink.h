@@ -19,7 +19,7 @@
 typedef struct rl_txn_registry rl_txn_registry;
 
 rl_txn_registry *rl_txn_registry_create(void);
-void rl_txn_registry_destroy(rl_txn_registry *reg);
+void             rl_txn_registry_destroy(rl_txn_registry *reg);
 
 // rl_txn_registry_finish commits (or aborts) the transaction that the sink
 // task (job, partition) left prepared for batch_ms. Committing when no such
@@ -35,9 +35,9 @@ typedef struct rl_sink_task {
 	int64_t          t_batch_ms;
 	uint32_t         t_partition;
 	uint32_t         t_attempt;
-	rl_arena        *t_arena;         // lives as long as the task's result
-	rl_txn_registry *t_txns;          // the executor's Kafka producers
-	const char      *t_marker_topic;  // exactly-once Kafka sink: the commit marker's
+	rl_arena        *t_arena; // lives as long as the task's result
+	rl_txn_registry *t_txns; // the executor's Kafka producers
+	const char      *t_marker_topic; // exactly-once Kafka sink: the commit marker's
 	int32_t          t_marker_partition; // topic and partition (from the launch)
 } rl_sink_task;
 

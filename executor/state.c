@@ -28,8 +28,8 @@ rl_state_load(const char *path, rl_combiner *c, char *errbuf, size_t errlen)
 		return errno == ENOENT ? RL_ERR_NOENT : RL_ERR_IO;
 	}
 	struct stat st;
-	rl_err rv = RL_OK;
-	uint8_t *data = NULL;
+	rl_err      rv = RL_OK;
+	uint8_t    *data = NULL;
 	if (fstat(fd, &st) != 0) {
 		snprintf(errbuf, errlen, "state snapshot %s: %s", path, strerror(errno));
 		rv = RL_ERR_IO;
@@ -49,8 +49,10 @@ rl_state_load(const char *path, rl_combiner *c, char *errbuf, size_t errlen)
 		}
 		off += (size_t)n;
 	}
-	if (size < HEADER || memcmp(data, MAGIC, 8) != 0 || rl_be32_get(data + 8) != size - HEADER) {
-		snprintf(errbuf, errlen, "state snapshot %s: torn or not a snapshot (%zu bytes)", path, size);
+	if (size < HEADER || memcmp(data, MAGIC, 8) != 0
+	    || rl_be32_get(data + 8) != size - HEADER) {
+		snprintf(errbuf, errlen, "state snapshot %s: torn or not a snapshot (%zu bytes)",
+		    path, size);
 		rv = RL_ERR_PARSE;
 		goto out;
 	}
@@ -60,8 +62,8 @@ rl_state_load(const char *path, rl_combiner *c, char *errbuf, size_t errlen)
 		goto out;
 	}
 	rl_reader r = rl_reader_make(data + HEADER, size - HEADER);
-	rl_rec rec;
-	int more;
+	rl_rec    rec;
+	int       more;
 	while ((more = rl_block_next(&r, &rec)) == 1) {
 		if (rec.r_key == NULL || !rec.r_is_num) {
 			more = -1;
@@ -96,12 +98,13 @@ rl_state_save(const char *path, const rl_combiner *c, char *errbuf, size_t errle
 	char dir[4096], tmp[4200];
 	snprintf(dir, sizeof(dir), "%s", path);
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	rl_err rv = RL_OK;
+	rl_err        rv = RL_OK;
 	rl_write_step step = RL_WRITE_DONE;
-	if (rl_mkdir_p(dirname(dir)) != 0 ||
-	    (step = rl_write_durable(tmp, path, b.b_data, b.b_len)) != RL_WRITE_DONE) {
+	if (rl_mkdir_p(dirname(dir)) != 0
+	    || (step = rl_write_durable(tmp, path, b.b_data, b.b_len)) != RL_WRITE_DONE) {
 		snprintf(errbuf, errlen, "state snapshot %s: %s: %s", path,
-		    step != RL_WRITE_DONE ? rl_write_step_name(step) : "create directory", strerror(errno));
+		    step != RL_WRITE_DONE ? rl_write_step_name(step) : "create directory",
+		    strerror(errno));
 		rv = RL_ERR_IO;
 	}
 	rl_buf_fini(&b);

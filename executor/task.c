@@ -8,35 +8,35 @@
 
 #include "common/alloc.h"
 #include "common/histogram.h"
+#include "common/layout.h"
 #include "common/log.h"
 #include "common/time.h"
 #include "executor/combine.h"
 #include "executor/operator.h"
 #include "executor/sink.h"
 #include "executor/state.h"
-#include "common/layout.h"
 
 typedef struct task {
 	const rl_task_ctx      *ctx;
 	const Rill__TaskLaunch *launch;
 	const rl_stage         *stage;
 	rl_arena               *result_arena;
-	rl_arena                keys;    // distinct keys of the combiners
+	rl_arena                keys; // distinct keys of the combiners
 	rl_arena                scratch; // per input record
 	rl_chain                chain;
 	// output: one of
-	rl_combiner             combine;
-	bool                    has_combine;
-	const rl_sink_ops      *sink;
-	void                   *sink_state;
-	bool                    sink_open;
+	rl_combiner        combine;
+	bool               has_combine;
+	const rl_sink_ops *sink;
+	void              *sink_state;
+	bool               sink_open;
 	// input side of a shuffle stage
-	rl_combiner             merge;
-	bool                    has_merge;
-	uint64_t                in_records, in_bytes, out_records, shuffle_read;
-	int64_t                 fetch_wait_us;
-	rl_hist                 age; // stage 0: records' ages when the batch was planned
-	char                    err[512];
+	rl_combiner merge;
+	bool        has_merge;
+	uint64_t    in_records, in_bytes, out_records, shuffle_read;
+	int64_t     fetch_wait_us;
+	rl_hist     age; // stage 0: records' ages when the batch was planned
+	char        err[512];
 } task;
 
 // ---- output ----
@@ -64,7 +64,7 @@ to_sink(void *arg, rl_rec *rec)
 static rl_err
 from_kafka(void *arg, const rl_kafka_record *kr)
 {
-	task *t = arg;
+	task  *t = arg;
 	rl_rec rec = {
 		.r_key = kr->r_key,
 		.r_key_len = kr->r_key_len,
@@ -81,14 +81,15 @@ from_kafka(void *arg, const rl_kafka_record *kr)
 static rl_err
 merge_block(void *arg, const uint8_t *data, size_t len)
 {
-	task *t = arg;
+	task     *t = arg;
 	rl_reader r = rl_reader_make(data, len);
-	rl_rec rec;
-	int more;
+	rl_rec    rec;
+	int       more;
 	t->shuffle_read += len;
 	while ((more = rl_block_next(&r, &rec)) == 1) {
 		if (rec.r_key == NULL || !rec.r_is_num) {
-			snprintf(t->err, sizeof(t->err), "shuffle block holds a record without a key or count");
+			snprintf(t->err, sizeof(t->err),
+			    "shuffle block holds a record without a key or count");
 			return RL_ERR_PROTO;
 		}
 		rl_combiner_merge(&t->merge, rec.r_key, rec.r_key_len, rec.r_num);
@@ -107,14 +108,16 @@ load_state(task *t)
 {
 	const Rill__TaskLaunch *tl = t->launch;
 	if (tl->state_dir == NULL || tl->state_dir[0] == '\0') {
-		snprintf(t->err, sizeof(t->err), "stage %" PRIu32 " keeps state but the launch has no state directory", tl->stage);
+		snprintf(t->err, sizeof(t->err),
+		    "stage %" PRIu32 " keeps state but the launch has no state directory",
+		    tl->stage);
 		return RL_ERR_PROTO;
 	}
 	if (tl->state_read_ms <= 0)
 		return RL_OK; // the first batch: empty state
 	char path[4096];
-	rl_state_snapshot_path(tl->state_dir, tl->stage, tl->partition, tl->state_read_ms, path,
-	    sizeof(path));
+	rl_state_snapshot_path(
+	    tl->state_dir, tl->stage, tl->partition, tl->state_read_ms, path, sizeof(path));
 	return rl_state_load(path, &t->merge, t->err, sizeof(t->err));
 }
 
@@ -122,9 +125,9 @@ static rl_err
 save_state(task *t)
 {
 	const Rill__TaskLaunch *tl = t->launch;
-	char path[4096];
-	rl_state_snapshot_path(tl->state_dir, tl->stage, tl->partition, tl->batch_time_ms, path,
-	    sizeof(path));
+	char                    path[4096];
+	rl_state_snapshot_path(
+	    tl->state_dir, tl->stage, tl->partition, tl->batch_time_ms, path, sizeof(path));
 	return rl_state_save(path, &t->merge, t->err, sizeof(t->err));
 }
 
@@ -132,27 +135,27 @@ static rl_err
 read_shuffle(task *t, uint32_t *failed_map)
 {
 	const Rill__TaskLaunch *tl = t->launch;
-	rl_map_output_id id = {
-		.job = tl->job,
-		.batch_ms = tl->batch_time_ms,
-		.stage = tl->stage - 1,
+	rl_map_output_id        id = {
+		       .job = tl->job,
+		       .batch_ms = tl->batch_time_ms,
+		       .stage = tl->stage - 1,
 	};
-	bool stateful = t->stage->st_state_step != NULL;
+	bool   stateful = t->stage->st_state_step != NULL;
 	rl_err rv;
 	if (stateful && (rv = load_state(t)) != RL_OK)
 		return rv;
 	// Group the inputs by the executor that holds them: one request each.
 	rl_fetch_group *groups = rl_arena_alloc(&t->scratch, (tl->n_inputs + 1) * sizeof(*groups));
-	uint32_t *maps = rl_arena_alloc(&t->scratch, (tl->n_inputs + 1) * sizeof(uint32_t));
-	size_t ngroups = 0, nmaps = 0;
+	uint32_t       *maps = rl_arena_alloc(&t->scratch, (tl->n_inputs + 1) * sizeof(uint32_t));
+	size_t          ngroups = 0, nmaps = 0;
 	for (size_t i = 0; i < tl->n_inputs; i++) {
 		const char *url = tl->inputs[i]->executor_url;
-		bool seen = false;
+		bool        seen = false;
 		for (size_t k = 0; k < i; k++)
 			seen |= strcmp(tl->inputs[k]->executor_url, url) == 0;
 		if (seen)
 			continue;
-		groups[ngroups] = (rl_fetch_group){.g_url = url, .g_maps = &maps[nmaps]};
+		groups[ngroups] = (rl_fetch_group) { .g_url = url, .g_maps = &maps[nmaps] };
 		for (size_t k = i; k < tl->n_inputs; k++)
 			if (strcmp(tl->inputs[k]->executor_url, url) == 0)
 				maps[nmaps++] = tl->inputs[k]->map_partition;
@@ -199,14 +202,14 @@ static void
 finish_shuffle(task *t, Rill__TaskResult *res)
 {
 	const Rill__TaskLaunch *tl = t->launch;
-	rl_shuffle_writer w;
+	rl_shuffle_writer       w;
 	rl_shuffle_writer_init(&w, tl->num_output_partitions);
 	for (size_t i = 0; i < t->combine.c_cap; i++) {
 		const rl_combine_entry *e = &t->combine.c_slots[i];
 		if (e->e_key != NULL)
 			rl_shuffle_writer_add(&w, e->e_hash, e->e_key, e->e_key_len, e->e_acc);
 	}
-	size_t nonempty = 0;
+	size_t   nonempty = 0;
 	uint64_t bytes = 0;
 	for (uint32_t p = 0; p < w.w_nparts; p++)
 		nonempty += w.w_records[p] > 0;
@@ -237,15 +240,15 @@ finish_shuffle(task *t, Rill__TaskResult *res)
 static rl_err
 finish_sink(task *t, Rill__TaskResult *res)
 {
-	rl_sink_result sr = {0};
-	rl_err rv = t->sink->s_commit(t->sink_state, &sr, t->err, sizeof(t->err));
+	rl_sink_result sr = { 0 };
+	rl_err         rv = t->sink->s_commit(t->sink_state, &sr, t->err, sizeof(t->err));
 	if (rv != RL_OK)
 		return rv;
 	t->sink_open = false;
 	if (sr.r_nsamples > 0) {
 		res->sample = rl_arena_alloc(t->result_arena, sr.r_nsamples * sizeof(*res->sample));
 		for (size_t i = 0; i < sr.r_nsamples; i++)
-			res->sample[i] = (ProtobufCBinaryData){
+			res->sample[i] = (ProtobufCBinaryData) {
 				.data = (uint8_t *)(uintptr_t)sr.r_samples[i],
 				.len = sr.r_sample_lens[i],
 			};
@@ -259,14 +262,16 @@ finish_sink(task *t, Rill__TaskResult *res)
 static rl_err
 setup(task *t)
 {
-	const rl_task_ctx *ctx = t->ctx;
+	const rl_task_ctx      *ctx = t->ctx;
 	const Rill__TaskLaunch *tl = t->launch;
-	const rl_stage *st = t->stage;
-	rl_emit_fn out;
+	const rl_stage         *st = t->stage;
+	rl_emit_fn              out;
 	if (st->st_output == RL_OUTPUT_SHUFFLE) {
-		if (tl->num_output_partitions == 0 || tl->num_output_partitions > RL_PARTITIONS_MAX) {
+		if (tl->num_output_partitions == 0
+		    || tl->num_output_partitions > RL_PARTITIONS_MAX) {
 			snprintf(t->err, sizeof(t->err),
-			    "stage %" PRIu32 " shuffles into %" PRIu32 " partitions (the launch must give 1 to %d)",
+			    "stage %" PRIu32 " shuffles into %" PRIu32
+			    " partitions (the launch must give 1 to %d)",
 			    tl->stage, tl->num_output_partitions, RL_PARTITIONS_MAX);
 			return RL_ERR_PROTO;
 		}
@@ -276,7 +281,8 @@ setup(task *t)
 	} else {
 		t->sink = rl_sink_lookup(ctx->t_job->j_sink.k_kind);
 		if (t->sink == NULL || t->sink->s_version != RL_SINK_OPS_VERSION) {
-			snprintf(t->err, sizeof(t->err), "sink kind %d is not supported by this executor",
+			snprintf(t->err, sizeof(t->err),
+			    "sink kind %d is not supported by this executor",
 			    (int)ctx->t_job->j_sink.k_kind);
 			return RL_ERR_NOTSUP;
 		}
@@ -291,8 +297,8 @@ setup(task *t)
 			.t_marker_topic = tl->sink_marker_topic,
 			.t_marker_partition = tl->sink_marker_partition,
 		};
-		rl_err rv = t->sink->s_open(t->sink_state, &ctx->t_job->j_sink, &stask, t->err,
-		    sizeof(t->err));
+		rl_err rv = t->sink->s_open(
+		    t->sink_state, &ctx->t_job->j_sink, &stask, t->err, sizeof(t->err));
 		if (rv != RL_OK)
 			return rv;
 		t->sink_open = true;
@@ -302,8 +308,8 @@ setup(task *t)
 		rl_combiner_init(&t->merge, st->st_merge, &t->keys);
 		t->has_merge = true;
 	}
-	return rl_chain_init(&t->chain, st->st_steps, st->st_nsteps, &t->scratch, out, t, t->err,
-	    sizeof(t->err));
+	return rl_chain_init(
+	    &t->chain, st->st_steps, st->st_nsteps, &t->scratch, out, t, t->err, sizeof(t->err));
 }
 
 static void
@@ -322,11 +328,11 @@ teardown(task *t)
 }
 
 void
-rl_task_run(const rl_task_ctx *ctx, const Rill__TaskLaunch *tl, rl_arena *arena,
-    Rill__TaskResult *res)
+rl_task_run(
+    const rl_task_ctx *ctx, const Rill__TaskLaunch *tl, rl_arena *arena, Rill__TaskResult *res)
 {
 	int64_t t0 = rl_mono_us();
-	task t = {.ctx = ctx, .launch = tl, .result_arena = arena};
+	task    t = { .ctx = ctx, .launch = tl, .result_arena = arena };
 	rl_arena_init(&t.keys, 64 * 1024);
 	rl_arena_init(&t.scratch, 4096);
 	res->metrics = rl_arena_alloc(arena, sizeof(*res->metrics));

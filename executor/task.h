@@ -35,11 +35,11 @@ typedef rl_err (*rl_fetch_fn)(void *arg, const rl_fetch_group *groups, size_t ng
 typedef struct rl_task_ctx {
 	const rl_job     *t_job;
 	const rl_plan    *t_plan;
-	rl_kafka_reader  *t_reader;  // for stage 0
+	rl_kafka_reader  *t_reader; // for stage 0
 	rl_shuffle_store *t_shuffle; // where map outputs go
 	rl_fetch_fn       t_fetch;
 	void             *t_fetch_arg;
-	rl_txn_registry  *t_txns;    // the executor's Kafka sink producers
+	rl_txn_registry  *t_txns; // the executor's Kafka sink producers
 	int               t_kafka_idle_timeout_ms;
 } rl_task_ctx;
 
@@ -47,7 +47,7 @@ typedef struct rl_task_ctx {
 // initialised; strings and arrays are allocated from arena, which must live
 // until res is sent). Never fails as a call: failures are res->status.
 // @locality a server worker thread; tasks run concurrently.
-void rl_task_run(const rl_task_ctx *ctx, const Rill__TaskLaunch *launch, rl_arena *arena,
-    Rill__TaskResult *res);
+void rl_task_run(
+    const rl_task_ctx *ctx, const Rill__TaskLaunch *launch, rl_arena *arena, Rill__TaskResult *res);
 
 #endif

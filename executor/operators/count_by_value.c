@@ -5,7 +5,7 @@
 static rl_err
 count_by_value_push(void *state, rl_rec *rec, rl_chain *chain, size_t next)
 {
-	rl_rec out = {.r_is_num = true, .r_num = 1};
+	rl_rec out = { .r_is_num = true, .r_num = 1 };
 	rl_rec_value_bytes(chain, rec, &out.r_key, &out.r_key_len);
 	return rl_chain_next(chain, next, &out);
 }

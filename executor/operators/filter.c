@@ -38,9 +38,9 @@ filter_init(void *state, const rl_step *step, char *errbuf, size_t errlen)
 static rl_err
 filter_push(void *state, rl_rec *rec, rl_chain *chain, size_t next)
 {
-	filter_state *st = state;
+	filter_state  *st = state;
 	const uint8_t *p;
-	size_t n;
+	size_t         n;
 	rl_rec_value_bytes(chain, rec, &p, &n);
 	bool keep;
 	switch (st->fn) {
@@ -60,7 +60,7 @@ filter_push(void *state, rl_rec *rec, rl_chain *chain, size_t next)
 		if (n > 0)
 			memcpy(s, p, n);
 		s[n] = '\0';
-		regmatch_t m = {.rm_so = 0, .rm_eo = (regoff_t)n};
+		regmatch_t m = { .rm_so = 0, .rm_eo = (regoff_t)n };
 		keep = regexec(&st->re, s, 1, &m, REG_STARTEND) == 0;
 		break;
 	}

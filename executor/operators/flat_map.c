@@ -30,7 +30,7 @@ is_space(uint8_t c)
 static rl_err
 emit_piece(const uint8_t *p, size_t n, rl_chain *chain, size_t next)
 {
-	rl_rec out = {.r_val = p, .r_val_len = n};
+	rl_rec out = { .r_val = p, .r_val_len = n };
 	return rl_chain_next(chain, next, &out);
 }
 
@@ -38,8 +38,8 @@ static rl_err
 flat_map_push(void *state, rl_rec *rec, rl_chain *chain, size_t next)
 {
 	flat_map_state *st = state;
-	const uint8_t *p, *end;
-	size_t n;
+	const uint8_t  *p, *end;
+	size_t          n;
 	rl_rec_value_bytes(chain, rec, &p, &n);
 	end = p + n;
 	rl_err rv = RL_OK;

@@ -18,7 +18,7 @@ key_by_push(void *state, rl_rec *rec, rl_chain *chain, size_t next)
 {
 	const rl_step *step = ((key_by_state *)state)->step;
 	const uint8_t *p;
-	size_t n;
+	size_t         n;
 	rl_rec_value_bytes(chain, rec, &p, &n);
 	rl_rec out = *rec;
 	if (step->s_fn == RL_FN_FIELD) {

@@ -34,7 +34,7 @@ map_push(void *state, rl_rec *rec, rl_chain *chain, size_t next)
 		uint8_t *buf = rl_arena_alloc(chain->c_scratch, rec->r_val_len);
 		for (size_t i = 0; i < rec->r_val_len; i++)
 			buf[i] = (uint8_t)(st->fn == RL_FN_LOWER ? tolower(rec->r_val[i])
-								 : toupper(rec->r_val[i]));
+			                                         : toupper(rec->r_val[i]));
 		out.r_val = buf;
 	}
 	return rl_chain_next(chain, next, &out);

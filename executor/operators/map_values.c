@@ -18,9 +18,9 @@ map_values_push(void *state, rl_rec *rec, rl_chain *chain, size_t next)
 {
 	const rl_step *step = ((map_values_state *)state)->step;
 	const uint8_t *p;
-	size_t n;
+	size_t         n;
 	rl_rec_value_bytes(chain, rec, &p, &n);
-	rl_rec out = {.r_key = rec->r_key, .r_key_len = rec->r_key_len};
+	rl_rec out = { .r_key = rec->r_key, .r_key_len = rec->r_key_len };
 	if (out.r_key == NULL) {
 		out.r_key = p;
 		out.r_key_len = n;

@@ -28,17 +28,17 @@ static rl_err
 files_open(void *state, const rl_sink *sink, const rl_sink_task *task, char *errbuf, size_t errlen)
 {
 	files_state *st = state;
-	char dir[4096];
+	char         dir[4096];
 	st->fd = -1;
 	rl_files_batch_tmp_dir(sink->k_path, task->t_batch_ms, dir, sizeof(dir));
 	if (rl_mkdir_p(dir) != 0) {
 		snprintf(errbuf, errlen, "files sink: cannot create %s: %s", dir, strerror(errno));
 		return RL_ERR_IO;
 	}
-	int n1 = snprintf(st->final_path, sizeof(st->final_path), "%s/part-%05" PRIu32, dir,
-	    task->t_partition);
-	int n2 = snprintf(st->tmp_path, sizeof(st->tmp_path), "%s/.part-%05" PRIu32 ".attempt-%" PRIu32,
-	    dir, task->t_partition, task->t_attempt);
+	int n1 = snprintf(
+	    st->final_path, sizeof(st->final_path), "%s/part-%05" PRIu32, dir, task->t_partition);
+	int n2 = snprintf(st->tmp_path, sizeof(st->tmp_path),
+	    "%s/.part-%05" PRIu32 ".attempt-%" PRIu32, dir, task->t_partition, task->t_attempt);
 	if (n1 >= (int)sizeof(st->final_path) || n2 >= (int)sizeof(st->tmp_path)) {
 		snprintf(errbuf, errlen, "files sink: path %s is too long", dir);
 		return RL_ERR_INVAL;
@@ -74,7 +74,7 @@ static rl_err
 files_write(void *state, const rl_rec *rec)
 {
 	files_state *st = state;
-	size_t max = rl_rec_format_max(rec);
+	size_t       max = rl_rec_format_max(rec);
 	if (st->out.b_cap - st->out.b_len < max)
 		rl_buf_grow(&st->out, max);
 	size_t n = rl_rec_format(rec, '\t', st->out.b_data + st->out.b_len);
@@ -102,7 +102,8 @@ files_commit(void *state, rl_sink_result *res, char *errbuf, size_t errlen)
 	close(st->fd);
 	st->fd = -1;
 	if (rename(st->tmp_path, st->final_path) != 0) {
-		snprintf(errbuf, errlen, "files sink: rename %s: %s", st->tmp_path, strerror(errno));
+		snprintf(
+		    errbuf, errlen, "files sink: rename %s: %s", st->tmp_path, strerror(errno));
 		return RL_ERR_IO;
 	}
 	rl_buf_fini(&st->out);

@@ -29,7 +29,7 @@ struct slot {
 	slot              *s_next;
 	char              *s_id;
 	pthread_mutex_t    s_mu;
-	rl_kafka_txn      *s_txn;   // NULL until first used, or after it became unusable
+	rl_kafka_txn      *s_txn; // NULL until first used, or after it became unusable
 	int                s_state;
 	int64_t            s_batch_ms;
 	rl_kafka_producer *s_plain; // at-least-once producer (id = broker list)
@@ -107,15 +107,15 @@ rl_txn_registry_finish(rl_txn_registry *reg, const char *job, uint32_t partition
 	if (s == NULL) {
 		if (!commit)
 			return RL_OK;
-		snprintf(errbuf, errlen, "%s: no transaction of batch %" PRId64 " is prepared here", id,
-		    batch_ms);
+		snprintf(errbuf, errlen, "%s: no transaction of batch %" PRId64 " is prepared here",
+		    id, batch_ms);
 		return RL_ERR_NOENT;
 	}
 	rl_err rv = RL_OK;
 	pthread_mutex_lock(&s->s_mu);
 	if (s->s_txn != NULL && s->s_state == TXN_PREPARED && s->s_batch_ms == batch_ms) {
 		rv = commit ? rl_kafka_txn_commit(s->s_txn, TXN_TIMEOUT_MS, errbuf, errlen)
-			    : rl_kafka_txn_abort(s->s_txn, TXN_TIMEOUT_MS, errbuf, errlen);
+		            : rl_kafka_txn_abort(s->s_txn, TXN_TIMEOUT_MS, errbuf, errlen);
 		s->s_state = TXN_IDLE;
 		drop_if_unusable(s, rv);
 	} else if (commit) {
@@ -132,7 +132,7 @@ rl_txn_registry_finish(rl_txn_registry *reg, const char *job, uint32_t partition
 typedef struct kafka_state {
 	const rl_sink *sink;
 	rl_sink_task   task;
-	slot          *slot;      // locked while this task owns it (exactly-once)
+	slot          *slot; // locked while this task owns it (exactly-once)
 	char           id[256];
 	rl_err         write_err;
 	char           err[256];
@@ -142,11 +142,12 @@ static rl_err
 open_transaction(kafka_state *st, char *errbuf, size_t errlen)
 {
 	const rl_sink *sink = st->sink;
-	slot *s = st->slot;
-	rl_err rv;
-	if (s->s_txn == NULL &&
-	    (rv = rl_kafka_txn_create(sink->k_brokers, NULL, st->id, TXN_TIMEOUT_MS, &s->s_txn,
-		 errbuf, errlen)) != RL_OK)
+	slot          *s = st->slot;
+	rl_err         rv;
+	if (s->s_txn == NULL
+	    && (rv = rl_kafka_txn_create(
+	            sink->k_brokers, NULL, st->id, TXN_TIMEOUT_MS, &s->s_txn, errbuf, errlen))
+	        != RL_OK)
 		return rv;
 	if (s->s_state != TXN_IDLE) {
 		// Left by an attempt whose batch never finished: it must not commit.
@@ -174,10 +175,12 @@ kafka_open(void *state, const rl_sink *sink, const rl_sink_task *task, char *err
 		// One idempotent producer per broker list, shared by the tasks.
 		st->slot = slot_get(task->t_txns, sink->k_brokers, true);
 		pthread_mutex_lock(&st->slot->s_mu);
-		const char *props_n[] = {"enable.idempotence"}, *props_v[] = {"true"};
-		rl_kafka_props props = {(char *const *)props_n, (char *const *)props_v, 1};
-		rl_err rv = st->slot->s_plain != NULL ? RL_OK
-		    : rl_kafka_producer_create(sink->k_brokers, &props, &st->slot->s_plain, errbuf, errlen);
+		const char    *props_n[] = { "enable.idempotence" }, *props_v[] = { "true" };
+		rl_kafka_props props = { (char *const *)props_n, (char *const *)props_v, 1 };
+		rl_err         rv = st->slot->s_plain != NULL
+		            ? RL_OK
+		            : rl_kafka_producer_create(
+		                sink->k_brokers, &props, &st->slot->s_plain, errbuf, errlen);
 		pthread_mutex_unlock(&st->slot->s_mu);
 		return rv;
 	}
@@ -200,19 +203,19 @@ static rl_err
 kafka_write(void *state, const rl_rec *rec)
 {
 	kafka_state *st = state;
-	uint8_t num[24];
-	const void *value = rec->r_val;
-	size_t value_len = rec->r_val_len;
+	uint8_t      num[24];
+	const void  *value = rec->r_val;
+	size_t       value_len = rec->r_val_len;
 	if (rec->r_is_num) {
-		rl_rec v = {.r_num = rec->r_num, .r_is_num = true};
+		rl_rec v = { .r_num = rec->r_num, .r_is_num = true };
 		value_len = rl_rec_format(&v, '\t', num);
 		value = num;
 	}
 	rl_err rv = st->sink->k_exactly_once
 	    ? rl_kafka_txn_produce(st->slot->s_txn, st->sink->k_topic, rec->r_key, rec->r_key_len,
-		  value, value_len, st->err, sizeof(st->err))
+	        value, value_len, st->err, sizeof(st->err))
 	    : rl_kafka_produce(st->slot->s_plain, st->sink->k_topic, -1, rec->r_key, rec->r_key_len,
-		  value, value_len, st->err, sizeof(st->err));
+	        value, value_len, st->err, sizeof(st->err));
 	if (rv != RL_OK && st->write_err == RL_OK)
 		st->write_err = rv;
 	return rv;
@@ -225,7 +228,7 @@ kafka_abort(void *state)
 	if (!st->sink->k_exactly_once || st->slot == NULL)
 		return;
 	slot *s = st->slot;
-	char why[256];
+	char  why[256];
 	if (s->s_txn != NULL && s->s_state == TXN_OPEN) {
 		rl_err rv = rl_kafka_txn_abort(s->s_txn, TXN_TIMEOUT_MS, why, sizeof(why));
 		s->s_state = TXN_IDLE;
@@ -245,7 +248,7 @@ kafka_commit(void *state, rl_sink_result *res, char *errbuf, size_t errlen)
 	}
 	if (!st->sink->k_exactly_once)
 		return rl_kafka_flush(st->slot->s_plain, TXN_TIMEOUT_MS, errbuf, errlen);
-	slot *s = st->slot;
+	slot  *s = st->slot;
 	rl_err rv = rl_kafka_txn_prepare(s->s_txn, st->id, st->task.t_marker_topic,
 	    st->task.t_marker_partition, st->task.t_batch_ms, TXN_TIMEOUT_MS, errbuf, errlen);
 	if (rv != RL_OK)

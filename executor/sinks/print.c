@@ -30,7 +30,7 @@ print_write(void *state, const rl_rec *rec)
 	if (st->n == st->limit)
 		return RL_OK;
 	uint8_t *buf = rl_arena_alloc(st->arena, rl_rec_format_max(rec) + 2);
-	size_t len = 0;
+	size_t   len = 0;
 	if (rec->r_key != NULL)
 		buf[len++] = '(';
 	len += rl_rec_format(rec, ',', buf + len);

@@ -38,7 +38,7 @@ Test(arena, restore_releases_later_allocations)
 {
 	rl_arena a;
 	rl_arena_init(&a, 512);
-	char *keep = rl_arena_memdup(&a, "keep", 5);
+	char         *keep = rl_arena_memdup(&a, "keep", 5);
 	rl_arena_mark m = rl_arena_save(&a);
 	for (int i = 0; i < 100; i++)
 		rl_arena_alloc(&a, 100); // spills into new chunks
@@ -68,9 +68,9 @@ Test(arena, restore_to_empty_mark_and_reset)
 
 Test(buf, varints_round_trip)
 {
-	rl_buf b = RL_BUF_INIT;
-	const uint64_t us[] = {0, 1, 127, 128, 300, 16383, 16384, UINT32_MAX, UINT64_MAX};
-	const int64_t ss[] = {0, -1, 1, -64, 63, INT64_MIN, INT64_MAX};
+	rl_buf         b = RL_BUF_INIT;
+	const uint64_t us[] = { 0, 1, 127, 128, 300, 16383, 16384, UINT32_MAX, UINT64_MAX };
+	const int64_t  ss[] = { 0, -1, 1, -64, 63, INT64_MIN, INT64_MAX };
 	for (size_t i = 0; i < sizeof(us) / sizeof(us[0]); i++)
 		rl_buf_put_uvarint(&b, us[i]);
 	for (size_t i = 0; i < sizeof(ss) / sizeof(ss[0]); i++)
@@ -92,9 +92,9 @@ Test(buf, varints_round_trip)
 
 Test(buf, truncated_and_overlong_varints_fail)
 {
-	const uint8_t truncated[] = {0x80, 0x80};
-	rl_reader r = rl_reader_make(truncated, sizeof(truncated));
-	uint64_t v;
+	const uint8_t truncated[] = { 0x80, 0x80 };
+	rl_reader     r = rl_reader_make(truncated, sizeof(truncated));
+	uint64_t      v;
 	cr_assert_not(rl_get_uvarint(&r, &v));
 	uint8_t overlong[11];
 	memset(overlong, 0xff, sizeof(overlong));

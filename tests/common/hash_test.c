@@ -19,7 +19,7 @@ Test(hash, partition_is_in_range)
 	for (uint32_t n = 1; n < 70; n++)
 		for (int i = 0; i < 200; i++) {
 			char key[16];
-			int len = snprintf(key, sizeof(key), "k%d", i);
+			int  len = snprintf(key, sizeof(key), "k%d", i);
 			cr_assert_lt(rl_partition_of(rl_hash64(key, (size_t)len), n), n);
 		}
 	cr_assert_eq(rl_partition_of(UINT64_MAX, 8), 7);
@@ -29,14 +29,16 @@ Test(hash, partition_is_in_range)
 Test(hash, partitions_are_balanced)
 {
 	enum { N = 8, KEYS = 80000 };
-	int counts[N] = {0};
+	int counts[N] = { 0 };
 	for (int i = 0; i < KEYS; i++) {
 		char key[16];
-		int len = snprintf(key, sizeof(key), "word%d", i);
+		int  len = snprintf(key, sizeof(key), "word%d", i);
 		counts[rl_partition_of(rl_hash64(key, (size_t)len), N)]++;
 	}
 	for (int p = 0; p < N; p++) {
-		cr_assert_gt(counts[p], KEYS / N * 9 / 10, "partition %d has %d keys", p, counts[p]);
-		cr_assert_lt(counts[p], KEYS / N * 11 / 10, "partition %d has %d keys", p, counts[p]);
+		cr_assert_gt(
+		    counts[p], KEYS / N * 9 / 10, "partition %d has %d keys", p, counts[p]);
+		cr_assert_lt(
+		    counts[p], KEYS / N * 11 / 10, "partition %d has %d keys", p, counts[p]);
 	}
 }

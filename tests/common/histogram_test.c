@@ -23,7 +23,8 @@ Test(histogram, buckets_are_ordered_and_tight)
 		cr_assert_geq(b, prev, "monotone at %lld", (long long)v);
 		int64_t up = rl_hist_upper(b);
 		cr_assert_geq(up, v, "the bucket of %lld holds it", (long long)v);
-		cr_assert_leq(up - v, v / 16 + 1, "within 1/16: %lld -> %lld", (long long)v, (long long)up);
+		cr_assert_leq(
+		    up - v, v / 16 + 1, "within 1/16: %lld -> %lld", (long long)v, (long long)up);
 		cr_assert_eq(rl_hist_bucket(up), b, "the upper bound is in its own bucket");
 		prev = b;
 	}

@@ -12,21 +12,21 @@
 
 // Lines 1-6 of every generated job; the pipeline key is on line 7 and its
 // first step on line 8, where an operator name starts at column 5.
-#define HEAD                                                                 \
-	"name: t\n"                                                          \
-	"batch: 1s\n"                                                        \
-	"source:\n"                                                          \
-	"  kafka:\n"                                                         \
-	"    brokers: localhost:9092\n"                                      \
+#define HEAD                                                                                       \
+	"name: t\n"                                                                                \
+	"batch: 1s\n"                                                                              \
+	"source:\n"                                                                                \
+	"  kafka:\n"                                                                               \
+	"    brokers: localhost:9092\n"                                                            \
 	"    topics: [in]\n"
 #define SINK "sink:\n  print: {}\n"
 
 static rl_job *
 parse_ok(const char *yaml)
 {
-	char err[512] = "";
+	char    err[512] = "";
 	rl_job *job = NULL;
-	rl_err rv = rl_job_parse(yaml, strlen(yaml), "job.yaml", &job, err, sizeof(err));
+	rl_err  rv = rl_job_parse(yaml, strlen(yaml), "job.yaml", &job, err, sizeof(err));
 	cr_assert_eq(rv, RL_OK, "unexpected error: %s\n--- job ---\n%s", err, yaml);
 	cr_assert_not_null(job);
 	return job;
@@ -37,15 +37,15 @@ parse_ok(const char *yaml)
 static void
 expect_error(const char *yaml, const char *where, const char *phrase)
 {
-	char err[512] = "";
-	rl_job sentinel;
+	char    err[512] = "";
+	rl_job  sentinel;
 	rl_job *job = &sentinel;
-	rl_err rv = rl_job_parse(yaml, strlen(yaml), "job.yaml", &job, err, sizeof(err));
+	rl_err  rv = rl_job_parse(yaml, strlen(yaml), "job.yaml", &job, err, sizeof(err));
 	cr_assert_eq(rv, RL_ERR_PARSE, "expected a parse error, got %d (%s)\n--- job ---\n%s", rv,
 	    err, yaml);
 	cr_assert_eq(job, &sentinel, "*ret was written on error");
-	cr_assert(strncmp(err, where, strlen(where)) == 0, "expected prefix '%s', got '%s'", where,
-	    err);
+	cr_assert(
+	    strncmp(err, where, strlen(where)) == 0, "expected prefix '%s', got '%s'", where, err);
 	cr_assert_not_null(strstr(err, phrase), "expected '%s' in '%s'", phrase, err);
 }
 
@@ -152,8 +152,8 @@ read_all(const char *path, size_t *len)
 
 Test(jobfile, parses_spec_wordcount_example_field_by_field)
 {
-	char err[512] = "";
-	rl_job *job = NULL;
+	char        err[512] = "";
+	rl_job     *job = NULL;
 	const char *path = source_path("tests/common/jobs/wordcount.yaml");
 	cr_assert_eq(rl_job_load(path, &job, err, sizeof(err)), RL_OK, "%s", err);
 
@@ -200,11 +200,11 @@ Test(jobfile, parses_spec_wordcount_example_field_by_field)
 
 Test(jobfile, keeps_text_filename_and_spec_hash)
 {
-	size_t len;
+	size_t      len;
 	const char *path = source_path("tests/common/jobs/wordcount.yaml");
 	const char *text = read_all(path, &len);
-	char err[512] = "";
-	rl_job *job = NULL;
+	char        err[512] = "";
+	rl_job     *job = NULL;
 	cr_assert_eq(rl_job_parse(text, len, "wc.yaml", &job, err, sizeof(err)), RL_OK, "%s", err);
 	cr_assert_eq(job->j_text_len, len);
 	cr_assert_eq(memcmp(job->j_text, text, len), 0);
@@ -226,8 +226,8 @@ Test(jobfile, spec_hash_changes_with_the_text)
 
 Test(jobfile, parses_a_job_using_most_features)
 {
-	char err[512] = "";
-	rl_job *job = NULL;
+	char        err[512] = "";
+	rl_job     *job = NULL;
 	const char *path = source_path("tests/common/jobs/clicks.yaml");
 	cr_assert_eq(rl_job_load(path, &job, err, sizeof(err)), RL_OK, "%s", err);
 	cr_assert_str_eq(job->j_name, "clicks-by-country");
@@ -297,18 +297,19 @@ Test(jobfile, fills_in_defaults)
 Test(jobfile, reads_every_starting_offsets_value)
 {
 	static const struct {
-		const char *text;
+		const char      *text;
 		rl_start_offsets value;
 	} cases[] = {
-		{"earliest", RL_START_EARLIEST},
-		{"latest", RL_START_LATEST},
-		{"committed", RL_START_COMMITTED},
-		{"none", RL_START_NONE},
+		{ "earliest", RL_START_EARLIEST },
+		{ "latest", RL_START_LATEST },
+		{ "committed", RL_START_COMMITTED },
+		{ "none", RL_START_NONE },
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		char lines[256];
 		snprintf(lines, sizeof(lines),
-		    "    brokers: b:1\n    topics: [a, b]\n    starting_offsets: %s\n", cases[i].text);
+		    "    brokers: b:1\n    topics: [a, b]\n    starting_offsets: %s\n",
+		    cases[i].text);
 		rl_job *job = parse_ok(with_kafka(lines));
 		cr_assert_eq(job->j_source.k_starting_offsets, cases[i].value, "%s", cases[i].text);
 		cr_assert_eq(job->j_source.k_ntopics, 2);
@@ -326,8 +327,8 @@ Test(jobfile, accepts_an_empty_properties_value)
 Test(jobfile, rejects_yaml_aliases)
 {
 	expect_error("name: t\nbatch: 1s\n"
-		     "source:\n  kafka: &in {brokers: \"b:1\", topics: [a]}\n"
-		     "pipeline:\n  - union: {kafka: *in}\n" SINK,
+	             "source:\n  kafka: &in {brokers: \"b:1\", topics: [a]}\n"
+	             "pipeline:\n  - union: {kafka: *in}\n" SINK,
 	    "job.yaml:6:20: ", "aliases (*in) are not supported in a job file");
 }
 
@@ -336,15 +337,15 @@ Test(jobfile, rejects_an_alias_bomb_without_expanding_it)
 	// After a valid job, nine levels of ten aliases each: 10^10 nodes if expanded.
 	static char yaml[16384];
 	const char *job = with_step("map: lower"); // 10 lines
-	size_t used = strlen(job);
+	size_t      used = strlen(job);
 	memcpy(yaml, job, used);
-	used += (size_t)snprintf(yaml + used, sizeof(yaml) - used,
-	    "x0: &x0 [a, a, a, a, a, a, a, a, a, a]\n");
+	used += (size_t)snprintf(
+	    yaml + used, sizeof(yaml) - used, "x0: &x0 [a, a, a, a, a, a, a, a, a, a]\n");
 	for (int i = 1; i < 10; i++) {
 		used += (size_t)snprintf(yaml + used, sizeof(yaml) - used, "x%d: &x%d [", i, i);
 		for (int j = 0; j < 10; j++)
-			used += (size_t)snprintf(yaml + used, sizeof(yaml) - used, "%s*x%d",
-			    j > 0 ? ", " : "", i - 1);
+			used += (size_t)snprintf(
+			    yaml + used, sizeof(yaml) - used, "%s*x%d", j > 0 ? ", " : "", i - 1);
 		used += (size_t)snprintf(yaml + used, sizeof(yaml) - used, "]\n");
 	}
 	expect_error(yaml, "job.yaml:12:10: ", "aliases (*x0) are not supported");
@@ -353,15 +354,15 @@ Test(jobfile, rejects_an_alias_bomb_without_expanding_it)
 Test(jobfile, accepts_durations_in_every_unit)
 {
 	rl_job *job = parse_ok("name: t\nbatch: 10ms\nsource: {kafka: {brokers: b, topics: [a]}}\n"
-			       "pipeline: [{map: trim}]\n" SINK);
+	                       "pipeline: [{map: trim}]\n" SINK);
 	cr_assert_eq(job->j_batch_ms, 10);
 	rl_job_destroy(job);
 	job = parse_ok("name: t\nbatch: 1h\nsource: {kafka: {brokers: b, topics: [a]}}\n"
-		       "pipeline: [{map: trim}]\n" SINK);
+	               "pipeline: [{map: trim}]\n" SINK);
 	cr_assert_eq(job->j_batch_ms, 3600 * 1000);
 	rl_job_destroy(job);
 	job = parse_ok("name: t\nbatch: 5m\nsource: {kafka: {brokers: b, topics: [a]}}\n"
-		       "pipeline: [{map: trim}]\n" SINK);
+	               "pipeline: [{map: trim}]\n" SINK);
 	cr_assert_eq(job->j_batch_ms, 5 * 60 * 1000);
 	rl_job_destroy(job);
 }
@@ -372,13 +373,15 @@ Test(jobfile, accepts_a_64_character_name_and_rejects_65)
 	for (int i = 0; i < 65; i++)
 		name[i] = "abc-0123"[i % 8];
 	name[64] = '\0';
-	snprintf(yaml, sizeof(yaml), "name: %s\n%s", name, with_step("map: lower") + strlen("name: t\n"));
+	snprintf(yaml, sizeof(yaml), "name: %s\n%s", name,
+	    with_step("map: lower") + strlen("name: t\n"));
 	rl_job *job = parse_ok(yaml);
 	cr_assert_str_eq(job->j_name, name);
 	rl_job_destroy(job);
 	name[64] = 'x';
 	name[65] = '\0';
-	snprintf(yaml, sizeof(yaml), "name: %s\n%s", name, with_step("map: lower") + strlen("name: t\n"));
+	snprintf(yaml, sizeof(yaml), "name: %s\n%s", name,
+	    with_step("map: lower") + strlen("name: t\n"));
 	expect_error(yaml, "job.yaml:1:7: ", "is not a valid job name");
 }
 
@@ -418,7 +421,8 @@ Test(jobfile, parses_map_values_forms)
 {
 	expect_step_arg("map_values: one", RL_OP_MAP_VALUES, RL_FN_ONE, NULL);
 	expect_step_arg("map_values: length", RL_OP_MAP_VALUES, RL_FN_LENGTH, NULL);
-	expect_step_arg("map_values: {field: 3, sep: \"\\t\"}", RL_OP_MAP_VALUES, RL_FN_FIELD, "\t");
+	expect_step_arg(
+	    "map_values: {field: 3, sep: \"\\t\"}", RL_OP_MAP_VALUES, RL_FN_FIELD, "\t");
 	rl_step s = only_step("map_values: {field: 3, sep: \",\"}");
 	cr_assert_eq(s.s_field, 3);
 }
@@ -452,7 +456,8 @@ Test(jobfile, parses_windows)
 	cr_assert_eq(s.s_length_ms, 30000);
 	cr_assert_eq(s.s_slide_ms, 10000);
 
-	s = only_step("reduce_by_key_and_window: {fn: sum, length: 30s, slide: 10s, inverse: true}");
+	s = only_step(
+	    "reduce_by_key_and_window: {fn: sum, length: 30s, slide: 10s, inverse: true}");
 	cr_assert_eq(s.s_kind, RL_OP_REDUCE_BY_KEY_AND_WINDOW);
 	cr_assert_eq(s.s_fn, RL_FN_SUM);
 	cr_assert_eq(s.s_length_ms, 30000);
@@ -487,8 +492,8 @@ Test(jobfile, parses_map_with_state)
 
 Test(jobfile, parses_union)
 {
-	rl_job *job = parse_ok(with_step(
-	    "union: {kafka: {brokers: \"other:9092\", pattern: \"^b-.*\", group: g2}}"));
+	rl_job *job = parse_ok(
+	    with_step("union: {kafka: {brokers: \"other:9092\", pattern: \"^b-.*\", group: g2}}"));
 	const rl_step *s = &job->j_steps[0];
 	cr_assert_eq(s->s_kind, RL_OP_UNION);
 	cr_assert_not_null(s->s_source);
@@ -504,12 +509,12 @@ Test(jobfile, parses_union)
 
 Test(jobfile, parses_join_with_nested_pipeline)
 {
-	rl_job *job = parse_ok(with_pipeline("  - join:\n"
-					     "      kafka: {brokers: b, topics: [users]}\n"
-					     "      pipeline:\n"
-					     "        - key_by: {field: 1, sep: \",\"}\n"
-					     "        - join: {kafka: {brokers: c, topics: [x]}}\n"
-					     "      kind: inner\n"));
+	rl_job        *job = parse_ok(with_pipeline("  - join:\n"
+	                                                   "      kafka: {brokers: b, topics: [users]}\n"
+	                                                   "      pipeline:\n"
+	                                                   "        - key_by: {field: 1, sep: \",\"}\n"
+	                                                   "        - join: {kafka: {brokers: c, topics: [x]}}\n"
+	                                                   "      kind: inner\n"));
 	const rl_step *s = &job->j_steps[0];
 	cr_assert_eq(s->s_kind, RL_OP_JOIN);
 	cr_assert_not(s->s_left);
@@ -549,8 +554,8 @@ Test(jobfile, accepts_a_udf_in_every_function_position)
 	expect_step_arg("key_by: {udf: _user2}", RL_OP_KEY_BY, RL_FN_UDF, "_user2");
 	expect_step_arg("map_values: {udf: price}", RL_OP_MAP_VALUES, RL_FN_UDF, "price");
 	expect_step_arg("reduce_by_key: {udf: merge}", RL_OP_REDUCE_BY_KEY, RL_FN_UDF, "merge");
-	expect_step_arg("update_state_by_key: {udf: merge}", RL_OP_UPDATE_STATE_BY_KEY, RL_FN_UDF,
-	    "merge");
+	expect_step_arg(
+	    "update_state_by_key: {udf: merge}", RL_OP_UPDATE_STATE_BY_KEY, RL_FN_UDF, "merge");
 	expect_step_arg("reduce_by_key_and_window: {fn: {udf: merge}, length: 2s}",
 	    RL_OP_REDUCE_BY_KEY_AND_WINDOW, RL_FN_UDF, "merge");
 	expect_step_arg("map_with_state: {fn: {udf: track}, timeout: 1h}", RL_OP_MAP_WITH_STATE,
@@ -560,9 +565,9 @@ Test(jobfile, accepts_a_udf_in_every_function_position)
 Test(jobfile, records_each_step_position)
 {
 	rl_job *job = parse_ok(with_pipeline("  - map: lower\n"
-					     "\n"
-					     "  -   filter: nonempty\n"
-					     "  - {repartition: 2}\n"));
+	                                     "\n"
+	                                     "  -   filter: nonempty\n"
+	                                     "  - {repartition: 2}\n"));
 	cr_assert_eq(job->j_nsteps, 3);
 	cr_assert_eq(job->j_steps[0].s_loc.line, 8);
 	cr_assert_eq(job->j_steps[0].s_loc.col, 5);
@@ -594,7 +599,8 @@ Test(jobfile, parses_each_sink)
 	cr_assert_not(job->j_sink.k_exactly_once, "exactly_once defaults to false");
 	rl_job_destroy(job);
 
-	job = parse_ok(with_sink("  kafka:\n    brokers: b:1\n    topic: out\n    exactly_once: true\n"));
+	job = parse_ok(
+	    with_sink("  kafka:\n    brokers: b:1\n    topic: out\n    exactly_once: true\n"));
 	cr_assert(job->j_sink.k_exactly_once);
 	cr_assert_eq(job->j_sink.k_loc.line, 10);
 	cr_assert_eq(job->j_sink.k_loc.col, 3);
@@ -627,10 +633,7 @@ Test(jobfile, names_operators_and_functions_as_in_yaml)
 	cr_assert_str_eq(rl_fn_name((rl_fn)999), "unknown");
 }
 
-Test(jobfile, destroy_of_null_is_a_no_op)
-{
-	rl_job_destroy(NULL);
-}
+Test(jobfile, destroy_of_null_is_a_no_op) { rl_job_destroy(NULL); }
 
 // --- YAML errors ------------------------------------------------------------------
 
@@ -699,31 +702,31 @@ Test(jobfile, reports_each_missing_required_key_at_the_file_start)
 {
 	expect_error(with_top("batch: 1s\n"), "job.yaml:1:1: ", "missing required key 'name'");
 	expect_error(with_top("name: t\n"), "job.yaml:1:1: ", "missing required key 'batch'");
-	expect_error("name: t\nbatch: 1s\npipeline: [{map: lower}]\n" SINK, "job.yaml:1:1: ",
-	    "missing required key 'source'");
+	expect_error("name: t\nbatch: 1s\npipeline: [{map: lower}]\n" SINK,
+	    "job.yaml:1:1: ", "missing required key 'source'");
 	expect_error(HEAD SINK, "job.yaml:1:1: ", "missing required key 'pipeline'");
-	expect_error(HEAD "pipeline: [{map: lower}]\n", "job.yaml:1:1: ",
-	    "missing required key 'sink'");
+	expect_error(
+	    HEAD "pipeline: [{map: lower}]\n", "job.yaml:1:1: ", "missing required key 'sink'");
 }
 
 Test(jobfile, rejects_a_bad_duration)
 {
-	expect_error(with_top("name: t\nbatch: 5x\n"), "job.yaml:2:8: ",
-	    "batch: '5x' is not a duration (use e.g. 500ms, 1s, 5m, 1h)");
-	expect_error(with_top("name: t\nbatch: 1.5s\n"), "job.yaml:2:8: ",
-	    "'1.5s' is not a duration");
-	expect_error(with_top("name: t\nbatch: 1000\n"), "job.yaml:2:8: ",
-	    "'1000' is not a duration");
-	expect_error(with_top("name: t\nbatch: [1s]\n"), "job.yaml:2:9: ",
-	    "a list is not a duration");
+	expect_error(with_top("name: t\nbatch: 5x\n"),
+	    "job.yaml:2:8: ", "batch: '5x' is not a duration (use e.g. 500ms, 1s, 5m, 1h)");
+	expect_error(
+	    with_top("name: t\nbatch: 1.5s\n"), "job.yaml:2:8: ", "'1.5s' is not a duration");
+	expect_error(
+	    with_top("name: t\nbatch: 1000\n"), "job.yaml:2:8: ", "'1000' is not a duration");
+	expect_error(
+	    with_top("name: t\nbatch: [1s]\n"), "job.yaml:2:9: ", "a list is not a duration");
 }
 
 Test(jobfile, rejects_a_batch_interval_out_of_range)
 {
-	expect_error(with_top("name: t\nbatch: 5ms\n"), "job.yaml:2:8: ",
-	    "batch: '5ms' is out of range (10ms to 1h)");
-	expect_error(with_top("name: t\nbatch: 61m\n"), "job.yaml:2:8: ",
-	    "batch: '61m' is out of range");
+	expect_error(with_top("name: t\nbatch: 5ms\n"),
+	    "job.yaml:2:8: ", "batch: '5ms' is out of range (10ms to 1h)");
+	expect_error(
+	    with_top("name: t\nbatch: 61m\n"), "job.yaml:2:8: ", "batch: '61m' is out of range");
 	expect_error(with_top("name: t\nbatch: 0s\n"), "job.yaml:2:8: ", "out of range");
 }
 
@@ -731,24 +734,24 @@ Test(jobfile, rejects_a_bad_job_name)
 {
 	expect_error(with_top("name: Word Count\nbatch: 1s\n"), "job.yaml:1:7: ",
 	    "name: 'Word Count' is not a valid job name (use 1 to 64 of a-z, 0-9 and '-')");
-	expect_error(with_top("name: word_count\nbatch: 1s\n"), "job.yaml:1:7: ",
-	    "is not a valid job name");
-	expect_error(with_top("name: \"\"\nbatch: 1s\n"), "job.yaml:1:7: ",
-	    "name: expected a job name, got an empty string");
-	expect_error(with_top("name:\nbatch: 1s\n"), "job.yaml:1:1: ",
-	    "name: expected a job name, got nothing");
+	expect_error(
+	    with_top("name: word_count\nbatch: 1s\n"), "job.yaml:1:7: ", "is not a valid job name");
+	expect_error(with_top("name: \"\"\nbatch: 1s\n"),
+	    "job.yaml:1:7: ", "name: expected a job name, got an empty string");
+	expect_error(with_top("name:\nbatch: 1s\n"),
+	    "job.yaml:1:1: ", "name: expected a job name, got nothing");
 }
 
 Test(jobfile, rejects_bad_optional_top_level_values)
 {
-	expect_error(with_top("name: t\nbatch: 1s\ncatch_up: some\n"), "job.yaml:3:11: ",
-	    "catch_up: 'some' is not valid (expected one of: all, latest)");
+	expect_error(with_top("name: t\nbatch: 1s\ncatch_up: some\n"),
+	    "job.yaml:3:11: ", "catch_up: 'some' is not valid (expected one of: all, latest)");
 	expect_error(with_top("name: t\nbatch: 1s\nshuffle_partitions: 0\n"), "job.yaml:3:21: ",
 	    "shuffle_partitions: '0' is out of range (expected an integer from 1 to 65536)");
-	expect_error(with_top("name: t\nbatch: 1s\nshuffle_partitions: 65537\n"), "job.yaml:3:21: ",
-	    "out of range");
-	expect_error(with_top("name: t\nbatch: 1s\nshuffle_partitions: many\n"), "job.yaml:3:21: ",
-	    "'many' is not an integer");
+	expect_error(with_top("name: t\nbatch: 1s\nshuffle_partitions: 65537\n"),
+	    "job.yaml:3:21: ", "out of range");
+	expect_error(with_top("name: t\nbatch: 1s\nshuffle_partitions: many\n"),
+	    "job.yaml:3:21: ", "'many' is not an integer");
 }
 
 // --- Source errors ----------------------------------------------------------------------
@@ -761,8 +764,8 @@ Test(jobfile, rejects_topics_and_pattern_together)
 
 Test(jobfile, requires_topics_or_pattern)
 {
-	expect_error(with_kafka("    brokers: b:1\n"), "job.yaml:5:5: ",
-	    "source.kafka: missing 'topics'");
+	expect_error(
+	    with_kafka("    brokers: b:1\n"), "job.yaml:5:5: ", "source.kafka: missing 'topics'");
 }
 
 Test(jobfile, rejects_a_bad_topic_pattern)
@@ -773,16 +776,16 @@ Test(jobfile, rejects_a_bad_topic_pattern)
 
 Test(jobfile, rejects_bad_topic_lists)
 {
-	expect_error(with_kafka("    brokers: b:1\n    topics: []\n"), "job.yaml:6:5: ",
-	    "source.kafka.topics: expected a non-empty list of topic names");
+	expect_error(with_kafka("    brokers: b:1\n    topics: []\n"),
+	    "job.yaml:6:5: ", "source.kafka.topics: expected a non-empty list of topic names");
 	expect_error(with_kafka("    brokers: b:1\n    topics: words\n"), "job.yaml:6:13: ",
 	    "expected a non-empty list of topic names like [words], got 'words'");
 	expect_error(with_kafka("    brokers: b:1\n    topics: [ok, \"\"]\n"), "job.yaml:6:18: ",
 	    "source.kafka.topics[1]: expected a topic name, got an empty string");
-	expect_error(with_kafka("    brokers: b:1\n    topics: [a, \"b c\"]\n"), "job.yaml:6:17: ",
-	    "'b c' is not a Kafka topic name");
-	expect_error(with_kafka("    brokers: b:1\n    topics: [a, a]\n"), "job.yaml:6:17: ",
-	    "topic 'a' is listed twice");
+	expect_error(with_kafka("    brokers: b:1\n    topics: [a, \"b c\"]\n"),
+	    "job.yaml:6:17: ", "'b c' is not a Kafka topic name");
+	expect_error(with_kafka("    brokers: b:1\n    topics: [a, a]\n"),
+	    "job.yaml:6:17: ", "topic 'a' is listed twice");
 }
 
 Test(jobfile, rejects_a_typo_in_a_source_key)
@@ -790,33 +793,37 @@ Test(jobfile, rejects_a_typo_in_a_source_key)
 	expect_error(with_kafka("    brokers: b:1\n    topics: [a]\n    backpresure: false\n"),
 	    "job.yaml:7:5: ",
 	    "source.kafka: unknown key 'backpresure' (expected one of: brokers, topics, pattern, "
-	    "group, starting_offsets, max_rate_per_partition, backpressure, initial_rate, fail_on_data_loss, "
+	    "group, starting_offsets, max_rate_per_partition, backpressure, initial_rate, "
+	    "fail_on_data_loss, "
 	    "properties)");
-	expect_error("name: t\nbatch: 1s\nsource:\n  kafka: {brokers: b, topics: [a]}\n  kafak: {}\n"
-		 "pipeline: [{map: lower}]\n" SINK,
+	expect_error(
+	    "name: t\nbatch: 1s\nsource:\n  kafka: {brokers: b, topics: [a]}\n  kafak: {}\n"
+	    "pipeline: [{map: lower}]\n" SINK,
 	    "job.yaml:5:3: ", "source: unknown key 'kafak' (expected one of: kafka)");
 }
 
 Test(jobfile, requires_brokers_and_a_kafka_source)
 {
-	expect_error(with_kafka("    topics: [a]\n"), "job.yaml:5:5: ",
-	    "source.kafka: missing required key 'brokers'");
-	expect_error("name: t\nbatch: 1s\nsource:\npipeline: [{map: lower}]\n" SINK, "job.yaml:3:1: ",
-	    "source: missing required key 'kafka'");
+	expect_error(with_kafka("    topics: [a]\n"),
+	    "job.yaml:5:5: ", "source.kafka: missing required key 'brokers'");
+	expect_error("name: t\nbatch: 1s\nsource:\npipeline: [{map: lower}]\n" SINK,
+	    "job.yaml:3:1: ", "source: missing required key 'kafka'");
 	expect_error("name: t\nbatch: 1s\nsource: kafka\npipeline: [{map: lower}]\n" SINK,
 	    "job.yaml:3:9: ", "source: expected a mapping like {kafka:");
 }
 
 Test(jobfile, rejects_a_non_integer_max_rate)
 {
-	expect_error(with_kafka("    brokers: b:1\n    topics: [a]\n    max_rate_per_partition: 1.5\n"),
+	expect_error(
+	    with_kafka("    brokers: b:1\n    topics: [a]\n    max_rate_per_partition: 1.5\n"),
 	    "job.yaml:7:29: ",
 	    "source.kafka.max_rate_per_partition: '1.5' is not an integer (expected a non-negative "
 	    "integer)");
-	expect_error(with_kafka("    brokers: b:1\n    topics: [a]\n    max_rate_per_partition: -1\n"),
+	expect_error(
+	    with_kafka("    brokers: b:1\n    topics: [a]\n    max_rate_per_partition: -1\n"),
 	    "job.yaml:7:29: ", "'-1' is out of range");
 	expect_error(with_kafka("    brokers: b:1\n    topics: [a]\n"
-				"    max_rate_per_partition: 99999999999999999999\n"),
+	                        "    max_rate_per_partition: 99999999999999999999\n"),
 	    "job.yaml:7:29: ", "out of range");
 }
 
@@ -824,16 +831,20 @@ Test(jobfile, rejects_bad_source_values)
 {
 	expect_error(with_kafka("    brokers: b:1\n    topics: [a]\n    starting_offsets: first\n"),
 	    "job.yaml:7:23: ",
-	    "source.kafka.starting_offsets: 'first' is not valid (expected one of: earliest, latest, "
+	    "source.kafka.starting_offsets: 'first' is not valid (expected one of: earliest, "
+	    "latest, "
 	    "committed, none)");
 	expect_error(with_kafka("    brokers: b:1\n    topics: [a]\n    backpressure: yes\n"),
-	    "job.yaml:7:19: ", "source.kafka.backpressure: 'yes' is not a boolean (use true or false)");
+	    "job.yaml:7:19: ",
+	    "source.kafka.backpressure: 'yes' is not a boolean (use true or false)");
 	expect_error(with_kafka("    brokers: b:1\n    topics: [a]\n    group: \"\"\n"),
-	    "job.yaml:7:12: ", "source.kafka.group: expected a consumer group name, got an empty string");
-	expect_error(with_kafka("    brokers: [b]\n    topics: [a]\n"), "job.yaml:5:15: ",
-	    "source.kafka.brokers: expected a broker list");
+	    "job.yaml:7:12: ",
+	    "source.kafka.group: expected a consumer group name, got an empty string");
+	expect_error(with_kafka("    brokers: [b]\n    topics: [a]\n"),
+	    "job.yaml:5:15: ", "source.kafka.brokers: expected a broker list");
 	expect_error(with_kafka("    brokers: b:1\n    topics: [a]\n    properties: [x]\n"),
-	    "job.yaml:7:18: ", "source.kafka.properties: expected a mapping of librdkafka properties");
+	    "job.yaml:7:18: ",
+	    "source.kafka.properties: expected a mapping of librdkafka properties");
 	expect_error(with_kafka("    brokers: b:1\n    topics: [a]\n    properties: {acks:}\n"),
 	    "job.yaml:7:18: ", "source.kafka.properties.acks: expected a value");
 }
@@ -843,7 +854,8 @@ Test(jobfile, rejects_bad_source_values)
 Test(jobfile, rejects_an_unknown_operator)
 {
 	expect_error(with_step("flatmap: words"), "job.yaml:8:5: ",
-	    "unknown operator 'flatmap' (expected one of: map, flat_map, filter, key_by, map_values, "
+	    "unknown operator 'flatmap' (expected one of: map, flat_map, filter, key_by, "
+	    "map_values, "
 	    "reduce_by_key, count_by_value, window, reduce_by_key_and_window, count_by_window, "
 	    "update_state_by_key, map_with_state, union, join, repartition)");
 }
@@ -862,7 +874,8 @@ Test(jobfile, rejects_malformed_pipelines)
 	expect_error(HEAD "pipeline:\n" SINK, "job.yaml:7:1: ", "got nothing");
 	expect_error(HEAD "pipeline: {map: lower}\n" SINK, "job.yaml:7:12: ", "got a mapping");
 	expect_error(with_step("flat_map words"), "job.yaml:8:5: ",
-	    "a pipeline step is one operator and its argument, e.g. '- map: lower'; got 'flat_map words'");
+	    "a pipeline step is one operator and its argument, e.g. '- map: lower'; got 'flat_map "
+	    "words'");
 	expect_error(with_step("{}"), "job.yaml:7:1: ", "empty pipeline step");
 }
 
@@ -870,24 +883,26 @@ Test(jobfile, rejects_unknown_functions_and_forms)
 {
 	expect_error(with_step("map: title"), "job.yaml:8:10: ",
 	    "map: unknown function 'title' (expected lower | upper | trim | {udf: NAME})");
-	expect_error(with_step("flat_map: split"), "job.yaml:8:15: ",
-	    "flat_map: 'split' needs an argument: {split: SEP}");
+	expect_error(with_step("flat_map: split"),
+	    "job.yaml:8:15: ", "flat_map: 'split' needs an argument: {split: SEP}");
 	expect_error(with_step("flat_map: {splt: \",\"}"), "job.yaml:8:16: ",
 	    "flat_map: unknown argument 'splt' (expected words | {split: SEP} | {udf: NAME})");
 	expect_error(with_step("flat_map: {split: \"\"}"), "job.yaml:8:23: ",
 	    "flat_map.split: expected a non-empty separator, got an empty string");
-	expect_error(with_step("filter: {contains: x, regex: y}"), "job.yaml:8:27: ",
-	    "filter: unknown key 'regex' (expected one of: contains)");
+	expect_error(with_step("filter: {contains: x, regex: y}"),
+	    "job.yaml:8:27: ", "filter: unknown key 'regex' (expected one of: contains)");
 	expect_error(with_step("reduce_by_key: avg"), "job.yaml:8:20: ",
-	    "reduce_by_key: unknown function 'avg' (expected sum | min | max | count | {udf: NAME})");
-	expect_error(with_step("reduce_by_key:"), "job.yaml:8:5: ", "reduce_by_key: missing function");
+	    "reduce_by_key: unknown function 'avg' (expected sum | min | max | count | {udf: "
+	    "NAME})");
+	expect_error(
+	    with_step("reduce_by_key:"), "job.yaml:8:5: ", "reduce_by_key: missing function");
 	expect_error(with_step("map: [lower]"), "job.yaml:8:11: ", "map: expected lower | upper");
 }
 
 Test(jobfile, rejects_a_bad_regex)
 {
-	expect_error(with_step("filter: {regex: \"a(\"}"), "job.yaml:8:21: ",
-	    "filter.regex: 'a(' is not a valid regular expression: ");
+	expect_error(with_step("filter: {regex: \"a(\"}"),
+	    "job.yaml:8:21: ", "filter.regex: 'a(' is not a valid regular expression: ");
 }
 
 Test(jobfile, rejects_bad_field_arguments)
@@ -896,12 +911,12 @@ Test(jobfile, rejects_bad_field_arguments)
 	    "key_by: {field: N} needs a separator as well, e.g. {field: 2, sep: \",\"}");
 	expect_error(with_step("key_by: {field: 0, sep: \",\"}"), "job.yaml:8:21: ",
 	    "key_by.field: '0' is out of range (expected an integer of at least 1)");
-	expect_error(with_step("map_values: {field: two, sep: \",\"}"), "job.yaml:8:25: ",
-	    "map_values.field: 'two' is not an integer");
-	expect_error(with_step("key_by: {field: 1, sep: \",\", skip: 1}"), "job.yaml:8:34: ",
-	    "key_by: unknown key 'skip' (expected one of: field, sep)");
-	expect_error(with_step("key_by: {json: \"user..id\"}"), "job.yaml:8:20: ",
-	    "key_by.json: 'user..id' is not a field path");
+	expect_error(with_step("map_values: {field: two, sep: \",\"}"),
+	    "job.yaml:8:25: ", "map_values.field: 'two' is not an integer");
+	expect_error(with_step("key_by: {field: 1, sep: \",\", skip: 1}"),
+	    "job.yaml:8:34: ", "key_by: unknown key 'skip' (expected one of: field, sep)");
+	expect_error(with_step("key_by: {json: \"user..id\"}"),
+	    "job.yaml:8:20: ", "key_by.json: 'user..id' is not a field path");
 }
 
 Test(jobfile, rejects_a_udf_name_that_is_not_an_identifier)
@@ -929,52 +944,53 @@ Test(jobfile, rejects_bad_window_shapes)
 {
 	expect_error(with_step("window: {length: 10s, slide: 20s}"), "job.yaml:8:34: ",
 	    "window.slide: slide (20000ms) must not be longer than length (10000ms)");
-	expect_error(with_step("window: {length: 0s}"), "job.yaml:8:22: ",
-	    "window.length: must be longer than 0");
-	expect_error(with_step("window: {slide: 2s}"), "job.yaml:8:14: ",
-	    "window: missing required key 'length'");
-	expect_error(with_step("window: {length: 2s, step: 1s}"), "job.yaml:8:26: ",
-	    "window: unknown key 'step' (expected one of: length, slide)");
+	expect_error(with_step("window: {length: 0s}"),
+	    "job.yaml:8:22: ", "window.length: must be longer than 0");
+	expect_error(with_step("window: {slide: 2s}"),
+	    "job.yaml:8:14: ", "window: missing required key 'length'");
+	expect_error(with_step("window: {length: 2s, step: 1s}"),
+	    "job.yaml:8:26: ", "window: unknown key 'step' (expected one of: length, slide)");
 	expect_error(with_step("window: 30s"), "job.yaml:8:13: ",
 	    "window: expected a mapping like {length: 30s, slide: 10s}, got '30s'");
-	expect_error(with_step("window: {length: soon}"), "job.yaml:8:22: ",
-	    "window.length: 'soon' is not a duration");
+	expect_error(with_step("window: {length: soon}"),
+	    "job.yaml:8:22: ", "window.length: 'soon' is not a duration");
 }
 
 Test(jobfile, rejects_bad_windowed_reductions)
 {
-	expect_error(with_step("reduce_by_key_and_window: {length: 2s}"), "job.yaml:8:32: ",
-	    "reduce_by_key_and_window: missing required key 'fn'");
+	expect_error(with_step("reduce_by_key_and_window: {length: 2s}"),
+	    "job.yaml:8:32: ", "reduce_by_key_and_window: missing required key 'fn'");
 	expect_error(with_step("reduce_by_key_and_window: {fn: min, length: 2s, inverse: true}"),
 	    "job.yaml:8:62: ",
-	    "reduce_by_key_and_window.inverse: 'min' has no inverse (inverse: true needs sum or count)");
+	    "reduce_by_key_and_window.inverse: 'min' has no inverse (inverse: true needs sum or "
+	    "count)");
 	expect_error(with_step("reduce_by_key_and_window: {fn: sum, length: 2s, inverse: maybe}"),
 	    "job.yaml:8:62: ", "'maybe' is not a boolean");
 }
 
 Test(jobfile, rejects_bad_map_with_state_arguments)
 {
-	expect_error(with_step("map_with_state: {fn: sum, timeout: forever}"), "job.yaml:8:40: ",
-	    "map_with_state.timeout: 'forever' is not a duration");
+	expect_error(with_step("map_with_state: {fn: sum, timeout: forever}"),
+	    "job.yaml:8:40: ", "map_with_state.timeout: 'forever' is not a duration");
 	expect_error(with_step("map_with_state: sum"), "job.yaml:8:21: ",
 	    "map_with_state: expected a mapping like {fn: sum, timeout: 10m}, got 'sum'");
 }
 
 Test(jobfile, rejects_bad_union_and_join)
 {
-	expect_error(with_step("union: {brokers: b, topics: [a]}"), "job.yaml:8:13: ",
-	    "union: unknown key 'brokers' (expected one of: kafka)");
-	expect_error(with_step("union: {kafka: {brokers: b}}"), "job.yaml:8:21: ",
-	    "union.kafka: missing 'topics'");
+	expect_error(with_step("union: {brokers: b, topics: [a]}"),
+	    "job.yaml:8:13: ", "union: unknown key 'brokers' (expected one of: kafka)");
+	expect_error(with_step("union: {kafka: {brokers: b}}"),
+	    "job.yaml:8:21: ", "union.kafka: missing 'topics'");
 	expect_error(with_step("join: {kafka: {brokers: b, topics: [a]}, kind: outer}"),
 	    "job.yaml:8:52: ", "join.kind: 'outer' is not valid (expected one of: inner, left)");
-	expect_error(with_step("join: {pipeline: [{map: lower}]}"), "job.yaml:8:12: ",
-	    "join: missing required key 'kafka'");
+	expect_error(with_step("join: {pipeline: [{map: lower}]}"),
+	    "job.yaml:8:12: ", "join: missing required key 'kafka'");
 	expect_error(with_pipeline("  - join:\n"
-				   "      kafka: {brokers: b, topics: [u]}\n"
-				   "      pipeline:\n"
-				   "        - map: lower\n"
-				   "        - mapp: upper\n"),
+	                           "      kafka: {brokers: b, topics: [u]}\n"
+	                           "      pipeline:\n"
+	                           "        - map: lower\n"
+	                           "        - mapp: upper\n"),
 	    "job.yaml:12:11: ", "unknown operator 'mapp'");
 }
 
@@ -989,48 +1005,48 @@ Test(jobfile, rejects_a_bad_partition_count)
 
 Test(jobfile, rejects_a_bad_sink)
 {
-	expect_error(with_sink("  file: {path: /x}\n"), "job.yaml:10:3: ",
-	    "sink: unknown key 'file' (expected one of: files, print, kafka)");
-	expect_error(with_sink("  files: {path: /x}\n  print: {}\n"), "job.yaml:11:3: ",
-	    "sink: only one sink is allowed, found 'files' and 'print'");
-	expect_error(with_sink("  {}\n"), "job.yaml:9:1: ",
-	    "sink: expected one of: files, print, kafka");
-	expect_error(with_sink("  files: {}\n"), "job.yaml:10:3: ",
-	    "sink.files: missing required key 'path'");
-	expect_error(with_sink("  files: {path: \"\"}\n"), "job.yaml:10:17: ",
-	    "sink.files.path: expected a directory path, got an empty string");
-	expect_error(with_sink("  files: /tmp/out\n"), "job.yaml:10:10: ",
-	    "sink.files: expected a mapping like {path: DIR}, got '/tmp/out'");
-	expect_error(with_sink("  kafka: {brokers: b}\n"), "job.yaml:10:11: ",
-	    "sink.kafka: missing required key 'topic'");
+	expect_error(with_sink("  file: {path: /x}\n"),
+	    "job.yaml:10:3: ", "sink: unknown key 'file' (expected one of: files, print, kafka)");
+	expect_error(with_sink("  files: {path: /x}\n  print: {}\n"),
+	    "job.yaml:11:3: ", "sink: only one sink is allowed, found 'files' and 'print'");
+	expect_error(
+	    with_sink("  {}\n"), "job.yaml:9:1: ", "sink: expected one of: files, print, kafka");
+	expect_error(with_sink("  files: {}\n"),
+	    "job.yaml:10:3: ", "sink.files: missing required key 'path'");
+	expect_error(with_sink("  files: {path: \"\"}\n"),
+	    "job.yaml:10:17: ", "sink.files.path: expected a directory path, got an empty string");
+	expect_error(with_sink("  files: /tmp/out\n"),
+	    "job.yaml:10:10: ", "sink.files: expected a mapping like {path: DIR}, got '/tmp/out'");
+	expect_error(with_sink("  kafka: {brokers: b}\n"),
+	    "job.yaml:10:11: ", "sink.kafka: missing required key 'topic'");
 	expect_error(with_sink("  kafka: {brokers: b, topic: t, exactly_once: 1}\n"),
 	    "job.yaml:10:47: ", "sink.kafka.exactly_once: '1' is not a boolean");
 }
 
 Test(jobfile, rejects_a_missing_sink)
 {
-	expect_error(HEAD "pipeline:\n  - map: lower\n", "job.yaml:1:1: ",
-	    "missing required key 'sink'");
-	expect_error(HEAD "pipeline:\n  - map: lower\nsink:\n", "job.yaml:9:1: ",
-	    "sink: expected one of: files, print, kafka");
+	expect_error(
+	    HEAD "pipeline:\n  - map: lower\n", "job.yaml:1:1: ", "missing required key 'sink'");
+	expect_error(HEAD "pipeline:\n  - map: lower\nsink:\n",
+	    "job.yaml:9:1: ", "sink: expected one of: files, print, kafka");
 }
 
 Test(jobfile, rejects_print_num_0)
 {
 	expect_error(with_sink("  print: {num: 0}\n"), "job.yaml:10:16: ",
 	    "sink.print.num: '0' is out of range (expected an integer of at least 1)");
-	expect_error(with_sink("  print: {n: 5}\n"), "job.yaml:10:11: ",
-	    "sink.print: unknown key 'n' (expected one of: num)");
+	expect_error(with_sink("  print: {n: 5}\n"),
+	    "job.yaml:10:11: ", "sink.print: unknown key 'n' (expected one of: num)");
 }
 
 // --- Loading files -----------------------------------------------------------------------------
 
 Test(jobfile, load_reports_a_missing_file)
 {
-	char err[512] = "";
-	rl_job sentinel;
+	char    err[512] = "";
+	rl_job  sentinel;
 	rl_job *job = &sentinel;
-	rl_err rv = rl_job_load("/nonexistent/rill/job.yaml", &job, err, sizeof(err));
+	rl_err  rv = rl_job_load("/nonexistent/rill/job.yaml", &job, err, sizeof(err));
 	cr_assert_eq(rv, RL_ERR_IO);
 	cr_assert_eq(job, &sentinel);
 	cr_assert_str_eq(err, "/nonexistent/rill/job.yaml: No such file or directory");
@@ -1038,8 +1054,8 @@ Test(jobfile, load_reports_a_missing_file)
 
 Test(jobfile, load_reports_a_directory)
 {
-	char err[512] = "";
-	rl_job *job = NULL;
+	char        err[512] = "";
+	rl_job     *job = NULL;
 	const char *dir = source_path("tests/common/jobs");
 	cr_assert_eq(rl_job_load(dir, &job, err, sizeof(err)), RL_ERR_IO);
 	cr_assert_null(job);
@@ -1050,8 +1066,8 @@ Test(jobfile, load_reports_a_directory)
 
 Test(jobfile, load_names_the_file_in_content_errors)
 {
-	char err[512] = "";
-	rl_job *job = NULL;
+	char        err[512] = "";
+	rl_job     *job = NULL;
 	const char *path = source_path("tests/common/jobs/typo.yaml");
 	cr_assert_eq(rl_job_load(path, &job, err, sizeof(err)), RL_ERR_PARSE);
 	cr_assert_null(job);
@@ -1062,11 +1078,11 @@ Test(jobfile, load_names_the_file_in_content_errors)
 
 Test(jobfile, truncates_long_messages_to_errbuf)
 {
-	char err[16];
-	rl_job *job = NULL;
+	char        err[16];
+	rl_job     *job = NULL;
 	const char *yaml = with_step("flatmap: words");
-	cr_assert_eq(rl_job_parse(yaml, strlen(yaml), "job.yaml", &job, err, sizeof(err)),
-	    RL_ERR_PARSE);
+	cr_assert_eq(
+	    rl_job_parse(yaml, strlen(yaml), "job.yaml", &job, err, sizeof(err)), RL_ERR_PARSE);
 	cr_assert_str_eq(err, "job.yaml:8:5: u");
 	cr_assert_eq(rl_job_parse(yaml, strlen(yaml), "job.yaml", &job, NULL, 0), RL_ERR_PARSE);
 }
@@ -1075,27 +1091,29 @@ Test(jobfile, truncates_long_messages_to_errbuf)
 // the job text (which also arrives in every task launch) is checked first.
 Test(jobfile, refuses_bytes_that_are_not_utf8, .timeout = 10)
 {
-	expect_error("name: t\n%   fail_on_d\xcbta_loss: true\n", "job.yaml:2:14: ",
-	    "byte 0xCB is not UTF-8");
+	expect_error("name: t\n%   fail_on_d\xcbta_loss: true\n",
+	    "job.yaml:2:14: ", "byte 0xCB is not UTF-8");
 	expect_error("%\xcb\n", "job.yaml:1:2: ", "byte 0xCB is not UTF-8");
 	expect_error("# comment \xff\nname: t\n", "job.yaml:1:11: ", "byte 0xFF is not UTF-8");
 	expect_error(with_top("name: caf\xc3\n"), "job.yaml:1:10: ", "byte 0xC3 is not UTF-8");
-	expect_error("name: \xed\xa0\x80\n", "job.yaml:1:7: ", "byte 0xED is not UTF-8"); // a surrogate
+	expect_error(
+	    "name: \xed\xa0\x80\n", "job.yaml:1:7: ", "byte 0xED is not UTF-8"); // a surrogate
 	expect_error("name: \xc0\xafx\n", "job.yaml:1:7: ", "byte 0xC0 is not UTF-8"); // overlong
 }
 
 Test(jobfile, refuses_a_nul_byte)
 {
 	const char yaml[] = "name: t\nbatch: 1s\0\n";
-	char err[512] = "";
-	rl_job *job = NULL;
-	cr_assert_eq(rl_job_parse(yaml, sizeof(yaml) - 1, "job.yaml", &job, err, sizeof(err)),
-	    RL_ERR_PARSE);
+	char       err[512] = "";
+	rl_job    *job = NULL;
+	cr_assert_eq(
+	    rl_job_parse(yaml, sizeof(yaml) - 1, "job.yaml", &job, err, sizeof(err)), RL_ERR_PARSE);
 	cr_assert_str_eq(err, "job.yaml:2:10: a NUL byte: a job file is UTF-8 text");
 }
 
 Test(jobfile, accepts_utf8_in_comments_and_values)
 {
-	rl_job *job = parse_ok("# débit, 10ms … 1h\n" HEAD "pipeline:\n  - filter: {contains: \"café ☕\"}\n" SINK);
+	rl_job *job = parse_ok(
+	    "# débit, 10ms … 1h\n" HEAD "pipeline:\n  - filter: {contains: \"café ☕\"}\n" SINK);
 	rl_job_destroy(job);
 }

@@ -14,7 +14,7 @@ static Rill__Envelope *
 decode_ok(const rl_buf *b, const uint8_t **tail, size_t *tail_len)
 {
 	Rill__Envelope *env;
-	char why[256];
+	char            why[256];
 	rl_err rv = rl_frame_decode(b->b_data, b->b_len, &env, tail, tail_len, why, sizeof(why));
 	cr_assert_eq(rv, RL_OK, "decode: %s", why);
 	return env;
@@ -45,8 +45,8 @@ Test(frame, task_launch_round_trips)
 
 	rl_buf b = RL_BUF_INIT;
 	rl_frame_encode(&env, NULL, 0, &b);
-	const uint8_t *tail;
-	size_t tail_len;
+	const uint8_t  *tail;
+	size_t          tail_len;
 	Rill__Envelope *got = decode_ok(&b, &tail, &tail_len);
 	cr_assert_eq(tail_len, 0);
 	cr_assert_eq(got->version, RL_PROTO_VERSION);
@@ -75,8 +75,8 @@ Test(frame, result_with_raw_tail_round_trips)
 	seg.found = true;
 	seg.records = 3;
 	seg.bytes = 11;
-	Rill__ShuffleSegment *segs[] = {&seg};
-	Rill__ShuffleBlock blk = RILL__SHUFFLE_BLOCK__INIT;
+	Rill__ShuffleSegment *segs[] = { &seg };
+	Rill__ShuffleBlock    blk = RILL__SHUFFLE_BLOCK__INIT;
 	blk.segments = segs;
 	blk.n_segments = 1;
 	Rill__Envelope env = RILL__ENVELOPE__INIT;
@@ -84,8 +84,8 @@ Test(frame, result_with_raw_tail_round_trips)
 	env.shuffle_block = &blk;
 	rl_buf b = RL_BUF_INIT;
 	rl_frame_encode(&env, "hello world", 11, &b);
-	const uint8_t *tail;
-	size_t tail_len;
+	const uint8_t  *tail;
+	size_t          tail_len;
 	Rill__Envelope *got = decode_ok(&b, &tail, &tail_len);
 	cr_assert_eq(got->shuffle_block->n_segments, 1);
 	cr_assert_eq(got->shuffle_block->segments[0]->map_partition, 4);
@@ -100,9 +100,9 @@ static rl_err
 decode_err(const void *data, size_t len, char *why, size_t whylen)
 {
 	Rill__Envelope *env = NULL;
-	const uint8_t *tail;
-	size_t tail_len;
-	rl_err rv = rl_frame_decode(data, len, &env, &tail, &tail_len, why, whylen);
+	const uint8_t  *tail;
+	size_t          tail_len;
+	rl_err          rv = rl_frame_decode(data, len, &env, &tail, &tail_len, why, whylen);
 	cr_assert_null(env);
 	return rv;
 }
@@ -122,7 +122,8 @@ Test(frame, every_truncation_is_refused)
 	for (size_t len = 0; len < b.b_len; len++) {
 		why[0] = '\0';
 		rl_err rv = decode_err(b.b_data, len, why, sizeof(why));
-		cr_assert(rv == RL_ERR_PROTO, "a frame cut to %zu of %zu bytes decoded", len, b.b_len);
+		cr_assert(
+		    rv == RL_ERR_PROTO, "a frame cut to %zu of %zu bytes decoded", len, b.b_len);
 		cr_assert_neq(why[0], '\0');
 	}
 	rl_buf_fini(&b);
@@ -130,17 +131,17 @@ Test(frame, every_truncation_is_refused)
 
 Test(frame, header_longer_than_frame_is_named)
 {
-	const uint8_t frame[] = {0x00, 0x00, 0x10, 0x00, 0x08, 0x01};
-	char why[256];
+	const uint8_t frame[] = { 0x00, 0x00, 0x10, 0x00, 0x08, 0x01 };
+	char          why[256];
 	cr_assert_eq(decode_err(frame, sizeof(frame), why, sizeof(why)), RL_ERR_PROTO);
 	cr_assert(strstr(why, "4096") != NULL, "message: %s", why);
 }
 
 Test(frame, garbage_is_refused)
 {
-	uint8_t junk[512];
+	uint8_t  junk[512];
 	uint32_t x = 12345;
-	char why[256];
+	char     why[256];
 	for (int round = 0; round < 200; round++) {
 		for (size_t i = 0; i < sizeof(junk); i++) {
 			x = x * 1103515245u + 12345u;
@@ -152,9 +153,10 @@ Test(frame, garbage_is_refused)
 		junk[2] = (uint8_t)(env_len >> 8);
 		junk[3] = (uint8_t)env_len;
 		Rill__Envelope *env = NULL;
-		const uint8_t *tail;
-		size_t tail_len;
-		rl_err rv = rl_frame_decode(junk, sizeof(junk), &env, &tail, &tail_len, why, sizeof(why));
+		const uint8_t  *tail;
+		size_t          tail_len;
+		rl_err          rv
+		    = rl_frame_decode(junk, sizeof(junk), &env, &tail, &tail_len, why, sizeof(why));
 		// Random bytes almost never form a valid envelope; if they do, it must be whole.
 		if (rv == RL_OK) {
 			cr_assert_eq(env->version, RL_PROTO_VERSION);
@@ -203,8 +205,8 @@ Test(frame, mutated_task_launches_are_refused_or_whole)
 	Rill__ShuffleInput in = RILL__SHUFFLE_INPUT__INIT;
 	in.executor_url = "tcp://10.0.0.2:7077";
 	in.map_partition = 5;
-	Rill__ShuffleInput *inputs[] = {&in, &in};
-	Rill__TaskLaunch tl = RILL__TASK_LAUNCH__INIT;
+	Rill__ShuffleInput *inputs[] = { &in, &in };
+	Rill__TaskLaunch    tl = RILL__TASK_LAUNCH__INIT;
 	tl.job = "wc";
 	tl.batch_time_ms = 1795253026000;
 	tl.stage = 1;
@@ -221,21 +223,22 @@ Test(frame, mutated_task_launches_are_refused_or_whole)
 	uint8_t work[512];
 	cr_assert_lt(frame.b_len + 64, sizeof(work));
 	uint32_t x = 7;
-	int accepted = 0, refused = 0;
-	char why[256];
+	int      accepted = 0, refused = 0;
+	char     why[256];
 	for (int round = 0; round < 20000; round++) {
 		memcpy(work, frame.b_data, frame.b_len);
-		size_t n = mutate(work, frame.b_len, frame.b_len + 64, &x);
+		size_t   n = mutate(work, frame.b_len, frame.b_len + 64, &x);
 		uint8_t *exact = malloc(n + 1); // exactly n bytes readable, for ASan
 		memcpy(exact, work, n);
 		Rill__Envelope *got = NULL;
-		const uint8_t *tail;
-		size_t tail_len;
+		const uint8_t  *tail;
+		size_t          tail_len;
 		if (rl_frame_decode(exact, n, &got, &tail, &tail_len, why, sizeof(why)) == RL_OK) {
 			accepted++;
 			cr_assert_eq(got->version, RL_PROTO_VERSION);
 			cr_assert_neq(got->body_case, RILL__ENVELOPE__BODY__NOT_SET);
-			cr_assert(tail >= exact && tail + tail_len <= exact + n, "tail outside the frame");
+			cr_assert(tail >= exact && tail + tail_len <= exact + n,
+			    "tail outside the frame");
 			rill__envelope__free_unpacked(got, NULL);
 		} else {
 			refused++;
@@ -252,13 +255,13 @@ Test(frame, mutated_task_launches_are_refused_or_whole)
 Test(frame, other_version_is_refused)
 {
 	Rill__HeartbeatAck ack = RILL__HEARTBEAT_ACK__INIT;
-	Rill__Envelope env = RILL__ENVELOPE__INIT;
+	Rill__Envelope     env = RILL__ENVELOPE__INIT;
 	env.body_case = RILL__ENVELOPE__BODY_HEARTBEAT_ACK;
 	env.heartbeat_ack = &ack;
 	rl_buf b = RL_BUF_INIT;
 	rl_frame_encode(&env, NULL, 0, &b);
 	// Re-pack with version 99.
-	Rill__Envelope *got = decode_ok(&b, &(const uint8_t *){0}, &(size_t){0});
+	Rill__Envelope *got = decode_ok(&b, &(const uint8_t *) { 0 }, &(size_t) { 0 });
 	got->version = 99;
 	b.b_len = 0;
 	size_t n = rill__envelope__get_packed_size(got);
@@ -276,8 +279,8 @@ Test(frame, other_version_is_refused)
 
 Test(frame, empty_envelope_is_refused)
 {
-	const uint8_t frame[] = {0, 0, 0, 2, 0x08, 0x01}; // version 1, no body
-	char why[256];
+	const uint8_t frame[] = { 0, 0, 0, 2, 0x08, 0x01 }; // version 1, no body
+	char          why[256];
 	cr_assert_eq(decode_err(frame, sizeof(frame), why, sizeof(why)), RL_ERR_PROTO);
 }
 
@@ -304,16 +307,16 @@ static rl_rpc_server *
 start_server(void)
 {
 	rl_rpc_server *srv;
-	char why[256];
-	cr_assert_eq(rl_rpc_server_create("tcp://127.0.0.1:0", 2, echo_handler, NULL, &srv, why,
-			 sizeof(why)),
+	char           why[256];
+	cr_assert_eq(rl_rpc_server_create(
+	                 "tcp://127.0.0.1:0", 2, echo_handler, NULL, &srv, why, sizeof(why)),
 	    RL_OK, "%s", why);
 	return srv;
 }
 
 static rl_err
-heartbeat_within(rl_rpc_client *cli, const char *id, int timeout_ms, rl_msg **ret, char *why,
-    size_t whylen)
+heartbeat_within(
+    rl_rpc_client *cli, const char *id, int timeout_ms, rl_msg **ret, char *why, size_t whylen)
 {
 	Rill__Heartbeat hb = RILL__HEARTBEAT__INIT;
 	hb.executor_id = (char *)(uintptr_t)id;
@@ -332,11 +335,11 @@ heartbeat(rl_rpc_client *cli, const char *id, rl_msg **ret, char *why, size_t wh
 Test(rpc, call_gets_the_handlers_reply)
 {
 	rl_rpc_server *srv = start_server();
-	const char *url = rl_rpc_server_url(srv);
+	const char    *url = rl_rpc_server_url(srv);
 	cr_assert(strncmp(url, "tcp://127.0.0.1:", 16) == 0 && strcmp(url + 16, "0") != 0,
 	    "the bound port replaces 0: %s", url);
 	rl_rpc_client *cli;
-	char why[256];
+	char           why[256];
 	cr_assert_eq(rl_rpc_client_create(rl_rpc_server_url(srv), &cli, why, sizeof(why)), RL_OK);
 	rl_msg *reply;
 	cr_assert_eq(heartbeat(cli, "known", &reply, why, sizeof(why)), RL_OK, "%s", why);
@@ -353,14 +356,14 @@ Test(rpc, unknown_request_gets_an_error_reply)
 {
 	rl_rpc_server *srv = start_server();
 	rl_rpc_client *cli;
-	char why[256];
+	char           why[256];
 	cr_assert_eq(rl_rpc_client_create(rl_rpc_server_url(srv), &cli, why, sizeof(why)), RL_OK);
 	Rill__ShuffleFetch f = RILL__SHUFFLE_FETCH__INIT;
-	Rill__Envelope env = RILL__ENVELOPE__INIT;
+	Rill__Envelope     env = RILL__ENVELOPE__INIT;
 	env.body_case = RILL__ENVELOPE__BODY_SHUFFLE_FETCH;
 	env.shuffle_fetch = &f;
 	rl_msg *reply = NULL;
-	rl_err rv = rl_rpc_call(cli, &env, NULL, 0, 5000, &reply, why, sizeof(why));
+	rl_err  rv = rl_rpc_call(cli, &env, NULL, 0, 5000, &reply, why, sizeof(why));
 	cr_assert_eq(rv, RL_ERR_PROTO);
 	cr_assert_null(reply);
 	cr_assert(strstr(why, "not understood") != NULL, "message: %s", why);
@@ -371,19 +374,20 @@ Test(rpc, unknown_request_gets_an_error_reply)
 Test(rpc, garbage_frame_gets_an_error_and_server_lives_on)
 {
 	rl_rpc_server *srv = start_server();
-	nng_socket raw;
+	nng_socket     raw;
 	cr_assert_eq(nng_req0_open(&raw), 0);
 	cr_assert_eq(nng_dial(raw, rl_rpc_server_url(srv), NULL, 0), 0);
 	const char junk[] = "\x00\x00\x00\x05garbage that is not protobuf";
 	cr_assert_eq(nng_send(raw, (void *)junk, sizeof(junk) - 1, 0), 0);
-	char *buf = NULL;
+	char  *buf = NULL;
 	size_t len = 0;
 	cr_assert_eq(nng_recv(raw, &buf, &len, NNG_FLAG_ALLOC), 0);
 	Rill__Envelope *env;
-	const uint8_t *tail;
-	size_t tail_len;
-	char why[256];
-	cr_assert_eq(rl_frame_decode((uint8_t *)buf, len, &env, &tail, &tail_len, why, sizeof(why)), RL_OK);
+	const uint8_t  *tail;
+	size_t          tail_len;
+	char            why[256];
+	cr_assert_eq(
+	    rl_frame_decode((uint8_t *)buf, len, &env, &tail, &tail_len, why, sizeof(why)), RL_OK);
 	cr_assert_eq(env->body_case, RILL__ENVELOPE__BODY_ERROR);
 	cr_assert_eq(env->error->code, RL_ERR_PROTO);
 	rill__envelope__free_unpacked(env, NULL);
@@ -403,7 +407,7 @@ Test(rpc, garbage_frame_gets_an_error_and_server_lives_on)
 Test(rpc, call_to_nobody_times_out)
 {
 	rl_rpc_client *cli;
-	char why[256];
+	char           why[256];
 	cr_assert_eq(rl_rpc_client_create("tcp://127.0.0.1:1", &cli, why, sizeof(why)), RL_OK);
 	rl_msg *reply = NULL;
 	cr_assert_eq(heartbeat_within(cli, "x", 300, &reply, why, sizeof(why)), RL_ERR_TIMEDOUT);
@@ -416,7 +420,7 @@ Test(rpc, waiting_for_a_connection_tells_a_live_peer_from_a_dead_one)
 {
 	rl_rpc_server *srv = start_server();
 	rl_rpc_client *live, *dead;
-	char why[256];
+	char           why[256];
 	cr_assert_eq(rl_rpc_client_create(rl_rpc_server_url(srv), &live, why, sizeof(why)), RL_OK);
 	cr_assert_eq(rl_rpc_client_create("tcp://127.0.0.1:1", &dead, why, sizeof(why)), RL_OK);
 	cr_assert(rl_rpc_client_wait_connected(live, 5000), "no connection to a live server");
@@ -430,7 +434,7 @@ Test(rpc, waiting_for_a_connection_tells_a_live_peer_from_a_dead_one)
 Test(rpc, bad_listen_url_is_named)
 {
 	rl_rpc_server *srv;
-	char why[256];
+	char           why[256];
 	cr_assert_eq(rl_rpc_server_create("udp://x", 1, echo_handler, NULL, &srv, why, sizeof(why)),
 	    RL_ERR_INVAL);
 	cr_assert(strstr(why, "udp://x") != NULL, "message: %s", why);

@@ -30,7 +30,8 @@ ReportHook(PRE_ALL)(struct criterion_test_set *set)
 	(void)set;
 	const char *src = getenv("RILL_SOURCE_ROOT");
 	if (src == NULL) {
-		fprintf(stderr, "zk_test: RILL_SOURCE_ROOT is not set: run the tests with meson test\n");
+		fprintf(stderr,
+		    "zk_test: RILL_SOURCE_ROOT is not set: run the tests with meson test\n");
 		return;
 	}
 	const char *base = getenv("TMPDIR") != NULL ? getenv("TMPDIR") : "/tmp";
@@ -42,9 +43,10 @@ ReportHook(PRE_ALL)(struct criterion_test_set *set)
 	char cmd[8192], connect[256] = "";
 	snprintf(cmd, sizeof(cmd), "%s/deploy/zookeeper.sh start --dir %s", src, zk_dir);
 	int64_t t0 = rl_mono_ms();
-	FILE *p = popen(cmd, "r");
+	FILE   *p = popen(cmd, "r");
 	if (p == NULL || fgets(connect, sizeof(connect), p) == NULL) {
-		fprintf(stderr, "zk_test: ZooKeeper did not start (see %s/zookeeper.log)\n", zk_dir);
+		fprintf(
+		    stderr, "zk_test: ZooKeeper did not start (see %s/zookeeper.log)\n", zk_dir);
 		if (p != NULL)
 			pclose(p);
 		return;
@@ -84,7 +86,7 @@ server(void)
 static rl_zk *
 session(void)
 {
-	char err[512] = "";
+	char   err[512] = "";
 	rl_zk *zk = NULL;
 	rl_err rv = rl_zk_connect(server(), SESSION_MS, CONNECT_MS, &zk, err, sizeof(err));
 	cr_assert_eq(rv, RL_OK, "connect %s: %s: %s", server(), rl_errname(rv), err);
@@ -95,7 +97,7 @@ session(void)
 static void
 set_ok(rl_zk *zk, const char *path, const void *data, size_t len)
 {
-	char err[512] = "";
+	char   err[512] = "";
 	rl_err rv = rl_zk_set(zk, path, data, len, err, sizeof(err));
 	cr_assert_eq(rv, RL_OK, "set %s: %s: %s", path, rl_errname(rv), err);
 }
@@ -104,7 +106,7 @@ set_ok(rl_zk *zk, const char *path, const void *data, size_t len)
 static char *
 get_ok(rl_zk *zk, const char *path, size_t *len)
 {
-	char err[512] = "", *value = NULL;
+	char   err[512] = "", *value = NULL;
 	rl_err rv = rl_zk_get(zk, path, &value, len, err, sizeof(err));
 	cr_assert_eq(rv, RL_OK, "get %s: %s: %s", path, rl_errname(rv), err);
 	cr_assert_not_null(value);
@@ -114,7 +116,7 @@ get_ok(rl_zk *zk, const char *path, size_t *len)
 static void
 delete_ok(rl_zk *zk, const char *path)
 {
-	char err[512] = "";
+	char   err[512] = "";
 	rl_err rv = rl_zk_delete(zk, path, true, err, sizeof(err));
 	cr_assert_eq(rv, RL_OK, "delete %s: %s: %s", path, rl_errname(rv), err);
 }
@@ -127,7 +129,7 @@ Test(zk, set_then_get_returns_the_text_nul_terminated)
 	delete_ok(zk, "/t-text");
 	set_ok(zk, "/t-text", "hello", 5);
 	size_t len = 0;
-	char *v = get_ok(zk, "/t-text", &len);
+	char  *v = get_ok(zk, "/t-text", &len);
 	cr_assert_eq(len, 5);
 	cr_assert_str_eq(v, "hello");
 	rl_free(v);
@@ -137,13 +139,13 @@ Test(zk, set_then_get_returns_the_text_nul_terminated)
 
 Test(zk, binary_value_with_every_byte_round_trips)
 {
-	rl_zk *zk = session();
+	rl_zk        *zk = session();
 	unsigned char bytes[512];
 	for (size_t i = 0; i < sizeof(bytes); i++)
 		bytes[i] = (unsigned char)(255 - i % 256); // NULs included
 	set_ok(zk, "/t-binary", bytes, sizeof(bytes));
 	size_t len = 0;
-	char *v = get_ok(zk, "/t-binary", &len);
+	char  *v = get_ok(zk, "/t-binary", &len);
 	cr_assert_eq(len, sizeof(bytes));
 	cr_assert_eq(memcmp(v, bytes, sizeof(bytes)), 0);
 	cr_assert_eq(v[len], '\0');
@@ -154,17 +156,17 @@ Test(zk, binary_value_with_every_byte_round_trips)
 
 Test(zk, half_megabyte_value_round_trips)
 {
-	rl_zk *zk = session();
-	size_t n = 500 * 1024;
+	rl_zk         *zk = session();
+	size_t         n = 500 * 1024;
 	unsigned char *big = rl_malloc(n);
-	uint32_t x = 2463534242u;
+	uint32_t       x = 2463534242u;
 	for (size_t i = 0; i < n; i++) {
 		x ^= x << 13, x ^= x >> 17, x ^= x << 5;
 		big[i] = (unsigned char)x;
 	}
 	set_ok(zk, "/t-big", big, n);
 	size_t len = 0;
-	char *v = get_ok(zk, "/t-big", &len);
+	char  *v = get_ok(zk, "/t-big", &len);
 	cr_assert_eq(len, n);
 	cr_assert_eq(memcmp(v, big, n), 0);
 	rl_free(v);
@@ -178,7 +180,7 @@ Test(zk, empty_value_reads_as_empty_string)
 	rl_zk *zk = session();
 	set_ok(zk, "/t-empty", NULL, 0);
 	size_t len = 99;
-	char *v = get_ok(zk, "/t-empty", &len);
+	char  *v = get_ok(zk, "/t-empty", &len);
 	cr_assert_eq(len, 0);
 	cr_assert_str_eq(v, "");
 	rl_free(v);
@@ -192,7 +194,7 @@ Test(zk, set_overwrites_with_a_shorter_value)
 	set_ok(zk, "/t-over", "a longer first value", 20);
 	set_ok(zk, "/t-over", "v2", 2);
 	size_t len = 0;
-	char *v = get_ok(zk, "/t-over", &len);
+	char  *v = get_ok(zk, "/t-over", &len);
 	cr_assert_eq(len, 2);
 	cr_assert_str_eq(v, "v2");
 	rl_free(v);
@@ -206,7 +208,7 @@ Test(zk, set_creates_missing_parents_empty)
 	delete_ok(zk, "/t-nested");
 	set_ok(zk, "/t-nested/a/b/c", "leaf", 4);
 	size_t len = 0;
-	char *v = get_ok(zk, "/t-nested/a/b/c", &len);
+	char  *v = get_ok(zk, "/t-nested/a/b/c", &len);
 	cr_assert_str_eq(v, "leaf");
 	rl_free(v);
 	v = get_ok(zk, "/t-nested/a", &len);
@@ -221,7 +223,7 @@ Test(zk, set_creates_missing_parents_empty)
 Test(zk, get_of_missing_node_is_noent_with_path)
 {
 	rl_zk *zk = session();
-	char err[512] = "", *value = (char *)"untouched";
+	char   err[512] = "", *value = (char *)"untouched";
 	size_t len = 77;
 	rl_err rv = rl_zk_get(zk, "/t-missing/node", &value, &len, err, sizeof(err));
 	cr_assert_eq(rv, RL_ERR_NOENT, "%s: %s", rl_errname(rv), err);
@@ -235,7 +237,7 @@ Test(zk, get_of_missing_node_is_noent_with_path)
 Test(zk, invalid_path_is_inval)
 {
 	rl_zk *zk = session();
-	char err[512] = "";
+	char   err[512] = "";
 	rl_err rv = rl_zk_set(zk, "no-leading-slash", "x", 1, err, sizeof(err));
 	cr_assert_eq(rv, RL_ERR_INVAL, "%s: %s", rl_errname(rv), err);
 	cr_assert_not_null(strstr(err, "no-leading-slash"), "%s", err);
@@ -251,7 +253,7 @@ Test(zk, children_are_listed_sorted_and_null_terminated)
 	set_ok(zk, "/t-kids/c", "", 0);
 	set_ok(zk, "/t-kids/a", "", 0);
 	set_ok(zk, "/t-kids/b/deeper", "", 0);
-	char err[512] = "", **names = NULL;
+	char   err[512] = "", **names = NULL;
 	size_t count = 0;
 	rl_err rv = rl_zk_children(zk, "/t-kids", &names, &count, err, sizeof(err));
 	cr_assert_eq(rv, RL_OK, "%s: %s", rl_errname(rv), err);
@@ -284,7 +286,7 @@ Test(zk, delete_recursive_removes_the_subtree)
 	set_ok(zk, "/t-tree/x/1", "1", 1);
 	set_ok(zk, "/t-tree/x/2/deep/deeper", "2", 1);
 	set_ok(zk, "/t-tree/y", "y", 1);
-	char err[512] = "";
+	char   err[512] = "";
 	rl_err rv = rl_zk_delete(zk, "/t-tree", false, err, sizeof(err));
 	cr_assert_eq(rv, RL_ERR_EXISTS, "a node with children stays: %s: %s", rl_errname(rv), err);
 	cr_assert_not_null(strstr(err, "/t-tree"), "%s", err);
@@ -328,16 +330,16 @@ Test(zk, threads_creating_the_same_parents_all_succeed)
 	rl_zk *zk = session();
 	delete_ok(zk, "/t-race");
 	struct racer r[8];
-	pthread_t th[8];
+	pthread_t    th[8];
 	for (int i = 0; i < 8; i++) {
-		r[i] = (struct racer){.zk = zk, .id = i, .rv = RL_OK};
+		r[i] = (struct racer) { .zk = zk, .id = i, .rv = RL_OK };
 		pthread_create(&th[i], NULL, race, &r[i]);
 	}
 	for (int i = 0; i < 8; i++) {
 		pthread_join(th[i], NULL);
 		cr_expect_eq(r[i].rv, RL_OK, "thread %d: %s: %s", i, rl_errname(r[i].rv), r[i].err);
 	}
-	char err[512] = "", **names = NULL;
+	char   err[512] = "", **names = NULL;
 	size_t count = 0;
 	rl_err rv = rl_zk_children(zk, "/t-race/shared", &names, &count, err, sizeof(err));
 	cr_assert_eq(rv, RL_OK, "%s: %s", rl_errname(rv), err);
@@ -355,17 +357,17 @@ Test(zk, chroot_is_created_and_confines_paths)
 	snprintf(chroot, sizeof(chroot), "/rill-test-%d/deep/er", (int)getpid());
 	snprintf(conn, sizeof(conn), "%s%s", server(), chroot);
 	rl_zk *plain = session();
-	char top[128];
+	char   top[128];
 	snprintf(top, sizeof(top), "/rill-test-%d", (int)getpid());
 	delete_ok(plain, top);
 
-	char err[512] = "";
+	char   err[512] = "";
 	rl_zk *zk = NULL;
 	rl_err rv = rl_zk_connect(conn, SESSION_MS, CONNECT_MS, &zk, err, sizeof(err));
 	cr_assert_eq(rv, RL_OK, "connect %s: %s: %s", conn, rl_errname(rv), err);
 	// The chroot exists now, seen from a session without it.
 	size_t len = 99;
-	char *v = get_ok(plain, chroot, &len);
+	char  *v = get_ok(plain, chroot, &len);
 	cr_assert_eq(len, 0);
 	rl_free(v);
 	set_ok(zk, "/inside", "in", 2);
@@ -395,9 +397,9 @@ Test(zk, chroot_is_created_and_confines_paths)
 static int
 dead_port(void)
 {
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	socklen_t alen = sizeof(a);
+	int                fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t          alen = sizeof(a);
 	cr_assert_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
 	cr_assert_eq(getsockname(fd, (struct sockaddr *)&a, &alen), 0);
 	close(fd);
@@ -410,14 +412,14 @@ Test(zk, dead_port_times_out_quietly_naming_the_server)
 	snprintf(conn, sizeof(conn), "127.0.0.1:%d/rill", dead_port());
 	// The client's own complaints must not reach stderr.
 	char log[] = "/tmp/rill-zk-stderr-XXXXXX";
-	int logfd = mkstemp(log);
+	int  logfd = mkstemp(log);
 	cr_assert_geq(logfd, 0);
 	fflush(stderr);
 	int saved = dup(2);
 	dup2(logfd, 2);
-	rl_zk *zk = (rl_zk *)&err; // a sentinel: must stay untouched
+	rl_zk  *zk = (rl_zk *)&err; // a sentinel: must stay untouched
 	int64_t t0 = rl_mono_ms();
-	rl_err rv = rl_zk_connect(conn, 2000, 1500, &zk, err, sizeof(err));
+	rl_err  rv = rl_zk_connect(conn, 2000, 1500, &zk, err, sizeof(err));
 	int64_t took = rl_mono_ms() - t0;
 	fflush(stderr);
 	dup2(saved, 2);
@@ -456,7 +458,7 @@ Test(zk, malformed_connect_strings_are_inval)
 		"127.0.0.1:2181/tab\there",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		char err[512] = "";
+		char   err[512] = "";
 		rl_zk *zk = NULL;
 		rl_err rv = rl_zk_connect(bad[i], 2000, 1000, &zk, err, sizeof(err));
 		cr_expect_eq(rv, RL_ERR_INVAL, "\"%s\": %s: %s", bad[i], rl_errname(rv), err);
@@ -464,7 +466,7 @@ Test(zk, malformed_connect_strings_are_inval)
 		cr_expect_not_null(strstr(err, "connect string"), "\"%s\": %s", bad[i], err);
 		rl_zk_close(zk);
 	}
-	char err[512] = "";
+	char   err[512] = "";
 	rl_zk *zk = NULL;
 	rl_err rv = rl_zk_connect(NULL, 2000, 1000, &zk, err, sizeof(err));
 	cr_expect_eq(rv, RL_ERR_INVAL, "NULL: %s: %s", rl_errname(rv), err);
@@ -486,8 +488,8 @@ Test(zk, oversized_value_fails_with_a_hint_and_session_recovers)
 {
 	rl_zk *zk = session();
 	size_t n = 2 * 1024 * 1024;
-	char *huge = rl_calloc(1, n);
-	char err[512] = "";
+	char  *huge = rl_calloc(1, n);
+	char   err[512] = "";
 	rl_err rv = rl_zk_set(zk, "/t-huge", huge, n, err, sizeof(err));
 	rl_free(huge);
 	cr_assert_neq(rv, RL_OK);
@@ -514,12 +516,12 @@ Test(zk, server_restart_keeps_the_session, .timeout = 60)
 	cr_assert_eq(rt_sh("%s/deploy/zookeeper.sh stop --dir %s >/dev/null 2>&1", src, dir), 0);
 
 	// While the server is down, reads fail soon, as timeouts.
-	char err[512] = "", *value = NULL;
+	char    err[512] = "", *value = NULL;
 	int64_t t0 = rl_mono_ms();
-	rl_err rv = rl_zk_get(zk, "/t-restart", &value, NULL, err, sizeof(err));
+	rl_err  rv = rl_zk_get(zk, "/t-restart", &value, NULL, err, sizeof(err));
 	int64_t took = rl_mono_ms() - t0;
-	int up = rt_sh("%s/deploy/zookeeper.sh start --dir %s --port %s >/dev/null 2>&1", src, dir,
-	    port);
+	int     up = rt_sh(
+	        "%s/deploy/zookeeper.sh start --dir %s --port %s >/dev/null 2>&1", src, dir, port);
 	cr_assert_eq(up, 0, "ZooKeeper did not come back on port %s (see %s)", port, dir);
 	cr_assert_eq(rv, RL_ERR_TIMEDOUT, "%s: %s", rl_errname(rv), err);
 	cr_assert_not_null(strstr(err, "/t-restart"), "%s", err);
@@ -547,13 +549,13 @@ Test(zk, server_restart_keeps_the_session, .timeout = 60)
 Test(zk, stopped_client_sees_its_session_expire, .timeout = 60)
 {
 	const char *conn = server();
-	int ready[2];
+	int         ready[2];
 	cr_assert_eq(pipe(ready), 0);
 	pid_t child = fork();
 	cr_assert_geq(child, 0);
 	if (child == 0) {
 		close(ready[0]);
-		char err[512] = "";
+		char   err[512] = "";
 		rl_zk *zk = NULL;
 		if (rl_zk_connect(conn, 1000, CONNECT_MS, &zk, err, sizeof(err)) != RL_OK) {
 			fprintf(stderr, "child: %s\n", err);
@@ -564,9 +566,9 @@ Test(zk, stopped_client_sees_its_session_expire, .timeout = 60)
 		int code = 3;
 		for (int i = 0; i < 300 && code == 3; i++) {
 			if (rl_zk_expired(zk))
-				code = rl_zk_set(zk, "/t-expired", "x", 1, err, sizeof(err)) ==
-					    RL_ERR_CLOSED &&
-					strstr(err, "expired") != NULL
+				code = rl_zk_set(zk, "/t-expired", "x", 1, err, sizeof(err))
+				            == RL_ERR_CLOSED
+				        && strstr(err, "expired") != NULL
 				    ? 0
 				    : 4;
 			else
@@ -578,7 +580,7 @@ Test(zk, stopped_client_sees_its_session_expire, .timeout = 60)
 		_exit(code);
 	}
 	close(ready[1]);
-	char c;
+	char    c;
 	ssize_t n = read(ready[0], &c, 1);
 	close(ready[0]);
 	if (n != 1) {
@@ -592,5 +594,6 @@ Test(zk, stopped_client_sees_its_session_expire, .timeout = 60)
 	int status = 0;
 	waitpid(child, &status, 0);
 	cr_assert(WIFEXITED(status), "child died of signal %d", WTERMSIG(status));
-	cr_assert_eq(WEXITSTATUS(status), 0, "child exit %d (3: never expired)", WEXITSTATUS(status));
+	cr_assert_eq(
+	    WEXITSTATUS(status), 0, "child exit %d (3: never expired)", WEXITSTATUS(status));
 }

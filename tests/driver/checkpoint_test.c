@@ -12,9 +12,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/crc32c.h"
 #include "common/fsutil.h"
 #include "common/time.h"
-#include "common/crc32c.h"
 #include "driver/checkpoint.h"
 
 #define MAX_WARNINGS 64
@@ -177,8 +177,8 @@ expect_one_warning(env *e, const char *name, const char *reason)
 	cr_assert_eq(e->warn.n, 1, "expected one warning about %s, got %zu (first: %s)", name,
 	    e->warn.n, e->warn.n > 0 ? e->warn.why[0] : "-");
 	cr_expect_str_eq(e->warn.path[0], path);
-	cr_expect_not_null(strstr(e->warn.why[0], reason), "warning \"%s\" lacks \"%s\"",
-	    e->warn.why[0], reason);
+	cr_expect_not_null(
+	    strstr(e->warn.why[0], reason), "warning \"%s\" lacks \"%s\"", e->warn.why[0], reason);
 }
 
 // The usual scene for corruption tests: batch 1000 is done; batch 2000 has
@@ -267,8 +267,8 @@ Test(checkpoint, crc32c_handles_buffers_longer_than_int_max)
 	// ISA-L takes an int length; rl_crc32c must chunk. Untouched anonymous
 	// pages read as zeros without using memory.
 	size_t         len = (size_t)INT_MAX + 77;
-	unsigned char *zeros =
-	    mmap(NULL, len, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	unsigned char *zeros
+	    = mmap(NULL, len, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	cr_assert_neq(zeros, MAP_FAILED, "mmap %zu bytes: %s", len, strerror(errno));
 	uint32_t got = rl_crc32c(zeros, len);
 	munmap(zeros, len);
@@ -299,14 +299,14 @@ Test(checkpoint, round_trip_keeps_every_field)
 	r1.partition = 7;
 	r1.from_offset = 42;
 	r1.until_offset = 42;
-	Rill__CheckpointRange *ranges[] = {&r0, &r1};
-	int64_t                pending[] = {1700000001000, 1700000002000};
+	Rill__CheckpointRange *ranges[] = { &r0, &r1 };
+	int64_t                pending[] = { 1700000001000, 1700000002000 };
 	Rill__StateRef         s0 = RILL__STATE_REF__INIT;
 	s0.stage = 2;
 	s0.partition = 5;
 	s0.snapshot_batch_ms = 1700000000000;
 	s0.path = "state/2/5/1700000000000";
-	Rill__StateRef    *states[] = {&s0};
+	Rill__StateRef    *states[] = { &s0 };
 	Rill__StatefulStep st = RILL__STATEFUL_STEP__INIT;
 	st.index = 3;
 	st.op = "update_state_by_key";
@@ -314,7 +314,7 @@ Test(checkpoint, round_trip_keeps_every_field)
 	st.fingerprint = 0xDEADBEEFCAFEF00Dull;
 	st.line = 12;
 	st.col = 5;
-	Rill__StatefulStep *steps[] = {&st};
+	Rill__StatefulStep *steps[] = { &st };
 	Rill__RateState     rate = RILL__RATE_STATE__INIT;
 	rate.latest_rate = 1234.5;
 	rate.latest_error = -0.25;
@@ -324,7 +324,7 @@ Test(checkpoint, round_trip_keeps_every_field)
 	c0.stage = 4;
 	c0.partition = 1;
 	c0.transactional_id = "rill-wordcount-4-1";
-	Rill__SinkCommit *commits[] = {&c0};
+	Rill__SinkCommit *commits[] = { &c0 };
 
 	Rill__BatchRecord rec = RILL__BATCH_RECORD__INIT;
 	rec.phase = RILL__BATCH_RECORD__PHASE__DONE;
@@ -571,8 +571,8 @@ Test(checkpoint, bad_magic_is_skipped)
 Test(checkpoint, payload_with_valid_crc_that_is_no_batch_record_is_skipped)
 {
 	// 't' (0x74) opens field 14 with wire type 4, which protobuf rejects.
-	const char junk[] = "this is not a protobuf message";
-	size_t     len;
+	const char     junk[] = "this is not a protobuf message";
+	size_t         len;
 	unsigned char *bad = frame(junk, sizeof(junk) - 1, &len);
 	expect_skipped(bad, len, "record does not decode");
 	free(bad);
@@ -735,8 +735,8 @@ Test(checkpoint, pruning_keeps_exactly_keep_done_batches_and_everything_newer)
 	cr_expect(exists(&e, "4000.done"));
 	cr_expect(exists(&e, "5000.done"));
 	for (int t = 1000; t <= 3000; t += 1000) {
-		char name[64];
-		const char *phases[] = {"planned", "prepared", "done"};
+		char        name[64];
+		const char *phases[] = { "planned", "prepared", "done" };
 		for (int p = 0; p < 3; p++) {
 			snprintf(name, sizeof(name), "%d.%s", t, phases[p]);
 			cr_expect_not(exists(&e, name), "%s survived pruning", name);
@@ -808,8 +808,8 @@ Test(checkpoint, open_creates_missing_parent_directories)
 	snprintf(dir, sizeof(dir), "%s/a/b/ckp", base);
 	rl_checkpoint *ckp = NULL;
 	char           err[512] = "";
-	cr_assert_eq(rl_checkpoint_open(dir, 3, NULL, NULL, &ckp, err, sizeof(err)), RL_OK, "%s",
-	    err);
+	cr_assert_eq(
+	    rl_checkpoint_open(dir, 3, NULL, NULL, &ckp, err, sizeof(err)), RL_OK, "%s", err);
 	cr_expect_str_eq(rl_checkpoint_dir(ckp), dir);
 	struct stat st;
 	char        batches[160];
@@ -851,7 +851,7 @@ Test(checkpoint, open_rejects_a_directory_it_cannot_write)
 	char base[64];
 	snprintf(base, sizeof(base), "/tmp/rill-ckp-test-XXXXXX");
 	cr_assert_not_null(mkdtemp(base));
-	char dir[160], want[256];
+	char           dir[160], want[256];
 	rl_checkpoint *ckp = (rl_checkpoint *)1;
 	char           err[512] = "";
 	if (geteuid() == 0) {
@@ -879,8 +879,8 @@ Test(checkpoint, open_rejects_keep_below_one)
 {
 	rl_checkpoint *ckp = (rl_checkpoint *)1;
 	char           err[512] = "";
-	cr_assert_eq(rl_checkpoint_open("/tmp/never-created", 0, NULL, NULL, &ckp, err,
-			 sizeof(err)),
+	cr_assert_eq(
+	    rl_checkpoint_open("/tmp/never-created", 0, NULL, NULL, &ckp, err, sizeof(err)),
 	    RL_ERR_INVAL);
 	cr_expect_eq(ckp, (rl_checkpoint *)1);
 	cr_expect_not_null(strstr(err, "keep"), "%s", err);

@@ -77,8 +77,8 @@ Test(pid, ignores_empty_instant_and_stale_batches)
 
 Test(rate_split, shares_by_lag)
 {
-	const int64_t lags[] = {300, 100, 0, 600};
-	double rates[4];
+	const int64_t lags[] = { 300, 100, 0, 600 };
+	double        rates[4];
 	rl_rate_split(1000, 0, lags, 4, rates);
 	cr_assert_float_eq(rates[0], 300, EPS);
 	cr_assert_float_eq(rates[1], 100, EPS);
@@ -88,8 +88,8 @@ Test(rate_split, shares_by_lag)
 
 Test(rate_split, caps_each_share)
 {
-	const int64_t lags[] = {900, 100};
-	double rates[2];
+	const int64_t lags[] = { 900, 100 };
+	double        rates[2];
 	rl_rate_split(1000, 500, lags, 2, rates);
 	cr_assert_float_eq(rates[0], 500, EPS);
 	cr_assert_float_eq(rates[1], 100, EPS);
@@ -97,8 +97,8 @@ Test(rate_split, caps_each_share)
 
 Test(rate_split, without_estimate_uses_the_fixed_cap)
 {
-	const int64_t lags[] = {900, 100};
-	double rates[2];
+	const int64_t lags[] = { 900, 100 };
+	double        rates[2];
 	rl_rate_split(0, 250, lags, 2, rates);
 	cr_assert_float_eq(rates[0], 250, EPS);
 	cr_assert_float_eq(rates[1], 250, EPS);
@@ -108,12 +108,12 @@ Test(rate_split, without_estimate_uses_the_fixed_cap)
 
 Test(rate_split, negative_lag_counts_as_none_and_no_lag_shares_evenly)
 {
-	const int64_t lags[] = {-50, 200};
-	double rates[2];
+	const int64_t lags[] = { -50, 200 };
+	double        rates[2];
 	rl_rate_split(100, 0, lags, 2, rates);
 	cr_assert_float_eq(rates[0], 0, EPS);
 	cr_assert_float_eq(rates[1], 100, EPS);
-	const int64_t none[] = {0, 0};
+	const int64_t none[] = { 0, 0 };
 	rl_rate_split(100, 0, none, 2, rates);
 	cr_assert_float_eq(rates[0], 50, EPS);
 	cr_assert_float_eq(rates[1], 50, EPS);

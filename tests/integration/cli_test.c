@@ -11,10 +11,11 @@
 Test(cli, help_and_version_exit_0)
 {
 	const char *dir = rt_tmpdir("help");
-	char *o, *e;
-	const char *bins[] = {"rill", "rill-executor", "rill-driver"};
+	char       *o, *e;
+	const char *bins[] = { "rill", "rill-executor", "rill-driver" };
 	for (size_t i = 0; i < 3; i++) {
-		cr_assert_eq(rt_sh_capture(dir, &o, &e, "%s --help", rt_bin(bins[i])), 0, "%s", bins[i]);
+		cr_assert_eq(
+		    rt_sh_capture(dir, &o, &e, "%s --help", rt_bin(bins[i])), 0, "%s", bins[i]);
 		cr_assert_not_null(strstr(o, "usage:"), "%s --help:\n%s", bins[i], o);
 	}
 	cr_assert_eq(rt_sh_capture(dir, &o, &e, "%s run --help", rt_bin("rill")), 0);
@@ -24,14 +25,15 @@ Test(cli, help_and_version_exit_0)
 Test(cli, bad_usage_exits_2)
 {
 	const char *dir = rt_tmpdir("usage");
-	char *o, *e;
+	char       *o, *e;
 	cr_assert_eq(rt_sh_capture(dir, &o, &e, "%s frobnicate", rt_bin("rill")), 2);
 	cr_assert_not_null(strstr(e, "unknown command 'frobnicate'"), "%s", e);
 	cr_assert_eq(rt_sh_capture(dir, &o, &e, "%s run", rt_bin("rill")), 2);
 	cr_assert_not_null(strstr(e, "a job file is required"), "%s", e);
 	cr_assert_eq(rt_sh_capture(dir, &o, &e, "%s run x.yaml --executors 0", rt_bin("rill")), 2);
 	cr_assert_eq(rt_sh_capture(dir, &o, &e, "%s --listen tcp://127.0.0.1:0 --cores many",
-			 rt_bin("rill-executor")), 2);
+	                 rt_bin("rill-executor")),
+	    2);
 	cr_assert_not_null(strstr(e, "--cores"), "%s", e);
 }
 
@@ -47,7 +49,7 @@ Test(cli, malformed_job_names_file_line_and_column)
 	    "  - flatmap: words\n"
 	    "sink:\n"
 	    "  print: {}\n");
-	char *o, *e;
+	char       *o, *e;
 	cr_assert_eq(rt_sh_capture(dir, &o, &e, "%s run %s", rt_bin("rill"), job), 2, "%s", e);
 	char want[4200];
 	snprintf(want, sizeof(want), "%s:6:5: ", job);
@@ -71,7 +73,7 @@ Test(cli, unsupported_step_is_refused_before_running)
 	    "  - reduce_by_key_and_window: {fn: sum, length: 3s, slide: 1s}\n"
 	    "sink:\n"
 	    "  print: {}\n");
-	char *o, *e;
+	char       *o, *e;
 	cr_assert_eq(rt_sh_capture(dir, &o, &e, "%s run %s", rt_bin("rill"), job), 2, "%s", e);
 	char want[4200];
 	snprintf(want, sizeof(want), "%s:7:5: reduce_by_key_and_window", job);
@@ -82,8 +84,8 @@ Test(cli, unsupported_step_is_refused_before_running)
 Test(cli, demo_prints_word_counts_per_batch, .timeout = 60)
 {
 	const char *dir = rt_tmpdir("demo");
-	char *o, *e;
-	int rv = rt_sh_capture(dir, &o, &e, "%s demo --seconds 3", rt_bin("rill"));
+	char       *o, *e;
+	int         rv = rt_sh_capture(dir, &o, &e, "%s demo --seconds 3", rt_bin("rill"));
 	cr_assert_eq(rv, 0, "rill demo exited %d:\n%s", rv, e);
 	cr_assert_geq(rt_count(o, "\nTime: "), 2, "%s", o);
 	// Each batch shows 10 pairs "(word,count)" and "..." (the demo has 20 words).
@@ -96,12 +98,13 @@ Test(cli, demo_prints_word_counts_per_batch, .timeout = 60)
 Test(cli, kafka_mock_serves_its_topics, .timeout = 60)
 {
 	const char *dir = rt_tmpdir("mock");
-	char *o, *e;
-	int rv = rt_sh_capture(dir, &o, &e,
-	    "%s kafka-mock --topic alpha:3 > %s/boot & pid=$!;"
-	    " for i in $(seq 50); do [ -s %s/boot ] && break; sleep 0.1; done;"
-	    " kcat -L -b $(head -1 %s/boot) -t alpha -m 5; status=$?; kill $pid; wait $pid; exit $status",
-	    rt_bin("rill"), dir, dir, dir);
+	char       *o, *e;
+	int         rv = rt_sh_capture(dir, &o, &e,
+	            "%s kafka-mock --topic alpha:3 > %s/boot & pid=$!;"
+	                    " for i in $(seq 50); do [ -s %s/boot ] && break; sleep 0.1; done;"
+	                    " kcat -L -b $(head -1 %s/boot) -t alpha -m 5; status=$?; kill $pid; wait $pid; exit "
+	                    "$status",
+	            rt_bin("rill"), dir, dir, dir);
 	cr_assert_eq(rv, 0, "%s\n%s", o, e);
 	cr_assert_not_null(strstr(o, "topic \"alpha\" with 3 partitions"), "%s", o);
 }
@@ -119,9 +122,12 @@ Test(cli, stateful_job_without_checkpoint_is_bad_usage)
 	    "  - update_state_by_key: sum\n"
 	    "sink:\n"
 	    "  print: {}\n");
-	char *o, *e;
+	char       *o, *e;
 	cr_assert_eq(rt_sh_capture(dir, &o, &e, "%s run %s", rt_bin("rill"), job), 2, "%s", e);
 	char want[4300];
-	snprintf(want, sizeof(want), "%s:7:5: update_state_by_key keeps state across batches: run the job with --checkpoint-dir", job);
+	snprintf(want, sizeof(want),
+	    "%s:7:5: update_state_by_key keeps state across batches: run the job with "
+	    "--checkpoint-dir",
+	    job);
 	cr_assert_not_null(strstr(e, want), "wanted '%s' in:\n%s", want, e);
 }

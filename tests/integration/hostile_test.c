@@ -21,22 +21,22 @@
 #include "common/time.h"
 #include "tests/fixtures/fixture.h"
 
-static pid_t proc_pid;
+static pid_t       proc_pid;
 static const char *proc_log;
-static char proc_url[128];
+static char        proc_url[128];
 
 static const char job_yaml[] = "name: hostile\n"
-			       "batch: 1s\n"
-			       "source:\n"
-			       "  kafka:\n"
-			       "    brokers: 127.0.0.1:1\n"
-			       "    topics: [in]\n"
-			       "pipeline:\n"
-			       "  - flat_map: words\n"
-			       "  - map_values: one\n"
-			       "  - reduce_by_key: sum\n"
-			       "sink:\n"
-			       "  print: {}\n";
+                               "batch: 1s\n"
+                               "source:\n"
+                               "  kafka:\n"
+                               "    brokers: 127.0.0.1:1\n"
+                               "    topics: [in]\n"
+                               "pipeline:\n"
+                               "  - flat_map: words\n"
+                               "  - map_values: one\n"
+                               "  - reduce_by_key: sum\n"
+                               "sink:\n"
+                               "  print: {}\n";
 
 // start logs a rill binary's stderr to its own file and reads from it the
 // URL it listens on: the url= of the log line with msg="<msg>".
@@ -57,7 +57,7 @@ start(const char *const *argv, const char *msg)
 	}
 	for (int i = 0; i < 600 && proc_url[0] == '\0'; i++) {
 		rl_sleep_ms(50);
-		char *log = rt_read(proc_log, NULL);
+		char       *log = rt_read(proc_log, NULL);
 		const char *line = log != NULL ? strstr(log, msg) : NULL;
 		const char *u = line != NULL ? strstr(line, " url=") : NULL;
 		if (u != NULL)
@@ -72,8 +72,8 @@ start(const char *const *argv, const char *msg)
 static void
 start_executor(void)
 {
-	const char *argv[] = {rt_bin("rill-executor"), "--listen", "tcp://127.0.0.1:0", "--id",
-		"hostile", "--cores", "2", NULL};
+	const char *argv[] = { rt_bin("rill-executor"), "--listen", "tcp://127.0.0.1:0", "--id",
+		"hostile", "--cores", "2", NULL };
 	start(argv, "msg=\"executor listening\"");
 }
 
@@ -123,7 +123,7 @@ send_launch(rl_rpc_client *cli, Rill__TaskLaunch *tl, int timeout_ms)
 	env.body_case = RILL__ENVELOPE__BODY_TASK_LAUNCH;
 	env.task_launch = tl;
 	rl_msg *reply;
-	char why[512];
+	char    why[512];
 	cr_assert_eq(rl_rpc_call(cli, &env, NULL, 0, timeout_ms, &reply, why, sizeof(why)), RL_OK,
 	    "no answer to a launch: %s", why);
 	cr_assert_eq(reply->m_env->body_case, RILL__ENVELOPE__BODY_TASK_RESULT);
@@ -148,7 +148,7 @@ Test(hostile, executor_fails_launches_that_make_no_sense_with_a_reason, .timeout
 {
 	start_executor();
 	rl_rpc_client *cli;
-	char why[256];
+	char           why[256];
 	cr_assert_eq(rl_rpc_client_create(proc_url, &cli, why, sizeof(why)), RL_OK, "%s", why);
 
 	Rill__TaskLaunch tl = launch(7);
@@ -190,7 +190,7 @@ Test(hostile, executor_fails_launches_that_make_no_sense_with_a_reason, .timeout
 	// fetch gives up when no connection comes within 3 s.
 	Rill__ShuffleInput in = RILL__SHUFFLE_INPUT__INIT;
 	in.executor_url = "tcp://127.0.0.1:1";
-	Rill__ShuffleInput *inputs[] = {&in};
+	Rill__ShuffleInput *inputs[] = { &in };
 	tl = launch(1);
 	tl.inputs = inputs;
 	tl.n_inputs = 1;
@@ -201,7 +201,7 @@ Test(hostile, executor_fails_launches_that_make_no_sense_with_a_reason, .timeout
 
 	// A fetch of outputs this executor never had: an answer, not a crash.
 	Rill__ShuffleFetch f = RILL__SHUFFLE_FETCH__INIT;
-	uint32_t maps[] = {0, 1, UINT32_MAX};
+	uint32_t           maps[] = { 0, 1, UINT32_MAX };
 	f.job = "nobody";
 	f.batch_time_ms = -1;
 	f.stage = UINT32_MAX;
@@ -212,7 +212,7 @@ Test(hostile, executor_fails_launches_that_make_no_sense_with_a_reason, .timeout
 	env.body_case = RILL__ENVELOPE__BODY_SHUFFLE_FETCH;
 	env.shuffle_fetch = &f;
 	rl_msg *reply = NULL;
-	rl_err rv = rl_rpc_call(cli, &env, NULL, 0, 10000, &reply, why, sizeof(why));
+	rl_err  rv = rl_rpc_call(cli, &env, NULL, 0, 10000, &reply, why, sizeof(why));
 	cr_assert(rv == RL_OK || (rv != RL_ERR_TIMEDOUT && why[0] != '\0'),
 	    "a fetch of nothing got no answer (%d)", rv);
 	rl_msg_free(reply);
@@ -232,22 +232,23 @@ send_garbage(void)
 	nng_setopt_ms(s, NNG_OPT_RECVTIMEO, 10000);
 	cr_assert_eq(nng_dial(s, proc_url, NULL, 0), 0);
 	static const uint8_t frames[][12] = {
-		{0},                                         // a length of 0, no envelope
-		{0, 0, 0, 200, 1, 2, 3},                     // a length past the frame
-		{0, 0, 0, 4, 0xff, 0xff, 0xff, 0xff},        // an envelope that does not unpack
-		{0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0, 0, 0},  // a huge length
+		{ 0 }, // a length of 0, no envelope
+		{ 0, 0, 0, 200, 1, 2, 3 }, // a length past the frame
+		{ 0, 0, 0, 4, 0xff, 0xff, 0xff, 0xff }, // an envelope that does not unpack
+		{ 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0, 0, 0 }, // a huge length
 	};
 	for (size_t i = 0; i < sizeof(frames) / sizeof(frames[0]); i++) {
 		cr_assert_eq(nng_send(s, (void *)frames[i], sizeof(frames[i]), 0), 0);
-		char *buf;
+		char  *buf;
 		size_t len;
-		cr_assert_eq(nng_recv(s, &buf, &len, NNG_FLAG_ALLOC), 0, "no answer to garbage %zu", i);
+		cr_assert_eq(
+		    nng_recv(s, &buf, &len, NNG_FLAG_ALLOC), 0, "no answer to garbage %zu", i);
 		Rill__Envelope *env;
-		const uint8_t *tail;
-		size_t tail_len;
-		char why[256];
+		const uint8_t  *tail;
+		size_t          tail_len;
+		char            why[256];
 		cr_assert_eq(rl_frame_decode((const uint8_t *)buf, len, &env, &tail, &tail_len, why,
-				 sizeof(why)),
+		                 sizeof(why)),
 		    RL_OK, "the answer is not a frame: %s", why);
 		cr_assert_eq(env->body_case, RILL__ENVELOPE__BODY_ERROR, "garbage %zu", i);
 		cr_assert_neq(env->error->message[0], '\0');
@@ -287,32 +288,34 @@ Test(hostile, driver_refuses_registrations_that_make_no_sense, .timeout = 120)
 	rt_topic("hostile-in", 1);
 	const char *dir = rt_tmpdir("hostile-driver");
 	const char *job = rt_write(dir, "job.yaml",
-	    "name: hostile\nbatch: 1s\nsource:\n  kafka:\n    brokers: %s\n    topics: [hostile-in]\n"
+	    "name: hostile\nbatch: 1s\nsource:\n  kafka:\n    brokers: %s\n    topics: "
+	    "[hostile-in]\n"
 	    "pipeline:\n  - flat_map: words\n  - map_values: one\n  - reduce_by_key: sum\n"
 	    "sink:\n  print: {}\n",
 	    rt_kafka());
-	const char *argv[] = {rt_bin("rill-driver"), "--job", job, "--listen", "tcp://127.0.0.1:0",
-		"--executors", "1", NULL};
+	const char *argv[] = { rt_bin("rill-driver"), "--job", job, "--listen", "tcp://127.0.0.1:0",
+		"--executors", "1", NULL };
 	start(argv, "msg=\"listening for executors\"");
 	rl_rpc_client *cli;
-	char why[256];
+	char           why[256];
 	cr_assert_eq(rl_rpc_client_create(proc_url, &cli, why, sizeof(why)), RL_OK, "%s", why);
 
 	const struct {
 		const char *id, *url;
-		uint32_t cores;
+		uint32_t    cores;
 	} bad[] = {
-		{"x", "tcp://127.0.0.1:9", UINT32_MAX},
-		{"x", "tcp://127.0.0.1:9", 1025},
-		{"x", "tcp://127.0.0.1:9", 0},
-		{"", "tcp://127.0.0.1:9", 2},
-		{"x", "ipc:///tmp/x", 2},
-		{"x", "tcp://", 2},
-		{"x", NULL, 2},
+		{ "x", "tcp://127.0.0.1:9", UINT32_MAX },
+		{ "x", "tcp://127.0.0.1:9", 1025 },
+		{ "x", "tcp://127.0.0.1:9", 0 },
+		{ "", "tcp://127.0.0.1:9", 2 },
+		{ "x", "ipc:///tmp/x", 2 },
+		{ "x", "tcp://", 2 },
+		{ "x", NULL, 2 },
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		rl_msg *reply;
-		const Rill__RegisterAck *ack = send_register(cli, bad[i].id, bad[i].url, bad[i].cores, &reply);
+		rl_msg                  *reply;
+		const Rill__RegisterAck *ack
+		    = send_register(cli, bad[i].id, bad[i].url, bad[i].cores, &reply);
 		cr_assert(!ack->accepted, "registration %zu was accepted", i);
 		cr_assert(ack->reason != NULL && strstr(ack->reason, "1 to 1024 cores") != NULL,
 		    "registration %zu: reason '%s'", i, ack->reason != NULL ? ack->reason : "");
@@ -326,7 +329,8 @@ Test(hostile, driver_refuses_registrations_that_make_no_sense, .timeout = 120)
 	env.body_case = RILL__ENVELOPE__BODY_HEARTBEAT;
 	env.heartbeat = &hb;
 	rl_msg *reply;
-	cr_assert_eq(rl_rpc_call(cli, &env, NULL, 0, 10000, &reply, why, sizeof(why)), RL_OK, "%s", why);
+	cr_assert_eq(
+	    rl_rpc_call(cli, &env, NULL, 0, 10000, &reply, why, sizeof(why)), RL_OK, "%s", why);
 	cr_assert_eq(reply->m_env->body_case, RILL__ENVELOPE__BODY_HEARTBEAT_ACK);
 	cr_assert(!reply->m_env->heartbeat_ack->known);
 	rl_msg_free(reply);

@@ -13,12 +13,13 @@
 
 Test(wordcount, skewed_corpus_counts_exactly, .timeout = 180)
 {
-	rt_wc w = rt_wc_input("wc", "wc-skewed", 4, 120000, 11, false);
+	rt_wc       w = rt_wc_input("wc", "wc-skewed", 4, 120000, 11, false);
 	const char *dir = w.dir;
 
 	const char *job = rt_wordcount_job(dir, "wc-skewed", "500ms", 0, "");
-	char *o, *e;
-	int rv = rt_sh_capture(dir, &o, &e, "RILL_LOG_LEVEL=info %s run %s --executors 2 --available-now", rt_bin("rill"), job);
+	char       *o, *e;
+	int         rv = rt_sh_capture(dir, &o, &e,
+	            "RILL_LOG_LEVEL=info %s run %s --executors 2 --available-now", rt_bin("rill"), job);
 	cr_assert_eq(rv, 0, "rill run exited %d:\n%s", rv, e);
 	rt_wc_assert_exact(&w);
 	// Nothing half-written is left beside the committed batches.
@@ -29,14 +30,14 @@ Test(wordcount, skewed_corpus_counts_exactly, .timeout = 180)
 
 Test(wordcount, rate_limit_cuts_the_backlog_into_batches, .timeout = 180)
 {
-	rt_wc w = rt_wc_input("rate", "wc-rate", 2, 8000, 5, false);
+	rt_wc       w = rt_wc_input("rate", "wc-rate", 2, 8000, 5, false);
 	const char *dir = w.dir;
 
 	// 10000 records/s per partition at 100 ms: at most 1000 per partition per batch.
 	const char *job = rt_wordcount_job(dir, "wc-rate", "100ms", 10000, "");
-	char *o, *e;
-	int rv = rt_sh_capture(dir, &o, &e, "RILL_LOG_LEVEL=info %s run %s --available-now",
-	    rt_bin("rill"), job);
+	char       *o, *e;
+	int         rv = rt_sh_capture(
+	            dir, &o, &e, "RILL_LOG_LEVEL=info %s run %s --available-now", rt_bin("rill"), job);
 	cr_assert_eq(rv, 0, "rill run exited %d:\n%s", rv, e);
 	rt_wc_assert_exact(&w);
 
@@ -60,12 +61,17 @@ Test(pipeline, csv_filter_key_and_sum_match_awk, .timeout = 180)
 	const char *events = rt_path(dir, "events.csv"), *want = rt_path(dir, "want.tsv");
 	const char *got = rt_path(dir, "got.tsv"), *out = rt_path(dir, "out");
 	cr_assert_eq(rt_sh("awk 'BEGIN { srand(3); split(\"view buy refund\", a, \" \");"
-			   " for (i = 0; i < 30000; i++)"
-			   " printf \"%%d,user%%d,%%s,%%d\\n\", i, int(rand() * 300), a[1 + int(rand() * 3)], int(rand() * 1000) }'"
-			   " > %s", events),
+	                   " for (i = 0; i < 30000; i++)"
+	                   " printf \"%%d,user%%d,%%s,%%d\\n\", i, int(rand() * 300), a[1 + "
+	                   "int(rand() * 3)], int(rand() * 1000) }'"
+	                   " > %s",
+	                 events),
 	    0);
-	cr_assert_eq(rt_sh("awk -F, '$3 == \"buy\" { s[$2] += $4 } END { for (k in s) print k \"\\t\" s[k] }'"
-			   " %s | LC_ALL=C sort > %s", events, want),
+	cr_assert_eq(
+	    rt_sh(
+	        "awk -F, '$3 == \"buy\" { s[$2] += $4 } END { for (k in s) print k \"\\t\" s[k] }'"
+	        " %s | LC_ALL=C sort > %s",
+	        events, want),
 	    0);
 	rt_topic("events", 3);
 	rt_produce_lines("events", events);
@@ -82,8 +88,9 @@ Test(pipeline, csv_filter_key_and_sum_match_awk, .timeout = 180)
 	    "sink:\n"
 	    "  files: {path: %s}\n",
 	    rt_kafka(), out);
-	char *o, *e;
-	int rv = rt_sh_capture(dir, &o, &e, "%s run %s --executors 3 --available-now", rt_bin("rill"), job);
+	char       *o, *e;
+	int         rv = rt_sh_capture(
+	            dir, &o, &e, "%s run %s --executors 3 --available-now", rt_bin("rill"), job);
 	cr_assert_eq(rv, 0, "rill run exited %d:\n%s", rv, e);
 	rt_sink_totals(out, got);
 	rt_assert_same_file(got, want);
@@ -108,7 +115,7 @@ Test(pipeline, print_sink_shows_spark_style_batches, .timeout = 120)
 	    "sink:\n"
 	    "  print: {num: 3}\n",
 	    rt_kafka());
-	char *o, *e;
+	char       *o, *e;
 	int rv = rt_sh_capture(dir, &o, &e, "%s run %s --available-now", rt_bin("rill"), job);
 	cr_assert_eq(rv, 0, "rill run exited %d:\n%s", rv, e);
 	cr_assert_eq(rt_count(o, "\nTime: "), 1, "one batch printed:\n%s", o);
@@ -134,7 +141,7 @@ Test(errors, unknown_topic_is_named_and_exits_1, .timeout = 60)
 	    "pipeline:\n  - map_values: one\n  - reduce_by_key: sum\n"
 	    "sink:\n  print: {}\n",
 	    rt_kafka());
-	char *o, *e;
+	char       *o, *e;
 	int rv = rt_sh_capture(dir, &o, &e, "%s run %s --available-now", rt_bin("rill"), job);
 	cr_assert_eq(rv, 1, "exit status %d:\n%s", rv, e);
 	cr_assert_not_null(strstr(e, "no-such-topic"), "%s", e);
@@ -149,7 +156,7 @@ Test(errors, dead_broker_is_a_clear_runtime_error, .timeout = 60)
 	    "source:\n  kafka: {brokers: \"127.0.0.1:1\", topics: [t]}\n"
 	    "pipeline:\n  - map_values: one\n  - reduce_by_key: sum\n"
 	    "sink:\n  print: {}\n");
-	char *o, *e;
+	char       *o, *e;
 	int rv = rt_sh_capture(dir, &o, &e, "%s run %s --available-now", rt_bin("rill"), job);
 	cr_assert_eq(rv, 1, "exit status %d:\n%s", rv, e);
 	cr_assert_not_null(strstr(e, "rill: metadata for topic 't' from 127.0.0.1:1"), "%s", e);
@@ -160,13 +167,14 @@ Test(errors, dead_broker_is_a_clear_runtime_error, .timeout = 60)
 // the driver recomputes the lost outputs and the counts stay exact.
 Test(faults, executor_lost_in_reduce_stage_has_its_map_outputs_recomputed, .timeout = 240)
 {
-	rt_wc w = rt_wc_input("reduce-loss", "wc-reduce-loss", 4, 20000, 29, true);
+	rt_wc       w = rt_wc_input("reduce-loss", "wc-reduce-loss", 4, 20000, 29, true);
 	const char *dir = w.dir;
 	const char *job = rt_wordcount_job(dir, "wc-reduce-loss", "100ms", 0, "");
-	char *o, *e;
-	int rv = rt_sh_capture(dir, &o, &e,
-	    "RILL_FAULT=reduce-task-local-1:1 RILL_LOG_LEVEL=info %s run %s --executors 3 --available-now",
-	    rt_bin("rill"), job);
+	char       *o, *e;
+	int         rv = rt_sh_capture(dir, &o, &e,
+	            "RILL_FAULT=reduce-task-local-1:1 RILL_LOG_LEVEL=info %s run %s --executors 3 "
+	                    "--available-now",
+	            rt_bin("rill"), job);
 	cr_assert_eq(rv, 0, "rill run exited %d:\n%s", rv, e);
 	cr_assert_not_null(strstr(e, "point=reduce-task-local-1"), "local-1 did not die:\n%s", e);
 	// Noticed by whichever comes first: a fetch cut off, a peer that does
@@ -178,12 +186,12 @@ Test(faults, executor_lost_in_reduce_stage_has_its_map_outputs_recomputed, .time
 
 Test(faults, executor_killed_mid_run_still_counts_exactly, .timeout = 240)
 {
-	rt_wc w = rt_wc_input("kill", "wc-kill", 4, 40000, 23, true);
+	rt_wc       w = rt_wc_input("kill", "wc-kill", 4, 40000, 23, true);
 	const char *dir = w.dir;
 	// Paced by the clock: 2500 rec/s per partition at 100 ms is 40 batches
 	// of 10000 records over 4 s, so the kill lands mid-run; --for ends the run.
 	const char *job = rt_wordcount_job(dir, "wc-kill", "100ms", 2500, "");
-	char *o, *e;
+	char       *o, *e;
 	// SIGKILL executor local-1 after 1.5 s ([r]: not this shell's own command line).
 	int rv = rt_sh_capture(dir, &o, &e,
 	    "RILL_LOG_LEVEL=info %s run %s --executors 3 --for 12s & run=$!;"
@@ -202,18 +210,22 @@ Test(lifecycle, interrupt_finishes_the_batch_in_flight_and_exits_0, .timeout = 1
 	const char *dir = rt_tmpdir("stop");
 	const char *corpus = rt_path(dir, "corpus.txt"), *out = rt_path(dir, "out");
 	// One word per line: every record counts exactly 1 in the output.
-	cr_assert_eq(rt_sh("awk 'BEGIN { for (i = 0; i < 20000; i++) print \"k\" (i %% 97) }' > %s", corpus), 0);
+	cr_assert_eq(
+	    rt_sh("awk 'BEGIN { for (i = 0; i < 20000; i++) print \"k\" (i %% 97) }' > %s", corpus),
+	    0);
 	rt_topic("wc-stop", 2);
 	rt_produce_spread("wc-stop", 2, corpus);
 	// 2 x 200 records per 100 ms batch: 50 batches, about 5 s; interrupted after 1.5 s.
 	const char *job = rt_wordcount_job(dir, "wc-stop", "100ms", 2000, "");
-	char *o, *e;
-	int rv = rt_sh_capture(dir, &o, &e,
-	    "RILL_LOG_LEVEL=info setsid %s run %s & run=$!; sleep 1.5; /bin/kill -INT -- -$run; wait $run",
-	    rt_bin("rill"), job);
+	char       *o, *e;
+	int         rv = rt_sh_capture(dir, &o, &e,
+	            "RILL_LOG_LEVEL=info setsid %s run %s & run=$!; sleep 1.5; /bin/kill -INT -- -$run; "
+	                    "wait $run",
+	            rt_bin("rill"), job);
 	cr_assert_eq(rv, 0, "rill run exited %d after SIGINT:\n%s", rv, e);
 	cr_assert_not_null(strstr(e, "result=ok"), "%s", e);
-	cr_assert_eq(rt_count(e, "msg=\"executor stopped\""), 2, "both executors stopped cleanly:\n%s", e);
+	cr_assert_eq(
+	    rt_count(e, "msg=\"executor stopped\""), 2, "both executors stopped cleanly:\n%s", e);
 
 	// What was committed is exactly what the finished batches read.
 	long reported = 0;
@@ -221,8 +233,9 @@ Test(lifecycle, interrupt_finishes_the_batch_in_flight_and_exits_0, .timeout = 1
 		reported += strtol(strstr(p, " records=") + 9, NULL, 10);
 	cr_assert_gt(reported, 0);
 	cr_assert_lt(reported, 20000, "the run was stopped early");
-	cr_assert_eq(rt_sh("test \"$(cat %s/batch-*/part-* | awk -F'\\t' '{ s += $2 } END { print s }')\" = %ld",
-			 out, reported),
+	cr_assert_eq(rt_sh("test \"$(cat %s/batch-*/part-* | awk -F'\\t' '{ s += $2 } END { print "
+	                   "s }')\" = %ld",
+	                 out, reported),
 	    0, "the sink holds exactly the %ld records the batches reported", reported);
 	cr_assert_eq(rt_sh("ls -A %s | grep -v '^batch-[0-9]*$' >/dev/null", out), 1,
 	    "no half-written batch is left");
