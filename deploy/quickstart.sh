@@ -15,8 +15,9 @@ Usage: deploy/quickstart.sh demo [DEMO-OPTIONS] | test | --help
 
   demo   build rill and run the word-count demo on the embedded Kafka cluster
          (options go to 'rill demo', e.g. --seconds 30)
-  test   build rill (also with sanitizers) and run the whole test suite
-         against a real Apache Kafka broker installed from Maven Central
+  test   check the C sources' format (clang-format), build rill (also with
+         sanitizers) and run the whole test suite against a real Apache Kafka
+         broker installed from Maven Central
 
 Builds go to build/ and build-sanitize/. Set RILL_JOBS to limit parallelism.
 EOF
@@ -49,6 +50,9 @@ test)
 	start=$(date +%s)
 	say "dependencies"
 	deploy/deps.sh
+	say "style: clang-format --dry-run --Werror (the root .clang-format)"
+	find common driver executor tests include -name '*.[ch]' -print0 2>/dev/null |
+		xargs -0 clang-format --dry-run --Werror
 	say "Kafka broker (pinned, from Maven Central)"
 	deploy/kafka.sh install >/dev/null
 	say "build"
