@@ -51,7 +51,7 @@ test)
 	say "dependencies"
 	deploy/deps.sh
 	say "style: clang-format --dry-run --Werror (the root .clang-format)"
-	find common driver executor tests include -name '*.[ch]' -print0 2>/dev/null |
+	find common driver executor tests $(ls -d include 2>/dev/null) -name '*.[ch]' -print0 |
 		xargs -0 clang-format --dry-run --Werror
 	say "Kafka broker (pinned, from Maven Central)"
 	deploy/kafka.sh install >/dev/null

@@ -583,7 +583,7 @@ skip_lost_records(rl_driver *d, batch *b, char *errbuf, size_t errlen)
 		rl_warn(COMP, "records lost",
 		    "topic=%s partition=%" PRId32 " from=%" PRId64 " until=%" PRId64
 		    " lost=%" PRId64 " reason=\"deleted by retention before they were read; "
-		                     "fail_on_data_loss is false\"",
+		    "fail_on_data_loss is false\"",
 		    parts[i].ip_topic, parts[i].ip_partition, r->from_offset, from,
 		    from - r->from_offset);
 		r->from_offset = from;
