@@ -52,19 +52,22 @@ topic_names(rl_input *in, char ***ret, size_t *ret_count, char *errbuf, size_t e
 	rl_err rv = rl_kafka_list_topics(in->in_meta, META_TIMEOUT_MS, &all, &n, errbuf, errlen);
 	if (rv != RL_OK)
 		return rv;
+	// Like Kafka's subscribe(Pattern): the whole name must match, so the
+	// pattern is anchored as ^(PATTERN)$ (REG_NOSUB leaves no match offsets).
+	size_t plen = strlen(src->k_pattern) + sizeof("^()$");
+	char  *anchored = rl_malloc(plen);
+	snprintf(anchored, plen, "^(%s)$", src->k_pattern);
 	regex_t re;
-	if (regcomp(&re, src->k_pattern, REG_EXTENDED | REG_NOSUB) != 0) {
+	int     bad = regcomp(&re, anchored, REG_EXTENDED | REG_NOSUB);
+	rl_free(anchored);
+	if (bad != 0) {
 		rl_kafka_free_names(all);
 		snprintf(errbuf, errlen, "pattern '%s' does not compile", src->k_pattern);
 		return RL_ERR_INVAL;
 	}
 	size_t kept = 0;
 	for (size_t i = 0; i < n; i++) {
-		// Like Kafka's subscribe(Pattern): the whole name must match.
-		regmatch_t m;
-		bool       whole = regexec(&re, all[i], 1, &m, 0) == 0 && m.rm_so == 0
-		    && (size_t)m.rm_eo == strlen(all[i]);
-		if (whole)
+		if (regexec(&re, all[i], 0, NULL, 0) == 0)
 			all[kept++] = all[i];
 		else
 			rl_free(all[i]);
