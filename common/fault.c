@@ -3,6 +3,7 @@
 #include "common/fault.h"
 
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -10,12 +11,25 @@
 
 #include "common/log.h"
 
+static _Atomic(rl_fault_hook_fn) hook;
+static void *_Atomic             hook_arg;
+
 void
+rl_fault_hook(rl_fault_hook_fn fn, void *arg)
+{
+	hook_arg = arg;
+	hook = fn;
+}
+
+bool
 rl_fault_point(const char *point)
 {
+	rl_fault_hook_fn fn = hook;
+	if (fn != NULL)
+		return fn(hook_arg, point);
 	const char *spec = getenv("RILL_FAULT");
 	if (spec == NULL)
-		return;
+		return false;
 	size_t len = strlen(point);
 	for (const char *p = spec; p != NULL && *p != '\0';
 	     p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL) {
@@ -29,6 +43,7 @@ rl_fault_point(const char *point)
 			rl_warn("fault", "killing this process (RILL_FAULT)", "point=%s", point);
 			raise(SIGKILL);
 		}
-		return;
+		return false;
 	}
+	return false;
 }

@@ -23,6 +23,16 @@ typedef struct rl_tp {
 	int32_t     tp_partition;
 } rl_tp;
 
+// ---- a partition as a split of the kafka source connector ----
+
+// rl_kafka_split_id names topic/partition as a split: "TOPIC/PARTITION"
+// (topic names have no '/'), truncated to len.
+void rl_kafka_split_id(const char *topic, int32_t partition, char *buf, size_t len);
+// rl_kafka_split_parse reads a split id back: the topic into topic[len] and
+// the partition; false (nothing written) when id is not "TOPIC/N" with a
+// non-empty topic that fits and N from 0 to INT32_MAX.
+bool rl_kafka_split_parse(const char *id, char *topic, size_t len, int32_t *ret_partition);
+
 // ---- driver side: metadata and offsets ----
 
 typedef struct rl_kafka_meta rl_kafka_meta;

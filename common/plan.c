@@ -35,7 +35,7 @@ rl_plan_build(const rl_job *job, rl_plan **ret, char *errbuf, size_t errlen)
 	// At most one stage per shuffle step, plus the first.
 	plan->p_stages = rl_calloc(job->j_nsteps + 1, sizeof(rl_stage));
 	rl_stage *st = &plan->p_stages[0];
-	st->st_input = RL_INPUT_KAFKA;
+	st->st_input = RL_INPUT_SOURCE;
 	st->st_steps = rl_calloc(job->j_nsteps + 1, sizeof(rl_step *));
 	plan->p_nstages = 1;
 

@@ -13,7 +13,7 @@
 #include "common/jobfile.h"
 
 typedef enum rl_input_kind {
-	RL_INPUT_KAFKA, // stage 0: one task per Kafka offset range
+	RL_INPUT_SOURCE, // stage 0: one task per range of a split of the job's source
 	RL_INPUT_SHUFFLE, // one task per reduce partition, fetching from every map task
 } rl_input_kind;
 

@@ -15,7 +15,7 @@
 #include "common/error.h"
 #include "rill.pb-c.h"
 
-#define RL_PROTO_VERSION 1u
+#define RL_PROTO_VERSION 2u
 // Largest frame a rill process accepts from the network.
 #define RL_FRAME_MAX (256u * 1024u * 1024u)
 

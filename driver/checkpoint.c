@@ -17,14 +17,19 @@
 
 #include "common/alloc.h"
 #include "common/buf.h"
+#include "common/connector.h"
 #include "common/crc32c.h"
 #include "common/fsutil.h"
+#include "common/kafka.h"
 #include "common/time.h"
 
 #define MAGIC "RILLCKP1"
 #define MAGIC_LEN 8
 #define HEADER_LEN 16
-#define FORMAT_VERSION 1
+#define FORMAT_VERSION 2
+// Format 1 held Kafka ranges (topic, partition); format 2 holds generic
+// splits. Format 1 records are read as format 2 (upgrade_v1).
+#define FORMAT_VERSION_KAFKA_RANGES 1
 #define PATH_LEN 4096
 // The longest name in batches/: "." + 20 digits + ".prepared.tmp".
 #define NAME_MAX_LEN 34
@@ -254,6 +259,29 @@ read_full(int fd, unsigned char *buf, size_t len, size_t *ret_got)
 	return true;
 }
 
+// upgrade_v1 reads a format 1 record as format 2: each Kafka range becomes a
+// split of the kafka connector (format 1 knew no other source). The new
+// fields are allocated as protobuf-c's unpacker does, so the record is still
+// freed with rill__batch_record__free_unpacked.
+static void
+upgrade_v1(Rill__BatchRecord *rec)
+{
+	rec->splits = rl_calloc(rec->n_ranges + 1, sizeof(void *));
+	for (size_t i = 0; i < rec->n_ranges; i++) {
+		const Rill__CheckpointRange *cr = rec->ranges[i];
+		Rill__SplitRange            *sr = rl_malloc(sizeof(*sr));
+		char                         id[RL_SPLIT_ID_MAX];
+		rill__split_range__init(sr);
+		rl_kafka_split_id(cr->topic, cr->partition, id, sizeof(id));
+		sr->kind = rl_strdup("kafka");
+		sr->id = rl_strdup(id);
+		sr->from = cr->from_offset;
+		sr->until = cr->until_offset;
+		rec->splits[rec->n_splits++] = sr;
+	}
+	rec->format_version = FORMAT_VERSION;
+}
+
 // load_record reads "<t>.<phase>". A valid record goes to *ret; a missing
 // file gives *ret = NULL silently, an invalid one *ret = NULL and a warning.
 // Only a file that exists but cannot be read is an error: a disk that fails
@@ -329,7 +357,9 @@ load_record(const rl_checkpoint *ckp, int64_t t, Rill__BatchRecord__Phase phase,
 		warn(ckp, path, "record does not decode");
 		goto out_fd;
 	}
-	if (rec->format_version != FORMAT_VERSION) {
+	if (rec->format_version == FORMAT_VERSION_KAFKA_RANGES)
+		upgrade_v1(rec);
+	else if (rec->format_version != FORMAT_VERSION) {
 		warn(ckp, path, "unknown format version %" PRIu32, rec->format_version);
 		goto out_invalid;
 	}

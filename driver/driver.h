@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
-// The driver: the batch clock, offset ranges, stages, task scheduling and the
-// sink commit of every batch of one job.
+// The host of one job, for local mode and a standalone rill-driver: an
+// executor pool listening for registrations and the job's runner
+// (driver/runner.h) on it.
 #ifndef RL_DRIVER_H
 #define RL_DRIVER_H
 

@@ -1,160 +1,130 @@
 // SPDX-License-Identifier: Apache-2.0
-// Partition discovery and watermarks for the job's Kafka source.
+// Split discovery and positions of the job's source, through its driver half.
 #include "driver/input.h"
 
 #include <inttypes.h>
-#include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/alloc.h"
-#include "common/kafka.h"
+#include "common/connector.h"
 #include "common/log.h"
 #include "common/time.h"
 
-#define META_TIMEOUT_MS 10000
 #define DISCOVER_EVERY_MS 10000
 
 struct rl_input {
-	const rl_kafka_source *in_src;
-	rl_kafka_meta         *in_meta;
-	rl_input_part         *in_parts;
-	size_t                 in_nparts;
-	rl_tp                 *in_tps; // the same partitions, for offset queries
-	int64_t                in_discovered_ms;
+	const rl_source_driver_ops *in_ops;
+	void                       *in_state;
+	bool                        in_opened;
+	rl_source_limits            in_limits;
+	rl_input_part              *in_parts;
+	size_t                      in_nparts;
+	const char                **in_ids; // the same splits' ids, for the ops
+	int64_t                     in_discovered_ms;
 };
 
-static int
-cmp_part(const void *a, const void *b)
+static void
+part_free(rl_input_part *p)
 {
-	const rl_input_part *x = a, *y = b;
-	int                  c = strcmp(x->ip_topic, y->ip_topic);
-	return c != 0 ? c
-	              : (x->ip_partition > y->ip_partition) - (x->ip_partition < y->ip_partition);
+	rl_free(p->ip_id);
+	rl_free(p->ip_opaque);
 }
 
-// topic_names lists the source's topics: as written, or those matching the pattern.
-static rl_err
-topic_names(rl_input *in, char ***ret, size_t *ret_count, char *errbuf, size_t errlen)
+void
+rl_split_desc_free(rl_split_desc *descs, size_t n)
 {
-	const rl_kafka_source *src = in->in_src;
-	if (src->k_pattern == NULL) {
-		char **names = rl_calloc(src->k_ntopics + 1, sizeof(char *));
-		for (size_t i = 0; i < src->k_ntopics; i++)
-			names[i] = rl_strdup(src->k_topics[i]);
-		*ret = names;
-		*ret_count = src->k_ntopics;
-		return RL_OK;
+	for (size_t i = 0; descs != NULL && i < n; i++) {
+		rl_free(descs[i].sd_id);
+		rl_free(descs[i].sd_opaque);
 	}
-	char **all;
-	size_t n;
-	rl_err rv = rl_kafka_list_topics(in->in_meta, META_TIMEOUT_MS, &all, &n, errbuf, errlen);
-	if (rv != RL_OK)
-		return rv;
-	// Like Kafka's subscribe(Pattern): the whole name must match, so the
-	// pattern is anchored as ^(PATTERN)$ (REG_NOSUB leaves no match offsets).
-	size_t plen = strlen(src->k_pattern) + sizeof("^()$");
-	char  *anchored = rl_malloc(plen);
-	snprintf(anchored, plen, "^(%s)$", src->k_pattern);
-	regex_t re;
-	int     bad = regcomp(&re, anchored, REG_EXTENDED | REG_NOSUB);
-	rl_free(anchored);
-	if (bad != 0) {
-		rl_kafka_free_names(all);
-		snprintf(errbuf, errlen, "pattern '%s' does not compile", src->k_pattern);
-		return RL_ERR_INVAL;
-	}
-	size_t kept = 0;
-	for (size_t i = 0; i < n; i++) {
-		if (regexec(&re, all[i], 0, NULL, 0) == 0)
-			all[kept++] = all[i];
-		else
-			rl_free(all[i]);
-	}
-	all[kept] = NULL;
-	regfree(&re);
-	*ret = all;
-	*ret_count = kept;
-	return RL_OK;
+	rl_free(descs);
 }
 
-// discover adds partitions not seen before. At creation they start per
-// starting_offsets; found later they start at the earliest offset.
+// discover takes the source's list of splits (its order), keeping what is
+// known of splits seen before. At creation they are not positioned yet;
+// found later they start at the earliest position.
 static rl_err
 discover(rl_input *in, bool initial, char *errbuf, size_t errlen)
 {
-	char **names;
-	size_t ntopics;
-	rl_err rv = topic_names(in, &names, &ntopics, errbuf, errlen);
+	rl_split_desc *descs;
+	size_t         n;
+	rl_err         rv = in->in_ops->sd_discover(in->in_state, &descs, &n, errbuf, errlen);
+	in->in_discovered_ms = rl_mono_ms();
 	if (rv != RL_OK)
 		return rv;
-	size_t old = in->in_nparts;
-	for (size_t t = 0; t < ntopics; t++) {
-		int32_t count;
-		rv = rl_kafka_partition_count(
-		    in->in_meta, names[t], META_TIMEOUT_MS, &count, errbuf, errlen);
-		if (rv != RL_OK)
-			goto out;
-		for (int32_t p = 0; p < count; p++) {
-			if (rl_input_find(in, names[t], p) >= 0)
-				continue;
-			in->in_parts
-			    = rl_realloc(in->in_parts, (in->in_nparts + 1) * sizeof(rl_input_part));
-			in->in_parts[in->in_nparts++] = (rl_input_part) {
-				.ip_topic = rl_strdup(names[t]),
-				.ip_partition = p,
+	rl_input_part *parts = rl_calloc(n + 1, sizeof(rl_input_part));
+	size_t         fresh = 0;
+	for (size_t i = 0; i < n; i++) {
+		int old = rl_input_find(in, in->in_ops->sd_name, descs[i].sd_id);
+		if (old >= 0) {
+			parts[i] = in->in_parts[old];
+			in->in_parts[old].ip_id = NULL; // moved
+			in->in_parts[old].ip_opaque = NULL;
+			rl_free(descs[i].sd_id);
+			rl_free(descs[i].sd_opaque);
+		} else {
+			parts[i] = (rl_input_part) {
+				.ip_id = descs[i].sd_id,
+				.ip_opaque = descs[i].sd_opaque,
+				.ip_opaque_len = descs[i].sd_opaque_len,
 				.ip_next = -1,
 				.ip_target = -1,
 				.ip_preferred = -1,
 			};
+			fresh++;
 		}
 	}
-	if (in->in_nparts == 0) {
-		snprintf(errbuf, errlen, "no topic matches pattern '%s' on %s",
-		    in->in_src->k_pattern, in->in_src->k_brokers);
-		rv = RL_ERR_NOENT;
-		goto out;
+	rl_free(descs);
+	// A split the source no longer lists keeps its place: its range may be
+	// in a batch to run again, and Kafka never removes partitions.
+	size_t kept = n;
+	for (size_t k = 0; k < in->in_nparts; k++) {
+		if (in->in_parts[k].ip_id == NULL)
+			continue;
+		parts = rl_realloc(parts, (kept + 1) * sizeof(rl_input_part));
+		parts[kept++] = in->in_parts[k];
 	}
-	if (in->in_nparts == old)
-		goto out;
-	qsort(in->in_parts, in->in_nparts, sizeof(rl_input_part), cmp_part);
-	in->in_tps = rl_realloc(in->in_tps, in->in_nparts * sizeof(rl_tp));
-	for (size_t i = 0; i < in->in_nparts; i++)
-		in->in_tps[i] = (rl_tp) { in->in_parts[i].ip_topic, in->in_parts[i].ip_partition };
-
-	// Partitions found after the start begin at their earliest offset.
-	if (!initial) {
-		int64_t *offs = rl_calloc(in->in_nparts, sizeof(int64_t));
-		rv = rl_kafka_list_offsets(in->in_meta, in->in_tps, in->in_nparts,
-		    RL_KAFKA_EARLIEST, META_TIMEOUT_MS, offs, errbuf, errlen);
-		for (size_t i = 0; rv == RL_OK && i < in->in_nparts; i++) {
-			rl_input_part *p = &in->in_parts[i];
-			if (p->ip_next >= 0)
-				continue;
-			p->ip_next = offs[i];
-			rl_info("driver", "new partition",
-			    "topic=%s partition=%" PRId32 " from=%" PRId64, p->ip_topic,
-			    p->ip_partition, p->ip_next);
-		}
-		rl_free(offs);
+	rl_free(in->in_parts);
+	in->in_parts = parts;
+	in->in_nparts = kept;
+	in->in_ids = rl_realloc(in->in_ids, (kept + 1) * sizeof(char *));
+	for (size_t i = 0; i < kept; i++)
+		in->in_ids[i] = parts[i].ip_id;
+	if (initial || fresh == 0)
+		return RL_OK;
+	// Splits found after the start begin at their earliest position.
+	int64_t *earliest = rl_calloc(kept + 1, sizeof(int64_t));
+	rv = rl_input_earliest(in, earliest, errbuf, errlen);
+	for (size_t i = 0; rv == RL_OK && i < kept; i++) {
+		rl_input_part *p = &in->in_parts[i];
+		if (p->ip_next >= 0)
+			continue;
+		p->ip_next = earliest[i];
+		char what[RL_SPLIT_ID_MAX + 64];
+		rl_input_describe(in, i, what, sizeof(what));
+		rl_info("driver", "new split", "%s from=%" PRId64, what, p->ip_next);
 	}
-out:
-	for (size_t t = 0; t < ntopics; t++)
-		rl_free(names[t]);
-	rl_free(names);
-	in->in_discovered_ms = rl_mono_ms();
+	rl_free(earliest);
 	return rv;
 }
 
 rl_err
-rl_input_create(const rl_kafka_source *src, rl_input **ret, char *errbuf, size_t errlen)
+rl_input_create(const rl_job *job, rl_input **ret, char *errbuf, size_t errlen)
 {
+	const char                 *kind = rl_job_source_kind(job);
+	const rl_source_driver_ops *ops = rl_source_driver_find(kind);
+	if (ops == NULL || ops->sd_version != RL_SOURCE_DRIVER_VERSION) {
+		snprintf(errbuf, errlen, "%s: source '%s' has no driver half in this rill",
+		    job->j_filename, kind);
+		return RL_ERR_NOTSUP;
+	}
 	rl_input *in = RL_NEW(rl_input);
-	in->in_src = src;
-	rl_kafka_props props = { src->k_prop_names, src->k_prop_values, src->k_nprops };
-	rl_err         rv = rl_kafka_meta_create(
-	            src->k_brokers, src->k_group, &props, &in->in_meta, errbuf, errlen);
+	in->in_ops = ops;
+	in->in_state = rl_calloc(1, ops->sd_state_size > 0 ? ops->sd_state_size : 1);
+	in->in_opened = true;
+	rl_err rv = ops->sd_open(in->in_state, job, &in->in_limits, errbuf, errlen);
 	if (rv != RL_OK)
 		goto err_input;
 	if ((rv = discover(in, true, errbuf, errlen)) != RL_OK)
@@ -166,85 +136,69 @@ err_input:
 	return rv;
 }
 
-int
-rl_input_find(rl_input *in, const char *topic, int32_t partition)
+void
+rl_input_destroy(rl_input *in)
 {
+	if (in == NULL)
+		return;
+	if (in->in_opened)
+		in->in_ops->sd_close(in->in_state);
 	for (size_t i = 0; i < in->in_nparts; i++)
-		if (in->in_parts[i].ip_partition == partition
-		    && strcmp(in->in_parts[i].ip_topic, topic) == 0)
-			return (int)i;
-	return -1;
+		part_free(&in->in_parts[i]);
+	rl_free(in->in_parts);
+	rl_free(in->in_ids);
+	rl_free(in->in_state);
+	rl_free(in);
 }
 
-// start_from_group positions partitions at the group's committed offsets;
-// where there is none, at earliest[] or (none_is_error) an error.
-static rl_err
-start_from_group(
-    rl_input *in, const int64_t *earliest, bool none_is_error, char *errbuf, size_t errlen)
+const char *
+rl_input_connector(const rl_input *in)
 {
-	const rl_kafka_source *src = in->in_src;
-	if (src->k_group == NULL) {
-		snprintf(errbuf, errlen,
-		    "starting_offsets: %s needs a consumer group (source.kafka.group)",
-		    src->k_starting_offsets == RL_START_NONE ? "none" : "committed");
-		return RL_ERR_INVAL;
-	}
-	int64_t *committed = rl_calloc(in->in_nparts, sizeof(int64_t));
-	rl_err   rv = rl_kafka_committed(
-	      in->in_meta, in->in_tps, in->in_nparts, META_TIMEOUT_MS, committed, errbuf, errlen);
-	for (size_t i = 0; rv == RL_OK && i < in->in_nparts; i++) {
-		rl_input_part *p = &in->in_parts[i];
-		if (committed[i] >= 0) {
-			p->ip_next = committed[i];
-		} else if (none_is_error) {
-			snprintf(errbuf, errlen,
-			    "starting_offsets: none, and group '%s' has no committed offset for "
-			    "%s[%" PRId32 "]",
-			    src->k_group, p->ip_topic, p->ip_partition);
-			rv = RL_ERR_NOENT;
-		} else {
-			p->ip_next = earliest[i];
-		}
-	}
-	rl_free(committed);
-	return rv;
+	return in->in_ops->sd_name;
+}
+
+const rl_source_limits *
+rl_input_limits(const rl_input *in)
+{
+	return &in->in_limits;
+}
+
+int
+rl_input_find(rl_input *in, const char *kind, const char *id)
+{
+	if (kind == NULL || id == NULL || strcmp(kind, in->in_ops->sd_name) != 0)
+		return -1;
+	for (size_t i = 0; i < in->in_nparts; i++)
+		if (in->in_parts[i].ip_id != NULL && strcmp(in->in_parts[i].ip_id, id) == 0)
+			return (int)i;
+	return -1;
 }
 
 rl_err
 rl_input_start(rl_input *in, const Rill__BatchRecord *ckp, char *errbuf, size_t errlen)
 {
-	int64_t *earliest = rl_calloc(in->in_nparts, sizeof(int64_t));
-	rl_err rv = rl_kafka_list_offsets(in->in_meta, in->in_tps, in->in_nparts, RL_KAFKA_EARLIEST,
-	    META_TIMEOUT_MS, earliest, errbuf, errlen);
+	int64_t *earliest = rl_calloc(in->in_nparts + 1, sizeof(int64_t));
+	rl_err   rv = rl_input_earliest(in, earliest, errbuf, errlen);
 	if (rv != RL_OK)
 		goto out;
 	for (size_t i = 0; i < in->in_nparts; i++)
 		in->in_parts[i].ip_next = earliest[i];
 	if (ckp != NULL) {
 		bool done = ckp->phase == RILL__BATCH_RECORD__PHASE__DONE;
-		for (size_t r = 0; r < ckp->n_ranges; r++) {
-			const Rill__CheckpointRange *cr = ckp->ranges[r];
-			int i = rl_input_find(in, cr->topic, cr->partition);
+		for (size_t r = 0; r < ckp->n_splits; r++) {
+			const Rill__SplitRange *sr = ckp->splits[r];
+			int                     i = rl_input_find(in, sr->kind, sr->id);
 			if (i >= 0)
-				in->in_parts[i].ip_next = done ? cr->until_offset : cr->from_offset;
+				in->in_parts[i].ip_next = done ? sr->until : sr->from;
 		}
 		goto out;
 	}
-	switch (in->in_src->k_starting_offsets) {
-	case RL_START_EARLIEST:
-		break;
-	case RL_START_LATEST:
-		rv = rl_kafka_list_offsets(in->in_meta, in->in_tps, in->in_nparts, RL_KAFKA_LATEST,
-		    META_TIMEOUT_MS, earliest, errbuf, errlen);
-		for (size_t i = 0; rv == RL_OK && i < in->in_nparts; i++)
-			in->in_parts[i].ip_next = earliest[i];
-		break;
-	case RL_START_COMMITTED:
-	case RL_START_NONE:
-		rv = start_from_group(
-		    in, earliest, in->in_src->k_starting_offsets == RL_START_NONE, errbuf, errlen);
-		break;
-	}
+	int64_t *next = rl_calloc(in->in_nparts + 1, sizeof(int64_t));
+	rv = in->in_ops->sd_start(
+	    in->in_state, in->in_ids, in->in_nparts, earliest, next, errbuf, errlen);
+	for (size_t i = 0; rv == RL_OK && i < in->in_nparts; i++)
+		in->in_parts[i].ip_next = next[i];
+	rl_free(next);
 out:
 	rl_free(earliest);
 	return rv;
@@ -253,41 +207,22 @@ out:
 rl_err
 rl_input_earliest(rl_input *in, int64_t *ret, char *errbuf, size_t errlen)
 {
-	return rl_kafka_list_offsets(in->in_meta, in->in_tps, in->in_nparts, RL_KAFKA_EARLIEST,
-	    META_TIMEOUT_MS, ret, errbuf, errlen);
+	return in->in_ops->sd_positions(
+	    in->in_state, in->in_ids, in->in_nparts, RL_POSITION_EARLIEST, ret, errbuf, errlen);
 }
 
 rl_err
 rl_input_commit(rl_input *in, char *errbuf, size_t errlen)
 {
-	if (in->in_src->k_group == NULL)
+	if (in->in_ops->sd_commit == NULL)
 		return RL_OK;
-	int64_t *next = rl_calloc(in->in_nparts, sizeof(int64_t));
-	size_t   n = 0;
-	rl_tp   *tps = rl_calloc(in->in_nparts, sizeof(rl_tp));
-	for (size_t i = 0; i < in->in_nparts; i++) {
-		if (in->in_parts[i].ip_next < 0)
-			continue;
-		tps[n] = in->in_tps[i];
-		next[n++] = in->in_parts[i].ip_next;
-	}
-	rl_err rv = rl_kafka_commit(in->in_meta, tps, next, n, errbuf, errlen);
-	rl_free(tps);
+	int64_t *next = rl_calloc(in->in_nparts + 1, sizeof(int64_t));
+	for (size_t i = 0; i < in->in_nparts; i++)
+		next[i] = in->in_parts[i].ip_next;
+	rl_err rv
+	    = in->in_ops->sd_commit(in->in_state, in->in_ids, next, in->in_nparts, errbuf, errlen);
 	rl_free(next);
 	return rv;
-}
-
-void
-rl_input_destroy(rl_input *in)
-{
-	if (in == NULL)
-		return;
-	for (size_t i = 0; i < in->in_nparts; i++)
-		rl_free(in->in_parts[i].ip_topic);
-	rl_free(in->in_parts);
-	rl_free(in->in_tps);
-	rl_kafka_meta_destroy(in->in_meta);
-	rl_free(in);
 }
 
 rl_err
@@ -296,11 +231,12 @@ rl_input_refresh(rl_input *in, char *errbuf, size_t errlen)
 	if (rl_mono_ms() - in->in_discovered_ms >= DISCOVER_EVERY_MS) {
 		char why[512];
 		if (discover(in, false, why, sizeof(why)) != RL_OK)
-			rl_warn("driver", "partition discovery failed", "error=\"%s\"", why);
+			rl_warn("driver", "split discovery failed", "source=%s error=\"%s\"",
+			    in->in_ops->sd_name, why);
 	}
-	int64_t *latest = rl_calloc(in->in_nparts, sizeof(int64_t));
-	rl_err   rv = rl_kafka_list_offsets(in->in_meta, in->in_tps, in->in_nparts, RL_KAFKA_LATEST,
-	      META_TIMEOUT_MS, latest, errbuf, errlen);
+	int64_t *latest = rl_calloc(in->in_nparts + 1, sizeof(int64_t));
+	rl_err   rv = in->in_ops->sd_positions(
+	      in->in_state, in->in_ids, in->in_nparts, RL_POSITION_LATEST, latest, errbuf, errlen);
 	if (rv == RL_OK)
 		for (size_t i = 0; i < in->in_nparts; i++)
 			in->in_parts[i].ip_latest = latest[i];
@@ -315,9 +251,51 @@ rl_input_set_targets(rl_input *in)
 		in->in_parts[i].ip_target = in->in_parts[i].ip_latest;
 }
 
+void
+rl_input_describe(rl_input *in, size_t i, char *buf, size_t len)
+{
+	if (in->in_ops->sd_describe != NULL)
+		in->in_ops->sd_describe(in->in_state, in->in_parts[i].ip_id, buf, len);
+	else
+		snprintf(buf, len, "split=%s", in->in_parts[i].ip_id);
+}
+
 rl_input_part *
 rl_input_parts(rl_input *in, size_t *ret_count)
 {
 	*ret_count = in->in_nparts;
 	return in->in_parts;
+}
+
+// ---- the registry of driver halves ----
+
+#define RL_SOURCE_DECL(name) extern const rl_source_driver_ops rl_source_##name##_driver;
+RL_SOURCE_LIST(RL_SOURCE_DECL)
+#undef RL_SOURCE_DECL
+
+#define RL_SOURCE_ENTRY(name) &rl_source_##name##_driver,
+static const rl_source_driver_ops *builtin[] = { RL_SOURCE_LIST(RL_SOURCE_ENTRY) };
+#undef RL_SOURCE_ENTRY
+
+#define MAX_ADDED 8
+static const rl_source_driver_ops *added[MAX_ADDED];
+static size_t                      nadded;
+
+const rl_source_driver_ops *
+rl_source_driver_find(const char *name)
+{
+	for (size_t i = 0; i < sizeof(builtin) / sizeof(builtin[0]); i++)
+		if (strcmp(builtin[i]->sd_name, name) == 0)
+			return builtin[i];
+	for (size_t i = 0; i < nadded; i++)
+		if (strcmp(added[i]->sd_name, name) == 0)
+			return added[i];
+	return NULL;
+}
+
+void
+rl_source_driver_add(const rl_source_driver_ops *ops)
+{
+	if (nadded < MAX_ADDED && rl_source_driver_find(ops->sd_name) == NULL)
+		added[nadded++] = ops;
 }

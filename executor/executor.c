@@ -12,10 +12,10 @@
 #include <unistd.h>
 
 #include "common/alloc.h"
+#include "common/connector.h"
 #include "common/fault.h"
 #include "common/hash.h"
 #include "common/jobfile.h"
-#include "common/kafka.h"
 #include "common/log.h"
 #include "common/plan.h"
 #include "common/rpc.h"
@@ -23,6 +23,7 @@
 #include "common/time.h"
 #include "executor/shuffle.h"
 #include "executor/sink.h"
+#include "executor/source.h"
 #include "executor/task.h"
 
 #define COMP "executor"
@@ -31,12 +32,13 @@
 
 // A job this executor has seen, compiled once per spec hash.
 typedef struct job_entry {
-	struct job_entry *j_next;
-	uint64_t          j_hash;
-	rl_job           *j_job;
-	rl_plan          *j_plan;
-	rl_kafka_reader  *j_reader; // created on the first stage-0 task
-	uint64_t          j_epoch; // highest leader epoch seen for this job
+	struct job_entry         *j_next;
+	uint64_t                  j_hash;
+	rl_job                   *j_job;
+	rl_plan                  *j_plan;
+	const rl_source_exec_ops *j_source; // the executor half of the job's source
+	void                     *j_source_shared; // its resource, made on the first stage-0 task
+	uint64_t                  j_epoch; // highest leader epoch seen for this job
 } job_entry;
 
 typedef struct peer {
@@ -52,7 +54,7 @@ struct rl_executor {
 	rl_rpc_server        *x_server;
 	rl_rpc_client        *x_driver;
 	rl_shuffle_store     *x_shuffle;
-	rl_txn_registry      *x_txns;
+	rl_sink_shared       *x_sinks; // every sink kind's resource (Kafka: producers)
 	pthread_mutex_t       x_mu; // guards x_jobs, x_peers and job entries
 	job_entry            *x_jobs;
 	peer                 *x_peers;
@@ -96,18 +98,29 @@ out:
 	return e;
 }
 
-static rl_kafka_reader *
-job_reader(rl_executor *ex, job_entry *e, char *errbuf, size_t errlen)
+// job_source finds the executor half of the job's source and makes its
+// shared resource on first use; NULL with errbuf on failure.
+static void *
+job_source(rl_executor *ex, job_entry *e, rl_err *ret_err, char *errbuf, size_t errlen)
 {
 	pthread_mutex_lock(&ex->x_mu);
-	if (e->j_reader == NULL) {
-		const rl_kafka_source *src = &e->j_job->j_source;
-		rl_kafka_props props = { src->k_prop_names, src->k_prop_values, src->k_nprops };
-		rl_kafka_reader_create(src->k_brokers, &props, &e->j_reader, errbuf, errlen);
+	rl_err rv = RL_OK;
+	if (e->j_source == NULL) {
+		const char               *kind = rl_job_source_kind(e->j_job);
+		const rl_source_exec_ops *ops = rl_source_exec_find(kind);
+		if (ops == NULL || ops->se_version != RL_SOURCE_EXEC_VERSION) {
+			snprintf(
+			    errbuf, errlen, "source '%s' is not supported by this executor", kind);
+			rv = RL_ERR_NOTSUP;
+		} else if ((rv = ops->se_job_open(e->j_job, &e->j_source_shared, errbuf, errlen))
+		    == RL_OK) {
+			e->j_source = ops;
+		}
 	}
-	rl_kafka_reader *r = e->j_reader;
+	void *shared = e->j_source_shared;
 	pthread_mutex_unlock(&ex->x_mu);
-	return r;
+	*ret_err = rv;
+	return rv == RL_OK ? shared : NULL;
 }
 
 static void
@@ -116,7 +129,8 @@ jobs_free(rl_executor *ex)
 	job_entry *e = ex->x_jobs;
 	while (e != NULL) {
 		job_entry *next = e->j_next;
-		rl_kafka_reader_destroy(e->j_reader);
+		if (e->j_source != NULL)
+			e->j_source->se_job_close(e->j_source_shared);
 		rl_plan_destroy(e->j_plan);
 		rl_job_destroy(e->j_job);
 		rl_free(e);
@@ -403,18 +417,31 @@ handle_launch(rl_executor *ex, const Rill__TaskLaunch *tl, rl_reply *reply)
 		goto out;
 	}
 	rl_shuffle_drop_before(ex->x_shuffle, tl->job, tl->retain_from_batch_ms);
+	rl_err rv;
 	if (tl->warm_only) {
-		const Rill__OffsetRange *r = tl->range;
-		rl_kafka_reader         *reader = job_reader(ex, e, why, sizeof(why));
-		if (r == NULL || r->topic == NULL)
-			fail(reply->r_arena, res, RL_ERR_PROTO, "warm-up without a range");
-		else if (reader == NULL
-		    || rl_kafka_warm(
-		           reader, r->topic, r->partition, r->from_offset, why, sizeof(why))
-		        != RL_OK)
-			fail(reply->r_arena, res, RL_ERR_KAFKA, why);
-		else
-			res->status = RILL__TASK_RESULT__STATUS__OK;
+		const Rill__Split *sp = tl->split;
+		void              *shared = job_source(ex, e, &rv, why, sizeof(why));
+		if (sp == NULL || sp->id == NULL || sp->id[0] == '\0') {
+			fail(reply->r_arena, res, RL_ERR_PROTO, "warm-up without a split range");
+		} else if (shared == NULL) {
+			fail(reply->r_arena, res, rv, why);
+		} else {
+			rl_split_range range = {
+				.sr_kind = sp->kind,
+				.sr_id = sp->id,
+				.sr_from = sp->from,
+				.sr_until = sp->until,
+				.sr_opaque = sp->opaque.data,
+				.sr_opaque_len = sp->opaque.len,
+			};
+			rv = e->j_source->se_warm != NULL
+			    ? e->j_source->se_warm(shared, &range, why, sizeof(why))
+			    : RL_OK;
+			if (rv != RL_OK)
+				fail(reply->r_arena, res, rv, why);
+			else
+				res->status = RILL__TASK_RESULT__STATUS__OK;
+		}
 		goto out;
 	}
 	rl_task_ctx ctx = {
@@ -423,12 +450,15 @@ handle_launch(rl_executor *ex, const Rill__TaskLaunch *tl, rl_reply *reply)
 		.t_shuffle = ex->x_shuffle,
 		.t_fetch = fetch,
 		.t_fetch_arg = ex,
-		.t_txns = ex->x_txns,
-		.t_kafka_idle_timeout_ms = 30000,
+		.t_sinks = ex->x_sinks,
+		.t_source_idle_timeout_ms = 30000,
 	};
-	if (tl->stage == 0 && (ctx.t_reader = job_reader(ex, e, why, sizeof(why))) == NULL) {
-		fail(reply->r_arena, res, RL_ERR_KAFKA, why);
-		goto out;
+	if (tl->stage == 0) {
+		if ((ctx.t_source_shared = job_source(ex, e, &rv, why, sizeof(why))) == NULL) {
+			fail(reply->r_arena, res, rv, why);
+			goto out;
+		}
+		ctx.t_source = e->j_source;
 	}
 	if (tl->stage > 0) { // tests: lose this executor while it holds map outputs
 		char point[160];
@@ -506,9 +536,14 @@ handle_sink_finish(rl_executor *ex, const Rill__SinkFinish *f, rl_reply *reply)
 		rill__sink_partition_result__init(r);
 		char why[512] = "";
 		r->partition = f->partitions[i];
-		r->ok = rl_txn_registry_finish(ex->x_txns, f->job, f->partitions[i],
-		            f->batch_time_ms, f->commit, why, sizeof(why))
-		    == RL_OK;
+		const rl_sink_ops *ops = rl_sink_exec_find(f->sink != NULL ? f->sink : "");
+		if (ops == NULL || ops->s_finish == NULL)
+			snprintf(why, sizeof(why), "sink '%s' has no prepared output to finish",
+			    f->sink != NULL ? f->sink : "");
+		else
+			r->ok = ops->s_finish(rl_sink_shared_get(ex->x_sinks, ops), f->job,
+			            f->partitions[i], f->batch_time_ms, f->commit, why, sizeof(why))
+			    == RL_OK;
 		if (!r->ok) {
 			r->error = rl_arena_memdup(reply->r_arena, why, strlen(why) + 1);
 			rl_warn(COMP, "sink transaction not finished",
@@ -560,7 +595,7 @@ rl_executor_create(const rl_executor_opts *opts, rl_executor **ret, char *errbuf
 	}
 	pthread_mutex_init(&ex->x_mu, NULL);
 	ex->x_shuffle = rl_shuffle_store_create();
-	ex->x_txns = rl_txn_registry_create();
+	ex->x_sinks = rl_sink_shared_create();
 	if ((rv = rl_rpc_server_create(opts->listen_url, ex->x_cores + FETCH_WORKERS, handle, ex,
 	         &ex->x_server, errbuf, errlen))
 	    != RL_OK)
@@ -575,7 +610,7 @@ rl_executor_create(const rl_executor_opts *opts, rl_executor **ret, char *errbuf
 err_server:
 	rl_rpc_server_destroy(ex->x_server);
 err_executor:
-	rl_txn_registry_destroy(ex->x_txns);
+	rl_sink_shared_destroy(ex->x_sinks);
 	rl_shuffle_store_destroy(ex->x_shuffle);
 	pthread_mutex_destroy(&ex->x_mu);
 	rl_free(ex);
@@ -692,7 +727,7 @@ rl_executor_destroy(rl_executor *ex)
 		p = next;
 	}
 	jobs_free(ex);
-	rl_txn_registry_destroy(ex->x_txns);
+	rl_sink_shared_destroy(ex->x_sinks);
 	rl_shuffle_store_destroy(ex->x_shuffle);
 	pthread_mutex_destroy(&ex->x_mu);
 	rl_free(ex);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "common/alloc.h"
+#include "common/connector.h"
 #include "common/histogram.h"
 #include "common/layout.h"
 #include "common/log.h"
@@ -62,20 +63,57 @@ to_sink(void *arg, rl_rec *rec)
 // ---- input ----
 
 static rl_err
-from_kafka(void *arg, const rl_kafka_record *kr)
+from_source(void *arg, const rl_source_record *sr)
 {
 	task  *t = arg;
 	rl_rec rec = {
-		.r_key = kr->r_key,
-		.r_key_len = kr->r_key_len,
-		.r_val = kr->r_value,
-		.r_val_len = kr->r_value_len,
+		.r_key = sr->r_key,
+		.r_key_len = sr->r_key_len,
+		.r_val = sr->r_value,
+		.r_val_len = sr->r_value_len,
 	};
 	t->in_records++;
-	t->in_bytes += kr->r_value_len + kr->r_key_len;
-	if (kr->r_timestamp_ms > 0 && t->launch->plan_time_ms > 0)
-		rl_hist_add(&t->age, t->launch->plan_time_ms - kr->r_timestamp_ms, 1);
+	t->in_bytes += sr->r_value_len + sr->r_key_len;
+	if (sr->r_timestamp_ms > 0 && t->launch->plan_time_ms > 0)
+		rl_hist_add(&t->age, t->launch->plan_time_ms - sr->r_timestamp_ms, 1);
 	return rl_chain_push(&t->chain, &rec);
+}
+
+// read_source reads the launch's split range through the source's executor half.
+static rl_err
+read_source(task *t)
+{
+	const rl_task_ctx *ctx = t->ctx;
+	const Rill__Split *sp = t->launch->split;
+	if (sp == NULL || sp->id == NULL || sp->id[0] == '\0') {
+		snprintf(t->err, sizeof(t->err), "stage 0 task without a split range");
+		return RL_ERR_PROTO;
+	}
+	if (ctx->t_source == NULL || sp->kind == NULL
+	    || strcmp(sp->kind, ctx->t_source->se_name) != 0) {
+		snprintf(t->err, sizeof(t->err), "split of source '%s', but the job reads '%s'",
+		    sp->kind != NULL ? sp->kind : "",
+		    ctx->t_source != NULL ? ctx->t_source->se_name : "");
+		return RL_ERR_PROTO;
+	}
+	rl_split_range range = {
+		.sr_kind = sp->kind,
+		.sr_id = sp->id,
+		.sr_from = sp->from,
+		.sr_until = sp->until,
+		.sr_opaque = sp->opaque.data,
+		.sr_opaque_len = sp->opaque.len,
+	};
+	void  *read = rl_calloc(1, ctx->t_source->se_read_size + 1); // one per task
+	rl_err rv
+	    = ctx->t_source->se_open(read, ctx->t_source_shared, &range, t->err, sizeof(t->err));
+	if (rv == RL_OK) {
+		rv = ctx->t_source->se_read(
+		    read, ctx->t_source_idle_timeout_ms, from_source, t, t->err, sizeof(t->err));
+		ctx->t_source->se_close(read);
+	}
+	rl_free(read);
+	return rv;
 }
 
 static rl_err
@@ -279,11 +317,11 @@ setup(task *t)
 		t->has_combine = true;
 		out = to_combiner;
 	} else {
-		t->sink = rl_sink_lookup(ctx->t_job->j_sink.k_kind);
+		const char *kind = rl_job_sink_kind(ctx->t_job);
+		t->sink = rl_sink_exec_find(kind);
 		if (t->sink == NULL || t->sink->s_version != RL_SINK_OPS_VERSION) {
 			snprintf(t->err, sizeof(t->err),
-			    "sink kind %d is not supported by this executor",
-			    (int)ctx->t_job->j_sink.k_kind);
+			    "sink '%s' is not supported by this executor", kind);
 			return RL_ERR_NOTSUP;
 		}
 		t->sink_state = rl_calloc(1, t->sink->s_state_size);
@@ -293,9 +331,7 @@ setup(task *t)
 			.t_partition = tl->partition,
 			.t_attempt = tl->attempt,
 			.t_arena = t->result_arena,
-			.t_txns = ctx->t_txns,
-			.t_marker_topic = tl->sink_marker_topic,
-			.t_marker_partition = tl->sink_marker_partition,
+			.t_shared = rl_sink_shared_get(ctx->t_sinks, t->sink),
 		};
 		rl_err rv = t->sink->s_open(
 		    t->sink_state, &ctx->t_job->j_sink, &stask, t->err, sizeof(t->err));
@@ -351,16 +387,8 @@ rl_task_run(
 		set_failure(&t, res, RILL__TASK_RESULT__STATUS__FAILED, rv);
 		goto out;
 	}
-	if (t.stage->st_input == RL_INPUT_KAFKA) {
-		const Rill__OffsetRange *r = tl->range;
-		if (r == NULL || r->topic == NULL) {
-			snprintf(t.err, sizeof(t.err), "stage 0 task without an offset range");
-			set_failure(&t, res, RILL__TASK_RESULT__STATUS__FAILED, RL_ERR_PROTO);
-			goto out;
-		}
-		rv = rl_kafka_read_range(ctx->t_reader, r->topic, r->partition, r->from_offset,
-		    r->until_offset, ctx->t_kafka_idle_timeout_ms, from_kafka, &t, t.err,
-		    sizeof(t.err));
+	if (t.stage->st_input == RL_INPUT_SOURCE) {
+		rv = read_source(&t);
 	} else {
 		uint32_t failed_map = 0;
 		rv = read_shuffle(&t, &failed_map);

@@ -1,16 +1,16 @@
 // SPDX-License-Identifier: Apache-2.0
-// Running one task: input (a Kafka range or shuffle blocks) -> operators ->
-// output (combined shuffle buckets or the sink).
+// Running one task: input (a range of a source's split, or shuffle blocks)
+// -> operators -> output (combined shuffle buckets or the sink).
 #ifndef RL_TASK_H
 #define RL_TASK_H
 
 #include "common/arena.h"
 #include "common/error.h"
 #include "common/jobfile.h"
-#include "common/kafka.h"
 #include "common/plan.h"
 #include "executor/shuffle.h"
 #include "executor/sink.h"
+#include "executor/source.h"
 #include "rill.pb-c.h"
 
 // Receives a fetched shuffle block; the bytes are valid during the call only.
@@ -33,14 +33,15 @@ typedef rl_err (*rl_fetch_fn)(void *arg, const rl_fetch_group *groups, size_t ng
 
 // What a task borrows from its executor.
 typedef struct rl_task_ctx {
-	const rl_job     *t_job;
-	const rl_plan    *t_plan;
-	rl_kafka_reader  *t_reader; // for stage 0
-	rl_shuffle_store *t_shuffle; // where map outputs go
-	rl_fetch_fn       t_fetch;
-	void             *t_fetch_arg;
-	rl_txn_registry  *t_txns; // the executor's Kafka sink producers
-	int               t_kafka_idle_timeout_ms;
+	const rl_job             *t_job;
+	const rl_plan            *t_plan;
+	const rl_source_exec_ops *t_source; // stage 0: the job's source
+	void                     *t_source_shared; // and its resource on this executor
+	rl_shuffle_store         *t_shuffle; // where map outputs go
+	rl_fetch_fn               t_fetch;
+	void                     *t_fetch_arg;
+	rl_sink_shared           *t_sinks; // the executor's resources of every sink kind
+	int                       t_source_idle_timeout_ms;
 } rl_task_ctx;
 
 // rl_task_run runs the task described by launch and fills res (already

@@ -122,9 +122,9 @@ files_abort(void *state)
 	rl_buf_fini(&st->out);
 }
 
-const rl_sink_ops rl_sink_files = {
+const rl_sink_ops rl_sink_files_exec = {
 	.s_version = RL_SINK_OPS_VERSION,
-	.s_kind = RL_SINK_FILES,
+	.s_name = "files",
 	.s_state_size = sizeof(files_state),
 	.s_open = files_open,
 	.s_write = files_write,

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 // kafka sink, task side. With exactly_once, each output task writes in a
 // Kafka transaction of its own (transactional.id from job and partition) that
-// it leaves prepared, with a commit marker in it; the driver has it committed
-// once every task of the batch succeeded (rl_txn_registry_finish).
+// it leaves prepared, with a commit marker in it (offset T of the sink topic's
+// partition 0 for the task's own group); the driver has it committed once
+// every task of the batch succeeded (kafka_finish, on SinkFinish).
 // Without, records go through an idempotent producer, at least once.
 #include <inttypes.h>
 #include <pthread.h>
@@ -35,22 +36,28 @@ struct slot {
 	rl_kafka_producer *s_plain; // at-least-once producer (id = broker list)
 };
 
-struct rl_txn_registry {
+typedef struct txn_registry txn_registry;
+
+// The executor's producers of this sink kind, across batches: one
+// transactional producer per output task id (exactly-once), one plain
+// producer per broker list (at-least-once).
+struct txn_registry {
 	pthread_mutex_t r_mu;
 	slot           *r_slots;
 };
 
-rl_txn_registry *
-rl_txn_registry_create(void)
+static void *
+registry_create(void)
 {
-	rl_txn_registry *reg = RL_NEW(rl_txn_registry);
+	txn_registry *reg = RL_NEW(txn_registry);
 	pthread_mutex_init(&reg->r_mu, NULL);
 	return reg;
 }
 
-void
-rl_txn_registry_destroy(rl_txn_registry *reg)
+static void
+registry_destroy(void *shared)
 {
+	txn_registry *reg = shared;
 	if (reg == NULL)
 		return;
 	slot *s = reg->r_slots;
@@ -68,7 +75,7 @@ rl_txn_registry_destroy(rl_txn_registry *reg)
 }
 
 static slot *
-slot_get(rl_txn_registry *reg, const char *id, bool create)
+slot_get(txn_registry *reg, const char *id, bool create)
 {
 	pthread_mutex_lock(&reg->r_mu);
 	slot *s;
@@ -97,11 +104,14 @@ drop_if_unusable(slot *s, rl_err rv)
 	}
 }
 
-rl_err
-rl_txn_registry_finish(rl_txn_registry *reg, const char *job, uint32_t partition, int64_t batch_ms,
-    bool commit, char *errbuf, size_t errlen)
+// kafka_finish commits (or aborts) the transaction that the sink task (job,
+// partition) left prepared for batch_ms.
+static rl_err
+kafka_finish(void *shared, const char *job, uint32_t partition, int64_t batch_ms, bool commit,
+    char *errbuf, size_t errlen)
 {
-	char id[256];
+	txn_registry *reg = shared;
+	char          id[256];
 	rl_kafka_sink_txn_id(job, partition, id, sizeof(id));
 	slot *s = slot_get(reg, id, false);
 	if (s == NULL) {
@@ -173,7 +183,7 @@ kafka_open(void *state, const rl_sink *sink, const rl_sink_task *task, char *err
 	st->task = *task;
 	if (!sink->k_exactly_once) {
 		// One idempotent producer per broker list, shared by the tasks.
-		st->slot = slot_get(task->t_txns, sink->k_brokers, true);
+		st->slot = slot_get(task->t_shared, sink->k_brokers, true);
 		pthread_mutex_lock(&st->slot->s_mu);
 		const char    *props_n[] = { "enable.idempotence" }, *props_v[] = { "true" };
 		rl_kafka_props props = { (char *const *)props_n, (char *const *)props_v, 1 };
@@ -184,12 +194,8 @@ kafka_open(void *state, const rl_sink *sink, const rl_sink_task *task, char *err
 		pthread_mutex_unlock(&st->slot->s_mu);
 		return rv;
 	}
-	if (task->t_marker_topic == NULL || task->t_marker_topic[0] == '\0') {
-		snprintf(errbuf, errlen, "kafka sink: the launch has no commit marker");
-		return RL_ERR_PROTO;
-	}
 	rl_kafka_sink_txn_id(task->t_job->j_name, task->t_partition, st->id, sizeof(st->id));
-	st->slot = slot_get(task->t_txns, st->id, true);
+	st->slot = slot_get(task->t_shared, st->id, true);
 	pthread_mutex_lock(&st->slot->s_mu);
 	rl_err rv = open_transaction(st, errbuf, errlen);
 	if (rv != RL_OK) {
@@ -249,8 +255,8 @@ kafka_commit(void *state, rl_sink_result *res, char *errbuf, size_t errlen)
 	if (!st->sink->k_exactly_once)
 		return rl_kafka_flush(st->slot->s_plain, TXN_TIMEOUT_MS, errbuf, errlen);
 	slot  *s = st->slot;
-	rl_err rv = rl_kafka_txn_prepare(s->s_txn, st->id, st->task.t_marker_topic,
-	    st->task.t_marker_partition, st->task.t_batch_ms, TXN_TIMEOUT_MS, errbuf, errlen);
+	rl_err rv = rl_kafka_txn_prepare(s->s_txn, st->id, st->sink->k_topic, 0,
+	    st->task.t_batch_ms, TXN_TIMEOUT_MS, errbuf, errlen);
 	if (rv != RL_OK)
 		return rv; // the framework calls kafka_abort
 	s->s_state = TXN_PREPARED;
@@ -260,12 +266,15 @@ kafka_commit(void *state, rl_sink_result *res, char *errbuf, size_t errlen)
 	return RL_OK;
 }
 
-const rl_sink_ops rl_sink_kafka = {
+const rl_sink_ops rl_sink_kafka_exec = {
 	.s_version = RL_SINK_OPS_VERSION,
-	.s_kind = RL_SINK_KAFKA,
+	.s_name = "kafka",
 	.s_state_size = sizeof(kafka_state),
 	.s_open = kafka_open,
 	.s_write = kafka_write,
 	.s_commit = kafka_commit,
 	.s_abort = kafka_abort,
+	.s_shared_create = registry_create,
+	.s_shared_destroy = registry_destroy,
+	.s_finish = kafka_finish,
 };

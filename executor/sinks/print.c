@@ -58,9 +58,9 @@ print_abort(void *state)
 	(void)state;
 }
 
-const rl_sink_ops rl_sink_print = {
+const rl_sink_ops rl_sink_print_exec = {
 	.s_version = RL_SINK_OPS_VERSION,
-	.s_kind = RL_SINK_PRINT,
+	.s_name = "print",
 	.s_state_size = sizeof(print_state),
 	.s_open = print_open,
 	.s_write = print_write,

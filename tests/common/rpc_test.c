@@ -22,11 +22,13 @@ decode_ok(const rl_buf *b, const uint8_t **tail, size_t *tail_len)
 
 Test(frame, task_launch_round_trips)
 {
-	Rill__OffsetRange range = RILL__OFFSET_RANGE__INIT;
-	range.topic = "words";
-	range.partition = 3;
-	range.from_offset = 1000;
-	range.until_offset = 2000;
+	Rill__Split range = RILL__SPLIT__INIT;
+	range.kind = "kafka";
+	range.id = "words/3";
+	range.from = 1000;
+	range.until = 2000;
+	range.opaque.data = (uint8_t *)"\x01\x02";
+	range.opaque.len = 2;
 	Rill__TaskLaunch tl = RILL__TASK_LAUNCH__INIT;
 	tl.epoch = 7;
 	tl.job = "wordcount";
@@ -37,7 +39,7 @@ Test(frame, task_launch_round_trips)
 	tl.job_spec.data = (uint8_t *)"name: x";
 	tl.job_spec.len = 7;
 	tl.spec_hash = UINT64_C(0xdeadbeefcafef00d);
-	tl.range = &range;
+	tl.split = &range;
 	tl.num_output_partitions = 4;
 	Rill__Envelope env = RILL__ENVELOPE__INIT;
 	env.body_case = RILL__ENVELOPE__BODY_TASK_LAUNCH;
@@ -59,10 +61,12 @@ Test(frame, task_launch_round_trips)
 	cr_assert_eq(g->attempt, 1);
 	cr_assert_eq(g->spec_hash, UINT64_C(0xdeadbeefcafef00d));
 	cr_assert_eq(g->job_spec.len, 7);
-	cr_assert_str_eq(g->range->topic, "words");
-	cr_assert_eq(g->range->partition, 3);
-	cr_assert_eq(g->range->from_offset, 1000);
-	cr_assert_eq(g->range->until_offset, 2000);
+	cr_assert_str_eq(g->split->kind, "kafka");
+	cr_assert_str_eq(g->split->id, "words/3");
+	cr_assert_eq(g->split->from, 1000);
+	cr_assert_eq(g->split->until, 2000);
+	cr_assert_eq(g->split->opaque.len, 2);
+	cr_assert_eq(memcmp(g->split->opaque.data, "\x01\x02", 2), 0);
 	cr_assert_eq(g->num_output_partitions, 4);
 	rill__envelope__free_unpacked(got, NULL);
 	rl_buf_fini(&b);
@@ -198,10 +202,10 @@ mutate(uint8_t *d, size_t n, size_t cap, uint32_t *x)
 
 Test(frame, mutated_task_launches_are_refused_or_whole)
 {
-	Rill__OffsetRange range = RILL__OFFSET_RANGE__INIT;
-	range.topic = "words";
-	range.partition = 3;
-	range.until_offset = 99;
+	Rill__Split range = RILL__SPLIT__INIT;
+	range.kind = "kafka";
+	range.id = "words/3";
+	range.until = 99;
 	Rill__ShuffleInput in = RILL__SHUFFLE_INPUT__INIT;
 	in.executor_url = "tcp://10.0.0.2:7077";
 	in.map_partition = 5;
@@ -210,7 +214,7 @@ Test(frame, mutated_task_launches_are_refused_or_whole)
 	tl.job = "wc";
 	tl.batch_time_ms = 1795253026000;
 	tl.stage = 1;
-	tl.range = &range;
+	tl.split = &range;
 	tl.inputs = inputs;
 	tl.n_inputs = 2;
 	tl.job_spec.data = (uint8_t *)"name: wc\nbatch: 1s\n";
@@ -279,7 +283,7 @@ Test(frame, other_version_is_refused)
 
 Test(frame, empty_envelope_is_refused)
 {
-	const uint8_t frame[] = { 0, 0, 0, 2, 0x08, 0x01 }; // version 1, no body
+	const uint8_t frame[] = { 0, 0, 0, 2, 0x08, RL_PROTO_VERSION }; // no body
 	char          why[256];
 	cr_assert_eq(decode_err(frame, sizeof(frame), why, sizeof(why)), RL_ERR_PROTO);
 }

@@ -290,18 +290,20 @@ Test(checkpoint, round_trip_keeps_every_field)
 {
 	env e;
 	env_open(&e, 3);
-	Rill__CheckpointRange r0 = RILL__CHECKPOINT_RANGE__INIT, r1 = RILL__CHECKPOINT_RANGE__INIT;
-	r0.topic = "words";
-	r0.partition = 0;
-	r0.from_offset = 100;
-	r0.until_offset = 250;
-	r1.topic = "words";
-	r1.partition = 7;
-	r1.from_offset = 42;
-	r1.until_offset = 42;
-	Rill__CheckpointRange *ranges[] = { &r0, &r1 };
-	int64_t                pending[] = { 1700000001000, 1700000002000 };
-	Rill__StateRef         s0 = RILL__STATE_REF__INIT;
+	Rill__SplitRange r0 = RILL__SPLIT_RANGE__INIT, r1 = RILL__SPLIT_RANGE__INIT;
+	r0.kind = "kafka";
+	r0.id = "words/0";
+	r0.from = 100;
+	r0.until = 250;
+	r1.kind = "memory";
+	r1.id = "words/7";
+	r1.from = 42;
+	r1.until = 42;
+	r1.opaque.data = (uint8_t *)"op\0aque";
+	r1.opaque.len = 7;
+	Rill__SplitRange *ranges[] = { &r0, &r1 };
+	int64_t           pending[] = { 1700000001000, 1700000002000 };
+	Rill__StateRef    s0 = RILL__STATE_REF__INIT;
 	s0.stage = 2;
 	s0.partition = 5;
 	s0.snapshot_batch_ms = 1700000000000;
@@ -323,7 +325,7 @@ Test(checkpoint, round_trip_keeps_every_field)
 	Rill__SinkCommit c0 = RILL__SINK_COMMIT__INIT;
 	c0.stage = 4;
 	c0.partition = 1;
-	c0.transactional_id = "rill-wordcount-4-1";
+	c0.id = "rill-wordcount-4-1";
 	Rill__SinkCommit *commits[] = { &c0 };
 
 	Rill__BatchRecord rec = RILL__BATCH_RECORD__INIT;
@@ -332,8 +334,8 @@ Test(checkpoint, round_trip_keeps_every_field)
 	rec.spec_hash = 0x0123456789ABCDEFull;
 	rec.batch_time_ms = 1700000002000;
 	rec.batch_interval_ms = 1000;
-	rec.n_ranges = 2;
-	rec.ranges = ranges;
+	rec.n_splits = 2;
+	rec.splits = ranges;
 	rec.n_pending_batch_ms = 2;
 	rec.pending_batch_ms = pending;
 	rec.shuffle_partitions = 8;
@@ -351,25 +353,31 @@ Test(checkpoint, round_trip_keeps_every_field)
 	char    err[512] = "";
 	cr_assert_eq(rl_checkpoint_write(e.ckp, &rec, err, sizeof(err)), RL_OK, "%s", err);
 	int64_t after = rl_now_ms();
-	cr_expect_eq(rec.format_version, 1);
+	cr_expect_eq(rec.format_version, 2);
 	cr_expect(rec.written_ms >= before && rec.written_ms <= after);
 
 	Rill__BatchRecord *got = NULL;
 	cr_assert_eq(rl_checkpoint_read(e.ckp, 1700000002000, &got, err, sizeof(err)), RL_OK);
 	cr_assert_not_null(got);
-	cr_expect_eq(got->format_version, 1);
+	cr_expect_eq(got->format_version, 2);
 	cr_expect_eq(got->phase, RILL__BATCH_RECORD__PHASE__DONE);
 	cr_expect_str_eq(got->job, "wordcount");
 	cr_expect_eq(got->spec_hash, 0x0123456789ABCDEFull);
 	cr_expect_eq(got->batch_time_ms, 1700000002000);
 	cr_expect_eq(got->batch_interval_ms, 1000);
-	cr_assert_eq(got->n_ranges, 2);
-	cr_expect_str_eq(got->ranges[1]->topic, "words");
-	cr_expect_eq(got->ranges[1]->partition, 7);
-	cr_expect_eq(got->ranges[0]->from_offset, 100);
-	cr_expect_eq(got->ranges[0]->until_offset, 250);
-	cr_expect_eq(got->ranges[1]->from_offset, 42);
-	cr_expect_eq(got->ranges[1]->until_offset, 42);
+	cr_expect_eq(got->n_ranges, 0);
+	cr_assert_eq(got->n_splits, 2);
+	cr_expect_str_eq(got->splits[0]->kind, "kafka");
+	cr_expect_str_eq(got->splits[0]->id, "words/0");
+	cr_expect_str_eq(got->splits[1]->kind, "memory");
+	cr_expect_str_eq(got->splits[1]->id, "words/7");
+	cr_expect_eq(got->splits[0]->from, 100);
+	cr_expect_eq(got->splits[0]->until, 250);
+	cr_expect_eq(got->splits[0]->opaque.len, 0);
+	cr_expect_eq(got->splits[1]->from, 42);
+	cr_expect_eq(got->splits[1]->until, 42);
+	cr_assert_eq(got->splits[1]->opaque.len, 7);
+	cr_expect_eq(memcmp(got->splits[1]->opaque.data, "op\0aque", 7), 0);
 	cr_assert_eq(got->n_pending_batch_ms, 2);
 	cr_expect_eq(got->pending_batch_ms[0], 1700000001000);
 	cr_expect_eq(got->pending_batch_ms[1], 1700000002000);
@@ -395,7 +403,7 @@ Test(checkpoint, round_trip_keeps_every_field)
 	cr_assert_eq(got->n_sink_commits, 1);
 	cr_expect_eq(got->sink_commits[0]->stage, 4);
 	cr_expect_eq(got->sink_commits[0]->partition, 1);
-	cr_expect_str_eq(got->sink_commits[0]->transactional_id, "rill-wordcount-4-1");
+	cr_expect_str_eq(got->sink_commits[0]->id, "rill-wordcount-4-1");
 	cr_expect_eq(got->written_ms, rec.written_ms);
 	cr_expect_eq(got->records, 9001);
 	rill__batch_record__free_unpacked(got, NULL);
@@ -933,5 +941,89 @@ Test(checkpoint, pruning_notices_a_kept_record_that_went_bad)
 	put(&e, 3000, RILL__BATCH_RECORD__PHASE__DONE);
 	cr_expect(exists(&e, "1000.done"), "the second valid record was pruned");
 	cr_expect(exists(&e, "3000.done"));
+	env_close(&e);
+}
+
+// ---- format 1 (Kafka ranges), still read ----
+
+static void
+expect_split(const Rill__SplitRange *sr, const char *id, int64_t from, int64_t until)
+{
+	cr_expect_str_eq(sr->kind, "kafka");
+	cr_expect_str_eq(sr->id, id);
+	cr_expect_eq(sr->from, from, "%s: from %lld", id, (long long)sr->from);
+	cr_expect_eq(sr->until, until, "%s: until %lld", id, (long long)sr->until);
+}
+
+Test(checkpoint, format_1_record_reads_as_kafka_splits)
+{
+	env e;
+	env_open(&e, 10);
+	Rill__CheckpointRange r0 = RILL__CHECKPOINT_RANGE__INIT, r1 = RILL__CHECKPOINT_RANGE__INIT;
+	r0.topic = "clicks.v2";
+	r0.partition = 11;
+	r0.from_offset = 5;
+	r0.until_offset = 9;
+	r1.topic = "words";
+	r1.partition = 0;
+	r1.from_offset = 7;
+	r1.until_offset = 7;
+	Rill__CheckpointRange *ranges[] = { &r0, &r1 };
+	Rill__BatchRecord      rec = RILL__BATCH_RECORD__INIT;
+	rec.format_version = 1;
+	rec.phase = RILL__BATCH_RECORD__PHASE__DONE;
+	rec.batch_time_ms = 3000;
+	rec.job = "wordcount";
+	rec.ranges = ranges;
+	rec.n_ranges = 2;
+	size_t         len;
+	unsigned char *bytes = frame_record(&rec, &len);
+	write_raw(&e, "3000.done", bytes, len);
+	free(bytes);
+	Rill__BatchRecord *got = latest(&e);
+	cr_assert_not_null(got);
+	cr_expect_eq(got->format_version, 2);
+	cr_assert_eq(got->n_splits, 2);
+	expect_split(got->splits[0], "clicks.v2/11", 5, 9);
+	expect_split(got->splits[1], "words/0", 7, 7);
+	rill__batch_record__free_unpacked(got, NULL);
+	cr_expect_eq(e.warn.n, 0);
+	env_close(&e);
+}
+
+// tests/fixtures/checkpoint-v1 was written by the format 1 writer itself.
+Test(checkpoint, format_1_fixture_from_the_old_writer_is_read)
+{
+	env e;
+	env_open(&e, 10);
+	const char *root = getenv("RILL_SOURCE_ROOT");
+	cr_assert_not_null(root, "RILL_SOURCE_ROOT is not set");
+	char cmd[4096];
+	snprintf(
+	    cmd, sizeof(cmd), "cp %s/tests/fixtures/checkpoint-v1/batches/* %s/", root, e.batches);
+	cr_assert_eq(system(cmd), 0, "%s", cmd);
+
+	Rill__BatchRecord *got = latest(&e);
+	cr_assert_not_null(got);
+	cr_expect_eq(got->batch_time_ms, 1764633601000);
+	cr_expect_eq(got->phase, RILL__BATCH_RECORD__PHASE__PLANNED);
+	cr_expect_str_eq(got->job, "ckpv1");
+	cr_assert_eq(got->n_splits, 2);
+	expect_split(got->splits[0], "ckpv1-words/0", 3, 5);
+	expect_split(got->splits[1], "ckpv1-words/1", 2, 6);
+	rill__batch_record__free_unpacked(got, NULL);
+
+	char err[512] = "";
+	cr_assert_eq(rl_checkpoint_read(e.ckp, 1764633600000, &got, err, sizeof(err)), RL_OK);
+	cr_assert_not_null(got);
+	cr_expect_eq(got->phase, RILL__BATCH_RECORD__PHASE__DONE);
+	cr_expect_eq(got->shuffle_partitions, 2);
+	cr_assert_eq(got->n_splits, 2);
+	expect_split(got->splits[0], "ckpv1-words/0", 0, 3);
+	expect_split(got->splits[1], "ckpv1-words/1", 0, 2);
+	cr_assert_not_null(got->rate);
+	cr_expect_eq(got->rate->latest_rate, 250);
+	rill__batch_record__free_unpacked(got, NULL);
+	cr_expect_eq(e.warn.n, 0, "%s", e.warn.n > 0 ? e.warn.why[0] : "");
 	env_close(&e);
 }

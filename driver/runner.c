@@ -1,0 +1,1309 @@
+// SPDX-License-Identifier: Apache-2.0
+// One job's batch loop: recovery, clock, ranges, checkpoints, stages,
+// commit, progress. Knows sources and sinks only through their driver halves.
+#include "driver/runner.h"
+
+#include <dirent.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/alloc.h"
+#include "common/arena.h"
+#include "common/connector.h"
+#include "common/fault.h"
+#include "common/hash.h"
+#include "common/histogram.h"
+#include "common/layout.h"
+#include "common/log.h"
+#include "common/plan.h"
+#include "common/sysinfo.h"
+#include "common/time.h"
+#include "common/zk.h"
+#include "driver/batch_clock.h"
+#include "driver/checkpoint.h"
+#include "driver/executors.h"
+#include "driver/input.h"
+#include "driver/offset_range.h"
+#include "driver/rate.h"
+#include "driver/scheduler.h"
+#include "driver/sink.h"
+
+#define COMP "driver"
+#define MAX_STAGES 16
+#define MAX_STAGE_ROUNDS 4
+#define STATE_KEEP 10 // newest state snapshots kept per partition
+#define WATERMARK_PATIENCE_MS 30000 // how long unreadable offsets are waited out
+
+struct rl_runner {
+	const rl_job             *d_job;
+	rl_runner_opts            d_opts;
+	rl_plan                  *d_plan;
+	rl_input                 *d_input;
+	rl_pool                  *d_pool;
+	rl_checkpoint            *d_ckp; // NULL without --checkpoint-dir
+	rl_sched_opts             d_sched;
+	rl_pid                    d_pid;
+	double                    d_rate; // backpressure's total records/s; <= 0: none yet
+	Rill__BatchRecord        *d_replay; // a recovered batch to run again, or NULL
+	const rl_sink_driver_ops *d_sink; // the driver half of the job's sink
+	void                     *d_sink_state;
+	bool                      d_sink_open;
+	bool                      d_two_phase; // the sink commits in two phases
+	rl_zk                    *d_zk; // progress is written here too, or NULL
+	bool                      d_zk_synced; // every position has been written once
+	rl_hist                   d_latency; // records: source timestamp to sink commit, ms
+	char                     *d_state_dir; // stateful jobs: CHECKPOINT/state (absolute)
+	int64_t               d_state_read_ms; // the batch whose state the next one reads (0: none)
+	uint32_t              d_state_width; // stateful jobs: the shuffle width, fixed for good
+	volatile sig_atomic_t d_stop;
+	bool                  d_crashed; // a test's fault hook "killed" the process
+	pthread_t             d_thread; // rl_runner_start's
+	bool                  d_started;
+	rl_err                d_thread_rv;
+	rl_runner_stats       d_thread_stats;
+	char                  d_thread_err[1024];
+};
+
+// One batch in flight: every partition's range, the tasks of each stage.
+typedef struct batch {
+	int64_t        b_time_ms;
+	rl_arena       b_arena; // launches and their fields
+	size_t         b_nparts; // input partitions when the batch was planned
+	int64_t       *b_from; // per input partition
+	int64_t       *b_until;
+	rl_sched_task *b_tasks[MAX_STAGES];
+	size_t         b_ntasks[MAX_STAGES];
+	size_t        *b_part_of_map; // stage-0 task -> input partition
+	uint32_t       b_nreduce;
+	uint64_t       b_records;
+	int64_t        b_plan_ms; // wall clock when the ranges were cut
+	bool          *b_skip; // last stage: partitions whose output is already committed
+	size_t         b_nskip;
+} batch;
+
+static bool
+skipped(const batch *b, uint32_t stage, size_t nstages, uint32_t partition)
+{
+	return stage == nstages - 1 && b->b_skip != NULL && partition < b->b_nskip
+	    && b->b_skip[partition];
+}
+
+// crash_at is a fault point: when a test's hook says the process dies here,
+// the loop stops at once, as SIGKILL would stop it, leaving what the batch
+// did behind as it is (no abort, no record). RILL_FAULT kills for real.
+static bool
+crash_at(rl_runner *d, const char *point, char *errbuf, size_t errlen)
+{
+	if (!rl_fault_point(point))
+		return false;
+	d->d_crashed = true;
+	snprintf(errbuf, errlen, "crashed at fault point %s", point);
+	return true;
+}
+
+static void
+warn_checkpoint(void *arg, const char *path, const char *why)
+{
+	(void)arg;
+	rl_warn(COMP, "skipping a checkpoint record", "path=%s reason=\"%s\"", path, why);
+}
+
+rl_err
+rl_runner_create(const rl_job *job, rl_pool *pool, const rl_runner_opts *opts, rl_runner **ret,
+    char *errbuf, size_t errlen)
+{
+	rl_runner *d = RL_NEW(rl_runner);
+	d->d_pool = pool;
+	rl_err rv;
+	d->d_job = job;
+	d->d_opts = *opts;
+	if (d->d_opts.print_out == NULL)
+		d->d_opts.print_out = stdout;
+	if (d->d_opts.epoch == 0)
+		d->d_opts.epoch = 1;
+	if (d->d_opts.checkpoint_keep <= 0)
+		d->d_opts.checkpoint_keep = 100;
+	d->d_sched = (rl_sched_opts) {
+		.max_attempts = 4,
+		.task_timeout_ms = 0,
+		.no_executor_timeout_ms = 60000,
+	};
+	rl_pid_init(&d->d_pid, job->j_batch_ms);
+	const char *sink_kind = rl_job_sink_kind(job);
+	d->d_sink = rl_sink_driver_find(sink_kind);
+	if (d->d_sink == NULL || d->d_sink->sk_version != RL_SINK_DRIVER_VERSION) {
+		snprintf(errbuf, errlen, "%s: sink '%s' has no driver half in this rill",
+		    job->j_filename, sink_kind);
+		rv = RL_ERR_NOTSUP;
+		goto err_runner;
+	}
+	d->d_sink_state = rl_calloc(1, d->d_sink->sk_state_size + 1);
+	d->d_sink_open = true;
+	rl_sink_env env = { .se_print_out = d->d_opts.print_out };
+	if ((rv = d->d_sink->sk_open(d->d_sink_state, job, &env, &d->d_two_phase, errbuf, errlen))
+	    != RL_OK)
+		goto err_runner;
+	if ((rv = rl_plan_build(job, &d->d_plan, errbuf, errlen)) != RL_OK)
+		goto err_runner;
+	if (d->d_plan->p_nstages > MAX_STAGES) {
+		snprintf(errbuf, errlen, "%s: more than %d shuffles in one pipeline",
+		    job->j_filename, MAX_STAGES - 1);
+		rv = RL_ERR_NOTSUP;
+		goto err_runner;
+	}
+	const rl_step *stateful = rl_plan_stateful(d->d_plan);
+	if (stateful != NULL && opts->checkpoint_dir == NULL) {
+		snprintf(errbuf, errlen,
+		    "%s:%d:%d: %s keeps state across batches: run the job with --checkpoint-dir",
+		    job->j_filename, stateful->s_loc.line, stateful->s_loc.col,
+		    rl_op_name(stateful->s_kind));
+		rv = RL_ERR_USAGE;
+		goto err_runner;
+	}
+	if (opts->checkpoint_dir != NULL
+	    && (rv = rl_checkpoint_open(opts->checkpoint_dir, d->d_opts.checkpoint_keep,
+	            warn_checkpoint, d, &d->d_ckp, errbuf, errlen))
+	        != RL_OK)
+		goto err_runner;
+	if (stateful != NULL) {
+		char  *abs = realpath(opts->checkpoint_dir, NULL);
+		size_t len = strlen(abs) + sizeof("/state");
+		d->d_state_dir = rl_malloc(len);
+		snprintf(d->d_state_dir, len, "%s/state", abs);
+		free(abs);
+	}
+	if (opts->zk_connect != NULL
+	    && (rv = rl_zk_connect(opts->zk_connect, 10000, 10000, &d->d_zk, errbuf, errlen))
+	        != RL_OK)
+		goto err_runner;
+	if ((rv = rl_input_create(job, &d->d_input, errbuf, errlen)) != RL_OK)
+		goto err_runner;
+	*ret = d;
+	return RL_OK;
+err_runner:
+	rl_runner_destroy(d);
+	return rv;
+}
+
+size_t
+rl_runner_splits(rl_runner *d)
+{
+	size_t n;
+	rl_input_parts(d->d_input, &n);
+	return n;
+}
+
+void
+rl_runner_stop(rl_runner *d)
+{
+	d->d_stop = 1;
+}
+
+static void *
+runner_thread(void *arg)
+{
+	rl_runner *d = arg;
+	d->d_thread_rv
+	    = rl_runner_run(d, &d->d_thread_stats, d->d_thread_err, sizeof(d->d_thread_err));
+	return NULL;
+}
+
+rl_err
+rl_runner_start(rl_runner *d, char *errbuf, size_t errlen)
+{
+	int e = pthread_create(&d->d_thread, NULL, runner_thread, d);
+	if (e != 0) {
+		snprintf(errbuf, errlen, "cannot start the batch loop of %s: %s", d->d_job->j_name,
+		    strerror(e));
+		return RL_ERR_NOMEM;
+	}
+	d->d_started = true;
+	return RL_OK;
+}
+
+rl_err
+rl_runner_join(rl_runner *d, rl_runner_stats *stats, char *errbuf, size_t errlen)
+{
+	if (!d->d_started) {
+		snprintf(errbuf, errlen, "the batch loop of %s was not started", d->d_job->j_name);
+		return RL_ERR_INVAL;
+	}
+	pthread_join(d->d_thread, NULL);
+	d->d_started = false;
+	*stats = d->d_thread_stats;
+	snprintf(errbuf, errlen, "%s", d->d_thread_err);
+	return d->d_thread_rv;
+}
+
+void
+rl_runner_destroy(rl_runner *d)
+{
+	if (d == NULL)
+		return;
+	if (d->d_started) { // a host that did not join: stop and wait
+		rl_runner_stats stats;
+		char            why[16];
+		rl_runner_stop(d);
+		rl_runner_join(d, &stats, why, sizeof(why));
+	}
+	rl_input_destroy(d->d_input);
+	rl_checkpoint_close(d->d_ckp);
+	if (d->d_sink_open)
+		d->d_sink->sk_close(d->d_sink_state);
+	rl_free(d->d_sink_state);
+	rl_zk_close(d->d_zk);
+	rl_free(d->d_state_dir);
+	if (d->d_replay != NULL)
+		rill__batch_record__free_unpacked(d->d_replay, NULL);
+	rl_plan_destroy(d->d_plan);
+	rl_free(d);
+}
+
+// ---- the checkpoint record of a batch ----
+
+static bool
+is_stateful(rl_op_kind kind)
+{
+	return kind == RL_OP_UPDATE_STATE_BY_KEY || kind == RL_OP_MAP_WITH_STATE
+	    || kind == RL_OP_WINDOW || kind == RL_OP_REDUCE_BY_KEY_AND_WINDOW
+	    || kind == RL_OP_COUNT_BY_WINDOW;
+}
+
+// stateful_steps describes the job's steps that keep state across batches,
+// in pipeline order (their strings point into the job).
+static size_t
+stateful_steps(const rl_job *job, Rill__StatefulStep *out, size_t max)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < job->j_nsteps && n < max; i++) {
+		const rl_step *st = &job->j_steps[i];
+		if (!is_stateful(st->s_kind))
+			continue;
+		rill__stateful_step__init(&out[n]);
+		out[n].index = (uint32_t)i;
+		out[n].op = (char *)(uintptr_t)rl_op_name(st->s_kind);
+		out[n].fn = (char *)(uintptr_t)rl_fn_name(st->s_fn);
+		char shape[256];
+		int  len = snprintf(shape, sizeof(shape),
+		     "%s/%s/%s/%" PRId64 "/%" PRId64 "/%" PRId64, out[n].op, out[n].fn,
+                    st->s_arg != NULL ? st->s_arg : "", st->s_num, st->s_length_ms, st->s_slide_ms);
+		out[n].fingerprint = rl_hash64(shape, (size_t)len);
+		out[n].line = st->s_loc.line;
+		out[n].col = st->s_loc.col;
+		n++;
+	}
+	return n;
+}
+
+// check_state_fits refuses a checkpoint whose state the job's stateful steps
+// cannot take over: one was added, removed or changed, or the shuffle width
+// that partitions the state changed.
+static rl_err
+check_state_fits(rl_runner *d, const Rill__BatchRecord *rec, char *errbuf, size_t errlen)
+{
+	const rl_job      *job = d->d_job;
+	Rill__StatefulStep now[MAX_STAGES];
+	size_t             n = stateful_steps(job, now, MAX_STAGES);
+	const char        *dir = rl_checkpoint_dir(d->d_ckp);
+	for (size_t k = 0; k < n || k < rec->n_stateful_steps; k++) {
+		const Rill__StatefulStep *was
+		    = k < rec->n_stateful_steps ? rec->stateful_steps[k] : NULL;
+		const Rill__StatefulStep *is = k < n ? &now[k] : NULL;
+		if (was != NULL && is != NULL && was->fingerprint == is->fingerprint)
+			continue;
+		if (is == NULL)
+			snprintf(errbuf, errlen,
+			    "%s: the job no longer has the %s: %s (was at line %d) whose state is "
+			    "in checkpoint %s;"
+			    " put the step back, or start the job with a new --checkpoint-dir",
+			    job->j_filename, was->op, was->fn, was->line, dir);
+		else if (was == NULL)
+			snprintf(errbuf, errlen,
+			    "%s:%d:%d: %s: %s is new, and checkpoint %s was written without it; "
+			    "start the"
+			    " job with a new --checkpoint-dir to add a stateful step",
+			    job->j_filename, is->line, is->col, is->op, is->fn, dir);
+		else
+			snprintf(errbuf, errlen,
+			    "%s:%d:%d: %s: %s differs from the %s: %s whose state is in checkpoint "
+			    "%s, and"
+			    " state cannot carry over to a changed step; restore the step as it "
+			    "was, or"
+			    " start the job with a new --checkpoint-dir",
+			    job->j_filename, is->line, is->col, is->op, is->fn, was->op, was->fn,
+			    dir);
+		return RL_ERR_INVAL;
+	}
+	if (n > 0 && job->j_shuffle_partitions > 0
+	    && (uint32_t)job->j_shuffle_partitions != rec->shuffle_partitions) {
+		snprintf(errbuf, errlen,
+		    "%s: shuffle_partitions is %" PRId64
+		    " but the state in checkpoint %s is split %" PRIu32
+		    " ways; keep shuffle_partitions: %" PRIu32
+		    ", or start with a new --checkpoint-dir",
+		    job->j_filename, job->j_shuffle_partitions, dir, rec->shuffle_partitions,
+		    rec->shuffle_partitions);
+		return RL_ERR_INVAL;
+	}
+	if (n > 0)
+		d->d_state_width = rec->shuffle_partitions;
+	return RL_OK;
+}
+
+static rl_err
+write_record(rl_runner *d, batch *b, Rill__BatchRecord__Phase phase, char *errbuf, size_t errlen)
+{
+	if (d->d_ckp == NULL)
+		return RL_OK;
+	size_t         nparts;
+	rl_input_part *parts = rl_input_parts(d->d_input, &nparts);
+	rl_arena       a;
+	rl_arena_init(&a, 4096);
+	Rill__BatchRecord rec = RILL__BATCH_RECORD__INIT;
+	Rill__RateState   rate = RILL__RATE_STATE__INIT;
+	rec.phase = phase;
+	rec.job = d->d_job->j_name;
+	rec.spec_hash = d->d_job->j_spec_hash;
+	rec.batch_time_ms = b->b_time_ms;
+	rec.batch_interval_ms = d->d_job->j_batch_ms;
+	rec.shuffle_partitions = b->b_nreduce;
+	rec.records = b->b_records;
+	rec.splits = rl_arena_alloc(&a, (b->b_nparts + 1) * sizeof(void *));
+	for (size_t i = 0; i < b->b_nparts && i < nparts; i++) {
+		Rill__SplitRange *sr = rl_arena_alloc(&a, sizeof(*sr));
+		rill__split_range__init(sr);
+		sr->kind = (char *)(uintptr_t)rl_input_connector(d->d_input);
+		sr->id = parts[i].ip_id;
+		sr->from = b->b_from[i];
+		sr->until = b->b_until[i];
+		sr->opaque.data = parts[i].ip_opaque;
+		sr->opaque.len = parts[i].ip_opaque_len;
+		rec.splits[rec.n_splits++] = sr;
+	}
+	int64_t pending = b->b_time_ms;
+	if (phase != RILL__BATCH_RECORD__PHASE__DONE) {
+		rec.pending_batch_ms = &pending;
+		rec.n_pending_batch_ms = 1;
+	}
+	// A two-phase sink: the task outputs this batch prepares and commits.
+	size_t last = d->d_plan->p_nstages - 1;
+	if (d->d_two_phase && phase != RILL__BATCH_RECORD__PHASE__PLANNED) {
+		rec.sink_commits = rl_arena_alloc(&a, (b->b_ntasks[last] + 1) * sizeof(void *));
+		for (size_t t = 0; t < b->b_ntasks[last]; t++) {
+			Rill__SinkCommit *sc = rl_arena_alloc(&a, sizeof(*sc));
+			rill__sink_commit__init(sc);
+			sc->stage = (uint32_t)last;
+			sc->partition = b->b_tasks[last][t].t_launch->partition;
+			sc->id = rl_arena_alloc(&a, 256);
+			sc->id[0] = '\0';
+			if (d->d_sink->sk_task_id != NULL)
+				d->d_sink->sk_task_id(d->d_sink_state, sc->partition, sc->id, 256);
+			rec.sink_commits[rec.n_sink_commits++] = sc;
+		}
+	}
+	rec.state_read_ms = d->d_state_read_ms;
+	Rill__StatefulStep  steps[MAX_STAGES];
+	Rill__StatefulStep *step_ptrs[MAX_STAGES];
+	rec.n_stateful_steps = stateful_steps(d->d_job, steps, MAX_STAGES);
+	for (size_t k = 0; k < rec.n_stateful_steps; k++)
+		step_ptrs[k] = &steps[k];
+	rec.stateful_steps = step_ptrs;
+	rate.latest_rate = d->d_pid.p_latest_rate;
+	rate.latest_error = d->d_pid.p_latest_error;
+	rate.latest_time_ms = d->d_pid.p_latest_time_ms;
+	rate.first_run = d->d_pid.p_first_run;
+	rec.rate = &rate;
+	rl_err rv = rl_checkpoint_write(d->d_ckp, &rec, errbuf, errlen);
+	rl_arena_fini(&a);
+	return rv;
+}
+
+// ---- building tasks ----
+
+static Rill__TaskLaunch *
+new_launch(rl_runner *d, batch *b, uint32_t stage, uint32_t partition)
+{
+	Rill__TaskLaunch *tl = rl_arena_alloc(&b->b_arena, sizeof(*tl));
+	rill__task_launch__init(tl);
+	tl->epoch = d->d_opts.epoch;
+	tl->job = d->d_job->j_name;
+	tl->batch_time_ms = b->b_time_ms;
+	tl->stage = stage;
+	tl->partition = partition;
+	tl->job_spec.data = (uint8_t *)d->d_job->j_text;
+	tl->job_spec.len = d->d_job->j_text_len;
+	tl->spec_hash = d->d_job->j_spec_hash;
+	tl->num_stages = (uint32_t)d->d_plan->p_nstages;
+	tl->retain_from_batch_ms = b->b_time_ms;
+	tl->plan_time_ms = b->b_plan_ms;
+	if (d->d_plan->p_stages[stage].st_state_step != NULL) {
+		tl->state_dir = d->d_state_dir;
+		tl->state_read_ms = d->d_state_read_ms;
+	}
+	if (d->d_plan->p_stages[stage].st_output == RL_OUTPUT_SHUFFLE)
+		tl->num_output_partitions = b->b_nreduce;
+	return tl;
+}
+
+// new_split gives launch tl the range [from, until) of input split i.
+static void
+new_split(rl_runner *d, batch *b, Rill__TaskLaunch *tl, const rl_input_part *part, int64_t from,
+    int64_t until)
+{
+	Rill__Split *sp = rl_arena_alloc(&b->b_arena, sizeof(*sp));
+	rill__split__init(sp);
+	sp->kind = (char *)(uintptr_t)rl_input_connector(d->d_input);
+	sp->id = part->ip_id;
+	sp->from = from;
+	sp->until = until;
+	sp->opaque.data = part->ip_opaque;
+	sp->opaque.len = part->ip_opaque_len;
+	tl->split = sp;
+}
+
+static rl_sched_task *
+new_tasks(size_t n)
+{
+	rl_sched_task *tasks = rl_calloc(n + 1, sizeof(rl_sched_task));
+	for (size_t i = 0; i < n; i++) {
+		tasks[i].t_preferred = -1;
+		tasks[i].t_excluded = -1;
+		tasks[i].t_exec = -1;
+	}
+	return tasks;
+}
+
+// cut_ranges decides every split's [from, until): the recovered batch's
+// ranges when it runs again, else from the latest positions and the rate
+// limits.
+static void
+cut_ranges(rl_runner *d, batch *b, rl_input_part *parts, size_t nparts)
+{
+	const rl_source_limits *lim = rl_input_limits(d->d_input);
+	for (size_t i = 0; i < nparts; i++)
+		b->b_from[i] = b->b_until[i] = parts[i].ip_next;
+	if (d->d_replay != NULL) {
+		for (size_t r = 0; r < d->d_replay->n_splits; r++) {
+			const Rill__SplitRange *sr = d->d_replay->splits[r];
+			int                     i = rl_input_find(d->d_input, sr->kind, sr->id);
+			if (i >= 0) {
+				b->b_from[i] = sr->from;
+				b->b_until[i] = sr->until;
+			}
+		}
+		return;
+	}
+	int64_t *lags = rl_calloc(nparts + 1, sizeof(int64_t));
+	double  *rates = rl_calloc(nparts + 1, sizeof(double));
+	for (size_t i = 0; i < nparts; i++) {
+		int64_t end = parts[i].ip_latest;
+		if (parts[i].ip_target >= 0 && parts[i].ip_target < end)
+			end = parts[i].ip_target;
+		lags[i] = end - parts[i].ip_next;
+	}
+	double total = 0; // no backpressure: the fixed cap alone
+	if (lim->l_backpressure)
+		total = d->d_rate > 0 ? d->d_rate : (double)lim->l_initial_rate;
+	rl_rate_split(total, lim->l_max_rate_per_split, lags, nparts, rates);
+	for (size_t i = 0; i < nparts; i++) {
+		rl_range_in in = {
+			.from = parts[i].ip_next,
+			.latest = parts[i].ip_latest,
+			.target = parts[i].ip_target,
+			.rate = rates[i],
+		};
+		b->b_until[i] = rl_range_until(&in, d->d_job->j_batch_ms);
+	}
+	rl_free(lags);
+	rl_free(rates);
+}
+
+// plan_ranges makes one stage-0 task per non-empty range.
+static void
+plan_ranges(rl_runner *d, batch *b)
+{
+	size_t         nparts;
+	rl_input_part *parts = rl_input_parts(d->d_input, &nparts);
+	b->b_nparts = nparts;
+	b->b_from = rl_calloc(nparts + 1, sizeof(int64_t));
+	b->b_until = rl_calloc(nparts + 1, sizeof(int64_t));
+	b->b_tasks[0] = new_tasks(nparts);
+	b->b_part_of_map = rl_calloc(nparts + 1, sizeof(size_t));
+	b->b_plan_ms = rl_now_ms();
+	cut_ranges(d, b, parts, nparts);
+	size_t n = 0, index = 0;
+	for (size_t i = 0; i < nparts; i++) {
+		if (b->b_until[i] <= b->b_from[i])
+			continue; // empty ranges launch no task
+		if (skipped(b, 0, d->d_plan->p_nstages, (uint32_t)index++))
+			continue; // its output is committed already
+		Rill__TaskLaunch *tl = new_launch(d, b, 0, (uint32_t)(index - 1));
+		new_split(d, b, tl, &parts[i], b->b_from[i], b->b_until[i]);
+		b->b_tasks[0][n].t_launch = tl;
+		b->b_tasks[0][n].t_preferred = parts[i].ip_preferred;
+		b->b_part_of_map[n] = i;
+		n++;
+	}
+	b->b_ntasks[0] = n;
+}
+
+// plan_reduce makes the tasks of shuffle stage s from the outputs of stage s-1:
+// one per reduce partition that received anything.
+static void
+plan_reduce(rl_runner *d, batch *b, uint32_t s)
+{
+	const rl_sched_task *maps = b->b_tasks[s - 1];
+	size_t               nmaps = b->b_ntasks[s - 1];
+	rl_sched_task       *tasks = new_tasks(b->b_nreduce);
+	size_t               n = 0;
+	pthread_mutex_lock(&d->d_pool->p_mu);
+	for (uint32_t r = 0; r < b->b_nreduce; r++) {
+		Rill__ShuffleInput **inputs
+		    = rl_arena_alloc(&b->b_arena, (nmaps + 1) * sizeof(void *));
+		size_t ninputs = 0;
+		for (size_t m = 0; m < nmaps; m++) {
+			const Rill__TaskResult *res = maps[m].t_result;
+			for (size_t k = 0; k < res->n_shuffle_outputs; k++) {
+				if (res->shuffle_outputs[k]->reduce_partition != r)
+					continue;
+				Rill__ShuffleInput *in = rl_arena_alloc(&b->b_arena, sizeof(*in));
+				rill__shuffle_input__init(in);
+				const char *url = d->d_pool->p_execs[maps[m].t_exec]->e_url;
+				in->executor_url
+				    = rl_arena_memdup(&b->b_arena, url, strlen(url) + 1);
+				in->map_partition = maps[m].t_launch->partition;
+				in->bytes = res->shuffle_outputs[k]->bytes;
+				in->records = res->shuffle_outputs[k]->records;
+				inputs[ninputs++] = in;
+			}
+		}
+		// A stateful stage runs every partition: each keeps and emits its state.
+		bool stateful = d->d_plan->p_stages[s].st_state_step != NULL;
+		if ((ninputs == 0 && !stateful) || skipped(b, s, d->d_plan->p_nstages, r))
+			continue;
+		Rill__TaskLaunch *tl = new_launch(d, b, s, r);
+		tl->inputs = inputs;
+		tl->n_inputs = ninputs;
+		tasks[n++].t_launch = tl;
+	}
+	pthread_mutex_unlock(&d->d_pool->p_mu);
+	b->b_tasks[s] = tasks;
+	b->b_ntasks[s] = n;
+}
+
+// forget_lost_outputs makes the tasks of stage s whose outputs lived on a lost
+// executor (or the named one) runnable again; returns how many.
+static size_t
+forget_lost_outputs(rl_runner *d, batch *b, uint32_t s, int named)
+{
+	size_t         n = 0;
+	rl_sched_task *tasks = b->b_tasks[s];
+	pthread_mutex_lock(&d->d_pool->p_mu);
+	for (size_t i = 0; i < b->b_ntasks[s]; i++) {
+		bool lost = tasks[i].t_exec >= 0 && !d->d_pool->p_execs[tasks[i].t_exec]->e_alive;
+		bool is_named = named >= 0 && tasks[i].t_launch->partition == (uint32_t)named;
+		if (tasks[i].t_result != NULL && (lost || is_named)) {
+			rl_sched_reset(&tasks[i], 1);
+			n++;
+		}
+	}
+	pthread_mutex_unlock(&d->d_pool->p_mu);
+	return n;
+}
+
+static void
+batch_free(batch *b)
+{
+	for (size_t s = 0; s < MAX_STAGES; s++) {
+		if (b->b_tasks[s] != NULL)
+			rl_sched_reset(b->b_tasks[s], b->b_ntasks[s]);
+		rl_free(b->b_tasks[s]);
+	}
+	rl_free(b->b_part_of_map);
+	rl_free(b->b_from);
+	rl_free(b->b_until);
+	rl_free(b->b_skip);
+	rl_arena_fini(&b->b_arena);
+}
+
+// skip_lost_records moves the start of every pending stage-0 range past
+// records that retention already deleted, logging how many are lost.
+static rl_err
+skip_lost_records(rl_runner *d, batch *b, char *errbuf, size_t errlen)
+{
+	size_t nparts;
+	rl_input_parts(d->d_input, &nparts);
+	int64_t *earliest = rl_calloc(nparts + 1, sizeof(int64_t));
+	rl_err   rv = rl_input_earliest(d->d_input, earliest, errbuf, errlen);
+	for (size_t t = 0; rv == RL_OK && t < b->b_ntasks[0]; t++) {
+		rl_sched_task *task = &b->b_tasks[0][t];
+		size_t         i = b->b_part_of_map[t];
+		Rill__Split   *r = task->t_launch->split;
+		if (task->t_result != NULL || r->from >= earliest[i])
+			continue;
+		int64_t from = earliest[i] < r->until ? earliest[i] : r->until;
+		char    what[RL_SPLIT_ID_MAX + 64];
+		rl_input_describe(d->d_input, i, what, sizeof(what));
+		rl_warn(COMP, "records lost",
+		    "%s from=%" PRId64 " until=%" PRId64 " lost=%" PRId64
+		    " reason=\"deleted by retention before they were read; "
+		    "fail_on_data_loss is false\"",
+		    what, r->from, from, from - r->from);
+		r->from = from;
+		b->b_from[i] = from;
+	}
+	rl_free(earliest);
+	return rv;
+}
+
+// run_map_stage runs stage 0, applying fail_on_data_loss when a range
+// starts before what the log still holds.
+static rl_err
+run_map_stage(rl_runner *d, batch *b, char *errbuf, size_t errlen)
+{
+	uint32_t failed_map;
+	for (int round = 0;; round++) {
+		rl_err rv = rl_sched_run(d->d_pool, b->b_tasks[0], b->b_ntasks[0], &d->d_sched,
+		    &failed_map, errbuf, errlen);
+		if (rv != RL_ERR_DATA_LOSS)
+			return rv;
+		const rl_source_limits *lim = rl_input_limits(d->d_input);
+		if (lim->l_fail_on_data_loss || round == MAX_STAGE_ROUNDS) {
+			size_t len = strlen(errbuf);
+			snprintf(errbuf + len, errlen - len, "; to skip lost records instead, %s",
+			    lim->l_data_loss_hint != NULL ? lim->l_data_loss_hint
+			                                  : "turn fail_on_data_loss off");
+			return rv;
+		}
+		if ((rv = skip_lost_records(d, b, errbuf, errlen)) != RL_OK)
+			return rv;
+	}
+}
+
+// run_stages runs every stage of the batch, recomputing map outputs that were
+// lost with their executor.
+static rl_err
+run_stages(rl_runner *d, batch *b, char *errbuf, size_t errlen)
+{
+	size_t   nstages = d->d_plan->p_nstages;
+	rl_err   rv;
+	uint32_t failed_map;
+	if ((rv = run_map_stage(d, b, errbuf, errlen)) != RL_OK)
+		return rv;
+	for (uint32_t s = 1; s < nstages; s++) {
+		int named = -1;
+		for (int round = 0;; round++) {
+			// Recompute map outputs that are gone (their executor was lost).
+			if (forget_lost_outputs(d, b, s - 1, named) > 0) {
+				if (s - 1 > 0) {
+					snprintf(errbuf, errlen,
+					    "shuffle outputs of stage %" PRIu32 " were lost",
+					    s - 1);
+					return RL_ERR_FETCH_FAILED;
+				}
+				rl_warn(COMP, "recomputing lost map outputs",
+				    "batch_ms=%" PRId64 " stage=%" PRIu32, b->b_time_ms, s - 1);
+				if ((rv = run_map_stage(d, b, errbuf, errlen)) != RL_OK)
+					return rv;
+			}
+			if (b->b_tasks[s] != NULL) {
+				rl_sched_reset(b->b_tasks[s], b->b_ntasks[s]);
+				rl_free(b->b_tasks[s]);
+			}
+			plan_reduce(d, b, s);
+			rv = rl_sched_run(d->d_pool, b->b_tasks[s], b->b_ntasks[s], &d->d_sched,
+			    &failed_map, errbuf, errlen);
+			if (rv != RL_ERR_FETCH_FAILED)
+				break;
+			if (round + 1 == MAX_STAGE_ROUNDS)
+				return rv;
+			rl_warn(COMP, "shuffle fetch failed",
+			    "batch_ms=%" PRId64 " stage=%" PRIu32 " map_partition=%" PRIu32
+			    " error=\"%s\"",
+			    b->b_time_ms, s, failed_map, errbuf);
+			named = (int)failed_map;
+		}
+		if (rv != RL_OK)
+			return rv;
+	}
+	return RL_OK;
+}
+
+// zk_progress writes to /rill/jobs/<name>/offsets/<split id> the positions
+// this batch moved (every position, the first time in a run). A Kafka
+// split's id is TOPIC/PARTITION: SPEC.md's offsets/<topic>/<partition>.
+static void
+zk_progress(rl_runner *d, const batch *b, rl_input_part *parts, size_t nparts)
+{
+	if (d->d_zk == NULL)
+		return;
+	for (size_t i = 0; i < nparts && i < b->b_nparts; i++) {
+		if (d->d_zk_synced && b->b_until[i] == b->b_from[i])
+			continue;
+		char path[512], value[32], why[512];
+		snprintf(path, sizeof(path), "/rill/jobs/%s/offsets/%s", d->d_job->j_name,
+		    parts[i].ip_id);
+		int len = snprintf(value, sizeof(value), "%" PRId64, parts[i].ip_next);
+		if (rl_zk_set(d->d_zk, path, value, (size_t)len, why, sizeof(why)) != RL_OK) {
+			rl_warn(COMP, "cannot write progress to ZooKeeper", "path=%s error=\"%s\"",
+			    path, why);
+			d->d_zk_synced = false;
+			return;
+		}
+	}
+	d->d_zk_synced = true;
+}
+
+// advance moves every split past the batch and commits the progress where
+// the source keeps it (Kafka: the job's consumer group) and to ZooKeeper.
+static void
+advance(rl_runner *d, batch *b)
+{
+	size_t         nparts;
+	rl_input_part *parts = rl_input_parts(d->d_input, &nparts);
+	for (size_t i = 0; i < b->b_nparts && i < nparts; i++)
+		parts[i].ip_next = b->b_until[i];
+	for (size_t t = 0; t < b->b_ntasks[0]; t++)
+		parts[b->b_part_of_map[t]].ip_preferred = b->b_tasks[0][t].t_exec;
+	char why[512];
+	if (rl_input_commit(d->d_input, why, sizeof(why)) != RL_OK)
+		rl_warn(COMP, "cannot commit progress outside the checkpoint",
+		    "source=%s error=\"%s\"", rl_input_connector(d->d_input), why);
+	zk_progress(d, b, parts, nparts);
+}
+
+static int
+cmp_desc(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+	return (x < y) - (x > y);
+}
+
+// prune_state keeps, in every state partition, the snapshots of the newest
+// STATE_KEEP batches and removes older ones.
+static void
+prune_state(rl_runner *d)
+{
+	for (uint32_t s = 0; s < d->d_plan->p_nstages; s++) {
+		if (d->d_plan->p_stages[s].st_state_step == NULL)
+			continue;
+		for (uint32_t p = 0; p < d->d_state_width; p++) {
+			char dir[4096];
+			snprintf(dir, sizeof(dir), "%s/%" PRIu32 "/%" PRIu32, d->d_state_dir, s, p);
+			DIR *dh = opendir(dir);
+			if (dh == NULL)
+				continue;
+			int64_t       *times = NULL;
+			size_t         n = 0, cap = 0;
+			struct dirent *de;
+			while ((de = readdir(dh)) != NULL) {
+				char     *end;
+				long long t = strtoll(de->d_name, &end, 10);
+				if (end == de->d_name || strcmp(end, ".snap") != 0)
+					continue;
+				if (n == cap) {
+					cap = rl_growth(cap, n + 1, 16);
+					times = rl_realloc(times, cap * sizeof(int64_t));
+				}
+				times[n++] = t;
+			}
+			closedir(dh);
+			qsort(times, n, sizeof(int64_t), cmp_desc);
+			for (size_t k = STATE_KEEP; k < n; k++) {
+				char path[4200];
+				snprintf(path, sizeof(path), "%s/%" PRId64 ".snap", dir, times[k]);
+				unlink(path);
+			}
+			rl_free(times);
+		}
+	}
+}
+
+// find_committed marks, for a recovered batch whose sink transactions were
+// prepared, the sink partitions whose transaction did commit: they must not
+// be written again.
+static rl_err
+find_committed(rl_runner *d, batch *b, char *errbuf, size_t errlen)
+{
+	size_t last = d->d_plan->p_nstages - 1, width = b->b_nreduce;
+	if (last == 0) { // the sink tasks are the map tasks: one per non-empty range
+		width = 0;
+		for (size_t r = 0; r < d->d_replay->n_splits; r++)
+			width += d->d_replay->splits[r]->until > d->d_replay->splits[r]->from;
+	}
+	b->b_skip = rl_calloc(width + 1, sizeof(bool));
+	b->b_nskip = width;
+	size_t committed = 0;
+	for (uint32_t p = 0; p < width; p++) {
+		rl_err rv = d->d_sink->sk_committed(
+		    d->d_sink_state, p, b->b_time_ms, &b->b_skip[p], errbuf, errlen);
+		if (rv != RL_OK)
+			return rv;
+		committed += b->b_skip[p];
+	}
+	rl_info(COMP, "sink transactions already committed",
+	    "job=%s batch_ms=%" PRId64 " committed=%zu of=%zu", d->d_job->j_name, b->b_time_ms,
+	    committed, width);
+	return RL_OK;
+}
+
+// commit_transactions records the batch as prepared, has every sink task's
+// transaction committed, and runs again the tasks whose transaction did not
+// commit (their executor died in between) until all have.
+static rl_err
+commit_transactions(rl_runner *d, batch *b, char *errbuf, size_t errlen)
+{
+	uint32_t last = (uint32_t)d->d_plan->p_nstages - 1;
+	rl_err   rv = write_record(d, b, RILL__BATCH_RECORD__PHASE__PREPARED, errbuf, errlen);
+	if (rv == RL_OK && crash_at(d, "sink-prepared", errbuf, errlen))
+		return RL_ERR_CANCELED; // transactions open, none committed
+	for (int round = 0; rv == RL_OK; round++) {
+		size_t         n = b->b_ntasks[last];
+		rl_sched_task *tasks = b->b_tasks[last];
+		bool          *failed = rl_calloc(n + 1, sizeof(bool));
+		size_t nfailed = rl_sink_finish(d->d_pool, d->d_job, rl_job_sink_kind(d->d_job),
+		    b->b_time_ms, last, tasks, n, true, failed);
+		for (size_t i = 0; i < n && nfailed > 0; i++) {
+			bool done = false; // the answer may have been lost, not the commit
+			if (failed[i]
+			    && d->d_sink->sk_committed(d->d_sink_state,
+			           tasks[i].t_launch->partition, b->b_time_ms, &done, errbuf,
+			           errlen)
+			        == RL_OK
+			    && done) {
+				failed[i] = false;
+				nfailed--;
+			}
+		}
+		if (nfailed == 0) {
+			rl_free(failed);
+			break;
+		}
+		if (round == MAX_STAGE_ROUNDS) {
+			snprintf(errbuf, errlen,
+			    "%zu sink transactions of batch %" PRId64 " did not commit", nfailed,
+			    b->b_time_ms);
+			rl_free(failed);
+			return RL_ERR_IO;
+		}
+		rl_warn(COMP, "writing sink partitions again",
+		    "job=%s batch_ms=%" PRId64 " partitions=%zu", d->d_job->j_name, b->b_time_ms,
+		    nfailed);
+		if (last == 0) {
+			for (size_t i = 0; i < n; i++)
+				if (failed[i])
+					rl_sched_reset(&tasks[i], 1);
+			rl_free(failed);
+			rv = run_map_stage(d, b, errbuf, errlen);
+			continue;
+		}
+		// Everything but the failed partitions is committed: skip it.
+		rl_free(b->b_skip);
+		b->b_nskip = b->b_nreduce;
+		b->b_skip = rl_calloc(b->b_nskip + 1, sizeof(bool));
+		for (size_t p = 0; p < b->b_nskip; p++)
+			b->b_skip[p] = true;
+		for (size_t i = 0; i < n; i++)
+			if (failed[i])
+				b->b_skip[tasks[i].t_launch->partition] = false;
+		rl_free(failed);
+		rv = run_stages(d, b, errbuf, errlen);
+	}
+	return rv;
+}
+
+// abort_transactions lets go of what the sink tasks of a failed batch
+// prepared (best effort: a re-run fences them anyway).
+static void
+abort_transactions(rl_runner *d, batch *b)
+{
+	size_t last = d->d_plan->p_nstages - 1;
+	if (!d->d_two_phase || b->b_tasks[last] == NULL)
+		return;
+	bool *failed = rl_calloc(b->b_ntasks[last] + 1, sizeof(bool));
+	rl_sink_finish(d->d_pool, d->d_job, rl_job_sink_kind(d->d_job), b->b_time_ms,
+	    (uint32_t)last, b->b_tasks[last], b->b_ntasks[last], false, failed);
+	rl_free(failed);
+}
+
+// record_latency adds the batch's records to the latency histogram: each
+// record's age when the batch was planned, plus planning to commit.
+static void
+record_latency(rl_runner *d, const batch *b, int64_t commit_ms)
+{
+	int64_t since_plan = commit_ms - b->b_plan_ms;
+	for (size_t i = 0; i < b->b_ntasks[0]; i++) {
+		const Rill__TaskMetrics *m = b->b_tasks[0][i].t_result->metrics;
+		for (size_t k = 0; m != NULL && k < m->n_record_age; k++) {
+			const Rill__HistBucket *hb = m->record_age[k];
+			if (hb->bucket < RL_HIST_BUCKETS)
+				rl_hist_add(&d->d_latency, rl_hist_upper(hb->bucket) + since_plan,
+				    hb->count);
+		}
+	}
+}
+
+// run_batch runs batch T from its plan to its commit.
+static rl_err
+run_batch(rl_runner *d, int64_t batch_ms, uint64_t *ret_records, size_t *ret_tasks, char *errbuf,
+    size_t errlen)
+{
+	batch  b = { .b_time_ms = batch_ms };
+	size_t nstages = d->d_plan->p_nstages, nparts;
+	rl_arena_init(&b.b_arena, 16 * 1024);
+	int64_t t0 = rl_mono_us(), t_refresh = 0, t_stages = 0, t_commit = 0;
+	rl_err  rv = rl_input_refresh(d->d_input, errbuf, errlen);
+	t_refresh = rl_mono_us();
+	if (rv != RL_OK) {
+		*ret_tasks = SIZE_MAX; // tells the loop: no latest positions, no batch
+		goto out;
+	}
+	rl_input_parts(d->d_input, &nparts);
+	if (d->d_replay != NULL && d->d_replay->shuffle_partitions > 0)
+		b.b_nreduce = d->d_replay->shuffle_partitions; // the same buckets as the first run
+	else if (d->d_state_width > 0)
+		b.b_nreduce = d->d_state_width; // the state is split this many ways, for good
+	else if (d->d_job->j_shuffle_partitions > 0)
+		b.b_nreduce = (uint32_t)d->d_job->j_shuffle_partitions;
+	else
+		b.b_nreduce = (uint32_t)(nparts < RL_PARTITIONS_MAX ? nparts : RL_PARTITIONS_MAX);
+	if (d->d_replay != NULL && d->d_two_phase
+	    && d->d_replay->phase == RILL__BATCH_RECORD__PHASE__PREPARED
+	    && (rv = find_committed(d, &b, errbuf, errlen)) != RL_OK)
+		goto out;
+	plan_ranges(d, &b);
+	*ret_tasks = b.b_ntasks[0];
+	if (b.b_ntasks[0] == 0)
+		goto out; // nothing new: no task, no output, no record
+	// The plan is durable before anything runs.
+	if ((rv = write_record(d, &b, RILL__BATCH_RECORD__PHASE__PLANNED, errbuf, errlen)) != RL_OK)
+		goto out;
+	if (crash_at(d, "batch-planned", errbuf, errlen)) { // planned, nothing ran
+		rv = RL_ERR_CANCELED;
+		goto out;
+	}
+	if (d->d_sink->sk_prepare != NULL
+	    && (rv = d->d_sink->sk_prepare(d->d_sink_state, batch_ms, errbuf, errlen)) != RL_OK)
+		goto out;
+	if ((rv = run_stages(d, &b, errbuf, errlen)) != RL_OK)
+		goto out;
+	if (crash_at(d, "batch-ran", errbuf, errlen)) { // every task ran, nothing committed
+		rv = RL_ERR_CANCELED;
+		goto out;
+	}
+	t_stages = rl_mono_us();
+	for (size_t i = 0; i < b.b_ntasks[0]; i++) {
+		const Rill__TaskMetrics *m = b.b_tasks[0][i].t_result->metrics;
+		b.b_records += m != NULL ? m->input_records : 0;
+	}
+	if (d->d_two_phase) {
+		rv = commit_transactions(d, &b, errbuf, errlen);
+	} else if (d->d_sink->sk_commit != NULL) {
+		rl_sink_batch sb = {
+			.sb_time_ms = batch_ms,
+			.sb_tasks = b.b_tasks[nstages - 1],
+			.sb_ntasks = b.b_ntasks[nstages - 1],
+		};
+		rv = d->d_sink->sk_commit(d->d_sink_state, &sb, errbuf, errlen);
+	}
+	if (rv != RL_OK)
+		goto out;
+	record_latency(d, &b, rl_now_ms());
+	t_commit = rl_mono_us();
+	if (crash_at(d, "sink-committed", errbuf, errlen)) { // output visible, batch not done
+		rv = RL_ERR_CANCELED;
+		goto out;
+	}
+	if ((rv = write_record(d, &b, RILL__BATCH_RECORD__PHASE__DONE, errbuf, errlen)) != RL_OK)
+		goto out;
+	if (crash_at(d, "batch-done", errbuf, errlen)) { // done, progress not yet committed
+		rv = RL_ERR_CANCELED;
+		goto out;
+	}
+	if (d->d_state_dir != NULL) {
+		d->d_state_width = b.b_nreduce;
+		d->d_state_read_ms = batch_ms;
+		prune_state(d);
+	}
+	advance(d, &b);
+	*ret_records = b.b_records;
+	rl_debug(COMP, "batch phases",
+	    "batch_ms=%" PRId64 " watermarks_ms=%.3f stages_ms=%.3f commit_ms=%.3f record_ms=%.3f",
+	    batch_ms, (double)(t_refresh - t0) / 1000, (double)(t_stages - t_refresh) / 1000,
+	    (double)(t_commit - t_stages) / 1000, (double)(rl_mono_us() - t_commit) / 1000);
+out:
+	if (rv != RL_OK && !d->d_crashed)
+		abort_transactions(d, &b);
+	if (rv == RL_OK && d->d_replay != NULL) {
+		rill__batch_record__free_unpacked(d->d_replay, NULL);
+		d->d_replay = NULL;
+	}
+	batch_free(&b);
+	return rv;
+}
+
+static bool
+caught_up(rl_input *in)
+{
+	size_t         n;
+	rl_input_part *parts = rl_input_parts(in, &n);
+	for (size_t i = 0; i < n; i++)
+		if (parts[i].ip_next < parts[i].ip_target && parts[i].ip_next < parts[i].ip_latest)
+			return false;
+	return true;
+}
+
+// recover positions the input from the checkpoint (or starting_offsets) and
+// returns the first batch time to run.
+static rl_err
+recover(rl_runner *d, int64_t *ret_first_ms, char *errbuf, size_t errlen)
+{
+	const rl_job      *job = d->d_job;
+	Rill__BatchRecord *rec = NULL;
+	rl_err             rv;
+	if (d->d_ckp != NULL
+	    && (rv = rl_checkpoint_latest(d->d_ckp, &rec, errbuf, errlen)) != RL_OK)
+		return rv;
+	if (rec == NULL) {
+		if ((rv = rl_input_start(d->d_input, NULL, errbuf, errlen)) != RL_OK)
+			return rv;
+		*ret_first_ms = rl_clock_next_tick(rl_now_ms(), job->j_batch_ms);
+		return RL_OK;
+	}
+	if (strcmp(rec->job, job->j_name) != 0) {
+		snprintf(errbuf, errlen,
+		    "checkpoint directory %s belongs to job '%s', not '%s': give this job a "
+		    "directory of its own",
+		    rl_checkpoint_dir(d->d_ckp), rec->job, job->j_name);
+		rill__batch_record__free_unpacked(rec, NULL);
+		return RL_ERR_INVAL;
+	}
+	if ((rv = check_state_fits(d, rec, errbuf, errlen)) != RL_OK
+	    || (rv = rl_input_start(d->d_input, rec, errbuf, errlen)) != RL_OK) {
+		rill__batch_record__free_unpacked(rec, NULL);
+		return rv;
+	}
+	// The state a batch starts from: after a done batch its own snapshots,
+	// for a batch run again the ones it started from the first time.
+	d->d_state_read_ms = rec->phase == RILL__BATCH_RECORD__PHASE__DONE ? rec->batch_time_ms
+	                                                                   : rec->state_read_ms;
+	if (rec->rate != NULL && rec->rate->latest_rate > 0) {
+		d->d_pid.p_latest_rate = rec->rate->latest_rate;
+		d->d_pid.p_latest_error = rec->rate->latest_error;
+		d->d_pid.p_latest_time_ms = rec->rate->latest_time_ms;
+		d->d_pid.p_first_run = rec->rate->first_run;
+		if (!d->d_pid.p_first_run)
+			d->d_rate = rec->rate->latest_rate;
+	}
+	if (rec->phase == RILL__BATCH_RECORD__PHASE__DONE) {
+		*ret_first_ms = rl_clock_resume(
+		    rec->batch_time_ms, job->j_batch_ms, rl_now_ms(), job->j_catch_up);
+		rl_info(COMP, "resuming from checkpoint",
+		    "job=%s last_batch_ms=%" PRId64 " next_batch_ms=%" PRId64 " catch_up=%s",
+		    job->j_name, rec->batch_time_ms, *ret_first_ms,
+		    job->j_catch_up == RL_CATCH_UP_ALL ? "all" : "latest");
+		rill__batch_record__free_unpacked(rec, NULL);
+		return RL_OK;
+	}
+	rl_info(COMP, "re-running a batch that did not finish",
+	    "job=%s batch_ms=%" PRId64 " phase=%s", job->j_name, rec->batch_time_ms,
+	    rec->phase == RILL__BATCH_RECORD__PHASE__PLANNED ? "planned" : "prepared");
+	*ret_first_ms = rec->batch_time_ms;
+	d->d_replay = rec;
+	return RL_OK;
+}
+
+// fence_sink leaves what sink tasks of an earlier run prepared unable to
+// commit, for every sink partition a batch of this run may use.
+static void
+fence_sink(rl_runner *d)
+{
+	if (!d->d_two_phase || d->d_sink->sk_fence == NULL)
+		return;
+	size_t nparts;
+	rl_input_parts(d->d_input, &nparts);
+	uint32_t width = (uint32_t)nparts;
+	if (d->d_replay != NULL && d->d_replay->shuffle_partitions > width)
+		width = d->d_replay->shuffle_partitions;
+	if (d->d_job->j_shuffle_partitions > width)
+		width = (uint32_t)d->d_job->j_shuffle_partitions;
+	d->d_sink->sk_fence(d->d_sink_state, width);
+}
+
+// warm_readers gives every split an executor (round robin) and has it start
+// reading the split where the first batch will read (Kafka: the partition's
+// consumer): the data is prefetched before that batch asks, and the split's
+// later tasks go to the same warm executor.
+static void
+warm_readers(rl_runner *d)
+{
+	size_t         nparts;
+	rl_input_part *parts = rl_input_parts(d->d_input, &nparts);
+	pthread_mutex_lock(&d->d_pool->p_mu);
+	int nexecs = d->d_pool->p_nexecs;
+	pthread_mutex_unlock(&d->d_pool->p_mu);
+	if (nparts == 0 || nexecs == 0)
+		return;
+	batch b = { .b_time_ms = 0 };
+	rl_arena_init(&b.b_arena, 4096);
+	rl_sched_task *tasks = new_tasks(nparts);
+	for (size_t i = 0; i < nparts; i++) {
+		Rill__TaskLaunch *tl = new_launch(d, &b, 0, (uint32_t)i);
+		new_split(d, &b, tl, &parts[i], parts[i].ip_next, parts[i].ip_next);
+		tl->warm_only = true;
+		tasks[i].t_launch = tl;
+		tasks[i].t_preferred = (int)(i % (size_t)nexecs);
+	}
+	uint32_t failed;
+	char     why[512];
+	if (rl_sched_run(d->d_pool, tasks, nparts, &d->d_sched, &failed, why, sizeof(why)) == RL_OK)
+		for (size_t i = 0; i < nparts; i++)
+			parts[i].ip_preferred = tasks[i].t_exec;
+	else
+		rl_warn(
+		    COMP, "cannot warm the readers", "job=%s error=\"%s\"", d->d_job->j_name, why);
+	rl_sched_reset(tasks, nparts);
+	rl_free(tasks);
+	rl_arena_fini(&b.b_arena);
+}
+
+// after_batch feeds a finished batch to the rate estimator.
+static void
+after_batch(rl_runner *d, uint64_t records, int64_t processing_us, int64_t delay_ms)
+{
+	if (!rl_input_limits(d->d_input)->l_backpressure)
+		return;
+	double  rate;
+	int64_t processing_ms = (processing_us + 999) / 1000;
+	if (rl_pid_compute(
+	        &d->d_pid, rl_now_ms(), (int64_t)records, processing_ms, delay_ms, &rate)) {
+		d->d_rate = rate;
+		rl_debug(COMP, "backpressure rate", "job=%s rate=%.1f", d->d_job->j_name, rate);
+	}
+}
+
+rl_err
+rl_runner_run(rl_runner *d, rl_runner_stats *stats, char *errbuf, size_t errlen)
+{
+	const int64_t interval = d->d_job->j_batch_ms;
+	const int64_t started = rl_mono_ms();
+	rl_err        rv = RL_OK;
+	int64_t       batch_ms, unreachable_since = -1;
+	memset(stats, 0, sizeof(*stats));
+	// Like Spark's maxRegisteredResourcesWaitingTime: wait for the executors
+	// asked for, then go on with those there are; none at all is an error.
+	if (d->d_opts.min_executors > 0
+	    && !rl_pool_wait_for(d->d_pool, d->d_opts.min_executors, 30000, &d->d_stop)) {
+		if (d->d_stop) { // asked to stop before anything ran: nothing to finish
+			rl_info(COMP, "job stopped",
+			    "job=%s batches=0 records=0 result=ok while=\"waiting for executors\"",
+			    d->d_job->j_name);
+			return RL_OK;
+		}
+		pthread_mutex_lock(&d->d_pool->p_mu);
+		int alive = rl_pool_alive(d->d_pool);
+		pthread_mutex_unlock(&d->d_pool->p_mu);
+		if (alive == 0) {
+			snprintf(errbuf, errlen,
+			    "no executor registered within 30 s (waiting for %d)",
+			    d->d_opts.min_executors);
+			return RL_ERR_TIMEDOUT;
+		}
+		rl_warn(COMP, "going on with fewer executors",
+		    "job=%s registered=%d wanted=%d waited_ms=30000", d->d_job->j_name, alive,
+		    d->d_opts.min_executors);
+	}
+	if ((rv = recover(d, &batch_ms, errbuf, errlen)) != RL_OK)
+		return rv;
+	fence_sink(d);
+	warm_readers(d);
+	if (d->d_opts.available_now) {
+		if ((rv = rl_input_refresh(d->d_input, errbuf, errlen)) != RL_OK)
+			return rv;
+		rl_input_set_targets(d->d_input);
+	}
+	rl_info(COMP, "job started",
+	    "job=%s batch_ms=%" PRId64 " stages=%zu available_now=%d checkpoint=%s",
+	    d->d_job->j_name, interval, d->d_plan->p_nstages, d->d_opts.available_now,
+	    d->d_ckp != NULL ? rl_checkpoint_dir(d->d_ckp) : "none");
+
+	while (!d->d_stop) {
+		if (d->d_replay == NULL && d->d_opts.available_now && caught_up(d->d_input))
+			break;
+		if (d->d_opts.run_for_ms > 0 && rl_mono_ms() - started >= d->d_opts.run_for_ms)
+			break;
+		if (!d->d_opts.available_now) {
+			// Wait for the batch's time, waking up for a stop.
+			while (!d->d_stop && rl_now_ms() < batch_ms)
+				rl_sleep_ms(
+				    batch_ms - rl_now_ms() < 50 ? batch_ms - rl_now_ms() : 50);
+			if (d->d_stop)
+				break;
+		}
+		int64_t  start_wall = rl_now_ms(), start = rl_mono_us();
+		uint64_t records = 0;
+		size_t   ntasks = 0;
+		bool     replay = d->d_replay != NULL;
+		rv = run_batch(d, batch_ms, &records, &ntasks, errbuf, errlen);
+		if (rv != RL_OK && ntasks == SIZE_MAX) {
+			// The watermarks could not be read: the brokers may be back
+			// soon. Nothing was planned; try at the next tick, for a while.
+			if (unreachable_since < 0)
+				unreachable_since = rl_mono_ms();
+			if (rl_mono_ms() - unreachable_since < WATERMARK_PATIENCE_MS) {
+				rl_warn(COMP, "cannot read the partitions' offsets, trying again",
+				    "job=%s error=\"%s\"", d->d_job->j_name, errbuf);
+				rl_sleep_ms(interval < 1000 ? interval : 1000);
+				if (d->d_replay == NULL)
+					batch_ms += interval;
+				continue;
+			}
+			size_t len = strlen(errbuf);
+			snprintf(errbuf + len, errlen - len, " (for %d s)",
+			    WATERMARK_PATIENCE_MS / 1000);
+		}
+		unreachable_since = -1;
+		if (rv != RL_OK) {
+			rl_error(COMP, "batch failed", "job=%s batch_ms=%" PRId64 " error=\"%s\"",
+			    d->d_job->j_name, batch_ms, errbuf);
+			break;
+		}
+		int64_t processing_us = rl_mono_us() - start;
+		int64_t delay = start_wall > batch_ms ? start_wall - batch_ms : 0;
+		stats->batches += ntasks > 0;
+		stats->records += records;
+		rl_info(COMP, "batch done",
+		    "job=%s batch_ms=%" PRId64 " records=%" PRIu64
+		    " tasks=%zu processing_ms=%.3f scheduling_delay_ms=%" PRId64
+		    " total_delay_ms=%.3f",
+		    d->d_job->j_name, batch_ms, records, ntasks, (double)processing_us / 1000.0,
+		    delay, (double)delay + (double)processing_us / 1000.0);
+		// Available-now batches run back to back, not on the clock: their
+		// "delay" is no backlog, and must not pull the rate down.
+		if (ntasks > 0)
+			after_batch(d, records, processing_us, d->d_opts.available_now ? 0 : delay);
+		// Late batches queue, never skipped; available-now runs them back to
+		// back. After a recovered batch, catch_up decides about missed ones.
+		if (replay)
+			batch_ms = rl_clock_resume(
+			    batch_ms, interval, rl_now_ms(), d->d_job->j_catch_up);
+		else
+			batch_ms += interval;
+	}
+	stats->elapsed_ms = rl_mono_ms() - started;
+	rl_info(COMP, "job stopped",
+	    "job=%s batches=%" PRIu64 " records=%" PRIu64 " elapsed_ms=%" PRId64
+	    " latency_p50_ms=%" PRId64 " latency_p99_ms=%" PRId64 " latency_max_ms=%" PRId64
+	    " peak_rss_kb=%llu result=%s",
+	    d->d_job->j_name, stats->batches, stats->records, stats->elapsed_ms,
+	    rl_hist_quantile(&d->d_latency, 0.5), rl_hist_quantile(&d->d_latency, 0.99),
+	    d->d_latency.h_max, (unsigned long long)(rl_peak_rss_bytes() / 1024),
+	    rv == RL_OK ? "ok" : rl_errname(rv));
+	return rv;
+}

@@ -1,0 +1,64 @@
+// SPDX-License-Identifier: Apache-2.0
+// One job's batch loop: the batch clock, split ranges, stages, task
+// scheduling, the sink's commit and recovery from the checkpoint. A host
+// (driver/driver.c for local mode and a standalone driver) owns the
+// executor pool and drives the loop's lifecycle: create, start (or run on
+// its own thread), stop, join, destroy.
+#ifndef RL_RUNNER_H
+#define RL_RUNNER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "common/error.h"
+#include "common/jobfile.h"
+#include "driver/executors.h"
+
+typedef struct rl_runner rl_runner;
+
+typedef struct rl_runner_opts {
+	bool        available_now; // process what is there at start, then return
+	int64_t     run_for_ms; // stop gracefully after this long; 0 = no limit
+	int         min_executors; // wait for this many before the first batch
+	uint64_t    epoch; // stamped on every task (fencing)
+	FILE       *print_out; // the print sink's output (default stdout)
+	const char *checkpoint_dir; // NULL: no checkpoint, no recovery
+	int         checkpoint_keep; // done batches kept (default 100)
+	const char *zk_connect; // write progress to ZooKeeper too, or NULL
+} rl_runner_opts;
+
+// Totals of a run, for the host's summary.
+typedef struct rl_runner_stats {
+	uint64_t batches;
+	uint64_t records;
+	int64_t  elapsed_ms;
+} rl_runner_stats;
+
+// rl_runner_create opens the job's source and sink (their driver halves)
+// and the checkpoint directory (if any). job and pool are borrowed and must
+// outlive the runner; the pool's executors run its tasks.
+rl_err rl_runner_create(const rl_job *job, rl_pool *pool, const rl_runner_opts *opts,
+    rl_runner **ret, char *errbuf, size_t errlen);
+// rl_runner_splits is how many input splits the job reads now.
+size_t rl_runner_splits(rl_runner *r);
+// rl_runner_run recovers from the checkpoint (a batch that was planned but
+// not done runs again with the same ranges and batch time), then runs
+// batches until stopped, the --for time is up, or (with available_now)
+// everything present at start is processed. A batch that fails for good ends
+// the run with its error in errbuf; a checkpoint that does not fit the job
+// (another job, a changed stateful step) is RL_ERR_INVAL saying what to do.
+// @locality the caller's thread, which it holds until the run ends
+rl_err rl_runner_run(rl_runner *r, rl_runner_stats *stats, char *errbuf, size_t errlen);
+// rl_runner_start runs rl_runner_run on a thread of the runner's own;
+// rl_runner_join waits for it to end and gives its result.
+rl_err rl_runner_start(rl_runner *r, char *errbuf, size_t errlen);
+rl_err rl_runner_join(rl_runner *r, rl_runner_stats *stats, char *errbuf, size_t errlen);
+// rl_runner_stop lets the batch in flight finish, then the run returns.
+// @locality async-signal-safe
+void rl_runner_stop(rl_runner *r);
+// rl_runner_destroy stops and joins a started runner first; NULL is a no-op.
+void rl_runner_destroy(rl_runner *r);
+
+#endif
