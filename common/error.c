@@ -2,30 +2,44 @@
 // Error texts, generated from RL_ERR_MAP so they cannot drift from the enum.
 #include "common/error.h"
 
-static const char *const texts[] = {
-#define RL_ERR_TEXT(name, text) [RL_ERR_##name] = text,
-	RL_ERR_MAP(RL_ERR_TEXT)
-#undef RL_ERR_TEXT
-};
+// Switches, not arrays indexed by value: a gap in the values is simply an unknown code, and
+// two codes given the same value do not compile (duplicate case).
 
-static const char *const names[] = {
-#define RL_ERR_NAME(name, text) [RL_ERR_##name] = #name,
-	RL_ERR_MAP(RL_ERR_NAME)
-#undef RL_ERR_NAME
-};
+bool
+rl_err_known(int err)
+{
+	switch (err) {
+#define RL_ERR_KNOWN(name, value, text)                                                            \
+	case value:                                                                                \
+		return true;
+		RL_ERR_MAP(RL_ERR_KNOWN)
+#undef RL_ERR_KNOWN
+	}
+	return false;
+}
 
 const char *
 rl_strerror(int err)
 {
-	if (err < 0 || err >= RL_ERR__COUNT)
-		return "unknown error";
-	return texts[err];
+	switch (err) {
+#define RL_ERR_TEXT(name, value, text)                                                             \
+	case value:                                                                                \
+		return text;
+		RL_ERR_MAP(RL_ERR_TEXT)
+#undef RL_ERR_TEXT
+	}
+	return "unknown error";
 }
 
 const char *
 rl_errname(int err)
 {
-	if (err < 0 || err >= RL_ERR__COUNT)
-		return "UNKNOWN";
-	return names[err];
+	switch (err) {
+#define RL_ERR_NAME(name, value, text)                                                             \
+	case value:                                                                                \
+		return #name;
+		RL_ERR_MAP(RL_ERR_NAME)
+#undef RL_ERR_NAME
+	}
+	return "UNKNOWN";
 }

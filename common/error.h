@@ -3,43 +3,51 @@
 #ifndef RL_ERROR_H
 #define RL_ERROR_H
 
-// X(name, text). Codes are stable: they travel in TaskResult and ErrorReply.
+#include <stdbool.h>
+
+// X(name, value, text). Each value is pinned: codes travel on the wire (TaskResult.code,
+// ErrorReply.code in proto/rill.proto), so a value is never changed or reused; a new code takes
+// a new number, and tests/common/error_test.c pins them all.
 #define RL_ERR_MAP(X)                                                                              \
-	X(OK, "no error")                                                                          \
-	X(NOMEM, "out of memory")                                                                  \
-	X(INVAL, "invalid argument")                                                               \
-	X(PARSE, "malformed input")                                                                \
-	X(IO, "input/output error")                                                                \
-	X(NOENT, "no such entry")                                                                  \
-	X(EXISTS, "already exists")                                                                \
-	X(TIMEDOUT, "timed out")                                                                   \
-	X(CLOSED, "closed")                                                                        \
-	X(PROTO, "protocol error")                                                                 \
-	X(VERSION, "unsupported version")                                                          \
-	X(KAFKA, "Kafka error")                                                                    \
-	X(DATA_LOSS, "data lost: offsets out of range")                                            \
-	X(NET, "network error")                                                                    \
-	X(BUSY, "busy")                                                                            \
-	X(STALE_EPOCH, "stale epoch")                                                              \
-	X(FETCH_FAILED, "shuffle fetch failed")                                                    \
-	X(CANCELED, "canceled")                                                                    \
-	X(NOTSUP, "not supported")                                                                 \
-	X(USAGE, "bad usage")                                                                      \
-	X(INTERNAL, "internal error")
+	X(OK, 0, "no error")                                                                       \
+	X(NOMEM, 1, "out of memory")                                                               \
+	X(INVAL, 2, "invalid argument")                                                            \
+	X(PARSE, 3, "malformed input")                                                             \
+	X(IO, 4, "input/output error")                                                             \
+	X(NOENT, 5, "no such entry")                                                               \
+	X(EXISTS, 6, "already exists")                                                             \
+	X(TIMEDOUT, 7, "timed out")                                                                \
+	X(CLOSED, 8, "closed")                                                                     \
+	X(PROTO, 9, "protocol error")                                                              \
+	X(VERSION, 10, "unsupported version")                                                      \
+	X(KAFKA, 11, "Kafka error")                                                                \
+	X(DATA_LOSS, 12, "data lost: offsets out of range")                                        \
+	X(NET, 13, "network error")                                                                \
+	X(BUSY, 14, "busy")                                                                        \
+	X(STALE_EPOCH, 15, "stale epoch")                                                          \
+	X(FETCH_FAILED, 16, "shuffle fetch failed")                                                \
+	X(CANCELED, 17, "canceled")                                                                \
+	X(NOTSUP, 18, "not supported")                                                             \
+	X(USAGE, 19, "bad usage")                                                                  \
+	X(INTERNAL, 20, "internal error")
 
 typedef enum rl_err {
-#define RL_ERR_ENUM(name, text) RL_ERR_##name,
+#define RL_ERR_ENUM(name, value, text) RL_ERR_##name = value,
 	RL_ERR_MAP(RL_ERR_ENUM)
 #undef RL_ERR_ENUM
-	    RL_ERR__COUNT
 } rl_err;
 
 #define RL_OK RL_ERR_OK
 
+// rl_err_known says whether err is one of the codes in RL_ERR_MAP (values may have gaps);
+// use it to check a code that came off the wire before casting it to rl_err.
+bool rl_err_known(int err);
+
 // rl_strerror returns a static description of err; unknown codes give "unknown error".
 const char *rl_strerror(int err);
 
-// rl_errname returns the symbolic name ("TIMEDOUT") of err, for logs.
+// rl_errname returns the symbolic name ("TIMEDOUT") of err, for logs; unknown codes give
+// "UNKNOWN".
 const char *rl_errname(int err);
 
 #endif

@@ -190,8 +190,9 @@ rl_kafka_partition_count(rl_kafka_meta *meta, const char *topic, int timeout_ms,
 		rv = RL_ERR_KAFKA;
 	} else if (md->topics[0].err != RD_KAFKA_RESP_ERR_NO_ERROR) {
 		rv = from_kafka(md->topics[0].err);
-		snprintf(errbuf, errlen, "topic '%s' on %s: %s", topic, meta->m_brokers,
-		    rv == RL_ERR_NOENT ? "no such topic" : rd_kafka_err2str(md->topics[0].err));
+		snprintf(errbuf, errlen, "topic '%s' on %s: %s%s", topic, meta->m_brokers,
+		    rv == RL_ERR_NOENT ? "no such topic: " : "",
+		    rd_kafka_err2str(md->topics[0].err));
 	} else if (md->topics[0].partition_cnt == 0) {
 		snprintf(errbuf, errlen, "topic '%s' on %s: no such topic", topic, meta->m_brokers);
 		rv = RL_ERR_NOENT;

@@ -322,8 +322,9 @@ rl_rpc_server_create(const char *url, int nworkers, rl_rpc_handler handler, void
 			snprintf(errbuf, errlen, "server context: %s", nng_strerror(rv));
 			goto err_workers;
 		}
-		if (pthread_create(&w->w_thread, NULL, worker_main, w) != 0) {
-			snprintf(errbuf, errlen, "cannot start a server thread");
+		int prv = pthread_create(&w->w_thread, NULL, worker_main, w);
+		if (prv != 0) {
+			snprintf(errbuf, errlen, "cannot start a server thread: %s", strerror(prv));
 			rv = NNG_ENOMEM;
 			goto err_workers;
 		}
@@ -534,7 +535,8 @@ reply_to_result(rl_msg *msg, char *errbuf, size_t errlen)
 		return RL_OK;
 	Rill__ErrorReply *er = msg->m_env->error;
 	snprintf(errbuf, errlen, "peer says: %s", er->message);
-	rl_err code = er->code > 0 && er->code < RL_ERR__COUNT ? (rl_err)er->code : RL_ERR_PROTO;
+	rl_err code
+	    = er->code != RL_OK && rl_err_known((int)er->code) ? (rl_err)er->code : RL_ERR_PROTO;
 	return code;
 }
 
@@ -593,7 +595,7 @@ err_ctx:
 }
 
 static void
-call_finish(call *k, rl_err err, rl_msg *reply)
+call_finish(call *k, rl_err err, const char *why, rl_msg *reply)
 {
 	rl_rpc_client *cli = k->k_cli;
 	pthread_mutex_lock(&cli->c_mu);
@@ -605,7 +607,7 @@ call_finish(call *k, rl_err err, rl_msg *reply)
 		k->k_next->k_prev = k->k_prev;
 	pthread_mutex_unlock(&cli->c_mu);
 
-	k->k_done(k->k_arg, err, reply);
+	k->k_done(k->k_arg, err, why, reply);
 	nng_ctx_close(k->k_ctx);
 	nng_aio_reap(k->k_aio);
 	rl_free(k);
@@ -621,7 +623,7 @@ call_step(void *arg)
 	if (k->k_state == CALL_SEND) {
 		if (rv != 0) {
 			nng_msg_free(nng_aio_get_msg(k->k_aio));
-			call_finish(k, from_nng(rv), NULL);
+			call_finish(k, from_nng(rv), nng_strerror(rv), NULL);
 			return;
 		}
 		pthread_mutex_lock(&cli->c_mu);
@@ -636,11 +638,11 @@ call_step(void *arg)
 		}
 		pthread_mutex_unlock(&cli->c_mu);
 		if (canceled)
-			call_finish(k, RL_ERR_CANCELED, NULL);
+			call_finish(k, RL_ERR_CANCELED, rl_strerror(RL_ERR_CANCELED), NULL);
 		return;
 	}
 	if (rv != 0) {
-		call_finish(k, from_nng(rv), NULL);
+		call_finish(k, from_nng(rv), nng_strerror(rv), NULL);
 		return;
 	}
 	rl_msg *msg;
@@ -651,7 +653,7 @@ call_step(void *arg)
 	}
 	if (err != RL_OK)
 		rl_warn("rpc", "bad reply", "url=%s error=\"%s\"", cli->c_url, why);
-	call_finish(k, err, err == RL_OK ? msg : NULL);
+	call_finish(k, err, err == RL_OK ? "" : why, err == RL_OK ? msg : NULL);
 }
 
 void
@@ -689,7 +691,7 @@ err_ctx:
 	nng_ctx_close(k->k_ctx);
 err_call:
 	rl_free(k);
-	done(arg, from_nng(rv), NULL);
+	done(arg, from_nng(rv), nng_strerror(rv), NULL);
 }
 
 void

@@ -99,8 +99,10 @@ rl_err rl_rpc_call(rl_rpc_client *cli, Rill__Envelope *req, const void *tail, si
     int timeout_ms, rl_msg **ret, char *errbuf, size_t errlen);
 
 // Completion of an asynchronous call, on an nng thread. On success reply is
-// the answer and the callee owns it; otherwise reply is NULL.
-typedef void (*rl_rpc_done_cb)(void *arg, rl_err err, rl_msg *reply);
+// the answer and the callee owns it, and why is ""; otherwise reply is NULL and
+// why says what failed in nng's own words (nng_strerror) or the peer's (an
+// ErrorReply's message). why is valid only during the call: copy it to keep it.
+typedef void (*rl_rpc_done_cb)(void *arg, rl_err err, const char *why, rl_msg *reply);
 
 // rl_rpc_call_async sends req and calls done exactly once. A timeout_ms < 0 waits forever.
 void rl_rpc_call_async(

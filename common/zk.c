@@ -253,8 +253,8 @@ session_open(const char *connect, int session_timeout_ms, int timeout_ms, int64_
 	    connect, session_watcher, session_timeout_ms, NULL, zk, ZOO_NO_LOG_CLIENTENV, log_line);
 	if (zk->z_handle == NULL) {
 		int err = errno;
-		snprintf(errbuf, errlen, "ZooKeeper at %s: cannot start a session: %s", connect,
-		    err == ENOENT ? "no server name resolves" : strerror(err));
+		snprintf(errbuf, errlen, "ZooKeeper at %s: cannot start a session: %s%s", connect,
+		    err == ENOENT ? "no server name resolves: " : "", strerror(err));
 		rv = err == EINVAL ? RL_ERR_INVAL : err == ENOMEM ? RL_ERR_NOMEM : RL_ERR_NET;
 		goto err_session;
 	}

@@ -31,7 +31,8 @@ rl_local_find_executor(char *buf, size_t len, char *errbuf, size_t errlen)
 		snprintf(buf, len, "%s", env);
 		return access(buf, X_OK) == 0
 		    ? RL_OK
-		    : (snprintf(errbuf, errlen, "RILL_EXECUTOR_BIN=%s is not executable", env),
+		    : (snprintf(errbuf, errlen, "RILL_EXECUTOR_BIN=%s is not executable: %s", env,
+		           strerror(errno)),
 		        RL_ERR_NOENT);
 	}
 	char    self[4096];

@@ -20,6 +20,7 @@ typedef struct completion {
 	int     c_exec;
 	rl_err  c_err;
 	rl_msg *c_msg;
+	char    c_why[256]; // the call's failure in nng's or the peer's words
 } completion;
 
 typedef struct run {
@@ -38,7 +39,7 @@ typedef struct launch_arg {
 } launch_arg;
 
 static void
-on_done(void *arg, rl_err err, rl_msg *reply)
+on_done(void *arg, rl_err err, const char *why, rl_msg *reply)
 {
 	launch_arg *la = arg;
 	run        *r = la->l_run;
@@ -48,7 +49,9 @@ on_done(void *arg, rl_err err, rl_msg *reply)
 		r->r_qcap = rl_growth(r->r_qcap, r->r_qlen + 1, 16);
 		r->r_queue = rl_realloc(r->r_queue, r->r_qcap * sizeof(completion));
 	}
-	r->r_queue[r->r_qlen++] = (completion) { la->l_task, la->l_exec, err, reply };
+	completion *c = &r->r_queue[r->r_qlen++];
+	*c = (completion) { la->l_task, la->l_exec, err, reply, "" };
+	snprintf(c->c_why, sizeof(c->c_why), "%s", why);
 	pool->p_execs[la->l_exec]->e_busy--;
 	r->r_inflight--;
 	pthread_cond_broadcast(&pool->p_cond);
@@ -130,7 +133,7 @@ handle(run *r, completion *c, const rl_sched_opts *opts, uint32_t *ret_failed_ma
 			res = NULL;
 		}
 	} else {
-		snprintf(why, sizeof(why), "%s", rl_strerror(c->c_err));
+		snprintf(why, sizeof(why), "%s (%s)", rl_strerror(c->c_err), c->c_why);
 	}
 	if (res != NULL && res->status == RILL__TASK_RESULT__STATUS__OK) {
 		if (rl_log_enabled(RL_LOG_DEBUG) && res->metrics != NULL)
@@ -147,8 +150,8 @@ handle(run *r, completion *c, const rl_sched_opts *opts, uint32_t *ret_failed_ma
 		return RL_OK;
 	}
 	if (res != NULL) {
-		code = res->code > 0 && res->code < RL_ERR__COUNT ? (rl_err)res->code
-		                                                  : RL_ERR_INTERNAL;
+		code = res->code != RL_OK && rl_err_known((int)res->code) ? (rl_err)res->code
+		                                                          : RL_ERR_INTERNAL;
 		snprintf(
 		    why, sizeof(why), "%s", res->error != NULL ? res->error : rl_strerror(code));
 	}

@@ -172,6 +172,7 @@ typedef struct fetch_call {
 	rl_err             f_err;
 	rl_msg            *f_reply;
 	bool               f_unreachable; // no connection within PEER_CONNECT_MS
+	char               f_why[256]; // f_err in nng's or the peer's words, or ""
 } fetch_call;
 
 typedef struct fetch_wait {
@@ -181,12 +182,13 @@ typedef struct fetch_wait {
 } fetch_wait;
 
 static void
-fetch_done(void *arg, rl_err err, rl_msg *reply)
+fetch_done(void *arg, rl_err err, const char *why, rl_msg *reply)
 {
 	fetch_call *c = arg;
 	fetch_wait *w = c->f_wait;
 	pthread_mutex_lock(&w->w_mu);
 	c->f_err = err;
+	snprintf(c->f_why, sizeof(c->f_why), "%s", why);
 	c->f_reply = reply;
 	w->w_pending--;
 	pthread_cond_signal(&w->w_cond);
@@ -232,8 +234,8 @@ use_reply(const rl_fetch_group *g, const fetch_call *c, rl_block_cb cb, void *cb
 		return RL_ERR_FETCH_FAILED;
 	}
 	if (c->f_err != RL_OK) {
-		snprintf(errbuf, errlen, "fetching %zu map outputs from %s: %s", g->g_nmaps,
-		    g->g_url, rl_strerror(c->f_err));
+		snprintf(errbuf, errlen, "fetching %zu map outputs from %s: %s (%s)", g->g_nmaps,
+		    g->g_url, rl_strerror(c->f_err), c->f_why);
 		*ret_failed_map = g->g_maps[0];
 		return RL_ERR_FETCH_FAILED;
 	}
@@ -295,6 +297,7 @@ fetch(void *arg, const rl_fetch_group *groups, size_t ngroups, const rl_map_outp
 		rl_rpc_client *cli = peer_get(ex, groups[g].g_url, errbuf, errlen);
 		if (cli == NULL) {
 			calls[g].f_err = RL_ERR_NET;
+			snprintf(calls[g].f_why, sizeof(calls[g].f_why), "%s", errbuf);
 			continue;
 		}
 		if (!rl_rpc_client_wait_connected(cli, PEER_CONNECT_MS)) {

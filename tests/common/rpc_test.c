@@ -2,6 +2,8 @@
 // Frames and request/reply: protobuf round trips, truncated and garbage
 // frames, version checks, and a live server that survives garbage.
 #include <criterion/criterion.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -417,6 +419,7 @@ Test(rpc, call_to_nobody_times_out)
 	cr_assert_eq(heartbeat_within(cli, "x", 300, &reply, why, sizeof(why)), RL_ERR_TIMEDOUT);
 	cr_assert_null(reply);
 	cr_assert(strstr(why, "127.0.0.1:1") != NULL, "message: %s", why);
+	cr_assert(strstr(why, nng_strerror(NNG_ETIMEDOUT)) != NULL, "no nng text: %s", why);
 	rl_rpc_client_destroy(cli);
 }
 
@@ -442,4 +445,126 @@ Test(rpc, bad_listen_url_is_named)
 	cr_assert_eq(rl_rpc_server_create("udp://x", 1, echo_handler, NULL, &srv, why, sizeof(why)),
 	    RL_ERR_INVAL);
 	cr_assert(strstr(why, "udp://x") != NULL, "message: %s", why);
+}
+
+Test(rpc, dial_failure_keeps_nngs_own_text)
+{
+	rl_rpc_client *cli = NULL;
+	char           why[256] = "";
+	cr_assert_neq(rl_rpc_client_create("bogus://x", &cli, why, sizeof(why)), RL_OK);
+	cr_assert_null(cli);
+	char want[256];
+	snprintf(want, sizeof(want), "cannot dial bogus://x: %s", nng_strerror(NNG_ENOTSUP));
+	cr_assert_str_eq(why, want);
+}
+
+Test(rpc, listen_failure_keeps_nngs_own_text)
+{
+	rl_rpc_server *srv = start_server(), *second = NULL;
+	char           why[256] = "";
+	const char    *url = rl_rpc_server_url(srv);
+	cr_assert_eq(rl_rpc_server_create(url, 1, echo_handler, NULL, &second, why, sizeof(why)),
+	    RL_ERR_NET, "%s", why);
+	cr_assert_null(second);
+	char want[256];
+	snprintf(want, sizeof(want), "cannot listen on %s: %s", url, nng_strerror(NNG_EADDRINUSE));
+	cr_assert_str_eq(why, want);
+	rl_rpc_server_destroy(srv);
+}
+
+// What an asynchronous call's completion saw, for the test thread to wait on.
+typedef struct async_result {
+	pthread_mutex_t a_mu;
+	pthread_cond_t  a_cond;
+	bool            a_done;
+	rl_err          a_err;
+	char            a_why[256];
+	rl_msg         *a_reply;
+} async_result;
+
+static void
+async_done(void *arg, rl_err err, const char *why, rl_msg *reply)
+{
+	async_result *a = arg;
+	pthread_mutex_lock(&a->a_mu);
+	a->a_err = err;
+	snprintf(a->a_why, sizeof(a->a_why), "%s", why);
+	a->a_reply = reply;
+	a->a_done = true;
+	pthread_cond_signal(&a->a_cond);
+	pthread_mutex_unlock(&a->a_mu);
+}
+
+static void
+async_call(rl_rpc_client *cli, Rill__Envelope *env, int timeout_ms, async_result *a)
+{
+	*a = (async_result) { .a_err = RL_ERR_INTERNAL };
+	pthread_mutex_init(&a->a_mu, NULL);
+	pthread_cond_init(&a->a_cond, NULL);
+	rl_rpc_call_async(cli, env, timeout_ms, async_done, a);
+	pthread_mutex_lock(&a->a_mu);
+	while (!a->a_done)
+		pthread_cond_wait(&a->a_cond, &a->a_mu);
+	pthread_mutex_unlock(&a->a_mu);
+	pthread_cond_destroy(&a->a_cond);
+	pthread_mutex_destroy(&a->a_mu);
+}
+
+Test(rpc, async_call_to_nobody_says_nngs_timeout)
+{
+	rl_rpc_client *cli;
+	char           why[256];
+	cr_assert_eq(rl_rpc_client_create("tcp://127.0.0.1:1", &cli, why, sizeof(why)), RL_OK);
+	Rill__Heartbeat hb = RILL__HEARTBEAT__INIT;
+	hb.executor_id = "x";
+	Rill__Envelope env = RILL__ENVELOPE__INIT;
+	env.body_case = RILL__ENVELOPE__BODY_HEARTBEAT;
+	env.heartbeat = &hb;
+	async_result a;
+	async_call(cli, &env, 300, &a);
+	cr_assert_eq(a.a_err, RL_ERR_TIMEDOUT, "%s", a.a_why);
+	cr_assert_null(a.a_reply);
+	cr_assert_str_eq(a.a_why, nng_strerror(NNG_ETIMEDOUT));
+	rl_rpc_client_destroy(cli);
+}
+
+Test(rpc, async_error_reply_keeps_the_peers_message)
+{
+	rl_rpc_server *srv = start_server();
+	rl_rpc_client *cli;
+	char           why[256];
+	cr_assert_eq(rl_rpc_client_create(rl_rpc_server_url(srv), &cli, why, sizeof(why)), RL_OK);
+	Rill__ShuffleFetch f = RILL__SHUFFLE_FETCH__INIT;
+	Rill__Envelope     env = RILL__ENVELOPE__INIT;
+	env.body_case = RILL__ENVELOPE__BODY_SHUFFLE_FETCH;
+	env.shuffle_fetch = &f;
+	async_result a;
+	async_call(cli, &env, 5000, &a);
+	cr_assert_eq(a.a_err, RL_ERR_PROTO, "%s", a.a_why);
+	cr_assert_null(a.a_reply);
+	cr_assert(strstr(a.a_why, "not understood") != NULL, "message: %s", a.a_why);
+	rl_rpc_client_destroy(cli);
+	rl_rpc_server_destroy(srv);
+}
+
+Test(rpc, async_success_has_an_empty_why)
+{
+	rl_rpc_server *srv = start_server();
+	rl_rpc_client *cli;
+	char           why[256];
+	cr_assert_eq(rl_rpc_client_create(rl_rpc_server_url(srv), &cli, why, sizeof(why)), RL_OK);
+	Rill__Heartbeat hb = RILL__HEARTBEAT__INIT;
+	hb.executor_id = "known";
+	Rill__Envelope env = RILL__ENVELOPE__INIT;
+	env.body_case = RILL__ENVELOPE__BODY_HEARTBEAT;
+	env.heartbeat = &hb;
+	async_result a;
+	async_call(cli, &env, 5000, &a);
+	cr_assert_eq(a.a_err, RL_OK, "%s", a.a_why);
+	cr_assert_str_eq(a.a_why, "");
+	cr_assert_not_null(a.a_reply);
+	cr_assert(a.a_reply->m_env->heartbeat_ack->known);
+	rl_msg_free(a.a_reply);
+	rl_rpc_client_destroy(cli);
+	rl_rpc_server_destroy(srv);
 }

@@ -55,6 +55,70 @@ Test(wordcount, rate_limit_cuts_the_backlog_into_batches, .timeout = 180)
 	cr_assert_geq(batches, 4, "8000 records at <= 2000 per batch need >= 4 batches");
 }
 
+// source.kafka.pattern: the job reads every topic whose whole name matches
+// (pat-a-1, pat-a-2) and no other (pat-b-1; xpat-a-1 matches only in part),
+// and counts exactly what the two matching topics hold. Each topic has words
+// of its own: "aN" only in pat-a-2, "bN" only in pat-b-1 and xpat-a-1, and
+// "wN" in both pat-a topics.
+Test(wordcount, pattern_reads_exactly_the_matching_topics, .timeout = 180)
+{
+	const char *dir = rt_tmpdir("pattern");
+	const char *a1 = rt_path(dir, "a1.txt"), *a2 = rt_path(dir, "a2.txt");
+	const char *b1 = rt_path(dir, "b1.txt"), *both = rt_path(dir, "a1a2.txt");
+	rt_make_corpus(a1, 3000, 41);
+	rt_make_corpus(a2, 2000, 42);
+	rt_make_corpus(b1, 1000, 43);
+	// pat-a-2 also has "aN" words; pat-b-1 has only "bN" words.
+	cr_assert_eq(rt_sh("awk '{ print $0 \" a\" (NR %% 7) }' %s > %s.tmp && mv %s.tmp %s", a2,
+	                 a2, a2, a2),
+	    0);
+	cr_assert_eq(rt_sh("sed 's/w/b/g' %s > %s.tmp && mv %s.tmp %s", b1, b1, b1, b1), 0);
+	cr_assert_eq(rt_sh("cat %s %s > %s", a1, a2, both), 0);
+	rt_wc w = { .dir = dir,
+		.corpus = both,
+		.want = rt_path(dir, "want.tsv"),
+		.out = rt_path(dir, "out") };
+	rt_reference_counts(both, w.want); // the two matching topics only
+	cr_assert_eq(rt_sh("grep -q '^a[0-9]' %s && grep -q '^w[0-9]' %s && ! grep -q '^b' %s",
+	                 w.want, w.want, w.want),
+	    0, "the reference has pat-a-2's own words and none of pat-b-1's");
+	rt_topic("pat-a-1", 2);
+	rt_topic("pat-a-2", 3);
+	rt_topic("pat-b-1", 2);
+	rt_produce_lines("pat-a-1", a1);
+	rt_produce_lines("pat-a-2", a2);
+	rt_produce_lines("pat-b-1", b1);
+	rt_topic("xpat-a-1", 1);
+	rt_produce_lines("xpat-a-1", b1);
+
+	const char *job = rt_write(dir, "job.yaml",
+	    "name: pattern\n"
+	    "batch: 500ms\n"
+	    "source:\n"
+	    "  kafka: {brokers: \"%s\", pattern: \"pat-a-.*\"}\n"
+	    "pipeline:\n"
+	    "  - flat_map: words\n"
+	    "  - map_values: one\n"
+	    "  - reduce_by_key: sum\n"
+	    "sink:\n"
+	    "  files: {path: %s}\n",
+	    rt_kafka(), w.out);
+	char       *o, *e;
+	int         rv = rt_sh_capture(dir, &o, &e,
+	            "RILL_LOG_LEVEL=info %s run %s --executors 2 --available-now", rt_bin("rill"), job);
+	cr_assert_eq(rv, 0, "rill run exited %d:\n%s", rv, e);
+	rt_wc_assert_exact(&w);
+	cr_assert_eq(rt_sh("! grep -q '^b' %s/got.tsv", dir), 0, "pat-b-1 or xpat-a-1 was read");
+	// The batches read every record of pat-a-1 and pat-a-2, and nothing else.
+	long total = 0;
+	for (const char *p = e; (p = strstr(p, "msg=\"batch done\"")) != NULL; p++) {
+		const char *r = strstr(p, " records=");
+		cr_assert_not_null(r);
+		total += strtol(r + 9, NULL, 10);
+	}
+	cr_assert_eq(total, 3000 + 2000, "the batches read %ld records", total);
+}
+
 Test(pipeline, csv_filter_key_and_sum_match_awk, .timeout = 180)
 {
 	const char *dir = rt_tmpdir("csv");
