@@ -8,13 +8,8 @@
 #include <stdint.h>
 
 #include "common/error.h"
-
-typedef enum rl_start_offsets {
-	RL_START_EARLIEST,
-	RL_START_LATEST,
-	RL_START_COMMITTED,
-	RL_START_NONE,
-} rl_start_offsets;
+#include "common/sources/kafka.h"
+#include "common/yaml.h"
 
 typedef enum rl_catch_up {
 	RL_CATCH_UP_ALL,
@@ -70,38 +65,10 @@ typedef enum rl_fn {
 	RL_FN_UDF, // any operator: {udf: NAME}, s_arg = NAME
 } rl_fn;
 
-typedef struct rl_kafka_source rl_kafka_source;
-
-// Backpressure's rate before its first estimate, records/s over all
-// partitions: a backlog never arrives as one giant first batch.
-#define RL_DEFAULT_INITIAL_RATE 10000
 // The most shuffle partitions a stage may have (shuffle_partitions, and what
 // a task launch may ask an executor for).
 #define RL_PARTITIONS_MAX 65536
 typedef struct rl_step rl_step;
-
-// Where something was written in the job file, for error messages.
-typedef struct rl_loc {
-	int line; // 1-based; 0 when unknown
-	int col; // 1-based
-} rl_loc;
-
-struct rl_kafka_source {
-	char            *k_brokers; // required
-	char           **k_topics; // NULL-terminated; NULL when k_pattern is set
-	size_t           k_ntopics;
-	char            *k_pattern; // POSIX extended regex over topic names, or NULL
-	char            *k_group; // consumer group for committed progress, or NULL
-	rl_start_offsets k_starting_offsets; // default earliest
-	int64_t          k_max_rate_per_partition; // records/s, 0 = unlimited (default)
-	bool             k_backpressure; // default true
-	int64_t k_initial_rate; // records/s (all partitions) before backpressure has an estimate
-	bool    k_fail_on_data_loss; // default true
-	char  **k_prop_names; // librdkafka properties, k_nprops pairs
-	char  **k_prop_values;
-	size_t  k_nprops;
-	rl_loc  k_loc;
-};
 
 struct rl_step {
 	rl_op_kind       s_kind;

@@ -1,0 +1,26 @@
+// SPDX-License-Identifier: Apache-2.0
+// The print sink's job-file grammar: `print: {num: 10}`.
+#include "common/sinks/print.h"
+
+#include <stdint.h>
+
+#include "common/jobfile.h"
+
+static rl_err
+parse_print(const rl_yaml_field *f, rl_sink *k, rl_yaml_errbuf *eb)
+{
+	static const rl_yaml_key keys[] = { { "num", false }, { NULL, false } };
+	rl_yaml_field            v[1];
+	rl_err                   rv;
+	k->k_kind = RL_SINK_PRINT;
+	k->k_num = 10;
+	if ((rv = rl_yaml_get_fields(f, keys, "{num: 10}", v, eb)) != RL_OK)
+		return rv;
+	return v[0].present ? rl_yaml_get_int(&v[0], 1, INT64_MAX, &k->k_num, eb) : RL_OK;
+}
+
+const rl_sink_grammar rl_print_sink_grammar = {
+	.version = RL_GRAMMAR_VERSION,
+	.name = "print",
+	.parse = parse_print,
+};
