@@ -5,20 +5,11 @@
 const char *
 rl_job_source_kind(const rl_job *job)
 {
-	(void)job;
-	return "kafka"; // the one source kind the job grammar has
+	return job->j_source.c_kind;
 }
 
 const char *
 rl_job_sink_kind(const rl_job *job)
 {
-	switch (job->j_sink.k_kind) {
-	case RL_SINK_FILES:
-		return "files";
-	case RL_SINK_PRINT:
-		return "print";
-	case RL_SINK_KAFKA:
-		return "kafka";
-	}
-	return "unknown";
+	return job->j_sink.c_kind;
 }

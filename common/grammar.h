@@ -1,36 +1,40 @@
 // SPDX-License-Identifier: Apache-2.0
-// The grammar tables by which sources and sinks read their part of a job file.
+// The grammar tables by which sources and sinks read their part of a job
+// file into settings of their own type.
 #ifndef RL_GRAMMAR_H
 #define RL_GRAMMAR_H
+
+#include <stddef.h>
 
 #include "common/error.h"
 #include "common/yaml.h"
 
 // The layout of the tables below; a table says which one it was written for.
-#define RL_GRAMMAR_VERSION 1
+#define RL_GRAMMAR_VERSION 2
 
-typedef struct rl_kafka_source rl_kafka_source;
-typedef struct rl_sink         rl_sink;
-
-// A source's grammar: what may follow `source: NAME:` (and, for Kafka, a
-// union's or join's `kafka:`).
-typedef struct rl_source_grammar {
+// A connector's grammar: what may follow `source: NAME:` or `sink: NAME:`.
+// The job parser allocates conf_size zeroed bytes for the settings, calls
+// parse, and later fini (also after parse failed), then frees them.
+typedef struct rl_connector_grammar {
 	int         version; // RL_GRAMMAR_VERSION
-	const char *name; // the key under `source:`
-	// parse reads f, the connector's mapping (path "source.NAME"), into *ret,
-	// zeroed by the caller, who frees what *ret holds afterwards, also after
-	// an error. Messages go to eb.
-	rl_err (*parse)(const rl_yaml_field *f, rl_kafka_source *ret, rl_yaml_errbuf *eb);
-} rl_source_grammar;
+	const char *name; // the key under `source:` or `sink:`
+	size_t      conf_size;
+	// parse reads f, the connector's mapping (path "source.NAME" or
+	// "sink.NAME"), into conf. Messages go to eb.
+	rl_err (*parse)(const rl_yaml_field *f, void *conf, rl_yaml_errbuf *eb);
+	void (*fini)(void *conf); // frees what conf holds (not conf); may be NULL
+} rl_connector_grammar;
 
-// A sink's grammar: what may follow `sink: NAME:`.
-typedef struct rl_sink_grammar {
-	int         version; // RL_GRAMMAR_VERSION
-	const char *name; // the key under `sink:`
-	// parse reads f, the sink's mapping (path "sink.NAME"), into *ret, zeroed
-	// by the caller, who frees what *ret holds afterwards, also after an
-	// error. It sets ret->k_kind; the caller sets ret->k_loc.
-	rl_err (*parse)(const rl_yaml_field *f, rl_sink *ret, rl_yaml_errbuf *eb);
-} rl_sink_grammar;
+typedef rl_connector_grammar rl_source_grammar;
+typedef rl_connector_grammar rl_sink_grammar;
+
+// rl_source_grammar_find and rl_sink_grammar_find return the grammar of the
+// connector name (RL_SOURCE_LIST, RL_SINK_LIST, or one added), or NULL.
+// rl_*_grammar_add registers one the lists do not name (a test's); call
+// before any job is parsed. @locality not thread-safe
+const rl_source_grammar *rl_source_grammar_find(const char *name);
+const rl_sink_grammar   *rl_sink_grammar_find(const char *name);
+void                     rl_source_grammar_add(const rl_source_grammar *g);
+void                     rl_sink_grammar_add(const rl_sink_grammar *g);
 
 #endif

@@ -7,12 +7,10 @@
 #include <string.h>
 
 #include "common/alloc.h"
+#include "common/connector.h"
+#include "common/grammar.h"
 #include "common/hash.h"
 #include "common/operators.h"
-#include "common/sinks/files.h"
-#include "common/sinks/kafka.h"
-#include "common/sinks/print.h"
-#include "common/sources/kafka.h"
 #include "common/yaml.h"
 
 #define BATCH_MIN_MS 10
@@ -20,21 +18,70 @@
 #define NAME_MAX_LEN 64
 #define JOB_FILE_MAX_SIZE (1024 * 1024)
 
-// The connectors a job file may name, one line each, in the order messages
-// list them. A connector's grammar lives beside it (common/sources/,
-// common/sinks/).
-static const rl_source_grammar *const source_grammars[] = {
-	&rl_kafka_source_grammar,
-};
-static const rl_sink_grammar *const sink_grammars[] = {
-	&rl_files_sink_grammar,
-	&rl_print_sink_grammar,
-	&rl_kafka_sink_grammar,
-};
-#define NSOURCES (sizeof(source_grammars) / sizeof(source_grammars[0]))
-#define NSINKS (sizeof(sink_grammars) / sizeof(sink_grammars[0]))
+// The connectors a job file may name, in the order messages list them:
+// common/connector.h's lists, then any a test added. A connector's grammar
+// lives beside it (common/sources/NAME.c, common/sinks/NAME.c).
+#define RL_GRAMMAR_DECL(name) extern const rl_source_grammar rl_source_##name##_grammar;
+RL_SOURCE_LIST(RL_GRAMMAR_DECL)
+#undef RL_GRAMMAR_DECL
+#define RL_GRAMMAR_DECL(name) extern const rl_sink_grammar rl_sink_##name##_grammar;
+RL_SINK_LIST(RL_GRAMMAR_DECL)
+#undef RL_GRAMMAR_DECL
+
 #define CONNECTORS_MAX 16
-_Static_assert(NSOURCES <= CONNECTORS_MAX && NSINKS <= CONNECTORS_MAX, "raise CONNECTORS_MAX");
+#define RL_GRAMMAR_ENTRY(name) &rl_source_##name##_grammar,
+static const rl_source_grammar *source_grammars[CONNECTORS_MAX]
+    = { RL_SOURCE_LIST(RL_GRAMMAR_ENTRY) };
+#undef RL_GRAMMAR_ENTRY
+#define RL_GRAMMAR_ENTRY(name) &rl_sink_##name##_grammar,
+static const rl_sink_grammar *sink_grammars[CONNECTORS_MAX] = { RL_SINK_LIST(RL_GRAMMAR_ENTRY) };
+#undef RL_GRAMMAR_ENTRY
+
+static size_t
+count(const rl_connector_grammar *const *list)
+{
+	size_t n = 0;
+	while (n < CONNECTORS_MAX && list[n] != NULL)
+		n++;
+	return n;
+}
+
+static const rl_connector_grammar *
+find(const rl_connector_grammar *const *list, const char *name)
+{
+	for (size_t i = 0; i < CONNECTORS_MAX && list[i] != NULL; i++)
+		if (strcmp(list[i]->name, name) == 0)
+			return list[i];
+	return NULL;
+}
+
+const rl_source_grammar *
+rl_source_grammar_find(const char *name)
+{
+	return find(source_grammars, name);
+}
+
+const rl_sink_grammar *
+rl_sink_grammar_find(const char *name)
+{
+	return find(sink_grammars, name);
+}
+
+void
+rl_source_grammar_add(const rl_source_grammar *g)
+{
+	size_t n = count(source_grammars);
+	if (n < CONNECTORS_MAX && find(source_grammars, g->name) == NULL)
+		source_grammars[n] = g;
+}
+
+void
+rl_sink_grammar_add(const rl_sink_grammar *g)
+{
+	size_t n = count(sink_grammars);
+	if (n < CONNECTORS_MAX && find(sink_grammars, g->name) == NULL)
+		sink_grammars[n] = g;
+}
 
 static const char *const catch_up_names[] = {
 	[RL_CATCH_UP_ALL] = "all",
@@ -96,38 +143,39 @@ pick_connector(const rl_yaml_field *f, const char *const *names, size_t n, const
 	return RL_OK;
 }
 
+// parse_connector reads `source:` or `sink:` (f) with the grammar of the one
+// connector it names, into settings of that grammar's making.
 static rl_err
-parse_source(const rl_yaml_field *f, rl_kafka_source *k, rl_yaml_errbuf *eb)
+parse_connector(const rl_yaml_field *f, const rl_connector_grammar *const *grammars,
+    const char *noun, const char *form, const char *example, rl_connector_conf *ret,
+    rl_yaml_errbuf *eb)
 {
-	const char   *names[NSOURCES];
-	size_t        which;
+	const char   *names[CONNECTORS_MAX];
+	size_t        n = count(grammars), which;
 	rl_yaml_field v;
 	rl_err        rv;
-	for (size_t i = 0; i < NSOURCES; i++)
-		names[i] = source_grammars[i]->name;
-	if ((rv = pick_connector(f, names, NSOURCES, "source",
-	         "{kafka: {brokers: ..., topics: [...]}}",
-	         "kafka: {brokers: HOST:PORT, topics: [NAME]}", &which, &v, eb))
-	    != RL_OK)
+	for (size_t i = 0; i < n; i++)
+		names[i] = grammars[i]->name;
+	if ((rv = pick_connector(f, names, n, noun, form, example, &which, &v, eb)) != RL_OK)
 		return rv;
-	return source_grammars[which]->parse(&v, k, eb);
+	const rl_connector_grammar *g = grammars[which];
+	if (g->version != RL_GRAMMAR_VERSION)
+		return rl_yaml_fail(eb, v.key_loc, "%s: %s '%s' was built for another rill",
+		    f->path, noun, g->name);
+	ret->c_kind = g->name;
+	ret->c_grammar = g;
+	ret->c_loc = v.key_loc;
+	ret->c_conf = rl_calloc(1, g->conf_size > 0 ? g->conf_size : 1);
+	return g->parse(&v, ret->c_conf, eb);
 }
 
-static rl_err
-parse_sink(const rl_yaml_field *f, rl_sink *k, rl_yaml_errbuf *eb)
+static void
+connector_fini(rl_connector_conf *c)
 {
-	const char   *names[NSINKS];
-	size_t        which;
-	rl_yaml_field v;
-	rl_err        rv;
-	for (size_t i = 0; i < NSINKS; i++)
-		names[i] = sink_grammars[i]->name;
-	if ((rv = pick_connector(f, names, NSINKS, "sink", "{files: {path: DIR}}",
-	         "files: {path: /tmp/out}", &which, &v, eb))
-	    != RL_OK)
-		return rv;
-	k->k_loc = v.key_loc;
-	return sink_grammars[which]->parse(&v, k, eb);
+	if (c->c_conf != NULL && c->c_grammar->fini != NULL)
+		c->c_grammar->fini(c->c_conf);
+	rl_free(c->c_conf);
+	c->c_conf = NULL;
 }
 
 enum {
@@ -193,13 +241,17 @@ parse_job(const rl_yaml_field *top, rl_job *job, rl_yaml_errbuf *eb)
 	        != RL_OK)
 		return rv;
 
-	if ((rv = parse_source(&v[JOB_SOURCE], &job->j_source, eb)) != RL_OK)
+	if ((rv = parse_connector(&v[JOB_SOURCE], source_grammars, "source",
+	         "{kafka: {brokers: ..., topics: [...]}}",
+	         "kafka: {brokers: HOST:PORT, topics: [NAME]}", &job->j_source, eb))
+	    != RL_OK)
 		return rv;
 	if ((rv = rl_pipeline_parse(
 	         &v[JOB_PIPELINE], job->j_batch_ms, &job->j_steps, &job->j_nsteps, eb))
 	    != RL_OK)
 		return rv;
-	return parse_sink(&v[JOB_SINK], &job->j_sink, eb);
+	return parse_connector(&v[JOB_SINK], sink_grammars, "sink", "{files: {path: DIR}}",
+	    "files: {path: /tmp/out}", &job->j_sink, eb);
 }
 
 rl_err
@@ -303,11 +355,9 @@ rl_job_destroy(rl_job *job)
 	if (job == NULL)
 		return;
 	rl_free(job->j_name);
-	rl_kafka_source_fini(&job->j_source);
+	connector_fini(&job->j_source);
 	rl_steps_free(job->j_steps, job->j_nsteps);
-	rl_free(job->j_sink.k_path);
-	rl_free(job->j_sink.k_brokers);
-	rl_free(job->j_sink.k_topic);
+	connector_fini(&job->j_sink);
 	rl_free(job->j_text);
 	rl_free(job->j_filename);
 	rl_free(job);

@@ -86,36 +86,29 @@ struct rl_step {
 	rl_loc           s_loc; // the step's position in the file
 };
 
-typedef enum rl_sink_kind {
-	RL_SINK_FILES,
-	RL_SINK_PRINT,
-	RL_SINK_KAFKA,
-} rl_sink_kind;
-
-typedef struct rl_sink {
-	rl_sink_kind k_kind;
-	char        *k_path; // files
-	int64_t      k_num; // print, default 10
-	char        *k_brokers; // kafka
-	char        *k_topic; // kafka
-	bool         k_exactly_once; // kafka, default false
-	rl_loc       k_loc;
-} rl_sink;
+// A job's source or its sink: the connector's name and its settings, of
+// the type its grammar defines (common/sources/NAME.h, common/sinks/NAME.h).
+typedef struct rl_connector_conf {
+	const char                        *c_kind; // the connector's name (static)
+	const struct rl_connector_grammar *c_grammar; // which parsed it
+	void                              *c_conf; // owned
+	rl_loc                             c_loc; // where NAME: was written
+} rl_connector_conf;
 
 // A parsed job. Owns every string and array it points to.
 typedef struct rl_job {
-	char           *j_name; // [a-z0-9-]{1,64}
-	int64_t         j_batch_ms; // 10 ms … 1 h
-	rl_catch_up     j_catch_up; // default all
-	int64_t         j_shuffle_partitions; // 0 = number of input partitions
-	rl_kafka_source j_source;
-	rl_step        *j_steps;
-	size_t          j_nsteps;
-	rl_sink         j_sink;
-	char           *j_text; // the file's bytes, NUL-terminated
-	size_t          j_text_len;
-	char           *j_filename; // as given for messages
-	uint64_t        j_spec_hash; // XXH3-64 of j_text
+	char             *j_name; // [a-z0-9-]{1,64}
+	int64_t           j_batch_ms; // 10 ms … 1 h
+	rl_catch_up       j_catch_up; // default all
+	int64_t           j_shuffle_partitions; // 0 = number of input partitions
+	rl_connector_conf j_source;
+	rl_step          *j_steps;
+	size_t            j_nsteps;
+	rl_connector_conf j_sink;
+	char             *j_text; // the file's bytes, NUL-terminated
+	size_t            j_text_len;
+	char             *j_filename; // as given for messages
+	uint64_t          j_spec_hash; // XXH3-64 of j_text
 } rl_job;
 
 // rl_job_parse parses and validates a job from text. filename is used in

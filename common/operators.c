@@ -310,7 +310,7 @@ static rl_err
 parse_other_input(parser *p, const rl_yaml_field *kafka, rl_step *s)
 {
 	s->s_source = RL_NEW(rl_kafka_source);
-	return rl_kafka_source_grammar.parse(kafka, s->s_source, p->eb);
+	return rl_source_kafka_grammar.parse(kafka, s->s_source, p->eb);
 }
 
 // union: {kafka: {...}}

@@ -37,8 +37,10 @@ typedef struct rl_sink_ops {
 	int         s_version;
 	const char *s_name; // the connector's name, as in the job file
 	size_t      s_state_size; // zeroed by the framework
-	rl_err (*s_open)(void *state, const rl_sink *sink, const rl_sink_task *task, char *errbuf,
-	    size_t errlen);
+	// s_open readies the task's writer; conf is the sink's settings (the
+	// type its grammar defines), borrowed for the task.
+	rl_err (*s_open)(
+	    void *state, const void *conf, const rl_sink_task *task, char *errbuf, size_t errlen);
 	rl_err (*s_write)(void *state, const rl_rec *rec);
 	// s_commit makes the task's output durable where the driver's batch commit
 	// will find it, and fills res.

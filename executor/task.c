@@ -334,7 +334,7 @@ setup(task *t)
 			.t_shared = rl_sink_shared_get(ctx->t_sinks, t->sink),
 		};
 		rl_err rv = t->sink->s_open(
-		    t->sink_state, &ctx->t_job->j_sink, &stask, t->err, sizeof(t->err));
+		    t->sink_state, ctx->t_job->j_sink.c_conf, &stask, t->err, sizeof(t->err));
 		if (rv != RL_OK)
 			return rv;
 		t->sink_open = true;

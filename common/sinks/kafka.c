@@ -2,14 +2,16 @@
 // The Kafka sink's job-file grammar: `kafka: {brokers: HOST:PORT, topic: NAME, exactly_once: B}`.
 #include "common/sinks/kafka.h"
 
+#include "common/alloc.h"
 #include "common/jobfile.h"
 #include "common/sources/kafka.h"
 
 enum { SINK_BROKERS, SINK_TOPIC, SINK_EXACTLY_ONCE, SINK__COUNT };
 
 static rl_err
-parse_kafka(const rl_yaml_field *f, rl_sink *k, rl_yaml_errbuf *eb)
+parse_kafka(const rl_yaml_field *f, void *conf, rl_yaml_errbuf *eb)
 {
+	rl_kafka_sink           *k = conf;
 	static const rl_yaml_key keys[] = {
 		[SINK_BROKERS] = { "brokers", true },
 		[SINK_TOPIC] = { "topic", true },
@@ -18,7 +20,6 @@ parse_kafka(const rl_yaml_field *f, rl_sink *k, rl_yaml_errbuf *eb)
 	};
 	rl_yaml_field v[SINK__COUNT];
 	rl_err        rv;
-	k->k_kind = RL_SINK_KAFKA;
 	k->k_exactly_once = false;
 	if ((rv = rl_yaml_get_fields(f, keys, "{brokers: HOST:PORT, topic: NAME}", v, eb)) != RL_OK)
 		return rv;
@@ -33,8 +34,18 @@ parse_kafka(const rl_yaml_field *f, rl_sink *k, rl_yaml_errbuf *eb)
 	    : RL_OK;
 }
 
-const rl_sink_grammar rl_kafka_sink_grammar = {
+static void
+fini_kafka(void *conf)
+{
+	rl_kafka_sink *k = conf;
+	rl_free(k->k_brokers);
+	rl_free(k->k_topic);
+}
+
+const rl_sink_grammar rl_sink_kafka_grammar = {
 	.version = RL_GRAMMAR_VERSION,
 	.name = "kafka",
+	.conf_size = sizeof(rl_kafka_sink),
 	.parse = parse_kafka,
+	.fini = fini_kafka,
 };

@@ -104,10 +104,11 @@ parse_topics(const rl_yaml_field *f, rl_kafka_source *k, rl_yaml_errbuf *eb)
 
 // parse_kafka fills k (zeroed, freed by the caller) from a `kafka:` mapping.
 static rl_err
-parse_kafka(const rl_yaml_field *f, rl_kafka_source *k, rl_yaml_errbuf *eb)
+parse_kafka(const rl_yaml_field *f, void *conf, rl_yaml_errbuf *eb)
 {
-	rl_yaml_field v[KAFKA__COUNT];
-	rl_err        rv;
+	rl_kafka_source *k = conf;
+	rl_yaml_field    v[KAFKA__COUNT];
+	rl_err           rv;
 	if ((rv = rl_yaml_get_fields(f, kafka_keys, "{brokers: HOST:PORT, topics: [NAME]}", v, eb))
 	    != RL_OK)
 		return rv;
@@ -166,10 +167,18 @@ parse_kafka(const rl_yaml_field *f, rl_kafka_source *k, rl_yaml_errbuf *eb)
 	    &k->k_prop_names, &k->k_prop_values, &k->k_nprops, eb);
 }
 
-const rl_source_grammar rl_kafka_source_grammar = {
+static void
+fini_kafka(void *conf)
+{
+	rl_kafka_source_fini(conf);
+}
+
+const rl_source_grammar rl_source_kafka_grammar = {
 	.version = RL_GRAMMAR_VERSION,
 	.name = "kafka",
+	.conf_size = sizeof(rl_kafka_source),
 	.parse = parse_kafka,
+	.fini = fini_kafka,
 };
 
 void

@@ -21,6 +21,8 @@ typedef enum rl_start_offsets {
 // partitions: a backlog never arrives as one giant first batch.
 #define RL_DEFAULT_INITIAL_RATE 10000
 
+typedef struct rl_kafka_source rl_kafka_source;
+
 struct rl_kafka_source {
 	char            *k_brokers; // required
 	char           **k_topics; // NULL-terminated; NULL when k_pattern is set
@@ -38,8 +40,9 @@ struct rl_kafka_source {
 	rl_loc  k_loc;
 };
 
-// `kafka:` under `source:`, and the other input of a union or join.
-extern const rl_source_grammar rl_kafka_source_grammar;
+// `kafka:` under `source:`, and the other input of a union or join: the
+// settings are an rl_kafka_source.
+extern const rl_source_grammar rl_source_kafka_grammar;
 
 // rl_kafka_source_fini frees what k holds (not k); safe on a half-read one.
 void rl_kafka_source_fini(rl_kafka_source *k);

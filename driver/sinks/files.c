@@ -7,6 +7,7 @@
 
 #include "common/fsutil.h"
 #include "common/layout.h"
+#include "common/sinks/files.h"
 #include "driver/sink.h"
 
 typedef struct files_sink {
@@ -18,7 +19,7 @@ files_open(void *state, const rl_job *job, const rl_sink_env *env, bool *ret_two
     char *errbuf, size_t errlen)
 {
 	files_sink *fs = state;
-	fs->f_path = job->j_sink.k_path;
+	fs->f_path = ((const rl_files_sink *)job->j_sink.c_conf)->f_path;
 	*ret_two_phase = false;
 	return RL_OK;
 }

@@ -8,13 +8,15 @@
 #include "common/kafka.h"
 #include "common/layout.h"
 #include "common/log.h"
+#include "common/sinks/kafka.h"
 #include "driver/sink.h"
 
 #define META_TIMEOUT_MS 10000
 
 typedef struct kafka_sink {
-	const rl_job  *k_job;
-	rl_kafka_meta *k_meta; // the sink's cluster: its topic, the commit markers
+	const rl_job        *k_job;
+	const rl_kafka_sink *k_conf;
+	rl_kafka_meta       *k_meta; // the sink's cluster: its topic, the commit markers
 } kafka_sink;
 
 static rl_err
@@ -24,16 +26,17 @@ kafka_open(void *state, const rl_job *job, const rl_sink_env *env, bool *ret_two
 	kafka_sink *ks = state;
 	int32_t     count;
 	ks->k_job = job;
+	ks->k_conf = job->j_sink.c_conf;
 	// The sink's topic must exist; its cluster holds the commit markers.
 	rl_err rv
-	    = rl_kafka_meta_create(job->j_sink.k_brokers, NULL, NULL, &ks->k_meta, errbuf, errlen);
+	    = rl_kafka_meta_create(ks->k_conf->k_brokers, NULL, NULL, &ks->k_meta, errbuf, errlen);
 	if (rv != RL_OK)
 		return rv;
 	if ((rv = rl_kafka_partition_count(
-	         ks->k_meta, job->j_sink.k_topic, META_TIMEOUT_MS, &count, errbuf, errlen))
+	         ks->k_meta, ks->k_conf->k_topic, META_TIMEOUT_MS, &count, errbuf, errlen))
 	    != RL_OK)
 		return rv;
-	*ret_two_phase = job->j_sink.k_exactly_once;
+	*ret_two_phase = ks->k_conf->k_exactly_once;
 	return RL_OK;
 }
 
@@ -57,7 +60,7 @@ kafka_fence(void *state, uint32_t width)
 		rl_kafka_sink_txn_id(ks->k_job->j_name, p, id, sizeof(id));
 		rl_kafka_txn *t;
 		if (rl_kafka_txn_create(
-		        ks->k_job->j_sink.k_brokers, NULL, id, 30000, &t, why, sizeof(why))
+		        ks->k_conf->k_brokers, NULL, id, 30000, &t, why, sizeof(why))
 		    != RL_OK) {
 			rl_warn("driver", "cannot fence a sink transaction",
 			    "transactional_id=%s error=\"%s\"", id, why);
@@ -76,7 +79,7 @@ kafka_committed(
 	kafka_sink *ks = state;
 	char        group[256];
 	rl_kafka_sink_txn_id(ks->k_job->j_name, partition, group, sizeof(group));
-	rl_tp   marker = { ks->k_job->j_sink.k_topic, 0 };
+	rl_tp   marker = { ks->k_conf->k_topic, 0 };
 	int64_t offset;
 	rl_err  rv = rl_kafka_group_offsets(
 	     ks->k_meta, group, &marker, 1, META_TIMEOUT_MS, &offset, errbuf, errlen);

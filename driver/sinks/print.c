@@ -3,6 +3,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 
+#include "common/sinks/print.h"
 #include "driver/sink.h"
 
 typedef struct print_sink {
@@ -16,7 +17,7 @@ print_open(void *state, const rl_job *job, const rl_sink_env *env, bool *ret_two
 {
 	print_sink *ps = state;
 	ps->p_out = env->se_print_out != NULL ? env->se_print_out : stdout;
-	ps->p_num = job->j_sink.k_num;
+	ps->p_num = ((const rl_print_sink *)job->j_sink.c_conf)->p_num;
 	*ret_two_phase = false;
 	return RL_OK;
 }

@@ -10,6 +10,7 @@
 #include "common/alloc.h"
 #include "common/kafka.h"
 #include "common/log.h"
+#include "common/sources/kafka.h"
 #include "driver/source.h"
 
 #define META_TIMEOUT_MS 10000
@@ -108,7 +109,7 @@ static rl_err
 kafka_open(void *state, const rl_job *job, rl_source_limits *limits, char *errbuf, size_t errlen)
 {
 	kafka_source          *ks = state;
-	const rl_kafka_source *src = &job->j_source;
+	const rl_kafka_source *src = job->j_source.c_conf;
 	ks->k_src = src;
 	rl_kafka_props props = { src->k_prop_names, src->k_prop_values, src->k_nprops };
 	rl_err         rv = rl_kafka_meta_create(

@@ -11,6 +11,7 @@
 #include "common/buf.h"
 #include "common/fsutil.h"
 #include "common/layout.h"
+#include "common/sinks/files.h"
 #include "executor/sink.h"
 
 #define FLUSH_AT (256 * 1024)
@@ -25,12 +26,13 @@ typedef struct files_state {
 } files_state;
 
 static rl_err
-files_open(void *state, const rl_sink *sink, const rl_sink_task *task, char *errbuf, size_t errlen)
+files_open(void *state, const void *conf, const rl_sink_task *task, char *errbuf, size_t errlen)
 {
-	files_state *st = state;
-	char         dir[4096];
+	const rl_files_sink *sink = conf;
+	files_state         *st = state;
+	char                 dir[4096];
 	st->fd = -1;
-	rl_files_batch_tmp_dir(sink->k_path, task->t_batch_ms, dir, sizeof(dir));
+	rl_files_batch_tmp_dir(sink->f_path, task->t_batch_ms, dir, sizeof(dir));
 	if (rl_mkdir_p(dir) != 0) {
 		snprintf(errbuf, errlen, "files sink: cannot create %s: %s", dir, strerror(errno));
 		return RL_ERR_IO;

@@ -14,6 +14,7 @@
 #include "common/kafka.h"
 #include "common/layout.h"
 #include "common/log.h"
+#include "common/sinks/kafka.h"
 #include "executor/sink.h"
 
 #define TXN_TIMEOUT_MS 30000
@@ -140,20 +141,20 @@ kafka_finish(void *shared, const char *job, uint32_t partition, int64_t batch_ms
 // ---- the sink writer ----
 
 typedef struct kafka_state {
-	const rl_sink *sink;
-	rl_sink_task   task;
-	slot          *slot; // locked while this task owns it (exactly-once)
-	char           id[256];
-	rl_err         write_err;
-	char           err[256];
+	const rl_kafka_sink *sink;
+	rl_sink_task         task;
+	slot                *slot; // locked while this task owns it (exactly-once)
+	char                 id[256];
+	rl_err               write_err;
+	char                 err[256];
 } kafka_state;
 
 static rl_err
 open_transaction(kafka_state *st, char *errbuf, size_t errlen)
 {
-	const rl_sink *sink = st->sink;
-	slot          *s = st->slot;
-	rl_err         rv;
+	const rl_kafka_sink *sink = st->sink;
+	slot                *s = st->slot;
+	rl_err               rv;
 	if (s->s_txn == NULL
 	    && (rv = rl_kafka_txn_create(
 	            sink->k_brokers, NULL, st->id, TXN_TIMEOUT_MS, &s->s_txn, errbuf, errlen))
@@ -176,9 +177,10 @@ open_transaction(kafka_state *st, char *errbuf, size_t errlen)
 }
 
 static rl_err
-kafka_open(void *state, const rl_sink *sink, const rl_sink_task *task, char *errbuf, size_t errlen)
+kafka_open(void *state, const void *conf, const rl_sink_task *task, char *errbuf, size_t errlen)
 {
-	kafka_state *st = state;
+	const rl_kafka_sink *sink = conf;
+	kafka_state         *st = state;
 	st->sink = sink;
 	st->task = *task;
 	if (!sink->k_exactly_once) {

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // print sink, task side: keeps the first num+1 records as "(key,value)" for
 // the driver, which prints num of them per batch (and "..." if there are more).
+#include "common/sinks/print.h"
 #include "common/alloc.h"
 #include "executor/sink.h"
 
@@ -13,10 +14,11 @@ typedef struct print_state {
 } print_state;
 
 static rl_err
-print_open(void *state, const rl_sink *sink, const rl_sink_task *task, char *errbuf, size_t errlen)
+print_open(void *state, const void *conf, const rl_sink_task *task, char *errbuf, size_t errlen)
 {
-	print_state *st = state;
-	st->limit = (size_t)sink->k_num + 1;
+	const rl_print_sink *sink = conf;
+	print_state         *st = state;
+	st->limit = (size_t)sink->p_num + 1;
 	st->arena = task->t_arena;
 	st->samples = rl_arena_alloc(st->arena, st->limit * sizeof(*st->samples));
 	st->lens = rl_arena_alloc(st->arena, st->limit * sizeof(*st->lens));

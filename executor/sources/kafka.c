@@ -4,6 +4,7 @@
 #include <stdio.h>
 
 #include "common/kafka.h"
+#include "common/sources/kafka.h"
 #include "executor/source.h"
 
 typedef struct kafka_read {
@@ -19,7 +20,7 @@ typedef struct kafka_read {
 static rl_err
 kafka_job_open(const rl_job *job, void **ret_shared, char *errbuf, size_t errlen)
 {
-	const rl_kafka_source *src = &job->j_source;
+	const rl_kafka_source *src = job->j_source.c_conf;
 	rl_kafka_props         props = { src->k_prop_names, src->k_prop_values, src->k_nprops };
 	rl_kafka_reader       *reader;
 	rl_err rv = rl_kafka_reader_create(src->k_brokers, &props, &reader, errbuf, errlen);

@@ -9,6 +9,14 @@
 
 #include "common/hash.h"
 #include "common/jobfile.h"
+#include "common/sinks/files.h"
+#include "common/sinks/kafka.h"
+#include "common/sinks/print.h"
+
+// The sink's settings, of the type its grammar defines.
+#define FILES(job) ((const rl_files_sink *)(job)->j_sink.c_conf)
+#define PRINT(job) ((const rl_print_sink *)(job)->j_sink.c_conf)
+#define KAFKA(job) ((const rl_kafka_sink *)(job)->j_sink.c_conf)
 
 // Lines 1-6 of every generated job; the pipeline key is on line 7 and its
 // first step on line 8, where an operator name starts at column 5.
@@ -162,7 +170,7 @@ Test(jobfile, parses_spec_wordcount_example_field_by_field)
 	cr_assert_eq(job->j_catch_up, RL_CATCH_UP_ALL);
 	cr_assert_eq(job->j_shuffle_partitions, 0);
 
-	const rl_kafka_source *k = &job->j_source;
+	const rl_kafka_source *k = job->j_source.c_conf;
 	cr_assert_str_eq(k->k_brokers, "127.0.0.1:9092");
 	cr_assert_eq(k->k_ntopics, 1);
 	cr_assert_str_eq(k->k_topics[0], "words");
@@ -191,10 +199,10 @@ Test(jobfile, parses_spec_wordcount_example_field_by_field)
 		cr_assert_eq(job->j_steps[i].s_loc.col, 5);
 	}
 
-	cr_assert_eq(job->j_sink.k_kind, RL_SINK_FILES);
-	cr_assert_str_eq(job->j_sink.k_path, "/tmp/rill-out");
-	cr_assert_eq(job->j_sink.k_loc.line, 18);
-	cr_assert_eq(job->j_sink.k_loc.col, 3);
+	cr_assert_str_eq(job->j_sink.c_kind, "files");
+	cr_assert_str_eq(FILES(job)->f_path, "/tmp/rill-out");
+	cr_assert_eq(job->j_sink.c_loc.line, 18);
+	cr_assert_eq(job->j_sink.c_loc.col, 3);
 	rl_job_destroy(job);
 }
 
@@ -235,7 +243,7 @@ Test(jobfile, parses_a_job_using_most_features)
 	cr_assert_eq(job->j_catch_up, RL_CATCH_UP_LATEST);
 	cr_assert_eq(job->j_shuffle_partitions, 16);
 
-	const rl_kafka_source *k = &job->j_source;
+	const rl_kafka_source *k = job->j_source.c_conf;
 	cr_assert_str_eq(k->k_brokers, "kafka-1:9092,kafka-2:9092");
 	cr_assert_null(k->k_topics);
 	cr_assert_eq(k->k_ntopics, 0);
@@ -267,10 +275,10 @@ Test(jobfile, parses_a_job_using_most_features)
 	cr_assert_eq(job->j_steps[4].s_kind, RL_OP_REDUCE_BY_KEY_AND_WINDOW);
 	cr_assert_eq(job->j_steps[4].s_slide_ms, 5000);
 
-	cr_assert_eq(job->j_sink.k_kind, RL_SINK_KAFKA);
-	cr_assert_str_eq(job->j_sink.k_brokers, "kafka-1:9092");
-	cr_assert_str_eq(job->j_sink.k_topic, "clicks-by-country");
-	cr_assert(job->j_sink.k_exactly_once);
+	cr_assert_str_eq(job->j_sink.c_kind, "kafka");
+	cr_assert_str_eq(KAFKA(job)->k_brokers, "kafka-1:9092");
+	cr_assert_str_eq(KAFKA(job)->k_topic, "clicks-by-country");
+	cr_assert(KAFKA(job)->k_exactly_once);
 	rl_job_destroy(job);
 }
 
@@ -281,7 +289,7 @@ Test(jobfile, fills_in_defaults)
 	rl_job *job = parse_ok(with_step("map: lower"));
 	cr_assert_eq(job->j_catch_up, RL_CATCH_UP_ALL);
 	cr_assert_eq(job->j_shuffle_partitions, 0);
-	const rl_kafka_source *k = &job->j_source;
+	const rl_kafka_source *k = job->j_source.c_conf;
 	cr_assert_null(k->k_group);
 	cr_assert_null(k->k_pattern);
 	cr_assert_eq(k->k_starting_offsets, RL_START_EARLIEST);
@@ -289,8 +297,8 @@ Test(jobfile, fills_in_defaults)
 	cr_assert(k->k_backpressure);
 	cr_assert(k->k_fail_on_data_loss);
 	cr_assert_eq(k->k_nprops, 0);
-	cr_assert_eq(job->j_sink.k_kind, RL_SINK_PRINT);
-	cr_assert_eq(job->j_sink.k_num, 10);
+	cr_assert_str_eq(job->j_sink.c_kind, "print");
+	cr_assert_eq(PRINT(job)->p_num, 10);
 	rl_job_destroy(job);
 }
 
@@ -311,8 +319,9 @@ Test(jobfile, reads_every_starting_offsets_value)
 		    "    brokers: b:1\n    topics: [a, b]\n    starting_offsets: %s\n",
 		    cases[i].text);
 		rl_job *job = parse_ok(with_kafka(lines));
-		cr_assert_eq(job->j_source.k_starting_offsets, cases[i].value, "%s", cases[i].text);
-		cr_assert_eq(job->j_source.k_ntopics, 2);
+		cr_assert_eq(((const rl_kafka_source *)job->j_source.c_conf)->k_starting_offsets,
+		    cases[i].value, "%s", cases[i].text);
+		cr_assert_eq(((const rl_kafka_source *)job->j_source.c_conf)->k_ntopics, 2);
 		rl_job_destroy(job);
 	}
 }
@@ -320,7 +329,7 @@ Test(jobfile, reads_every_starting_offsets_value)
 Test(jobfile, accepts_an_empty_properties_value)
 {
 	rl_job *job = parse_ok(with_kafka("    brokers: b:1\n    topics: [a]\n    properties:\n"));
-	cr_assert_eq(job->j_source.k_nprops, 0);
+	cr_assert_eq(((const rl_kafka_source *)job->j_source.c_conf)->k_nprops, 0);
 	rl_job_destroy(job);
 }
 
@@ -583,38 +592,38 @@ Test(jobfile, records_each_step_position)
 Test(jobfile, parses_each_sink)
 {
 	rl_job *job = parse_ok(with_sink("  files: {path: out/dir}\n"));
-	cr_assert_eq(job->j_sink.k_kind, RL_SINK_FILES);
-	cr_assert_str_eq(job->j_sink.k_path, "out/dir");
+	cr_assert_str_eq(job->j_sink.c_kind, "files");
+	cr_assert_str_eq(FILES(job)->f_path, "out/dir");
 	rl_job_destroy(job);
 
 	job = parse_ok(with_sink("  print: {num: 3}\n"));
-	cr_assert_eq(job->j_sink.k_kind, RL_SINK_PRINT);
-	cr_assert_eq(job->j_sink.k_num, 3);
+	cr_assert_str_eq(job->j_sink.c_kind, "print");
+	cr_assert_eq(PRINT(job)->p_num, 3);
 	rl_job_destroy(job);
 
 	job = parse_ok(with_sink("  kafka: {brokers: \"b:1\", topic: out}\n"));
-	cr_assert_eq(job->j_sink.k_kind, RL_SINK_KAFKA);
-	cr_assert_str_eq(job->j_sink.k_brokers, "b:1");
-	cr_assert_str_eq(job->j_sink.k_topic, "out");
-	cr_assert_not(job->j_sink.k_exactly_once, "exactly_once defaults to false");
+	cr_assert_str_eq(job->j_sink.c_kind, "kafka");
+	cr_assert_str_eq(KAFKA(job)->k_brokers, "b:1");
+	cr_assert_str_eq(KAFKA(job)->k_topic, "out");
+	cr_assert_not(KAFKA(job)->k_exactly_once, "exactly_once defaults to false");
 	rl_job_destroy(job);
 
 	job = parse_ok(
 	    with_sink("  kafka:\n    brokers: b:1\n    topic: out\n    exactly_once: true\n"));
-	cr_assert(job->j_sink.k_exactly_once);
-	cr_assert_eq(job->j_sink.k_loc.line, 10);
-	cr_assert_eq(job->j_sink.k_loc.col, 3);
+	cr_assert(KAFKA(job)->k_exactly_once);
+	cr_assert_eq(job->j_sink.c_loc.line, 10);
+	cr_assert_eq(job->j_sink.c_loc.col, 3);
 	rl_job_destroy(job);
 }
 
 Test(jobfile, print_sink_num_defaults_to_10)
 {
 	rl_job *job = parse_ok(with_sink("  print:\n"));
-	cr_assert_eq(job->j_sink.k_kind, RL_SINK_PRINT);
-	cr_assert_eq(job->j_sink.k_num, 10);
+	cr_assert_str_eq(job->j_sink.c_kind, "print");
+	cr_assert_eq(PRINT(job)->p_num, 10);
 	rl_job_destroy(job);
 	job = parse_ok(with_sink("  print: {}\n"));
-	cr_assert_eq(job->j_sink.k_num, 10);
+	cr_assert_eq(PRINT(job)->p_num, 10);
 	rl_job_destroy(job);
 }
 

@@ -28,13 +28,12 @@ Test(input, pattern_finds_exactly_the_topics_it_matches_whole)
 	const char *const topics[] = { "pat-a-1", "pat-a-2", "pat-b-1", "xpat-a-1", "pat-a" };
 	const int         partitions[] = { 2, 3, 1, 1, 1 };
 	rl_kafka_mock    *m = mock_with_topics(topics, partitions, 5);
-	rl_job            job = {
-		           .j_filename = "pattern.yaml",
-		           .j_source = {
-		               .k_brokers = (char *)(uintptr_t)rl_kafka_mock_bootstraps(m),
-		               .k_pattern = "pat-a-.*",
-                   },
+	rl_kafka_source   src = {
+		  .k_brokers = (char *)(uintptr_t)rl_kafka_mock_bootstraps(m),
+		  .k_pattern = "pat-a-.*",
 	};
+	rl_job job
+	    = { .j_filename = "pattern.yaml", .j_source = { .c_kind = "kafka", .c_conf = &src } };
 	rl_input *in;
 	char      why[256];
 	cr_assert_eq(rl_input_create(&job, &in, why, sizeof(why)), RL_OK, "%s", why);
@@ -55,13 +54,12 @@ Test(input, pattern_matching_nothing_is_named)
 	const char *const topics[] = { "pat-b-1" };
 	const int         partitions[] = { 1 };
 	rl_kafka_mock    *m = mock_with_topics(topics, partitions, 1);
-	rl_job            job = {
-		           .j_filename = "pattern.yaml",
-		           .j_source = {
-		               .k_brokers = (char *)(uintptr_t)rl_kafka_mock_bootstraps(m),
-		               .k_pattern = "pat-b",
-                   },
+	rl_kafka_source   src = {
+		  .k_brokers = (char *)(uintptr_t)rl_kafka_mock_bootstraps(m),
+		  .k_pattern = "pat-b",
 	};
+	rl_job job
+	    = { .j_filename = "pattern.yaml", .j_source = { .c_kind = "kafka", .c_conf = &src } };
 	rl_input *in = NULL;
 	char      why[256];
 	cr_assert_eq(rl_input_create(&job, &in, why, sizeof(why)), RL_ERR_NOENT, "%s", why);
