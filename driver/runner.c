@@ -70,16 +70,16 @@ struct rl_runner {
 	char                  d_thread_err[1024];
 };
 
-// One batch in flight: every partition's range, the tasks of each stage.
+// One batch in flight: every split's range, the tasks of each stage.
 typedef struct batch {
 	int64_t        b_time_ms;
 	rl_arena       b_arena; // launches and their fields
-	size_t         b_nparts; // input partitions when the batch was planned
-	int64_t       *b_from; // per input partition
+	size_t         b_nparts; // input splits when the batch was planned
+	int64_t       *b_from; // per input split
 	int64_t       *b_until;
 	rl_sched_task *b_tasks[MAX_STAGES];
 	size_t         b_ntasks[MAX_STAGES];
-	size_t        *b_part_of_map; // stage-0 task -> input partition
+	size_t        *b_part_of_map; // stage-0 task -> input split
 	uint32_t       b_nreduce;
 	uint64_t       b_records;
 	int64_t        b_plan_ms; // wall clock when the ranges were cut
@@ -736,8 +736,8 @@ run_stages(rl_runner *d, batch *b, char *errbuf, size_t errlen)
 }
 
 // zk_progress writes to /rill/jobs/<name>/offsets/<split id> the positions
-// this batch moved (every position, the first time in a run). A Kafka
-// split's id is TOPIC/PARTITION: SPEC.md's offsets/<topic>/<partition>.
+// this batch moved (every position, the first time in a run). SPEC.md's
+// offsets/<topic>/<partition>: a topic partition's split id is TOPIC/PARTITION.
 static void
 zk_progress(rl_runner *d, const batch *b, rl_input_part *parts, size_t nparts)
 {
@@ -761,7 +761,7 @@ zk_progress(rl_runner *d, const batch *b, rl_input_part *parts, size_t nparts)
 }
 
 // advance moves every split past the batch and commits the progress where
-// the source keeps it (Kafka: the job's consumer group) and to ZooKeeper.
+// the source keeps it (its driver half's commit) and to ZooKeeper.
 static void
 advance(rl_runner *d, batch *b)
 {
@@ -1136,10 +1136,10 @@ fence_sink(rl_runner *d)
 	d->d_sink->sk_fence(d->d_sink_state, width);
 }
 
-// warm_readers gives every split an executor (round robin) and has it start
-// reading the split where the first batch will read (Kafka: the partition's
-// consumer): the data is prefetched before that batch asks, and the split's
-// later tasks go to the same warm executor.
+// warm_readers gives every split an executor (round robin) and has its
+// source's executor half start reading the split where the first batch will
+// read: the data is prefetched before that batch asks, and the split's later
+// tasks go to the same warm executor.
 static void
 warm_readers(rl_runner *d)
 {

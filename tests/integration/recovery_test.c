@@ -429,3 +429,69 @@ Test(recovery, catch_up_all_replays_missed_intervals_latest_skips_them, .timeout
 			    "catch_up latest: the missed intervals are skipped (gap %lld)", gap);
 	}
 }
+
+// tests/fixtures/checkpoint-v1 holds records of checkpoint format 1 (Kafka
+// ranges), written by the writer of that format: batch 1764633600000 done
+// with ckpv1-words[0] [0, 3) and [1] [0, 2); batch 1764633601000 planned with
+// [0] [3, 5) and [1] [2, 6). A job recovers from them: the planned batch runs
+// again with those ranges, then the rest; nothing the done batch covered is
+// read again.
+Test(recovery, a_format_1_checkpoint_is_recovered_exactly, .timeout = 120)
+{
+	const char *dir = rt_tmpdir("ckpv1");
+	const char *src = getenv("RILL_SOURCE_ROOT");
+	cr_assert_not_null(src);
+	const char *ckp = rt_path(dir, "checkpoint");
+	cr_assert_eq(rt_sh("mkdir -p %s && cp -r %s/tests/fixtures/checkpoint-v1/batches %s/", ckp,
+	                 src, ckp),
+	    0);
+	// One word per record, each word once: partition P's record N is pP-N.
+	rt_topic("ckpv1-words", 2);
+	for (int p = 0; p < 2; p++) {
+		cr_assert_eq(rt_sh("seq 0 9 | sed 's/^/p%d-/' > %s/p%d.txt", p, dir, p), 0);
+		cr_assert_eq(rt_sh("kcat -P -b %s -t ckpv1-words -p %d -l %s/p%d.txt", rt_kafka(),
+		                 p, dir, p),
+		    0);
+	}
+	const char *out = rt_path(dir, "out");
+	const char *job = rt_write(dir, "job.yaml",
+	    "name: ckpv1\n"
+	    "batch: 1s\n"
+	    "catch_up: latest\n"
+	    "source:\n"
+	    "  kafka:\n"
+	    "    brokers: %s\n"
+	    "    topics: [ckpv1-words]\n"
+	    "pipeline:\n"
+	    "  - flat_map: words\n"
+	    "  - map_values: one\n"
+	    "  - reduce_by_key: sum\n"
+	    "sink:\n"
+	    "  files: {path: %s}\n",
+	    rt_kafka(), out);
+	char       *o, *e;
+	int         rv = rt_sh_capture(dir, &o, &e,
+	            "RILL_LOG_LEVEL=info %s run %s --checkpoint-dir %s --available-now", rt_bin("rill"),
+	            job, ckp);
+	cr_assert_eq(rv, 0, "the run exited %d:\n%s", rv, e);
+	cr_assert_not_null(strstr(e,
+	                       "msg=\"re-running a batch that did not finish\" job=ckpv1 "
+	                       "batch_ms=1764633601000 phase=planned"),
+	    "%s", e);
+	// The batch run again holds exactly its planned ranges.
+	const char *want_replay = rt_write(
+	    dir, "want-replay.tsv", "p0-3\t1\np0-4\t1\np1-2\t1\np1-3\t1\np1-4\t1\np1-5\t1\n");
+	const char *got_replay = rt_path(dir, "got-replay.tsv");
+	cr_assert_eq(
+	    rt_sh("cat %s/batch-1764633601000/part-* | LC_ALL=C sort > %s", out, got_replay), 0);
+	rt_assert_same_file(got_replay, want_replay);
+	// Every batch together: every record after the done batch, once.
+	const char *want = rt_path(dir, "want.tsv");
+	cr_assert_eq(rt_sh("(seq 3 9 | sed 's/^/p0-/'; seq 2 9 | sed 's/^/p1-/') |"
+	                   " sed 's/$/\t1/' | LC_ALL=C sort > %s",
+	                 want),
+	    0);
+	const char *got = rt_path(dir, "got.tsv");
+	rt_sink_totals(out, got);
+	rt_assert_same_file(got, want);
+}
