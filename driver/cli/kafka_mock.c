@@ -10,7 +10,7 @@
 #include "common/cmdline.h"
 #include "common/kafka.h"
 #include "common/log.h"
-#include "driver/cli.h"
+#include "driver/cli/cli.h"
 
 static volatile sig_atomic_t stop;
 

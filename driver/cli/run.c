@@ -9,7 +9,7 @@
 #include "common/cmdline.h"
 #include "common/log.h"
 #include "common/time.h"
-#include "driver/cli.h"
+#include "driver/cli/cli.h"
 #include "driver/driver.h"
 #include "driver/local.h"
 

@@ -12,7 +12,7 @@
 #include "common/kafka.h"
 #include "common/log.h"
 #include "common/time.h"
-#include "driver/cli.h"
+#include "driver/cli/cli.h"
 
 #define TOPIC "sentences"
 #define PARTITIONS 4

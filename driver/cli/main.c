@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // rill: the user CLI's entry point and subcommand dispatch.
-#include "driver/cli.h"
+#include "driver/cli/cli.h"
 
 #include <signal.h>
 #include <stdio.h>
