@@ -1,15 +1,25 @@
 // SPDX-License-Identifier: Apache-2.0
-// The `rill` command line: one function per subcommand.
+// The `rill` command line: the command table's entries and one handler per
+// command (driver/cli/NAME.c).
 #ifndef RL_CLI_H
 #define RL_CLI_H
 
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "common/cmdline.h"
 #include "common/jobfile.h"
 
-// Exit codes (SPEC.md): 0 success, 1 runtime failure, 2 bad usage or job file.
-enum { RL_EXIT_OK = 0, RL_EXIT_FAILURE = 1, RL_EXIT_USAGE = 2 };
+// rl_cli_command is one line of the command table in driver/cli/main.c.
+typedef struct rl_cli_command rl_cli_command;
+struct rl_cli_command {
+	const char *name; // "run"
+	const char *summary; // one line for `rill --help`
+	const char *usage; // the synopsis after "rill NAME", for `rill NAME --help`
+	// handler runs the command: argv[0] is its name, argv[1 ..] its
+	// arguments; returns the exit code. NULL: not in this version.
+	int (*handler)(const rl_cli_command *cmd, int argc, char **argv);
+};
 
 typedef struct rl_run_opts {
 	int         executors; // executor processes to start
@@ -25,8 +35,8 @@ typedef struct rl_run_opts {
 // second one aborts.
 int rl_cli_run_job(const rl_job *job, const rl_run_opts *opts);
 
-int rl_cmd_run(int argc, char **argv);
-int rl_cmd_demo(int argc, char **argv);
-int rl_cmd_kafka_mock(int argc, char **argv);
+int rl_cmd_run(const rl_cli_command *cmd, int argc, char **argv);
+int rl_cmd_demo(const rl_cli_command *cmd, int argc, char **argv);
+int rl_cmd_kafka_mock(const rl_cli_command *cmd, int argc, char **argv);
 
 #endif

@@ -1,6 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
 // `rill run`: a job in local mode, and the local runner `rill demo` shares.
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,96 +70,52 @@ rl_cli_run_job(const rl_job *job, const rl_run_opts *opts)
 	return RL_EXIT_OK;
 }
 
-static void
-usage(FILE *out)
-{
-	fprintf(out,
-	    "usage: rill run JOB.yaml [--executors N] [--cores N] [--checkpoint-dir DIR]\n"
-	    "                [--zk CONNECT] [--available-now] [--for DUR]\n"
-	    "\n"
-	    "Runs the job with a driver in this process and N executor processes on\n"
-	    "loopback, talking over nng TCP as in a cluster.\n"
-	    "\n"
-	    "  --executors N     executor processes (default 2)\n"
-	    "  --cores N         tasks each executor runs at once (default: enough for\n"
-	    "                    every partition at once, at least 2)\n"
-	    "  --available-now   process what the topics hold now, in rate-limited\n"
-	    "                    batches, then exit 0\n"
-	    "  --for DUR         stop gracefully after DUR (e.g. 30s, 5m)\n"
-	    "  --checkpoint-dir DIR\n"
-	    "                    record every batch's ranges before it runs and when it is\n"
-	    "                    done; a rerun with the same DIR resumes exactly there\n"
-	    "  --zk CONNECT      also write each partition's position after every batch\n"
-	    "                    to /rill/jobs/NAME/offsets/TOPIC/PARTITION in ZooKeeper\n"
-	    "  --http IP:PORT    not in this version\n"
-	    "\n"
-	    "SIGINT or SIGTERM finishes the batch in flight, checkpoints and exits 0; a\n"
-	    "second one aborts.\n");
-}
-
 int
-rl_cmd_run(int argc, char **argv)
+rl_cmd_run(const rl_cli_command *cmd, int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "executors", required_argument, NULL, 'e' },
-		{ "cores", required_argument, NULL, 'c' },
-		{ "available-now", no_argument, NULL, 'a' },
-		{ "for", required_argument, NULL, 'f' },
-		{ "checkpoint-dir", required_argument, NULL, 'C' },
-		{ "http", required_argument, NULL, 'H' },
-		{ "zk", required_argument, NULL, 'z' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+	rl_run_opts  opts = { .executors = 2 }; // cores 0: enough for every partition
+	const rl_opt optv[] = {
+		RL_OPT_INT(
+		    "executors", &opts.executors, "N", 1, 64, "executor processes (default 2)"),
+		RL_OPT_INT("cores", &opts.cores, "N", 1, 256,
+		    "tasks each executor runs at once (default: enough for every partition at "
+		    "once, at least 2)"),
+		RL_OPT_FLAG("available-now", &opts.available_now,
+		    "process what the topics hold now, in rate-limited batches, then exit 0"),
+		RL_OPT_DURATION(
+		    "for", &opts.run_for_ms, "DUR", "stop gracefully after DUR (e.g. 30s, 5m)"),
+		RL_OPT_STRING("checkpoint-dir", &opts.checkpoint_dir, "DIR",
+		    "record every batch's ranges before it runs and when it is done; a rerun "
+		    "with the same DIR resumes exactly there"),
+		RL_OPT_STRING("zk", &opts.zk_connect, "CONNECT",
+		    "also write each partition's position after every batch to "
+		    "/rill/jobs/NAME/offsets/TOPIC/PARTITION in ZooKeeper"),
+		RL_OPT_REFUSED("http", "IP:PORT", "not in this version",
+		    "--http is not available in this version of rill"),
+		RL_OPT_END,
 	};
-	rl_run_opts opts = { .executors = 2 }; // cores 0: enough for every partition
-	long        n;
-	int         c;
-	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'e':
-			if (!rl_arg_long("rill run", "--executors", optarg, 1, 64, &n))
-				return RL_EXIT_USAGE;
-			opts.executors = (int)n;
-			break;
-		case 'c':
-			if (!rl_arg_long("rill run", "--cores", optarg, 1, 256, &n))
-				return RL_EXIT_USAGE;
-			opts.cores = (int)n;
-			break;
-		case 'a':
-			opts.available_now = true;
-			break;
-		case 'f':
-			if (!rl_arg_duration("rill run", "--for", optarg, &opts.run_for_ms))
-				return RL_EXIT_USAGE;
-			break;
-		case 'C':
-			opts.checkpoint_dir = optarg;
-			break;
-		case 'H':
-			fprintf(
-			    stderr, "rill run: --http is not available in this version of rill\n");
-			return RL_EXIT_USAGE;
-		case 'z':
-			opts.zk_connect = optarg;
-			break;
-		case 'h':
-			usage(stdout);
-			return RL_EXIT_OK;
-		default:
-			usage(stderr);
-			return RL_EXIT_USAGE;
-		}
-	}
-	if (argc - optind != 1) {
-		fprintf(stderr, "rill run: %s\n",
-		    argc == optind ? "a job file is required" : "only one job file");
-		usage(stderr);
+	const rl_cmdline cl = {
+		.prog = "rill run",
+		.synopsis = cmd->usage,
+		.about = "Runs the job with a driver in this process and N executor processes on\n"
+		         "loopback, talking over nng TCP as in a cluster.\n",
+		.opts = optv,
+		.epilog
+		= "SIGINT or SIGTERM finishes the batch in flight, checkpoints and exits 0; a\n"
+		  "second one aborts.\n",
+		.max_operands = 1,
+	};
+	int               first;
+	rl_cmdline_result r = rl_cmdline_parse(&cl, argc, argv, &first);
+	if (r != RL_CMDLINE_OK)
+		return r == RL_CMDLINE_HELP ? RL_EXIT_OK : RL_EXIT_USAGE;
+	if (first == argc) {
+		rl_cmdline_error(&cl, "a job file is required");
 		return RL_EXIT_USAGE;
 	}
 	char    why[1024];
 	rl_job *job;
-	rl_err  rv = rl_job_load(argv[optind], &job, why, sizeof(why));
+	rl_err  rv = rl_job_load(argv[first], &job, why, sizeof(why));
 	if (rv != RL_OK) {
 		fprintf(stderr, "rill: %s\n", why);
 		return RL_EXIT_USAGE;
