@@ -48,19 +48,23 @@ count_call(void *dest, const char *prog, const char *arg)
 static const char synopsis[] = "JOB.yaml [--flag] [--str S] [--num N] [--for DUR] [--call X] "
                                "[--a-rather-long-option-name VALUE]";
 
-// args makes a mutable argv from its NULL-terminated strings; the process
-// keeps it (getopt_long permutes it).
+// args makes a mutable argv from its NULL-terminated strings (getopt_long
+// permutes it); it lasts until the next call.
 static char **
 args(int *ret_argc, ...)
 {
 	static char *argv[32];
+	static int   made;
 	va_list      ap;
 	int          n = 0;
+	while (made > 0)
+		free(argv[--made]); // the previous call's
 	va_start(ap, ret_argc);
 	for (const char *s; (s = va_arg(ap, const char *)) != NULL;)
 		argv[n++] = strdup(s);
 	va_end(ap);
 	argv[n] = NULL;
+	made = n;
 	*ret_argc = n;
 	return argv;
 }
