@@ -57,16 +57,14 @@ main(int argc, char **argv)
 	rl_job *job;
 	if (rl_job_load(job_path, &job, why, sizeof(why)) != RL_OK) {
 		fprintf(stderr, "rill-driver: %s\n", why);
-		return RL_EXIT_USAGE;
+		return 2;
 	}
 	rl_driver *d;
 	rl_err     rv = rl_driver_create(job, &opts, &d, why, sizeof(why));
 	if (rv != RL_OK) {
 		fprintf(stderr, "rill-driver: %s\n", why);
 		rl_job_destroy(job);
-		return rv == RL_ERR_NOTSUP || rv == RL_ERR_PARSE || rv == RL_ERR_USAGE
-		    ? RL_EXIT_USAGE
-		    : RL_EXIT_FAILURE;
+		return rv == RL_ERR_NOTSUP || rv == RL_ERR_PARSE || rv == RL_ERR_USAGE ? 2 : 1;
 	}
 	rl_info(
 	    "driver", "listening for executors", "url=%s job=%s", rl_driver_url(d), job->j_name);
@@ -78,5 +76,5 @@ main(int argc, char **argv)
 		fprintf(stderr, "rill-driver: job %s failed: %s\n", job->j_name, why);
 	rl_driver_destroy(d);
 	rl_job_destroy(job);
-	return rv == RL_OK ? RL_EXIT_OK : RL_EXIT_FAILURE;
+	return rv == RL_OK ? 0 : 1;
 }

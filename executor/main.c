@@ -74,7 +74,7 @@ main(int argc, char **argv)
 	rl_executor *ex;
 	if (rl_executor_create(&opts, &ex, why, sizeof(why)) != RL_OK) {
 		rl_error("executor", "cannot start", "error=\"%s\"", why);
-		return RL_EXIT_FAILURE;
+		return 1;
 	}
 	rl_stop_signals(stop_executor, ex);
 	rl_err rv = rl_executor_run(ex);
@@ -82,5 +82,5 @@ main(int argc, char **argv)
 	rl_executor_destroy(ex);
 	rl_info("executor", "executor stopped", "peak_rss_kb=%llu",
 	    (unsigned long long)(rl_peak_rss_bytes() / 1024));
-	return rv == RL_OK ? RL_EXIT_OK : RL_EXIT_FAILURE;
+	return rv == RL_OK ? 0 : 1;
 }
