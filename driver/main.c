@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // rill-driver: the driver daemon. This version runs one job standalone:
 // executors started separately register at --listen.
-#include <getopt.h>
 #include <stdio.h>
 
 #include "common/cmdline.h"
@@ -14,86 +13,45 @@ stop_driver(void *d)
 	rl_driver_stop(d);
 }
 
-static void
-usage(FILE *out)
-{
-	fprintf(out,
-	    "usage: rill-driver --job JOB.yaml --listen tcp://IP:PORT [--executors N]\n"
-	    "                   [--checkpoint-dir DIR] [--available-now] [--for DUR]\n"
-	    "\n"
-	    "Runs one job's batches; executors register with it at --listen\n"
-	    "(rill-executor --driver URL). Cluster mode (--zk, --http) is not in this\n"
-	    "version.\n"
-	    "\n"
-	    "  --job FILE        the job file\n"
-	    "  --listen URL      where executors register\n"
-	    "  --executors N     wait for N executors before the first batch (default 1)\n"
-	    "  --checkpoint-dir DIR  checkpoint every batch; restart resumes from it\n"
-	    "  --available-now   process what the topics hold now, then exit 0\n"
-	    "  --for DUR         stop gracefully after DUR\n");
-}
+#define CLUSTER_MODE_REFUSED "cluster mode (--zk, --http) is not available in this version"
 
 int
 main(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "job", required_argument, NULL, 'j' },
-		{ "listen", required_argument, NULL, 'l' },
-		{ "executors", required_argument, NULL, 'e' },
-		{ "available-now", no_argument, NULL, 'a' },
-		{ "for", required_argument, NULL, 'f' },
-		{ "zk", required_argument, NULL, 'z' },
-		{ "checkpoint-dir", required_argument, NULL, 'C' },
-		{ "http", required_argument, NULL, 'H' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
 	const char    *job_path = NULL;
 	rl_driver_opts opts = { .min_executors = 1 };
-	long           n;
-	int            c;
+	const rl_opt   optv[] = {
+		  RL_OPT_STRING("job", &job_path, "FILE", "the job file"),
+		  RL_OPT_STRING("listen", &opts.listen_url, "URL", "where executors register"),
+		  RL_OPT_INT("executors", &opts.min_executors, "N", 1, 1024,
+		      "wait for N executors before the first batch (default 1)"),
+		  RL_OPT_STRING("checkpoint-dir", &opts.checkpoint_dir, "DIR",
+		      "checkpoint every batch; restart resumes from it"),
+		  RL_OPT_FLAG("available-now", &opts.available_now,
+		      "process what the topics hold now, then exit 0"),
+		  RL_OPT_DURATION("for", &opts.run_for_ms, "DUR", "stop gracefully after DUR"),
+		  RL_OPT_REFUSED("zk", "CONNECT", NULL, CLUSTER_MODE_REFUSED),
+		  RL_OPT_REFUSED("http", "IP:PORT", NULL, CLUSTER_MODE_REFUSED),
+		  RL_OPT_END,
+	};
+	const rl_cmdline cl = {
+		.prog = "rill-driver",
+		.synopsis = "--job JOB.yaml --listen tcp://IP:PORT [--executors N] "
+		            "[--checkpoint-dir DIR] [--available-now] [--for DUR]",
+		.about
+		= "Runs one job's batches; executors register with it at --listen\n"
+		  "(rill-executor --driver URL). Cluster mode (--zk, --http) is not in this\n"
+		  "version.\n",
+		.opts = optv,
+	};
+	int first;
 	rl_log_init();
-	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'j':
-			job_path = optarg;
-			break;
-		case 'l':
-			opts.listen_url = optarg;
-			break;
-		case 'e':
-			if (!rl_arg_long("rill-driver", "--executors", optarg, 1, 1024, &n))
-				return 2;
-			opts.min_executors = (int)n;
-			break;
-		case 'a':
-			opts.available_now = true;
-			break;
-		case 'f':
-			if (!rl_arg_duration("rill-driver", "--for", optarg, &opts.run_for_ms))
-				return 2;
-			break;
-		case 'C':
-			opts.checkpoint_dir = optarg;
-			break;
-		case 'z':
-		case 'H':
-			fprintf(stderr,
-			    "rill-driver: cluster mode (--zk, --http) is not available in this "
-			    "version\n");
-			return 2;
-		case 'h':
-			usage(stdout);
-			return 0;
-		default:
-			usage(stderr);
-			return 2;
-		}
-	}
-	if (optind != argc || job_path == NULL || opts.listen_url == NULL) {
-		fprintf(stderr, "rill-driver: --job and --listen are required\n");
-		usage(stderr);
-		return 2;
+	rl_cmdline_result r = rl_cmdline_parse(&cl, argc, argv, &first);
+	if (r != RL_CMDLINE_OK)
+		return r == RL_CMDLINE_HELP ? RL_EXIT_OK : RL_EXIT_USAGE;
+	if (job_path == NULL || opts.listen_url == NULL) {
+		rl_cmdline_error(&cl, "--job and --listen are required");
+		return RL_EXIT_USAGE;
 	}
 	char    why[1024];
 	rl_job *job;

@@ -1,6 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
 // rill-executor: the executor daemon's command line.
-#include <getopt.h>
 #include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,85 +31,44 @@ one_malloc_arena(void)
 #endif
 }
 
-static void
-usage(FILE *out)
-{
-	fprintf(out,
-	    "usage: rill-executor --listen tcp://IP:PORT [--driver tcp://IP:PORT] [--cores N]\n"
-	    "                     [--id ID] [--work-dir DIR] [--exit-with-driver]\n"
-	    "\n"
-	    "Runs tasks for rill drivers and serves shuffle blocks to peer executors.\n"
-	    "\n"
-	    "  --listen URL        where tasks and shuffle fetches arrive (port 0: any free port)\n"
-	    "  --driver URL        register and heartbeat with this driver\n"
-	    "  --zk CONNECT        register in ZooKeeper (cluster mode; not in this version)\n"
-	    "  --cores N           tasks run at once (default: the number of CPUs)\n"
-	    "  --id ID             executor id (default: HOST-PID)\n"
-	    "  --work-dir DIR      reserved for shuffle spills (blocks stay in memory in this "
-	    "version)\n"
-	    "  --exit-with-driver  exit when the driver is unreachable (local mode)\n"
-	    "  --help              this text\n");
-}
-
 int
 main(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "listen", required_argument, NULL, 'l' },
-		{ "driver", required_argument, NULL, 'd' },
-		{ "zk", required_argument, NULL, 'z' },
-		{ "cores", required_argument, NULL, 'c' },
-		{ "id", required_argument, NULL, 'i' },
-		{ "work-dir", required_argument, NULL, 'w' },
-		{ "exit-with-driver", no_argument, NULL, 'x' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
 	rl_executor_opts opts = { .cores = (int)sysconf(_SC_NPROCESSORS_ONLN) };
-	long             n;
-	int              c;
+	const rl_opt     optv[] = {
+		    RL_OPT_STRING("listen", &opts.listen_url, "URL",
+		        "where tasks and shuffle fetches arrive (port 0: any free port)"),
+		    RL_OPT_STRING(
+		        "driver", &opts.driver_url, "URL", "register and heartbeat with this driver"),
+		    RL_OPT_REFUSED("zk", "CONNECT",
+		        "register in ZooKeeper (cluster mode; not in this version)",
+		        "--zk: cluster mode is not available in this version; use --driver"),
+		    RL_OPT_INT("cores", &opts.cores, "N", 1, 1024,
+		        "tasks run at once (default: the number of CPUs)"),
+		    RL_OPT_STRING("id", &opts.id, "ID", "executor id (default: HOST-PID)"),
+		    RL_OPT_STRING("work-dir", &opts.work_dir, "DIR",
+		        "reserved for shuffle spills (blocks stay in memory in this version)"),
+		    RL_OPT_FLAG("exit-with-driver", &opts.exit_with_driver,
+		        "exit when the driver is unreachable (local mode)"),
+		    RL_OPT_END,
+	};
+	const rl_cmdline cl = {
+		.prog = "rill-executor",
+		.synopsis = "--listen tcp://IP:PORT [--driver tcp://IP:PORT] [--cores N] [--id ID] "
+		            "[--work-dir DIR] [--exit-with-driver]",
+		.about
+		= "Runs tasks for rill drivers and serves shuffle blocks to peer executors.\n",
+		.opts = optv,
+	};
+	int first;
 	one_malloc_arena();
 	rl_log_init();
-	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'l':
-			opts.listen_url = optarg;
-			break;
-		case 'd':
-			opts.driver_url = optarg;
-			break;
-		case 'z':
-			fprintf(stderr,
-			    "rill-executor: --zk: cluster mode is not available in this version; "
-			    "use --driver\n");
-			return 2;
-		case 'c':
-			if (!rl_arg_long("rill-executor", "--cores", optarg, 1, 1024, &n))
-				return 2;
-			opts.cores = (int)n;
-			break;
-		case 'i':
-			opts.id = optarg;
-			break;
-		case 'w':
-			opts.work_dir = optarg;
-			break;
-		case 'x':
-			opts.exit_with_driver = true;
-			break;
-		case 'h':
-			usage(stdout);
-			return 0;
-		default:
-			usage(stderr);
-			return 2;
-		}
-	}
-	if (optind != argc || opts.listen_url == NULL) {
-		fprintf(stderr, "rill-executor: %s\n",
-		    optind != argc ? "unexpected argument" : "--listen is required");
-		usage(stderr);
-		return 2;
+	rl_cmdline_result r = rl_cmdline_parse(&cl, argc, argv, &first);
+	if (r != RL_CMDLINE_OK)
+		return r == RL_CMDLINE_HELP ? RL_EXIT_OK : RL_EXIT_USAGE;
+	if (opts.listen_url == NULL) {
+		rl_cmdline_error(&cl, "--listen is required");
+		return RL_EXIT_USAGE;
 	}
 	char         why[512];
 	rl_executor *ex;

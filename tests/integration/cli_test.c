@@ -37,6 +37,64 @@ Test(cli, bad_usage_exits_2)
 	cr_assert_not_null(strstr(e, "--cores"), "%s", e);
 }
 
+Test(cli, help_lists_every_command_and_cluster_commands_refuse)
+{
+	const char *dir = rt_tmpdir("commands");
+	char       *o, *e;
+	cr_assert_eq(rt_sh_capture(dir, &o, &e, "%s --help", rt_bin("rill")), 0);
+	const char *names[]
+	    = { "demo", "run", "kafka-mock", "submit", "list", "status", "kill", "supervise" };
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		char line[64];
+		snprintf(line, sizeof(line), "\n  %s ", names[i]);
+		cr_assert_not_null(strstr(o, line), "'%s' missing in:\n%s", names[i], o);
+	}
+	// Each command's --help is its own usage.
+	const char *own[][2] = { { "demo", "--seconds N" },
+		{ "kafka-mock", "--topic NAME:PARTITIONS" }, { "run", "--checkpoint-dir DIR" } };
+	for (size_t i = 0; i < 3; i++) {
+		cr_assert_eq(rt_sh_capture(dir, &o, &e, "%s %s --help", rt_bin("rill"), own[i][0]),
+		    0, "%s", e);
+		cr_assert_not_null(strstr(o, own[i][1]), "rill %s --help:\n%s", own[i][0], o);
+	}
+	for (size_t i = 3; i < sizeof(names) / sizeof(names[0]); i++) {
+		cr_assert_eq(rt_sh_capture(dir, &o, &e, "%s %s x", rt_bin("rill"), names[i]), 1);
+		char want[128];
+		snprintf(want, sizeof(want),
+		    "rill %s: cluster mode is not available in this version of rill", names[i]);
+		cr_assert_not_null(strstr(e, want), "wanted '%s' in:\n%s", want, e);
+	}
+}
+
+Test(cli, options_not_in_this_version_and_stray_arguments_exit_2)
+{
+	const char *dir = rt_tmpdir("refused");
+	char       *o, *e;
+	cr_assert_eq(
+	    rt_sh_capture(dir, &o, &e, "%s run x.yaml --http 0.0.0.0:80", rt_bin("rill")), 2);
+	cr_assert_not_null(strstr(e, "rill run: --http is not available in this version"), "%s", e);
+	cr_assert_eq(rt_sh_capture(dir, &o, &e, "%s run a.yaml b.yaml", rt_bin("rill")), 2);
+	cr_assert_not_null(strstr(e, "rill run: unexpected argument 'b.yaml'"), "%s", e);
+	cr_assert_eq(rt_sh_capture(dir, &o, &e, "%s run x.yaml --for", rt_bin("rill")), 2);
+	cr_assert_not_null(strstr(e, "rill run: option '--for' needs an argument"), "%s", e);
+	cr_assert_eq(rt_sh_capture(dir, &o, &e, "%s demo --seconds 1 extra", rt_bin("rill")), 2);
+	cr_assert_not_null(strstr(e, "rill demo: unexpected argument 'extra'"), "%s", e);
+	cr_assert_eq(rt_sh_capture(dir, &o, &e, "%s kafka-mock --topic alpha", rt_bin("rill")), 2);
+	cr_assert_not_null(strstr(e, "--topic 'alpha' is not NAME:PARTITIONS"), "%s", e);
+	cr_assert_eq(rt_sh_capture(dir, &o, &e, "%s --job j.yaml --listen tcp://127.0.0.1:0 --zk z",
+	                 rt_bin("rill-driver")),
+	    2);
+	cr_assert_not_null(strstr(e, "rill-driver: cluster mode (--zk, --http)"), "%s", e);
+	cr_assert_eq(rt_sh_capture(dir, &o, &e, "%s --job j.yaml", rt_bin("rill-driver")), 2);
+	cr_assert_not_null(strstr(e, "--job and --listen are required"), "%s", e);
+	cr_assert_eq(rt_sh_capture(dir, &o, &e, "%s --listen tcp://127.0.0.1:0 --zk z",
+	                 rt_bin("rill-executor")),
+	    2);
+	cr_assert_not_null(strstr(e, "rill-executor: --zk: cluster mode"), "%s", e);
+	cr_assert_eq(rt_sh_capture(dir, &o, &e, "%s", rt_bin("rill-executor")), 2);
+	cr_assert_not_null(strstr(e, "--listen is required"), "%s", e);
+}
+
 Test(cli, malformed_job_names_file_line_and_column)
 {
 	const char *dir = rt_tmpdir("badjob");

@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // `rill demo`: an embedded Kafka-protocol cluster, a sentence generator and
 // the word count, printed per batch as Spark does. No Java, no ZooKeeper.
-#include <getopt.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -12,7 +11,7 @@
 #include "common/kafka.h"
 #include "common/log.h"
 #include "common/time.h"
-#include "driver/cli.h"
+#include "driver/cli/cli.h"
 
 #define TOPIC "sentences"
 #define PARTITIONS 4
@@ -83,49 +82,40 @@ generate(void *arg)
 	return NULL;
 }
 
-static void
-usage(FILE *out)
-{
-	fprintf(out,
-	    "usage: rill demo [--seconds N]\n"
-	    "\n"
-	    "Starts an embedded Kafka-protocol cluster (librdkafka's mock cluster), writes\n"
-	    "%d sentences a second to its %d-partition topic '%s', and runs a word count\n"
-	    "with a driver and 2 executor processes, printing each 1 s batch's first 10\n"
-	    "(word,count) pairs. No Java or ZooKeeper needed.\n"
-	    "\n"
-	    "  --seconds N   how long to run (default 10; 0 = until Ctrl-C)\n",
-	    LINES_PER_SECOND, PARTITIONS, TOPIC);
-}
+#define STR(x) #x
+#define XSTR(x) STR(x)
+
+static const char about[]
+    = "Starts an embedded Kafka-protocol cluster (librdkafka's mock cluster), writes\n" XSTR(
+        LINES_PER_SECOND) " sentences a second to its " XSTR(PARTITIONS) "-partition topic '" TOPIC
+                                                                         "', and runs a\n"
+                                                                         "word count with a driver "
+                                                                         "and 2 executor "
+                                                                         "processes, printing each "
+                                                                         "1 s batch's\n"
+                                                                         "first 10 (word,count) "
+                                                                         "pairs. No Java or "
+                                                                         "ZooKeeper needed.\n";
 
 int
-rl_cmd_demo(int argc, char **argv)
+rl_cmd_demo(const rl_cli_command *cmd, int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "seconds", required_argument, NULL, 's' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+	int          seconds = 10;
+	const rl_opt optv[] = {
+		RL_OPT_INT("seconds", &seconds, "N", 0, 1000000,
+		    "how long to run (default 10; 0 = until Ctrl-C)"),
+		RL_OPT_END,
 	};
-	long seconds = 10;
-	int  c;
-	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-		switch (c) {
-		case 's':
-			if (!rl_arg_long("rill demo", "--seconds", optarg, 0, 1000000, &seconds))
-				return RL_EXIT_USAGE;
-			break;
-		case 'h':
-			usage(stdout);
-			return RL_EXIT_OK;
-		default:
-			usage(stderr);
-			return RL_EXIT_USAGE;
-		}
-	}
-	if (optind != argc) {
-		usage(stderr);
-		return RL_EXIT_USAGE;
-	}
+	const rl_cmdline cl = {
+		.prog = "rill demo",
+		.synopsis = cmd->usage,
+		.about = about,
+		.opts = optv,
+	};
+	int               first;
+	rl_cmdline_result r = rl_cmdline_parse(&cl, argc, argv, &first);
+	if (r != RL_CMDLINE_OK)
+		return r == RL_CMDLINE_HELP ? RL_EXIT_OK : RL_EXIT_USAGE;
 	// The demo's output is the word counts; say only what goes wrong.
 	// (The executor processes inherit the setting.)
 	setenv("RILL_LOG_LEVEL", "warn", 0);
@@ -174,7 +164,7 @@ rl_cmd_demo(int argc, char **argv)
 	       "word count in 1 s batches with 2 executors%s\n\n",
 	    boot, TOPIC, PARTITIONS, LINES_PER_SECOND, seconds > 0 ? "" : " (Ctrl-C to stop)");
 	fflush(stdout);
-	rl_run_opts opts = { .executors = 2, .run_for_ms = seconds * 1000 };
+	rl_run_opts opts = { .executors = 2, .run_for_ms = (int64_t)seconds * 1000 };
 	code = rl_cli_run_job(job, &opts);
 	rl_job_destroy(job);
 out:

@@ -1,0 +1,42 @@
+// SPDX-License-Identifier: Apache-2.0
+// The `rill` command line: the command table's entries and one handler per
+// command (driver/cli/NAME.c).
+#ifndef RL_CLI_H
+#define RL_CLI_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "common/cmdline.h"
+#include "common/jobfile.h"
+
+// rl_cli_command is one line of the command table in driver/cli/main.c.
+typedef struct rl_cli_command rl_cli_command;
+struct rl_cli_command {
+	const char *name; // "run"
+	const char *summary; // one line for `rill --help`
+	const char *usage; // the synopsis after "rill NAME", for `rill NAME --help`
+	// handler runs the command: argv[0] is its name, argv[1 ..] its
+	// arguments; returns the exit code. NULL: not in this version.
+	int (*handler)(const rl_cli_command *cmd, int argc, char **argv);
+};
+
+typedef struct rl_run_opts {
+	int         executors; // executor processes to start
+	int         cores; // per executor; 0: enough task slots for every partition
+	bool        available_now;
+	int64_t     run_for_ms; // 0 = until stopped
+	const char *checkpoint_dir; // NULL: none
+	const char *zk_connect; // NULL: none
+} rl_run_opts;
+
+// rl_cli_run_job runs job with a driver in this process and local executor
+// processes; returns the exit code. SIGINT/SIGTERM stop it gracefully, a
+// second one aborts.
+int rl_cli_run_job(const rl_job *job, const rl_run_opts *opts);
+
+int rl_cmd_run(const rl_cli_command *cmd, int argc, char **argv);
+int rl_cmd_demo(const rl_cli_command *cmd, int argc, char **argv);
+int rl_cmd_kafka_mock(const rl_cli_command *cmd, int argc, char **argv);
+
+#endif
