@@ -645,6 +645,12 @@ Test(runner, crash_after_sink_committed_two_phase)
 	crash_and_recover((crash_case) { .point = "sink-committed", .two_phase = true });
 }
 
+Test(runner, crash_after_sink_committed_two_phase_map_only)
+{
+	crash_and_recover(
+	    (crash_case) { .point = "sink-committed", .two_phase = true, .map_only = true });
+}
+
 Test(runner, crash_after_batch_done_one_phase)
 {
 	crash_and_recover((crash_case) { .point = "batch-done" });
