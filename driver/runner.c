@@ -979,8 +979,11 @@ run_batch(rl_runner *d, int64_t batch_ms, uint64_t *ret_records, size_t *ret_tas
 		goto out;
 	plan_ranges(d, &b);
 	*ret_tasks = b.b_ntasks[0];
-	if (b.b_ntasks[0] == 0)
-		goto out; // nothing new: no task, no output, no record
+	// Nothing new: no task, no output, no record. A recovered batch whose
+	// sink tasks all committed (a job without a shuffle: no task left)
+	// still goes on to its done record and moves past its ranges.
+	if (b.b_ntasks[0] == 0 && b.b_skip == NULL)
+		goto out;
 	// The plan is durable before anything runs.
 	if ((rv = write_record(d, &b, RILL__BATCH_RECORD__PHASE__PLANNED, errbuf, errlen)) != RL_OK)
 		goto out;

@@ -1,0 +1,920 @@
+// SPDX-License-Identifier: Apache-2.0
+// The batch loop end to end, hermetically: a word count from the memory
+// source to the memory sink on two in-process executors over loopback nng,
+// crashed at every fault point and recovered, checked against counts the
+// test makes itself from the records it appended.
+#include <criterion/criterion.h>
+#include <dirent.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/alloc.h"
+#include "common/fault.h"
+#include "common/fsutil.h"
+#include "common/jobfile.h"
+#include "common/log.h"
+#include "common/time.h"
+#include "driver/checkpoint.h"
+#include "driver/executors.h"
+#include "driver/runner.h"
+#include "executor/executor.h"
+#include "executor/sink.h"
+#include "executor/source.h"
+#include "tests/fixtures/memory_connector.h"
+
+#define TOPIC "words"
+#define TABLE "counts"
+#define NSPLITS 3
+#define NEXECS 2
+#define MAX_RECORDS 1024 // per split
+#define INTERVAL_MS 50
+
+static const char *const vocab[] = { "apple", "brook", "cedar", "delta", "ember", "fjord", "grove",
+	"heron", "inlet", "juniper", "kelp", "lumen", "maple", "nectar", "orbit", "pearl", "quartz",
+	"reef", "sable", "tundra" };
+#define NVOCAB (sizeof(vocab) / sizeof(vocab[0]))
+
+// ---- the test's own copy of the input, and references from it ----
+
+static char    *appended[NSPLITS][MAX_RECORDS];
+static int64_t  nappended[NSPLITS];
+static uint32_t seed = 12345;
+
+static uint32_t
+next_random(void)
+{
+	seed = seed * 1103515245u + 12345u;
+	return (seed >> 8) & 0xffffff;
+}
+
+// append_records adds n records of 1 to 4 words to every split, every third
+// with a key, and keeps a copy.
+static void
+append_records(int n)
+{
+	for (int s = 0; s < NSPLITS; s++) {
+		for (int i = 0; i < n; i++) {
+			char   value[128] = "";
+			size_t len = 0;
+			int    words = 1 + (int)(next_random() % 4);
+			for (int w = 0; w < words; w++)
+				len += (size_t)snprintf(value + len, sizeof(value) - len, "%s%s",
+				    w > 0 ? " " : "", vocab[next_random() % NVOCAB]);
+			cr_assert_lt(nappended[s], MAX_RECORDS);
+			int64_t at = rt_memory_append(
+			    TOPIC, s, i % 3 == 0 ? "k" : NULL, value, rl_now_ms());
+			cr_assert_eq(at, nappended[s], "split %d: appended at %" PRId64, s, at);
+			appended[s][nappended[s]++] = rl_strdup(value);
+		}
+	}
+}
+
+static int
+vocab_index(const char *word, size_t len)
+{
+	for (size_t i = 0; i < NVOCAB; i++)
+		if (strlen(vocab[i]) == len && memcmp(vocab[i], word, len) == 0)
+			return (int)i;
+	return -1;
+}
+
+// count_range adds the words of split s's records [from, until) to counts.
+static void
+count_range(int s, int64_t from, int64_t until, int64_t *counts)
+{
+	cr_assert(from >= 0 && until <= nappended[s] && from <= until,
+	    "split %d: range [%" PRId64 ", %" PRId64 ") outside what was appended (%" PRId64 ")", s,
+	    from, until, nappended[s]);
+	for (int64_t i = from; i < until; i++) {
+		const char *p = appended[s][i];
+		while (*p != '\0') {
+			size_t len = strcspn(p, " ");
+			int    w = vocab_index(p, len);
+			cr_assert_geq(w, 0);
+			counts[w]++;
+			p += len;
+			p += *p == ' ';
+		}
+	}
+}
+
+// count_output adds the "word\tcount" lines of a published output to counts.
+static void
+count_output(const char *text, int64_t *counts)
+{
+	const char *p = text;
+	while (*p != '\0') {
+		const char *tab = strchr(p, '\t'), *nl = strchr(p, '\n');
+		cr_assert(tab != NULL && nl != NULL && tab < nl, "not a word\\tcount line: %s", p);
+		int w = vocab_index(p, (size_t)(tab - p));
+		cr_assert_geq(w, 0, "unknown word in %.*s", (int)(nl - p), p);
+		counts[w] += strtoll(tab + 1, NULL, 10);
+		p = nl + 1;
+	}
+}
+
+static void
+expect_counts(const int64_t *got, const int64_t *want, const char *what)
+{
+	for (size_t w = 0; w < NVOCAB; w++)
+		cr_expect_eq(got[w], want[w], "%s: '%s' counted %" PRId64 ", reference %" PRId64,
+		    what, vocab[w], got[w], want[w]);
+}
+
+// ---- the loop's surroundings: pool, executors, checkpoint ----
+
+typedef struct harness {
+	rl_pool     *pool;
+	rl_executor *ex[NEXECS];
+	pthread_t    th[NEXECS];
+	char         dir[64];
+	rl_job      *job;
+	bool         two_phase;
+} harness;
+
+static void *
+executor_main(void *arg)
+{
+	rl_executor_run(arg);
+	return NULL;
+}
+
+static void
+start_executors(harness *h)
+{
+	for (int i = 0; i < NEXECS; i++) {
+		char             id[32], why[512];
+		rl_executor_opts opts = {
+			.listen_url = "tcp://127.0.0.1:0",
+			.driver_url = rl_pool_url(h->pool),
+			.id = id,
+			.cores = 2,
+			.heartbeat_ms = 100,
+		};
+		snprintf(id, sizeof(id), "memory-exec-%d", i);
+		cr_assert_eq(
+		    rl_executor_create(&opts, &h->ex[i], why, sizeof(why)), RL_OK, "%s", why);
+		cr_assert_eq(pthread_create(&h->th[i], NULL, executor_main, h->ex[i]), 0);
+	}
+}
+
+static void
+stop_executors(harness *h)
+{
+	for (int i = 0; i < NEXECS; i++)
+		rl_executor_stop(h->ex[i]);
+	for (int i = 0; i < NEXECS; i++) {
+		pthread_join(h->th[i], NULL);
+		rl_executor_destroy(h->ex[i]);
+		h->ex[i] = NULL;
+	}
+}
+
+// harness_start parses the job (printf-style text) and starts the pool and
+// the executors; the topic and the table exist empty.
+static void harness_start(harness *h, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void
+harness_start(harness *h, const char *fmt, ...)
+{
+	rl_log_init();
+	rt_memory_register();
+	rt_memory_reset();
+	rt_memory_topic_create(TOPIC, NSPLITS);
+	rt_memory_table_create(TABLE);
+	char    text[2048], why[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	cr_assert_eq(rl_job_parse(text, strlen(text), "memory.yaml", &h->job, why, sizeof(why)),
+	    RL_OK, "%s", why);
+	h->two_phase = ((const rt_memory_sink *)h->job->j_sink.c_conf)->m_two_phase;
+	snprintf(h->dir, sizeof(h->dir), "/tmp/rill-runner-test-XXXXXX");
+	cr_assert_not_null(mkdtemp(h->dir));
+	cr_assert_eq(rl_pool_create("tcp://127.0.0.1:0", 5000, &h->pool, why, sizeof(why)), RL_OK,
+	    "%s", why);
+	start_executors(h);
+}
+
+static void
+harness_stop(harness *h)
+{
+	rl_fault_hook(NULL, NULL);
+	stop_executors(h);
+	rl_pool_destroy(h->pool);
+	rl_job_destroy(h->job);
+	rl_remove_tree(h->dir);
+}
+
+// The word count over the memory connectors: the first %s goes into
+// `catch_up:`, the second into `memory: {topic: words, ...}`, the third
+// into the sink's `two_phase:`. MAP_ONLY_JOB counts nothing itself: its
+// "word\t1" lines come straight from the tasks that read the splits.
+#define JOB_HEAD                                                                                   \
+	"name: wc-memory\n"                                                                        \
+	"batch: 50ms\n"                                                                            \
+	"catch_up: %s\n"                                                                           \
+	"source:\n"                                                                                \
+	"  memory: {topic: " TOPIC ", %s}\n"                                                       \
+	"pipeline:\n"                                                                              \
+	"  - flat_map: words\n"                                                                    \
+	"  - map_values: one\n"
+#define JOB_SINK                                                                                   \
+	"sink:\n"                                                                                  \
+	"  memory: {table: " TABLE ", two_phase: %s}\n"
+#define WORDCOUNT_JOB JOB_HEAD "  - reduce_by_key: sum\n" JOB_SINK
+#define MAP_ONLY_JOB JOB_HEAD JOB_SINK
+
+typedef struct run_result {
+	rl_err          rv;
+	rl_runner_stats stats;
+	char            why[1024];
+} run_result;
+
+// run_job runs the job once on the harness's checkpoint directory:
+// available_now, or for run_for_ms.
+static run_result
+run_job(harness *h, bool available_now, int64_t run_for_ms)
+{
+	run_result     res = { 0 };
+	rl_runner_opts opts = {
+		.available_now = available_now,
+		.run_for_ms = run_for_ms,
+		.min_executors = NEXECS,
+		.checkpoint_dir = h->dir,
+		.checkpoint_keep = 1000,
+	};
+	rl_runner *r;
+	res.rv = rl_runner_create(h->job, h->pool, &opts, &r, res.why, sizeof(res.why));
+	cr_assert_eq(res.rv, RL_OK, "%s", res.why);
+	res.rv = rl_runner_run(r, &res.stats, res.why, sizeof(res.why));
+	rl_runner_destroy(r);
+	return res;
+}
+
+// ---- the checkpoint, as the test reads it ----
+
+static int
+cmp_i64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+	return (x > y) - (x < y);
+}
+
+// batch_files lists the batch times that have a record file of phase, sorted.
+static size_t
+batch_files(const harness *h, const char *phase, int64_t *ret, size_t max)
+{
+	char path[128];
+	snprintf(path, sizeof(path), "%s/batches", h->dir);
+	DIR *d = opendir(path);
+	cr_assert_not_null(d, "%s", path);
+	size_t         n = 0;
+	struct dirent *de;
+	while ((de = readdir(d)) != NULL) {
+		char     *end;
+		long long t = strtoll(de->d_name, &end, 10);
+		if (end != de->d_name && *end == '.' && strcmp(end + 1, phase) == 0) {
+			cr_assert_lt(n, max);
+			ret[n++] = t;
+		}
+	}
+	closedir(d);
+	qsort(ret, n, sizeof(int64_t), cmp_i64);
+	return n;
+}
+
+static Rill__BatchRecord *
+read_record(const harness *h, int64_t batch_ms)
+{
+	rl_checkpoint     *ckp;
+	Rill__BatchRecord *rec;
+	char               why[512];
+	cr_assert_eq(
+	    rl_checkpoint_open(h->dir, 1000, NULL, NULL, &ckp, why, sizeof(why)), RL_OK, "%s", why);
+	cr_assert_eq(rl_checkpoint_read(ckp, batch_ms, &rec, why, sizeof(why)), RL_OK, "%s", why);
+	rl_checkpoint_close(ckp);
+	cr_assert_not_null(rec, "no record of batch %" PRId64, batch_ms);
+	return rec;
+}
+
+static Rill__BatchRecord *
+latest_record(const harness *h)
+{
+	rl_checkpoint     *ckp;
+	Rill__BatchRecord *rec;
+	char               why[512];
+	cr_assert_eq(
+	    rl_checkpoint_open(h->dir, 1000, NULL, NULL, &ckp, why, sizeof(why)), RL_OK, "%s", why);
+	cr_assert_eq(rl_checkpoint_latest(ckp, &rec, why, sizeof(why)), RL_OK, "%s", why);
+	rl_checkpoint_close(ckp);
+	cr_assert_not_null(rec);
+	return rec;
+}
+
+static int
+split_index(const Rill__SplitRange *sr)
+{
+	cr_assert_str_eq(sr->kind, "memory");
+	cr_assert_eq(strncmp(sr->id, TOPIC "/", strlen(TOPIC "/")), 0, "split %s", sr->id);
+	int s = atoi(sr->id + strlen(TOPIC "/"));
+	cr_assert(s >= 0 && s < NSPLITS, "split %s", sr->id);
+	return s;
+}
+
+static const rt_memory_batch *
+find_batch(const rt_memory_batch *batches, size_t n, int64_t batch_ms)
+{
+	for (size_t i = 0; i < n; i++)
+		if (batches[i].b_batch_ms == batch_ms)
+			return &batches[i];
+	return NULL;
+}
+
+// check_exactly_once checks what the loop left behind against the input:
+// every planned batch is done; each done batch's published output is the
+// word count of exactly the ranges its record names; no batch was
+// published with two contents, no two-phase partition twice; nothing
+// staged or prepared is left; the published batches are exactly the done
+// ones, and together they count want[]. Returns the number of done batches.
+static size_t
+check_exactly_once(const harness *h, const int64_t *want)
+{
+	static int64_t planned[4096], done[4096];
+	size_t         nplanned = batch_files(h, "planned", planned, 4096);
+	size_t         ndone = batch_files(h, "done", done, 4096);
+	for (size_t i = 0; i < nplanned; i++)
+		cr_expect(bsearch(&planned[i], done, ndone, sizeof(int64_t), cmp_i64) != NULL,
+		    "batch %" PRId64 " was planned and never done", planned[i]);
+	rt_memory_batch *batches;
+	size_t           nbatches = rt_memory_table_batches(TABLE, &batches);
+	int64_t          total[NVOCAB] = { 0 };
+	for (size_t i = 0; i < ndone; i++) {
+		Rill__BatchRecord     *rec = read_record(h, done[i]);
+		const rt_memory_batch *b = find_batch(batches, nbatches, done[i]);
+		int64_t                ref[NVOCAB] = { 0 }, got[NVOCAB] = { 0 };
+		char                   what[64];
+		cr_assert_eq(rec->phase, RILL__BATCH_RECORD__PHASE__DONE);
+		int64_t records = 0;
+		for (size_t r = 0; r < rec->n_splits; r++) {
+			count_range(split_index(rec->splits[r]), rec->splits[r]->from,
+			    rec->splits[r]->until, ref);
+			records += rec->splits[r]->until - rec->splits[r]->from;
+		}
+		if (records == 0 && b == NULL) { // read nothing (a record a test wrote)
+			rill__batch_record__free_unpacked(rec, NULL);
+			continue;
+		}
+		cr_assert_not_null(b, "done batch %" PRId64 " was never published", done[i]);
+		count_output(b->b_output, got);
+		snprintf(what, sizeof(what), "batch %" PRId64, done[i]);
+		expect_counts(got, ref, what);
+		rill__batch_record__free_unpacked(rec, NULL);
+	}
+	for (size_t i = 0; i < nbatches; i++) {
+		const rt_memory_batch *b = &batches[i];
+		cr_expect_eq(b->b_changes, 0,
+		    "batch %" PRId64 " was published with %d other contents", b->b_batch_ms,
+		    b->b_changes);
+		if (h->two_phase)
+			cr_expect_eq((size_t)b->b_publishes, b->b_partitions,
+			    "batch %" PRId64 ": %d commits of %zu partitions", b->b_batch_ms,
+			    b->b_publishes, b->b_partitions);
+		if (b->b_partitions > 0)
+			cr_expect(
+			    bsearch(&b->b_batch_ms, done, ndone, sizeof(int64_t), cmp_i64) != NULL,
+			    "batch %" PRId64 " was published but is not done", b->b_batch_ms);
+		count_output(b->b_output, total);
+	}
+	expect_counts(total, want, "all batches");
+	cr_expect_eq(rt_memory_table_left(TABLE), 0, "outputs staged or prepared are left behind");
+	rt_memory_batches_free(batches, nbatches);
+	return ndone;
+}
+
+static void
+reference(int64_t *counts)
+{
+	memset(counts, 0, NVOCAB * sizeof(int64_t));
+	for (int s = 0; s < NSPLITS; s++)
+		count_range(s, 0, nappended[s], counts);
+}
+
+// ---- the tests ----
+
+Test(runner, available_now_counts_every_word_exactly_once)
+{
+	harness h = { 0 };
+	harness_start(
+	    &h, WORDCOUNT_JOB, "all", "backpressure: false, max_rate_per_split: 2000", "false");
+	append_records(300);
+	run_result res = run_job(&h, true, 0);
+	cr_assert_eq(res.rv, RL_OK, "%s", res.why);
+	int64_t want[NVOCAB];
+	reference(want);
+	size_t ndone = check_exactly_once(&h, want);
+	cr_expect_gt(ndone, 1, "the rate limit cuts 300 records a split into several batches");
+	cr_expect_eq(res.stats.batches, ndone);
+	cr_expect_eq(res.stats.records, 3 * 300);
+	for (int s = 0; s < NSPLITS; s++)
+		cr_expect_eq(rt_memory_committed(TOPIC, s), rt_memory_latest(TOPIC, s),
+		    "split %d: committed %" PRId64 ", end %" PRId64, s,
+		    rt_memory_committed(TOPIC, s), rt_memory_latest(TOPIC, s));
+	harness_stop(&h);
+}
+
+Test(runner, two_phase_sink_commits_every_partition_once_and_marks_it)
+{
+	harness h = { 0 };
+	harness_start(
+	    &h, WORDCOUNT_JOB, "all", "backpressure: false, max_rate_per_split: 2000", "true");
+	append_records(300);
+	run_result res = run_job(&h, true, 0);
+	cr_assert_eq(res.rv, RL_OK, "%s", res.why);
+	int64_t want[NVOCAB];
+	reference(want);
+	check_exactly_once(&h, want);
+	Rill__BatchRecord *last = latest_record(&h);
+	for (uint32_t p = 0; p < NSPLITS; p++)
+		cr_expect_eq(rt_memory_table_marker(TABLE, p), last->batch_time_ms,
+		    "partition %" PRIu32 "'s marker", p);
+	rill__batch_record__free_unpacked(last, NULL);
+	harness_stop(&h);
+}
+
+// A fault hook that "kills the process" the at-th time it passes point.
+typedef struct crash_plan {
+	const char *point;
+	int         at;
+	atomic_int  seen;
+} crash_plan;
+
+static bool
+crash_hook(void *arg, const char *point)
+{
+	crash_plan *c = arg;
+	if (strcmp(point, c->point) != 0)
+		return false;
+	return atomic_fetch_add(&c->seen, 1) + 1 == c->at;
+}
+
+Test(runner, planned_batch_reruns_with_its_ranges_and_time)
+{
+	harness h = { 0 };
+	harness_start(&h, WORDCOUNT_JOB, "all", "backpressure: false", "false");
+	append_records(200);
+	crash_plan crash = { .point = "batch-planned", .at = 1 };
+	rl_fault_hook(crash_hook, &crash);
+	run_result res = run_job(&h, true, 0);
+	rl_fault_hook(NULL, NULL);
+	cr_assert_eq(res.rv, RL_ERR_CANCELED, "%s", res.why);
+	Rill__BatchRecord *planned = latest_record(&h);
+	cr_assert_eq(planned->phase, RILL__BATCH_RECORD__PHASE__PLANNED);
+	cr_assert_eq(planned->n_splits, NSPLITS);
+	// More input: planned afresh, the batch would read it too.
+	append_records(100);
+	res = run_job(&h, true, 0);
+	cr_assert_eq(res.rv, RL_OK, "%s", res.why);
+	Rill__BatchRecord *done = read_record(&h, planned->batch_time_ms);
+	cr_expect_eq(done->phase, RILL__BATCH_RECORD__PHASE__DONE);
+	cr_assert_eq(done->n_splits, planned->n_splits);
+	for (size_t i = 0; i < done->n_splits; i++) {
+		cr_expect_str_eq(done->splits[i]->id, planned->splits[i]->id);
+		cr_expect_eq(done->splits[i]->from, planned->splits[i]->from, "split %s",
+		    done->splits[i]->id);
+		cr_expect_eq(done->splits[i]->until, planned->splits[i]->until, "split %s",
+		    done->splits[i]->id);
+		cr_expect_eq(planned->splits[i]->until, 200, "split %s: planned until %" PRId64,
+		    planned->splits[i]->id, planned->splits[i]->until);
+	}
+	cr_expect_eq(done->shuffle_partitions, planned->shuffle_partitions);
+	int64_t want[NVOCAB];
+	reference(want);
+	cr_expect_eq(check_exactly_once(&h, want), 2, "the re-run batch and one for the rest");
+	rill__batch_record__free_unpacked(done, NULL);
+	rill__batch_record__free_unpacked(planned, NULL);
+	harness_stop(&h);
+}
+
+// How crash_and_recover crashes the loop and brings it back.
+typedef struct crash_case {
+	const char *point; // the fault point where the loop dies, the second time it passes
+	bool        two_phase;
+	bool        map_only; // the sink tasks are the tasks that read the splits
+	bool        restart_executors; // new executors (same ids) before the restart
+	bool        partly_committed; // partition 1's prepared output committed before the crash
+} crash_case;
+
+// crash_and_recover runs 60 records a split at 50 a split per batch, dies
+// in the second batch (10 records a split) where c says, checks the crash
+// left what that point implies, appends 100 records a split (a batch
+// planned afresh would read them too), restarts the loop on the same
+// checkpoint, and checks that every batch counts exactly its ranges, once.
+static void
+crash_and_recover(crash_case c)
+{
+	harness h = { 0 };
+	harness_start(&h, c.map_only ? MAP_ONLY_JOB : WORDCOUNT_JOB, "all",
+	    "backpressure: false, max_rate_per_split: 1000", c.two_phase ? "true" : "false");
+	append_records(60);
+	crash_plan crash = { .point = c.point, .at = 2 };
+	rl_fault_hook(crash_hook, &crash);
+	run_result res = run_job(&h, true, 0);
+	rl_fault_hook(NULL, NULL);
+	cr_assert_eq(res.rv, RL_ERR_CANCELED, "%s", res.why);
+	cr_assert(strstr(res.why, c.point) != NULL, "%s", res.why);
+
+	Rill__BatchRecord *rec = latest_record(&h);
+	cr_assert_eq(rec->n_splits, NSPLITS);
+	for (size_t i = 0; i < NSPLITS; i++)
+		cr_assert(rec->splits[i]->from == 50 && rec->splits[i]->until == 60,
+		    "the second batch reads [50, 60) of every split");
+	rt_memory_batch       *batches;
+	size_t                 nbatches = rt_memory_table_batches(TABLE, &batches);
+	const rt_memory_batch *b = find_batch(batches, nbatches, rec->batch_time_ms);
+	bool                   published = b != NULL && b->b_partitions > 0;
+	if (strcmp(c.point, "batch-planned") == 0) {
+		cr_expect_eq(rec->phase, RILL__BATCH_RECORD__PHASE__PLANNED);
+		cr_expect_not(published);
+	} else if (strcmp(c.point, "batch-ran") == 0) {
+		cr_expect_eq(rec->phase, RILL__BATCH_RECORD__PHASE__PLANNED);
+		cr_expect_not(published);
+		cr_expect_gt(rt_memory_table_left(TABLE), 0, "the tasks' output is staged");
+	} else if (strcmp(c.point, "sink-prepared") == 0) {
+		cr_expect_eq(rec->phase, RILL__BATCH_RECORD__PHASE__PREPARED);
+		cr_expect_not(published);
+		cr_expect_eq(rec->n_sink_commits, NSPLITS);
+		cr_expect_eq(rt_memory_table_left(TABLE), NSPLITS, "every partition is prepared");
+	} else if (strcmp(c.point, "sink-committed") == 0) {
+		cr_expect_eq(rec->phase,
+		    c.two_phase ? RILL__BATCH_RECORD__PHASE__PREPARED
+		                : RILL__BATCH_RECORD__PHASE__PLANNED);
+		cr_expect(published, "the batch is published before it is done");
+	} else {
+		cr_expect_eq(rec->phase, RILL__BATCH_RECORD__PHASE__DONE);
+		cr_expect(published);
+	}
+	rt_memory_batches_free(batches, nbatches);
+	if (c.partly_committed) // its executor committed it, then the driver died
+		cr_assert_eq(rt_memory_finish_prepared(TABLE, 1, true), 1);
+
+	if (c.restart_executors) {
+		stop_executors(&h);
+		start_executors(&h);
+	}
+	append_records(100);
+	res = run_job(&h, true, 0);
+	cr_assert_eq(res.rv, RL_OK, "%s", res.why);
+	Rill__BatchRecord *again = read_record(&h, rec->batch_time_ms);
+	cr_expect_eq(again->phase, RILL__BATCH_RECORD__PHASE__DONE);
+	for (size_t i = 0; i < again->n_splits; i++)
+		cr_expect(again->splits[i]->from == 50 && again->splits[i]->until == 60,
+		    "split %s: [%" PRId64 ", %" PRId64 ") after the restart", again->splits[i]->id,
+		    again->splits[i]->from, again->splits[i]->until);
+	int64_t want[NVOCAB];
+	reference(want);
+	cr_expect_eq(check_exactly_once(&h, want), 4, "two batches before, two after the crash");
+	rill__batch_record__free_unpacked(again, NULL);
+	rill__batch_record__free_unpacked(rec, NULL);
+	harness_stop(&h);
+}
+
+Test(runner, crash_after_plan_one_phase)
+{
+	crash_and_recover((crash_case) { .point = "batch-planned" });
+}
+
+Test(runner, crash_after_plan_two_phase)
+{
+	crash_and_recover((crash_case) { .point = "batch-planned", .two_phase = true });
+}
+
+Test(runner, crash_after_tasks_ran_one_phase)
+{
+	crash_and_recover((crash_case) { .point = "batch-ran" });
+}
+
+Test(runner, crash_after_tasks_ran_one_phase_with_new_executors)
+{
+	crash_and_recover((crash_case) { .point = "batch-ran", .restart_executors = true });
+}
+
+Test(runner, crash_after_tasks_ran_two_phase)
+{
+	crash_and_recover((crash_case) { .point = "batch-ran", .two_phase = true });
+}
+
+Test(runner, crash_after_sink_prepared_two_phase)
+{
+	crash_and_recover((crash_case) { .point = "sink-prepared", .two_phase = true });
+}
+
+Test(runner, crash_after_sink_prepared_two_phase_with_new_executors)
+{
+	crash_and_recover((crash_case) {
+	    .point = "sink-prepared", .two_phase = true, .restart_executors = true });
+}
+
+Test(runner, crash_after_one_partition_committed_two_phase)
+{
+	crash_and_recover(
+	    (crash_case) { .point = "sink-prepared", .two_phase = true, .partly_committed = true });
+}
+
+Test(runner, crash_after_one_partition_committed_two_phase_map_only)
+{
+	crash_and_recover((crash_case) { .point = "sink-prepared",
+	    .two_phase = true,
+	    .map_only = true,
+	    .partly_committed = true });
+}
+
+Test(runner, crash_after_sink_committed_one_phase)
+{
+	crash_and_recover((crash_case) { .point = "sink-committed" });
+}
+
+Test(runner, crash_after_sink_committed_two_phase)
+{
+	crash_and_recover((crash_case) { .point = "sink-committed", .two_phase = true });
+}
+
+Test(runner, crash_after_sink_committed_two_phase_map_only)
+{
+	crash_and_recover(
+	    (crash_case) { .point = "sink-committed", .two_phase = true, .map_only = true });
+}
+
+Test(runner, crash_after_batch_done_one_phase)
+{
+	crash_and_recover((crash_case) { .point = "batch-done" });
+}
+
+Test(runner, crash_after_batch_done_two_phase)
+{
+	crash_and_recover((crash_case) { .point = "batch-done", .two_phase = true });
+}
+
+// write_done_record makes the checkpoint say batch_ms was the last batch
+// done, every split read up to position 0.
+static void
+write_done_record(const harness *h, int64_t batch_ms)
+{
+	rl_checkpoint *ckp;
+	char           why[512], ids[NSPLITS][32];
+	cr_assert_eq(
+	    rl_checkpoint_open(h->dir, 1000, NULL, NULL, &ckp, why, sizeof(why)), RL_OK, "%s", why);
+	Rill__SplitRange  ranges[NSPLITS];
+	Rill__SplitRange *range_ptrs[NSPLITS];
+	for (int s = 0; s < NSPLITS; s++) {
+		rill__split_range__init(&ranges[s]);
+		snprintf(ids[s], sizeof(ids[s]), TOPIC "/%d", s);
+		ranges[s].kind = "memory";
+		ranges[s].id = ids[s];
+		range_ptrs[s] = &ranges[s];
+	}
+	Rill__BatchRecord rec = RILL__BATCH_RECORD__INIT;
+	rec.phase = RILL__BATCH_RECORD__PHASE__DONE;
+	rec.job = h->job->j_name;
+	rec.spec_hash = h->job->j_spec_hash;
+	rec.batch_time_ms = batch_ms;
+	rec.batch_interval_ms = INTERVAL_MS;
+	rec.shuffle_partitions = NSPLITS;
+	rec.splits = range_ptrs;
+	rec.n_splits = NSPLITS;
+	cr_assert_eq(rl_checkpoint_write(ckp, &rec, why, sizeof(why)), RL_OK, "%s", why);
+	rl_checkpoint_close(ckp);
+}
+
+// published_times lists the batch times the table published, in order.
+static size_t
+published_times(int64_t *ret, size_t max)
+{
+	rt_memory_batch *batches;
+	size_t           n = rt_memory_table_batches(TABLE, &batches), k = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (batches[i].b_partitions == 0)
+			continue;
+		cr_assert_lt(k, max);
+		ret[k++] = batches[i].b_batch_ms;
+	}
+	rt_memory_batches_free(batches, n);
+	return k;
+}
+
+// After a done batch 100 intervals ago, 20 records a split at 4 a batch
+// (80/s): five batches of input.
+#define CATCH_UP_MISSED 100
+
+Test(runner, catch_up_all_runs_every_missed_interval)
+{
+	harness h = { 0 };
+	harness_start(
+	    &h, WORDCOUNT_JOB, "all", "backpressure: false, max_rate_per_split: 80", "false");
+	int64_t last = (rl_now_ms() / INTERVAL_MS - CATCH_UP_MISSED) * INTERVAL_MS;
+	write_done_record(&h, last);
+	append_records(20);
+	run_result res = run_job(&h, false, 1000);
+	cr_assert_eq(res.rv, RL_OK, "%s", res.why);
+	int64_t times[64];
+	size_t  n = published_times(times, 64);
+	cr_assert_eq(n, 5, "%zu batches with input", n);
+	for (size_t i = 0; i < n; i++)
+		cr_expect_eq(times[i], last + (int64_t)(i + 1) * INTERVAL_MS,
+		    "batch %zu at %" PRId64 ", the missed interval %" PRId64, i, times[i],
+		    last + (int64_t)(i + 1) * INTERVAL_MS);
+	int64_t want[NVOCAB];
+	reference(want);
+	check_exactly_once(&h, want);
+	harness_stop(&h);
+}
+
+Test(runner, catch_up_latest_skips_the_missed_intervals)
+{
+	harness h = { 0 };
+	harness_start(
+	    &h, WORDCOUNT_JOB, "latest", "backpressure: false, max_rate_per_split: 80", "false");
+	int64_t last = (rl_now_ms() / INTERVAL_MS - CATCH_UP_MISSED) * INTERVAL_MS;
+	write_done_record(&h, last);
+	append_records(20);
+	int64_t    before = rl_now_ms() / INTERVAL_MS * INTERVAL_MS;
+	run_result res = run_job(&h, false, 1000);
+	cr_assert_eq(res.rv, RL_OK, "%s", res.why);
+	int64_t times[64];
+	size_t  n = published_times(times, 64);
+	cr_assert_eq(n, 5, "%zu batches with input", n);
+	cr_expect_geq(times[0], before, "the first batch (%" PRId64 ") is the latest tick at start",
+	    times[0]);
+	for (size_t i = 1; i < n; i++)
+		cr_expect_eq(times[i], times[0] + (int64_t)i * INTERVAL_MS, "batch %zu at %" PRId64,
+		    i, times[i]);
+	int64_t want[NVOCAB];
+	reference(want);
+	check_exactly_once(&h, want);
+	harness_stop(&h);
+}
+
+// batch_sizes writes each done batch's records per split, in batch order.
+static size_t
+batch_sizes(const harness *h, int64_t (*ret)[NSPLITS], size_t max)
+{
+	static int64_t done[4096];
+	size_t         n = batch_files(h, "done", done, 4096);
+	cr_assert_leq(n, max);
+	for (size_t i = 0; i < n; i++) {
+		Rill__BatchRecord *rec = read_record(h, done[i]);
+		memset(ret[i], 0, sizeof(ret[i]));
+		for (size_t r = 0; r < rec->n_splits; r++)
+			ret[i][split_index(rec->splits[r])]
+			    = rec->splits[r]->until - rec->splits[r]->from;
+		rill__batch_record__free_unpacked(rec, NULL);
+	}
+	return n;
+}
+
+Test(runner, max_rate_per_split_caps_every_batch)
+{
+	harness h = { 0 };
+	// 100 records/s a split for 50 ms: 5 a split per batch.
+	harness_start(
+	    &h, WORDCOUNT_JOB, "all", "backpressure: false, max_rate_per_split: 100", "false");
+	append_records(40);
+	run_result res = run_job(&h, true, 0);
+	cr_assert_eq(res.rv, RL_OK, "%s", res.why);
+	int64_t sizes[64][NSPLITS];
+	size_t  n = batch_sizes(&h, sizes, 64);
+	cr_expect_eq(n, 8, "%zu batches for 40 records a split at 5 a batch", n);
+	for (size_t i = 0; i < n; i++)
+		for (int s = 0; s < NSPLITS; s++)
+			cr_expect_leq(sizes[i][s], 5, "batch %zu split %d: %" PRId64 " records", i,
+			    s, sizes[i][s]);
+	int64_t want[NVOCAB];
+	reference(want);
+	check_exactly_once(&h, want);
+	harness_stop(&h);
+}
+
+Test(runner, initial_rate_holds_back_the_first_batches)
+{
+	harness h = { 0 };
+	// 60 records/s over all splits for 50 ms: 3 records in each batch until
+	// backpressure has its first estimate (after the second batch).
+	harness_start(&h, WORDCOUNT_JOB, "all", "backpressure: true, initial_rate: 60", "false");
+	append_records(100);
+	run_result res = run_job(&h, true, 0);
+	cr_assert_eq(res.rv, RL_OK, "%s", res.why);
+	int64_t sizes[512][NSPLITS];
+	size_t  n = batch_sizes(&h, sizes, 512);
+	cr_assert_geq(n, 3);
+	for (size_t i = 0; i < 2; i++) {
+		int64_t total = 0;
+		for (int s = 0; s < NSPLITS; s++)
+			total += sizes[i][s];
+		cr_expect(total > 0 && total <= 3, "batch %zu: %" PRId64 " records", i, total);
+	}
+	int64_t want[NVOCAB];
+	reference(want);
+	check_exactly_once(&h, want);
+	harness_stop(&h);
+}
+
+// lose_unread processes 100 records a split, appends 100 more, and deletes
+// split 0's oldest 150: 50 it never read are gone.
+static void
+lose_unread(harness *h)
+{
+	append_records(100);
+	run_result res = run_job(h, true, 0);
+	cr_assert_eq(res.rv, RL_OK, "%s", res.why);
+	append_records(100);
+	cr_assert_eq(rt_memory_delete_oldest(TOPIC, 0, 150), 150);
+}
+
+Test(runner, data_loss_fails_the_batch_with_the_hint)
+{
+	harness h = { 0 };
+	harness_start(
+	    &h, WORDCOUNT_JOB, "all", "backpressure: false, fail_on_data_loss: true", "false");
+	lose_unread(&h);
+	size_t     before = published_times((int64_t[64]) { 0 }, 64);
+	run_result res = run_job(&h, true, 0);
+	cr_assert_eq(res.rv, RL_ERR_DATA_LOSS, "%s: %s", rl_errname(res.rv), res.why);
+	cr_expect(strstr(res.why,
+	              "memory source: split " TOPIC "/0: positions 100 to 149 were "
+	              "deleted (the earliest is 150)")
+	        != NULL,
+	    "%s", res.why);
+	cr_expect(
+	    strstr(res.why, "set source.memory.fail_on_data_loss: false") != NULL, "%s", res.why);
+	cr_expect_eq(published_times((int64_t[64]) { 0 }, 64), before, "nothing more published");
+	harness_stop(&h);
+}
+
+Test(runner, data_loss_skips_the_lost_records_when_allowed)
+{
+	harness h = { 0 };
+	harness_start(
+	    &h, WORDCOUNT_JOB, "all", "backpressure: false, fail_on_data_loss: false", "false");
+	lose_unread(&h);
+	run_result res = run_job(&h, true, 0);
+	cr_assert_eq(res.rv, RL_OK, "%s", res.why);
+	cr_expect_eq(res.stats.records, 3 * 100 - 50, "read %" PRIu64, res.stats.records);
+	int64_t want[NVOCAB] = { 0 };
+	for (int s = 0; s < NSPLITS; s++) {
+		count_range(s, 0, s == 0 ? 100 : nappended[s], want);
+		if (s == 0)
+			count_range(s, 150, nappended[s], want);
+	}
+	check_exactly_once(&h, want);
+	for (int s = 0; s < NSPLITS; s++)
+		cr_expect_eq(rt_memory_committed(TOPIC, s), 200, "split %d", s);
+	harness_stop(&h);
+}
+
+Test(runner, unknown_topic_or_table_is_named)
+{
+	harness h = { 0 };
+	harness_start(&h,
+	    "name: wc-memory\nbatch: 50ms\nsource:\n  memory: {topic: nowhere}\npipeline:\n"
+	    "  - flat_map: words\nsink:\n  memory: {table: " TABLE "}\n");
+	rl_runner_opts opts = { .min_executors = NEXECS, .checkpoint_dir = h.dir };
+	rl_runner     *r = NULL;
+	char           why[512];
+	cr_expect_eq(rl_runner_create(h.job, h.pool, &opts, &r, why, sizeof(why)), RL_ERR_NOENT);
+	cr_expect_null(r);
+	cr_expect(
+	    strstr(why, "memory source: no topic 'nowhere' in this process") != NULL, "%s", why);
+	rl_job_destroy(h.job);
+	const char *text = "name: wc-memory\nbatch: 50ms\nsource:\n  memory: {topic: " TOPIC
+	                   "}\npipeline:\n  - flat_map: words\nsink:\n  memory: {table: gone}\n";
+	cr_assert_eq(rl_job_parse(text, strlen(text), "memory.yaml", &h.job, why, sizeof(why)),
+	    RL_OK, "%s", why);
+	cr_expect_eq(rl_runner_create(h.job, h.pool, &opts, &r, why, sizeof(why)), RL_ERR_NOENT);
+	cr_expect(strstr(why, "memory sink: no table 'gone' in this process") != NULL, "%s", why);
+	// The executor halves check too: an executor of another process has
+	// neither.
+	rt_memory_reset();
+	const rl_source_exec_ops *source = rl_source_exec_find("memory");
+	void                     *shared = NULL;
+	cr_assert_not_null(source);
+	cr_expect_eq(source->se_job_open(h.job, &shared, why, sizeof(why)), RL_ERR_NOENT);
+	cr_expect_null(shared);
+	cr_expect(
+	    strstr(why, "memory source: no topic '" TOPIC "' in this process") != NULL, "%s", why);
+	const rl_sink_ops *sink = rl_sink_exec_find("memory");
+	cr_assert_not_null(sink);
+	void        *state = rl_calloc(1, sink->s_state_size);
+	rl_sink_task task = { .t_job = h.job, .t_batch_ms = 1000 };
+	cr_expect_eq(
+	    sink->s_open(state, h.job->j_sink.c_conf, &task, why, sizeof(why)), RL_ERR_NOENT);
+	cr_expect(strstr(why, "memory sink: no table 'gone' in this process") != NULL, "%s", why);
+	sink->s_abort(state);
+	rl_free(state);
+	harness_stop(&h);
+}
