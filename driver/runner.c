@@ -26,7 +26,7 @@
 #include "common/time.h"
 #include "common/zk.h"
 #include "driver/batch_clock.h"
-#include "driver/checkpoint.h"
+#include "driver/batch_log.h"
 #include "driver/executors.h"
 #include "driver/input.h"
 #include "driver/offset_range.h"
@@ -46,7 +46,7 @@ struct rl_runner {
 	rl_plan                  *d_plan;
 	rl_input                 *d_input;
 	rl_pool                  *d_pool;
-	rl_checkpoint            *d_ckp; // NULL without --checkpoint-dir
+	rl_batch_log             *d_log; // the batch log; NULL without --checkpoint-dir
 	rl_sched_opts             d_sched;
 	rl_pid                    d_pid;
 	double                    d_rate; // backpressure's total records/s; <= 0: none yet
@@ -167,8 +167,8 @@ rl_runner_create(const rl_job *job, rl_pool *pool, const rl_runner_opts *opts, r
 		goto err_runner;
 	}
 	if (opts->checkpoint_dir != NULL
-	    && (rv = rl_checkpoint_open(opts->checkpoint_dir, d->d_opts.checkpoint_keep,
-	            warn_checkpoint, d, &d->d_ckp, errbuf, errlen))
+	    && (rv = rl_batch_log_open_dir(opts->checkpoint_dir, d->d_opts.checkpoint_keep,
+	            warn_checkpoint, d, &d->d_log, errbuf, errlen))
 	        != RL_OK)
 		goto err_runner;
 	if (stateful != NULL) {
@@ -253,7 +253,7 @@ rl_runner_destroy(rl_runner *d)
 		rl_runner_join(d, &stats, why, sizeof(why));
 	}
 	rl_input_destroy(d->d_input);
-	rl_checkpoint_close(d->d_ckp);
+	rl_batch_log_close(d->d_log);
 	if (d->d_sink_open)
 		d->d_sink->sk_close(d->d_sink_state);
 	rl_free(d->d_sink_state);
@@ -310,7 +310,7 @@ check_state_fits(rl_runner *d, const Rill__BatchRecord *rec, char *errbuf, size_
 	const rl_job      *job = d->d_job;
 	Rill__StatefulStep now[MAX_STAGES];
 	size_t             n = stateful_steps(job, now, MAX_STAGES);
-	const char        *dir = rl_checkpoint_dir(d->d_ckp);
+	const char        *dir = rl_batch_log_where(d->d_log);
 	for (size_t k = 0; k < n || k < rec->n_stateful_steps; k++) {
 		const Rill__StatefulStep *was
 		    = k < rec->n_stateful_steps ? rec->stateful_steps[k] : NULL;
@@ -359,7 +359,7 @@ check_state_fits(rl_runner *d, const Rill__BatchRecord *rec, char *errbuf, size_
 static rl_err
 write_record(rl_runner *d, batch *b, Rill__BatchRecord__Phase phase, char *errbuf, size_t errlen)
 {
-	if (d->d_ckp == NULL)
+	if (d->d_log == NULL)
 		return RL_OK;
 	size_t         nparts;
 	rl_input_part *parts = rl_input_parts(d->d_input, &nparts);
@@ -419,7 +419,7 @@ write_record(rl_runner *d, batch *b, Rill__BatchRecord__Phase phase, char *errbu
 	rate.latest_time_ms = d->d_pid.p_latest_time_ms;
 	rate.first_run = d->d_pid.p_first_run;
 	rec.rate = &rate;
-	rl_err rv = rl_checkpoint_write(d->d_ckp, &rec, errbuf, errlen);
+	rl_err rv = rl_batch_log_write(d->d_log, &rec, errbuf, errlen);
 	rl_arena_fini(&a);
 	return rv;
 }
@@ -1070,8 +1070,7 @@ recover(rl_runner *d, int64_t *ret_first_ms, char *errbuf, size_t errlen)
 	const rl_job      *job = d->d_job;
 	Rill__BatchRecord *rec = NULL;
 	rl_err             rv;
-	if (d->d_ckp != NULL
-	    && (rv = rl_checkpoint_latest(d->d_ckp, &rec, errbuf, errlen)) != RL_OK)
+	if (d->d_log != NULL && (rv = rl_batch_log_latest(d->d_log, &rec, errbuf, errlen)) != RL_OK)
 		return rv;
 	if (rec == NULL) {
 		if ((rv = rl_input_start(d->d_input, NULL, errbuf, errlen)) != RL_OK)
@@ -1083,7 +1082,7 @@ recover(rl_runner *d, int64_t *ret_first_ms, char *errbuf, size_t errlen)
 		snprintf(errbuf, errlen,
 		    "checkpoint directory %s belongs to job '%s', not '%s': give this job a "
 		    "directory of its own",
-		    rl_checkpoint_dir(d->d_ckp), rec->job, job->j_name);
+		    rl_batch_log_where(d->d_log), rec->job, job->j_name);
 		rill__batch_record__free_unpacked(rec, NULL);
 		return RL_ERR_INVAL;
 	}
@@ -1234,7 +1233,7 @@ rl_runner_run(rl_runner *d, rl_runner_stats *stats, char *errbuf, size_t errlen)
 	rl_info(COMP, "job started",
 	    "job=%s batch_ms=%" PRId64 " stages=%zu available_now=%d checkpoint=%s",
 	    d->d_job->j_name, interval, d->d_plan->p_nstages, d->d_opts.available_now,
-	    d->d_ckp != NULL ? rl_checkpoint_dir(d->d_ckp) : "none");
+	    d->d_log != NULL ? rl_batch_log_where(d->d_log) : "none");
 
 	while (!d->d_stop) {
 		if (d->d_replay == NULL && d->d_opts.available_now && caught_up(d->d_input))
