@@ -97,14 +97,21 @@ fresh_job(rl_zk *zk, const char *job)
 }
 
 static rl_election *
-join(rl_zk *zk, const char *job, const char *url)
+join_leased(rl_zk *zk, const char *job, const char *url, int lease_ms)
 {
 	char               err[512] = "";
 	rl_election       *e = NULL;
-	rl_election_config c = { .job = job, .url = url, .http = "127.0.0.1:8080" };
-	rl_err             rv = rl_election_join(zk, &c, &e, err, sizeof(err));
+	rl_election_config c
+	    = { .job = job, .url = url, .http = "127.0.0.1:8080", .lease_ms = lease_ms };
+	rl_err rv = rl_election_join(zk, &c, &e, err, sizeof(err));
 	cr_assert_eq(rv, RL_OK, "join %s as %s: %s: %s", job, url, rl_errname(rv), err);
 	return e;
+}
+
+static rl_election *
+join(rl_zk *zk, const char *job, const char *url)
+{
+	return join_leased(zk, job, url, 0);
 }
 
 static const char *
@@ -299,10 +306,12 @@ server_signal(int sig)
 
 Test(election, lease_is_lost_before_the_session_could_expire_and_regained_after, .timeout = 60)
 {
-	enum { SESSION = 4000 };
+	// A lease well inside the client's own 2/3 disconnect timer: the lease, not
+	// the connection state, must end the leadership.
+	enum { SESSION = 4000, LEASE = 1500 };
 	rl_zk *za = session(SESSION), *zb = session(SESSION);
 	fresh_job(za, "lease");
-	rl_election      *a = join(za, "lease", "tcp://a:1");
+	rl_election      *a = join_leased(za, "lease", "tcp://a:1", LEASE);
 	rl_election_event ev = expect(a, RL_ELECTION_ELECTED, 5000, "a");
 	int64_t           epoch = ev.epoch;
 	rl_election      *b = join(zb, "lease", "tcp://b:1");
@@ -319,8 +328,11 @@ Test(election, lease_is_lost_before_the_session_could_expire_and_regained_after,
 	cr_assert_eq(ev.type, RL_ELECTION_LOST, "got %s", event_name(ev.type));
 	cr_assert_eq(ev.epoch, epoch);
 	cr_assert_not(in_charge);
-	// Lost within 2/3 of the timeout since last heard (plus a heartbeat's period).
-	cr_assert_lt(lost_after, SESSION * 2 / 3 + 100, "lost %lld ms after the stop",
+	// Lost within the lease since last heard (a heartbeat's period before the
+	// stop at most, plus a round trip), long before the client disconnects.
+	cr_assert_lt(lost_after, LEASE + SESSION / 10 + 150, "lost %lld ms after the stop",
+	    (long long)lost_after);
+	cr_assert_geq(lost_after, LEASE - SESSION / 10 - 100, "lost %lld ms after the stop",
 	    (long long)lost_after);
 
 	// The server is back before the session could expire: a leads again, with
