@@ -597,3 +597,350 @@ Test(zk, stopped_client_sees_its_session_expire, .timeout = 60)
 	cr_assert_eq(
 	    WEXITSTATUS(status), 0, "child exit %d (3: never expired)", WEXITSTATUS(status));
 }
+
+// ---- create flags, versions ----
+
+// is_sequential_of tells whether path is prefix followed by 10 digits.
+static bool
+is_sequential_of(const char *path, const char *prefix)
+{
+	size_t n = strlen(prefix);
+	if (strncmp(path, prefix, n) != 0 || strlen(path) != n + 10)
+		return false;
+	for (const char *c = path + n; *c != '\0'; c++)
+		if (*c < '0' || *c > '9')
+			return false;
+	return true;
+}
+
+Test(zk, create_ephemeral_sequential_returns_the_path_and_ends_with_the_session)
+{
+	rl_zk *zk = session(), *other = session();
+	delete_ok(zk, "/t-create");
+	char   err[512] = "", *first = NULL, *second = NULL;
+	rl_err rv = rl_zk_create(zk, "/t-create/job/election/n_", "me", 2,
+	    RL_ZK_EPHEMERAL | RL_ZK_SEQUENTIAL, &first, err, sizeof(err));
+	cr_assert_eq(rv, RL_OK, "%s: %s", rl_errname(rv), err);
+	rv = rl_zk_create(zk, "/t-create/job/election/n_", "me", 2,
+	    RL_ZK_EPHEMERAL | RL_ZK_SEQUENTIAL, &second, err, sizeof(err));
+	cr_assert_eq(rv, RL_OK, "%s: %s", rl_errname(rv), err);
+	cr_assert(is_sequential_of(first, "/t-create/job/election/n_"), "%s", first);
+	cr_assert(is_sequential_of(second, "/t-create/job/election/n_"), "%s", second);
+	cr_assert_lt(strcmp(first, second), 0, "%s then %s", first, second);
+
+	// The node is the session's; its parents are persistent.
+	rl_zk_stat st;
+	rv = rl_zk_exists(other, first, NULL, 0, &st, err, sizeof(err));
+	cr_assert_eq(rv, RL_OK, "%s: %s", rl_errname(rv), err);
+	cr_assert_eq(st.ephemeral_owner, rl_zk_session_id(zk));
+	cr_assert_neq(st.ephemeral_owner, 0);
+	rv = rl_zk_exists(other, "/t-create/job/election", NULL, 0, &st, err, sizeof(err));
+	cr_assert_eq(rv, RL_OK, "%s: %s", rl_errname(rv), err);
+	cr_assert_eq(st.ephemeral_owner, 0);
+	cr_assert_eq(st.num_children, 2);
+
+	// A plain create of an existing node is EXISTS; NULL ret_path is fine.
+	rv = rl_zk_create(zk, "/t-create/plain", NULL, 0, 0, NULL, err, sizeof(err));
+	cr_assert_eq(rv, RL_OK, "%s: %s", rl_errname(rv), err);
+	char *untouched = (char *)"untouched";
+	rv = rl_zk_create(zk, "/t-create/plain", NULL, 0, 0, &untouched, err, sizeof(err));
+	cr_assert_eq(rv, RL_ERR_EXISTS, "%s: %s", rl_errname(rv), err);
+	cr_assert_not_null(strstr(err, "/t-create/plain"), "%s", err);
+	cr_assert_str_eq(untouched, "untouched");
+	// An ephemeral node takes no children.
+	rv = rl_zk_create(zk, "/t-create/eph", NULL, 0, RL_ZK_EPHEMERAL, NULL, err, sizeof(err));
+	cr_assert_eq(rv, RL_OK, "%s: %s", rl_errname(rv), err);
+	rv = rl_zk_create(zk, "/t-create/eph/kid", NULL, 0, 0, NULL, err, sizeof(err));
+	cr_assert_eq(rv, RL_ERR_INVAL, "%s: %s", rl_errname(rv), err);
+
+	// Closing the session removes its ephemeral nodes at once.
+	rl_zk_close(zk);
+	rv = rl_zk_exists(other, first, NULL, 0, NULL, err, sizeof(err));
+	cr_assert_eq(rv, RL_ERR_NOENT, "%s: %s", rl_errname(rv), err);
+	rv = rl_zk_exists(other, "/t-create/plain", NULL, 0, NULL, err, sizeof(err));
+	cr_assert_eq(rv, RL_OK, "%s: %s", rl_errname(rv), err);
+	rl_free(first);
+	rl_free(second);
+	delete_ok(other, "/t-create");
+	rl_zk_close(other);
+}
+
+Test(zk, set_with_a_stale_version_is_stale_epoch_and_changes_nothing)
+{
+	rl_zk *zk = session();
+	delete_ok(zk, "/t-ver");
+	char   err[512] = "";
+	rl_err rv = rl_zk_create(zk, "/t-ver", "v0", 2, 0, NULL, err, sizeof(err));
+	cr_assert_eq(rv, RL_OK, "%s: %s", rl_errname(rv), err);
+	rl_zk_stat st = { .version = -7 };
+	char      *v = NULL;
+	rv = rl_zk_get_stat(zk, "/t-ver", NULL, 0, &v, NULL, &st, err, sizeof(err));
+	cr_assert_eq(rv, RL_OK, "%s: %s", rl_errname(rv), err);
+	cr_assert_eq(st.version, 0);
+	cr_assert_gt(st.mzxid, 0);
+	cr_assert_eq(st.czxid, st.mzxid);
+	rl_free(v);
+
+	rv = rl_zk_set_version(zk, "/t-ver", "v1", 2, 0, &st, err, sizeof(err));
+	cr_assert_eq(rv, RL_OK, "%s: %s", rl_errname(rv), err);
+	cr_assert_eq(st.version, 1);
+	rl_zk_stat before = st;
+	rv = rl_zk_set_version(zk, "/t-ver", "lost", 4, 0, &st, err, sizeof(err));
+	cr_assert_eq(rv, RL_ERR_STALE_EPOCH, "%s: %s", rl_errname(rv), err);
+	cr_assert_not_null(strstr(err, "expected version 0"), "%s", err);
+	cr_assert_not_null(strstr(err, "/t-ver"), "%s", err);
+	cr_assert_eq(st.version, before.version, "out-parameter written on failure");
+	rv = rl_zk_get_stat(zk, "/t-ver", NULL, 0, &v, NULL, &st, err, sizeof(err));
+	cr_assert_eq(rv, RL_OK, "%s: %s", rl_errname(rv), err);
+	cr_assert_str_eq(v, "v1");
+	cr_assert_eq(st.version, 1);
+	cr_assert_gt(st.mzxid, st.czxid);
+	rl_free(v);
+	// -1 is any version.
+	rv = rl_zk_set_version(zk, "/t-ver", "v2", 2, -1, NULL, err, sizeof(err));
+	cr_assert_eq(rv, RL_OK, "%s: %s", rl_errname(rv), err);
+	rv = rl_zk_set_version(zk, "/t-ver-missing", "x", 1, -1, NULL, err, sizeof(err));
+	cr_assert_eq(rv, RL_ERR_NOENT, "set does not create: %s: %s", rl_errname(rv), err);
+
+	rv = rl_zk_delete_version(zk, "/t-ver", 1, err, sizeof(err));
+	cr_assert_eq(rv, RL_ERR_STALE_EPOCH, "%s: %s", rl_errname(rv), err);
+	rv = rl_zk_delete_version(zk, "/t-ver", 2, err, sizeof(err));
+	cr_assert_eq(rv, RL_OK, "%s: %s", rl_errname(rv), err);
+	rv = rl_zk_delete_version(zk, "/t-ver", 2, err, sizeof(err));
+	cr_assert_eq(rv, RL_ERR_NOENT, "%s: %s", rl_errname(rv), err);
+	rl_zk_close(zk);
+}
+
+// ---- watches ----
+
+// next_event waits up to timeout_ms for an event on q; fails the test if none.
+static rl_zk_event
+next_event(rl_zk_queue *q, int timeout_ms)
+{
+	rl_zk_event ev;
+	cr_assert(rl_zk_queue_wait(q, timeout_ms, &ev), "no event within %d ms", timeout_ms);
+	return ev;
+}
+
+static void
+no_event(rl_zk_queue *q, int timeout_ms)
+{
+	rl_zk_event ev;
+	bool        got = rl_zk_queue_wait(q, timeout_ms, &ev);
+	cr_assert_not(got, "unexpected event type %d tag %llu path %s", got ? (int)ev.type : 0,
+	    got ? (unsigned long long)ev.tag : 0ULL, got && ev.path ? ev.path : "-");
+}
+
+Test(zk, watches_fire_once_on_the_owners_queue)
+{
+	rl_zk       *zk = session(), *writer = session();
+	rl_zk_queue *q = rl_zk_queue_create(zk);
+	delete_ok(zk, "/t-watch");
+	char   err[512] = "";
+	size_t before = rl_zk_watch_count(zk);
+
+	// exists on a missing node watches for its creation.
+	rl_err rv = rl_zk_exists(zk, "/t-watch/node", q, 11, NULL, err, sizeof(err));
+	cr_assert_eq(rv, RL_ERR_NOENT, "%s: %s", rl_errname(rv), err);
+	cr_assert_eq(rl_zk_watch_count(zk), before + 1);
+	no_event(q, 0);
+	set_ok(writer, "/t-watch/node", "a", 1);
+	rl_zk_event ev = next_event(q, 5000);
+	cr_assert_eq(ev.type, RL_ZK_EV_CREATED);
+	cr_assert_eq(ev.tag, 11);
+	cr_assert_str_eq(ev.path, "/t-watch/node");
+	cr_assert_eq(ev.state, RL_ZK_CONNECTED);
+	rl_zk_event_fini(&ev);
+	cr_assert_eq(rl_zk_watch_count(zk), before);
+
+	// A data watch fires once: the second change is not reported.
+	char *v = NULL;
+	rv = rl_zk_get_stat(zk, "/t-watch/node", q, 12, &v, NULL, NULL, err, sizeof(err));
+	cr_assert_eq(rv, RL_OK, "%s: %s", rl_errname(rv), err);
+	rl_free(v);
+	set_ok(writer, "/t-watch/node", "b", 1);
+	set_ok(writer, "/t-watch/node", "c", 1);
+	ev = next_event(q, 5000);
+	cr_assert_eq(ev.type, RL_ZK_EV_CHANGED);
+	cr_assert_eq(ev.tag, 12);
+	rl_zk_event_fini(&ev);
+	no_event(q, 300);
+
+	// A children watch, then a delete seen by an exists watch.
+	char **names = NULL;
+	rv = rl_zk_children_watch(zk, "/t-watch", q, 13, &names, NULL, err, sizeof(err));
+	cr_assert_eq(rv, RL_OK, "%s: %s", rl_errname(rv), err);
+	cr_assert_str_eq(names[0], "node");
+	rl_zk_free_names(names);
+	rv = rl_zk_exists(zk, "/t-watch/node", q, 14, NULL, err, sizeof(err));
+	cr_assert_eq(rv, RL_OK, "%s: %s", rl_errname(rv), err);
+	cr_assert_eq(rl_zk_watch_count(zk), before + 2);
+	delete_ok(writer, "/t-watch/node");
+	bool seen[2] = { false, false };
+	for (int i = 0; i < 2; i++) {
+		ev = next_event(q, 5000);
+		if (ev.tag == 13)
+			seen[0] = ev.type == RL_ZK_EV_CHILD && strcmp(ev.path, "/t-watch") == 0;
+		if (ev.tag == 14)
+			seen[1] = ev.type == RL_ZK_EV_DELETED;
+		rl_zk_event_fini(&ev);
+	}
+	cr_assert(seen[0] && seen[1], "child %d, deleted %d", seen[0], seen[1]);
+	cr_assert_eq(rl_zk_watch_count(zk), before);
+
+	// A read that fails sets no watch.
+	rv = rl_zk_get_stat(zk, "/t-watch/none", q, 15, &v, NULL, NULL, err, sizeof(err));
+	cr_assert_eq(rv, RL_ERR_NOENT, "%s: %s", rl_errname(rv), err);
+	rv = rl_zk_children_watch(zk, "/t-watch/none", q, 16, &names, NULL, err, sizeof(err));
+	cr_assert_eq(rv, RL_ERR_NOENT, "%s: %s", rl_errname(rv), err);
+	cr_assert_eq(rl_zk_watch_count(zk), before);
+
+	// A watch outliving its queue fires into nothing; closing frees it.
+	rv = rl_zk_exists(zk, "/t-watch/later", q, 17, NULL, err, sizeof(err));
+	cr_assert_eq(rv, RL_ERR_NOENT);
+	rl_zk_queue_destroy(q);
+	set_ok(writer, "/t-watch/later", "x", 1);
+	rl_zk_queue *q2 = rl_zk_queue_create(zk);
+	no_event(q2, 300);
+	cr_assert_eq(rl_zk_watch_count(zk), before);
+	rv = rl_zk_exists(zk, "/t-watch/never", q2, 18, NULL, err, sizeof(err));
+	cr_assert_eq(rv, RL_ERR_NOENT);
+	rl_zk_queue_destroy(q2);
+	rl_zk_close(zk);
+	delete_ok(writer, "/t-watch");
+	rl_zk_close(writer);
+}
+
+// ---- multi-ops ----
+
+Test(zk, multi_checked_by_an_epoch_version_applies_all_or_nothing)
+{
+	rl_zk *zk = session();
+	delete_ok(zk, "/t-multi");
+	set_ok(zk, "/t-multi/log/x", "", 0);
+	set_ok(zk, "/t-multi/epoch", "", 0);
+	rl_zk_stat st;
+	char       err[512] = "";
+	rl_err     rv = rl_zk_set_version(zk, "/t-multi/epoch", "", 0, -1, &st, err, sizeof(err));
+	cr_assert_eq(rv, RL_OK, "%s: %s", rl_errname(rv), err);
+	int32_t epoch = st.version;
+	cr_assert_eq(epoch, 1);
+
+	rl_zk_op ops[] = {
+		rl_zk_op_check("/t-multi/epoch", epoch),
+		rl_zk_op_set("/t-multi/log/x", "planned", 7, -1),
+		rl_zk_op_create("/t-multi/log/b_", "b", 1, RL_ZK_SEQUENTIAL),
+	};
+	size_t failed = 99;
+	rv = rl_zk_multi(zk, ops, 3, &failed, err, sizeof(err));
+	cr_assert_eq(rv, RL_OK, "%s: %s", rl_errname(rv), err);
+	cr_assert_eq(failed, 99, "out-parameter written on success");
+	cr_assert_eq(ops[1].new_version, 1);
+	cr_assert_not_null(ops[2].created);
+	cr_assert(is_sequential_of(ops[2].created, "/t-multi/log/b_"), "%s", ops[2].created);
+	char *v = get_ok(zk, ops[2].created, NULL);
+	cr_assert_str_eq(v, "b");
+	rl_free(v);
+	rl_zk_ops_fini(ops, 3);
+	cr_assert_null(ops[2].created);
+
+	// A new epoch: the old one's writes fail as a whole.
+	rv = rl_zk_set_version(zk, "/t-multi/epoch", "", 0, epoch, &st, err, sizeof(err));
+	cr_assert_eq(rv, RL_OK, "%s: %s", rl_errname(rv), err);
+	rl_zk_op stale[] = {
+		rl_zk_op_check("/t-multi/epoch", epoch),
+		rl_zk_op_set("/t-multi/log/x", "done", 4, -1),
+		rl_zk_op_create("/t-multi/log/c", "c", 1, 0),
+	};
+	rv = rl_zk_multi(zk, stale, 3, &failed, err, sizeof(err));
+	cr_assert_eq(rv, RL_ERR_STALE_EPOCH, "%s: %s", rl_errname(rv), err);
+	cr_assert_eq(failed, 0);
+	cr_assert_not_null(strstr(err, "/t-multi/epoch"), "%s", err);
+	cr_assert_not_null(strstr(err, "expected version 1"), "%s", err);
+	cr_assert_null(stale[2].created);
+	v = get_ok(zk, "/t-multi/log/x", NULL);
+	cr_assert_str_eq(v, "planned", "a failed multi wrote");
+	rl_free(v);
+	rv = rl_zk_exists(zk, "/t-multi/log/c", NULL, 0, NULL, err, sizeof(err));
+	cr_assert_eq(rv, RL_ERR_NOENT, "a failed multi created: %s", rl_errname(rv));
+
+	// The error is the failing operation's, at its index; earlier ones undone.
+	rl_zk_op second[] = {
+		rl_zk_op_set("/t-multi/log/x", "undone", 6, -1),
+		rl_zk_op_create("/t-multi/log/x", "dup", 3, 0),
+		rl_zk_op_delete("/t-multi/epoch", -1),
+	};
+	rv = rl_zk_multi(zk, second, 3, &failed, err, sizeof(err));
+	cr_assert_eq(rv, RL_ERR_EXISTS, "%s: %s", rl_errname(rv), err);
+	cr_assert_eq(failed, 1);
+	cr_assert_not_null(strstr(err, "multi-op 2 of 3 (create)"), "%s", err);
+	v = get_ok(zk, "/t-multi/log/x", NULL);
+	cr_assert_str_eq(v, "planned");
+	rl_free(v);
+	rl_zk_ops_fini(second, 3);
+	delete_ok(zk, "/t-multi");
+	rl_zk_close(zk);
+}
+
+// ---- session state and the lease clock ----
+
+// server_signal sends sig to the test's ZooKeeper server.
+static void
+server_signal(int sig)
+{
+	char  path[4200];
+	char *pid;
+	snprintf(path, sizeof(path), "%s/zookeeper.pid", getenv("RILL_TEST_ZK_DIR"));
+	pid = rt_read(path, NULL);
+	cr_assert_not_null(pid, "no %s", path);
+	cr_assert_eq(kill((pid_t)atoi(pid), sig), 0, "kill %s", pid);
+	free(pid);
+}
+
+Test(zk, stopped_server_suspends_the_session_and_stalls_the_lease_clock, .timeout = 60)
+{
+	rl_zk       *zk = session();
+	rl_zk_queue *q = rl_zk_queue_create(zk);
+	cr_assert_eq(rl_zk_session_state(zk), RL_ZK_CONNECTED);
+	cr_assert_eq(rl_zk_session_timeout_ms(zk), SESSION_MS);
+	// Heartbeats keep the clock within a tenth of the timeout (plus a round trip).
+	rl_sleep_ms(1000);
+	int64_t age = rl_mono_ms() - rl_zk_last_heard_ms(zk);
+	cr_assert_lt(age, SESSION_MS / 10 + 200, "last heard %lld ms ago", (long long)age);
+
+	// Events from before the stop (a reconnect) are not what this test is about.
+	rl_zk_event ev = { 0 };
+	while (rl_zk_queue_wait(q, 0, &ev))
+		rl_zk_event_fini(&ev);
+	server_signal(SIGSTOP);
+	int64_t stopped = rl_mono_ms();
+	// The client gives up on the connection after 2/3 of the timeout.
+	bool        got = rl_zk_queue_wait(q, SESSION_MS, &ev);
+	int64_t     suspended_after = rl_mono_ms() - stopped;
+	int64_t     heard = rl_zk_last_heard_ms(zk);
+	rl_zk_state state = rl_zk_session_state(zk);
+	rl_sleep_ms(300);
+	int64_t heard_later = rl_zk_last_heard_ms(zk);
+	server_signal(SIGCONT);
+
+	cr_assert(got, "no session event within %d ms of the server stopping", SESSION_MS);
+	cr_assert_eq(ev.type, RL_ZK_EV_SESSION);
+	cr_assert_eq(ev.state, RL_ZK_SUSPENDED, "state %d after %lld ms", (int)ev.state,
+	    (long long)suspended_after);
+	cr_assert_eq(state, RL_ZK_SUSPENDED);
+	cr_assert_lt(suspended_after, SESSION_MS, "%lld ms", (long long)suspended_after);
+	cr_assert_leq(heard, stopped, "heard from a stopped server");
+	cr_assert_eq(heard_later, heard, "the clock moved while the server was stopped");
+
+	// The server back before the timeout: the same session, heard anew.
+	ev = next_event(q, 10000);
+	cr_assert_eq(ev.type, RL_ZK_EV_SESSION);
+	cr_assert_eq(ev.state, RL_ZK_CONNECTED);
+	cr_assert_eq(rl_zk_session_state(zk), RL_ZK_CONNECTED);
+	for (int i = 0; i < 50 && rl_zk_last_heard_ms(zk) <= stopped; i++)
+		rl_sleep_ms(20);
+	cr_assert_gt(rl_zk_last_heard_ms(zk), stopped, "not heard since the server came back");
+	cr_assert_not(rl_zk_expired(zk));
+	rl_zk_queue_destroy(q);
+	rl_zk_close(zk);
+}
