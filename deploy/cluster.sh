@@ -69,7 +69,7 @@ private /24, state and logs under DIR. Run as root. HOST is a name from DIR/host
   cut        take HOST's link down (its bridge-side veth): packets to and from it
              are dropped, its sockets stay open, as in a network partition
   heal       bring HOST's link up again; returns when its bridge port forwards,
-             with the neighbour entries that failed during the cut forgotten
+             with what its neighbours learnt during the cut (failed ARP) forgotten
   address    print HOST's address
   zookeeper  start Debian's ZooKeeper inside HOST on HOST's address (deploy/zookeeper.sh,
              DIR/HOST/zookeeper); prints its connect string ADDRESS:PORT
@@ -541,18 +541,19 @@ set_link() {
     need_root "$CMD"
     ip link set "$H_VETH" "$state"
     if [[ "$state" == up ]]; then
-        # Back when its bridge port forwards again and nobody remembers it as
-        # unreachable: neighbour entries that failed during the cut would
-        # answer "No route to host" for a while.
+        # Back when its bridge port forwards again and nobody remembers what
+        # the cut taught: a neighbour entry that failed (or is still failing)
+        # during the cut answers "No route to host" for a while after it.
         local tenths=50 i
         until bridge link show dev "$H_VETH" 2>/dev/null | grep -q 'state forwarding'; do
             ((tenths-- > 0)) || die "$H_NAME: bridge port $H_VETH does not forward"
             sleep 0.1
         done
-        ip neigh flush nud failed >/dev/null 2>&1 || true
+        ip -n "$H_NS" neigh flush dev eth0 >/dev/null 2>&1 || true
+        ip neigh flush to "$H_ADDR" >/dev/null 2>&1 || true
         for ((i = 1; i <= C_HOSTS; i++)); do
-            ns_exists "$(ns_of "$i")" &&
-                ip -n "$(ns_of "$i")" neigh flush nud failed >/dev/null 2>&1 || true
+            ((i != H)) && ns_exists "$(ns_of "$i")" &&
+                ip -n "$(ns_of "$i")" neigh flush to "$H_ADDR" >/dev/null 2>&1 || true
         done
     fi
     log "$H_NAME ($H_ADDR): link $state"

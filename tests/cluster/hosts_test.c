@@ -4,6 +4,7 @@
 // hosts 3 and 4, each in its own network namespace and address; a word count
 // across them, and one with host 4 cut off mid-run.
 #include <criterion/criterion.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -156,9 +157,10 @@ Test(cluster, wordcount_across_hosts_counts_exactly, .init = rt_cluster_reset, .
 }
 
 // Host 4 is cut off (link down) while the batches run: the driver loses it
-// when its heartbeats stop, its tasks in flight fail and are retried on
-// host 3, which does every task from then on, and the counts stay exact.
-Test(cluster, host_cut_mid_run_has_its_tasks_retried_on_another_host, .init = rt_cluster_reset,
+// when its heartbeats stop, what it owed (tasks in flight, map outputs) is
+// redone on host 3, which does every task from then on, and the counts stay
+// exact.
+Test(cluster, host_cut_mid_run_has_its_work_redone_on_another_host, .init = rt_cluster_reset,
     .timeout = 240)
 {
 	rt_wc w = rt_wc_input("cluster-cut", "cluster-cut", 4, 40000, 19, true);
@@ -176,8 +178,17 @@ Test(cluster, host_cut_mid_run_has_its_tasks_retried_on_another_host, .init = rt
 	const char *lost = strstr(log, "msg=\"executor lost\" id=host4 ");
 	cr_assert_not_null(lost, "the driver did not lose host4:\n%s", log);
 	cr_assert_null(strstr(log, "msg=\"executor lost\" id=host3 "), "host3 was lost:\n%s", log);
-	cr_assert_gt(lines_on(log, "task attempt failed", "host4"), 0,
-	    "no task of host4 failed (to be retried):\n%s", log);
+	// What host4 owed is redone on host3, one of two ways depending on where
+	// the cut lands: tasks in flight on host4 fail when the driver loses it
+	// (10 s without heartbeats) and are retried; or a reduce task on host3
+	// fetching host4's map outputs over an established connection waits out
+	// its 30 s fetch timeout, and the driver recomputes those outputs.
+	bool retried = lines_on(log, "task attempt failed", "host4") > 0;
+	bool recomputed = strstr(lost, "msg=\"recomputing lost map outputs\"") != NULL;
+	cr_assert(retried || recomputed,
+	    "host4's tasks were neither retried nor its map outputs recomputed:\n%s", log);
+	fprintf(stderr, "cut test: host4's work was %s%s%s\n", retried ? "retried" : "",
+	    retried && recomputed ? " and " : "", recomputed ? "recomputed" : "");
 	cr_assert_gt(tasks_on(log, "host4"), 0, "host4 did work before the cut:\n%s", log);
 	// From the loss on, every task ran on host 3, and batches went on.
 	cr_assert_eq(tasks_on(lost, "host4"), 0, "a task ran on host4 after its loss:\n%s", lost);
