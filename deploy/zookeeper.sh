@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # deploy/zookeeper.sh — runs a real ZooKeeper server (Debian's `zookeeper` package,
-# 3.8) for rill's tests: a standalone server on loopback with its zoo.cfg, data, pid
-# and logs in one directory of the caller's choosing.
+# 3.8) for rill's tests: a standalone server on loopback (or on the address --host
+# names) with its zoo.cfg, data, pid and logs in one directory of the caller's
+# choosing.
 #
 # Only the connect string (start) or a status line (status) go to stdout; everything
 # else goes to stderr.
@@ -38,12 +39,12 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib/service.sh"
 usage() {
     cat <<EOF
 Usage:
-  $PROG start --dir DIR [--port P] [--fresh] [--set KEY=VALUE]...
+  $PROG start --dir DIR [--port P] [--host ADDR] [--fresh] [--set KEY=VALUE]...
   $PROG stop --dir DIR
   $PROG status --dir DIR
   $PROG --help
 
-Runs Debian's ZooKeeper ($ZK_JAR) as a standalone server on 127.0.0.1,
+Runs Debian's ZooKeeper ($ZK_JAR) as a standalone server on 127.0.0.1 (or --host),
 everything under DIR.
 
   start   write DIR/zoo.cfg (dataDir DIR/data, tickTime ${TICK_MS} ms so sessions
@@ -52,9 +53,11 @@ everything under DIR.
           the background (pid in DIR/zookeeper.pid, log in DIR/zookeeper.log) and wait
           until it serves requests; prints the connect string 127.0.0.1:P as the only
           stdout line, also kept in DIR/connect. P is --port, else the port DIR's
-          last server used if still free, else a free loopback port. --fresh deletes
-          DIR/data first; --set appends a zoo.cfg line. If DIR's server is already
-          running, prints its connect string.
+          last server used if still free, else a free port. --host ADDR listens
+          on the IPv4 address ADDR instead of 127.0.0.1 (e.g. a test host of
+          deploy/cluster.sh). --fresh deletes DIR/data first; --set appends a
+          zoo.cfg line. If DIR's server is already running, prints its connect
+          string.
   stop    SIGTERM the server, SIGKILL after ${STOP_TIMEOUT}s; fine if not running
   status  print "running CONNECT" (exit 0) or "stopped" (exit 1)
 
@@ -66,12 +69,12 @@ EOF
 
 # ---------------------------------------------------------------- server
 
-# Sends the four-letter word $2 to 127.0.0.1:$1 and prints the reply (bash's
+# Sends the four-letter word $2 to SVC_HOST:$1 and prints the reply (bash's
 # /dev/tcp: no netcat needed). Fails when nothing answers within 2 s.
 four_letter() {
-    # shellcheck disable=SC2016 # $1 and $2 belong to the inner bash
-    timeout 2 bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$1" && printf %s "$2" >&3 && cat <&3' \
-        _ "$1" "$2" 2>/dev/null
+    # shellcheck disable=SC2016 # $1, $2 and $3 belong to the inner bash
+    timeout 2 bash -c 'exec 3<>"/dev/tcp/$1/$2" && printf %s "$3" >&3 && cat <&3' \
+        _ "$SVC_HOST" "$1" "$2" 2>/dev/null
 }
 
 write_configs() {
@@ -84,7 +87,7 @@ initLimit=10
 syncLimit=5
 dataDir=$dir/data
 clientPort=$port
-clientPortAddress=127.0.0.1
+clientPortAddress=$SVC_HOST
 # Sessions may be as short as two ticks; long ones are allowed too.
 minSessionTimeout=$((2 * TICK_MS))
 maxSessionTimeout=60000
@@ -111,7 +114,7 @@ log4j.appender.file.layout.ConversionPattern=%d{ISO8601} %-5p [%t:%C{1}@%L] - %m
 EOF
 }
 
-# True when the server on 127.0.0.1:$1 serves requests (`srvr` says "Mode:"; a
+# True when the server on SVC_HOST:$1 serves requests (`srvr` says "Mode:"; a
 # server still loading its database answers "not currently serving").
 service_ready() {
     four_letter "$1" srvr | grep -q '^Mode: '
@@ -176,7 +179,7 @@ cmd_start() {
             zport=$(free_port)
         fi
         write_configs "$dir" "$zport" "${START_EXTRA[@]}"
-        log "starting ZooKeeper in $dir on 127.0.0.1:$zport"
+        log "starting ZooKeeper in $dir on $SVC_HOST:$zport"
         rc=0
         launch_and_wait "$dir" "$zport" || rc=$?
         case $rc in

@@ -9,7 +9,7 @@
 #   PROG            program name for messages ("kafka.sh")
 #   SVC_NAME        what the server is called in messages ("broker", "server")
 #   SVC_PID_FILE    pid file name in DIR ("kafka.pid")
-#   SVC_ADDR_FILE   file in DIR holding the address 127.0.0.1:P ("bootstrap")
+#   SVC_ADDR_FILE   file in DIR holding the address HOST:P ("bootstrap")
 #   SVC_LOG         the server's own log file in DIR ("broker.log")
 #   SVC_OUT         file in DIR taking the process's stdout and stderr ("kafka.out")
 #   SVC_MAIN        Java main class; with SVC_CONF, how a pid is recognised
@@ -17,11 +17,14 @@
 #   SVC_POLL        seconds between checks while waiting for startup
 #   START_TIMEOUT   seconds to wait for startup
 #   STOP_TIMEOUT    seconds between SIGTERM and SIGKILL
-# and defines service_ready PORT: true when the server on 127.0.0.1:PORT serves.
+# and defines service_ready PORT: true when the server on SVC_HOST:PORT serves.
+# SVC_HOST, the IPv4 address the server listens on, is 127.0.0.1 unless start
+# says --host (deploy/cluster.sh starts servers on a test host's address).
 
 : "${PROG:?}" "${SVC_NAME:?}" "${SVC_PID_FILE:?}" "${SVC_ADDR_FILE:?}" "${SVC_LOG:?}" \
     "${SVC_OUT:?}" "${SVC_MAIN:?}" "${SVC_CONF:?}" "${SVC_POLL:?}" \
     "${START_TIMEOUT:?}" "${STOP_TIMEOUT:?}"
+SVC_HOST=127.0.0.1
 
 log() { printf '%s: %s\n' "$PROG" "$*" >&2; }
 die() { log "$*"; exit 1; }
@@ -44,7 +47,7 @@ port_free() {
     [[ -z "$(ss -Htan exclude time-wait "( sport = :$1 )" 2>/dev/null)" ]]
 }
 
-# Prints a free loopback TCP port in 20000-60000, outside the kernel's ephemeral
+# Prints a free TCP port in 20000-60000, outside the kernel's ephemeral
 # range when possible (so an outgoing connection cannot take it meanwhile), and
 # different from the ports given as arguments.
 free_port() {
@@ -109,9 +112,21 @@ tail_logs() {
 
 # ---------------------------------------------------------------- start
 
-# Parses start's options --dir DIR, --port P, --fresh and --set KEY=VALUE into
-# START_DIR, START_PORT, START_FRESH (0/1) and the array START_EXTRA; dies on
-# anything else, without --dir, or on a bad port.
+# True when $1 is a dotted IPv4 address with every byte in 0-255.
+valid_ipv4() {
+    local IFS=. b
+    local -a bytes
+    [[ "$1" =~ ^[0-9]{1,3}(\.[0-9]{1,3}){3}$ ]] || return 1
+    read -r -a bytes <<<"$1"
+    for b in "${bytes[@]}"; do
+        ((10#$b <= 255)) || return 1
+    done
+}
+
+# Parses start's options --dir DIR, --port P, --host ADDR, --fresh and --set
+# KEY=VALUE into START_DIR, START_PORT, SVC_HOST, START_FRESH (0/1) and the
+# array START_EXTRA; dies on anything else, without --dir, or on a bad port or
+# address.
 # shellcheck disable=SC2034 # the START_ variables are read by the calling script
 parse_start_args() {
     START_DIR="" START_PORT="" START_FRESH=0 START_EXTRA=()
@@ -119,6 +134,10 @@ parse_start_args() {
         case "$1" in
             --dir) [[ $# -ge 2 ]] || die "--dir needs a value"; START_DIR=$2; shift ;;
             --port) [[ $# -ge 2 ]] || die "--port needs a value"; START_PORT=$2; shift ;;
+            --host)
+                [[ $# -ge 2 ]] || die "--host needs a value"
+                valid_ipv4 "$2" || die "bad --host: $2 (an IPv4 address, e.g. 10.231.7.1)"
+                SVC_HOST=$2; shift ;;
             --fresh) START_FRESH=1 ;;
             --set)
                 [[ $# -ge 2 && "$2" == *=* ]] || die "--set needs KEY=VALUE"
@@ -168,20 +187,20 @@ service_launch() {
         fi
         sleep "$SVC_POLL"
     done
-    log "$SVC_NAME did not answer on 127.0.0.1:$port within ${START_TIMEOUT}s"
+    log "$SVC_NAME did not answer on $SVC_HOST:$port within ${START_TIMEOUT}s"
     tail_logs "$dir"
     kill -KILL "$pid" 2>/dev/null || true
     rm -f "$dir/$SVC_PID_FILE"
     return 1
 }
 
-# Records and reports the server started in DIR on PORT: its address goes to
-# DIR/SVC_ADDR_FILE and, as the only line, to stdout.
+# Records and reports the server started in DIR on SVC_HOST:PORT: its address
+# goes to DIR/SVC_ADDR_FILE and, as the only line, to stdout.
 service_started() {
     local dir=$1 port=$2
-    printf '127.0.0.1:%s\n' "$port" >"$dir/$SVC_ADDR_FILE"
+    printf '%s:%s\n' "$SVC_HOST" "$port" >"$dir/$SVC_ADDR_FILE"
     log "$SVC_NAME up (pid $(<"$dir/$SVC_PID_FILE")), log in $dir/$SVC_LOG"
-    printf '127.0.0.1:%s\n' "$port"
+    printf '%s:%s\n' "$SVC_HOST" "$port"
 }
 
 # ---------------------------------------------------------------- stop, status
