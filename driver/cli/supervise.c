@@ -204,7 +204,7 @@ rl_cmd_supervise(const rl_cli_command *cmd, int argc, char **argv)
 	supervise_opts o = {
 		.max_restarts = -1,
 		.backoff_initial_ms = 100,
-		.backoff_max_ms = 30000,
+		.backoff_max_ms = 0, // unset: 30 s, or the initial delay if longer
 		.stable_after_ms = 60000,
 	};
 	const rl_opt optv[] = {
@@ -214,7 +214,8 @@ rl_cmd_supervise(const rl_cli_command *cmd, int argc, char **argv)
 		RL_OPT_DURATION("backoff-initial", &o.backoff_initial_ms, "DUR",
 		    "the first restart's delay; each next one doubles it (default 100ms)"),
 		RL_OPT_DURATION("backoff-max", &o.backoff_max_ms, "DUR",
-		    "the longest delay between restarts (default 30s)"),
+		    "the longest delay between restarts (default 30s, or --backoff-initial if "
+		    "longer)"),
 		RL_OPT_DURATION("stable-after", &o.stable_after_ms, "DUR",
 		    "a run at least this long resets the delay and the count of restarts "
 		    "(default 60s)"),
@@ -252,6 +253,8 @@ rl_cmd_supervise(const rl_cli_command *cmd, int argc, char **argv)
 		rl_cmdline_error(&cl, "a COMMAND after '--' is required");
 		return RL_EXIT_USAGE;
 	}
+	if (o.backoff_max_ms == 0)
+		o.backoff_max_ms = o.backoff_initial_ms > 30000 ? o.backoff_initial_ms : 30000;
 	if (o.backoff_max_ms < o.backoff_initial_ms) {
 		rl_cmdline_error(&cl, "--backoff-max must not be shorter than --backoff-initial");
 		return RL_EXIT_USAGE;
