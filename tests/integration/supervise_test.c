@@ -225,3 +225,40 @@ Test(supervise, usage_errors_exit_2_and_help_exits_0)
 	cr_assert_eq(rt_sh_capture(dir, &o, &e, "%s supervise -- echo --max-restarts", rill), 0);
 	cr_assert_str_eq(o, "--max-restarts\n");
 }
+
+Test(systemd, units_verify_without_warnings, .timeout = 60)
+{
+	const char *dir = rt_tmpdir("systemd");
+	const char *src = getenv("RILL_SOURCE_ROOT");
+	cr_assert_not_null(src, "RILL_SOURCE_ROOT is not set: run the tests with meson test");
+	const char *units[] = { "driver", "executor" };
+	for (size_t i = 0; i < 2; i++) {
+		// verify wants ExecStart's program to exist: the built one stands in
+		// for the installed one.
+		char name[64];
+		snprintf(name, sizeof(name), "rill-%s", units[i]);
+		cr_assert_eq(rt_sh("sed 's|^ExecStart=/usr/local/bin/%s |ExecStart=%s |'"
+		                   " %s/deploy/systemd/%s.service > %s/%s.service",
+		                 name, rt_bin(name), src, name, dir, name),
+		    0);
+		cr_assert_eq(
+		    rt_sh("grep -q '^ExecStart=%s --zk ' %s/%s.service", rt_bin(name), dir, name),
+		    0, "%s.service does not start /usr/local/bin/%s --zk", name, name);
+	}
+	char *o, *e;
+	int   rv = rt_sh_capture(dir, &o, &e,
+	      "cd %s && systemd-analyze verify %s/rill-driver.service %s/rill-executor.service", dir,
+	      dir, dir);
+	cr_assert_eq(rv, 0, "systemd-analyze verify:\n%s%s", o, e);
+	// verify exits 0 after most warnings (an unknown key, a bad value):
+	// any line about our units fails the test.
+	cr_assert_null(strstr(e, "rill-"), "systemd-analyze verify:\n%s", e);
+	cr_assert_null(strstr(o, "rill-"), "systemd-analyze verify:\n%s", o);
+	// Every variable the units use is in the sample environment file.
+	rv = rt_sh_capture(dir, &o, &e,
+	    "cd %s/deploy/systemd && for v in $(grep -oh 'RILL_[A-Z_]*' *.service | sort -u); do"
+	    " grep -q \"^$v=\" cluster.env.example || echo \"missing $v\"; done",
+	    src);
+	cr_assert_eq(rv, 0, "%s", e);
+	cr_assert_str_eq(o, "", "cluster.env.example lacks what the units use:\n%s", o);
+}
