@@ -126,6 +126,36 @@ Test(supervise, sigterm_reaches_the_child_which_is_not_restarted, .timeout = 30)
 	free(got);
 }
 
+Test(supervise, ctrl_c_to_the_process_group_reaches_the_child_once, .timeout = 30)
+{
+	// A terminal's Ctrl-C signals the whole foreground process group; rill's
+	// commands abort on a second SIGINT, so the child must get it only once,
+	// forwarded. setsid puts supervise in a group of its own (as a shell with
+	// job control would) and env gives it back the SIGINT that a background
+	// job of a shell without job control ignores.
+	const char *dir = rt_tmpdir("sup-ctrl-c");
+	const char *cmd = rt_write(dir, "ints.sh",
+	    "#!/bin/sh\n"
+	    "trap 'echo int >> %s/ints' INT\n"
+	    "sleep 1 & sleeper=$!\n"
+	    "echo $$ > %s/ready\n"
+	    "wait $sleeper; wait $sleeper\n" // the first wait ends at the signal
+	    "exit 7\n",
+	    dir, dir);
+	rt_sh("chmod +x %s", cmd);
+	char *o, *e;
+	int   rv = rt_sh_capture(dir, &o, &e,
+	      "setsid env --default-signal=INT RILL_LOG_LEVEL=info %s supervise -- %s & pid=$!;"
+	        " for i in $(seq 100); do [ -s %s/ready ] && break; sleep 0.05; done;"
+	        " kill -INT -$pid; wait $pid",
+	      rt_bin("rill"), cmd, dir);
+	cr_assert_eq(rv, 7, "%s", e);
+	char *ints = rt_read(rt_path(dir, "ints"), NULL);
+	cr_assert_str_eq(ints != NULL ? ints : "", "int\n", "SIGINTs the child saw:\n%s", e);
+	cr_assert_eq(rt_count(e, "msg=\"started\""), 1, "%s", e);
+	free(ints);
+}
+
 Test(supervise, sigterm_while_waiting_to_restart_exits_at_once, .timeout = 20)
 {
 	const char *dir = rt_tmpdir("sup-term-wait");
