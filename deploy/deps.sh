@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # deploy/deps.sh — installs the Debian packages rill needs to build and test
 # (compiler, libraries, ZooKeeper, a JRE and Maven for the real Kafka broker,
-# kcat, iproute2 for network namespaces). Does nothing when all are present;
+# kcat, iproute2 for network namespaces, systemd for `systemd-analyze verify`
+# of deploy/systemd/). Does nothing when all are present;
 # runs `apt-get update` only when something must be installed.
 set -euo pipefail
 
@@ -32,6 +33,7 @@ PACKAGES=(
     clang-format
     libclang-rt-14-dev
     procps
+    systemd
 )
 
 usage() {

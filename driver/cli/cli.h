@@ -38,5 +38,6 @@ int rl_cli_run_job(const rl_job *job, const rl_run_opts *opts);
 int rl_cmd_run(const rl_cli_command *cmd, int argc, char **argv);
 int rl_cmd_demo(const rl_cli_command *cmd, int argc, char **argv);
 int rl_cmd_kafka_mock(const rl_cli_command *cmd, int argc, char **argv);
+int rl_cmd_supervise(const rl_cli_command *cmd, int argc, char **argv);
 
 #endif

@@ -19,11 +19,14 @@ static const rl_cli_command commands[] = {
 	    rl_cmd_run },
 	{ "kafka-mock", "run an embedded Kafka-protocol cluster, print its bootstrap",
 	    "[--brokers N] [--topic NAME:PARTITIONS]...", rl_cmd_kafka_mock },
+	{ "supervise", "restart a command when it fails, with backoff",
+	    "[--max-restarts N] [--backoff-initial DUR] [--backoff-max DUR] [--stable-after DUR] "
+	    "-- COMMAND...",
+	    rl_cmd_supervise },
 	{ "submit", "validate a job and store it in the cluster", NULL, NULL },
 	{ "list", "list the cluster's jobs", NULL, NULL },
 	{ "status", "show a job's state in the cluster", NULL, NULL },
 	{ "kill", "stop a job in the cluster", NULL, NULL },
-	{ "supervise", "restart a command when it fails, with backoff", NULL, NULL },
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 

@@ -57,7 +57,7 @@ Test(cli, help_lists_every_command_and_cluster_commands_refuse)
 		    0, "%s", e);
 		cr_assert_not_null(strstr(o, own[i][1]), "rill %s --help:\n%s", own[i][0], o);
 	}
-	for (size_t i = 3; i < sizeof(names) / sizeof(names[0]); i++) {
+	for (size_t i = 3; i < 7; i++) { // submit, list, status, kill
 		cr_assert_eq(rt_sh_capture(dir, &o, &e, "%s %s x", rt_bin("rill"), names[i]), 1);
 		char want[128];
 		snprintf(want, sizeof(want),
