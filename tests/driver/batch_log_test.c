@@ -1,9 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
-// The batch log in ZooKeeper against a real server (deploy/zookeeper.sh),
-// started once for all tests of this binary: records, recovery's choice,
+// The batch log in ZooKeeper against a real server (fixtures/zk_hooks.c
+// starts one for all tests of this binary): records, recovery's choice,
 // corrupt nodes, format 1, pruning as the directory prunes, and fencing.
 #include <criterion/criterion.h>
-#include <criterion/hooks.h>
 #include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -24,63 +23,13 @@
 #define MAX_WARNINGS 256
 #define MAX_NAMES 4096
 
-// ---- the server ----
-
-static char zk_dir[4096];
-
-ReportHook(PRE_ALL)(struct criterion_test_set *set)
-{
-	(void)set;
-	const char *src = getenv("RILL_SOURCE_ROOT");
-	if (src == NULL) {
-		fprintf(stderr,
-		    "batch_log_test: RILL_SOURCE_ROOT is not set: run the tests with meson test\n");
-		return;
-	}
-	const char *base = getenv("TMPDIR") != NULL ? getenv("TMPDIR") : "/tmp";
-	snprintf(zk_dir, sizeof(zk_dir), "%s/rill-test-batch-log-XXXXXX", base);
-	if (mkdtemp(zk_dir) == NULL) {
-		perror("batch_log_test: mkdtemp");
-		return;
-	}
-	char cmd[8192], connect[256] = "";
-	snprintf(cmd, sizeof(cmd), "%s/deploy/zookeeper.sh start --dir %s", src, zk_dir);
-	FILE *p = popen(cmd, "r");
-	if (p == NULL || fgets(connect, sizeof(connect), p) == NULL) {
-		fprintf(stderr, "batch_log_test: ZooKeeper did not start (see %s/zookeeper.log)\n",
-		    zk_dir);
-		if (p != NULL)
-			pclose(p);
-		return;
-	}
-	int rv = pclose(p);
-	connect[strcspn(connect, "\n")] = '\0';
-	if (rv != 0 || connect[0] == '\0') {
-		fprintf(stderr, "batch_log_test: zookeeper.sh start failed (status %d)\n", rv);
-		return;
-	}
-	setenv("RILL_TEST_ZK", connect, 1);
-}
-
-ReportHook(POST_ALL)(struct criterion_global_stats *stats)
-{
-	(void)stats;
-	const char *src = getenv("RILL_SOURCE_ROOT");
-	if (src == NULL || zk_dir[0] == '\0')
-		return;
-	rt_sh("%s/deploy/zookeeper.sh stop --dir %s >/dev/null 2>&1", src, zk_dir);
-	if (getenv("RILL_TEST_KEEP") == NULL)
-		rt_sh("rm -rf %s", zk_dir);
-}
-
 static rl_zk *
 session(void)
 {
-	const char *connect = getenv("RILL_TEST_ZK");
-	cr_assert_not_null(connect, "ZooKeeper did not start (see the hook's message above)");
-	char   err[512] = "";
-	rl_zk *zk = NULL;
-	rl_err rv = rl_zk_connect(connect, 5000, CONNECT_MS, &zk, err, sizeof(err));
+	const char *connect = rt_zk();
+	char        err[512] = "";
+	rl_zk      *zk = NULL;
+	rl_err      rv = rl_zk_connect(connect, 5000, CONNECT_MS, &zk, err, sizeof(err));
 	cr_assert_eq(rv, RL_OK, "connect %s: %s: %s", connect, rl_errname(rv), err);
 	return zk;
 }
