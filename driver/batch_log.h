@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // The batch log: where a job's runner records each batch as planned,
 // prepared and done, and where recovery reads it back. Local mode keeps it in
-// the checkpoint directory (driver/checkpoint.h); other stores plug in as
-// another ops table (cluster mode: ZooKeeper, fenced by the job's epoch).
+// the checkpoint directory (driver/checkpoint.h); cluster mode in ZooKeeper,
+// fenced by the job's epoch (driver/batch_log_zk.c). Both hold the same bytes.
 #ifndef RL_BATCH_LOG_H
 #define RL_BATCH_LOG_H
 
@@ -11,13 +11,14 @@
 
 #include "checkpoint.pb-c.h"
 #include "common/error.h"
+#include "common/zk.h"
 #include "driver/checkpoint.h"
 
 #define RL_BATCH_LOG_VERSION 1
 
 typedef struct rl_batch_log_ops {
 	int         bl_version; // RL_BATCH_LOG_VERSION
-	const char *bl_name; // "directory"
+	const char *bl_name; // "directory", "zookeeper"
 	// bl_write stores rec (see rl_checkpoint_write); durable on RL_OK. A
 	// store that fences writes refuses a deposed writer's with
 	// RL_ERR_STALE_EPOCH.
@@ -40,6 +41,27 @@ typedef struct rl_batch_log {
 // rl_checkpoint_open for keep, warn and the errors).
 rl_err rl_batch_log_open_dir(const char *dir, int keep, rl_checkpoint_warn_fn warn, void *warn_arg,
     rl_batch_log **ret, char *errbuf, size_t errlen);
+// The largest record the ZooKeeper log stores: ZooKeeper refuses a request
+// above its jute.maxbuffer (0xfffff bytes by default), and the multi-op that
+// writes a record needs room for its epoch check and framing.
+#define RL_BATCH_LOG_ZK_RECORD_MAX (1024 * 1024 - 4096)
+
+// rl_batch_log_open_zk opens job's log in ZooKeeper, /rill/jobs/<job>/log,
+// for a writer whose epoch is epoch (the version of /rill/jobs/<job>/epoch,
+// see rl_election_fence), creating the log's node. Records are nodes
+// "<T>.<phase>" holding the bytes of a checkpoint file. Every write is one
+// multi-op that checks the epoch node's version is still epoch: once a newer
+// leader bumped it, a write (and this open) is RL_ERR_STALE_EPOCH, "…has a
+// newer leader", and writes nothing. A done record's multi-op also deletes
+// what pruning removes, checking that the kept done records it counted are
+// unchanged (keep and warn as for rl_checkpoint_open, and the same kept set;
+// a corrupt node is skipped with a warning naming it). A prune too long for
+// one multi-op goes on in more, each fenced. A record above
+// RL_BATCH_LOG_ZK_RECORD_MAX is RL_ERR_INVAL. zk is borrowed and must
+// outlive the log. Errors: RL_ERR_INVAL for a job name that is empty, has a
+// '/' or is longer than 255 bytes, or keep < 1; ZooKeeper's errors.
+rl_err rl_batch_log_open_zk(rl_zk *zk, const char *job, int32_t epoch, int keep,
+    rl_checkpoint_warn_fn warn, void *warn_arg, rl_batch_log **ret, char *errbuf, size_t errlen);
 // rl_batch_log_close closes log; NULL is a no-op.
 void rl_batch_log_close(rl_batch_log *log);
 

@@ -46,7 +46,7 @@ struct rl_runner {
 	rl_plan                  *d_plan;
 	rl_input                 *d_input;
 	rl_pool                  *d_pool;
-	rl_batch_log             *d_log; // the batch log; NULL without --checkpoint-dir
+	rl_batch_log             *d_log; // NULL without one; opts.batch_log's is borrowed
 	rl_sched_opts             d_sched;
 	rl_pid                    d_pid;
 	double                    d_rate; // backpressure's total records/s; <= 0: none yet
@@ -166,7 +166,9 @@ rl_runner_create(const rl_job *job, rl_pool *pool, const rl_runner_opts *opts, r
 		rv = RL_ERR_USAGE;
 		goto err_runner;
 	}
-	if (opts->checkpoint_dir != NULL
+	if (opts->batch_log != NULL)
+		d->d_log = opts->batch_log;
+	else if (opts->checkpoint_dir != NULL
 	    && (rv = rl_batch_log_open_dir(opts->checkpoint_dir, d->d_opts.checkpoint_keep,
 	            warn_checkpoint, d, &d->d_log, errbuf, errlen))
 	        != RL_OK)
@@ -253,7 +255,8 @@ rl_runner_destroy(rl_runner *d)
 		rl_runner_join(d, &stats, why, sizeof(why));
 	}
 	rl_input_destroy(d->d_input);
-	rl_batch_log_close(d->d_log);
+	if (d->d_log != d->d_opts.batch_log)
+		rl_batch_log_close(d->d_log);
 	if (d->d_sink_open)
 		d->d_sink->sk_close(d->d_sink_state);
 	rl_free(d->d_sink_state);

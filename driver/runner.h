@@ -26,7 +26,11 @@ typedef struct rl_runner_opts {
 	FILE       *print_out; // the print sink's output (default stdout)
 	const char *checkpoint_dir; // NULL: no checkpoint, no recovery
 	int         checkpoint_keep; // done batches kept (default 100)
-	const char *zk_connect; // write progress to ZooKeeper too, or NULL
+	// The batch log to use instead of checkpoint_dir's (e.g. the job's log in
+	// ZooKeeper, rl_batch_log_open_zk); borrowed: it must outlive the runner.
+	// A stateful job still needs checkpoint_dir for its state snapshots.
+	struct rl_batch_log *batch_log;
+	const char          *zk_connect; // write progress to ZooKeeper too, or NULL
 } rl_runner_opts;
 
 // Totals of a run, for the host's summary.
@@ -37,8 +41,9 @@ typedef struct rl_runner_stats {
 } rl_runner_stats;
 
 // rl_runner_create opens the job's source and sink (their driver halves)
-// and the checkpoint directory (if any). job and pool are borrowed and must
-// outlive the runner; the pool's executors run its tasks.
+// and the checkpoint directory (if any and no opts->batch_log is given). job
+// and pool are borrowed and must outlive the runner; the pool's executors run
+// its tasks.
 rl_err rl_runner_create(const rl_job *job, rl_pool *pool, const rl_runner_opts *opts,
     rl_runner **ret, char *errbuf, size_t errlen);
 // rl_runner_splits is how many input splits the job reads now.

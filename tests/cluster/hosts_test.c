@@ -35,8 +35,8 @@ Test(hosts, reach_each_other_and_nothing_beyond_the_bridge, .init = rt_cluster_r
 	cr_assert_eq(rt_cluster("exec",
 	                 "host3 -- timeout 5 bash -c 'exec 3<>/dev/tcp/%s/%s && printf ruok >&3 &&"
 	                 " grep -q imok <&3'",
-	                 rt_host_addr(1), strchr(rt_zk(), ':') + 1),
-	    0, "host3 cannot reach ZooKeeper on host1 (%s)", rt_zk());
+	                 rt_host_addr(1), strchr(rt_cluster_zk(), ':') + 1),
+	    0, "host3 cannot reach ZooKeeper on host1 (%s)", rt_cluster_zk());
 	// ...but nothing outside the bed is routed: TEST-NET-3 is unreachable at once.
 	cr_assert_eq(rt_cluster("exec",
 	                 "host2 -- timeout 5 bash -c 'exec 3<>/dev/tcp/203.0.113.1/80' 2>&1 |"
@@ -51,7 +51,7 @@ Test(hosts, cut_isolates_a_host_and_heal_and_kill_work, .init = rt_cluster_reset
 	char cmd[512];
 	snprintf(cmd, sizeof(cmd),
 	    "timeout 2 bash -c 'exec 3<>/dev/tcp/%s/%s && printf ruok >&3 && grep -q imok <&3'",
-	    rt_host_addr(1), strchr(rt_zk(), ':') + 1);
+	    rt_host_addr(1), strchr(rt_cluster_zk(), ':') + 1);
 	cr_assert_eq(rt_cluster("exec", "host4 -- %s", cmd), 0, "host4 reaches ZooKeeper");
 	cr_assert_eq(rt_cluster("cut", "host4"), 0);
 	cr_assert_eq(rt_cluster("exec", "host4 -- %s", cmd), 124, "host4 is cut off: a timeout");

@@ -2,7 +2,9 @@
 // The batch loop end to end, hermetically: a word count from the memory
 // source to the memory sink on two in-process executors over loopback nng,
 // crashed at every fault point and recovered, checked against counts the
-// test makes itself from the records it appended.
+// test makes itself from the records it appended. Built a second time with
+// RUNNER_TEST_ZK (the runner_zk suite): the same tests with the batch log in
+// ZooKeeper (a real server, fixtures/zk_hooks.c) instead of the directory.
 #include <criterion/criterion.h>
 #include <dirent.h>
 #include <inttypes.h>
@@ -19,6 +21,7 @@
 #include "common/jobfile.h"
 #include "common/log.h"
 #include "common/time.h"
+#include "driver/batch_log.h"
 #include "driver/checkpoint.h"
 #include "driver/executors.h"
 #include "driver/runner.h"
@@ -26,6 +29,12 @@
 #include "executor/sink.h"
 #include "executor/source.h"
 #include "tests/fixtures/memory_connector.h"
+#ifdef RUNNER_TEST_ZK
+#include <unistd.h>
+
+#include "common/zk.h"
+#include "tests/fixtures/fixture.h"
+#endif
 
 #define TOPIC "words"
 #define TABLE "counts"
@@ -135,6 +144,12 @@ typedef struct harness {
 	char         dir[64];
 	rl_job      *job;
 	bool         two_phase;
+#ifdef RUNNER_TEST_ZK
+	rl_zk  *zk;
+	char    zk_job[64]; // the log is /rill/jobs/<zk_job>/log
+	char    zk_log[128];
+	int32_t epoch;
+#endif
 } harness;
 
 static void *
@@ -200,6 +215,37 @@ harness_start(harness *h, const char *fmt, ...)
 	cr_assert_eq(rl_pool_create("tcp://127.0.0.1:0", 5000, &h->pool, why, sizeof(why)), RL_OK,
 	    "%s", why);
 	start_executors(h);
+#ifdef RUNNER_TEST_ZK
+	// A job of its own for each test process; its first leader's epoch.
+	cr_assert_eq(
+	    rl_zk_connect(rt_zk(), 5000, 10000, &h->zk, why, sizeof(why)), RL_OK, "%s", why);
+	snprintf(h->zk_job, sizeof(h->zk_job), "runner-%ld", (long)getpid());
+	snprintf(h->zk_log, sizeof(h->zk_log), "/rill/jobs/%s/log", h->zk_job);
+	char       epoch_path[128];
+	rl_zk_stat st;
+	snprintf(epoch_path, sizeof(epoch_path), "/rill/jobs/%s/epoch", h->zk_job);
+	cr_assert_eq(rl_zk_set(h->zk, epoch_path, "", 0, why, sizeof(why)), RL_OK, "%s", why);
+	cr_assert_eq(rl_zk_set_version(h->zk, epoch_path, "", 0, -1, &st, why, sizeof(why)), RL_OK,
+	    "%s", why);
+	h->epoch = st.version;
+#endif
+}
+
+// open_log opens the batch log the runner uses, as the test reads it.
+static rl_batch_log *
+open_log(const harness *h)
+{
+	rl_batch_log *log;
+	char          why[512];
+#ifdef RUNNER_TEST_ZK
+	cr_assert_eq(rl_batch_log_open_zk(
+	                 h->zk, h->zk_job, h->epoch, 1000, NULL, NULL, &log, why, sizeof(why)),
+	    RL_OK, "%s", why);
+#else
+	cr_assert_eq(rl_batch_log_open_dir(h->dir, 1000, NULL, NULL, &log, why, sizeof(why)), RL_OK,
+	    "%s", why);
+#endif
+	return log;
 }
 
 static void
@@ -207,6 +253,12 @@ harness_stop(harness *h)
 {
 	rl_fault_hook(NULL, NULL);
 	stop_executors(h);
+#ifdef RUNNER_TEST_ZK
+	char why[512], job_path[128];
+	snprintf(job_path, sizeof(job_path), "/rill/jobs/%s", h->zk_job);
+	cr_expect_eq(rl_zk_delete(h->zk, job_path, true, why, sizeof(why)), RL_OK, "%s", why);
+	rl_zk_close(h->zk);
+#endif
 	rl_pool_destroy(h->pool);
 	rl_job_destroy(h->job);
 	rl_remove_tree(h->dir);
@@ -250,11 +302,15 @@ run_job(harness *h, bool available_now, int64_t run_for_ms)
 		.checkpoint_dir = h->dir,
 		.checkpoint_keep = 1000,
 	};
+#ifdef RUNNER_TEST_ZK
+	opts.batch_log = open_log(h);
+#endif
 	rl_runner *r;
 	res.rv = rl_runner_create(h->job, h->pool, &opts, &r, res.why, sizeof(res.why));
 	cr_assert_eq(res.rv, RL_OK, "%s", res.why);
 	res.rv = rl_runner_run(r, &res.stats, res.why, sizeof(res.why));
 	rl_runner_destroy(r);
+	rl_batch_log_close(opts.batch_log);
 	return res;
 }
 
@@ -267,15 +323,32 @@ cmp_i64(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-// batch_files lists the batch times that have a record file of phase, sorted.
+// batch_files lists the batch times that have a record of phase, sorted.
 static size_t
 batch_files(const harness *h, const char *phase, int64_t *ret, size_t max)
 {
+	size_t n = 0;
+#ifdef RUNNER_TEST_ZK
+	char **names;
+	size_t count;
+	char   why[512];
+	cr_assert_eq(
+	    rl_zk_children(h->zk, h->zk_log, &names, &count, why, sizeof(why)), RL_OK, "%s", why);
+	for (size_t i = 0; i < count; i++) {
+		int64_t                  t;
+		Rill__BatchRecord__Phase p;
+		if (rl_checkpoint_parse_name(names[i], &t, &p)
+		    && strcmp(rl_checkpoint_phase_name(p), phase) == 0) {
+			cr_assert_lt(n, max);
+			ret[n++] = t;
+		}
+	}
+	rl_zk_free_names(names);
+#else
 	char path[128];
 	snprintf(path, sizeof(path), "%s/batches", h->dir);
 	DIR *d = opendir(path);
 	cr_assert_not_null(d, "%s", path);
-	size_t         n = 0;
 	struct dirent *de;
 	while ((de = readdir(d)) != NULL) {
 		char     *end;
@@ -286,6 +359,7 @@ batch_files(const harness *h, const char *phase, int64_t *ret, size_t max)
 		}
 	}
 	closedir(d);
+#endif
 	qsort(ret, n, sizeof(int64_t), cmp_i64);
 	return n;
 }
@@ -293,13 +367,32 @@ batch_files(const harness *h, const char *phase, int64_t *ret, size_t max)
 static Rill__BatchRecord *
 read_record(const harness *h, int64_t batch_ms)
 {
-	rl_checkpoint     *ckp;
-	Rill__BatchRecord *rec;
+	Rill__BatchRecord *rec = NULL;
 	char               why[512];
+#ifdef RUNNER_TEST_ZK
+	const Rill__BatchRecord__Phase phases[] = { RILL__BATCH_RECORD__PHASE__DONE,
+		RILL__BATCH_RECORD__PHASE__PREPARED, RILL__BATCH_RECORD__PHASE__PLANNED };
+	for (size_t i = 0; i < 3 && rec == NULL; i++) {
+		char   path[256], *data;
+		size_t len;
+		snprintf(path, sizeof(path), "%s/%" PRId64 ".%s", h->zk_log, batch_ms,
+		    rl_checkpoint_phase_name(phases[i]));
+		rl_err rv = rl_zk_get(h->zk, path, &data, &len, why, sizeof(why));
+		if (rv == RL_ERR_NOENT)
+			continue;
+		cr_assert_eq(rv, RL_OK, "%s", why);
+		rec = rl_checkpoint_decode(
+		    (unsigned char *)data, len, batch_ms, phases[i], "node", why, sizeof(why));
+		cr_assert_not_null(rec, "%s: %s", path, why);
+		rl_free(data);
+	}
+#else
+	rl_checkpoint *ckp;
 	cr_assert_eq(
 	    rl_checkpoint_open(h->dir, 1000, NULL, NULL, &ckp, why, sizeof(why)), RL_OK, "%s", why);
 	cr_assert_eq(rl_checkpoint_read(ckp, batch_ms, &rec, why, sizeof(why)), RL_OK, "%s", why);
 	rl_checkpoint_close(ckp);
+#endif
 	cr_assert_not_null(rec, "no record of batch %" PRId64, batch_ms);
 	return rec;
 }
@@ -307,13 +400,11 @@ read_record(const harness *h, int64_t batch_ms)
 static Rill__BatchRecord *
 latest_record(const harness *h)
 {
-	rl_checkpoint     *ckp;
+	rl_batch_log      *log = open_log(h);
 	Rill__BatchRecord *rec;
 	char               why[512];
-	cr_assert_eq(
-	    rl_checkpoint_open(h->dir, 1000, NULL, NULL, &ckp, why, sizeof(why)), RL_OK, "%s", why);
-	cr_assert_eq(rl_checkpoint_latest(ckp, &rec, why, sizeof(why)), RL_OK, "%s", why);
-	rl_checkpoint_close(ckp);
+	cr_assert_eq(rl_batch_log_latest(log, &rec, why, sizeof(why)), RL_OK, "%s", why);
+	rl_batch_log_close(log);
 	cr_assert_not_null(rec);
 	return rec;
 }
@@ -666,10 +757,8 @@ Test(runner, crash_after_batch_done_two_phase)
 static void
 write_done_record(const harness *h, int64_t batch_ms)
 {
-	rl_checkpoint *ckp;
-	char           why[512], ids[NSPLITS][32];
-	cr_assert_eq(
-	    rl_checkpoint_open(h->dir, 1000, NULL, NULL, &ckp, why, sizeof(why)), RL_OK, "%s", why);
+	rl_batch_log     *log = open_log(h);
+	char              why[512], ids[NSPLITS][32];
 	Rill__SplitRange  ranges[NSPLITS];
 	Rill__SplitRange *range_ptrs[NSPLITS];
 	for (int s = 0; s < NSPLITS; s++) {
@@ -688,8 +777,8 @@ write_done_record(const harness *h, int64_t batch_ms)
 	rec.shuffle_partitions = NSPLITS;
 	rec.splits = range_ptrs;
 	rec.n_splits = NSPLITS;
-	cr_assert_eq(rl_checkpoint_write(ckp, &rec, why, sizeof(why)), RL_OK, "%s", why);
-	rl_checkpoint_close(ckp);
+	cr_assert_eq(rl_batch_log_write(log, &rec, why, sizeof(why)), RL_OK, "%s", why);
+	rl_batch_log_close(log);
 }
 
 // published_times lists the batch times the table published, in order.
@@ -918,3 +1007,44 @@ Test(runner, unknown_topic_or_table_is_named)
 	rl_free(state);
 	harness_stop(&h);
 }
+
+#ifdef RUNNER_TEST_ZK
+Test(runner, deposed_leader_writes_nothing_and_stops)
+{
+	harness h = { 0 };
+	harness_start(&h, WORDCOUNT_JOB, "all", "backpressure: false", "false");
+	append_records(100);
+	run_result res = run_job(&h, true, 0);
+	cr_assert_eq(res.rv, RL_OK, "%s", res.why);
+	int64_t done_before[4096];
+	size_t  ndone = batch_files(&h, "done", done_before, 4096);
+
+	// A log opened by this leader; then another is elected.
+	rl_batch_log  *log = open_log(&h);
+	char           why[512], epoch_path[128];
+	rl_runner_opts opts = {
+		.available_now = true,
+		.min_executors = NEXECS,
+		.checkpoint_dir = h.dir,
+		.batch_log = log,
+	};
+	snprintf(epoch_path, sizeof(epoch_path), "/rill/jobs/%s/epoch", h.zk_job);
+	cr_assert_eq(rl_zk_set_version(h.zk, epoch_path, "", 0, -1, NULL, why, sizeof(why)), RL_OK,
+	    "%s", why);
+	append_records(100);
+	rl_runner *r;
+	cr_assert_eq(
+	    rl_runner_create(h.job, h.pool, &opts, &r, why, sizeof(why)), RL_OK, "%s", why);
+	rl_runner_stats stats;
+	rl_err          rv = rl_runner_run(r, &stats, why, sizeof(why));
+	rl_runner_destroy(r);
+	rl_batch_log_close(log);
+	cr_expect_eq(rv, RL_ERR_STALE_EPOCH, "%s: %s", rl_errname(rv), why);
+	cr_expect_not_null(strstr(why, "has a newer leader"), "%s", why);
+	int64_t done_after[4096];
+	cr_expect_eq(batch_files(&h, "done", done_after, 4096), ndone);
+	int64_t planned[4096];
+	cr_expect_eq(batch_files(&h, "planned", planned, 4096), ndone, "a new batch was planned");
+	harness_stop(&h);
+}
+#endif
