@@ -201,7 +201,6 @@ typedef struct worker {
 	nng_aio       *w_aio;
 	rl_arena       w_arena;
 	bool           w_started;
-	_Atomic bool   w_exited;
 } worker;
 
 struct rl_rpc_server {
@@ -281,7 +280,6 @@ worker_main(void *arg)
 			continue;
 		serve_one(w, nng_aio_get_msg(w->w_aio));
 	}
-	w->w_exited = true;
 	return NULL;
 }
 
@@ -355,26 +353,20 @@ rl_rpc_server_destroy(rl_rpc_server *srv)
 		return;
 	// Every worker leaves before the socket closes: nng 1.5 panics when a
 	// worker sends its reply on a context that nng_close freed meanwhile.
-	// Canceling wakes a worker waiting for a request; one in a handler
-	// finishes, replies, and sees s_closing (or is canceled next round).
+	// nng_aio_stop aborts what a worker waits for (a request) and makes
+	// every later operation on its aio fail at once with NNG_ECANCELED,
+	// so a worker in a handler finishes it, its reply is dropped, and it
+	// sees s_closing: nothing can block it again. Then join them all.
 	srv->s_closing = true;
-	for (bool all = false; !all;) {
-		all = true;
-		for (int i = 0; i < srv->s_nworkers; i++) {
-			worker *w = &srv->s_workers[i];
-			if (w->w_started && !w->w_exited) {
-				all = false;
-				nng_aio_cancel(w->w_aio);
-			}
-		}
-		if (!all)
-			rl_sleep_ms(1);
-	}
+	for (int i = 0; i < srv->s_nworkers; i++)
+		if (srv->s_workers[i].w_aio != NULL)
+			nng_aio_stop(srv->s_workers[i].w_aio);
+	for (int i = 0; i < srv->s_nworkers; i++)
+		if (srv->s_workers[i].w_started)
+			pthread_join(srv->s_workers[i].w_thread, NULL);
 	nng_close(srv->s_sock);
 	for (int i = 0; i < srv->s_nworkers; i++) {
 		worker *w = &srv->s_workers[i];
-		if (w->w_started)
-			pthread_join(w->w_thread, NULL);
 		if (w->w_aio != NULL)
 			nng_aio_free(w->w_aio);
 		rl_arena_fini(&w->w_arena);
@@ -390,13 +382,15 @@ typedef struct call call;
 struct rl_rpc_client {
 	nng_socket      c_sock;
 	char           *c_url;
-	pthread_mutex_t c_mu;
-	call           *c_calls; // in flight, for cancel_all
+	pthread_mutex_t c_mu; // guards c_calls and c_ncalls
+	call           *c_calls; // in flight and not finished, for cancel_all
+	int             c_ncalls; // async calls whose callback has not returned
+	pthread_cond_t  c_idle; // c_ncalls dropped to 0
+	_Atomic int     c_pipes;
+	pthread_mutex_t c_link_mu; // guards the callback; with c_link_cond:
+	pthread_cond_t  c_link_cond; // waiting for a connection
 	rl_rpc_link_cb  c_link_cb;
 	void           *c_link_arg;
-	_Atomic int     c_pipes;
-	pthread_mutex_t c_link_mu; // with c_link_cond: waiting for a connection
-	pthread_cond_t  c_link_cond;
 };
 
 enum { CALL_SEND, CALL_RECV };
@@ -418,18 +412,20 @@ pipe_event(nng_pipe p, nng_pipe_ev ev, void *arg)
 {
 	rl_rpc_client *cli = arg;
 	(void)p;
+	if (ev != NNG_PIPE_EV_ADD_POST && ev != NNG_PIPE_EV_REM_POST)
+		return;
+	pthread_mutex_lock(&cli->c_link_mu);
 	if (ev == NNG_PIPE_EV_ADD_POST) {
-		pthread_mutex_lock(&cli->c_link_mu);
 		cli->c_pipes++;
 		pthread_cond_broadcast(&cli->c_link_cond);
-		pthread_mutex_unlock(&cli->c_link_mu);
-		if (cli->c_link_cb != NULL)
-			cli->c_link_cb(cli->c_link_arg, true);
-	} else if (ev == NNG_PIPE_EV_REM_POST) {
+	} else {
 		cli->c_pipes--;
-		if (cli->c_link_cb != NULL)
-			cli->c_link_cb(cli->c_link_arg, false);
 	}
+	rl_rpc_link_cb cb = cli->c_link_cb;
+	void          *cb_arg = cli->c_link_arg;
+	pthread_mutex_unlock(&cli->c_link_mu);
+	if (cb != NULL)
+		cb(cb_arg, ev == NNG_PIPE_EV_ADD_POST);
 }
 
 rl_err
@@ -446,6 +442,7 @@ rl_rpc_client_create(const char *url, rl_rpc_client **ret, char *errbuf, size_t 
 	// A request is sent once: rill retries tasks itself, on another executor.
 	nng_socket_set_ms(cli->c_sock, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE);
 	pthread_mutex_init(&cli->c_mu, NULL);
+	pthread_cond_init(&cli->c_idle, NULL);
 	pthread_mutex_init(&cli->c_link_mu, NULL);
 	pthread_condattr_t ca;
 	pthread_condattr_init(&ca);
@@ -469,18 +466,18 @@ rl_rpc_client_destroy(rl_rpc_client *cli)
 {
 	if (cli == NULL)
 		return;
+	// Every async call ends before the socket closes (the server's rule:
+	// nng_close frees contexts that their callbacks may still be using).
+	// Canceled, a call finishes on an nng thread; the last one to return
+	// from its callback signals c_idle.
 	rl_rpc_client_cancel_all(cli);
-	nng_close(cli->c_sock); // completes every pending aio
-	// Async calls finish on nng threads; wait until none is left.
-	for (;;) {
-		pthread_mutex_lock(&cli->c_mu);
-		bool empty = cli->c_calls == NULL;
-		pthread_mutex_unlock(&cli->c_mu);
-		if (empty)
-			break;
-		rl_sleep_ms(1);
-	}
+	pthread_mutex_lock(&cli->c_mu);
+	while (cli->c_ncalls > 0)
+		pthread_cond_wait(&cli->c_idle, &cli->c_mu);
+	pthread_mutex_unlock(&cli->c_mu);
+	nng_close(cli->c_sock);
 	pthread_mutex_destroy(&cli->c_mu);
+	pthread_cond_destroy(&cli->c_idle);
 	pthread_cond_destroy(&cli->c_link_cond);
 	pthread_mutex_destroy(&cli->c_link_mu);
 	rl_free(cli->c_url);
@@ -496,8 +493,11 @@ rl_rpc_client_url(const rl_rpc_client *cli)
 void
 rl_rpc_client_on_link(rl_rpc_client *cli, rl_rpc_link_cb cb, void *arg)
 {
+	// The dial has started already: a pipe event may be running.
+	pthread_mutex_lock(&cli->c_link_mu);
 	cli->c_link_arg = arg;
 	cli->c_link_cb = cb;
+	pthread_mutex_unlock(&cli->c_link_mu);
 }
 
 bool
@@ -609,6 +609,11 @@ call_finish(call *k, rl_err err, rl_msg *reply)
 	nng_ctx_close(k->k_ctx);
 	nng_aio_reap(k->k_aio);
 	rl_free(k);
+	// The last thing a call does with cli: destroy may free it right after.
+	pthread_mutex_lock(&cli->c_mu);
+	if (--cli->c_ncalls == 0)
+		pthread_cond_broadcast(&cli->c_idle);
+	pthread_mutex_unlock(&cli->c_mu);
 }
 
 static void
@@ -678,6 +683,7 @@ rl_rpc_call_async(
 	if (cli->c_calls != NULL)
 		cli->c_calls->k_prev = k;
 	cli->c_calls = k;
+	cli->c_ncalls++;
 	k->k_state = CALL_SEND;
 	nng_ctx_send(k->k_ctx, k->k_aio);
 	pthread_mutex_unlock(&cli->c_mu);
