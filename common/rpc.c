@@ -212,6 +212,10 @@ struct rl_rpc_server {
 	rl_rpc_handler s_handler;
 	void          *s_arg;
 	_Atomic bool   s_closing;
+	// Workers serve nothing before create has written *ret (s_open).
+	pthread_mutex_t s_gate_mu;
+	pthread_cond_t  s_gate;
+	bool            s_open;
 };
 
 static void
@@ -269,8 +273,13 @@ serve_one(worker *w, nng_msg *m)
 static void *
 worker_main(void *arg)
 {
-	worker *w = arg;
-	while (!w->w_srv->s_closing) {
+	worker        *w = arg;
+	rl_rpc_server *srv = w->w_srv;
+	pthread_mutex_lock(&srv->s_gate_mu);
+	while (!srv->s_open)
+		pthread_cond_wait(&srv->s_gate, &srv->s_gate_mu);
+	pthread_mutex_unlock(&srv->s_gate_mu);
+	while (!srv->s_closing) {
 		nng_ctx_recv(w->w_ctx, w->w_aio);
 		nng_aio_wait(w->w_aio);
 		int rv = nng_aio_result(w->w_aio);
@@ -281,6 +290,16 @@ worker_main(void *arg)
 		serve_one(w, nng_aio_get_msg(w->w_aio));
 	}
 	return NULL;
+}
+
+// open_gate lets the workers serve (or, with s_closing set, leave).
+static void
+open_gate(rl_rpc_server *srv)
+{
+	pthread_mutex_lock(&srv->s_gate_mu);
+	srv->s_open = true;
+	pthread_cond_broadcast(&srv->s_gate);
+	pthread_mutex_unlock(&srv->s_gate_mu);
 }
 
 rl_err
@@ -296,6 +315,8 @@ rl_rpc_server_create(const char *url, int nworkers, rl_rpc_handler handler, void
 	rl_rpc_server *srv = RL_NEW(rl_rpc_server);
 	srv->s_handler = handler;
 	srv->s_arg = arg;
+	pthread_mutex_init(&srv->s_gate_mu, NULL);
+	pthread_cond_init(&srv->s_gate, NULL);
 	if ((rv = nng_rep0_open(&srv->s_sock)) != 0) {
 		snprintf(errbuf, errlen, "rep socket: %s", nng_strerror(rv));
 		goto err_alloc;
@@ -327,7 +348,9 @@ rl_rpc_server_create(const char *url, int nworkers, rl_rpc_handler handler, void
 		}
 		w->w_started = true;
 	}
+	// A request may already wait: its handler may use what *ret points to.
 	*ret = srv;
+	open_gate(srv);
 	return RL_OK;
 
 err_workers:
@@ -336,6 +359,8 @@ err_workers:
 err_sock:
 	nng_close(srv->s_sock);
 err_alloc:
+	pthread_cond_destroy(&srv->s_gate);
+	pthread_mutex_destroy(&srv->s_gate_mu);
 	rl_free(srv);
 	return from_nng(rv);
 }
@@ -358,6 +383,7 @@ rl_rpc_server_destroy(rl_rpc_server *srv)
 	// so a worker in a handler finishes it, its reply is dropped, and it
 	// sees s_closing: nothing can block it again. Then join them all.
 	srv->s_closing = true;
+	open_gate(srv); // a failed create never opened it
 	for (int i = 0; i < srv->s_nworkers; i++)
 		if (srv->s_workers[i].w_aio != NULL)
 			nng_aio_stop(srv->s_workers[i].w_aio);
@@ -372,6 +398,8 @@ rl_rpc_server_destroy(rl_rpc_server *srv)
 		rl_arena_fini(&w->w_arena);
 	}
 	rl_free(srv->s_workers);
+	pthread_cond_destroy(&srv->s_gate);
+	pthread_mutex_destroy(&srv->s_gate_mu);
 	rl_free(srv);
 }
 
