@@ -201,7 +201,6 @@ typedef struct worker {
 	nng_aio       *w_aio;
 	rl_arena       w_arena;
 	bool           w_started;
-	_Atomic bool   w_exited;
 } worker;
 
 struct rl_rpc_server {
@@ -213,6 +212,10 @@ struct rl_rpc_server {
 	rl_rpc_handler s_handler;
 	void          *s_arg;
 	_Atomic bool   s_closing;
+	// Workers serve nothing before create has written *ret (s_open).
+	pthread_mutex_t s_gate_mu;
+	pthread_cond_t  s_gate;
+	bool            s_open;
 };
 
 static void
@@ -270,8 +273,13 @@ serve_one(worker *w, nng_msg *m)
 static void *
 worker_main(void *arg)
 {
-	worker *w = arg;
-	while (!w->w_srv->s_closing) {
+	worker        *w = arg;
+	rl_rpc_server *srv = w->w_srv;
+	pthread_mutex_lock(&srv->s_gate_mu);
+	while (!srv->s_open)
+		pthread_cond_wait(&srv->s_gate, &srv->s_gate_mu);
+	pthread_mutex_unlock(&srv->s_gate_mu);
+	while (!srv->s_closing) {
 		nng_ctx_recv(w->w_ctx, w->w_aio);
 		nng_aio_wait(w->w_aio);
 		int rv = nng_aio_result(w->w_aio);
@@ -281,8 +289,17 @@ worker_main(void *arg)
 			continue;
 		serve_one(w, nng_aio_get_msg(w->w_aio));
 	}
-	w->w_exited = true;
 	return NULL;
+}
+
+// open_gate lets the workers serve (or, with s_closing set, leave).
+static void
+open_gate(rl_rpc_server *srv)
+{
+	pthread_mutex_lock(&srv->s_gate_mu);
+	srv->s_open = true;
+	pthread_cond_broadcast(&srv->s_gate);
+	pthread_mutex_unlock(&srv->s_gate_mu);
 }
 
 rl_err
@@ -298,6 +315,8 @@ rl_rpc_server_create(const char *url, int nworkers, rl_rpc_handler handler, void
 	rl_rpc_server *srv = RL_NEW(rl_rpc_server);
 	srv->s_handler = handler;
 	srv->s_arg = arg;
+	pthread_mutex_init(&srv->s_gate_mu, NULL);
+	pthread_cond_init(&srv->s_gate, NULL);
 	if ((rv = nng_rep0_open(&srv->s_sock)) != 0) {
 		snprintf(errbuf, errlen, "rep socket: %s", nng_strerror(rv));
 		goto err_alloc;
@@ -330,7 +349,9 @@ rl_rpc_server_create(const char *url, int nworkers, rl_rpc_handler handler, void
 		}
 		w->w_started = true;
 	}
+	// A request may already wait: its handler may use what *ret points to.
 	*ret = srv;
+	open_gate(srv);
 	return RL_OK;
 
 err_workers:
@@ -339,6 +360,8 @@ err_workers:
 err_sock:
 	nng_close(srv->s_sock);
 err_alloc:
+	pthread_cond_destroy(&srv->s_gate);
+	pthread_mutex_destroy(&srv->s_gate_mu);
 	rl_free(srv);
 	return from_nng(rv);
 }
@@ -356,31 +379,28 @@ rl_rpc_server_destroy(rl_rpc_server *srv)
 		return;
 	// Every worker leaves before the socket closes: nng 1.5 panics when a
 	// worker sends its reply on a context that nng_close freed meanwhile.
-	// Canceling wakes a worker waiting for a request; one in a handler
-	// finishes, replies, and sees s_closing (or is canceled next round).
+	// nng_aio_stop aborts what a worker waits for (a request) and makes
+	// every later operation on its aio fail at once with NNG_ECANCELED,
+	// so a worker in a handler finishes it, its reply is dropped, and it
+	// sees s_closing: nothing can block it again. Then join them all.
 	srv->s_closing = true;
-	for (bool all = false; !all;) {
-		all = true;
-		for (int i = 0; i < srv->s_nworkers; i++) {
-			worker *w = &srv->s_workers[i];
-			if (w->w_started && !w->w_exited) {
-				all = false;
-				nng_aio_cancel(w->w_aio);
-			}
-		}
-		if (!all)
-			rl_sleep_ms(1);
-	}
+	open_gate(srv); // a failed create never opened it
+	for (int i = 0; i < srv->s_nworkers; i++)
+		if (srv->s_workers[i].w_aio != NULL)
+			nng_aio_stop(srv->s_workers[i].w_aio);
+	for (int i = 0; i < srv->s_nworkers; i++)
+		if (srv->s_workers[i].w_started)
+			pthread_join(srv->s_workers[i].w_thread, NULL);
 	nng_close(srv->s_sock);
 	for (int i = 0; i < srv->s_nworkers; i++) {
 		worker *w = &srv->s_workers[i];
-		if (w->w_started)
-			pthread_join(w->w_thread, NULL);
 		if (w->w_aio != NULL)
 			nng_aio_free(w->w_aio);
 		rl_arena_fini(&w->w_arena);
 	}
 	rl_free(srv->s_workers);
+	pthread_cond_destroy(&srv->s_gate);
+	pthread_mutex_destroy(&srv->s_gate_mu);
 	rl_free(srv);
 }
 
@@ -391,13 +411,15 @@ typedef struct call call;
 struct rl_rpc_client {
 	nng_socket      c_sock;
 	char           *c_url;
-	pthread_mutex_t c_mu;
-	call           *c_calls; // in flight, for cancel_all
+	pthread_mutex_t c_mu; // guards c_calls and c_ncalls
+	call           *c_calls; // in flight and not finished, for cancel_all
+	int             c_ncalls; // async calls whose callback has not returned
+	pthread_cond_t  c_idle; // c_ncalls dropped to 0
+	_Atomic int     c_pipes;
+	pthread_mutex_t c_link_mu; // guards the callback; with c_link_cond:
+	pthread_cond_t  c_link_cond; // waiting for a connection
 	rl_rpc_link_cb  c_link_cb;
 	void           *c_link_arg;
-	_Atomic int     c_pipes;
-	pthread_mutex_t c_link_mu; // with c_link_cond: waiting for a connection
-	pthread_cond_t  c_link_cond;
 };
 
 enum { CALL_SEND, CALL_RECV };
@@ -419,18 +441,20 @@ pipe_event(nng_pipe p, nng_pipe_ev ev, void *arg)
 {
 	rl_rpc_client *cli = arg;
 	(void)p;
+	if (ev != NNG_PIPE_EV_ADD_POST && ev != NNG_PIPE_EV_REM_POST)
+		return;
+	pthread_mutex_lock(&cli->c_link_mu);
 	if (ev == NNG_PIPE_EV_ADD_POST) {
-		pthread_mutex_lock(&cli->c_link_mu);
 		cli->c_pipes++;
 		pthread_cond_broadcast(&cli->c_link_cond);
-		pthread_mutex_unlock(&cli->c_link_mu);
-		if (cli->c_link_cb != NULL)
-			cli->c_link_cb(cli->c_link_arg, true);
-	} else if (ev == NNG_PIPE_EV_REM_POST) {
+	} else {
 		cli->c_pipes--;
-		if (cli->c_link_cb != NULL)
-			cli->c_link_cb(cli->c_link_arg, false);
 	}
+	rl_rpc_link_cb cb = cli->c_link_cb;
+	void          *cb_arg = cli->c_link_arg;
+	pthread_mutex_unlock(&cli->c_link_mu);
+	if (cb != NULL)
+		cb(cb_arg, ev == NNG_PIPE_EV_ADD_POST);
 }
 
 rl_err
@@ -447,6 +471,7 @@ rl_rpc_client_create(const char *url, rl_rpc_client **ret, char *errbuf, size_t 
 	// A request is sent once: rill retries tasks itself, on another executor.
 	nng_socket_set_ms(cli->c_sock, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE);
 	pthread_mutex_init(&cli->c_mu, NULL);
+	pthread_cond_init(&cli->c_idle, NULL);
 	pthread_mutex_init(&cli->c_link_mu, NULL);
 	pthread_condattr_t ca;
 	pthread_condattr_init(&ca);
@@ -470,18 +495,18 @@ rl_rpc_client_destroy(rl_rpc_client *cli)
 {
 	if (cli == NULL)
 		return;
+	// Every async call ends before the socket closes (the server's rule:
+	// nng_close frees contexts that their callbacks may still be using).
+	// Canceled, a call finishes on an nng thread; the last one to return
+	// from its callback signals c_idle.
 	rl_rpc_client_cancel_all(cli);
-	nng_close(cli->c_sock); // completes every pending aio
-	// Async calls finish on nng threads; wait until none is left.
-	for (;;) {
-		pthread_mutex_lock(&cli->c_mu);
-		bool empty = cli->c_calls == NULL;
-		pthread_mutex_unlock(&cli->c_mu);
-		if (empty)
-			break;
-		rl_sleep_ms(1);
-	}
+	pthread_mutex_lock(&cli->c_mu);
+	while (cli->c_ncalls > 0)
+		pthread_cond_wait(&cli->c_idle, &cli->c_mu);
+	pthread_mutex_unlock(&cli->c_mu);
+	nng_close(cli->c_sock);
 	pthread_mutex_destroy(&cli->c_mu);
+	pthread_cond_destroy(&cli->c_idle);
 	pthread_cond_destroy(&cli->c_link_cond);
 	pthread_mutex_destroy(&cli->c_link_mu);
 	rl_free(cli->c_url);
@@ -497,8 +522,11 @@ rl_rpc_client_url(const rl_rpc_client *cli)
 void
 rl_rpc_client_on_link(rl_rpc_client *cli, rl_rpc_link_cb cb, void *arg)
 {
+	// The dial has started already: a pipe event may be running.
+	pthread_mutex_lock(&cli->c_link_mu);
 	cli->c_link_arg = arg;
 	cli->c_link_cb = cb;
+	pthread_mutex_unlock(&cli->c_link_mu);
 }
 
 bool
@@ -611,6 +639,11 @@ call_finish(call *k, rl_err err, const char *why, rl_msg *reply)
 	nng_ctx_close(k->k_ctx);
 	nng_aio_reap(k->k_aio);
 	rl_free(k);
+	// The last thing a call does with cli: destroy may free it right after.
+	pthread_mutex_lock(&cli->c_mu);
+	if (--cli->c_ncalls == 0)
+		pthread_cond_broadcast(&cli->c_idle);
+	pthread_mutex_unlock(&cli->c_mu);
 }
 
 static void
@@ -680,6 +713,7 @@ rl_rpc_call_async(
 	if (cli->c_calls != NULL)
 		cli->c_calls->k_prev = k;
 	cli->c_calls = k;
+	cli->c_ncalls++;
 	k->k_state = CALL_SEND;
 	nng_ctx_send(k->k_ctx, k->k_aio);
 	pthread_mutex_unlock(&cli->c_mu);

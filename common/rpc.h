@@ -66,7 +66,8 @@ typedef void (*rl_rpc_handler)(void *arg, const rl_msg *req, const char *peer, r
 
 // rl_rpc_server_create listens on url (tcp://IP:PORT, port 0 picks a free
 // one) and starts nworkers threads. Malformed frames are answered with an
-// ErrorReply and logged; they never reach the handler.
+// ErrorReply and logged; they never reach the handler. No handler runs
+// before *ret is written, so a handler may read it (through arg).
 rl_err rl_rpc_server_create(const char *url, int nworkers, rl_rpc_handler handler, void *arg,
     rl_rpc_server **ret, char *errbuf, size_t errlen);
 // rl_rpc_server_url is the URL actually bound (with the chosen port).

@@ -2,7 +2,9 @@
 // Executor registry: Register/Heartbeat handling and loss detection.
 #include "driver/executors.h"
 
+#include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -13,6 +15,50 @@
 
 #define COMP "driver"
 
+typedef struct rl_exec {
+	int             e_index; // stable for the driver's lifetime
+	char            e_id[RL_POOL_ID_MAX];
+	char            e_url[RL_POOL_URL_MAX];
+	int             e_cores;
+	int             e_busy; // tasks in flight
+	bool            e_alive;
+	int64_t         e_last_seen; // monotonic ms of the last heartbeat
+	uint64_t        e_rss_bytes;
+	rl_rpc_client  *e_client; // lives until the pool is destroyed
+	struct rl_pool *e_pool;
+} rl_exec;
+
+// Every field is guarded by p_mu, taken only in this file and never held
+// while calling out of it (except into rpc.c's client cancel, which takes
+// only the client's own lock).
+struct rl_pool {
+	pthread_mutex_t p_mu;
+	pthread_cond_t  p_cond; // p_events changed
+	rl_exec       **p_execs; // grows (rl_realloc) on registrations
+	int             p_nexecs;
+	int64_t         p_timeout_ms; // heartbeat silence that means lost
+	uint64_t        p_events; // bumped on every join, loss, release and wake
+	rl_rpc_server  *p_server; // registrations and heartbeats
+	rl_rpc_client **p_retired; // clients of executors that came back elsewhere
+	int             p_nretired;
+	bool            p_closing;
+};
+
+// event wakes the waiters of rl_pool_wait. @locks p_mu held
+static void
+event(rl_pool *pool)
+{
+	pool->p_events++;
+	pthread_cond_broadcast(&pool->p_cond);
+}
+
+// exec_at is executor index, or NULL. @locks p_mu held
+static rl_exec *
+exec_at(rl_pool *pool, int index)
+{
+	return index >= 0 && index < pool->p_nexecs ? pool->p_execs[index] : NULL;
+}
+
 // lose marks e lost and ends its calls in flight (they are retried). @locks p_mu held
 static void
 lose(rl_pool *pool, rl_exec *e, const char *why)
@@ -20,10 +66,9 @@ lose(rl_pool *pool, rl_exec *e, const char *why)
 	if (!e->e_alive)
 		return;
 	e->e_alive = false;
-	pool->p_generation++;
 	rl_warn(COMP, "executor lost", "id=%s url=%s reason=\"%s\"", e->e_id, e->e_url, why);
 	rl_rpc_client_cancel_all(e->e_client);
-	pthread_cond_broadcast(&pool->p_cond);
+	event(pool);
 }
 
 static void
@@ -103,13 +148,12 @@ handle_register(rl_pool *pool, const Rill__Register *reg, const char *peer, rl_r
 	e->e_busy = 0;
 	e->e_alive = true;
 	e->e_last_seen = rl_mono_ms();
-	pool->p_generation++;
 	ack->accepted = true;
 	rl_info(COMP, "executor registered",
 	    "id=%s url=%s cores=%d version=%s host=%s pid=%" PRIu32, e->e_id, e->e_url, e->e_cores,
 	    reg->version != NULL ? reg->version : "?", reg->host != NULL ? reg->host : "?",
 	    reg->pid);
-	pthread_cond_broadcast(&pool->p_cond);
+	event(pool);
 out:
 	pthread_mutex_unlock(&pool->p_mu);
 }
@@ -200,23 +244,230 @@ rl_pool_url(const rl_pool *pool)
 	return rl_rpc_server_url(pool->p_server);
 }
 
+// alive counts live executors. @locks p_mu held
+static int
+alive(const rl_pool *pool)
+{
+	int n = 0;
+	for (int i = 0; i < pool->p_nexecs; i++)
+		n += pool->p_execs[i]->e_alive;
+	return n;
+}
+
 void
 rl_pool_check(rl_pool *pool)
 {
+	pthread_mutex_lock(&pool->p_mu);
 	int64_t now = rl_mono_ms();
 	for (int i = 0; i < pool->p_nexecs; i++) {
 		rl_exec *e = pool->p_execs[i];
 		if (e->e_alive && now - e->e_last_seen > pool->p_timeout_ms)
 			lose(pool, e, "no heartbeat");
 	}
+	pthread_mutex_unlock(&pool->p_mu);
 }
 
 int
-rl_pool_alive(const rl_pool *pool)
+rl_pool_size(rl_pool *pool)
 {
-	int n = 0;
+	pthread_mutex_lock(&pool->p_mu);
+	int n = pool->p_nexecs;
+	pthread_mutex_unlock(&pool->p_mu);
+	return n;
+}
+
+int
+rl_pool_alive(rl_pool *pool)
+{
+	pthread_mutex_lock(&pool->p_mu);
+	int n = alive(pool);
+	pthread_mutex_unlock(&pool->p_mu);
+	return n;
+}
+
+bool
+rl_pool_exec_alive(rl_pool *pool, int index)
+{
+	pthread_mutex_lock(&pool->p_mu);
+	rl_exec *e = exec_at(pool, index);
+	bool     ok = e != NULL && e->e_alive;
+	pthread_mutex_unlock(&pool->p_mu);
+	return ok;
+}
+
+bool
+rl_pool_exec_url(rl_pool *pool, int index, char *buf, size_t len)
+{
+	pthread_mutex_lock(&pool->p_mu);
+	rl_exec *e = exec_at(pool, index);
+	if (e != NULL)
+		snprintf(buf, len, "%s", e->e_url);
+	pthread_mutex_unlock(&pool->p_mu);
+	return e != NULL;
+}
+
+bool
+rl_pool_exec_id(rl_pool *pool, int index, char *buf, size_t len)
+{
+	pthread_mutex_lock(&pool->p_mu);
+	rl_exec *e = exec_at(pool, index);
+	if (e != NULL)
+		snprintf(buf, len, "%s", e->e_id);
+	pthread_mutex_unlock(&pool->p_mu);
+	return e != NULL;
+}
+
+rl_pool_url_state
+rl_pool_url_state_of(rl_pool *pool, const char *url)
+{
+	rl_pool_url_state state = RL_POOL_URL_UNKNOWN;
+	pthread_mutex_lock(&pool->p_mu);
+	for (int i = 0; i < pool->p_nexecs && state != RL_POOL_URL_ALIVE; i++)
+		if (strcmp(pool->p_execs[i]->e_url, url) == 0)
+			state = pool->p_execs[i]->e_alive ? RL_POOL_URL_ALIVE : RL_POOL_URL_LOST;
+	pthread_mutex_unlock(&pool->p_mu);
+	return state;
+}
+
+// has_core says whether e can take one more task. @locks p_mu held
+static bool
+has_core(const rl_exec *e)
+{
+	return e != NULL && e->e_alive && e->e_busy < e->e_cores;
+}
+
+int
+rl_pool_reserve(rl_pool *pool, int preferred, int excluded)
+{
+	pthread_mutex_lock(&pool->p_mu);
+	int      best = -1, best_free = 0, nalive = 0;
+	rl_exec *e = exec_at(pool, preferred);
+	if (has_core(e) && preferred != excluded) {
+		best = preferred;
+		goto out;
+	}
+	for (int i = 0; i < pool->p_nexecs; i++) {
+		e = pool->p_execs[i];
+		if (!e->e_alive)
+			continue;
+		nalive++;
+		int free = e->e_cores - e->e_busy;
+		if (i == excluded)
+			continue;
+		if (free > best_free) {
+			best = i;
+			best_free = free;
+		}
+	}
+	// The executor it failed on is still better than none at all.
+	if (best < 0 && nalive == 1 && has_core(exec_at(pool, excluded)))
+		best = excluded;
+out:
+	if (best >= 0)
+		pool->p_execs[best]->e_busy++;
+	pthread_mutex_unlock(&pool->p_mu);
+	return best;
+}
+
+void
+rl_pool_release(rl_pool *pool, int index)
+{
+	pthread_mutex_lock(&pool->p_mu);
+	rl_exec *e = exec_at(pool, index);
+	if (e != NULL)
+		e->e_busy--;
+	event(pool);
+	pthread_mutex_unlock(&pool->p_mu);
+}
+
+// client_of is executor index's client, or NULL. Clients are destroyed only
+// with the pool, so the caller may use it after the lock is released.
+static rl_rpc_client *
+client_of(rl_pool *pool, int index)
+{
+	pthread_mutex_lock(&pool->p_mu);
+	rl_exec       *e = exec_at(pool, index);
+	rl_rpc_client *cli = e != NULL ? e->e_client : NULL;
+	pthread_mutex_unlock(&pool->p_mu);
+	return cli;
+}
+
+void
+rl_pool_call_async(
+    rl_pool *pool, int index, Rill__Envelope *req, int timeout_ms, rl_rpc_done_cb done, void *arg)
+{
+	rl_rpc_client *cli = client_of(pool, index);
+	if (cli == NULL) {
+		done(arg, RL_ERR_CLOSED, "no such executor", NULL);
+		return;
+	}
+	rl_rpc_call_async(cli, req, timeout_ms, done, arg);
+}
+
+rl_err
+rl_pool_call(rl_pool *pool, int index, Rill__Envelope *req, int timeout_ms, rl_msg **ret,
+    char *errbuf, size_t errlen)
+{
+	rl_rpc_client *cli = client_of(pool, index);
+	if (cli == NULL) {
+		snprintf(errbuf, errlen, "executor %d has no connection", index);
+		return RL_ERR_CLOSED;
+	}
+	return rl_rpc_call(cli, req, NULL, 0, timeout_ms, ret, errbuf, errlen);
+}
+
+void
+rl_pool_cancel_calls(rl_pool *pool)
+{
+	pthread_mutex_lock(&pool->p_mu);
 	for (int i = 0; i < pool->p_nexecs; i++)
-		n += pool->p_execs[i]->e_alive;
+		if (pool->p_execs[i]->e_client != NULL)
+			rl_rpc_client_cancel_all(pool->p_execs[i]->e_client);
+	pthread_mutex_unlock(&pool->p_mu);
+}
+
+uint64_t
+rl_pool_events(rl_pool *pool)
+{
+	pthread_mutex_lock(&pool->p_mu);
+	uint64_t n = pool->p_events;
+	pthread_mutex_unlock(&pool->p_mu);
+	return n;
+}
+
+// deadline_in is the CLOCK_MONOTONIC time ms from now (p_cond's clock).
+static struct timespec
+deadline_in(int64_t ms)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	ts.tv_sec += (time_t)(ms / 1000);
+	ts.tv_nsec += (long)(ms % 1000) * 1000000;
+	if (ts.tv_nsec >= 1000000000) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000;
+	}
+	return ts;
+}
+
+void
+rl_pool_wake(rl_pool *pool)
+{
+	pthread_mutex_lock(&pool->p_mu);
+	event(pool);
+	pthread_mutex_unlock(&pool->p_mu);
+}
+
+uint64_t
+rl_pool_wait(rl_pool *pool, uint64_t seen, int timeout_ms)
+{
+	struct timespec until = deadline_in(timeout_ms);
+	pthread_mutex_lock(&pool->p_mu);
+	int rv = 0;
+	while (pool->p_events == seen && rv != ETIMEDOUT)
+		rv = pthread_cond_timedwait(&pool->p_cond, &pool->p_mu, &until);
+	uint64_t n = pool->p_events;
+	pthread_mutex_unlock(&pool->p_mu);
 	return n;
 }
 
@@ -225,17 +476,11 @@ rl_pool_wait_for(rl_pool *pool, int n, int64_t timeout_ms, volatile sig_atomic_t
 {
 	int64_t deadline = rl_mono_ms() + timeout_ms;
 	pthread_mutex_lock(&pool->p_mu);
-	while (rl_pool_alive(pool) < n && rl_mono_ms() < deadline && (stop == NULL || !*stop)) {
-		struct timespec ts;
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		ts.tv_nsec += 100 * 1000000;
-		if (ts.tv_nsec >= 1000000000) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000;
-		}
+	while (alive(pool) < n && rl_mono_ms() < deadline && (stop == NULL || !*stop)) {
+		struct timespec ts = deadline_in(100);
 		pthread_cond_timedwait(&pool->p_cond, &pool->p_mu, &ts);
 	}
-	bool ok = rl_pool_alive(pool) >= n;
+	bool ok = alive(pool) >= n;
 	pthread_mutex_unlock(&pool->p_mu);
 	return ok;
 }

@@ -1,55 +1,88 @@
 // SPDX-License-Identifier: Apache-2.0
-// The driver's view of its executors: registration, heartbeats, liveness and
-// free cores. Also the lock and condition the scheduler waits on, so that
-// "a task finished", "an executor joined" and "an executor was lost" are all
-// one kind of wake-up.
+// The driver's view of its executors: registration, heartbeats, liveness,
+// free cores and calls to them. The pool owns its lock: other modules ask it
+// through these functions, and wait for its events ("an executor joined",
+// "one was lost", "a core was released") with rl_pool_wait.
 #ifndef RL_EXECUTORS_H
 #define RL_EXECUTORS_H
 
-#include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "common/error.h"
 #include "common/rpc.h"
 
-typedef struct rl_exec {
-	int             e_index; // stable for the driver's lifetime
-	char            e_id[128];
-	char            e_url[256];
-	int             e_cores;
-	int             e_busy; // tasks in flight
-	bool            e_alive;
-	int64_t         e_last_seen; // monotonic ms of the last heartbeat
-	uint64_t        e_rss_bytes;
-	rl_rpc_client  *e_client;
-	struct rl_pool *e_pool;
-} rl_exec;
+typedef struct rl_pool rl_pool;
 
-typedef struct rl_pool {
-	pthread_mutex_t p_mu;
-	pthread_cond_t  p_cond;
-	rl_exec       **p_execs;
-	int             p_nexecs;
-	int64_t         p_timeout_ms; // heartbeat silence that means lost
-	uint64_t        p_generation; // bumped on every join and loss
-	rl_rpc_server  *p_server; // registrations and heartbeats
-	rl_rpc_client **p_retired; // clients of executors that came back elsewhere
-	int             p_nretired;
-	bool            p_closing;
-} rl_pool;
+// Buffer sizes that always hold an executor's URL or id (with the NUL).
+#define RL_POOL_URL_MAX 256
+#define RL_POOL_ID_MAX 128
+
+// Every function below may be called from any thread and takes the pool's
+// lock only inside itself; no callback runs under it. Executors are named by
+// index, 0 .. rl_pool_size() - 1: an index stays valid (and names the same
+// executor id) for the pool's lifetime, alive or not.
 
 // rl_pool_create listens for executors on url (port 0: any free port).
 rl_err rl_pool_create(
     const char *url, int64_t heartbeat_timeout_ms, rl_pool **ret, char *errbuf, size_t errlen);
+// rl_pool_destroy ends every call in flight and closes every client; call it
+// once no other thread uses the pool. NULL is a no-op.
 void        rl_pool_destroy(rl_pool *pool);
 const char *rl_pool_url(const rl_pool *pool);
 
-// rl_pool_check marks executors silent for too long as lost. @locks p_mu held
+// rl_pool_check marks executors silent for too long as lost.
 void rl_pool_check(rl_pool *pool);
-// rl_pool_alive counts live executors. @locks p_mu held
-int rl_pool_alive(const rl_pool *pool);
+// rl_pool_size counts the executors ever registered, alive or not.
+int rl_pool_size(rl_pool *pool);
+// rl_pool_alive counts live executors.
+int rl_pool_alive(rl_pool *pool);
+// rl_pool_exec_alive says whether executor index is alive (false if unknown).
+bool rl_pool_exec_alive(rl_pool *pool, int index);
+// rl_pool_exec_url copies executor index's URL into buf (len bytes, truncated
+// to fit); false, and buf untouched, if there is no such executor.
+bool rl_pool_exec_url(rl_pool *pool, int index, char *buf, size_t len);
+// rl_pool_exec_id copies executor index's id, as rl_pool_exec_url does.
+bool rl_pool_exec_id(rl_pool *pool, int index, char *buf, size_t len);
+
+typedef enum rl_pool_url_state {
+	RL_POOL_URL_UNKNOWN, // no executor ever registered there
+	RL_POOL_URL_ALIVE, // an executor there is alive
+	RL_POOL_URL_LOST, // executors were there; none is alive
+} rl_pool_url_state;
+rl_pool_url_state rl_pool_url_state_of(rl_pool *pool, const char *url);
+
+// rl_pool_reserve takes a free core for a task and returns the executor's
+// index, or -1 if no live executor has one. It prefers preferred (if >= 0,
+// alive, with a free core and not excluded), else the executor with the most
+// free cores other than excluded; excluded only if it is the one alive.
+// Give the core back with rl_pool_release.
+int rl_pool_reserve(rl_pool *pool, int preferred, int excluded);
+// rl_pool_release gives back a core that rl_pool_reserve took: an event.
+void rl_pool_release(rl_pool *pool, int index);
+
+// rl_pool_call_async sends req to executor index and calls done exactly
+// once, on an nng thread or (if the call cannot start) inline; with
+// RL_ERR_CLOSED if the executor has no connection at all. See rl_rpc_call_async.
+void rl_pool_call_async(
+    rl_pool *pool, int index, Rill__Envelope *req, int timeout_ms, rl_rpc_done_cb done, void *arg);
+// rl_pool_call is rl_rpc_call to executor index (blocking, without the lock).
+rl_err rl_pool_call(rl_pool *pool, int index, Rill__Envelope *req, int timeout_ms, rl_msg **ret,
+    char *errbuf, size_t errlen);
+// rl_pool_cancel_calls ends every call in flight to every executor with
+// RL_ERR_CANCELED (their done callbacks still run, on nng threads).
+void rl_pool_cancel_calls(rl_pool *pool);
+
+// rl_pool_events is the pool's event count: it grows on every join, loss,
+// release and wake. rl_pool_wait waits up to timeout_ms for it to differ from
+// seen and returns it. Read the count before looking at what an event
+// changes, then wait with it: nothing that happens in between is missed.
+uint64_t rl_pool_events(rl_pool *pool);
+uint64_t rl_pool_wait(rl_pool *pool, uint64_t seen, int timeout_ms);
+// rl_pool_wake is an event of the caller's own (a result it queued).
+void rl_pool_wake(rl_pool *pool);
 // rl_pool_wait_for waits until n executors are alive, timeout_ms passes or
 // *stop is set (checked every 100 ms; stop may be NULL).
 bool rl_pool_wait_for(rl_pool *pool, int n, int64_t timeout_ms, volatile sig_atomic_t *stop);

@@ -565,7 +565,6 @@ plan_reduce(rl_runner *d, batch *b, uint32_t s)
 	size_t               nmaps = b->b_ntasks[s - 1];
 	rl_sched_task       *tasks = new_tasks(b->b_nreduce);
 	size_t               n = 0;
-	pthread_mutex_lock(&d->d_pool->p_mu);
 	for (uint32_t r = 0; r < b->b_nreduce; r++) {
 		Rill__ShuffleInput **inputs
 		    = rl_arena_alloc(&b->b_arena, (nmaps + 1) * sizeof(void *));
@@ -577,7 +576,8 @@ plan_reduce(rl_runner *d, batch *b, uint32_t s)
 					continue;
 				Rill__ShuffleInput *in = rl_arena_alloc(&b->b_arena, sizeof(*in));
 				rill__shuffle_input__init(in);
-				const char *url = d->d_pool->p_execs[maps[m].t_exec]->e_url;
+				char url[RL_POOL_URL_MAX] = "";
+				rl_pool_exec_url(d->d_pool, maps[m].t_exec, url, sizeof(url));
 				in->executor_url
 				    = rl_arena_memdup(&b->b_arena, url, strlen(url) + 1);
 				in->map_partition = maps[m].t_launch->partition;
@@ -595,7 +595,6 @@ plan_reduce(rl_runner *d, batch *b, uint32_t s)
 		tl->n_inputs = ninputs;
 		tasks[n++].t_launch = tl;
 	}
-	pthread_mutex_unlock(&d->d_pool->p_mu);
 	b->b_tasks[s] = tasks;
 	b->b_ntasks[s] = n;
 }
@@ -607,16 +606,14 @@ forget_lost_outputs(rl_runner *d, batch *b, uint32_t s, int named)
 {
 	size_t         n = 0;
 	rl_sched_task *tasks = b->b_tasks[s];
-	pthread_mutex_lock(&d->d_pool->p_mu);
 	for (size_t i = 0; i < b->b_ntasks[s]; i++) {
-		bool lost = tasks[i].t_exec >= 0 && !d->d_pool->p_execs[tasks[i].t_exec]->e_alive;
+		bool lost = tasks[i].t_exec >= 0 && !rl_pool_exec_alive(d->d_pool, tasks[i].t_exec);
 		bool is_named = named >= 0 && tasks[i].t_launch->partition == (uint32_t)named;
 		if (tasks[i].t_result != NULL && (lost || is_named)) {
 			rl_sched_reset(&tasks[i], 1);
 			n++;
 		}
 	}
-	pthread_mutex_unlock(&d->d_pool->p_mu);
 	return n;
 }
 
@@ -1150,9 +1147,7 @@ warm_readers(rl_runner *d)
 {
 	size_t         nparts;
 	rl_input_part *parts = rl_input_parts(d->d_input, &nparts);
-	pthread_mutex_lock(&d->d_pool->p_mu);
-	int nexecs = d->d_pool->p_nexecs;
-	pthread_mutex_unlock(&d->d_pool->p_mu);
+	int            nexecs = rl_pool_size(d->d_pool);
 	if (nparts == 0 || nexecs == 0)
 		return;
 	batch b = { .b_time_ms = 0 };
@@ -1211,9 +1206,7 @@ rl_runner_run(rl_runner *d, rl_runner_stats *stats, char *errbuf, size_t errlen)
 			    d->d_job->j_name);
 			return RL_OK;
 		}
-		pthread_mutex_lock(&d->d_pool->p_mu);
 		int alive = rl_pool_alive(d->d_pool);
-		pthread_mutex_unlock(&d->d_pool->p_mu);
 		if (alive == 0) {
 			snprintf(errbuf, errlen,
 			    "no executor registered within 30 s (waiting for %d)",

@@ -3,9 +3,9 @@
 #include "driver/scheduler.h"
 
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #include "common/alloc.h"
 #include "common/log.h"
@@ -24,12 +24,13 @@ typedef struct completion {
 } completion;
 
 typedef struct run {
-	rl_pool       *r_pool;
-	rl_sched_task *r_tasks;
-	completion    *r_queue; // guarded by the pool's lock
-	size_t         r_qlen, r_qcap;
-	int            r_inflight;
-	int            r_timeout_ms;
+	rl_pool        *r_pool;
+	rl_sched_task  *r_tasks;
+	int             r_timeout_ms;
+	pthread_mutex_t r_mu; // guards the queue and r_inflight
+	completion     *r_queue; // filled on nng threads, emptied by the run
+	size_t          r_qlen, r_qcap;
+	int             r_inflight;
 } run;
 
 typedef struct launch_arg {
@@ -44,51 +45,49 @@ on_done(void *arg, rl_err err, const char *why, rl_msg *reply)
 	launch_arg *la = arg;
 	run        *r = la->l_run;
 	rl_pool    *pool = r->r_pool;
-	pthread_mutex_lock(&pool->p_mu);
+	completion  c = { la->l_task, la->l_exec, err, reply, "" };
+	snprintf(c.c_why, sizeof(c.c_why), "%s", why != NULL ? why : "");
+	rl_free(la);
+	// The core is free before the run sees the result (its next stage may
+	// want the same executor).
+	rl_pool_release(pool, c.c_exec);
+	pthread_mutex_lock(&r->r_mu);
 	if (r->r_qlen == r->r_qcap) {
 		r->r_qcap = rl_growth(r->r_qcap, r->r_qlen + 1, 16);
 		r->r_queue = rl_realloc(r->r_queue, r->r_qcap * sizeof(completion));
 	}
-	completion *c = &r->r_queue[r->r_qlen++];
-	*c = (completion) { la->l_task, la->l_exec, err, reply, "" };
-	snprintf(c->c_why, sizeof(c->c_why), "%s", why);
-	pool->p_execs[la->l_exec]->e_busy--;
+	r->r_queue[r->r_qlen++] = c;
 	r->r_inflight--;
-	pthread_cond_broadcast(&pool->p_cond);
-	pthread_mutex_unlock(&pool->p_mu);
-	rl_free(la);
+	pthread_mutex_unlock(&r->r_mu);
+	// The run may be gone from here on (its stack frame): only the pool.
+	rl_pool_wake(pool);
 }
 
-// pick chooses an executor for t, or -1 if none has a free core. @locks p_mu held
+// inflight counts the run's launches not completed yet.
 static int
-pick(rl_pool *pool, const rl_sched_task *t)
+inflight(run *r)
 {
-	if (t->t_preferred >= 0 && t->t_preferred < pool->p_nexecs) {
-		rl_exec *e = pool->p_execs[t->t_preferred];
-		if (e->e_alive && e->e_busy < e->e_cores && e->e_index != t->t_excluded)
-			return e->e_index;
-	}
-	int best = -1, best_free = 0, alive = 0;
-	for (int i = 0; i < pool->p_nexecs; i++) {
-		rl_exec *e = pool->p_execs[i];
-		if (!e->e_alive)
-			continue;
-		alive++;
-		int free = e->e_cores - e->e_busy;
-		if (i == t->t_excluded)
-			continue;
-		if (free > best_free) {
-			best = i;
-			best_free = free;
-		}
-	}
-	// The executor it failed on is still better than none at all.
-	if (best < 0 && alive == 1 && t->t_excluded >= 0) {
-		rl_exec *e = pool->p_execs[t->t_excluded];
-		if (e->e_alive && e->e_busy < e->e_cores)
-			best = t->t_excluded;
-	}
-	return best;
+	pthread_mutex_lock(&r->r_mu);
+	int n = r->r_inflight;
+	pthread_mutex_unlock(&r->r_mu);
+	return n;
+}
+
+// take_completions swaps the run's queue with *spare (capacity *spare_cap)
+// and returns how many completions *spare now holds.
+static size_t
+take_completions(run *r, completion **spare, size_t *spare_cap)
+{
+	pthread_mutex_lock(&r->r_mu);
+	completion *q = r->r_queue;
+	size_t      n = r->r_qlen, cap = r->r_qcap;
+	r->r_queue = *spare;
+	r->r_qcap = *spare_cap;
+	r->r_qlen = 0;
+	pthread_mutex_unlock(&r->r_mu);
+	*spare = q;
+	*spare_cap = cap;
+	return n;
 }
 
 static bool
@@ -99,29 +98,18 @@ deterministic(rl_err code)
 	    || code == RL_ERR_DATA_LOSS;
 }
 
-static void
-timed_wait(rl_pool *pool, int ms)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	ts.tv_nsec += (long)ms * 1000000;
-	ts.tv_sec += ts.tv_nsec / 1000000000;
-	ts.tv_nsec %= 1000000000;
-	pthread_cond_timedwait(&pool->p_cond, &pool->p_mu, &ts);
-}
-
 // handle processes one completion. Returns RL_OK to go on, else the stage's
-// failure with errbuf written. @locks p_mu held
+// failure with errbuf written.
 static rl_err
 handle(run *r, completion *c, const rl_sched_opts *opts, uint32_t *ret_failed_map, char *errbuf,
     size_t errlen)
 {
 	rl_sched_task          *t = &r->r_tasks[c->c_task];
 	const Rill__TaskLaunch *tl = t->t_launch;
-	rl_exec                *e = r->r_pool->p_execs[c->c_exec];
 	const Rill__TaskResult *res = NULL;
-	char                    why[512];
-	rl_err                  code = c->c_err;
+	char                    why[512], exec_id[RL_POOL_ID_MAX] = "?";
+	rl_pool_exec_id(r->r_pool, c->c_exec, exec_id, sizeof(exec_id));
+	rl_err code = c->c_err;
 	if (c->c_err == RL_OK) {
 		res = c->c_msg->m_env->body_case == RILL__ENVELOPE__BODY_TASK_RESULT
 		    ? c->c_msg->m_env->task_result
@@ -140,7 +128,7 @@ handle(run *r, completion *c, const rl_sched_opts *opts, uint32_t *ret_failed_ma
 			rl_log(RL_LOG_DEBUG, COMP, "task done",
 			    "batch_ms=%" PRId64 " stage=%" PRIu32 " partition=%" PRIu32
 			    " executor=%s records=%" PRIu64 " run_ms=%.3f fetch_wait_ms=%.3f",
-			    tl->batch_time_ms, tl->stage, tl->partition, e->e_id,
+			    tl->batch_time_ms, tl->stage, tl->partition, exec_id,
 			    res->metrics->input_records, (double)res->metrics->run_us / 1000.0,
 			    (double)res->metrics->fetch_wait_us / 1000.0);
 		t->t_state = TASK_DONE;
@@ -166,7 +154,7 @@ handle(run *r, completion *c, const rl_sched_opts *opts, uint32_t *ret_failed_ma
 	bool refused = res != NULL && res->status == RILL__TASK_RESULT__STATUS__REFUSED;
 	rl_msg_free(c->c_msg);
 	if (refused && code == RL_ERR_STALE_EPOCH) {
-		snprintf(errbuf, errlen, "executor %s refused the task: %s", e->e_id, why);
+		snprintf(errbuf, errlen, "executor %s refused the task: %s", exec_id, why);
 		return RL_ERR_STALE_EPOCH;
 	}
 	if (refused) // not run at all: try again, no attempt used
@@ -176,7 +164,7 @@ handle(run *r, completion *c, const rl_sched_opts *opts, uint32_t *ret_failed_ma
 	rl_warn(COMP, "task attempt failed",
 	    "batch_ms=%" PRId64 " stage=%" PRIu32 " partition=%" PRIu32 " attempt=%" PRIu32
 	    " executor=%s error=\"%s\"",
-	    tl->batch_time_ms, tl->stage, tl->partition, tl->attempt, e->e_id, why);
+	    tl->batch_time_ms, tl->stage, tl->partition, tl->attempt, exec_id, why);
 	if (deterministic(code) || t->t_attempts >= opts->max_attempts) {
 		snprintf(errbuf, errlen, "stage %" PRIu32 " task %" PRIu32 " failed %s: %s",
 		    tl->stage, tl->partition,
@@ -190,21 +178,12 @@ handle(run *r, completion *c, const rl_sched_opts *opts, uint32_t *ret_failed_ma
 // is gone (none alive at its URL). Launching t could only wait for the fetch
 // to time out; the caller recomputes the output instead.
 static const Rill__ShuffleInput *
-lost_input(const rl_pool *pool, const rl_sched_task *t)
+lost_input(rl_pool *pool, const rl_sched_task *t)
 {
 	const Rill__TaskLaunch *tl = t->t_launch;
-	for (size_t i = 0; i < tl->n_inputs; i++) {
-		const char *url = tl->inputs[i]->executor_url;
-		bool        known = false, alive = false;
-		for (int k = 0; k < pool->p_nexecs; k++) {
-			if (strcmp(pool->p_execs[k]->e_url, url) == 0) {
-				known = true;
-				alive |= pool->p_execs[k]->e_alive;
-			}
-		}
-		if (known && !alive)
+	for (size_t i = 0; i < tl->n_inputs; i++)
+		if (rl_pool_url_state_of(pool, tl->inputs[i]->executor_url) == RL_POOL_URL_LOST)
 			return tl->inputs[i];
-	}
 	return NULL;
 }
 
@@ -219,7 +198,7 @@ launch(run *r, size_t ti, int ei)
 	Rill__Envelope env = RILL__ENVELOPE__INIT;
 	env.body_case = RILL__ENVELOPE__BODY_TASK_LAUNCH;
 	env.task_launch = t->t_launch;
-	rl_rpc_call_async(pool->p_execs[ei]->e_client, &env, r->r_timeout_ms, on_done, la);
+	rl_pool_call_async(pool, ei, &env, r->r_timeout_ms, on_done, la);
 }
 
 rl_err
@@ -231,17 +210,21 @@ rl_sched_run(rl_pool *pool, rl_sched_task *tasks, size_t n, const rl_sched_opts 
 		.r_tasks = tasks,
 		.r_timeout_ms = opts->task_timeout_ms > 0 ? opts->task_timeout_ms : -1,
 	};
-	size_t  done = 0;
-	rl_err  rv = RL_OK;
-	int64_t none_since = -1;
-	size_t *to_launch = rl_calloc(n + 1, sizeof(size_t));
-	int    *on_exec = rl_calloc(n + 1, sizeof(int));
+	pthread_mutex_init(&r.r_mu, NULL);
+	size_t      done = 0;
+	rl_err      rv = RL_OK;
+	int64_t     none_since = -1;
+	size_t     *to_launch = rl_calloc(n + 1, sizeof(size_t));
+	int        *on_exec = rl_calloc(n + 1, sizeof(int));
+	completion *got = NULL; // the completions being handled
+	size_t      got_cap = 0, ngot = 0;
 	for (size_t i = 0; i < n; i++)
 		if (tasks[i].t_state == TASK_DONE)
 			done++;
 
-	pthread_mutex_lock(&pool->p_mu);
 	while (done < n && rv == RL_OK) {
+		// Read before looking: an event after this point ends the wait below.
+		uint64_t seen = rl_pool_events(pool);
 		rl_pool_check(pool);
 		for (size_t i = 0; i < n && rv == RL_OK; i++) {
 			const Rill__ShuffleInput *in;
@@ -263,25 +246,23 @@ rl_sched_run(rl_pool *pool, rl_sched_task *tasks, size_t n, const rl_sched_opts 
 		for (size_t i = 0; i < n; i++) {
 			if (tasks[i].t_state != TASK_PENDING)
 				continue;
-			int ei = pick(pool, &tasks[i]);
+			int ei = rl_pool_reserve(pool, tasks[i].t_preferred, tasks[i].t_excluded);
 			if (ei < 0)
 				continue;
 			tasks[i].t_state = TASK_RUNNING;
-			pool->p_execs[ei]->e_busy++;
-			r.r_inflight++;
 			to_launch[nl] = i;
 			on_exec[nl++] = ei;
 		}
-		if (nl > 0) {
-			// Launch without the lock: a launch that fails at once completes inline.
-			pthread_mutex_unlock(&pool->p_mu);
-			for (size_t k = 0; k < nl; k++)
-				launch(&r, to_launch[k], on_exec[k]);
-			pthread_mutex_lock(&pool->p_mu);
-		}
+		pthread_mutex_lock(&r.r_mu);
+		r.r_inflight += (int)nl;
+		pthread_mutex_unlock(&r.r_mu);
+		// A launch that fails at once completes inline.
+		for (size_t k = 0; k < nl; k++)
+			launch(&r, to_launch[k], on_exec[k]);
 		// Collect.
-		for (size_t k = 0; k < r.r_qlen; k++) {
-			completion *c = &r.r_queue[k];
+		ngot = take_completions(&r, &got, &got_cap);
+		for (size_t k = 0; k < ngot; k++) {
+			completion *c = &got[k];
 			if (rv != RL_OK) {
 				rl_msg_free(c->c_msg);
 				continue;
@@ -290,10 +271,9 @@ rl_sched_run(rl_pool *pool, rl_sched_task *tasks, size_t n, const rl_sched_opts 
 			if (r.r_tasks[c->c_task].t_state == TASK_DONE)
 				done++;
 		}
-		r.r_qlen = 0;
 		if (done == n || rv != RL_OK)
 			break;
-		if (rl_pool_alive(pool) == 0 && r.r_inflight == 0) {
+		if (rl_pool_alive(pool) == 0 && inflight(&r) == 0) {
 			if (none_since < 0)
 				none_since = rl_mono_ms();
 			if (rl_mono_ms() - none_since > opts->no_executor_timeout_ms) {
@@ -305,25 +285,28 @@ rl_sched_run(rl_pool *pool, rl_sched_task *tasks, size_t n, const rl_sched_opts 
 		} else {
 			none_since = -1;
 		}
-		if (r.r_qlen == 0)
-			timed_wait(pool, 100);
+		rl_pool_wait(pool, seen, 100);
 	}
 	// Leave nothing in flight behind.
-	if (r.r_inflight > 0)
-		for (int i = 0; i < pool->p_nexecs; i++)
-			if (pool->p_execs[i]->e_client != NULL)
-				rl_rpc_client_cancel_all(pool->p_execs[i]->e_client);
-	while (r.r_inflight > 0)
-		timed_wait(pool, 100);
+	if (inflight(&r) > 0)
+		rl_pool_cancel_calls(pool);
+	for (;;) {
+		uint64_t seen = rl_pool_events(pool);
+		if (inflight(&r) == 0)
+			break;
+		rl_pool_wait(pool, seen, 100);
+	}
+	// No nng thread touches the run any more.
 	for (size_t k = 0; k < r.r_qlen; k++)
 		rl_msg_free(r.r_queue[k].c_msg);
-	pthread_mutex_unlock(&pool->p_mu);
 	for (size_t i = 0; i < n; i++)
 		if (tasks[i].t_state == TASK_RUNNING)
 			tasks[i].t_state = TASK_PENDING;
 	rl_free(r.r_queue);
+	rl_free(got);
 	rl_free(to_launch);
 	rl_free(on_exec);
+	pthread_mutex_destroy(&r.r_mu);
 	return rv;
 }
 

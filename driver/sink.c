@@ -45,17 +45,13 @@ rl_sink_finish(rl_pool *pool, const rl_job *job, const char *sink, int64_t batch
 		Rill__Envelope env = RILL__ENVELOPE__INIT;
 		env.body_case = RILL__ENVELOPE__BODY_SINK_FINISH;
 		env.sink_finish = &f;
-		pthread_mutex_lock(&pool->p_mu);
-		rl_rpc_client *cli = pool->p_execs[e]->e_client;
-		pthread_mutex_unlock(&pool->p_mu);
 		rl_msg *reply = NULL;
-		char    why[512];
-		if (cli == NULL
-		    || rl_rpc_call(cli, &env, NULL, 0, 60000, &reply, why, sizeof(why)) != RL_OK
+		char    why[512], id[RL_POOL_ID_MAX] = "?";
+		if (rl_pool_call(pool, e, &env, 60000, &reply, why, sizeof(why)) != RL_OK
 		    || reply->m_env->body_case != RILL__ENVELOPE__BODY_SINK_FINISHED) {
+			rl_pool_exec_id(pool, e, id, sizeof(id));
 			rl_warn("driver", "cannot finish sink transactions",
-			    "batch_ms=%" PRId64 " executor=%s commit=%d", batch_ms,
-			    pool->p_execs[e]->e_id, commit);
+			    "batch_ms=%" PRId64 " executor=%s commit=%d", batch_ms, id, commit);
 			rl_msg_free(reply);
 			continue;
 		}

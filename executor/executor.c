@@ -408,14 +408,15 @@ handle_launch(rl_executor *ex, const Rill__TaskLaunch *tl, rl_reply *reply)
 		goto out;
 	}
 	pthread_mutex_lock(&ex->x_mu);
-	bool stale = tl->epoch < e->j_epoch;
+	uint64_t seen = e->j_epoch; // read under the lock: other workers raise it
+	bool     stale = tl->epoch < seen;
 	if (!stale)
 		e->j_epoch = tl->epoch;
 	pthread_mutex_unlock(&ex->x_mu);
 	if (stale) {
 		snprintf(why, sizeof(why),
 		    "epoch %" PRIu64 " is older than %" PRIu64 " (deposed leader)", tl->epoch,
-		    e->j_epoch);
+		    seen);
 		refuse(reply->r_arena, res, RL_ERR_STALE_EPOCH, why);
 		goto out;
 	}
@@ -618,6 +619,12 @@ err_executor:
 	pthread_mutex_destroy(&ex->x_mu);
 	rl_free(ex);
 	return rv;
+}
+
+const char *
+rl_executor_url(const rl_executor *ex)
+{
+	return rl_rpc_server_url(ex->x_server);
 }
 
 static rl_err

@@ -23,6 +23,8 @@ typedef struct rl_executor_opts {
 
 rl_err rl_executor_create(
     const rl_executor_opts *opts, rl_executor **ret, char *errbuf, size_t errlen);
+// rl_executor_url is the URL the executor serves on (with the chosen port).
+const char *rl_executor_url(const rl_executor *ex);
 // rl_executor_run registers and heartbeats until rl_executor_stop is called
 // (or, with exit_with_driver, the driver has been gone too long). Returns
 // RL_OK on a requested stop, RL_ERR_CLOSED when the driver went away.

@@ -131,8 +131,10 @@ Test(torture, sigkills_at_random_moments_lose_and_duplicate_nothing, .timeout = 
 	    " %ld s to finish\n",
 	    total_kills, kills[0], killed_secs, (long)(time(NULL) - final_start));
 
-	// Sanitized builds: no process of any run reported a memory error or leak.
-	cr_assert_eq(rt_sh("grep -qE 'ERROR: (Address|Leak)Sanitizer|runtime error:' %s/files.log "
+	// Sanitized builds: no process of any run reported a memory error, a
+	// leak or a data race.
+	cr_assert_eq(rt_sh("grep -qE 'ERROR: (Address|Leak|Thread)Sanitizer|WARNING: "
+	                   "ThreadSanitizer|runtime error:' %s/files.log "
 	                   "%s/kafka.log",
 	                 dir, dir),
 	    1, "a sanitizer report in %s/*.log", dir);
