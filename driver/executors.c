@@ -472,7 +472,7 @@ rl_pool_wait(rl_pool *pool, uint64_t seen, int timeout_ms)
 }
 
 bool
-rl_pool_wait_for(rl_pool *pool, int n, int64_t timeout_ms, volatile sig_atomic_t *stop)
+rl_pool_wait_for(rl_pool *pool, int n, int64_t timeout_ms, const atomic_int *stop)
 {
 	int64_t deadline = rl_mono_ms() + timeout_ms;
 	pthread_mutex_lock(&pool->p_mu);

@@ -7,6 +7,7 @@
 #define RL_EXECUTORS_H
 
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -85,6 +86,6 @@ uint64_t rl_pool_wait(rl_pool *pool, uint64_t seen, int timeout_ms);
 void rl_pool_wake(rl_pool *pool);
 // rl_pool_wait_for waits until n executors are alive, timeout_ms passes or
 // *stop is set (checked every 100 ms; stop may be NULL).
-bool rl_pool_wait_for(rl_pool *pool, int n, int64_t timeout_ms, volatile sig_atomic_t *stop);
+bool rl_pool_wait_for(rl_pool *pool, int n, int64_t timeout_ms, const atomic_int *stop);
 
 #endif

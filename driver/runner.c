@@ -59,15 +59,15 @@ struct rl_runner {
 	bool                      d_zk_synced; // every position has been written once
 	rl_hist                   d_latency; // records: source timestamp to sink commit, ms
 	char                     *d_state_dir; // stateful jobs: CHECKPOINT/state (absolute)
-	int64_t               d_state_read_ms; // the batch whose state the next one reads (0: none)
-	uint32_t              d_state_width; // stateful jobs: the shuffle width, fixed for good
-	volatile sig_atomic_t d_stop;
-	bool                  d_crashed; // a test's fault hook "killed" the process
-	pthread_t             d_thread; // rl_runner_start's
-	bool                  d_started;
-	rl_err                d_thread_rv;
-	rl_runner_stats       d_thread_stats;
-	char                  d_thread_err[1024];
+	int64_t         d_state_read_ms; // the batch whose state the next one reads (0: none)
+	uint32_t        d_state_width; // stateful jobs: the shuffle width, fixed for good
+	atomic_int      d_stop; // set by rl_runner_stop (a signal handler, another thread)
+	bool            d_crashed; // a test's fault hook "killed" the process
+	pthread_t       d_thread; // rl_runner_start's
+	bool            d_started;
+	rl_err          d_thread_rv;
+	rl_runner_stats d_thread_stats;
+	char            d_thread_err[1024];
 };
 
 // One batch in flight: every split's range, the tasks of each stage.

@@ -47,19 +47,19 @@ typedef struct peer {
 } peer;
 
 struct rl_executor {
-	char                  x_id[128];
-	int                   x_cores;
-	int                   x_heartbeat_ms;
-	bool                  x_exit_with_driver;
-	rl_rpc_server        *x_server;
-	rl_rpc_client        *x_driver;
-	rl_shuffle_store     *x_shuffle;
-	rl_sink_shared       *x_sinks; // every sink kind's resource (Kafka: producers)
-	pthread_mutex_t       x_mu; // guards x_jobs, x_peers and job entries
-	job_entry            *x_jobs;
-	peer                 *x_peers;
-	_Atomic int           x_running;
-	volatile sig_atomic_t x_stop;
+	char              x_id[128];
+	int               x_cores;
+	int               x_heartbeat_ms;
+	bool              x_exit_with_driver;
+	rl_rpc_server    *x_server;
+	rl_rpc_client    *x_driver;
+	rl_shuffle_store *x_shuffle;
+	rl_sink_shared   *x_sinks; // every sink kind's resource (Kafka: producers)
+	pthread_mutex_t   x_mu; // guards x_jobs, x_peers and job entries
+	job_entry        *x_jobs;
+	peer             *x_peers;
+	_Atomic int       x_running;
+	atomic_int        x_stop; // set by rl_executor_stop (a signal handler, another thread)
 };
 
 // ---- jobs ----
