@@ -25,7 +25,7 @@
 
 #define MAGIC "RILLCKP1"
 #define MAGIC_LEN 8
-#define HEADER_LEN 16
+#define HEADER_LEN RL_CHECKPOINT_HEADER_LEN
 #define FORMAT_VERSION 2
 // Format 1 held Kafka ranges (topic, partition); format 2 holds generic
 // splits. Format 1 records are read as format 2 (upgrade_v1).
@@ -116,6 +116,12 @@ phase_name(Rill__BatchRecord__Phase phase)
 	}
 }
 
+const char *
+rl_checkpoint_phase_name(Rill__BatchRecord__Phase phase)
+{
+	return phase_name(phase);
+}
+
 static bool
 phase_valid(int phase)
 {
@@ -166,6 +172,19 @@ parse_name(const char *name, int64_t *ret_time, Rill__BatchRecord__Phase *ret_ph
 		}
 	}
 	return false;
+}
+
+bool
+rl_checkpoint_parse_name(const char *name, int64_t *ret_time, Rill__BatchRecord__Phase *ret_phase)
+{
+	int64_t                  t;
+	Rill__BatchRecord__Phase phase;
+	bool                     tmp;
+	if (!parse_name(name, &t, &phase, &tmp) || tmp)
+		return false;
+	*ret_time = t;
+	*ret_phase = phase;
+	return true;
 }
 
 static int
@@ -282,6 +301,77 @@ upgrade_v1(Rill__BatchRecord *rec)
 	rec->format_version = FORMAT_VERSION;
 }
 
+bool
+rl_checkpoint_check_header(const unsigned char *bytes, size_t got, uint64_t total,
+    const char *holder, uint32_t *ret_len, char *why, size_t whylen)
+{
+	if (got < HEADER_LEN) {
+		seterr(why, whylen, "torn: %zu of %d header bytes", got, HEADER_LEN);
+		return false;
+	}
+	if (memcmp(bytes, MAGIC, MAGIC_LEN) != 0) {
+		seterr(why, whylen, "not a rill checkpoint record (bad magic)");
+		return false;
+	}
+	uint32_t len = rl_be32_get(bytes + 8);
+	uint64_t have = total > HEADER_LEN ? total - HEADER_LEN : 0;
+	if (have != len) {
+		seterr(why, whylen, "%slength says %" PRIu32 " bytes, %s has %" PRIu64,
+		    have < len ? "torn: " : "", len, holder, have);
+		return false;
+	}
+	*ret_len = len;
+	return true;
+}
+
+Rill__BatchRecord *
+rl_checkpoint_decode(const unsigned char *bytes, size_t len, int64_t t,
+    Rill__BatchRecord__Phase phase, const char *holder, char *why, size_t whylen)
+{
+	uint32_t payload_len;
+	if (!rl_checkpoint_check_header(bytes, len, len, holder, &payload_len, why, whylen))
+		return NULL;
+	const unsigned char *payload = bytes + HEADER_LEN;
+	uint32_t             stored_crc = rl_be32_get(bytes + 12);
+	uint32_t             crc = rl_crc32c(payload, payload_len);
+	if (crc != stored_crc) {
+		seterr(why, whylen,
+		    "CRC32C mismatch (stored 0x%08" PRIx32 ", computed 0x%08" PRIx32 ")",
+		    stored_crc, crc);
+		return NULL;
+	}
+	Rill__BatchRecord *rec = rill__batch_record__unpack(NULL, payload_len, payload);
+	if (rec == NULL) {
+		seterr(why, whylen, "record does not decode");
+		return NULL;
+	}
+	if (rec->format_version == FORMAT_VERSION_KAFKA_RANGES)
+		upgrade_v1(rec);
+	else if (rec->format_version != FORMAT_VERSION) {
+		seterr(why, whylen, "unknown format version %" PRIu32, rec->format_version);
+		goto err_record;
+	}
+	if ((int)rec->phase != (int)phase) {
+		if (phase_valid(rec->phase))
+			seterr(why, whylen, "names phase %s but holds %s", phase_name(phase),
+			    phase_name(rec->phase));
+		else
+			seterr(why, whylen, "names phase %s but holds unknown phase %d",
+			    phase_name(phase), (int)rec->phase);
+		goto err_record;
+	}
+	if (rec->batch_time_ms != t) {
+		seterr(why, whylen, "names batch %" PRId64 " but holds %" PRId64, t,
+		    rec->batch_time_ms);
+		goto err_record;
+	}
+	return rec;
+
+err_record:
+	rill__batch_record__free_unpacked(rec, NULL);
+	return NULL;
+}
+
 // load_record reads "<t>.<phase>". A valid record goes to *ret; a missing
 // file gives *ret = NULL silently, an invalid one *ret = NULL and a warning.
 // Only a file that exists but cannot be read is an error: a disk that fails
@@ -290,10 +380,10 @@ static rl_err
 load_record(const rl_checkpoint *ckp, int64_t t, Rill__BatchRecord__Phase phase,
     Rill__BatchRecord **ret, char *errbuf, size_t errlen)
 {
-	char path[PATH_LEN];
+	char path[PATH_LEN], why[256];
 	record_path(ckp, t, phase, false, path, sizeof(path));
 	Rill__BatchRecord *rec = NULL;
-	unsigned char     *payload = NULL;
+	unsigned char     *bytes = NULL;
 	int                fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0) {
 		if (errno == ENOENT)
@@ -314,83 +404,44 @@ load_record(const rl_checkpoint *ckp, int64_t t, Rill__BatchRecord__Phase phase,
 		warn(ckp, path, "not a regular file");
 		goto out_fd;
 	}
+	// The header first: a file whose length disagrees with it is not read
+	// any further.
 	unsigned char header[HEADER_LEN];
 	size_t        got;
+	uint32_t      len;
 	if (!read_full(fd, header, sizeof(header), &got)) {
 		seterr(errbuf, errlen, "%s: %s", path, strerror(errno));
 		goto err_fd;
 	}
-	if (got < HEADER_LEN) {
-		warn(ckp, path, "torn: %zu of %d header bytes", got, HEADER_LEN);
+	if (!rl_checkpoint_check_header(
+	        header, got, (uint64_t)st.st_size, "file", &len, why, sizeof(why))) {
+		warn(ckp, path, "%s", why);
 		goto out_fd;
 	}
-	if (memcmp(header, MAGIC, MAGIC_LEN) != 0) {
-		warn(ckp, path, "not a rill checkpoint record (bad magic)");
-		goto out_fd;
-	}
-	uint32_t len = rl_be32_get(header + 8), stored_crc = rl_be32_get(header + 12);
-	uint64_t have = st.st_size > HEADER_LEN ? (uint64_t)st.st_size - HEADER_LEN : 0;
-	if (have != len) {
-		warn(ckp, path, "%slength says %" PRIu32 " bytes, file has %" PRIu64,
-		    have < len ? "torn: " : "", len, have);
-		goto out_fd;
-	}
-	payload = rl_malloc(len > 0 ? len : 1);
-	if (!read_full(fd, payload, len, &got)) {
+	bytes = rl_malloc(HEADER_LEN + (size_t)len);
+	memcpy(bytes, header, HEADER_LEN);
+	if (!read_full(fd, bytes + HEADER_LEN, len, &got)) {
 		seterr(errbuf, errlen, "%s: %s", path, strerror(errno));
-		goto err_payload;
+		goto err_bytes;
 	}
 	if (got != len) {
 		// The file shrank under us.
 		warn(ckp, path, "torn: length says %" PRIu32 " bytes, read %zu", len, got);
 		goto out_fd;
 	}
-	uint32_t crc = rl_crc32c(payload, len);
-	if (crc != stored_crc) {
-		warn(ckp, path,
-		    "CRC32C mismatch (stored 0x%08" PRIx32 ", computed 0x%08" PRIx32 ")",
-		    stored_crc, crc);
-		goto out_fd;
-	}
-	rec = rill__batch_record__unpack(NULL, len, payload);
-	if (rec == NULL) {
-		warn(ckp, path, "record does not decode");
-		goto out_fd;
-	}
-	if (rec->format_version == FORMAT_VERSION_KAFKA_RANGES)
-		upgrade_v1(rec);
-	else if (rec->format_version != FORMAT_VERSION) {
-		warn(ckp, path, "unknown format version %" PRIu32, rec->format_version);
-		goto out_invalid;
-	}
-	if ((int)rec->phase != (int)phase) {
-		if (phase_valid(rec->phase))
-			warn(ckp, path, "names phase %s but holds %s", phase_name(phase),
-			    phase_name(rec->phase));
-		else
-			warn(ckp, path, "names phase %s but holds unknown phase %d",
-			    phase_name(phase), (int)rec->phase);
-		goto out_invalid;
-	}
-	if (rec->batch_time_ms != t) {
-		warn(
-		    ckp, path, "names batch %" PRId64 " but holds %" PRId64, t, rec->batch_time_ms);
-		goto out_invalid;
-	}
-	goto out_fd;
-
-out_invalid:
-	rill__batch_record__free_unpacked(rec, NULL);
-	rec = NULL;
+	rec = rl_checkpoint_decode(
+	    bytes, HEADER_LEN + (size_t)len, t, phase, "file", why, sizeof(why));
+	if (rec == NULL)
+		warn(ckp, path, "%s", why);
 out_fd:
-	rl_free(payload);
+	rl_free(bytes);
 	close(fd);
 out:
 	*ret = rec;
 	return RL_OK;
 
-err_payload:
-	rl_free(payload);
+err_bytes:
+	rl_free(bytes);
 err_fd:
 	close(fd);
 	return RL_ERR_IO;
@@ -628,16 +679,16 @@ out:
 }
 
 rl_err
-rl_checkpoint_write(rl_checkpoint *ckp, Rill__BatchRecord *rec, char *errbuf, size_t errlen)
+rl_checkpoint_encode(Rill__BatchRecord *rec, const char *where, unsigned char **ret,
+    size_t *ret_len, char *errbuf, size_t errlen)
 {
 	if (!phase_valid(rec->phase)) {
-		seterr(errbuf, errlen, "%s: record has unknown phase %d", ckp->c_batches,
-		    (int)rec->phase);
+		seterr(errbuf, errlen, "%s: record has unknown phase %d", where, (int)rec->phase);
 		return RL_ERR_INVAL;
 	}
 	if (rec->batch_time_ms < 0) {
-		seterr(errbuf, errlen, "%s: record has negative batch time %" PRId64,
-		    ckp->c_batches, rec->batch_time_ms);
+		seterr(errbuf, errlen, "%s: record has negative batch time %" PRId64, where,
+		    rec->batch_time_ms);
 		return RL_ERR_INVAL;
 	}
 	rec->format_version = FORMAT_VERSION;
@@ -645,7 +696,7 @@ rl_checkpoint_write(rl_checkpoint *ckp, Rill__BatchRecord *rec, char *errbuf, si
 	size_t len = rill__batch_record__get_packed_size(rec);
 	if (len > UINT32_MAX) {
 		seterr(errbuf, errlen, "%s: record of batch %" PRId64 " is too large (%zu bytes)",
-		    ckp->c_batches, rec->batch_time_ms, len);
+		    where, rec->batch_time_ms, len);
 		return RL_ERR_INVAL;
 	}
 	unsigned char *buf = rl_malloc(HEADER_LEN + len);
@@ -653,11 +704,23 @@ rl_checkpoint_write(rl_checkpoint *ckp, Rill__BatchRecord *rec, char *errbuf, si
 	memcpy(buf, MAGIC, MAGIC_LEN);
 	rl_be32_put(buf + 8, (uint32_t)len);
 	rl_be32_put(buf + 12, rl_crc32c(buf + HEADER_LEN, len));
+	*ret = buf;
+	*ret_len = HEADER_LEN + len;
+	return RL_OK;
+}
 
+rl_err
+rl_checkpoint_write(rl_checkpoint *ckp, Rill__BatchRecord *rec, char *errbuf, size_t errlen)
+{
+	unsigned char *buf;
+	size_t         len;
+	rl_err         rv = rl_checkpoint_encode(rec, ckp->c_batches, &buf, &len, errbuf, errlen);
+	if (rv != RL_OK)
+		return rv;
 	char tmp[PATH_LEN], final[PATH_LEN];
 	record_path(ckp, rec->batch_time_ms, rec->phase, true, tmp, sizeof(tmp));
 	record_path(ckp, rec->batch_time_ms, rec->phase, false, final, sizeof(final));
-	rl_write_step step = rl_write_durable(tmp, final, buf, HEADER_LEN + len);
+	rl_write_step step = rl_write_durable(tmp, final, buf, len);
 	rl_free(buf);
 	switch (step) {
 	case RL_WRITE_DONE:

@@ -5,6 +5,7 @@
 #ifndef RL_CHECKPOINT_H
 #define RL_CHECKPOINT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -58,5 +59,42 @@ rl_err rl_checkpoint_latest(
 // rules); *ret = NULL when the batch has none.
 rl_err rl_checkpoint_read(
     rl_checkpoint *ckp, int64_t batch_ms, Rill__BatchRecord **ret, char *errbuf, size_t errlen);
+
+// ---- one record's bytes, shared by every store of the batch log ----
+// (driver/batch_log_zk.c keeps the same bytes in a ZooKeeper node.)
+
+#define RL_CHECKPOINT_HEADER_LEN 16
+
+// rl_checkpoint_phase_name is "planned", "prepared" or "done"; NULL for a
+// phase that is none of them.
+const char *rl_checkpoint_phase_name(Rill__BatchRecord__Phase phase);
+
+// rl_checkpoint_parse_name accepts exactly the names of records,
+// "<T>.<phase>" with T in canonical decimal ("0123.done", ".1.done.tmp" and
+// "1.finished" are not).
+bool rl_checkpoint_parse_name(
+    const char *name, int64_t *ret_time, Rill__BatchRecord__Phase *ret_phase);
+
+// rl_checkpoint_encode checks rec (a known phase, a batch time >= 0), sets
+// its format_version and written_ms, and frames it as the layout above says:
+// *ret (free with rl_free) holds *ret_len bytes. Errors are RL_ERR_INVAL
+// with "where: what" in errbuf.
+rl_err rl_checkpoint_encode(Rill__BatchRecord *rec, const char *where, unsigned char **ret,
+    size_t *ret_len, char *errbuf, size_t errlen);
+
+// rl_checkpoint_check_header checks the first got bytes of a record that is
+// total bytes long: a whole header, the magic, and a length that is what
+// the holder ("file", "node") has after the header. On success *ret_len is
+// the payload's length; otherwise why says what is wrong.
+bool rl_checkpoint_check_header(const unsigned char *bytes, size_t got, uint64_t total,
+    const char *holder, uint32_t *ret_len, char *why, size_t whylen);
+
+// rl_checkpoint_decode validates a whole record, bytes[0..len), named batch
+// t and phase: the header, the CRC32C, the decoding, the format version
+// (format 1 is upgraded to 2), and the phase and batch time it holds. It
+// returns the record (free with rill__batch_record__free_unpacked) or NULL
+// with the reason in why (the words the skip warnings use).
+Rill__BatchRecord *rl_checkpoint_decode(const unsigned char *bytes, size_t len, int64_t t,
+    Rill__BatchRecord__Phase phase, const char *holder, char *why, size_t whylen);
 
 #endif
