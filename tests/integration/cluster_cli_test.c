@@ -532,9 +532,12 @@ Test(cluster_cli, unreachable_zookeeper_fails_within_the_bound, .timeout = 60)
 		char *rc = rt_read(rt_path(dir, name), NULL);
 		cr_assert_not_null(rc);
 		cr_assert_eq(atoi(rc), 1, "rill %s exited %s", cmds[i], rc);
+		free(rc);
 		snprintf(name, sizeof(name), "err.%d", i);
 		char *msg = rt_read(rt_path(dir, name), NULL);
+		cr_assert_not_null(msg);
 		cr_assert_not_null(
 		    strstr(msg, "ZooKeeper at 127.0.0.1:1"), "rill %s:\n%s", cmds[i], msg);
+		free(msg);
 	}
 }
