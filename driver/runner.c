@@ -17,7 +17,6 @@
 #include "common/arena.h"
 #include "common/connector.h"
 #include "common/fault.h"
-#include "common/hash.h"
 #include "common/histogram.h"
 #include "common/layout.h"
 #include "common/log.h"
@@ -33,6 +32,7 @@
 #include "driver/rate.h"
 #include "driver/scheduler.h"
 #include "driver/sink.h"
+#include "driver/stateful.h"
 
 #define COMP "driver"
 #define MAX_STAGES 16
@@ -270,91 +270,22 @@ rl_runner_destroy(rl_runner *d)
 
 // ---- the checkpoint record of a batch ----
 
-static bool
-is_stateful(rl_op_kind kind)
-{
-	return kind == RL_OP_UPDATE_STATE_BY_KEY || kind == RL_OP_MAP_WITH_STATE
-	    || kind == RL_OP_WINDOW || kind == RL_OP_REDUCE_BY_KEY_AND_WINDOW
-	    || kind == RL_OP_COUNT_BY_WINDOW;
-}
-
-// stateful_steps describes the job's steps that keep state across batches,
-// in pipeline order (their strings point into the job).
-static size_t
-stateful_steps(const rl_job *job, Rill__StatefulStep *out, size_t max)
-{
-	size_t n = 0;
-	for (size_t i = 0; i < job->j_nsteps && n < max; i++) {
-		const rl_step *st = &job->j_steps[i];
-		if (!is_stateful(st->s_kind))
-			continue;
-		rill__stateful_step__init(&out[n]);
-		out[n].index = (uint32_t)i;
-		out[n].op = (char *)(uintptr_t)rl_op_name(st->s_kind);
-		out[n].fn = (char *)(uintptr_t)rl_fn_name(st->s_fn);
-		char shape[256];
-		int  len = snprintf(shape, sizeof(shape),
-		     "%s/%s/%s/%" PRId64 "/%" PRId64 "/%" PRId64, out[n].op, out[n].fn,
-                    st->s_arg != NULL ? st->s_arg : "", st->s_num, st->s_length_ms, st->s_slide_ms);
-		out[n].fingerprint = rl_hash64(shape, (size_t)len);
-		out[n].line = st->s_loc.line;
-		out[n].col = st->s_loc.col;
-		n++;
-	}
-	return n;
-}
-
 // check_state_fits refuses a checkpoint whose state the job's stateful steps
-// cannot take over: one was added, removed or changed, or the shuffle width
-// that partitions the state changed.
+// cannot take over (rl_state_fits), and otherwise keeps the shuffle width
+// that partitions the state.
 static rl_err
 check_state_fits(rl_runner *d, const Rill__BatchRecord *rec, char *errbuf, size_t errlen)
 {
-	const rl_job      *job = d->d_job;
-	Rill__StatefulStep now[MAX_STAGES];
-	size_t             n = stateful_steps(job, now, MAX_STAGES);
-	const char        *dir = rl_batch_log_where(d->d_log);
-	for (size_t k = 0; k < n || k < rec->n_stateful_steps; k++) {
-		const Rill__StatefulStep *was
-		    = k < rec->n_stateful_steps ? rec->stateful_steps[k] : NULL;
-		const Rill__StatefulStep *is = k < n ? &now[k] : NULL;
-		if (was != NULL && is != NULL && was->fingerprint == is->fingerprint)
-			continue;
-		if (is == NULL)
-			snprintf(errbuf, errlen,
-			    "%s: the job no longer has the %s: %s (was at line %d) whose state is "
-			    "in checkpoint %s;"
-			    " put the step back, or start the job with a new --checkpoint-dir",
-			    job->j_filename, was->op, was->fn, was->line, dir);
-		else if (was == NULL)
-			snprintf(errbuf, errlen,
-			    "%s:%d:%d: %s: %s is new, and checkpoint %s was written without it; "
-			    "start the"
-			    " job with a new --checkpoint-dir to add a stateful step",
-			    job->j_filename, is->line, is->col, is->op, is->fn, dir);
-		else
-			snprintf(errbuf, errlen,
-			    "%s:%d:%d: %s: %s differs from the %s: %s whose state is in checkpoint "
-			    "%s, and"
-			    " state cannot carry over to a changed step; restore the step as it "
-			    "was, or"
-			    " start the job with a new --checkpoint-dir",
-			    job->j_filename, is->line, is->col, is->op, is->fn, was->op, was->fn,
-			    dir);
-		return RL_ERR_INVAL;
-	}
-	if (n > 0 && job->j_shuffle_partitions > 0
-	    && (uint32_t)job->j_shuffle_partitions != rec->shuffle_partitions) {
-		snprintf(errbuf, errlen,
-		    "%s: shuffle_partitions is %" PRId64
-		    " but the state in checkpoint %s is split %" PRIu32
-		    " ways; keep shuffle_partitions: %" PRIu32
-		    ", or start with a new --checkpoint-dir",
-		    job->j_filename, job->j_shuffle_partitions, dir, rec->shuffle_partitions,
-		    rec->shuffle_partitions);
-		return RL_ERR_INVAL;
-	}
-	if (n > 0)
+	const rl_state_store store = {
+		.what = "checkpoint",
+		.where = rl_batch_log_where(d->d_log),
+		.fresh = "a new --checkpoint-dir",
+	};
+	rl_err rv = rl_state_fits(d->d_job, rec, &store, errbuf, errlen);
+	if (rv != RL_OK)
+		return rv;
+	Rill__StatefulStep steps[MAX_STAGES];
+	if (rl_stateful_steps(d->d_job, steps, MAX_STAGES) > 0)
 		d->d_state_width = rec->shuffle_partitions;
 	return RL_OK;
 }
@@ -413,7 +344,7 @@ write_record(rl_runner *d, batch *b, Rill__BatchRecord__Phase phase, char *errbu
 	rec.state_read_ms = d->d_state_read_ms;
 	Rill__StatefulStep  steps[MAX_STAGES];
 	Rill__StatefulStep *step_ptrs[MAX_STAGES];
-	rec.n_stateful_steps = stateful_steps(d->d_job, steps, MAX_STAGES);
+	rec.n_stateful_steps = rl_stateful_steps(d->d_job, steps, MAX_STAGES);
 	for (size_t k = 0; k < rec.n_stateful_steps; k++)
 		step_ptrs[k] = &steps[k];
 	rec.stateful_steps = step_ptrs;

@@ -5,10 +5,12 @@
 #define RL_CLI_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "common/cmdline.h"
 #include "common/jobfile.h"
+#include "common/zk.h"
 
 // rl_cli_command is one line of the command table in driver/cli/main.c.
 typedef struct rl_cli_command rl_cli_command;
@@ -39,5 +41,21 @@ int rl_cmd_run(const rl_cli_command *cmd, int argc, char **argv);
 int rl_cmd_demo(const rl_cli_command *cmd, int argc, char **argv);
 int rl_cmd_kafka_mock(const rl_cli_command *cmd, int argc, char **argv);
 int rl_cmd_supervise(const rl_cli_command *cmd, int argc, char **argv);
+int rl_cmd_submit(const rl_cli_command *cmd, int argc, char **argv);
+int rl_cmd_list(const rl_cli_command *cmd, int argc, char **argv);
+int rl_cmd_status(const rl_cli_command *cmd, int argc, char **argv);
+int rl_cmd_kill(const rl_cli_command *cmd, int argc, char **argv);
+
+// ---- what the cluster commands share (driver/cli/cluster.c) ----
+
+// How long a cluster command waits for ZooKeeper to answer at all.
+#define RL_CLI_ZK_CONNECT_MS 10000
+
+// rl_cli_zk_connect opens a session to connect for command prog; on
+// failure it prints "PROG: ..." naming connect and returns false.
+bool rl_cli_zk_connect(const char *prog, const char *connect, rl_zk **ret);
+
+// rl_cli_time writes wall-clock ms as "2024-05-01T12:00:00.000Z" (UTC).
+void rl_cli_time(int64_t ms, char *buf, size_t len);
 
 #endif

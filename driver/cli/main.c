@@ -23,10 +23,12 @@ static const rl_cli_command commands[] = {
 	    "[--max-restarts N] [--backoff-initial DUR] [--backoff-max DUR] [--stable-after DUR] "
 	    "-- COMMAND...",
 	    rl_cmd_supervise },
-	{ "submit", "validate a job and store it in the cluster", NULL, NULL },
-	{ "list", "list the cluster's jobs", NULL, NULL },
-	{ "status", "show a job's state in the cluster", NULL, NULL },
-	{ "kill", "stop a job in the cluster", NULL, NULL },
+	{ "submit", "validate a job and store it in the cluster",
+	    "--zk CONNECT JOB.yaml [--artifact LIB.so]", rl_cmd_submit },
+	{ "list", "list the cluster's jobs", "--zk CONNECT [--json]", rl_cmd_list },
+	{ "status", "show a job's state in the cluster", "--zk CONNECT NAME [--json]",
+	    rl_cmd_status },
+	{ "kill", "stop a job in the cluster", "--zk CONNECT NAME [--graceful]", rl_cmd_kill },
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 
@@ -47,8 +49,13 @@ usage(FILE *out)
 {
 	fprintf(out, "usage: rill COMMAND [ARGS]\n\nCommands:\n");
 	list_commands(out, true);
-	fprintf(out, "\nCluster commands, not in this version:\n");
-	list_commands(out, false);
+	bool missing = false;
+	for (size_t i = 0; i < NCOMMANDS; i++)
+		missing = missing || commands[i].handler == NULL;
+	if (missing) {
+		fprintf(out, "\nCommands not in this version:\n");
+		list_commands(out, false);
+	}
 	fprintf(
 	    out, "\nRun 'rill COMMAND --help' for a command's options. Version %s.\n", RL_VERSION);
 }
