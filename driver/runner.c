@@ -94,16 +94,27 @@ skipped(const batch *b, uint32_t stage, size_t nstages, uint32_t partition)
 	    && b->b_skip[partition];
 }
 
-// crash_at is a fault point: when a test's hook says the process dies here,
-// the loop stops at once, as SIGKILL would stop it, leaving what the batch
-// did behind as it is (no abort, no record). RILL_FAULT kills for real.
+// halt_at is a point before a durable step. A host whose lead is gone
+// (opts.in_charge says no) stops the loop there, and so does a test's fault
+// hook that says the process dies there: at once, as SIGKILL would stop it,
+// leaving what the batch did behind as it is (no abort, no record), for the
+// next leader or run to recover. *ret says which. RILL_FAULT kills for real.
 static bool
-crash_at(rl_runner *d, const char *point, char *errbuf, size_t errlen)
+halt_at(rl_runner *d, const char *point, rl_err *ret, char *errbuf, size_t errlen)
 {
+	if (d->d_opts.in_charge != NULL && !d->d_opts.in_charge(d->d_opts.in_charge_arg)) {
+		d->d_crashed = true;
+		snprintf(errbuf, errlen,
+		    "no longer in charge of job %s (epoch %" PRIu64 "): stopped before %s",
+		    d->d_job->j_name, d->d_opts.epoch, point);
+		*ret = RL_ERR_STALE_EPOCH;
+		return true;
+	}
 	if (!rl_fault_point(point))
 		return false;
 	d->d_crashed = true;
 	snprintf(errbuf, errlen, "crashed at fault point %s", point);
+	*ret = RL_ERR_CANCELED;
 	return true;
 }
 
@@ -792,14 +803,14 @@ commit_transactions(rl_runner *d, batch *b, char *errbuf, size_t errlen)
 {
 	uint32_t last = (uint32_t)d->d_plan->p_nstages - 1;
 	rl_err   rv = write_record(d, b, RILL__BATCH_RECORD__PHASE__PREPARED, errbuf, errlen);
-	if (rv == RL_OK && crash_at(d, "sink-prepared", errbuf, errlen))
-		return RL_ERR_CANCELED; // transactions open, none committed
+	if (rv == RL_OK && halt_at(d, "sink-prepared", &rv, errbuf, errlen))
+		return rv; // transactions open, none committed
 	for (int round = 0; rv == RL_OK; round++) {
 		size_t         n = b->b_ntasks[last];
 		rl_sched_task *tasks = b->b_tasks[last];
 		bool          *failed = rl_calloc(n + 1, sizeof(bool));
 		size_t nfailed = rl_sink_finish(d->d_pool, d->d_job, rl_job_sink_kind(d->d_job),
-		    b->b_time_ms, last, tasks, n, true, failed);
+		    d->d_opts.epoch, b->b_time_ms, last, tasks, n, true, failed);
 		for (size_t i = 0; i < n && nfailed > 0; i++) {
 			bool done = false; // the answer may have been lost, not the commit
 			if (failed[i]
@@ -858,8 +869,8 @@ abort_transactions(rl_runner *d, batch *b)
 	if (!d->d_two_phase || b->b_tasks[last] == NULL)
 		return;
 	bool *failed = rl_calloc(b->b_ntasks[last] + 1, sizeof(bool));
-	rl_sink_finish(d->d_pool, d->d_job, rl_job_sink_kind(d->d_job), b->b_time_ms,
-	    (uint32_t)last, b->b_tasks[last], b->b_ntasks[last], false, failed);
+	rl_sink_finish(d->d_pool, d->d_job, rl_job_sink_kind(d->d_job), d->d_opts.epoch,
+	    b->b_time_ms, (uint32_t)last, b->b_tasks[last], b->b_ntasks[last], false, failed);
 	rl_free(failed);
 }
 
@@ -916,21 +927,19 @@ run_batch(rl_runner *d, int64_t batch_ms, uint64_t *ret_records, size_t *ret_tas
 	if (b.b_ntasks[0] == 0 && b.b_skip == NULL)
 		goto out;
 	// The plan is durable before anything runs.
+	if (halt_at(d, "batch-planning", &rv, errbuf, errlen))
+		goto out;
 	if ((rv = write_record(d, &b, RILL__BATCH_RECORD__PHASE__PLANNED, errbuf, errlen)) != RL_OK)
 		goto out;
-	if (crash_at(d, "batch-planned", errbuf, errlen)) { // planned, nothing ran
-		rv = RL_ERR_CANCELED;
+	if (halt_at(d, "batch-planned", &rv, errbuf, errlen)) // planned, nothing ran
 		goto out;
-	}
 	if (d->d_sink->sk_prepare != NULL
 	    && (rv = d->d_sink->sk_prepare(d->d_sink_state, batch_ms, errbuf, errlen)) != RL_OK)
 		goto out;
 	if ((rv = run_stages(d, &b, errbuf, errlen)) != RL_OK)
 		goto out;
-	if (crash_at(d, "batch-ran", errbuf, errlen)) { // every task ran, nothing committed
-		rv = RL_ERR_CANCELED;
+	if (halt_at(d, "batch-ran", &rv, errbuf, errlen)) // every task ran, nothing committed
 		goto out;
-	}
 	t_stages = rl_mono_us();
 	for (size_t i = 0; i < b.b_ntasks[0]; i++) {
 		const Rill__TaskMetrics *m = b.b_tasks[0][i].t_result->metrics;
@@ -950,16 +959,12 @@ run_batch(rl_runner *d, int64_t batch_ms, uint64_t *ret_records, size_t *ret_tas
 		goto out;
 	record_latency(d, &b, rl_now_ms());
 	t_commit = rl_mono_us();
-	if (crash_at(d, "sink-committed", errbuf, errlen)) { // output visible, batch not done
-		rv = RL_ERR_CANCELED;
+	if (halt_at(d, "sink-committed", &rv, errbuf, errlen)) // output visible, batch not done
 		goto out;
-	}
 	if ((rv = write_record(d, &b, RILL__BATCH_RECORD__PHASE__DONE, errbuf, errlen)) != RL_OK)
 		goto out;
-	if (crash_at(d, "batch-done", errbuf, errlen)) { // done, progress not yet committed
-		rv = RL_ERR_CANCELED;
+	if (halt_at(d, "batch-done", &rv, errbuf, errlen)) // done, progress not yet committed
 		goto out;
-	}
 	if (d->d_state_dir != NULL) {
 		d->d_state_width = b.b_nreduce;
 		d->d_state_read_ms = batch_ms;

@@ -31,6 +31,13 @@ typedef struct rl_runner_opts {
 	// A stateful job still needs checkpoint_dir for its state snapshots.
 	struct rl_batch_log *batch_log;
 	const char          *zk_connect; // write progress to ZooKeeper too, or NULL
+	// in_charge, when set, is asked before every durable step (a record, a
+	// sink commit, progress): false means this host no longer leads the job
+	// (its lease is gone), and the run stops there at once, leaving the
+	// batch for the next leader, and returns RL_ERR_STALE_EPOCH.
+	// @locality the runner's thread
+	bool (*in_charge)(void *arg);
+	void *in_charge_arg;
 } rl_runner_opts;
 
 // Totals of a run, for the host's summary.

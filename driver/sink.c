@@ -13,8 +13,8 @@
 #include "common/rpc.h"
 
 size_t
-rl_sink_finish(rl_pool *pool, const rl_job *job, const char *sink, int64_t batch_ms, uint32_t stage,
-    const rl_sched_task *tasks, size_t n, bool commit, bool *failed)
+rl_sink_finish(rl_pool *pool, const rl_job *job, const char *sink, uint64_t epoch, int64_t batch_ms,
+    uint32_t stage, const rl_sched_task *tasks, size_t n, bool commit, bool *failed)
 {
 	size_t    nfailed = 0;
 	uint32_t *parts = rl_calloc(n + 1, sizeof(uint32_t));
@@ -42,6 +42,7 @@ rl_sink_finish(rl_pool *pool, const rl_job *job, const char *sink, int64_t batch
 		f.n_partitions = np;
 		f.commit = commit;
 		f.sink = (char *)(uintptr_t)sink;
+		f.epoch = epoch;
 		Rill__Envelope env = RILL__ENVELOPE__INIT;
 		env.body_case = RILL__ENVELOPE__BODY_SINK_FINISH;
 		env.sink_finish = &f;

@@ -70,10 +70,11 @@ const rl_sink_driver_ops *rl_sink_driver_find(const char *name);
 void                      rl_sink_driver_add(const rl_sink_driver_ops *ops);
 
 // rl_sink_finish asks the executors that ran tasks[0..n) of the last stage
-// (which wrote to the sink named sink) to commit (or abort) what those tasks left prepared for
-// batch_ms. failed[i] says which did not report success (their executor is gone, or it no longer
-// had the output); returns how many.
-size_t rl_sink_finish(rl_pool *pool, const rl_job *job, const char *sink, int64_t batch_ms,
-    uint32_t stage, const rl_sched_task *tasks, size_t n, bool commit, bool *failed);
+// (which wrote to the sink named sink) for the leader of epoch to commit (or abort) what those
+// tasks left prepared for batch_ms. failed[i] says which did not report success (their executor is
+// gone, or it no longer had the output); returns how many.
+size_t rl_sink_finish(rl_pool *pool, const rl_job *job, const char *sink, uint64_t epoch,
+    int64_t batch_ms, uint32_t stage, const rl_sched_task *tasks, size_t n, bool commit,
+    bool *failed);
 
 #endif

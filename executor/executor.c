@@ -525,6 +525,20 @@ handle_fetch(rl_executor *ex, const Rill__ShuffleFetch *f, rl_reply *reply)
 	reply->r_tail_len = total;
 }
 
+// job_epoch is the highest leader epoch this executor has seen for job (0:
+// none: it never ran a task of it).
+static uint64_t
+job_epoch(rl_executor *ex, const char *job)
+{
+	uint64_t seen = 0;
+	pthread_mutex_lock(&ex->x_mu);
+	for (job_entry *e = ex->x_jobs; e != NULL; e = e->j_next)
+		if (strcmp(e->j_job->j_name, job) == 0 && e->j_epoch > seen)
+			seen = e->j_epoch;
+	pthread_mutex_unlock(&ex->x_mu);
+	return seen;
+}
+
 static void
 handle_sink_finish(rl_executor *ex, const Rill__SinkFinish *f, rl_reply *reply)
 {
@@ -535,13 +549,18 @@ handle_sink_finish(rl_executor *ex, const Rill__SinkFinish *f, rl_reply *reply)
 	if (f->job == NULL)
 		return;
 	done->results = rl_arena_alloc(reply->r_arena, (f->n_partitions + 1) * sizeof(void *));
+	uint64_t seen = job_epoch(ex, f->job);
 	for (size_t i = 0; i < f->n_partitions; i++) {
 		Rill__SinkPartitionResult *r = rl_arena_alloc(reply->r_arena, sizeof(*r));
 		rill__sink_partition_result__init(r);
 		char why[512] = "";
 		r->partition = f->partitions[i];
 		const rl_sink_ops *ops = rl_sink_exec_find(f->sink != NULL ? f->sink : "");
-		if (ops == NULL || ops->s_finish == NULL)
+		if (f->epoch < seen) // a deposed leader must not commit
+			snprintf(why, sizeof(why),
+			    "epoch %" PRIu64 " is older than %" PRIu64 " (deposed leader)",
+			    f->epoch, seen);
+		else if (ops == NULL || ops->s_finish == NULL)
 			snprintf(why, sizeof(why), "sink '%s' has no prepared output to finish",
 			    f->sink != NULL ? f->sink : "");
 		else

@@ -742,6 +742,89 @@ Test(runner, crash_after_sink_committed_two_phase_map_only)
 	    (crash_case) { .point = "sink-committed", .two_phase = true, .map_only = true });
 }
 
+// A host whose lead is gone: in_charge says no from its at-th question on.
+typedef struct lead {
+	int        at;
+	atomic_int asked;
+} lead;
+
+static bool
+still_leads(void *arg)
+{
+	lead *l = arg;
+	return atomic_fetch_add(&l->asked, 1) + 1 < l->at;
+}
+
+// lose_the_lead runs 60 records a split at 50 a split per batch; the host
+// loses its lead at its at-th check (before a durable step of the second
+// batch); the run must stop there, with nothing of that step done, and a new
+// leader's run must finish every batch exactly once.
+static void
+lose_the_lead(bool two_phase, int at, Rill__BatchRecord__Phase left)
+{
+	harness h = { 0 };
+	harness_start(&h, WORDCOUNT_JOB, "all", "backpressure: false, max_rate_per_split: 1000",
+	    two_phase ? "true" : "false");
+	append_records(60);
+	lead           l = { .at = at };
+	rl_runner_opts opts = {
+		.available_now = true,
+		.min_executors = NEXECS,
+		.checkpoint_dir = h.dir,
+		.checkpoint_keep = 1000,
+		.in_charge = still_leads,
+		.in_charge_arg = &l,
+	};
+#ifdef RUNNER_TEST_ZK
+	opts.batch_log = open_log(&h);
+#endif
+	rl_runner *r;
+	char       why[1024];
+	cr_assert_eq(
+	    rl_runner_create(h.job, h.pool, &opts, &r, why, sizeof(why)), RL_OK, "%s", why);
+	rl_runner_stats stats;
+	rl_err          rv = rl_runner_run(r, &stats, why, sizeof(why));
+	rl_runner_destroy(r);
+	rl_batch_log_close(opts.batch_log);
+	cr_assert_eq(rv, RL_ERR_STALE_EPOCH, "%s: %s", rl_errname(rv), why);
+	cr_assert_not_null(strstr(why, "no longer in charge of job wc-memory"), "%s", why);
+	// Only the first batch finished; the second holds what the lead allowed.
+	Rill__BatchRecord *rec = latest_record(&h);
+	cr_expect_eq(rec->phase, left, "the second batch's record is in phase %d", rec->phase);
+	for (size_t i = 0; i < rec->n_splits; i++)
+		cr_expect(rec->splits[i]->from == 50 && rec->splits[i]->until == 60);
+	cr_expect_eq(rec->n_splits, NSPLITS);
+	rt_memory_batch       *batches;
+	size_t                 nbatches = rt_memory_table_batches(TABLE, &batches);
+	const rt_memory_batch *second = find_batch(batches, nbatches, rec->batch_time_ms);
+	cr_expect(second == NULL || second->b_partitions == 0,
+	    "a host out of charge published nothing of the second batch");
+	rt_memory_batches_free(batches, nbatches);
+	rill__batch_record__free_unpacked(rec, NULL);
+	// The next leader goes on.
+	append_records(100);
+	run_result res = run_job(&h, true, 0);
+	cr_assert_eq(res.rv, RL_OK, "%s", res.why);
+	int64_t want[NVOCAB];
+	reference(want);
+	cr_expect_eq(check_exactly_once(&h, want), 4, "two batches before, two after the change");
+	harness_stop(&h);
+}
+
+// One phase, 5 checks a batch (planning, planned, ran, sink-committed,
+// done): the 7th is the second batch's "planned" (its plan written).
+Test(runner, a_host_out_of_charge_stops_before_its_next_durable_step_one_phase)
+{
+	lose_the_lead(false, 7, RILL__BATCH_RECORD__PHASE__PLANNED);
+}
+
+// Two phases, 6 checks a batch (… ran, sink-prepared, sink-committed …):
+// the 10th is the second batch's sink-prepared: prepared, nothing committed.
+Test(runner, a_host_out_of_charge_stops_before_its_next_durable_step_two_phase)
+{
+	lose_the_lead(true, 10, RILL__BATCH_RECORD__PHASE__PREPARED);
+}
+
 Test(runner, crash_after_batch_done_one_phase)
 {
 	crash_and_recover((crash_case) { .point = "batch-done" });

@@ -94,7 +94,7 @@ Test(sink, finish_is_safe_while_executors_register)
 	cr_assert_eq(pthread_create(&thread, NULL, registrar_main, &r), 0);
 	while (!atomic_load(&r.r_done) || rounds == 0) {
 		bool   failed = false;
-		size_t n = rl_sink_finish(pool, &job, "kafka", 1000, 0, &task, 1, true, &failed);
+		size_t n = rl_sink_finish(pool, &job, "kafka", 1, 1000, 0, &task, 1, true, &failed);
 		cr_assert_eq(n, 1, "the fake executor answered no SinkFinish");
 		cr_assert(failed);
 		rounds++;
