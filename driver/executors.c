@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// Executor registry: Register/Heartbeat handling and loss detection.
+// Executor registry: Register/Heartbeat handling, executors found in
+// ZooKeeper, and loss detection.
 #include "driver/executors.h"
 
 #include <errno.h>
@@ -22,6 +23,8 @@ typedef struct rl_exec {
 	int             e_cores;
 	int             e_busy; // tasks in flight
 	bool            e_alive;
+	bool            e_remote; // added by rl_pool_add_remote: no heartbeats
+	bool            e_listed; // remote: its node exists (alive = listed and connected)
 	int64_t         e_last_seen; // monotonic ms of the last heartbeat
 	uint64_t        e_rss_bytes;
 	rl_rpc_client  *e_client; // lives until the pool is destroyed
@@ -71,15 +74,28 @@ lose(rl_pool *pool, rl_exec *e, const char *why)
 	event(pool);
 }
 
+// revive marks a listed remote executor alive once connected. @locks p_mu held
+static void
+revive(rl_pool *pool, rl_exec *e)
+{
+	if (e->e_alive || !e->e_remote || !e->e_listed || e->e_client == NULL
+	    || !rl_rpc_client_wait_connected(e->e_client, 0))
+		return;
+	e->e_alive = true;
+	rl_info(COMP, "executor connected", "id=%s url=%s cores=%d source=zookeeper", e->e_id,
+	    e->e_url, e->e_cores);
+	event(pool);
+}
+
 static void
 on_link(void *arg, bool up)
 {
 	rl_exec *e = arg;
-	if (up)
-		return;
 	rl_pool *pool = e->e_pool;
 	pthread_mutex_lock(&pool->p_mu);
-	if (!pool->p_closing)
+	if (!pool->p_closing && up)
+		revive(pool, e);
+	else if (!pool->p_closing)
 		lose(pool, e, "connection closed");
 	pthread_mutex_unlock(&pool->p_mu);
 }
@@ -91,6 +107,17 @@ find(rl_pool *pool, const char *id)
 		if (strcmp(pool->p_execs[i]->e_id, id) == 0)
 			return pool->p_execs[i];
 	return NULL;
+}
+
+// retire keeps e's client until the pool is destroyed (calls may still be
+// finishing on nng threads) and leaves e without one. @locks p_mu held
+static void
+retire(rl_pool *pool, rl_exec *e)
+{
+	pool->p_retired
+	    = rl_realloc(pool->p_retired, (size_t)(pool->p_nretired + 1) * sizeof(rl_rpc_client *));
+	pool->p_retired[pool->p_nretired++] = e->e_client;
+	e->e_client = NULL;
 }
 
 static void
@@ -121,10 +148,7 @@ handle_register(rl_pool *pool, const Rill__Register *reg, const char *peer, rl_r
 		// Its client may still be finishing calls on nng threads that wait
 		// for p_mu: retire it, destroy it with the pool.
 		lose(pool, e, "re-registered at another address");
-		pool->p_retired = rl_realloc(
-		    pool->p_retired, (size_t)(pool->p_nretired + 1) * sizeof(rl_rpc_client *));
-		pool->p_retired[pool->p_nretired++] = e->e_client;
-		e->e_client = NULL;
+		retire(pool, e);
 	}
 	if (e == NULL) {
 		e = RL_NEW(rl_exec);
@@ -147,6 +171,7 @@ handle_register(rl_pool *pool, const Rill__Register *reg, const char *peer, rl_r
 	e->e_cores = (int)reg->cores;
 	e->e_busy = 0;
 	e->e_alive = true;
+	e->e_remote = false;
 	e->e_last_seen = rl_mono_ms();
 	ack->accepted = true;
 	rl_info(COMP, "executor registered",
@@ -261,10 +286,94 @@ rl_pool_check(rl_pool *pool)
 	int64_t now = rl_mono_ms();
 	for (int i = 0; i < pool->p_nexecs; i++) {
 		rl_exec *e = pool->p_execs[i];
-		if (e->e_alive && now - e->e_last_seen > pool->p_timeout_ms)
+		if (e->e_alive && !e->e_remote && now - e->e_last_seen > pool->p_timeout_ms)
 			lose(pool, e, "no heartbeat");
 	}
 	pthread_mutex_unlock(&pool->p_mu);
+}
+
+rl_err
+rl_pool_add_remote(
+    rl_pool *pool, const char *id, const char *url, int cores, char *errbuf, size_t errlen)
+{
+	char host[200];
+	int  port;
+	if (id == NULL || id[0] == '\0' || strlen(id) >= RL_POOL_ID_MAX || url == NULL
+	    || strlen(url) >= RL_POOL_URL_MAX || !rl_rpc_url_split(url, host, sizeof(host), &port)
+	    || cores < 1 || cores > 1024) {
+		snprintf(errbuf, errlen,
+		    "executor '%s': needs an id, a tcp:// listen URL and 1 to 1024 cores "
+		    "(url '%s', cores %d)",
+		    id != NULL ? id : "", url != NULL ? url : "", cores);
+		return RL_ERR_INVAL;
+	}
+	rl_err rv = RL_OK;
+	pthread_mutex_lock(&pool->p_mu);
+	rl_exec *e = find(pool, id);
+	if (e != NULL && e->e_client != NULL && strcmp(e->e_url, url) != 0) {
+		lose(pool, e, "listed at another address");
+		retire(pool, e);
+	}
+	if (e == NULL) {
+		e = RL_NEW(rl_exec);
+		e->e_index = pool->p_nexecs;
+		e->e_pool = pool;
+		snprintf(e->e_id, sizeof(e->e_id), "%s", id);
+		pool->p_execs
+		    = rl_realloc(pool->p_execs, (size_t)(pool->p_nexecs + 1) * sizeof(rl_exec *));
+		pool->p_execs[pool->p_nexecs++] = e;
+	}
+	bool was_listed = e->e_remote && e->e_listed;
+	e->e_cores = cores;
+	e->e_remote = true;
+	e->e_listed = true;
+	if (e->e_client == NULL) {
+		snprintf(e->e_url, sizeof(e->e_url), "%s", url);
+		if ((rv = rl_rpc_client_create(e->e_url, &e->e_client, errbuf, errlen)) != RL_OK) {
+			e->e_listed = false;
+			goto out;
+		}
+		rl_rpc_client_on_link(e->e_client, on_link, e);
+	}
+	if (!was_listed)
+		rl_info(COMP, "executor found", "id=%s url=%s cores=%d source=zookeeper", e->e_id,
+		    e->e_url, e->e_cores);
+	revive(pool, e); // now if connected already; else when the link comes up
+out:
+	pthread_mutex_unlock(&pool->p_mu);
+	return rv;
+}
+
+void
+rl_pool_remove(rl_pool *pool, const char *id, const char *why)
+{
+	pthread_mutex_lock(&pool->p_mu);
+	rl_exec *e = find(pool, id);
+	if (e != NULL && e->e_remote && e->e_listed) {
+		e->e_listed = false;
+		lose(pool, e, why);
+	}
+	pthread_mutex_unlock(&pool->p_mu);
+}
+
+int
+rl_pool_find(rl_pool *pool, const char *id)
+{
+	pthread_mutex_lock(&pool->p_mu);
+	rl_exec *e = find(pool, id);
+	int      index = e != NULL ? e->e_index : -1;
+	pthread_mutex_unlock(&pool->p_mu);
+	return index;
+}
+
+int
+rl_pool_exec_cores(rl_pool *pool, int index)
+{
+	pthread_mutex_lock(&pool->p_mu);
+	rl_exec *e = exec_at(pool, index);
+	int      cores = e != NULL ? e->e_cores : 0;
+	pthread_mutex_unlock(&pool->p_mu);
+	return cores;
 }
 
 int

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
-// The driver's view of its executors: registration, heartbeats, liveness,
-// free cores and calls to them. The pool owns its lock: other modules ask it
+// The driver's view of its executors: registration, heartbeats, executors
+// found in ZooKeeper (driver/discovery.c), liveness, free cores and calls to
+// them. The pool owns its lock: other modules ask it
 // through these functions, and wait for its events ("an executor joined",
 // "one was lost", "a core was released") with rl_pool_wait.
 #ifndef RL_EXECUTORS_H
@@ -34,8 +35,26 @@ rl_err rl_pool_create(
 void        rl_pool_destroy(rl_pool *pool);
 const char *rl_pool_url(const rl_pool *pool);
 
-// rl_pool_check marks executors silent for too long as lost.
+// rl_pool_check marks registered executors silent for too long as lost
+// (executors added with rl_pool_add_remote send no heartbeats: never these).
 void rl_pool_check(rl_pool *pool);
+
+// rl_pool_add_remote adds (or lists again) an executor that does not
+// register: one found in ZooKeeper. The pool dials url; the executor is alive
+// while it is listed and connected, and is lost when rl_pool_remove unlists
+// it or its connection drops (and alive again when the connection comes back
+// while it is still listed). The same id at another url is a restarted
+// executor: the old address is forgotten. Errors: RL_ERR_INVAL for a bad
+// url, id or cores (1 .. 1024), with errbuf.
+rl_err rl_pool_add_remote(
+    rl_pool *pool, const char *id, const char *url, int cores, char *errbuf, size_t errlen);
+// rl_pool_remove unlists executor id (added with rl_pool_add_remote) and
+// marks it lost, saying why in the log; unknown or registered ids are left.
+void rl_pool_remove(rl_pool *pool, const char *id, const char *why);
+// rl_pool_find is the index of executor id, or -1.
+int rl_pool_find(rl_pool *pool, const char *id);
+// rl_pool_exec_cores is executor index's cores (0 if there is no such executor).
+int rl_pool_exec_cores(rl_pool *pool, int index);
 // rl_pool_size counts the executors ever registered, alive or not.
 int rl_pool_size(rl_pool *pool);
 // rl_pool_alive counts live executors.

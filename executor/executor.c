@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// Executor: job cache, task dispatch, shuffle serving, registration and heartbeats.
+// Executor: job cache, task dispatch, shuffle serving, registration and
+// heartbeats with a driver, or its node in ZooKeeper.
 #include "executor/executor.h"
 
 #include <inttypes.h>
@@ -11,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cluster.pb-c.h"
 #include "common/alloc.h"
 #include "common/connector.h"
 #include "common/fault.h"
@@ -21,6 +23,7 @@
 #include "common/rpc.h"
 #include "common/sysinfo.h"
 #include "common/time.h"
+#include "common/zk.h"
 #include "executor/shuffle.h"
 #include "executor/sink.h"
 #include "executor/source.h"
@@ -53,6 +56,10 @@ struct rl_executor {
 	bool              x_exit_with_driver;
 	rl_rpc_server    *x_server;
 	rl_rpc_client    *x_driver;
+	rl_zk            *x_zk; // with --zk: the session that owns x_node (run's thread)
+	char             *x_zk_connect;
+	int               x_zk_session_ms;
+	char              x_node[192]; // /rill/executors/<id>
 	rl_shuffle_store *x_shuffle;
 	rl_sink_shared   *x_sinks; // every sink kind's resource (Kafka: producers)
 	pthread_mutex_t   x_mu; // guards x_jobs, x_peers and job entries
@@ -623,10 +630,35 @@ rl_executor_create(const rl_executor_opts *opts, rl_executor **ret, char *errbuf
 	         &ex->x_server, errbuf, errlen))
 	    != RL_OK)
 		goto err_executor;
+	if (opts->driver_url != NULL && opts->zk_connect != NULL) {
+		snprintf(errbuf, errlen,
+		    "a driver URL and a ZooKeeper connect string exclude each other");
+		rv = RL_ERR_USAGE;
+		goto err_server;
+	}
 	if (opts->driver_url != NULL
 	    && (rv = rl_rpc_client_create(opts->driver_url, &ex->x_driver, errbuf, errlen))
 	        != RL_OK)
 		goto err_server;
+	if (opts->zk_connect != NULL) {
+		if (strchr(ex->x_id, '/') != NULL || strcmp(ex->x_id, ".") == 0
+		    || strcmp(ex->x_id, "..") == 0) {
+			snprintf(errbuf, errlen, "executor id '%s' cannot name a ZooKeeper node",
+			    ex->x_id);
+			rv = RL_ERR_INVAL;
+			goto err_server;
+		}
+		snprintf(ex->x_node, sizeof(ex->x_node), "/rill/executors/%s", ex->x_id);
+		ex->x_zk_session_ms
+		    = opts->zk_session_timeout_ms > 0 ? opts->zk_session_timeout_ms : 10000;
+		int connect_ms
+		    = opts->zk_connect_timeout_ms > 0 ? opts->zk_connect_timeout_ms : 10000;
+		if ((rv = rl_zk_connect(opts->zk_connect, ex->x_zk_session_ms, connect_ms,
+		         &ex->x_zk, errbuf, errlen))
+		    != RL_OK)
+			goto err_server;
+		ex->x_zk_connect = rl_strdup(opts->zk_connect);
+	}
 	*ret = ex;
 	return RL_OK;
 
@@ -700,12 +732,100 @@ send_heartbeat(rl_executor *ex, char *errbuf, size_t errlen)
 	return known ? RL_OK : RL_ERR_NOENT;
 }
 
+// ---- the node in ZooKeeper (--zk) ----
+
+// How often run checks that its node is still there.
+#define NODE_CHECK_MS 1000
+
+// node_data packs this executor's ExecutorInfo; free with rl_free.
+static uint8_t *
+node_data(rl_executor *ex, size_t *ret_len)
+{
+	char host[64] = "";
+	gethostname(host, sizeof(host) - 1);
+	Rill__ExecutorInfo info = RILL__EXECUTOR_INFO__INIT;
+	info.version = 1;
+	info.id = ex->x_id;
+	info.listen_url = (char *)(uintptr_t)rl_rpc_server_url(ex->x_server);
+	info.cores = (uint32_t)ex->x_cores;
+	info.rill_version = RL_VERSION;
+	info.host = host;
+	info.pid = (uint32_t)getpid();
+	size_t   len = rill__executor_info__get_packed_size(&info);
+	uint8_t *buf = rl_malloc(len + 1);
+	rill__executor_info__pack(&info, buf);
+	*ret_len = len;
+	return buf;
+}
+
+// node_keep makes sure x_node exists and belongs to this session: creates it
+// when missing. RL_ERR_EXISTS when another session holds it (a previous run
+// of this id whose session has not expired yet, or a second executor with
+// the same id). @locality run's thread
+static rl_err
+node_keep(rl_executor *ex, char *errbuf, size_t errlen)
+{
+	rl_zk_stat st;
+	rl_err     rv = rl_zk_exists(ex->x_zk, ex->x_node, NULL, 0, &st, errbuf, errlen);
+	if (rv == RL_OK) {
+		if (st.ephemeral_owner == rl_zk_session_id(ex->x_zk))
+			return RL_OK;
+		snprintf(errbuf, errlen,
+		    "%s is held by ZooKeeper session 0x%" PRIx64 " (another executor with id '%s', "
+		    "or a previous one whose session has not expired yet)",
+		    ex->x_node, (uint64_t)st.ephemeral_owner, ex->x_id);
+		return RL_ERR_EXISTS;
+	}
+	if (rv != RL_ERR_NOENT)
+		return rv;
+	size_t   len;
+	uint8_t *data = node_data(ex, &len);
+	rv = rl_zk_create(ex->x_zk, ex->x_node, data, len, RL_ZK_EPHEMERAL, NULL, errbuf, errlen);
+	rl_free(data);
+	if (rv == RL_OK)
+		rl_info(COMP, "executor announced in ZooKeeper", "id=%s node=%s url=%s zk=%s",
+		    ex->x_id, ex->x_node, rl_rpc_server_url(ex->x_server), ex->x_zk_connect);
+	return rv;
+}
+
+// run_zk keeps the node until stopped: checks it every NODE_CHECK_MS,
+// re-creates it when gone, and opens a new session after an expiry.
+static rl_err
+run_zk(rl_executor *ex)
+{
+	char   why[512];
+	rl_err last = RL_OK;
+	while (!ex->x_stop) {
+		rl_err rv = RL_OK;
+		if (ex->x_zk != NULL && rl_zk_expired(ex->x_zk)) {
+			rl_warn(COMP, "ZooKeeper session expired, opening a new one", "id=%s zk=%s",
+			    ex->x_id, ex->x_zk_connect);
+			rl_zk_close(ex->x_zk);
+			ex->x_zk = NULL;
+		}
+		if (ex->x_zk == NULL)
+			rv = rl_zk_connect(ex->x_zk_connect, ex->x_zk_session_ms, 2000, &ex->x_zk,
+			    why, sizeof(why));
+		if (rv == RL_OK)
+			rv = node_keep(ex, why, sizeof(why));
+		if (rv != RL_OK && rv != last) // say it once, not every second
+			rl_warn(COMP, "cannot keep the executor's ZooKeeper node",
+			    "id=%s error=\"%s\"", ex->x_id, why);
+		last = rv;
+		for (int64_t slept = 0; slept < NODE_CHECK_MS && !ex->x_stop; slept += 50)
+			rl_sleep_ms(50);
+	}
+	return RL_OK;
+}
+
 rl_err
 rl_executor_run(rl_executor *ex)
 {
 	char why[512];
 	rl_info(COMP, "executor listening", "id=%s url=%s cores=%d", ex->x_id,
 	    rl_rpc_server_url(ex->x_server), ex->x_cores);
+	if (ex->x_zk_connect != NULL)
+		return run_zk(ex);
 	bool          registered = false;
 	int64_t       last_contact = rl_mono_ms();
 	const int64_t driver_gone_ms = 10 * (int64_t)ex->x_heartbeat_ms + 5000;
@@ -746,6 +866,8 @@ rl_executor_destroy(rl_executor *ex)
 {
 	if (ex == NULL)
 		return;
+	rl_zk_close(ex->x_zk); // the node goes with the session: no driver dials us any more
+	rl_free(ex->x_zk_connect);
 	rl_rpc_server_destroy(ex->x_server);
 	rl_rpc_client_destroy(ex->x_driver);
 	peer *p = ex->x_peers;

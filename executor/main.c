@@ -40,9 +40,9 @@ main(int argc, char **argv)
 		        "where tasks and shuffle fetches arrive (port 0: any free port)"),
 		    RL_OPT_STRING(
 		        "driver", &opts.driver_url, "URL", "register and heartbeat with this driver"),
-		    RL_OPT_REFUSED("zk", "CONNECT",
-		        "register in ZooKeeper (cluster mode; not in this version)",
-		        "--zk: cluster mode is not available in this version; use --driver"),
+		    RL_OPT_STRING("zk", &opts.zk_connect, "CONNECT",
+		        "announce this executor in ZooKeeper for any driver to dial (not with "
+		            "--driver)"),
 		    RL_OPT_INT("cores", &opts.cores, "N", 1, 1024,
 		        "tasks run at once (default: the number of CPUs)"),
 		    RL_OPT_STRING("id", &opts.id, "ID", "executor id (default: HOST-PID)"),
@@ -54,8 +54,9 @@ main(int argc, char **argv)
 	};
 	const rl_cmdline cl = {
 		.prog = "rill-executor",
-		.synopsis = "--listen tcp://IP:PORT [--driver tcp://IP:PORT] [--cores N] [--id ID] "
-		            "[--work-dir DIR] [--exit-with-driver]",
+		.synopsis
+		= "--listen tcp://IP:PORT [--driver tcp://IP:PORT | --zk CONNECT] [--cores N] "
+		  "[--id ID] [--work-dir DIR] [--exit-with-driver]",
 		.about
 		= "Runs tasks for rill drivers and serves shuffle blocks to peer executors.\n",
 		.opts = optv,
@@ -68,6 +69,16 @@ main(int argc, char **argv)
 		return r == RL_CMDLINE_HELP ? RL_EXIT_OK : RL_EXIT_USAGE;
 	if (opts.listen_url == NULL) {
 		rl_cmdline_error(&cl, "--listen is required");
+		return RL_EXIT_USAGE;
+	}
+	if (opts.zk_connect != NULL && opts.driver_url != NULL) {
+		rl_cmdline_error(&cl,
+		    "--driver and --zk exclude each other: register with one "
+		    "driver, or announce in ZooKeeper for any");
+		return RL_EXIT_USAGE;
+	}
+	if (opts.zk_connect != NULL && opts.exit_with_driver) {
+		rl_cmdline_error(&cl, "--exit-with-driver needs --driver");
 		return RL_EXIT_USAGE;
 	}
 	char         why[512];

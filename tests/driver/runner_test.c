@@ -4,7 +4,10 @@
 // crashed at every fault point and recovered, checked against counts the
 // test makes itself from the records it appended. Built a second time with
 // RUNNER_TEST_ZK (the runner_zk suite): the same tests with the batch log in
-// ZooKeeper (a real server, fixtures/zk_hooks.c) instead of the directory.
+// ZooKeeper (a real server, fixtures/zk_hooks.c) instead of the directory,
+// and a third time with RUNNER_TEST_DISCOVERY (the runner_discovery test):
+// executors that register with no driver, announced in ZooKeeper and found
+// there by the pool's discovery (driver/discovery.c).
 #include <criterion/criterion.h>
 #include <dirent.h>
 #include <inttypes.h>
@@ -29,11 +32,14 @@
 #include "executor/sink.h"
 #include "executor/source.h"
 #include "tests/fixtures/memory_connector.h"
-#ifdef RUNNER_TEST_ZK
+#if defined(RUNNER_TEST_ZK) || defined(RUNNER_TEST_DISCOVERY)
 #include <unistd.h>
 
 #include "common/zk.h"
 #include "tests/fixtures/fixture.h"
+#endif
+#ifdef RUNNER_TEST_DISCOVERY
+#include "driver/discovery.h"
 #endif
 
 #define TOPIC "words"
@@ -150,6 +156,13 @@ typedef struct harness {
 	char    zk_log[128];
 	int32_t epoch;
 #endif
+#ifdef RUNNER_TEST_DISCOVERY
+	// Each test process has a chroot of its own: its executors' nodes are
+	// not another process's (whose memory store this one does not share).
+	char          zk_chroot[64];
+	char          zk_connect[256];
+	rl_discovery *discovery;
+#endif
 } harness;
 
 static void *
@@ -171,6 +184,11 @@ start_executors(harness *h)
 			.cores = 2,
 			.heartbeat_ms = 100,
 		};
+#ifdef RUNNER_TEST_DISCOVERY
+		opts.driver_url = NULL; // found only through ZooKeeper
+		opts.zk_connect = h->zk_connect;
+		opts.zk_session_timeout_ms = 5000;
+#endif
 		snprintf(id, sizeof(id), "memory-exec-%d", i);
 		cr_assert_eq(
 		    rl_executor_create(&opts, &h->ex[i], why, sizeof(why)), RL_OK, "%s", why);
@@ -214,7 +232,27 @@ harness_start(harness *h, const char *fmt, ...)
 	cr_assert_not_null(mkdtemp(h->dir));
 	cr_assert_eq(rl_pool_create("tcp://127.0.0.1:0", 5000, &h->pool, why, sizeof(why)), RL_OK,
 	    "%s", why);
+#ifdef RUNNER_TEST_DISCOVERY
+	snprintf(h->zk_chroot, sizeof(h->zk_chroot), "/runner-discovery-%ld", (long)getpid());
+	snprintf(h->zk_connect, sizeof(h->zk_connect), "%s%s", rt_zk(), h->zk_chroot);
+	cr_assert_eq(rl_discovery_start(
+	                 h->pool, h->zk_connect, 5000, 10000, &h->discovery, why, sizeof(why)),
+	    RL_OK, "%s", why);
+#endif
 	start_executors(h);
+#ifdef RUNNER_TEST_DISCOVERY
+	// The pool knows the executors by their nodes alone, at their URLs.
+	cr_assert(rl_pool_wait_for(h->pool, NEXECS, 10000, NULL), "executors not found in %s",
+	    h->zk_connect);
+	for (int i = 0; i < NEXECS; i++) {
+		char id[32], url[RL_POOL_URL_MAX] = "";
+		snprintf(id, sizeof(id), "memory-exec-%d", i);
+		int index = rl_pool_find(h->pool, id);
+		cr_assert_geq(index, 0, "%s not in the pool", id);
+		cr_assert(rl_pool_exec_url(h->pool, index, url, sizeof(url)));
+		cr_assert_str_eq(url, rl_executor_url(h->ex[i]));
+	}
+#endif
 #ifdef RUNNER_TEST_ZK
 	// A job of its own for each test process; its first leader's epoch.
 	cr_assert_eq(
@@ -258,6 +296,15 @@ harness_stop(harness *h)
 	snprintf(job_path, sizeof(job_path), "/rill/jobs/%s", h->zk_job);
 	cr_expect_eq(rl_zk_delete(h->zk, job_path, true, why, sizeof(why)), RL_OK, "%s", why);
 	rl_zk_close(h->zk);
+#endif
+#ifdef RUNNER_TEST_DISCOVERY
+	rl_discovery_stop(h->discovery);
+	rl_zk *root;
+	char   why[512];
+	cr_assert_eq(
+	    rl_zk_connect(rt_zk(), 5000, 10000, &root, why, sizeof(why)), RL_OK, "%s", why);
+	cr_expect_eq(rl_zk_delete(root, h->zk_chroot, true, why, sizeof(why)), RL_OK, "%s", why);
+	rl_zk_close(root);
 #endif
 	rl_pool_destroy(h->pool);
 	rl_job_destroy(h->job);

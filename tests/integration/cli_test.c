@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "tests/fixtures/fixture.h"
 
@@ -101,10 +102,13 @@ Test(cli, options_not_in_this_version_and_stray_arguments_exit_2)
 	cr_assert_not_null(strstr(e, "rill-driver: cluster mode (--zk, --http)"), "%s", e);
 	cr_assert_eq(rt_sh_capture(dir, &o, &e, "%s --job j.yaml", rt_bin("rill-driver")), 2);
 	cr_assert_not_null(strstr(e, "--job and --listen are required"), "%s", e);
-	cr_assert_eq(rt_sh_capture(dir, &o, &e, "%s --listen tcp://127.0.0.1:0 --zk z",
-	                 rt_bin("rill-executor")),
+	cr_assert_eq(
+	    rt_sh_capture(dir, &o, &e,
+	        "%s --listen tcp://127.0.0.1:0 --zk 127.0.0.1:1 --driver tcp://127.0.0.1:2",
+	        rt_bin("rill-executor")),
 	    2);
-	cr_assert_not_null(strstr(e, "rill-executor: --zk: cluster mode"), "%s", e);
+	cr_assert_not_null(
+	    strstr(e, "rill-executor: --driver and --zk exclude each other"), "%s", e);
 	cr_assert_eq(rt_sh_capture(dir, &o, &e, "%s", rt_bin("rill-executor")), 2);
 	cr_assert_not_null(strstr(e, "--listen is required"), "%s", e);
 }
@@ -202,4 +206,21 @@ Test(cli, stateful_job_without_checkpoint_is_bad_usage)
 	    "--checkpoint-dir",
 	    job);
 	cr_assert_not_null(strstr(e, want), "wanted '%s' in:\n%s", want, e);
+}
+
+// Nothing listens on port 1: the executor gives up after its connect timeout
+// (10 s) and says which ZooKeeper it could not reach.
+Test(cli, executor_with_unreachable_zookeeper_fails_naming_it, .timeout = 60)
+{
+	const char *dir = rt_tmpdir("zk-unreachable");
+	char       *o, *e;
+	time_t      start = time(NULL);
+	cr_assert_eq(rt_sh_capture(dir, &o, &e, "%s --listen tcp://127.0.0.1:0 --zk 127.0.0.1:1",
+	                 rt_bin("rill-executor")),
+	    1, "%s", e);
+	cr_expect_lt(
+	    time(NULL) - start, 30, "gave up only after %lld s", (long long)(time(NULL) - start));
+	cr_expect_not_null(strstr(e, "cannot start"), "%s", e);
+	cr_expect_not_null(strstr(e, "127.0.0.1:1"), "%s", e);
+	cr_expect_null(strstr(e, "executor listening"), "%s", e);
 }
