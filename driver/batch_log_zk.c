@@ -92,26 +92,10 @@ append(char *errbuf, size_t errlen, const char *text)
 		snprintf(errbuf + used, errlen - used, "%s", text);
 }
 
-static char *path_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static char *
-path_printf(const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	int n = vsnprintf(NULL, 0, fmt, ap);
-	va_end(ap);
-	char *s = rl_malloc((size_t)n + 1);
-	va_start(ap, fmt);
-	vsnprintf(s, (size_t)n + 1, fmt, ap);
-	va_end(ap);
-	return s;
-}
-
 static char *
 record_path(const zk_log *l, int64_t t, Rill__BatchRecord__Phase phase)
 {
-	return path_printf("%s/%" PRId64 ".%s", l->z_log, t, rl_checkpoint_phase_name(phase));
+	return rl_strdup_printf("%s/%" PRId64 ".%s", l->z_log, t, rl_checkpoint_phase_name(phase));
 }
 
 static known_done *
@@ -642,8 +626,8 @@ rl_batch_log_open_zk(rl_zk *zk, const char *job, int32_t epoch, int keep,
 	l->z_keep = keep;
 	l->z_warn = warn;
 	l->z_warn_arg = warn_arg;
-	l->z_epoch_path = path_printf("/rill/jobs/%s/epoch", job);
-	l->z_log = path_printf("/rill/jobs/%s/log", job);
+	l->z_epoch_path = rl_strdup_printf("/rill/jobs/%s/epoch", job);
+	l->z_log = rl_strdup_printf("/rill/jobs/%s/log", job);
 	// The log's node is made by the epoch's holder too, so a deposed
 	// leader cannot bring a removed job's nodes back.
 	rl_zk_op ops[] = {
