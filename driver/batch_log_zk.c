@@ -568,6 +568,42 @@ err_list:
 	return rv;
 }
 
+rl_err
+rl_batch_log_zk_read(rl_zk *zk, const char *job, unsigned mask, size_t max,
+    Rill__BatchRecord ***ret, size_t *ret_count, char *errbuf, size_t errlen)
+{
+	// A log without a writer: no epoch, nothing known, no warnings.
+	zk_log       l = { .z_zk = zk, .z_log = rl_strdup_printf("/rill/jobs/%s/log", job) };
+	batch_nodes *v;
+	size_t       n;
+	rl_err       rv;
+	if ((rv = list_batches(&l, &v, &n, errbuf, errlen)) != RL_OK)
+		goto out_log;
+	Rill__BatchRecord **recs = rl_calloc(max + 1, sizeof(*recs));
+	size_t              got = 0;
+	for (size_t i = 0; i < n && got < max; i++) {
+		Rill__BatchRecord *rec;
+		rv = load_batch(&l, v[i].b_time, v[i].b_phases & mask, &rec, NULL, errbuf, errlen);
+		if (rv != RL_OK)
+			goto err_recs;
+		if (rec != NULL)
+			recs[got++] = rec;
+	}
+	*ret = recs;
+	*ret_count = got;
+	goto out_list;
+
+err_recs:
+	for (size_t i = 0; i < got; i++)
+		rill__batch_record__free_unpacked(recs[i], NULL);
+	rl_free(recs);
+out_list:
+	rl_free(v);
+out_log:
+	rl_free(l.z_log);
+	return rv;
+}
+
 static const char *
 zk_where(const void *impl)
 {

@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "common/alloc.h"
-#include "driver/checkpoint.h"
+#include "driver/batch_log.h"
 
 #define JOBS "/rill/jobs"
 #define ARTIFACTS "/rill/artifacts"
@@ -444,48 +444,6 @@ rl_jobstore_jobs(rl_zk *zk, char ***ret, size_t *ret_count, char *errbuf, size_t
 
 // ---- the batch log ----
 
-typedef struct log_batch {
-	int64_t  b_time;
-	unsigned b_phases;
-} log_batch;
-
-static int
-cmp_batch_desc(const void *a, const void *b)
-{
-	int64_t ta = ((const log_batch *)a)->b_time, tb = ((const log_batch *)b)->b_time;
-	return ta < tb ? 1 : ta > tb ? -1 : 0;
-}
-
-// Phases in the order a reader prefers them: the most advanced first.
-static const Rill__BatchRecord__Phase read_order[] = {
-	RILL__BATCH_RECORD__PHASE__DONE,
-	RILL__BATCH_RECORD__PHASE__PREPARED,
-	RILL__BATCH_RECORD__PHASE__PLANNED,
-};
-
-// read_record reads one record node; *ret = NULL when it is gone or not a
-// valid record.
-static rl_err
-read_record(rl_zk *zk, const char *log, int64_t t, Rill__BatchRecord__Phase phase,
-    Rill__BatchRecord **ret, char *errbuf, size_t errlen)
-{
-	char *path = rl_strdup_printf("%s/%" PRId64 ".%s", log, t, rl_checkpoint_phase_name(phase));
-	char *data;
-	size_t len;
-	char   why[256];
-	rl_err rv = rl_zk_get(zk, path, &data, &len, errbuf, errlen);
-	rl_free(path);
-	*ret = NULL;
-	if (rv == RL_ERR_NOENT)
-		return RL_OK;
-	if (rv != RL_OK)
-		return rv;
-	*ret = rl_checkpoint_decode(
-	    (const unsigned char *)data, len, t, phase, "node", why, sizeof(why));
-	rl_free(data);
-	return RL_OK;
-}
-
 rl_err
 rl_jobstore_log(rl_zk *zk, const char *job, unsigned mask, size_t max, Rill__BatchRecord ***ret,
     size_t *ret_count, char *errbuf, size_t errlen)
@@ -493,64 +451,7 @@ rl_jobstore_log(rl_zk *zk, const char *job, unsigned mask, size_t max, Rill__Bat
 	rl_err rv;
 	if ((rv = check_name(job, errbuf, errlen)) != RL_OK)
 		return rv;
-	char  *log = rl_strdup_printf(JOBS "/%s/log", job);
-	char **names = NULL;
-	size_t count = 0;
-	rv = rl_zk_children(zk, log, &names, &count, errbuf, errlen);
-	if (rv == RL_ERR_NOENT) {
-		rv = RL_OK;
-		count = 0;
-	}
-	if (rv != RL_OK) {
-		rl_free(log);
-		return rv;
-	}
-	log_batch *v = rl_calloc(count + 1, sizeof(*v));
-	size_t     n = 0;
-	for (size_t i = 0; i < count; i++) {
-		int64_t                  t;
-		Rill__BatchRecord__Phase phase;
-		if (rl_checkpoint_parse_name(names[i], &t, &phase))
-			v[n++] = (log_batch) { .b_time = t, .b_phases = 1u << phase };
-	}
-	rl_zk_free_names(names);
-	if (n > 0)
-		qsort(v, n, sizeof(*v), cmp_batch_desc);
-	size_t out = 0;
-	for (size_t i = 0; i < n; i++) {
-		if (out > 0 && v[out - 1].b_time == v[i].b_time)
-			v[out - 1].b_phases |= v[i].b_phases;
-		else
-			v[out++] = v[i];
-	}
-	Rill__BatchRecord **recs = rl_calloc(max + 1, sizeof(*recs));
-	size_t              got = 0;
-	for (size_t i = 0; i < out && got < max; i++) {
-		for (size_t k = 0; k < sizeof(read_order) / sizeof(read_order[0]); k++) {
-			unsigned bit = 1u << read_order[k];
-			if ((v[i].b_phases & bit) == 0 || (mask & bit) == 0)
-				continue;
-			Rill__BatchRecord *rec;
-			rv = read_record(zk, log, v[i].b_time, read_order[k], &rec, errbuf, errlen);
-			if (rv != RL_OK)
-				goto err_recs;
-			if (rec != NULL) {
-				recs[got++] = rec;
-				break;
-			}
-		}
-	}
-	rl_free(v);
-	rl_free(log);
-	*ret = recs;
-	*ret_count = got;
-	return RL_OK;
-
-err_recs:
-	rl_jobstore_log_free(recs, got);
-	rl_free(v);
-	rl_free(log);
-	return rv;
+	return rl_batch_log_zk_read(zk, job, mask, max, ret, ret_count, errbuf, errlen);
 }
 
 void
