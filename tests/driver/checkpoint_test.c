@@ -16,6 +16,7 @@
 #include "common/fsutil.h"
 #include "common/time.h"
 #include "driver/checkpoint.h"
+#include "tests/fixtures/records.h"
 
 #define MAX_WARNINGS 64
 
@@ -290,122 +291,20 @@ Test(checkpoint, round_trip_keeps_every_field)
 {
 	env e;
 	env_open(&e, 3);
-	Rill__SplitRange r0 = RILL__SPLIT_RANGE__INIT, r1 = RILL__SPLIT_RANGE__INIT;
-	r0.kind = "kafka";
-	r0.id = "words/0";
-	r0.from = 100;
-	r0.until = 250;
-	r1.kind = "memory";
-	r1.id = "words/7";
-	r1.from = 42;
-	r1.until = 42;
-	r1.opaque.data = (uint8_t *)"op\0aque";
-	r1.opaque.len = 7;
-	Rill__SplitRange *ranges[] = { &r0, &r1 };
-	int64_t           pending[] = { 1700000001000, 1700000002000 };
-	Rill__StateRef    s0 = RILL__STATE_REF__INIT;
-	s0.stage = 2;
-	s0.partition = 5;
-	s0.snapshot_batch_ms = 1700000000000;
-	s0.path = "state/2/5/1700000000000";
-	Rill__StateRef    *states[] = { &s0 };
-	Rill__StatefulStep st = RILL__STATEFUL_STEP__INIT;
-	st.index = 3;
-	st.op = "update_state_by_key";
-	st.fn = "sum";
-	st.fingerprint = 0xDEADBEEFCAFEF00Dull;
-	st.line = 12;
-	st.col = 5;
-	Rill__StatefulStep *steps[] = { &st };
-	Rill__RateState     rate = RILL__RATE_STATE__INIT;
-	rate.latest_rate = 1234.5;
-	rate.latest_error = -0.25;
-	rate.latest_time_ms = 1700000001500;
-	rate.first_run = true;
-	Rill__SinkCommit c0 = RILL__SINK_COMMIT__INIT;
-	c0.stage = 4;
-	c0.partition = 1;
-	c0.id = "rill-wordcount-4-1";
-	Rill__SinkCommit *commits[] = { &c0 };
-
-	Rill__BatchRecord rec = RILL__BATCH_RECORD__INIT;
-	rec.phase = RILL__BATCH_RECORD__PHASE__DONE;
-	rec.job = "wordcount";
-	rec.spec_hash = 0x0123456789ABCDEFull;
-	rec.batch_time_ms = 1700000002000;
-	rec.batch_interval_ms = 1000;
-	rec.n_splits = 2;
-	rec.splits = ranges;
-	rec.n_pending_batch_ms = 2;
-	rec.pending_batch_ms = pending;
-	rec.shuffle_partitions = 8;
-	rec.n_state = 1;
-	rec.state = states;
-	rec.n_stateful_steps = 1;
-	rec.stateful_steps = steps;
-	rec.state_fingerprint = 77;
-	rec.rate = &rate;
-	rec.n_sink_commits = 1;
-	rec.sink_commits = commits;
-	rec.records = 9001;
+	rt_full_record f;
+	rt_full_record_init(&f);
 
 	int64_t before = rl_now_ms();
 	char    err[512] = "";
-	cr_assert_eq(rl_checkpoint_write(e.ckp, &rec, err, sizeof(err)), RL_OK, "%s", err);
+	cr_assert_eq(rl_checkpoint_write(e.ckp, &f.rec, err, sizeof(err)), RL_OK, "%s", err);
 	int64_t after = rl_now_ms();
-	cr_expect_eq(rec.format_version, 2);
-	cr_expect(rec.written_ms >= before && rec.written_ms <= after);
+	cr_expect_eq(f.rec.format_version, 2);
+	cr_expect(f.rec.written_ms >= before && f.rec.written_ms <= after);
 
 	Rill__BatchRecord *got = NULL;
 	cr_assert_eq(rl_checkpoint_read(e.ckp, 1700000002000, &got, err, sizeof(err)), RL_OK);
 	cr_assert_not_null(got);
-	cr_expect_eq(got->format_version, 2);
-	cr_expect_eq(got->phase, RILL__BATCH_RECORD__PHASE__DONE);
-	cr_expect_str_eq(got->job, "wordcount");
-	cr_expect_eq(got->spec_hash, 0x0123456789ABCDEFull);
-	cr_expect_eq(got->batch_time_ms, 1700000002000);
-	cr_expect_eq(got->batch_interval_ms, 1000);
-	cr_expect_eq(got->n_ranges, 0);
-	cr_assert_eq(got->n_splits, 2);
-	cr_expect_str_eq(got->splits[0]->kind, "kafka");
-	cr_expect_str_eq(got->splits[0]->id, "words/0");
-	cr_expect_str_eq(got->splits[1]->kind, "memory");
-	cr_expect_str_eq(got->splits[1]->id, "words/7");
-	cr_expect_eq(got->splits[0]->from, 100);
-	cr_expect_eq(got->splits[0]->until, 250);
-	cr_expect_eq(got->splits[0]->opaque.len, 0);
-	cr_expect_eq(got->splits[1]->from, 42);
-	cr_expect_eq(got->splits[1]->until, 42);
-	cr_assert_eq(got->splits[1]->opaque.len, 7);
-	cr_expect_eq(memcmp(got->splits[1]->opaque.data, "op\0aque", 7), 0);
-	cr_assert_eq(got->n_pending_batch_ms, 2);
-	cr_expect_eq(got->pending_batch_ms[0], 1700000001000);
-	cr_expect_eq(got->pending_batch_ms[1], 1700000002000);
-	cr_expect_eq(got->shuffle_partitions, 8);
-	cr_assert_eq(got->n_state, 1);
-	cr_expect_eq(got->state[0]->stage, 2);
-	cr_expect_eq(got->state[0]->partition, 5);
-	cr_expect_eq(got->state[0]->snapshot_batch_ms, 1700000000000);
-	cr_expect_str_eq(got->state[0]->path, "state/2/5/1700000000000");
-	cr_assert_eq(got->n_stateful_steps, 1);
-	cr_expect_eq(got->stateful_steps[0]->index, 3);
-	cr_expect_str_eq(got->stateful_steps[0]->op, "update_state_by_key");
-	cr_expect_str_eq(got->stateful_steps[0]->fn, "sum");
-	cr_expect_eq(got->stateful_steps[0]->fingerprint, 0xDEADBEEFCAFEF00Dull);
-	cr_expect_eq(got->stateful_steps[0]->line, 12);
-	cr_expect_eq(got->stateful_steps[0]->col, 5);
-	cr_expect_eq(got->state_fingerprint, 77);
-	cr_assert_not_null(got->rate);
-	cr_expect_eq(got->rate->latest_rate, 1234.5);
-	cr_expect_eq(got->rate->latest_error, -0.25);
-	cr_expect_eq(got->rate->latest_time_ms, 1700000001500);
-	cr_expect(got->rate->first_run);
-	cr_assert_eq(got->n_sink_commits, 1);
-	cr_expect_eq(got->sink_commits[0]->stage, 4);
-	cr_expect_eq(got->sink_commits[0]->partition, 1);
-	cr_expect_str_eq(got->sink_commits[0]->id, "rill-wordcount-4-1");
-	cr_expect_eq(got->written_ms, rec.written_ms);
-	cr_expect_eq(got->records, 9001);
+	rt_full_record_expect(got, &f.rec);
 	rill__batch_record__free_unpacked(got, NULL);
 	cr_expect_eq(e.warn.n, 0);
 	env_close(&e);
