@@ -18,29 +18,11 @@
 #include "driver/checkpoint.h"
 #include "tests/fixtures/records.h"
 
-#define MAX_WARNINGS 64
-
-typedef struct {
-	size_t n;
-	char   path[MAX_WARNINGS][4096];
-	char   why[MAX_WARNINGS][256];
-} warnings;
-
-static void
-collect(void *arg, const char *path, const char *why)
-{
-	warnings *w = arg;
-	cr_assert_lt(w->n, MAX_WARNINGS, "too many warnings");
-	snprintf(w->path[w->n], sizeof(w->path[0]), "%s", path);
-	snprintf(w->why[w->n], sizeof(w->why[0]), "%s", why);
-	w->n++;
-}
-
 // Each test works in its own directory under /tmp.
 typedef struct {
 	char           dir[64];
 	char           batches[128];
-	warnings       warn;
+	rt_warnings    warn;
 	rl_checkpoint *ckp;
 } env;
 
@@ -52,7 +34,8 @@ env_open(env *e, int keep)
 	cr_assert_not_null(mkdtemp(e->dir), "mkdtemp: %s", strerror(errno));
 	snprintf(e->batches, sizeof(e->batches), "%s/batches", e->dir);
 	char   err[512] = "";
-	rl_err rv = rl_checkpoint_open(e->dir, keep, collect, &e->warn, &e->ckp, err, sizeof(err));
+	rl_err rv
+	    = rl_checkpoint_open(e->dir, keep, rt_collect, &e->warn, &e->ckp, err, sizeof(err));
 	cr_assert_eq(rv, RL_OK, "open %s: %s", e->dir, err);
 }
 
@@ -137,40 +120,6 @@ read_raw(env *e, const char *name, size_t *ret_len)
 }
 
 static void
-put_be32(unsigned char *p, uint32_t v)
-{
-	p[0] = (unsigned char)(v >> 24);
-	p[1] = (unsigned char)(v >> 16);
-	p[2] = (unsigned char)(v >> 8);
-	p[3] = (unsigned char)v;
-}
-
-// frame wraps payload in the documented header with a correct length and CRC.
-static unsigned char *
-frame(const void *payload, size_t len, size_t *ret_len)
-{
-	unsigned char *buf = malloc(16 + len + 1);
-	memcpy(buf, "RILLCKP1", 8);
-	put_be32(buf + 8, (uint32_t)len);
-	put_be32(buf + 12, rl_crc32c(payload, len));
-	memcpy(buf + 16, payload, len);
-	*ret_len = 16 + len;
-	return buf;
-}
-
-// frame_record packs rec as is (no format_version default) and frames it.
-static unsigned char *
-frame_record(const Rill__BatchRecord *rec, size_t *ret_len)
-{
-	size_t         len = rill__batch_record__get_packed_size(rec);
-	unsigned char *payload = malloc(len + 1);
-	rill__batch_record__pack(rec, payload);
-	unsigned char *buf = frame(payload, len, ret_len);
-	free(payload);
-	return buf;
-}
-
-static void
 expect_one_warning(env *e, const char *name, const char *reason)
 {
 	char path[256];
@@ -220,7 +169,7 @@ valid_done(size_t *ret_len)
 	rec.batch_time_ms = 2000;
 	rec.job = "wordcount";
 	rec.records = 12345;
-	return frame_record(&rec, ret_len);
+	return rt_frame_record(&rec, ret_len);
 }
 
 // Reference CRC32C, one bit at a time (reflected polynomial 0x82F63B78).
@@ -480,13 +429,13 @@ Test(checkpoint, payload_with_valid_crc_that_is_no_batch_record_is_skipped)
 	// 't' (0x74) opens field 14 with wire type 4, which protobuf rejects.
 	const char     junk[] = "this is not a protobuf message";
 	size_t         len;
-	unsigned char *bad = frame(junk, sizeof(junk) - 1, &len);
+	unsigned char *bad = rt_frame(junk, sizeof(junk) - 1, &len);
 	expect_skipped(bad, len, "record does not decode");
 	free(bad);
 	// A never-ending varint.
 	unsigned char ff[16];
 	memset(ff, 0xFF, sizeof(ff));
-	bad = frame(ff, sizeof(ff), &len);
+	bad = rt_frame(ff, sizeof(ff), &len);
 	expect_skipped(bad, len, "record does not decode");
 	free(bad);
 }
@@ -498,11 +447,11 @@ Test(checkpoint, unknown_format_version_is_skipped)
 	rec.phase = RILL__BATCH_RECORD__PHASE__DONE;
 	rec.batch_time_ms = 2000;
 	size_t         len;
-	unsigned char *bad = frame_record(&rec, &len);
+	unsigned char *bad = rt_frame_record(&rec, &len);
 	expect_skipped(bad, len, "unknown format version 9");
 	free(bad);
 	// An empty payload decodes, as format version 0.
-	bad = frame("", 0, &len);
+	bad = rt_frame("", 0, &len);
 	expect_skipped(bad, len, "unknown format version 0");
 	free(bad);
 }
@@ -514,11 +463,11 @@ Test(checkpoint, record_naming_another_phase_is_skipped)
 	rec.phase = RILL__BATCH_RECORD__PHASE__PREPARED;
 	rec.batch_time_ms = 2000;
 	size_t         len;
-	unsigned char *bad = frame_record(&rec, &len);
+	unsigned char *bad = rt_frame_record(&rec, &len);
 	expect_skipped(bad, len, "names phase done but holds prepared");
 	free(bad);
 	rec.phase = (Rill__BatchRecord__Phase)7;
-	bad = frame_record(&rec, &len);
+	bad = rt_frame_record(&rec, &len);
 	expect_skipped(bad, len, "names phase done but holds unknown phase 7");
 	free(bad);
 }
@@ -530,7 +479,7 @@ Test(checkpoint, record_naming_another_batch_is_skipped)
 	rec.phase = RILL__BATCH_RECORD__PHASE__DONE;
 	rec.batch_time_ms = 1000;
 	size_t         len;
-	unsigned char *bad = frame_record(&rec, &len);
+	unsigned char *bad = rt_frame_record(&rec, &len);
 	expect_skipped(bad, len, "names batch 2000 but holds 1000");
 	free(bad);
 }
@@ -876,7 +825,7 @@ Test(checkpoint, format_1_record_reads_as_kafka_splits)
 	rec.ranges = ranges;
 	rec.n_ranges = 2;
 	size_t         len;
-	unsigned char *bytes = frame_record(&rec, &len);
+	unsigned char *bytes = rt_frame_record(&rec, &len);
 	write_raw(&e, "3000.done", bytes, len);
 	free(bytes);
 	Rill__BatchRecord *got = latest(&e);
