@@ -516,15 +516,7 @@ Test(zk, stopped_client_sees_its_session_expire, .timeout = 60)
 		rl_zk_close(zk);
 		_exit(code);
 	}
-	close(ready[1]);
-	char    c;
-	ssize_t n = read(ready[0], &c, 1);
-	close(ready[0]);
-	if (n != 1) {
-		int status;
-		waitpid(child, &status, 0);
-		cr_assert_fail("the child did not connect (exit %d)", WEXITSTATUS(status));
-	}
+	rt_child_ready(ready, child, "connect");
 	kill(child, SIGSTOP);
 	rl_sleep_ms(3500); // session timeout 1000 ms, ticks of 500 ms
 	kill(child, SIGCONT);

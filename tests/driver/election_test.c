@@ -317,15 +317,7 @@ Test(election, paused_leader_is_out_of_charge_when_it_resumes, .timeout = 60)
 		rl_zk_close(za);
 		_exit(code);
 	}
-	close(ready[1]);
-	char    c;
-	ssize_t n = read(ready[0], &c, 1);
-	close(ready[0]);
-	if (n != 1) {
-		int status;
-		waitpid(child, &status, 0);
-		cr_assert_fail("the child did not lead (exit %d)", WEXITSTATUS(status));
-	}
+	rt_child_ready(ready, child, "lead");
 	rl_election *b = join(zb, "paused", "tcp://b:1");
 	expect(b, RL_ELECTION_STANDBY, 5000, "b");
 	kill(child, SIGSTOP);
