@@ -487,11 +487,8 @@ Test(zk, stopped_client_sees_its_session_expire, .timeout = 60)
 {
 	const char *conn = rt_zk();
 	int         ready[2];
-	cr_assert_eq(pipe(ready), 0);
-	pid_t child = fork();
-	cr_assert_geq(child, 0);
+	pid_t       child = rt_fork_ready(ready);
 	if (child == 0) {
-		close(ready[0]);
 		char   err[512] = "";
 		rl_zk *zk = NULL;
 		if (rl_zk_connect(conn, 1000, CONNECT_MS, &zk, err, sizeof(err)) != RL_OK) {

@@ -286,12 +286,9 @@ Test(election, paused_leader_is_out_of_charge_when_it_resumes, .timeout = 60)
 	enum { SESSION = 2000 };
 	rl_zk *zb = session(SESSION);
 	fresh_job(zb, "paused");
-	int ready[2];
-	cr_assert_eq(pipe(ready), 0);
-	pid_t child = fork();
-	cr_assert_geq(child, 0);
+	int   ready[2];
+	pid_t child = rt_fork_ready(ready);
 	if (child == 0) {
-		close(ready[0]);
 		char               err[512] = "";
 		rl_zk             *za = NULL;
 		rl_election       *a = NULL;
