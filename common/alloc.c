@@ -2,6 +2,7 @@
 // Allocation wrappers: out-of-memory is fatal for a rill process, decided here only.
 #include "common/alloc.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,6 +54,20 @@ rl_strndup(const char *s, size_t n)
 	memcpy(p, s, n);
 	p[n] = '\0';
 	return p;
+}
+
+char *
+rl_strdup_printf(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int len = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	char *s = rl_malloc((size_t)(len > 0 ? len : 0) + 1);
+	va_start(ap, fmt);
+	vsnprintf(s, (size_t)(len > 0 ? len : 0) + 1, fmt, ap);
+	va_end(ap);
+	return s;
 }
 
 void

@@ -11,6 +11,8 @@ void *rl_calloc(size_t count, size_t size);
 void *rl_realloc(void *ptr, size_t size);
 char *rl_strdup(const char *s);
 char *rl_strndup(const char *s, size_t n);
+// rl_strdup_printf returns a new string formatted as printf formats it.
+char *rl_strdup_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void  rl_free(void *ptr);
 
 // rl_growth returns a capacity >= need, doubling from cur (at least min).

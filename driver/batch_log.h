@@ -62,6 +62,16 @@ rl_err rl_batch_log_open_dir(const char *dir, int keep, rl_checkpoint_warn_fn wa
 // '/' or is longer than 255 bytes, or keep < 1; ZooKeeper's errors.
 rl_err rl_batch_log_open_zk(rl_zk *zk, const char *job, int32_t epoch, int keep,
     rl_checkpoint_warn_fn warn, void *warn_arg, rl_batch_log **ret, char *errbuf, size_t errlen);
+// rl_batch_log_zk_read reads job's log in ZooKeeper without writing it: up
+// to max batches, newest first, each batch's most advanced valid record among
+// the phases in mask (bit 1 << RILL__BATCH_RECORD__PHASE__*). Batches without
+// one are passed over, and so are nodes that are not valid records (silently:
+// the log's writer warns about them). *ret (an array of *ret_count records;
+// free each with rill__batch_record__free_unpacked, then the array with
+// rl_free) is written only on RL_OK. No log is an empty one. job is not
+// checked (the caller's rules for job names apply); errors are ZooKeeper's.
+rl_err rl_batch_log_zk_read(rl_zk *zk, const char *job, unsigned mask, size_t max,
+    Rill__BatchRecord ***ret, size_t *ret_count, char *errbuf, size_t errlen);
 // rl_batch_log_close closes log; NULL is a no-op.
 void rl_batch_log_close(rl_batch_log *log);
 

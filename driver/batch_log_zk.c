@@ -92,26 +92,10 @@ append(char *errbuf, size_t errlen, const char *text)
 		snprintf(errbuf + used, errlen - used, "%s", text);
 }
 
-static char *path_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static char *
-path_printf(const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	int n = vsnprintf(NULL, 0, fmt, ap);
-	va_end(ap);
-	char *s = rl_malloc((size_t)n + 1);
-	va_start(ap, fmt);
-	vsnprintf(s, (size_t)n + 1, fmt, ap);
-	va_end(ap);
-	return s;
-}
-
 static char *
 record_path(const zk_log *l, int64_t t, Rill__BatchRecord__Phase phase)
 {
-	return path_printf("%s/%" PRId64 ".%s", l->z_log, t, rl_checkpoint_phase_name(phase));
+	return rl_strdup_printf("%s/%" PRId64 ".%s", l->z_log, t, rl_checkpoint_phase_name(phase));
 }
 
 static known_done *
@@ -584,6 +568,42 @@ err_list:
 	return rv;
 }
 
+rl_err
+rl_batch_log_zk_read(rl_zk *zk, const char *job, unsigned mask, size_t max,
+    Rill__BatchRecord ***ret, size_t *ret_count, char *errbuf, size_t errlen)
+{
+	// A log without a writer: no epoch, nothing known, no warnings.
+	zk_log       l = { .z_zk = zk, .z_log = rl_strdup_printf("/rill/jobs/%s/log", job) };
+	batch_nodes *v;
+	size_t       n;
+	rl_err       rv;
+	if ((rv = list_batches(&l, &v, &n, errbuf, errlen)) != RL_OK)
+		goto out_log;
+	Rill__BatchRecord **recs = rl_calloc(max + 1, sizeof(*recs));
+	size_t              got = 0;
+	for (size_t i = 0; i < n && got < max; i++) {
+		Rill__BatchRecord *rec;
+		rv = load_batch(&l, v[i].b_time, v[i].b_phases & mask, &rec, NULL, errbuf, errlen);
+		if (rv != RL_OK)
+			goto err_recs;
+		if (rec != NULL)
+			recs[got++] = rec;
+	}
+	*ret = recs;
+	*ret_count = got;
+	goto out_list;
+
+err_recs:
+	for (size_t i = 0; i < got; i++)
+		rill__batch_record__free_unpacked(recs[i], NULL);
+	rl_free(recs);
+out_list:
+	rl_free(v);
+out_log:
+	rl_free(l.z_log);
+	return rv;
+}
+
 static const char *
 zk_where(const void *impl)
 {
@@ -642,8 +662,8 @@ rl_batch_log_open_zk(rl_zk *zk, const char *job, int32_t epoch, int keep,
 	l->z_keep = keep;
 	l->z_warn = warn;
 	l->z_warn_arg = warn_arg;
-	l->z_epoch_path = path_printf("/rill/jobs/%s/epoch", job);
-	l->z_log = path_printf("/rill/jobs/%s/log", job);
+	l->z_epoch_path = rl_strdup_printf("/rill/jobs/%s/epoch", job);
+	l->z_log = rl_strdup_printf("/rill/jobs/%s/log", job);
 	// The log's node is made by the epoch's holder too, so a deposed
 	// leader cannot bring a removed job's nodes back.
 	rl_zk_op ops[] = {

@@ -4,7 +4,6 @@
 #include "driver/election.h"
 
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,23 +56,6 @@ struct rl_election {
 	int               e_pending_head, e_pending_count;
 };
 
-static char *format(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-// format returns a new string (free with rl_free).
-static char *
-format(const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	int len = vsnprintf(NULL, 0, fmt, ap);
-	va_end(ap);
-	char *s = rl_malloc((size_t)(len > 0 ? len : 0) + 1);
-	va_start(ap, fmt);
-	vsnprintf(s, (size_t)(len > 0 ? len : 0) + 1, fmt, ap);
-	va_end(ap);
-	return s;
-}
-
 static void
 push(rl_election *e, rl_election_event_type type, int64_t epoch)
 {
@@ -118,16 +100,17 @@ rl_election_join(
 	}
 	rl_election *e = RL_NEW(rl_election);
 	e->e_zk = zk;
-	e->e_election_dir = format("/rill/jobs/%s/election", config->job);
-	e->e_node_prefix = format("/rill/jobs/%s/election/n_", config->job);
-	e->e_epoch_path = format("/rill/jobs/%s/epoch", config->job);
-	e->e_leader_path = format("/rill/jobs/%s/leader", config->job);
+	e->e_election_dir = rl_strdup_printf("/rill/jobs/%s/election", config->job);
+	e->e_node_prefix = rl_strdup_printf("/rill/jobs/%s/election/n_", config->job);
+	e->e_epoch_path = rl_strdup_printf("/rill/jobs/%s/epoch", config->job);
+	e->e_leader_path = rl_strdup_printf("/rill/jobs/%s/leader", config->job);
 	e->e_url = rl_strdup(config->url != NULL ? config->url : "");
 	e->e_http = config->http != NULL ? rl_strdup(config->http) : NULL;
 	e->e_lease_ms = lease_ms;
 	e->e_state = S_JOINING;
 	e->e_queue = rl_zk_queue_create(zk);
-	char  *data = format("url=%s\nhttp=%s\n", e->e_url, e->e_http != NULL ? e->e_http : "");
+	char *data
+	    = rl_strdup_printf("url=%s\nhttp=%s\n", e->e_url, e->e_http != NULL ? e->e_http : "");
 	rl_err rv = rl_zk_create(zk, e->e_node_prefix, data, strlen(data),
 	    RL_ZK_EPHEMERAL | RL_ZK_SEQUENTIAL, &e->e_node, errbuf, errlen);
 	rl_free(data);
@@ -166,7 +149,7 @@ find_own_node(rl_election *e, char **names, char *errbuf, size_t errlen)
 {
 	int64_t me = rl_zk_session_id(e->e_zk);
 	for (char **n = names; *n != NULL; n++) {
-		char      *path = format("%s/%s", e->e_election_dir, *n);
+		char      *path = rl_strdup_printf("%s/%s", e->e_election_dir, *n);
 		rl_zk_stat st;
 		rl_err     rv = rl_zk_exists(e->e_zk, path, NULL, 0, &st, errbuf, errlen);
 		if (rv == RL_OK && st.ephemeral_owner == me) {
@@ -236,7 +219,7 @@ step(rl_election *e, char *errbuf, size_t errlen)
 	for (int attempt = 0; attempt < 10; attempt++) {
 		rl_err rv;
 		if (e->e_node == NULL && !e->e_create_uncertain) {
-			char *data = format(
+			char *data = rl_strdup_printf(
 			    "url=%s\nhttp=%s\n", e->e_url, e->e_http != NULL ? e->e_http : "");
 			rv = rl_zk_create(e->e_zk, e->e_node_prefix, data, strlen(data),
 			    RL_ZK_EPHEMERAL | RL_ZK_SEQUENTIAL, &e->e_node, errbuf, errlen);
@@ -278,7 +261,7 @@ step(rl_election *e, char *errbuf, size_t errlen)
 			e->e_watching = NULL;
 			return become_leader(e, errbuf, errlen);
 		}
-		char *pred = format("%s/%s", e->e_election_dir, names[at - 1]);
+		char *pred = rl_strdup_printf("%s/%s", e->e_election_dir, names[at - 1]);
 		rl_zk_free_names(names);
 		if (e->e_watch_live && e->e_watching != NULL && strcmp(pred, e->e_watching) == 0) {
 			rl_free(pred); // already watched; its deletion will wake us
@@ -488,9 +471,9 @@ rl_election_query(rl_zk *zk, const char *job, rl_election_view *ret, char *errbu
 		return RL_ERR_INVAL;
 	}
 	rl_election_view view = { 0 };
-	char            *dir = format("/rill/jobs/%s/election", job);
-	char            *epoch_path = format("/rill/jobs/%s/epoch", job);
-	char            *leader_path = format("/rill/jobs/%s/leader", job);
+	char            *dir = rl_strdup_printf("/rill/jobs/%s/election", job);
+	char            *epoch_path = rl_strdup_printf("/rill/jobs/%s/epoch", job);
+	char            *leader_path = rl_strdup_printf("/rill/jobs/%s/leader", job);
 	char           **names = NULL;
 	rl_zk_stat       st;
 	char            *text = NULL;
@@ -517,7 +500,7 @@ rl_election_query(rl_zk *zk, const char *job, rl_election_view *ret, char *errbu
 		goto err_view;
 	view.standby_urls = rl_calloc(count + 1, sizeof(char *));
 	for (size_t i = 1; i < count; i++) {
-		char *path = format("%s/%s", dir, names[i]);
+		char *path = rl_strdup_printf("%s/%s", dir, names[i]);
 		rv = rl_zk_get(zk, path, &text, NULL, errbuf, errlen);
 		rl_free(path);
 		if (rv == RL_ERR_NOENT)

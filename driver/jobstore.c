@@ -4,13 +4,12 @@
 
 #include <ctype.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/alloc.h"
-#include "driver/checkpoint.h"
+#include "driver/batch_log.h"
 
 #define JOBS "/rill/jobs"
 #define ARTIFACTS "/rill/artifacts"
@@ -22,22 +21,6 @@ static const char *const desired_names[] = {
 	[RL_DESIRED_STOP_GRACEFUL] = "stop-graceful",
 };
 #define NDESIRED (sizeof(desired_names) / sizeof(desired_names[0]))
-
-static char *format(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static char *
-format(const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	int len = vsnprintf(NULL, 0, fmt, ap);
-	va_end(ap);
-	char *s = rl_malloc((size_t)(len > 0 ? len : 0) + 1);
-	va_start(ap, fmt);
-	vsnprintf(s, (size_t)(len > 0 ? len : 0) + 1, fmt, ap);
-	va_end(ap);
-	return s;
-}
 
 const char *
 rl_desired_name(rl_desired desired)
@@ -129,7 +112,7 @@ read_artifact(rl_zk *zk, const char *path, const Rill__Artifact *a, unsigned cha
 			rv = RL_ERR_IO;
 			goto err_sha;
 		}
-		char  *chunk_path = format("%s/%s", path, want);
+		char  *chunk_path = rl_strdup_printf("%s/%s", path, want);
 		char  *chunk;
 		size_t len;
 		rv = rl_zk_get(zk, chunk_path, &chunk, &len, errbuf, errlen);
@@ -214,7 +197,7 @@ rl_jobstore_put_artifact(rl_zk *zk, const void *data, size_t len, char sha[RL_SH
 	}
 	char hex[RL_SHA256_HEX_LEN];
 	rl_sha256_hex(data, len, hex);
-	char           *path = format(ARTIFACTS "/%s", hex);
+	char           *path = rl_strdup_printf(ARTIFACTS "/%s", hex);
 	Rill__Artifact *old = NULL;
 	int32_t         version = 0;
 	unsigned char  *node = NULL, *back = NULL;
@@ -256,7 +239,7 @@ rl_jobstore_put_artifact(rl_zk *zk, const void *data, size_t len, char sha[RL_SH
 	for (size_t i = 0; i < chunks; i++) {
 		size_t off = i * RL_ARTIFACT_CHUNK;
 		size_t n = len - off < RL_ARTIFACT_CHUNK ? len - off : RL_ARTIFACT_CHUNK;
-		char  *chunk_path = format("%s/%04zu", path, i);
+		char  *chunk_path = rl_strdup_printf("%s/%04zu", path, i);
 		rv = rl_zk_create(
 		    zk, chunk_path, (const char *)data + off, n, 0, NULL, errbuf, errlen);
 		rl_free(chunk_path);
@@ -284,7 +267,7 @@ rl_err
 rl_jobstore_get_artifact(
     rl_zk *zk, const char *sha, unsigned char **ret, size_t *ret_len, char *errbuf, size_t errlen)
 {
-	char           *path = format(ARTIFACTS "/%s", sha);
+	char           *path = rl_strdup_printf(ARTIFACTS "/%s", sha);
 	Rill__Artifact *a = NULL;
 	int32_t         version;
 	rl_err          rv = get_artifact_node(zk, path, &a, &version, errbuf, errlen);
@@ -310,7 +293,7 @@ rl_jobstore_get_spec(rl_zk *zk, const char *job, Rill__JobSpec **ret, int32_t *r
 	rl_err rv;
 	if ((rv = check_name(job, errbuf, errlen)) != RL_OK)
 		return rv;
-	char      *path = format(JOBS "/%s/spec", job);
+	char      *path = rl_strdup_printf(JOBS "/%s/spec", job);
 	char      *data;
 	size_t     len;
 	rl_zk_stat st;
@@ -342,9 +325,9 @@ rl_jobstore_put(rl_zk *zk, const char *job, Rill__JobSpec *spec, int32_t version
 	rl_err rv;
 	if ((rv = check_name(job, errbuf, errlen)) != RL_OK)
 		return rv;
-	char *dir = format(JOBS "/%s", job);
-	char *spec_path = format("%s/spec", dir);
-	char *desired_path = format("%s/desired", dir);
+	char *dir = rl_strdup_printf(JOBS "/%s", job);
+	char *spec_path = rl_strdup_printf("%s/spec", dir);
+	char *desired_path = rl_strdup_printf("%s/desired", dir);
 	spec->version = RL_JOBSPEC_VERSION;
 	size_t         len = rill__job_spec__get_packed_size(spec);
 	unsigned char *bytes = rl_malloc(len > 0 ? len : 1);
@@ -382,8 +365,8 @@ rl_jobstore_set_desired(rl_zk *zk, const char *job, rl_desired desired, char *er
 	rl_err rv;
 	if ((rv = check_name(job, errbuf, errlen)) != RL_OK)
 		return rv;
-	char       *spec_path = format(JOBS "/%s/spec", job);
-	char       *desired_path = format(JOBS "/%s/desired", job);
+	char       *spec_path = rl_strdup_printf(JOBS "/%s/spec", job);
+	char       *desired_path = rl_strdup_printf(JOBS "/%s/desired", job);
 	const char *state = rl_desired_name(desired);
 	rv = rl_zk_exists(zk, desired_path, NULL, 0, NULL, errbuf, errlen);
 	if (rv == RL_OK || rv == RL_ERR_NOENT) {
@@ -411,7 +394,7 @@ rl_jobstore_get_desired(rl_zk *zk, const char *job, rl_desired *ret, char *errbu
 	rl_err rv;
 	if ((rv = check_name(job, errbuf, errlen)) != RL_OK)
 		return rv;
-	char  *path = format(JOBS "/%s/desired", job);
+	char  *path = rl_strdup_printf(JOBS "/%s/desired", job);
 	char  *data;
 	size_t len;
 	if ((rv = rl_zk_get(zk, path, &data, &len, errbuf, errlen)) == RL_OK) {
@@ -441,7 +424,7 @@ rl_jobstore_jobs(rl_zk *zk, char ***ret, size_t *ret_count, char *errbuf, size_t
 		return rv;
 	size_t out = 0;
 	for (size_t i = 0; i < count; i++) {
-		char *path = format(JOBS "/%s/spec", names[i]);
+		char *path = rl_strdup_printf(JOBS "/%s/spec", names[i]);
 		rv = rl_zk_exists(zk, path, NULL, 0, NULL, errbuf, errlen);
 		rl_free(path);
 		if (rv != RL_OK && rv != RL_ERR_NOENT) {
@@ -461,48 +444,6 @@ rl_jobstore_jobs(rl_zk *zk, char ***ret, size_t *ret_count, char *errbuf, size_t
 
 // ---- the batch log ----
 
-typedef struct log_batch {
-	int64_t  b_time;
-	unsigned b_phases;
-} log_batch;
-
-static int
-cmp_batch_desc(const void *a, const void *b)
-{
-	int64_t ta = ((const log_batch *)a)->b_time, tb = ((const log_batch *)b)->b_time;
-	return ta < tb ? 1 : ta > tb ? -1 : 0;
-}
-
-// Phases in the order a reader prefers them: the most advanced first.
-static const Rill__BatchRecord__Phase read_order[] = {
-	RILL__BATCH_RECORD__PHASE__DONE,
-	RILL__BATCH_RECORD__PHASE__PREPARED,
-	RILL__BATCH_RECORD__PHASE__PLANNED,
-};
-
-// read_record reads one record node; *ret = NULL when it is gone or not a
-// valid record.
-static rl_err
-read_record(rl_zk *zk, const char *log, int64_t t, Rill__BatchRecord__Phase phase,
-    Rill__BatchRecord **ret, char *errbuf, size_t errlen)
-{
-	char  *path = format("%s/%" PRId64 ".%s", log, t, rl_checkpoint_phase_name(phase));
-	char  *data;
-	size_t len;
-	char   why[256];
-	rl_err rv = rl_zk_get(zk, path, &data, &len, errbuf, errlen);
-	rl_free(path);
-	*ret = NULL;
-	if (rv == RL_ERR_NOENT)
-		return RL_OK;
-	if (rv != RL_OK)
-		return rv;
-	*ret = rl_checkpoint_decode(
-	    (const unsigned char *)data, len, t, phase, "node", why, sizeof(why));
-	rl_free(data);
-	return RL_OK;
-}
-
 rl_err
 rl_jobstore_log(rl_zk *zk, const char *job, unsigned mask, size_t max, Rill__BatchRecord ***ret,
     size_t *ret_count, char *errbuf, size_t errlen)
@@ -510,64 +451,7 @@ rl_jobstore_log(rl_zk *zk, const char *job, unsigned mask, size_t max, Rill__Bat
 	rl_err rv;
 	if ((rv = check_name(job, errbuf, errlen)) != RL_OK)
 		return rv;
-	char  *log = format(JOBS "/%s/log", job);
-	char **names = NULL;
-	size_t count = 0;
-	rv = rl_zk_children(zk, log, &names, &count, errbuf, errlen);
-	if (rv == RL_ERR_NOENT) {
-		rv = RL_OK;
-		count = 0;
-	}
-	if (rv != RL_OK) {
-		rl_free(log);
-		return rv;
-	}
-	log_batch *v = rl_calloc(count + 1, sizeof(*v));
-	size_t     n = 0;
-	for (size_t i = 0; i < count; i++) {
-		int64_t                  t;
-		Rill__BatchRecord__Phase phase;
-		if (rl_checkpoint_parse_name(names[i], &t, &phase))
-			v[n++] = (log_batch) { .b_time = t, .b_phases = 1u << phase };
-	}
-	rl_zk_free_names(names);
-	if (n > 0)
-		qsort(v, n, sizeof(*v), cmp_batch_desc);
-	size_t out = 0;
-	for (size_t i = 0; i < n; i++) {
-		if (out > 0 && v[out - 1].b_time == v[i].b_time)
-			v[out - 1].b_phases |= v[i].b_phases;
-		else
-			v[out++] = v[i];
-	}
-	Rill__BatchRecord **recs = rl_calloc(max + 1, sizeof(*recs));
-	size_t              got = 0;
-	for (size_t i = 0; i < out && got < max; i++) {
-		for (size_t k = 0; k < sizeof(read_order) / sizeof(read_order[0]); k++) {
-			unsigned bit = 1u << read_order[k];
-			if ((v[i].b_phases & bit) == 0 || (mask & bit) == 0)
-				continue;
-			Rill__BatchRecord *rec;
-			rv = read_record(zk, log, v[i].b_time, read_order[k], &rec, errbuf, errlen);
-			if (rv != RL_OK)
-				goto err_recs;
-			if (rec != NULL) {
-				recs[got++] = rec;
-				break;
-			}
-		}
-	}
-	rl_free(v);
-	rl_free(log);
-	*ret = recs;
-	*ret_count = got;
-	return RL_OK;
-
-err_recs:
-	rl_jobstore_log_free(recs, got);
-	rl_free(v);
-	rl_free(log);
-	return rv;
+	return rl_batch_log_zk_read(zk, job, mask, max, ret, ret_count, errbuf, errlen);
 }
 
 void

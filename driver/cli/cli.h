@@ -51,6 +51,29 @@ int rl_cmd_kill(const rl_cli_command *cmd, int argc, char **argv);
 // How long a cluster command waits for ZooKeeper to answer at all.
 #define RL_CLI_ZK_CONNECT_MS 10000
 
+// What a cluster command's one operand is, if it takes one.
+typedef enum rl_cli_operand {
+	RL_CLI_NO_OPERAND,
+	RL_CLI_JOB_NAME, // must be a job name (rl_jobstore_valid_name)
+	RL_CLI_JOB_FILE,
+} rl_cli_operand;
+
+// rl_cli_cluster_args parses a cluster command's argv with cl, whose options
+// set *connect from --zk, and checks what every cluster command needs: --zk,
+// and the operand if the command takes one. True when the command goes on,
+// with *ret_operand the operand (not written for RL_CLI_NO_OPERAND: ret_operand
+// may be NULL); false when it
+// ends with exit code *ret_exit (RL_EXIT_OK after --help, RL_EXIT_USAGE after
+// a usage error, said on stderr).
+bool rl_cli_cluster_args(const rl_cmdline *cl, int argc, char **argv, const char *const *connect,
+    rl_cli_operand operand, const char **ret_operand, int *ret_exit);
+
+// rl_cli_job_error says on stderr why a request about job name failed with rv
+// and why: "PROG: no job 'NAME' was submitted to CONNECT" for RL_ERR_NOENT,
+// else "PROG: job NAME: WHY". Returns RL_EXIT_FAILURE.
+int rl_cli_job_error(
+    const char *prog, const char *connect, const char *name, rl_err rv, const char *why);
+
 // rl_cli_zk_connect opens a session to connect for command prog; on
 // failure it prints "PROG: ..." naming connect and returns false.
 bool rl_cli_zk_connect(const char *prog, const char *connect, rl_zk **ret);

@@ -1,16 +1,59 @@
 // SPDX-License-Identifier: Apache-2.0
-// What `rill submit`, `list`, `status` and `kill` share: the ZooKeeper session
-// and how times are shown.
+// What `rill submit`, `list`, `status` and `kill` share: their usage checks,
+// the ZooKeeper session, how job errors and times are shown.
 #include <inttypes.h>
 #include <stdio.h>
 #include <time.h>
 
 #include "common/zk.h"
 #include "driver/cli/cli.h"
+#include "driver/jobstore.h"
 
 // A cluster command's session only has to outlive the command; a short
 // timeout makes the server drop it soon after a command that was killed.
 #define SESSION_MS 10000
+
+bool
+rl_cli_cluster_args(const rl_cmdline *cl, int argc, char **argv, const char *const *connect,
+    rl_cli_operand operand, const char **ret_operand, int *ret_exit)
+{
+	int               first;
+	rl_cmdline_result r = rl_cmdline_parse(cl, argc, argv, &first);
+	if (r != RL_CMDLINE_OK) {
+		*ret_exit = r == RL_CMDLINE_HELP ? RL_EXIT_OK : RL_EXIT_USAGE;
+		return false;
+	}
+	*ret_exit = RL_EXIT_USAGE;
+	if (*connect == NULL) {
+		rl_cmdline_error(cl, "--zk is required");
+		return false;
+	}
+	if (operand == RL_CLI_NO_OPERAND)
+		return true;
+	if (first == argc) {
+		rl_cmdline_error(
+		    cl, "%s is required", operand == RL_CLI_JOB_NAME ? "a job name" : "a job file");
+		return false;
+	}
+	const char *arg = argv[first];
+	if (operand == RL_CLI_JOB_NAME && !rl_jobstore_valid_name(arg)) {
+		rl_cmdline_error(cl, "'%s' is not a job name ([a-z0-9-]{1,64})", arg);
+		return false;
+	}
+	*ret_operand = arg;
+	return true;
+}
+
+int
+rl_cli_job_error(
+    const char *prog, const char *connect, const char *name, rl_err rv, const char *why)
+{
+	if (rv == RL_ERR_NOENT)
+		fprintf(stderr, "%s: no job '%s' was submitted to %s\n", prog, name, connect);
+	else
+		fprintf(stderr, "%s: job %s: %s\n", prog, name, why);
+	return RL_EXIT_FAILURE;
+}
 
 bool
 rl_cli_zk_connect(const char *prog, const char *connect, rl_zk **ret)

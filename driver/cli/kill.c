@@ -32,23 +32,10 @@ rl_cmd_kill(const rl_cli_command *cmd, int argc, char **argv)
 		.opts = optv,
 		.max_operands = 1,
 	};
-	int               first;
-	rl_cmdline_result r = rl_cmdline_parse(&cl, argc, argv, &first);
-	if (r != RL_CMDLINE_OK)
-		return r == RL_CMDLINE_HELP ? RL_EXIT_OK : RL_EXIT_USAGE;
-	if (connect == NULL) {
-		rl_cmdline_error(&cl, "--zk is required");
-		return RL_EXIT_USAGE;
-	}
-	if (first == argc) {
-		rl_cmdline_error(&cl, "a job name is required");
-		return RL_EXIT_USAGE;
-	}
-	const char *name = argv[first];
-	if (!rl_jobstore_valid_name(name)) {
-		rl_cmdline_error(&cl, "'%s' is not a job name ([a-z0-9-]{1,64})", name);
-		return RL_EXIT_USAGE;
-	}
+	const char *name;
+	int         code;
+	if (!rl_cli_cluster_args(&cl, argc, argv, &connect, RL_CLI_JOB_NAME, &name, &code))
+		return code;
 	rl_zk *zk;
 	if (!rl_cli_zk_connect(PROG, connect, &zk))
 		return RL_EXIT_FAILURE;
@@ -58,14 +45,8 @@ rl_cmd_kill(const rl_cli_command *cmd, int argc, char **argv)
 	bool   had = rl_jobstore_get_desired(zk, name, &was, why, sizeof(why)) == RL_OK;
 	rl_err rv = rl_jobstore_set_desired(zk, name, want, why, sizeof(why));
 	rl_zk_close(zk);
-	if (rv == RL_ERR_NOENT) {
-		fprintf(stderr, PROG ": no job '%s' was submitted to %s\n", name, connect);
-		return RL_EXIT_FAILURE;
-	}
-	if (rv != RL_OK) {
-		fprintf(stderr, PROG ": job %s: %s\n", name, why);
-		return RL_EXIT_FAILURE;
-	}
+	if (rv != RL_OK)
+		return rl_cli_job_error(PROG, connect, name, rv, why);
 	printf("%s: desired %s (was %s); its progress is kept for a later 'rill submit'\n", name,
 	    rl_desired_name(want), had ? rl_desired_name(was) : "-");
 	return RL_EXIT_OK;

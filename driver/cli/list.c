@@ -120,21 +120,16 @@ rl_cmd_list(const rl_cli_command *cmd, int argc, char **argv)
 		.opts = optv,
 		.max_operands = 0,
 	};
-	int               first;
-	rl_cmdline_result r = rl_cmdline_parse(&cl, argc, argv, &first);
-	if (r != RL_CMDLINE_OK)
-		return r == RL_CMDLINE_HELP ? RL_EXIT_OK : RL_EXIT_USAGE;
-	if (connect == NULL) {
-		rl_cmdline_error(&cl, "--zk is required");
-		return RL_EXIT_USAGE;
-	}
+	int code;
+	if (!rl_cli_cluster_args(&cl, argc, argv, &connect, RL_CLI_NO_OPERAND, NULL, &code))
+		return code;
 	rl_zk *zk;
 	if (!rl_cli_zk_connect(PROG, connect, &zk))
 		return RL_EXIT_FAILURE;
+	code = RL_EXIT_FAILURE;
 	char   why[1024];
 	char **names;
 	size_t count;
-	int    code = RL_EXIT_FAILURE;
 	rl_err rv = rl_jobstore_jobs(zk, &names, &count, why, sizeof(why));
 	if (rv != RL_OK) {
 		fprintf(stderr, PROG ": %s\n", why);

@@ -129,36 +129,21 @@ rl_cmd_status(const rl_cli_command *cmd, int argc, char **argv)
 		.opts = optv,
 		.max_operands = 1,
 	};
-	int               first;
-	rl_cmdline_result r = rl_cmdline_parse(&cl, argc, argv, &first);
-	if (r != RL_CMDLINE_OK)
-		return r == RL_CMDLINE_HELP ? RL_EXIT_OK : RL_EXIT_USAGE;
-	if (connect == NULL) {
-		rl_cmdline_error(&cl, "--zk is required");
-		return RL_EXIT_USAGE;
-	}
-	if (first == argc) {
-		rl_cmdline_error(&cl, "a job name is required");
-		return RL_EXIT_USAGE;
-	}
-	const char *name = argv[first];
-	if (!rl_jobstore_valid_name(name)) {
-		rl_cmdline_error(&cl, "'%s' is not a job name ([a-z0-9-]{1,64})", name);
-		return RL_EXIT_USAGE;
-	}
+	const char *name;
+	int         code;
+	if (!rl_cli_cluster_args(&cl, argc, argv, &connect, RL_CLI_JOB_NAME, &name, &code))
+		return code;
 	rl_zk *zk;
 	if (!rl_cli_zk_connect(PROG, connect, &zk))
 		return RL_EXIT_FAILURE;
 	char       why[1024];
-	int        code = RL_EXIT_FAILURE;
 	job_status s = { .name = name, .desired = "-" };
 	rl_err     rv = rl_jobstore_get_spec(zk, name, &s.spec, &s.spec_version, why, sizeof(why));
-	if (rv == RL_ERR_NOENT) {
-		fprintf(stderr, PROG ": no job '%s' was submitted to %s\n", name, connect);
+	code = RL_EXIT_FAILURE;
+	if (rv != RL_OK) {
+		rl_cli_job_error(PROG, connect, name, rv, why);
 		goto out_zk;
 	}
-	if (rv != RL_OK)
-		goto err;
 	rl_desired desired;
 	rv = rl_jobstore_get_desired(zk, name, &desired, why, sizeof(why));
 	if (rv == RL_OK)
@@ -187,7 +172,6 @@ err_view:
 	rl_election_view_fini(&s.view);
 err_spec:
 	rill__job_spec__free_unpacked(s.spec, NULL);
-err:
 	fprintf(stderr, PROG ": job %s: %s\n", name, why);
 out_zk:
 	rl_zk_close(zk);

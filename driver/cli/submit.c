@@ -195,24 +195,16 @@ rl_cmd_submit(const rl_cli_command *cmd, int argc, char **argv)
 		  "refused upgrade or a ZooKeeper failure.\n",
 		.max_operands = 1,
 	};
-	int               first;
-	rl_cmdline_result r = rl_cmdline_parse(&cl, argc, argv, &first);
-	if (r != RL_CMDLINE_OK)
-		return r == RL_CMDLINE_HELP ? RL_EXIT_OK : RL_EXIT_USAGE;
-	if (connect == NULL) {
-		rl_cmdline_error(&cl, "--zk is required");
-		return RL_EXIT_USAGE;
-	}
-	if (first == argc) {
-		rl_cmdline_error(&cl, "a job file is required");
-		return RL_EXIT_USAGE;
-	}
+	const char *file;
+	int         code;
+	if (!rl_cli_cluster_args(&cl, argc, argv, &connect, RL_CLI_JOB_FILE, &file, &code))
+		return code;
 	// Everything `rill run` checks before it starts, before ZooKeeper is
 	// touched.
 	char     why[2048];
 	rl_job  *job;
 	rl_plan *plan;
-	rl_err   rv = rl_job_load(argv[first], &job, why, sizeof(why));
+	rl_err   rv = rl_job_load(file, &job, why, sizeof(why));
 	if (rv != RL_OK) {
 		fprintf(stderr, "rill: %s\n", why);
 		return RL_EXIT_USAGE;
@@ -223,7 +215,7 @@ rl_cmd_submit(const rl_cli_command *cmd, int argc, char **argv)
 		return RL_EXIT_USAGE;
 	}
 	rl_plan_destroy(plan);
-	int code = submit(connect, job, artifact);
+	code = submit(connect, job, artifact);
 	rl_job_destroy(job);
 	return code;
 }

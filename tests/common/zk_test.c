@@ -1,8 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // common/zk against a real ZooKeeper server (deploy/zookeeper.sh), started once
-// for all tests of this binary.
+// for all tests of this binary by fixtures/zk_hooks.c.
 #include <criterion/criterion.h>
-#include <criterion/hooks.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
@@ -21,75 +20,13 @@
 #define SESSION_MS 4000
 #define CONNECT_MS 10000
 
-// ---- the server ----
-
-static char zk_dir[4096];
-
-ReportHook(PRE_ALL)(struct criterion_test_set *set)
-{
-	(void)set;
-	const char *src = getenv("RILL_SOURCE_ROOT");
-	if (src == NULL) {
-		fprintf(stderr,
-		    "zk_test: RILL_SOURCE_ROOT is not set: run the tests with meson test\n");
-		return;
-	}
-	const char *base = getenv("TMPDIR") != NULL ? getenv("TMPDIR") : "/tmp";
-	snprintf(zk_dir, sizeof(zk_dir), "%s/rill-test-zk-XXXXXX", base);
-	if (mkdtemp(zk_dir) == NULL) {
-		perror("zk_test: mkdtemp");
-		return;
-	}
-	char cmd[8192], connect[256] = "";
-	snprintf(cmd, sizeof(cmd), "%s/deploy/zookeeper.sh start --dir %s", src, zk_dir);
-	int64_t t0 = rl_mono_ms();
-	FILE   *p = popen(cmd, "r");
-	if (p == NULL || fgets(connect, sizeof(connect), p) == NULL) {
-		fprintf(
-		    stderr, "zk_test: ZooKeeper did not start (see %s/zookeeper.log)\n", zk_dir);
-		if (p != NULL)
-			pclose(p);
-		return;
-	}
-	int rv = pclose(p);
-	connect[strcspn(connect, "\n")] = '\0';
-	if (rv != 0 || connect[0] == '\0') {
-		fprintf(stderr, "zk_test: zookeeper.sh start failed (status %d)\n", rv);
-		return;
-	}
-	setenv("RILL_TEST_ZK", connect, 1);
-	setenv("RILL_TEST_ZK_DIR", zk_dir, 1); // test workers may be new processes
-	fprintf(stderr, "zk_test: ZooKeeper at %s (%s), up in %lld ms\n", connect, zk_dir,
-	    (long long)(rl_mono_ms() - t0));
-}
-
-ReportHook(POST_ALL)(struct criterion_global_stats *stats)
-{
-	(void)stats;
-	const char *src = getenv("RILL_SOURCE_ROOT");
-	if (src == NULL || zk_dir[0] == '\0')
-		return;
-	rt_sh("%s/deploy/zookeeper.sh stop --dir %s >/dev/null 2>&1", src, zk_dir);
-	if (getenv("RILL_TEST_KEEP") == NULL)
-		rt_sh("rm -rf %s", zk_dir);
-}
-
-// The server's connect string; fails the test when the server did not start.
-static const char *
-server(void)
-{
-	const char *connect = getenv("RILL_TEST_ZK");
-	cr_assert_not_null(connect, "ZooKeeper did not start (see the hook's message above)");
-	return connect;
-}
-
 static rl_zk *
 session(void)
 {
 	char   err[512] = "";
 	rl_zk *zk = NULL;
-	rl_err rv = rl_zk_connect(server(), SESSION_MS, CONNECT_MS, &zk, err, sizeof(err));
-	cr_assert_eq(rv, RL_OK, "connect %s: %s: %s", server(), rl_errname(rv), err);
+	rl_err rv = rl_zk_connect(rt_zk(), SESSION_MS, CONNECT_MS, &zk, err, sizeof(err));
+	cr_assert_eq(rv, RL_OK, "connect %s: %s: %s", rt_zk(), rl_errname(rv), err);
 	cr_assert_not_null(zk);
 	return zk;
 }
@@ -228,7 +165,7 @@ Test(zk, get_of_missing_node_is_noent_with_path)
 	rl_err rv = rl_zk_get(zk, "/t-missing/node", &value, &len, err, sizeof(err));
 	cr_assert_eq(rv, RL_ERR_NOENT, "%s: %s", rl_errname(rv), err);
 	cr_assert_not_null(strstr(err, "/t-missing/node"), "message names the path: %s", err);
-	cr_assert_not_null(strstr(err, server()), "message names the server: %s", err);
+	cr_assert_not_null(strstr(err, rt_zk()), "message names the server: %s", err);
 	cr_assert_str_eq(value, "untouched", "out-parameters are written only on success");
 	cr_assert_eq(len, 77);
 	rl_zk_close(zk);
@@ -355,7 +292,7 @@ Test(zk, chroot_is_created_and_confines_paths)
 {
 	char chroot[128], conn[512], path[256];
 	snprintf(chroot, sizeof(chroot), "/rill-test-%d/deep/er", (int)getpid());
-	snprintf(conn, sizeof(conn), "%s%s", server(), chroot);
+	snprintf(conn, sizeof(conn), "%s%s", rt_zk(), chroot);
 	rl_zk *plain = session();
 	char   top[128];
 	snprintf(top, sizeof(top), "/rill-test-%d", (int)getpid());
@@ -476,7 +413,7 @@ Test(zk, several_servers_and_root_chroot_are_accepted)
 {
 	char conn[512], err[512] = "";
 	// A dead server first in the list: the client moves on to the live one.
-	snprintf(conn, sizeof(conn), "127.0.0.1:%d,%s/", dead_port(), server());
+	snprintf(conn, sizeof(conn), "127.0.0.1:%d,%s/", dead_port(), rt_zk());
 	rl_zk *zk = NULL;
 	rl_err rv = rl_zk_connect(conn, SESSION_MS, CONNECT_MS, &zk, err, sizeof(err));
 	cr_assert_eq(rv, RL_OK, "connect %s: %s: %s", conn, rl_errname(rv), err);
@@ -512,7 +449,7 @@ Test(zk, server_restart_keeps_the_session, .timeout = 60)
 	rl_zk *zk = session();
 	set_ok(zk, "/t-restart", "before", 6);
 	const char *src = getenv("RILL_SOURCE_ROOT"), *dir = getenv("RILL_TEST_ZK_DIR");
-	const char *port = strrchr(server(), ':') + 1;
+	const char *port = strrchr(rt_zk(), ':') + 1;
 	cr_assert_eq(rt_sh("%s/deploy/zookeeper.sh stop --dir %s >/dev/null 2>&1", src, dir), 0);
 
 	// While the server is down, reads fail soon, as timeouts.
@@ -548,13 +485,10 @@ Test(zk, server_restart_keeps_the_session, .timeout = 60)
 // expired, 4 a write after expiry was not RL_ERR_CLOSED.
 Test(zk, stopped_client_sees_its_session_expire, .timeout = 60)
 {
-	const char *conn = server();
+	const char *conn = rt_zk();
 	int         ready[2];
-	cr_assert_eq(pipe(ready), 0);
-	pid_t child = fork();
-	cr_assert_geq(child, 0);
+	pid_t       child = rt_fork_ready(ready);
 	if (child == 0) {
-		close(ready[0]);
 		char   err[512] = "";
 		rl_zk *zk = NULL;
 		if (rl_zk_connect(conn, 1000, CONNECT_MS, &zk, err, sizeof(err)) != RL_OK) {
@@ -579,15 +513,7 @@ Test(zk, stopped_client_sees_its_session_expire, .timeout = 60)
 		rl_zk_close(zk);
 		_exit(code);
 	}
-	close(ready[1]);
-	char    c;
-	ssize_t n = read(ready[0], &c, 1);
-	close(ready[0]);
-	if (n != 1) {
-		int status;
-		waitpid(child, &status, 0);
-		cr_assert_fail("the child did not connect (exit %d)", WEXITSTATUS(status));
-	}
+	rt_child_ready(ready, child, "connect");
 	kill(child, SIGSTOP);
 	rl_sleep_ms(3500); // session timeout 1000 ms, ticks of 500 ms
 	kill(child, SIGCONT);
@@ -884,19 +810,6 @@ Test(zk, multi_checked_by_an_epoch_version_applies_all_or_nothing)
 
 // ---- session state and the lease clock ----
 
-// server_signal sends sig to the test's ZooKeeper server.
-static void
-server_signal(int sig)
-{
-	char  path[4200];
-	char *pid;
-	snprintf(path, sizeof(path), "%s/zookeeper.pid", getenv("RILL_TEST_ZK_DIR"));
-	pid = rt_read(path, NULL);
-	cr_assert_not_null(pid, "no %s", path);
-	cr_assert_eq(kill((pid_t)atoi(pid), sig), 0, "kill %s", pid);
-	free(pid);
-}
-
 Test(zk, stopped_server_suspends_the_session_and_stalls_the_lease_clock, .timeout = 60)
 {
 	rl_zk       *zk = session();
@@ -912,7 +825,7 @@ Test(zk, stopped_server_suspends_the_session_and_stalls_the_lease_clock, .timeou
 	rl_zk_event ev = { 0 };
 	while (rl_zk_queue_wait(q, 0, &ev))
 		rl_zk_event_fini(&ev);
-	server_signal(SIGSTOP);
+	rt_zk_signal(SIGSTOP);
 	int64_t stopped = rl_mono_ms();
 	// The client gives up on the connection after 2/3 of the timeout.
 	bool        got = rl_zk_queue_wait(q, SESSION_MS, &ev);
@@ -921,7 +834,7 @@ Test(zk, stopped_server_suspends_the_session_and_stalls_the_lease_clock, .timeou
 	rl_zk_state state = rl_zk_session_state(zk);
 	rl_sleep_ms(300);
 	int64_t heard_later = rl_zk_last_heard_ms(zk);
-	server_signal(SIGCONT);
+	rt_zk_signal(SIGCONT);
 
 	cr_assert(got, "no session event within %d ms of the server stopping", SESSION_MS);
 	cr_assert_eq(ev.type, RL_ZK_EV_SESSION);

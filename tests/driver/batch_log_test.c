@@ -18,9 +18,9 @@
 #include "driver/batch_log.h"
 #include "driver/election.h"
 #include "tests/fixtures/fixture.h"
+#include "tests/fixtures/records.h"
 
 #define CONNECT_MS 10000
-#define MAX_WARNINGS 256
 #define MAX_NAMES 4096
 
 static rl_zk *
@@ -37,27 +37,11 @@ session(void)
 // ---- a log and what it warned about ----
 
 typedef struct {
-	size_t n;
-	char   path[MAX_WARNINGS][512];
-	char   why[MAX_WARNINGS][256];
-} warnings;
-
-static void
-collect(void *arg, const char *path, const char *why)
-{
-	warnings *w = arg;
-	cr_assert_lt(w->n, MAX_WARNINGS, "too many warnings");
-	snprintf(w->path[w->n], sizeof(w->path[0]), "%s", path);
-	snprintf(w->why[w->n], sizeof(w->why[0]), "%s", why);
-	w->n++;
-}
-
-typedef struct {
 	rl_zk        *zk;
 	const char   *job;
 	char          log_path[256];
 	int32_t       epoch;
-	warnings      warn;
+	rt_warnings   warn;
 	rl_batch_log *log;
 } env;
 
@@ -82,7 +66,7 @@ open_log(env *e, int32_t epoch, int keep)
 	char          err[512] = "";
 	rl_batch_log *log = NULL;
 	rl_err        rv = rl_batch_log_open_zk(
-	           e->zk, e->job, epoch, keep, collect, &e->warn, &log, err, sizeof(err));
+	           e->zk, e->job, epoch, keep, rt_collect, &e->warn, &log, err, sizeof(err));
 	cr_assert_eq(
 	    rv, RL_OK, "open %s at epoch %d: %s: %s", e->job, (int)epoch, rl_errname(rv), err);
 	return log;
@@ -212,99 +196,20 @@ children(env *e, char *buf, size_t len)
 	rl_zk_free_names(names);
 }
 
-static void
-put_be32(unsigned char *p, uint32_t v)
-{
-	p[0] = (unsigned char)(v >> 24);
-	p[1] = (unsigned char)(v >> 16);
-	p[2] = (unsigned char)(v >> 8);
-	p[3] = (unsigned char)v;
-}
-
-// frame_record packs rec as is and frames it as a checkpoint file is.
-static unsigned char *
-frame_record(const Rill__BatchRecord *rec, size_t *ret_len)
-{
-	size_t         len = rill__batch_record__get_packed_size(rec);
-	unsigned char *buf = malloc(16 + len + 1);
-	rill__batch_record__pack(rec, buf + 16);
-	memcpy(buf, "RILLCKP1", 8);
-	put_be32(buf + 8, (uint32_t)len);
-	put_be32(buf + 12, rl_crc32c(buf + 16, len));
-	*ret_len = 16 + len;
-	return buf;
-}
-
 // ---- records ----
 
 Test(batch_log, round_trip_keeps_every_field_as_checkpoint_bytes)
 {
 	env e;
 	env_open(&e, "roundtrip", 3);
-	Rill__SplitRange r0 = RILL__SPLIT_RANGE__INIT, r1 = RILL__SPLIT_RANGE__INIT;
-	r0.kind = "kafka";
-	r0.id = "words/0";
-	r0.from = 100;
-	r0.until = 250;
-	r1.kind = "memory";
-	r1.id = "words/7";
-	r1.from = 42;
-	r1.until = 42;
-	r1.opaque.data = (uint8_t *)"op\0aque";
-	r1.opaque.len = 7;
-	Rill__SplitRange *ranges[] = { &r0, &r1 };
-	int64_t           pending[] = { 1700000001000, 1700000002000 };
-	Rill__StateRef    s0 = RILL__STATE_REF__INIT;
-	s0.stage = 2;
-	s0.partition = 5;
-	s0.snapshot_batch_ms = 1700000000000;
-	s0.path = "state/2/5/1700000000000";
-	Rill__StateRef    *states[] = { &s0 };
-	Rill__StatefulStep st = RILL__STATEFUL_STEP__INIT;
-	st.index = 3;
-	st.op = "update_state_by_key";
-	st.fn = "sum";
-	st.fingerprint = 0xDEADBEEFCAFEF00Dull;
-	st.line = 12;
-	st.col = 5;
-	Rill__StatefulStep *steps[] = { &st };
-	Rill__RateState     rate = RILL__RATE_STATE__INIT;
-	rate.latest_rate = 1234.5;
-	rate.latest_error = -0.25;
-	rate.latest_time_ms = 1700000001500;
-	rate.first_run = true;
-	Rill__SinkCommit c0 = RILL__SINK_COMMIT__INIT;
-	c0.stage = 4;
-	c0.partition = 1;
-	c0.id = "rill-wordcount-4-1";
-	Rill__SinkCommit *commits[] = { &c0 };
-
-	Rill__BatchRecord rec = RILL__BATCH_RECORD__INIT;
-	rec.phase = RILL__BATCH_RECORD__PHASE__DONE;
-	rec.job = "wordcount";
-	rec.spec_hash = 0x0123456789ABCDEFull;
-	rec.batch_time_ms = 1700000002000;
-	rec.batch_interval_ms = 1000;
-	rec.n_splits = 2;
-	rec.splits = ranges;
-	rec.n_pending_batch_ms = 2;
-	rec.pending_batch_ms = pending;
-	rec.shuffle_partitions = 8;
-	rec.n_state = 1;
-	rec.state = states;
-	rec.n_stateful_steps = 1;
-	rec.stateful_steps = steps;
-	rec.state_fingerprint = 77;
-	rec.rate = &rate;
-	rec.n_sink_commits = 1;
-	rec.sink_commits = commits;
-	rec.records = 9001;
-	rec.state_read_ms = 17;
+	rt_full_record f;
+	rt_full_record_init(&f);
+	f.rec.state_read_ms = 17;
 
 	char err[512] = "";
-	cr_assert_eq(rl_batch_log_write(e.log, &rec, err, sizeof(err)), RL_OK, "%s", err);
-	cr_expect_eq(rec.format_version, 2);
-	cr_expect_gt(rec.written_ms, 0);
+	cr_assert_eq(rl_batch_log_write(e.log, &f.rec, err, sizeof(err)), RL_OK, "%s", err);
+	cr_expect_eq(f.rec.format_version, 2);
+	cr_expect_gt(f.rec.written_ms, 0);
 
 	// The node holds a checkpoint file's bytes.
 	size_t         len;
@@ -319,53 +224,7 @@ Test(batch_log, round_trip_keeps_every_field_as_checkpoint_bytes)
 
 	Rill__BatchRecord *got = latest_of(e.log);
 	cr_assert_not_null(got);
-	cr_expect_eq(got->format_version, 2);
-	cr_expect_eq(got->phase, RILL__BATCH_RECORD__PHASE__DONE);
-	cr_expect_str_eq(got->job, "wordcount");
-	cr_expect_eq(got->spec_hash, 0x0123456789ABCDEFull);
-	cr_expect_eq(got->batch_time_ms, 1700000002000);
-	cr_expect_eq(got->batch_interval_ms, 1000);
-	cr_expect_eq(got->n_ranges, 0);
-	cr_assert_eq(got->n_splits, 2);
-	cr_expect_str_eq(got->splits[0]->kind, "kafka");
-	cr_expect_str_eq(got->splits[0]->id, "words/0");
-	cr_expect_str_eq(got->splits[1]->kind, "memory");
-	cr_expect_str_eq(got->splits[1]->id, "words/7");
-	cr_expect_eq(got->splits[0]->from, 100);
-	cr_expect_eq(got->splits[0]->until, 250);
-	cr_expect_eq(got->splits[0]->opaque.len, 0);
-	cr_expect_eq(got->splits[1]->from, 42);
-	cr_expect_eq(got->splits[1]->until, 42);
-	cr_assert_eq(got->splits[1]->opaque.len, 7);
-	cr_expect_eq(memcmp(got->splits[1]->opaque.data, "op\0aque", 7), 0);
-	cr_assert_eq(got->n_pending_batch_ms, 2);
-	cr_expect_eq(got->pending_batch_ms[0], 1700000001000);
-	cr_expect_eq(got->pending_batch_ms[1], 1700000002000);
-	cr_expect_eq(got->shuffle_partitions, 8);
-	cr_assert_eq(got->n_state, 1);
-	cr_expect_eq(got->state[0]->stage, 2);
-	cr_expect_eq(got->state[0]->partition, 5);
-	cr_expect_eq(got->state[0]->snapshot_batch_ms, 1700000000000);
-	cr_expect_str_eq(got->state[0]->path, "state/2/5/1700000000000");
-	cr_assert_eq(got->n_stateful_steps, 1);
-	cr_expect_eq(got->stateful_steps[0]->index, 3);
-	cr_expect_str_eq(got->stateful_steps[0]->op, "update_state_by_key");
-	cr_expect_str_eq(got->stateful_steps[0]->fn, "sum");
-	cr_expect_eq(got->stateful_steps[0]->fingerprint, 0xDEADBEEFCAFEF00Dull);
-	cr_expect_eq(got->stateful_steps[0]->line, 12);
-	cr_expect_eq(got->stateful_steps[0]->col, 5);
-	cr_expect_eq(got->state_fingerprint, 77);
-	cr_assert_not_null(got->rate);
-	cr_expect_eq(got->rate->latest_rate, 1234.5);
-	cr_expect_eq(got->rate->latest_error, -0.25);
-	cr_expect_eq(got->rate->latest_time_ms, 1700000001500);
-	cr_expect(got->rate->first_run);
-	cr_assert_eq(got->n_sink_commits, 1);
-	cr_expect_eq(got->sink_commits[0]->stage, 4);
-	cr_expect_eq(got->sink_commits[0]->partition, 1);
-	cr_expect_str_eq(got->sink_commits[0]->id, "rill-wordcount-4-1");
-	cr_expect_eq(got->written_ms, rec.written_ms);
-	cr_expect_eq(got->records, 9001);
+	rt_full_record_expect(got, &f.rec);
 	cr_expect_eq(got->state_read_ms, 17);
 	rill__batch_record__free_unpacked(got, NULL);
 	cr_expect_eq(e.warn.n, 0);
@@ -444,13 +303,13 @@ Test(batch_log, corrupt_nodes_are_skipped_with_a_warning_naming_them)
 	rec.batch_time_ms = 2000;
 	rec.job = "wordcount";
 	size_t         len;
-	unsigned char *good = frame_record(&rec, &len);
+	unsigned char *good = rt_frame_record(&rec, &len);
 	expect_skipped("corrupt-short", good, len - 3, "torn: length says");
 	good[len - 1] ^= 0x40;
 	expect_skipped("corrupt-crc", good, len, "CRC32C mismatch (stored 0x");
 	free(good);
 	rec.batch_time_ms = 1000;
-	good = frame_record(&rec, &len);
+	good = rt_frame_record(&rec, &len);
 	expect_skipped("corrupt-batch", good, len, "names batch 2000 but holds 1000");
 	free(good);
 }
@@ -540,9 +399,9 @@ same_latest(rl_batch_log *dir, rl_batch_log *zk, size_t at)
 
 // warned_names lists the distinct last components of w's paths, sorted.
 static void
-warned_names(const warnings *w, char *buf, size_t len)
+warned_names(const rt_warnings *w, char *buf, size_t len)
 {
-	const char *names[MAX_WARNINGS];
+	const char *names[RT_MAX_WARNINGS];
 	size_t      n = 0;
 	for (size_t i = 0; i < w->n; i++) {
 		const char *slash = strrchr(w->path[i], '/');
@@ -570,10 +429,11 @@ run_both(const char *job, int keep, const step *steps, size_t nsteps)
 	snprintf(dir, sizeof(dir), "/tmp/rill-blog-test-XXXXXX");
 	cr_assert_not_null(mkdtemp(dir));
 	snprintf(batches, sizeof(batches), "%s/batches", dir);
-	warnings      dir_warn = { 0 };
+	rt_warnings   dir_warn = { 0 };
 	rl_batch_log *dlog = NULL;
 	cr_assert_eq(
-	    rl_batch_log_open_dir(dir, keep, collect, &dir_warn, &dlog, err, sizeof(err)), RL_OK);
+	    rl_batch_log_open_dir(dir, keep, rt_collect, &dir_warn, &dlog, err, sizeof(err)),
+	    RL_OK);
 	static char in_dir[65536], in_zk[65536];
 	for (size_t i = 0; i < nsteps; i++) {
 		const step *s = &steps[i];
@@ -788,7 +648,7 @@ Test(batch_log, deposed_writer_gets_stale_epoch_and_the_log_is_unchanged)
 	// its done record prunes as usual.
 	rl_batch_log *stale = NULL;
 	rl_err        rv = rl_batch_log_open_zk(
-	           e.zk, e.job, e.epoch, 1, collect, &e.warn, &stale, err, sizeof(err));
+	           e.zk, e.job, e.epoch, 1, rt_collect, &e.warn, &stale, err, sizeof(err));
 	cr_expect_eq(rv, RL_ERR_STALE_EPOCH, "%s: %s", rl_errname(rv), err);
 	cr_expect_null(stale);
 	rl_batch_log *fresh = open_log(&e, newer, 1);
@@ -821,10 +681,10 @@ Test(batch_log, leader_deposed_by_an_election_cannot_write)
 	cr_assert_eq(rl_election_poll(b, 5000, &ev), RL_OK);
 	cr_assert_eq(ev.type, RL_ELECTION_STANDBY);
 
-	warnings      w = { 0 };
+	rt_warnings   w = { 0 };
 	rl_batch_log *la = NULL, *lb = NULL;
-	rv = rl_batch_log_open_zk(
-	    za, "elected", (int32_t)rl_election_epoch(a), 10, collect, &w, &la, err, sizeof(err));
+	rv = rl_batch_log_open_zk(za, "elected", (int32_t)rl_election_epoch(a), 10, rt_collect, &w,
+	    &la, err, sizeof(err));
 	cr_assert_eq(rv, RL_OK, "%s", err);
 	cr_assert_eq(try_put(la, 1000, DN, err, sizeof(err)), RL_OK, "%s", err);
 	cr_assert_eq(try_put(la, 2000, PL, err, sizeof(err)), RL_OK, "%s", err);
@@ -834,7 +694,7 @@ Test(batch_log, leader_deposed_by_an_election_cannot_write)
 	cr_assert_eq(rl_election_poll(b, 5000, &ev), RL_OK);
 	cr_assert_eq(ev.type, RL_ELECTION_ELECTED);
 	rv = rl_batch_log_open_zk(
-	    zb, "elected", (int32_t)ev.epoch, 10, collect, &w, &lb, err, sizeof(err));
+	    zb, "elected", (int32_t)ev.epoch, 10, rt_collect, &w, &lb, err, sizeof(err));
 	cr_assert_eq(rv, RL_OK, "%s", err);
 	Rill__BatchRecord *rec = latest_of(lb);
 	cr_assert_not_null(rec);

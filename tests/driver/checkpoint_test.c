@@ -16,30 +16,13 @@
 #include "common/fsutil.h"
 #include "common/time.h"
 #include "driver/checkpoint.h"
-
-#define MAX_WARNINGS 64
-
-typedef struct {
-	size_t n;
-	char   path[MAX_WARNINGS][4096];
-	char   why[MAX_WARNINGS][256];
-} warnings;
-
-static void
-collect(void *arg, const char *path, const char *why)
-{
-	warnings *w = arg;
-	cr_assert_lt(w->n, MAX_WARNINGS, "too many warnings");
-	snprintf(w->path[w->n], sizeof(w->path[0]), "%s", path);
-	snprintf(w->why[w->n], sizeof(w->why[0]), "%s", why);
-	w->n++;
-}
+#include "tests/fixtures/records.h"
 
 // Each test works in its own directory under /tmp.
 typedef struct {
 	char           dir[64];
 	char           batches[128];
-	warnings       warn;
+	rt_warnings    warn;
 	rl_checkpoint *ckp;
 } env;
 
@@ -51,7 +34,8 @@ env_open(env *e, int keep)
 	cr_assert_not_null(mkdtemp(e->dir), "mkdtemp: %s", strerror(errno));
 	snprintf(e->batches, sizeof(e->batches), "%s/batches", e->dir);
 	char   err[512] = "";
-	rl_err rv = rl_checkpoint_open(e->dir, keep, collect, &e->warn, &e->ckp, err, sizeof(err));
+	rl_err rv
+	    = rl_checkpoint_open(e->dir, keep, rt_collect, &e->warn, &e->ckp, err, sizeof(err));
 	cr_assert_eq(rv, RL_OK, "open %s: %s", e->dir, err);
 }
 
@@ -136,40 +120,6 @@ read_raw(env *e, const char *name, size_t *ret_len)
 }
 
 static void
-put_be32(unsigned char *p, uint32_t v)
-{
-	p[0] = (unsigned char)(v >> 24);
-	p[1] = (unsigned char)(v >> 16);
-	p[2] = (unsigned char)(v >> 8);
-	p[3] = (unsigned char)v;
-}
-
-// frame wraps payload in the documented header with a correct length and CRC.
-static unsigned char *
-frame(const void *payload, size_t len, size_t *ret_len)
-{
-	unsigned char *buf = malloc(16 + len + 1);
-	memcpy(buf, "RILLCKP1", 8);
-	put_be32(buf + 8, (uint32_t)len);
-	put_be32(buf + 12, rl_crc32c(payload, len));
-	memcpy(buf + 16, payload, len);
-	*ret_len = 16 + len;
-	return buf;
-}
-
-// frame_record packs rec as is (no format_version default) and frames it.
-static unsigned char *
-frame_record(const Rill__BatchRecord *rec, size_t *ret_len)
-{
-	size_t         len = rill__batch_record__get_packed_size(rec);
-	unsigned char *payload = malloc(len + 1);
-	rill__batch_record__pack(rec, payload);
-	unsigned char *buf = frame(payload, len, ret_len);
-	free(payload);
-	return buf;
-}
-
-static void
 expect_one_warning(env *e, const char *name, const char *reason)
 {
 	char path[256];
@@ -219,7 +169,7 @@ valid_done(size_t *ret_len)
 	rec.batch_time_ms = 2000;
 	rec.job = "wordcount";
 	rec.records = 12345;
-	return frame_record(&rec, ret_len);
+	return rt_frame_record(&rec, ret_len);
 }
 
 // Reference CRC32C, one bit at a time (reflected polynomial 0x82F63B78).
@@ -290,122 +240,20 @@ Test(checkpoint, round_trip_keeps_every_field)
 {
 	env e;
 	env_open(&e, 3);
-	Rill__SplitRange r0 = RILL__SPLIT_RANGE__INIT, r1 = RILL__SPLIT_RANGE__INIT;
-	r0.kind = "kafka";
-	r0.id = "words/0";
-	r0.from = 100;
-	r0.until = 250;
-	r1.kind = "memory";
-	r1.id = "words/7";
-	r1.from = 42;
-	r1.until = 42;
-	r1.opaque.data = (uint8_t *)"op\0aque";
-	r1.opaque.len = 7;
-	Rill__SplitRange *ranges[] = { &r0, &r1 };
-	int64_t           pending[] = { 1700000001000, 1700000002000 };
-	Rill__StateRef    s0 = RILL__STATE_REF__INIT;
-	s0.stage = 2;
-	s0.partition = 5;
-	s0.snapshot_batch_ms = 1700000000000;
-	s0.path = "state/2/5/1700000000000";
-	Rill__StateRef    *states[] = { &s0 };
-	Rill__StatefulStep st = RILL__STATEFUL_STEP__INIT;
-	st.index = 3;
-	st.op = "update_state_by_key";
-	st.fn = "sum";
-	st.fingerprint = 0xDEADBEEFCAFEF00Dull;
-	st.line = 12;
-	st.col = 5;
-	Rill__StatefulStep *steps[] = { &st };
-	Rill__RateState     rate = RILL__RATE_STATE__INIT;
-	rate.latest_rate = 1234.5;
-	rate.latest_error = -0.25;
-	rate.latest_time_ms = 1700000001500;
-	rate.first_run = true;
-	Rill__SinkCommit c0 = RILL__SINK_COMMIT__INIT;
-	c0.stage = 4;
-	c0.partition = 1;
-	c0.id = "rill-wordcount-4-1";
-	Rill__SinkCommit *commits[] = { &c0 };
-
-	Rill__BatchRecord rec = RILL__BATCH_RECORD__INIT;
-	rec.phase = RILL__BATCH_RECORD__PHASE__DONE;
-	rec.job = "wordcount";
-	rec.spec_hash = 0x0123456789ABCDEFull;
-	rec.batch_time_ms = 1700000002000;
-	rec.batch_interval_ms = 1000;
-	rec.n_splits = 2;
-	rec.splits = ranges;
-	rec.n_pending_batch_ms = 2;
-	rec.pending_batch_ms = pending;
-	rec.shuffle_partitions = 8;
-	rec.n_state = 1;
-	rec.state = states;
-	rec.n_stateful_steps = 1;
-	rec.stateful_steps = steps;
-	rec.state_fingerprint = 77;
-	rec.rate = &rate;
-	rec.n_sink_commits = 1;
-	rec.sink_commits = commits;
-	rec.records = 9001;
+	rt_full_record f;
+	rt_full_record_init(&f);
 
 	int64_t before = rl_now_ms();
 	char    err[512] = "";
-	cr_assert_eq(rl_checkpoint_write(e.ckp, &rec, err, sizeof(err)), RL_OK, "%s", err);
+	cr_assert_eq(rl_checkpoint_write(e.ckp, &f.rec, err, sizeof(err)), RL_OK, "%s", err);
 	int64_t after = rl_now_ms();
-	cr_expect_eq(rec.format_version, 2);
-	cr_expect(rec.written_ms >= before && rec.written_ms <= after);
+	cr_expect_eq(f.rec.format_version, 2);
+	cr_expect(f.rec.written_ms >= before && f.rec.written_ms <= after);
 
 	Rill__BatchRecord *got = NULL;
 	cr_assert_eq(rl_checkpoint_read(e.ckp, 1700000002000, &got, err, sizeof(err)), RL_OK);
 	cr_assert_not_null(got);
-	cr_expect_eq(got->format_version, 2);
-	cr_expect_eq(got->phase, RILL__BATCH_RECORD__PHASE__DONE);
-	cr_expect_str_eq(got->job, "wordcount");
-	cr_expect_eq(got->spec_hash, 0x0123456789ABCDEFull);
-	cr_expect_eq(got->batch_time_ms, 1700000002000);
-	cr_expect_eq(got->batch_interval_ms, 1000);
-	cr_expect_eq(got->n_ranges, 0);
-	cr_assert_eq(got->n_splits, 2);
-	cr_expect_str_eq(got->splits[0]->kind, "kafka");
-	cr_expect_str_eq(got->splits[0]->id, "words/0");
-	cr_expect_str_eq(got->splits[1]->kind, "memory");
-	cr_expect_str_eq(got->splits[1]->id, "words/7");
-	cr_expect_eq(got->splits[0]->from, 100);
-	cr_expect_eq(got->splits[0]->until, 250);
-	cr_expect_eq(got->splits[0]->opaque.len, 0);
-	cr_expect_eq(got->splits[1]->from, 42);
-	cr_expect_eq(got->splits[1]->until, 42);
-	cr_assert_eq(got->splits[1]->opaque.len, 7);
-	cr_expect_eq(memcmp(got->splits[1]->opaque.data, "op\0aque", 7), 0);
-	cr_assert_eq(got->n_pending_batch_ms, 2);
-	cr_expect_eq(got->pending_batch_ms[0], 1700000001000);
-	cr_expect_eq(got->pending_batch_ms[1], 1700000002000);
-	cr_expect_eq(got->shuffle_partitions, 8);
-	cr_assert_eq(got->n_state, 1);
-	cr_expect_eq(got->state[0]->stage, 2);
-	cr_expect_eq(got->state[0]->partition, 5);
-	cr_expect_eq(got->state[0]->snapshot_batch_ms, 1700000000000);
-	cr_expect_str_eq(got->state[0]->path, "state/2/5/1700000000000");
-	cr_assert_eq(got->n_stateful_steps, 1);
-	cr_expect_eq(got->stateful_steps[0]->index, 3);
-	cr_expect_str_eq(got->stateful_steps[0]->op, "update_state_by_key");
-	cr_expect_str_eq(got->stateful_steps[0]->fn, "sum");
-	cr_expect_eq(got->stateful_steps[0]->fingerprint, 0xDEADBEEFCAFEF00Dull);
-	cr_expect_eq(got->stateful_steps[0]->line, 12);
-	cr_expect_eq(got->stateful_steps[0]->col, 5);
-	cr_expect_eq(got->state_fingerprint, 77);
-	cr_assert_not_null(got->rate);
-	cr_expect_eq(got->rate->latest_rate, 1234.5);
-	cr_expect_eq(got->rate->latest_error, -0.25);
-	cr_expect_eq(got->rate->latest_time_ms, 1700000001500);
-	cr_expect(got->rate->first_run);
-	cr_assert_eq(got->n_sink_commits, 1);
-	cr_expect_eq(got->sink_commits[0]->stage, 4);
-	cr_expect_eq(got->sink_commits[0]->partition, 1);
-	cr_expect_str_eq(got->sink_commits[0]->id, "rill-wordcount-4-1");
-	cr_expect_eq(got->written_ms, rec.written_ms);
-	cr_expect_eq(got->records, 9001);
+	rt_full_record_expect(got, &f.rec);
 	rill__batch_record__free_unpacked(got, NULL);
 	cr_expect_eq(e.warn.n, 0);
 	env_close(&e);
@@ -581,13 +429,13 @@ Test(checkpoint, payload_with_valid_crc_that_is_no_batch_record_is_skipped)
 	// 't' (0x74) opens field 14 with wire type 4, which protobuf rejects.
 	const char     junk[] = "this is not a protobuf message";
 	size_t         len;
-	unsigned char *bad = frame(junk, sizeof(junk) - 1, &len);
+	unsigned char *bad = rt_frame(junk, sizeof(junk) - 1, &len);
 	expect_skipped(bad, len, "record does not decode");
 	free(bad);
 	// A never-ending varint.
 	unsigned char ff[16];
 	memset(ff, 0xFF, sizeof(ff));
-	bad = frame(ff, sizeof(ff), &len);
+	bad = rt_frame(ff, sizeof(ff), &len);
 	expect_skipped(bad, len, "record does not decode");
 	free(bad);
 }
@@ -599,11 +447,11 @@ Test(checkpoint, unknown_format_version_is_skipped)
 	rec.phase = RILL__BATCH_RECORD__PHASE__DONE;
 	rec.batch_time_ms = 2000;
 	size_t         len;
-	unsigned char *bad = frame_record(&rec, &len);
+	unsigned char *bad = rt_frame_record(&rec, &len);
 	expect_skipped(bad, len, "unknown format version 9");
 	free(bad);
 	// An empty payload decodes, as format version 0.
-	bad = frame("", 0, &len);
+	bad = rt_frame("", 0, &len);
 	expect_skipped(bad, len, "unknown format version 0");
 	free(bad);
 }
@@ -615,11 +463,11 @@ Test(checkpoint, record_naming_another_phase_is_skipped)
 	rec.phase = RILL__BATCH_RECORD__PHASE__PREPARED;
 	rec.batch_time_ms = 2000;
 	size_t         len;
-	unsigned char *bad = frame_record(&rec, &len);
+	unsigned char *bad = rt_frame_record(&rec, &len);
 	expect_skipped(bad, len, "names phase done but holds prepared");
 	free(bad);
 	rec.phase = (Rill__BatchRecord__Phase)7;
-	bad = frame_record(&rec, &len);
+	bad = rt_frame_record(&rec, &len);
 	expect_skipped(bad, len, "names phase done but holds unknown phase 7");
 	free(bad);
 }
@@ -631,7 +479,7 @@ Test(checkpoint, record_naming_another_batch_is_skipped)
 	rec.phase = RILL__BATCH_RECORD__PHASE__DONE;
 	rec.batch_time_ms = 1000;
 	size_t         len;
-	unsigned char *bad = frame_record(&rec, &len);
+	unsigned char *bad = rt_frame_record(&rec, &len);
 	expect_skipped(bad, len, "names batch 2000 but holds 1000");
 	free(bad);
 }
@@ -977,7 +825,7 @@ Test(checkpoint, format_1_record_reads_as_kafka_splits)
 	rec.ranges = ranges;
 	rec.n_ranges = 2;
 	size_t         len;
-	unsigned char *bytes = frame_record(&rec, &len);
+	unsigned char *bytes = rt_frame_record(&rec, &len);
 	write_raw(&e, "3000.done", bytes, len);
 	free(bytes);
 	Rill__BatchRecord *got = latest(&e);

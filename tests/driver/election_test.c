@@ -1,8 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
-// driver/election against a real ZooKeeper server (deploy/zookeeper.sh), started
-// once for all tests of this binary: one leader at a time, epochs, leases, fencing.
+// driver/election against a real ZooKeeper server (fixtures/zk_hooks.c starts it
+// once for all tests of this binary): one leader at a time, epochs, leases, fencing.
 #include <criterion/criterion.h>
-#include <criterion/hooks.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,71 +17,13 @@
 
 #define CONNECT_MS 10000
 
-// ---- the server ----
-
-static char zk_dir[4096];
-
-ReportHook(PRE_ALL)(struct criterion_test_set *set)
-{
-	(void)set;
-	const char *src = getenv("RILL_SOURCE_ROOT");
-	if (src == NULL) {
-		fprintf(stderr,
-		    "election_test: RILL_SOURCE_ROOT is not set: run the tests with meson test\n");
-		return;
-	}
-	const char *base = getenv("TMPDIR") != NULL ? getenv("TMPDIR") : "/tmp";
-	snprintf(zk_dir, sizeof(zk_dir), "%s/rill-test-election-XXXXXX", base);
-	if (mkdtemp(zk_dir) == NULL) {
-		perror("election_test: mkdtemp");
-		return;
-	}
-	char cmd[8192], connect[256] = "";
-	snprintf(cmd, sizeof(cmd), "%s/deploy/zookeeper.sh start --dir %s", src, zk_dir);
-	FILE *p = popen(cmd, "r");
-	if (p == NULL || fgets(connect, sizeof(connect), p) == NULL) {
-		fprintf(stderr, "election_test: ZooKeeper did not start (see %s/zookeeper.log)\n",
-		    zk_dir);
-		if (p != NULL)
-			pclose(p);
-		return;
-	}
-	int rv = pclose(p);
-	connect[strcspn(connect, "\n")] = '\0';
-	if (rv != 0 || connect[0] == '\0') {
-		fprintf(stderr, "election_test: zookeeper.sh start failed (status %d)\n", rv);
-		return;
-	}
-	setenv("RILL_TEST_ZK", connect, 1);
-	setenv("RILL_TEST_ZK_DIR", zk_dir, 1);
-}
-
-ReportHook(POST_ALL)(struct criterion_global_stats *stats)
-{
-	(void)stats;
-	const char *src = getenv("RILL_SOURCE_ROOT");
-	if (src == NULL || zk_dir[0] == '\0')
-		return;
-	rt_sh("%s/deploy/zookeeper.sh stop --dir %s >/dev/null 2>&1", src, zk_dir);
-	if (getenv("RILL_TEST_KEEP") == NULL)
-		rt_sh("rm -rf %s", zk_dir);
-}
-
-static const char *
-server(void)
-{
-	const char *connect = getenv("RILL_TEST_ZK");
-	cr_assert_not_null(connect, "ZooKeeper did not start (see the hook's message above)");
-	return connect;
-}
-
 static rl_zk *
 session(int session_ms)
 {
 	char   err[512] = "";
 	rl_zk *zk = NULL;
-	rl_err rv = rl_zk_connect(server(), session_ms, CONNECT_MS, &zk, err, sizeof(err));
-	cr_assert_eq(rv, RL_OK, "connect %s: %s: %s", server(), rl_errname(rv), err);
+	rl_err rv = rl_zk_connect(rt_zk(), session_ms, CONNECT_MS, &zk, err, sizeof(err));
+	cr_assert_eq(rv, RL_OK, "connect %s: %s: %s", rt_zk(), rl_errname(rv), err);
 	return zk;
 }
 
@@ -291,19 +232,6 @@ Test(election, a_middle_candidate_leaving_relinks_the_line_and_keeps_the_leader)
 	close_candidate(c, z[2]);
 }
 
-// server_signal sends sig to the test's ZooKeeper server.
-static void
-server_signal(int sig)
-{
-	char  path[4200];
-	char *pid;
-	snprintf(path, sizeof(path), "%s/zookeeper.pid", getenv("RILL_TEST_ZK_DIR"));
-	pid = rt_read(path, NULL);
-	cr_assert_not_null(pid, "no %s", path);
-	cr_assert_eq(kill((pid_t)atoi(pid), sig), 0, "kill %s", pid);
-	free(pid);
-}
-
 Test(election, lease_is_lost_before_the_session_could_expire_and_regained_after, .timeout = 60)
 {
 	// A lease well inside the client's own 2/3 disconnect timer: the lease, not
@@ -318,12 +246,12 @@ Test(election, lease_is_lost_before_the_session_could_expire_and_regained_after,
 	expect(b, RL_ELECTION_STANDBY, 5000, "b");
 	rl_sleep_ms(500);
 
-	server_signal(SIGSTOP);
+	rt_zk_signal(SIGSTOP);
 	int64_t stopped = rl_mono_ms();
 	rl_err  rv = rl_election_poll(a, SESSION, &ev);
 	int64_t lost_after = rl_mono_ms() - stopped;
 	bool    in_charge = rl_election_in_charge(a);
-	server_signal(SIGCONT);
+	rt_zk_signal(SIGCONT);
 	cr_assert_eq(rv, RL_OK, "a kept its lease %d ms into a stopped server", SESSION);
 	cr_assert_eq(ev.type, RL_ELECTION_LOST, "got %s", event_name(ev.type));
 	cr_assert_eq(ev.epoch, epoch);
@@ -358,18 +286,15 @@ Test(election, paused_leader_is_out_of_charge_when_it_resumes, .timeout = 60)
 	enum { SESSION = 2000 };
 	rl_zk *zb = session(SESSION);
 	fresh_job(zb, "paused");
-	int ready[2];
-	cr_assert_eq(pipe(ready), 0);
-	pid_t child = fork();
-	cr_assert_geq(child, 0);
+	int   ready[2];
+	pid_t child = rt_fork_ready(ready);
 	if (child == 0) {
-		close(ready[0]);
 		char               err[512] = "";
 		rl_zk             *za = NULL;
 		rl_election       *a = NULL;
 		rl_election_config c = { .job = "paused", .url = "tcp://a:1" };
 		rl_election_event  ev;
-		if (rl_zk_connect(server(), SESSION, CONNECT_MS, &za, err, sizeof(err)) != RL_OK
+		if (rl_zk_connect(rt_zk(), SESSION, CONNECT_MS, &za, err, sizeof(err)) != RL_OK
 		    || rl_election_join(za, &c, &a, err, sizeof(err)) != RL_OK
 		    || rl_election_poll(a, 5000, &ev) != RL_OK || ev.type != RL_ELECTION_ELECTED
 		    || write(ready[1], "r", 1) != 1)
@@ -389,15 +314,7 @@ Test(election, paused_leader_is_out_of_charge_when_it_resumes, .timeout = 60)
 		rl_zk_close(za);
 		_exit(code);
 	}
-	close(ready[1]);
-	char    c;
-	ssize_t n = read(ready[0], &c, 1);
-	close(ready[0]);
-	if (n != 1) {
-		int status;
-		waitpid(child, &status, 0);
-		cr_assert_fail("the child did not lead (exit %d)", WEXITSTATUS(status));
-	}
+	rt_child_ready(ready, child, "lead");
 	rl_election *b = join(zb, "paused", "tcp://b:1");
 	expect(b, RL_ELECTION_STANDBY, 5000, "b");
 	kill(child, SIGSTOP);

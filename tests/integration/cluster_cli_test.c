@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 // `rill submit`, `list`, `status` and `kill` as a user runs them, against a
-// real ZooKeeper server (deploy/zookeeper.sh) started once for this binary;
+// real ZooKeeper server (deploy/zookeeper.sh) started once for this binary
+// (fixtures/zk_hooks.c);
 // the test reads and writes the nodes itself to check what the commands did.
 #include <criterion/criterion.h>
-#include <criterion/hooks.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,71 +24,13 @@
 #define T_DONE 1700000000000LL
 #define T_PLANNED 1700000001000LL
 
-// ---- the server ----
-
-static char zk_dir[4096];
-
-ReportHook(PRE_ALL)(struct criterion_test_set *set)
-{
-	(void)set;
-	const char *src = getenv("RILL_SOURCE_ROOT");
-	if (src == NULL) {
-		fprintf(stderr,
-		    "cluster_cli_test: RILL_SOURCE_ROOT is not set: run it with meson "
-		    "test\n");
-		return;
-	}
-	const char *base = getenv("TMPDIR") != NULL ? getenv("TMPDIR") : "/tmp";
-	snprintf(zk_dir, sizeof(zk_dir), "%s/rill-test-cluster-cli-XXXXXX", base);
-	if (mkdtemp(zk_dir) == NULL) {
-		perror("cluster_cli_test: mkdtemp");
-		return;
-	}
-	char cmd[8192], connect[256] = "";
-	snprintf(cmd, sizeof(cmd), "%s/deploy/zookeeper.sh start --dir %s", src, zk_dir);
-	FILE *p = popen(cmd, "r");
-	if (p == NULL || fgets(connect, sizeof(connect), p) == NULL) {
-		fprintf(stderr,
-		    "cluster_cli_test: ZooKeeper did not start (see %s/zookeeper.log)\n", zk_dir);
-		if (p != NULL)
-			pclose(p);
-		return;
-	}
-	int rv = pclose(p);
-	connect[strcspn(connect, "\n")] = '\0';
-	if (rv != 0 || connect[0] == '\0') {
-		fprintf(stderr, "cluster_cli_test: zookeeper.sh start failed (status %d)\n", rv);
-		return;
-	}
-	setenv("RILL_TEST_ZK", connect, 1);
-}
-
-ReportHook(POST_ALL)(struct criterion_global_stats *stats)
-{
-	(void)stats;
-	const char *src = getenv("RILL_SOURCE_ROOT");
-	if (src == NULL || zk_dir[0] == '\0')
-		return;
-	rt_sh("%s/deploy/zookeeper.sh stop --dir %s >/dev/null 2>&1", src, zk_dir);
-	if (getenv("RILL_TEST_KEEP") == NULL)
-		rt_sh("rm -rf %s", zk_dir);
-}
-
-static const char *
-server(void)
-{
-	const char *connect = getenv("RILL_TEST_ZK");
-	cr_assert_not_null(connect, "ZooKeeper did not start (see the hook's message above)");
-	return connect;
-}
-
 static rl_zk *
 session(void)
 {
 	char   err[512] = "";
 	rl_zk *zk = NULL;
-	rl_err rv = rl_zk_connect(server(), 10000, CONNECT_MS, &zk, err, sizeof(err));
-	cr_assert_eq(rv, RL_OK, "connect %s: %s: %s", server(), rl_errname(rv), err);
+	rl_err rv = rl_zk_connect(rt_zk(), 10000, CONNECT_MS, &zk, err, sizeof(err));
+	cr_assert_eq(rv, RL_OK, "connect %s: %s: %s", rt_zk(), rl_errname(rv), err);
 	return zk;
 }
 
@@ -117,7 +59,7 @@ static int
 rill(const char *dir, char **out, char **err, const char *command, const char *args)
 {
 	return rt_sh_capture(
-	    dir, out, err, "%s %s --zk %s %s", rt_bin("rill"), command, server(), args);
+	    dir, out, err, "%s %s --zk %s %s", rt_bin("rill"), command, rt_zk(), args);
 }
 
 static char *
