@@ -359,9 +359,9 @@ rl_election_poll(rl_election *e, int timeout_ms, rl_election_event *ret)
 			e->e_pending_count--;
 			return RL_OK;
 		}
+		// Past the deadline the queue is still drained (without waiting):
+		// a watch that fired must reach advance even with timeout 0.
 		int64_t now = rl_mono_ms();
-		if (now >= deadline)
-			break;
 		int64_t wake = deadline;
 		if (e->e_state == S_LEADER) {
 			int64_t lease_end = rl_zk_last_heard_ms(e->e_zk) + e->e_lease_ms;
@@ -372,7 +372,10 @@ rl_election_poll(rl_election *e, int timeout_ms, rl_election_event *ret)
 		    && now + RETRY_MS < wake)
 			wake = now + RETRY_MS; // the lease or the session may come back
 		rl_zk_event ev;
-		if (rl_zk_queue_wait(e->e_queue, (int)(wake > now ? wake - now : 0), &ev)) {
+		if (!rl_zk_queue_wait(e->e_queue, (int)(wake > now ? wake - now : 0), &ev)) {
+			if (rl_mono_ms() >= deadline)
+				break;
+		} else {
 			if (ev.type == RL_ZK_EV_SESSION) {
 				e->e_dirty = true;
 			} else if (ev.tag == e->e_watch_tag) {

@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
-// rill-driver: the driver daemon. This version runs one job standalone:
-// executors started separately register at --listen.
+// rill-driver: the driver daemon. With --job it runs one job standalone
+// (executors register at --listen); with --zk it hosts every job submitted
+// to ZooKeeper (driver/daemon.c).
 #include <stdio.h>
 
 #include "common/cmdline.h"
 #include "common/log.h"
+#include "driver/daemon.h"
 #include "driver/driver.h"
 
 static void
@@ -13,13 +15,38 @@ stop_driver(void *d)
 	rl_driver_stop(d);
 }
 
-#define CLUSTER_MODE_REFUSED "cluster mode (--zk, --http) is not available in this version"
+static void
+stop_daemon(void *d)
+{
+	rl_daemon_stop(d);
+}
+
+// run_daemon is cluster mode: rill-driver --zk CONNECT --listen URL.
+static int
+run_daemon(const rl_daemon_opts *opts)
+{
+	char       why[1024];
+	rl_daemon *d;
+	if (rl_daemon_create(opts, &d, why, sizeof(why)) != RL_OK) {
+		fprintf(stderr, "rill-driver: %s\n", why);
+		return RL_EXIT_FAILURE;
+	}
+	rl_stop_signals(stop_daemon, d);
+	rl_err rv = rl_daemon_run(d, why, sizeof(why));
+	rl_stop_signals(NULL, NULL);
+	if (rv != RL_OK)
+		fprintf(stderr, "rill-driver: %s\n", why);
+	rl_daemon_destroy(d);
+	return rv == RL_OK ? RL_EXIT_OK : RL_EXIT_FAILURE;
+}
 
 int
 main(int argc, char **argv)
 {
 	const char    *job_path = NULL;
 	rl_driver_opts opts = { .min_executors = 1 };
+	rl_daemon_opts dopts = { 0 };
+	int64_t        session_ms = 10000;
 	const rl_opt   optv[] = {
 		  RL_OPT_STRING("job", &job_path, "FILE", "the job file"),
 		  RL_OPT_STRING("listen", &opts.listen_url, "URL", "where executors register"),
@@ -30,18 +57,25 @@ main(int argc, char **argv)
 		  RL_OPT_FLAG("available-now", &opts.available_now,
 		      "process what the topics hold now, then exit 0"),
 		  RL_OPT_DURATION("for", &opts.run_for_ms, "DUR", "stop gracefully after DUR"),
-		  RL_OPT_REFUSED("zk", "CONNECT", NULL, CLUSTER_MODE_REFUSED),
-		  RL_OPT_REFUSED("http", "IP:PORT", NULL, CLUSTER_MODE_REFUSED),
+		  RL_OPT_STRING("zk", &dopts.zk_connect, "CONNECT",
+		      "cluster mode: host every job submitted to ZooKeeper (not with --job)"),
+		  RL_OPT_DURATION("zk-session-timeout", &session_ms, "DUR",
+		      "the ZooKeeper session timeout asked for (default 10s); a leader's lease is "
+		        "2/3 of the one granted"),
+		  RL_OPT_REFUSED("http", "IP:PORT", NULL, "--http is not available in this version"),
 		  RL_OPT_END,
 	};
 	const rl_cmdline cl = {
 		.prog = "rill-driver",
-		.synopsis = "--job JOB.yaml --listen tcp://IP:PORT [--executors N] "
-		            "[--checkpoint-dir DIR] [--available-now] [--for DUR]",
+		.synopsis
+		= "(--job JOB.yaml | --zk CONNECT) --listen tcp://IP:PORT [--executors N] "
+		  "[--checkpoint-dir DIR] [--available-now] [--for DUR] "
+		  "[--zk-session-timeout DUR]",
 		.about
-		= "Runs one job's batches; executors register with it at --listen\n"
-		  "(rill-executor --driver URL). Cluster mode (--zk, --http) is not in this\n"
-		  "version.\n",
+		= "With --job, runs one job's batches; executors register with it at --listen\n"
+		  "(rill-executor --driver URL). With --zk, hosts every job submitted with\n"
+		  "`rill submit`: one driver leads each job, the others stand by, and the\n"
+		  "executors are those announced in ZooKeeper (rill-executor --zk).\n",
 		.opts = optv,
 	};
 	int first;
@@ -49,6 +83,31 @@ main(int argc, char **argv)
 	rl_cmdline_result r = rl_cmdline_parse(&cl, argc, argv, &first);
 	if (r != RL_CMDLINE_OK)
 		return r == RL_CMDLINE_HELP ? RL_EXIT_OK : RL_EXIT_USAGE;
+	if (dopts.zk_connect != NULL) {
+		if (job_path != NULL) {
+			rl_cmdline_error(&cl,
+			    "--job and --zk exclude each other: run one job, or host the "
+			    "jobs submitted to ZooKeeper");
+			return RL_EXIT_USAGE;
+		}
+		if (opts.listen_url == NULL) {
+			rl_cmdline_error(&cl, "--zk needs --listen");
+			return RL_EXIT_USAGE;
+		}
+		if (opts.checkpoint_dir != NULL || opts.available_now || opts.run_for_ms > 0) {
+			rl_cmdline_error(&cl,
+			    "--checkpoint-dir, --available-now and --for go with --job, not --zk");
+			return RL_EXIT_USAGE;
+		}
+		if (session_ms > 600000) {
+			rl_cmdline_error(&cl, "--zk-session-timeout is at most 10m");
+			return RL_EXIT_USAGE;
+		}
+		dopts.listen_url = opts.listen_url;
+		dopts.zk_session_timeout_ms = (int)session_ms;
+		dopts.min_executors = opts.min_executors;
+		return run_daemon(&dopts);
+	}
 	if (job_path == NULL || opts.listen_url == NULL) {
 		rl_cmdline_error(&cl, "--job and --listen are required");
 		return RL_EXIT_USAGE;

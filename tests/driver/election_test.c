@@ -156,6 +156,28 @@ Test(election, two_candidates_one_leads_the_other_stands_by)
 	rl_zk_close(zq);
 }
 
+// A host that polls many elections with timeout 0 (the daemon) must still
+// see a watch that fired: poll drains the election's queue without waiting.
+Test(election, poll_without_waiting_sees_the_predecessor_go)
+{
+	rl_zk *za = session(3000), *zb = session(3000);
+	fresh_job(za, "nowait");
+	rl_election *a = join(za, "nowait", "tcp://a:1");
+	expect(a, RL_ELECTION_ELECTED, 5000, "a");
+	rl_election *b = join(zb, "nowait", "tcp://b:1");
+	expect(b, RL_ELECTION_STANDBY, 5000, "b");
+	close_candidate(a, za);
+	rl_election_event ev = { .type = RL_ELECTION_NONE };
+	int64_t           deadline = rl_mono_ms() + 5000;
+	while (rl_election_poll(b, 0, &ev) != RL_OK) {
+		cr_assert_lt(rl_mono_ms(), deadline, "b never saw a go polling with timeout 0");
+		rl_sleep_ms(10);
+	}
+	cr_assert_eq(ev.type, RL_ELECTION_ELECTED, "got %s", event_name(ev.type));
+	cr_assert_eq(ev.epoch, 2);
+	close_candidate(b, zb);
+}
+
 Test(election, each_candidate_watches_only_its_predecessor)
 {
 	rl_zk *z[3] = { session(3000), session(3000), session(3000) };

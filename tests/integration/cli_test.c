@@ -99,7 +99,7 @@ Test(cli, options_not_in_this_version_and_stray_arguments_exit_2)
 	cr_assert_eq(rt_sh_capture(dir, &o, &e, "%s --job j.yaml --listen tcp://127.0.0.1:0 --zk z",
 	                 rt_bin("rill-driver")),
 	    2);
-	cr_assert_not_null(strstr(e, "rill-driver: cluster mode (--zk, --http)"), "%s", e);
+	cr_assert_not_null(strstr(e, "rill-driver: --job and --zk exclude each other"), "%s", e);
 	cr_assert_eq(rt_sh_capture(dir, &o, &e, "%s --job j.yaml", rt_bin("rill-driver")), 2);
 	cr_assert_not_null(strstr(e, "--job and --listen are required"), "%s", e);
 	cr_assert_eq(
