@@ -60,13 +60,12 @@ char *
 rl_strdup_printf(const char *fmt, ...)
 {
 	va_list ap;
+	char   *s;
 	va_start(ap, fmt);
-	int len = vsnprintf(NULL, 0, fmt, ap);
+	int len = vasprintf(&s, fmt, ap);
 	va_end(ap);
-	char *s = rl_malloc((size_t)(len > 0 ? len : 0) + 1);
-	va_start(ap, fmt);
-	vsnprintf(s, (size_t)(len > 0 ? len : 0) + 1, fmt, ap);
-	va_end(ap);
+	if (len < 0)
+		oom(strlen(fmt)); // the one way vasprintf fails with a valid format
 	return s;
 }
 
