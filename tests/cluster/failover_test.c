@@ -387,3 +387,99 @@ Test(failover, leader_sigkilled_ten_times_under_load_stays_exact, .init = bed_in
 	    SESSION_TIMEOUT, TRIALS, (took[TRIALS / 2 - 1] + took[TRIALS / 2]) / 2,
 	    took[TRIALS - 1]);
 }
+
+#define JOBS 10
+
+// (f) Ten jobs on two drivers; the one that leads most of them is
+// SIGKILLed: all ten go on on the other, each one's counts exact.
+Test(failover, ten_jobs_move_to_the_surviving_driver, .init = bed_init, .timeout = 150)
+{
+	fjob jobs[JOBS];
+	for (int i = 0; i < JOBS; i++) {
+		char name[32];
+		snprintf(name, sizeof(name), "fo-many-%d", i);
+		jobs[i] = make_job(name, 1);
+		const char *corpus = rt_path(jobs[i].dir, "corpus.txt");
+		rt_make_corpus(corpus, 600, 100 + i);
+		rt_reference_counts(corpus, jobs[i].want);
+		// Half before the kill, half after.
+		cr_assert_eq(rt_sh("cd %s && head -n 300 corpus.txt > first && tail -n +301"
+		                   " corpus.txt > second",
+		                 jobs[i].dir),
+		    0);
+		rt_produce_lines(name, rt_path(jobs[i].dir, "first"));
+	}
+	spawn_executors();
+	spawn_driver(2);
+	spawn_driver(3);
+	for (int i = 0; i < JOBS; i++)
+		submit(&jobs[i]);
+	int led[4] = { 0 };
+	for (int i = 0; i < JOBS; i++) {
+		int h = wait_leader(jobs[i].name, 30000);
+		cr_assert_geq(wait_done(h, jobs[i].name, 0, 30000), 0,
+		    "host%d leads %s but did no batch:\n%s", h, jobs[i].name,
+		    rt_host_log(h, "driver"));
+		led[h]++;
+	}
+	int victim = led[2] >= led[3] ? 2 : 3, survivor = 5 - victim;
+	fprintf(stderr, "10 jobs: host2 leads %d, host3 leads %d; killing host%d\n", led[2], led[3],
+	    victim);
+	int64_t killed = kill_driver(victim), last = killed;
+	for (int i = 0; i < JOBS; i++) {
+		int64_t done = wait_done(survivor, jobs[i].name, killed, 20000);
+		cr_assert_geq(done, 0, "%s did not go on on host%d:\n%s", jobs[i].name, survivor,
+		    rt_host_log(survivor, "driver"));
+		last = done > last ? done : last;
+	}
+	fprintf(stderr,
+	    "10 jobs: all had a batch done on host%d %" PRId64 " ms after host%d's SIGKILL\n",
+	    survivor, last - killed, victim);
+	cr_assert_lt(last - killed, FAILOVER_BOUND_MS);
+	for (int i = 0; i < JOBS; i++)
+		rt_produce_lines(jobs[i].name, rt_path(jobs[i].dir, "second"));
+	for (int i = 0; i < JOBS; i++)
+		wait_exact(&jobs[i], 30000);
+	no_sanitizer_reports();
+}
+
+// (g) `rill kill --graceful` while records flow: the job stops on a done
+// batch and writes nothing more; `rill submit` of the same job resumes it,
+// and no record is counted twice or lost.
+Test(failover, graceful_kill_then_submit_resumes_exactly, .init = bed_init, .timeout = 120)
+{
+	fjob j = make_job("fo-resume", 2);
+	spawn_executors();
+	spawn_driver(2);
+	producer_start(&j, 2000, 31, 60);
+	submit(&j);
+	cr_assert_eq(wait_leader(j.name, 30000), 2);
+	char needle[160];
+	snprintf(needle, sizeof(needle), "msg=\"batch done\" job=%s ", j.name);
+	cr_assert(rt_wait_log(2, "driver", needle, 5, 30000), "no batches:\n%s",
+	    rt_host_log(2, "driver"));
+
+	char *err;
+	int   rv = rill(j.dir, &err, "kill --zk %s %s --graceful", rt_cluster_zk(), j.name);
+	cr_assert_eq(rv, 0, "rill kill exited %d: %s", rv, err);
+	snprintf(needle, sizeof(needle), "msg=\"stopped as desired\" job=%s ", j.name);
+	cr_assert(rt_wait_log(2, "driver", needle, 1, 15000), "the job did not stop:\n%s",
+	    rt_host_log(2, "driver"));
+	cr_assert_not_null(strstr(rt_host_log(2, "driver"), "result=\"ok\""),
+	    "the graceful stop did not end on a done batch:\n%s", rt_host_log(2, "driver"));
+	// Stopped: no batch is written while the producer goes on.
+	char *before, *after, *e;
+	cr_assert_eq(rt_sh_capture(j.dir, &before, &e, "ls %s", j.out), 0);
+	sleep_ms(1500);
+	cr_assert_eq(rt_sh_capture(j.dir, &after, &e, "ls %s", j.out), 0);
+	cr_assert_str_eq(after, before, "batches were written after the stop");
+
+	submit(&j);
+	snprintf(needle, sizeof(needle), "msg=\"leading\" job=%s ", j.name);
+	cr_assert(rt_wait_log(2, "driver", needle, 2, 15000), "the job did not run again:\n%s",
+	    rt_host_log(2, "driver"));
+	sleep_ms(1000);
+	producer_stop(&j);
+	wait_exact(&j, 30000);
+	no_sanitizer_reports();
+}
