@@ -84,6 +84,7 @@ bed_init(void)
 			    "rill kill %s: %s", name, err);
 		p += 6;
 	}
+	rt_sh("rm -rf %s", dir);
 }
 
 static void
@@ -386,6 +387,7 @@ Test(failover, leader_sigkilled_ten_times_under_load_stays_exact, .init = bed_in
 	    " trials): median %" PRId64 " ms, max %" PRId64 " ms\n",
 	    SESSION_TIMEOUT, TRIALS, (took[TRIALS / 2 - 1] + took[TRIALS / 2]) / 2,
 	    took[TRIALS - 1]);
+	rt_sh("rm -rf %s", j.dir); // kept only when the test fails
 }
 
 #define JOBS 10
@@ -441,6 +443,8 @@ Test(failover, ten_jobs_move_to_the_surviving_driver, .init = bed_init, .timeout
 	for (int i = 0; i < JOBS; i++)
 		wait_exact(&jobs[i], 30000);
 	no_sanitizer_reports();
+	for (int i = 0; i < JOBS; i++)
+		rt_sh("rm -rf %s", jobs[i].dir);
 }
 
 // (g) `rill kill --graceful` while records flow: the job stops on a done
@@ -482,4 +486,5 @@ Test(failover, graceful_kill_then_submit_resumes_exactly, .init = bed_init, .tim
 	producer_stop(&j);
 	wait_exact(&j, 30000);
 	no_sanitizer_reports();
+	rt_sh("rm -rf %s", j.dir);
 }
