@@ -1,0 +1,490 @@
+// SPDX-License-Identifier: Apache-2.0
+// Cluster mode's failover on real hosts (deploy/cluster.sh): ZooKeeper and
+// Kafka on host 1, `rill-driver --zk` on hosts 2 and 3, `rill-executor --zk`
+// on hosts 4 to 6, a producer on host 7; leaders SIGKILLed while input flows,
+// 10 jobs moving off a dead driver, kill --graceful then submit; word counts
+// exact against tr | sort | uniq -c of what was produced.
+#include <assert.h>
+#include <criterion/criterion.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "tests/fixtures/cluster.h"
+#include "tests/fixtures/fixture.h"
+
+#define DRIVER_PORT 7070
+#define SESSION_TIMEOUT "2s"
+#define PRODUCER_HOST 7
+#define TRIALS 10
+// A failover must be done within this (session timeout 2 s); a generous
+// bound so that a slow moment of this machine does not fail the test.
+#define FAILOVER_BOUND_MS 10000
+
+static_assert(RT_CLUSTER_HOSTS >= PRODUCER_HOST, "failover_test needs 7 hosts");
+
+static int64_t
+now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void
+sleep_ms(int ms)
+{
+	nanosleep(
+	    &(struct timespec) { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L }, NULL);
+}
+
+// rill runs `rill ARGS` (printf-style) from this namespace and returns its
+// exit status; its stderr goes to *err.
+static int rill(const char *dir, char **err, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int
+rill(const char *dir, char **err, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	char *args;
+	if (vasprintf(&args, fmt, ap) < 0)
+		abort();
+	va_end(ap);
+	char *out;
+	int   rv = rt_sh_capture(dir, &out, err, "%s %s", rt_bin("rill"), args);
+	free(args);
+	return rv;
+}
+
+// bed_init is each test's .init: a clean bed (rt_cluster_reset) and no job
+// of an earlier test left to run.
+static void
+bed_init(void)
+{
+	rt_cluster_reset();
+	const char *dir = rt_tmpdir("failover-init");
+	char       *out, *err;
+	cr_assert_eq(rt_sh_capture(dir, &out, &err, "%s list --zk %s --json", rt_bin("rill"),
+	                 rt_cluster_zk()),
+	    0, "rill list: %s", err);
+	// Every "name" of the JSON array is stopped.
+	for (const char *p = out; (p = strstr(p, "\"name\"")) != NULL;) {
+		char name[128];
+		if (sscanf(p, "\"name\": \"%127[^\"]\"", name) == 1
+		    || sscanf(p, "\"name\":\"%127[^\"]\"", name) == 1)
+			cr_assert_eq(rill(dir, &err, "kill --zk %s %s", rt_cluster_zk(), name), 0,
+			    "rill kill %s: %s", name, err);
+		p += 6;
+	}
+	rt_sh("rm -rf %s", dir);
+}
+
+static void
+spawn_executors(void)
+{
+	for (int h = 4; h <= 6; h++)
+		cr_assert_eq(rt_cluster("spawn",
+		                 "host%d --name executor -- %s --zk %s --listen tcp://%s:0"
+		                 " --id host%d --cores 2",
+		                 h, rt_bin("rill-executor"), rt_cluster_zk(), rt_host_addr(h), h),
+		    0, "cannot spawn the executor on host%d", h);
+}
+
+// spawn_driver starts the driver daemon on host h (info log: its batches)
+// and waits until it hosts the jobs.
+static void
+spawn_driver(int h)
+{
+	cr_assert_eq(rt_cluster("spawn",
+	                 "host%d --name driver -- env RILL_LOG_LEVEL=info %s --zk %s"
+	                 " --listen tcp://%s:%d --zk-session-timeout %s",
+	                 h, rt_bin("rill-driver"), rt_cluster_zk(), rt_host_addr(h), DRIVER_PORT,
+	                 SESSION_TIMEOUT),
+	    0, "cannot spawn the driver on host%d", h);
+	cr_assert(rt_wait_log(h, "driver", "msg=\"hosting submitted jobs\"", 1, 15000),
+	    "the driver on host%d did not start:\n%s", h, rt_host_log(h, "driver"));
+}
+
+static pid_t
+driver_pid(int h)
+{
+	char file[64];
+	snprintf(file, sizeof(file), "host%d/driver.pid", h);
+	char *text = rt_read(rt_path(rt_cluster_dir(), file), NULL);
+	cr_assert_not_null(text, "no pid of host%d's driver", h);
+	pid_t pid = (pid_t)atoi(text);
+	free(text);
+	return pid;
+}
+
+// kill_driver SIGKILLs host h's driver and returns when it is gone; returns
+// the time of the kill.
+static int64_t
+kill_driver(int h)
+{
+	pid_t   pid = driver_pid(h);
+	int64_t at = now_ms();
+	cr_assert_eq(kill(pid, SIGKILL), 0, "kill host%d's driver (pid %d)", h, (int)pid);
+	int rv = rt_cluster("wait", "host%d --name driver --timeout 10", h);
+	cr_assert_eq(rv, 128 + SIGKILL, "host%d's driver ended with %d, not SIGKILL", h, rv);
+	return at;
+}
+
+// line_ts gives the time of a logfmt line's "ts=" (ms since the epoch, UTC).
+static int64_t
+line_ts(const char *line)
+{
+	struct tm tm = { 0 };
+	int       ms = 0;
+	cr_assert_eq(sscanf(line, "ts=%d-%d-%dT%d:%d:%d.%dZ", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+	                 &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &ms),
+	    7, "no ts= at %.80s", line);
+	tm.tm_year -= 1900;
+	tm.tm_mon -= 1;
+	return (int64_t)timegm(&tm) * 1000 + ms;
+}
+
+// line_of gives the start of the line that holds p.
+static const char *
+line_of(const char *log, const char *p)
+{
+	while (p > log && p[-1] != '\n')
+		p--;
+	return p;
+}
+
+// first_done gives the time of the first "batch done" line of job in host
+// h's driver log that comes after its "leading" line for the job and is not
+// earlier than since; -1 if there is none yet.
+static int64_t
+first_done(int h, const char *job, int64_t since)
+{
+	const char *log = rt_host_log(h, "driver");
+	char        leading[160], done[160];
+	snprintf(leading, sizeof(leading), "msg=\"leading\" job=%s ", job);
+	snprintf(done, sizeof(done), "msg=\"batch done\" job=%s ", job);
+	const char *p = strstr(log, leading);
+	if (p == NULL)
+		return -1;
+	while ((p = strstr(p, done)) != NULL) {
+		int64_t ts = line_ts(line_of(log, p));
+		if (ts >= since)
+			return ts;
+		p++;
+	}
+	return -1;
+}
+
+// wait_done waits up to timeout_ms for first_done and returns it (-1: none).
+static int64_t
+wait_done(int h, const char *job, int64_t since, int timeout_ms)
+{
+	for (int waited = 0; waited <= timeout_ms; waited += 50) {
+		int64_t ts = first_done(h, job, since);
+		if (ts >= 0)
+			return ts;
+		sleep_ms(50);
+	}
+	return -1;
+}
+
+static bool
+leads(int h, const char *job)
+{
+	char needle[160];
+	snprintf(needle, sizeof(needle), "msg=\"leading\" job=%s ", job);
+	return strstr(rt_host_log(h, "driver"), needle) != NULL;
+}
+
+// wait_leader waits until host 2's or host 3's driver leads job; returns it.
+static int
+wait_leader(const char *job, int timeout_ms)
+{
+	for (int waited = 0; waited <= timeout_ms; waited += 50) {
+		for (int h = 2; h <= 3; h++)
+			if (leads(h, job))
+				return h;
+		sleep_ms(50);
+	}
+	cr_assert_fail("no driver leads %s:\nhost2:\n%s", job, rt_host_log(2, "driver"));
+	return 0;
+}
+
+// A job: its directory, topic, corpus and reference, its job file.
+typedef struct fjob {
+	char        name[64];
+	const char *dir;
+	const char *job; // dir/job.yaml
+	const char *out; // dir/out, the files sink
+	const char *want; // dir/want.tsv
+} fjob;
+
+static fjob
+make_job(const char *name, int partitions)
+{
+	fjob j;
+	snprintf(j.name, sizeof(j.name), "%s", name);
+	j.dir = rt_tmpdir(name);
+	j.out = rt_path(j.dir, "out");
+	j.want = rt_path(j.dir, "want.tsv");
+	rt_topic(name, partitions);
+	j.job = rt_write(j.dir, "job.yaml",
+	    "name: %s\n"
+	    "batch: 200ms\n"
+	    "source:\n"
+	    "  kafka:\n"
+	    "    brokers: %s\n"
+	    "    topics: [%s]\n"
+	    "pipeline:\n"
+	    "  - flat_map: words\n"
+	    "  - map_values: one\n"
+	    "  - reduce_by_key: sum\n"
+	    "sink:\n"
+	    "  files: {path: %s}\n",
+	    name, rt_kafka(), name, j.out);
+	return j;
+}
+
+static void
+submit(const fjob *j)
+{
+	char *err;
+	int   rv = rill(j->dir, &err, "submit --zk %s %s", rt_cluster_zk(), j->job);
+	cr_assert_eq(rv, 0, "rill submit %s exited %d: %s", j->name, rv, err);
+}
+
+// producer_start makes a corpus of `lines` lines (seeded) and spawns on
+// host 7 a producer that writes it to the job's topic 20 lines every 50 ms
+// or so, round and round, until producer_stop or max_s seconds; what it
+// wrote is in dir/produced.txt.
+static void
+producer_start(const fjob *j, int lines, int seed, int max_s)
+{
+	const char *corpus = rt_path(j->dir, "corpus.txt");
+	rt_make_corpus(corpus, lines, seed);
+	cr_assert_eq(rt_sh("mkdir -p %s/chunks && awk -v d=%s/chunks"
+	                   " '{ print > (d \"/c\" int((NR - 1) / 20)) }' %s",
+	                 j->dir, j->dir, corpus),
+	    0);
+	int         chunks = (lines + 19) / 20;
+	const char *script = rt_write(j->dir, "produce.sh",
+	    "d=%s; n=0; end=$(($(date +%%s) + %d))\n"
+	    "while [ ! -e $d/stop ] && [ $(date +%%s) -lt $end ]; do\n"
+	    "  cat $d/chunks/c$((n %% %d)); n=$((n + 1)); sleep 0.05\n"
+	    "done | tee $d/produced.txt | kcat -P -b %s -t %s\n",
+	    j->dir, max_s, chunks, rt_kafka(), j->name);
+	cr_assert_eq(rt_cluster("spawn", "host%d --name producer -- sh %s", PRODUCER_HOST, script),
+	    0, "cannot spawn the producer on host%d", PRODUCER_HOST);
+}
+
+// producer_stop stops the producer, checks that kcat delivered everything
+// and writes the reference counts of what it produced.
+static void
+producer_stop(const fjob *j)
+{
+	rt_write(j->dir, "stop", "%s", "");
+	int rv = rt_cluster("wait", "host%d --name producer --timeout 30", PRODUCER_HOST);
+	cr_assert_eq(
+	    rv, 0, "the producer exited %d:\n%s", rv, rt_host_log(PRODUCER_HOST, "producer"));
+	const char *produced = rt_path(j->dir, "produced.txt");
+	cr_assert_eq(rt_sh("test -s %s", produced), 0, "nothing was produced");
+	rt_reference_counts(produced, j->want);
+}
+
+// wait_exact waits until the sink's totals equal the reference (at most
+// timeout_ms), then checks again a second later: nothing counted twice
+// late, nothing lost.
+static void
+wait_exact(const fjob *j, int timeout_ms)
+{
+	const char *got = rt_path(j->dir, "got.tsv");
+	for (int waited = 0; waited < timeout_ms; waited += 250) {
+		rt_sink_totals(j->out, got);
+		if (rt_sh("cmp -s %s %s", got, j->want) == 0)
+			break;
+		sleep_ms(250);
+	}
+	sleep_ms(1000);
+	rt_sink_totals(j->out, got);
+	rt_assert_same_file(got, j->want);
+}
+
+static void
+no_sanitizer_reports(void)
+{
+	const char *marks[]
+	    = { "ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:" };
+	for (int h = 2; h <= 6; h++) {
+		const char *log = rt_host_log(h, h <= 3 ? "driver" : "executor");
+		for (size_t i = 0; i < sizeof(marks) / sizeof(marks[0]); i++)
+			cr_assert_null(
+			    strstr(log, marks[i]), "sanitizer report on host%d:\n%s", h, log);
+	}
+}
+
+static int
+cmp_ms(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+	return (x > y) - (x < y);
+}
+
+// (a) The leader is SIGKILLed while records flow in, ten times over: each
+// time the stand-by leads and commits a batch within the bound, the killed
+// driver comes back as the stand-by, and the counts end exact.
+Test(failover, leader_sigkilled_ten_times_under_load_stays_exact, .init = bed_init, .timeout = 150)
+{
+	fjob j = make_job("fo-kill", 2);
+	spawn_executors();
+	spawn_driver(2);
+	spawn_driver(3);
+	producer_start(&j, 4000, 23, 90);
+	submit(&j);
+	int leader = wait_leader(j.name, 30000);
+	cr_assert_geq(wait_done(leader, j.name, 0, 30000), 0,
+	    "host%d leads %s but did no batch:\n%s", leader, j.name, rt_host_log(leader, "driver"));
+
+	int64_t took[TRIALS];
+	for (int t = 0; t < TRIALS; t++) {
+		int  standby = leader == 2 ? 3 : 2;
+		char needle[160];
+		snprintf(needle, sizeof(needle), "msg=\"standing by\" job=%s", j.name);
+		cr_assert(rt_wait_log(standby, "driver", needle, 1, 15000),
+		    "trial %d: host%d does not stand by:\n%s", t, standby,
+		    rt_host_log(standby, "driver"));
+		cr_assert(!leads(standby, j.name), "trial %d: host%d leads too:\n%s", t, standby,
+		    rt_host_log(standby, "driver"));
+		int64_t killed = kill_driver(leader);
+		int64_t done = wait_done(standby, j.name, killed, 20000);
+		cr_assert_geq(done, 0, "trial %d: host%d did not take over from host%d:\n%s", t,
+		    standby, leader, rt_host_log(standby, "driver"));
+		took[t] = done - killed;
+		fprintf(stderr,
+		    "failover trial %d: host%d -> host%d, first batch done %" PRId64
+		    " ms after the SIGKILL\n",
+		    t + 1, leader, standby, took[t]);
+		cr_assert_lt(took[t], FAILOVER_BOUND_MS,
+		    "trial %d: %" PRId64 " ms from the SIGKILL to the first batch done", t,
+		    took[t]);
+		spawn_driver(leader);
+		leader = standby;
+	}
+	producer_stop(&j);
+	wait_exact(&j, 60000);
+	no_sanitizer_reports();
+
+	qsort(took, TRIALS, sizeof(took[0]), cmp_ms);
+	fprintf(stderr,
+	    "failover (SIGKILL to the new leader's first batch done, session timeout %s, %d"
+	    " trials): median %" PRId64 " ms, max %" PRId64 " ms\n",
+	    SESSION_TIMEOUT, TRIALS, (took[TRIALS / 2 - 1] + took[TRIALS / 2]) / 2,
+	    took[TRIALS - 1]);
+	rt_sh("rm -rf %s", j.dir); // kept only when the test fails
+}
+
+#define JOBS 10
+
+// (f) Ten jobs on two drivers; the one that leads most of them is
+// SIGKILLed: all ten go on on the other, each one's counts exact.
+Test(failover, ten_jobs_move_to_the_surviving_driver, .init = bed_init, .timeout = 150)
+{
+	fjob jobs[JOBS];
+	for (int i = 0; i < JOBS; i++) {
+		char name[32];
+		snprintf(name, sizeof(name), "fo-many-%d", i);
+		jobs[i] = make_job(name, 1);
+		const char *corpus = rt_path(jobs[i].dir, "corpus.txt");
+		rt_make_corpus(corpus, 600, 100 + i);
+		rt_reference_counts(corpus, jobs[i].want);
+		// Half before the kill, half after.
+		cr_assert_eq(rt_sh("cd %s && head -n 300 corpus.txt > first && tail -n +301"
+		                   " corpus.txt > second",
+		                 jobs[i].dir),
+		    0);
+		rt_produce_lines(name, rt_path(jobs[i].dir, "first"));
+	}
+	spawn_executors();
+	spawn_driver(2);
+	spawn_driver(3);
+	for (int i = 0; i < JOBS; i++)
+		submit(&jobs[i]);
+	int led[4] = { 0 };
+	for (int i = 0; i < JOBS; i++) {
+		int h = wait_leader(jobs[i].name, 30000);
+		cr_assert_geq(wait_done(h, jobs[i].name, 0, 30000), 0,
+		    "host%d leads %s but did no batch:\n%s", h, jobs[i].name,
+		    rt_host_log(h, "driver"));
+		led[h]++;
+	}
+	int victim = led[2] >= led[3] ? 2 : 3, survivor = 5 - victim;
+	fprintf(stderr, "10 jobs: host2 leads %d, host3 leads %d; killing host%d\n", led[2], led[3],
+	    victim);
+	int64_t killed = kill_driver(victim), last = killed;
+	for (int i = 0; i < JOBS; i++) {
+		int64_t done = wait_done(survivor, jobs[i].name, killed, 20000);
+		cr_assert_geq(done, 0, "%s did not go on on host%d:\n%s", jobs[i].name, survivor,
+		    rt_host_log(survivor, "driver"));
+		last = done > last ? done : last;
+	}
+	fprintf(stderr,
+	    "10 jobs: all had a batch done on host%d %" PRId64 " ms after host%d's SIGKILL\n",
+	    survivor, last - killed, victim);
+	cr_assert_lt(last - killed, FAILOVER_BOUND_MS);
+	for (int i = 0; i < JOBS; i++)
+		rt_produce_lines(jobs[i].name, rt_path(jobs[i].dir, "second"));
+	for (int i = 0; i < JOBS; i++)
+		wait_exact(&jobs[i], 30000);
+	no_sanitizer_reports();
+	for (int i = 0; i < JOBS; i++)
+		rt_sh("rm -rf %s", jobs[i].dir);
+}
+
+// (g) `rill kill --graceful` while records flow: the job stops on a done
+// batch and writes nothing more; `rill submit` of the same job resumes it,
+// and no record is counted twice or lost.
+Test(failover, graceful_kill_then_submit_resumes_exactly, .init = bed_init, .timeout = 120)
+{
+	fjob j = make_job("fo-resume", 2);
+	spawn_executors();
+	spawn_driver(2);
+	producer_start(&j, 2000, 31, 60);
+	submit(&j);
+	cr_assert_eq(wait_leader(j.name, 30000), 2);
+	char needle[160];
+	snprintf(needle, sizeof(needle), "msg=\"batch done\" job=%s ", j.name);
+	cr_assert(rt_wait_log(2, "driver", needle, 5, 30000), "no batches:\n%s",
+	    rt_host_log(2, "driver"));
+
+	char *err;
+	int   rv = rill(j.dir, &err, "kill --zk %s %s --graceful", rt_cluster_zk(), j.name);
+	cr_assert_eq(rv, 0, "rill kill exited %d: %s", rv, err);
+	snprintf(needle, sizeof(needle), "msg=\"stopped as desired\" job=%s ", j.name);
+	cr_assert(rt_wait_log(2, "driver", needle, 1, 15000), "the job did not stop:\n%s",
+	    rt_host_log(2, "driver"));
+	cr_assert_not_null(strstr(rt_host_log(2, "driver"), "result=\"ok\""),
+	    "the graceful stop did not end on a done batch:\n%s", rt_host_log(2, "driver"));
+	// Stopped: no batch is written while the producer goes on.
+	char *before, *after, *e;
+	cr_assert_eq(rt_sh_capture(j.dir, &before, &e, "ls %s", j.out), 0);
+	sleep_ms(1500);
+	cr_assert_eq(rt_sh_capture(j.dir, &after, &e, "ls %s", j.out), 0);
+	cr_assert_str_eq(after, before, "batches were written after the stop");
+
+	submit(&j);
+	snprintf(needle, sizeof(needle), "msg=\"leading\" job=%s ", j.name);
+	cr_assert(rt_wait_log(2, "driver", needle, 2, 15000), "the job did not run again:\n%s",
+	    rt_host_log(2, "driver"));
+	sleep_ms(1000);
+	producer_stop(&j);
+	wait_exact(&j, 30000);
+	no_sanitizer_reports();
+	rt_sh("rm -rf %s", j.dir);
+}
