@@ -42,6 +42,11 @@ const rl_secret *rl_secret_current(void);
 // and uses it: the daemons' and commands' --secret-file in one call.
 rl_err rl_secret_load_and_use(const char *path, char *errbuf, size_t errlen);
 
+// The help of every command's --secret-file.
+#define RL_SECRET_FILE_HELP                                                                        \
+	"the cluster secret (16 bytes or more, not readable by others): every message "            \
+	"proves it holds it, and peers that do not are refused (docs/operations.md)"
+
 // rl_secret_derive writes hex(HMAC-SHA256(secret, label)) (64 hex digits and
 // a NUL) to out: a password for another system (ZooKeeper's digest) that does
 // not reveal the secret.
