@@ -29,7 +29,8 @@
 	X(CANCELED, 17, "canceled")                                                                \
 	X(NOTSUP, 18, "not supported")                                                             \
 	X(USAGE, 19, "bad usage")                                                                  \
-	X(INTERNAL, 20, "internal error")
+	X(INTERNAL, 20, "internal error")                                                          \
+	X(AUTH, 21, "authentication failed")
 
 typedef enum rl_err {
 #define RL_ERR_ENUM(name, value, text) RL_ERR_##name = value,

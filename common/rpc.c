@@ -19,6 +19,8 @@
 
 #include "common/alloc.h"
 #include "common/log.h"
+#include "common/secret.h"
+#include "common/sha256.h"
 #include "common/time.h"
 
 // ---- framing ----
@@ -75,12 +77,88 @@ rl_frame_encode(Rill__Envelope *env, const void *tail, size_t tail_len, rl_buf *
 	out->b_len += 4 + env_len + tail_len;
 }
 
-// frame_to_nng builds an nng message holding the frame for env (+ tail).
+// ---- authentication (docs/operations.md, "The cluster secret") ----
+//
+// With a secret, the envelope's last AUTH_FIELD_LEN bytes are its auth field
+// (tag, length, MAC), appended to the envelope packed without it; the MAC is
+// HMAC-SHA256(secret, label || be32(length of the envelope without auth) ||
+// that envelope || tail). The label is "rill request" for a request and
+// "rill reply" followed by the request's MAC for a reply (each with its NUL),
+// so a reply answers one request only and a request cannot pass for a reply.
+// The receiver checks the bytes as they came, before it decodes them.
+
+#define AUTH_TAG 0x12 // field 2 (auth), wire type 2 (length-delimited)
+#define AUTH_FIELD_LEN (2 + RL_HMAC_LEN)
+
+static const char request_label[] = "rill request";
+static const char reply_label[] = "rill reply";
+
+// frame_mac computes the MAC of the envelope bytes env[0 .. env_len) and the
+// tail; bind is the request's MAC for a reply, NULL for a request.
+static void
+frame_mac(const rl_secret *secret, const uint8_t *bind, const uint8_t *env, size_t env_len,
+    const void *tail, size_t tail_len, uint8_t out[RL_HMAC_LEN])
+{
+	rl_hmac h;
+	uint8_t be_len[4];
+	rl_hmac_init(&h, secret->s_key, secret->s_len);
+	if (bind == NULL) {
+		rl_hmac_update(&h, request_label, sizeof(request_label));
+	} else {
+		rl_hmac_update(&h, reply_label, sizeof(reply_label));
+		rl_hmac_update(&h, bind, RL_HMAC_LEN);
+	}
+	rl_be32_put(be_len, (uint32_t)env_len);
+	rl_hmac_update(&h, be_len, sizeof(be_len));
+	rl_hmac_update(&h, env, env_len);
+	rl_hmac_update(&h, tail, tail_len);
+	rl_hmac_final(&h, out);
+}
+
+// frame_check checks that the frame data[0 .. len) carries a valid MAC (see
+// above) and writes it to ret_mac. RL_ERR_AUTH with the reason otherwise.
+static rl_err
+frame_check(const rl_secret *secret, const uint8_t *bind, const uint8_t *data, size_t len,
+    uint8_t ret_mac[RL_HMAC_LEN], char *errbuf, size_t errlen)
+{
+	uint32_t env_len = len >= 4 ? rl_be32_get(data) : 0;
+	if (len < 4 || env_len > len - 4 || env_len < AUTH_FIELD_LEN) {
+		snprintf(errbuf, errlen, "authentication failed: a frame of %zu bytes without auth",
+		    len);
+		return RL_ERR_AUTH;
+	}
+	const uint8_t *field = data + 4 + env_len - AUTH_FIELD_LEN;
+	if (field[0] != AUTH_TAG || field[1] != RL_HMAC_LEN) {
+		snprintf(errbuf, errlen,
+		    "authentication failed: the envelope does not end with its auth field "
+		    "(the peer has no cluster secret?)");
+		return RL_ERR_AUTH;
+	}
+	uint8_t want[RL_HMAC_LEN];
+	frame_mac(secret, bind, data + 4, env_len - AUTH_FIELD_LEN, data + 4 + env_len,
+	    len - 4 - env_len, want);
+	if (!rl_hmac_equal(want, field + 2)) {
+		snprintf(errbuf, errlen,
+		    "authentication failed: the MAC does not match (another cluster secret, or "
+		    "the frame was altered)");
+		return RL_ERR_AUTH;
+	}
+	memcpy(ret_mac, field + 2, RL_HMAC_LEN);
+	return RL_OK;
+}
+
+// frame_to_nng builds an nng message holding the frame for env (+ tail). With
+// secret, the frame carries its MAC (bound to bind, the request's MAC, for a
+// reply), also written to ret_mac (may be NULL).
 static int
-frame_to_nng(Rill__Envelope *env, const void *tail, size_t tail_len, nng_msg **ret)
+frame_to_nng(Rill__Envelope *env, const void *tail, size_t tail_len, const rl_secret *secret,
+    const uint8_t *bind, uint8_t *ret_mac, nng_msg **ret)
 {
 	env->version = RL_PROTO_VERSION;
-	size_t   env_len = rill__envelope__get_packed_size(env);
+	env->auth.len = 0; // packed without it: it is appended below
+	env->auth.data = NULL;
+	size_t   body_len = rill__envelope__get_packed_size(env);
+	size_t   env_len = body_len + (secret != NULL ? AUTH_FIELD_LEN : 0);
 	nng_msg *m;
 	int      rv = nng_msg_alloc(&m, 4 + env_len + tail_len);
 	if (rv != 0)
@@ -90,14 +168,79 @@ frame_to_nng(Rill__Envelope *env, const void *tail, size_t tail_len, nng_msg **r
 	rill__envelope__pack(env, p + 4);
 	if (tail_len > 0)
 		memcpy(p + 4 + env_len, tail, tail_len);
+	if (secret != NULL) {
+		uint8_t *field = p + 4 + body_len;
+		field[0] = AUTH_TAG;
+		field[1] = RL_HMAC_LEN;
+		frame_mac(secret, bind, p + 4, body_len, tail, tail_len, field + 2);
+		if (ret_mac != NULL)
+			memcpy(ret_mac, field + 2, RL_HMAC_LEN);
+	}
 	*ret = m;
 	return 0;
 }
 
-// msg_from_nng decodes m into a new rl_msg that owns m; m is freed on error.
-static rl_err
-msg_from_nng(nng_msg *m, rl_msg **ret, char *errbuf, size_t errlen)
+// secret_copy snapshots the process's cluster secret for a new socket.
+static rl_secret *
+secret_copy(void)
 {
+	const rl_secret *cur = rl_secret_current();
+	if (cur == NULL)
+		return NULL;
+	rl_secret *copy = RL_NEW(rl_secret);
+	*copy = *cur;
+	return copy;
+}
+
+static void
+secret_free(rl_secret *secret)
+{
+	if (secret == NULL)
+		return;
+	memset(secret, 0, sizeof(*secret));
+	rl_free(secret);
+}
+
+// reply_refused explains a reply that failed authentication: when it is the
+// peer's own refusal (an ErrorReply), its words are added (unproven).
+static void
+reply_refused(nng_msg *m, const char *why, char *errbuf, size_t errlen)
+{
+	Rill__Envelope *env;
+	const uint8_t  *tail;
+	size_t          tail_len;
+	char            ignored[64];
+	if (rl_frame_decode(
+	        nng_msg_body(m), nng_msg_len(m), &env, &tail, &tail_len, ignored, sizeof(ignored))
+	    != RL_OK) {
+		snprintf(errbuf, errlen, "reply refused: %s", why);
+		return;
+	}
+	if (env->body_case == RILL__ENVELOPE__BODY_ERROR && env->error->message != NULL)
+		snprintf(errbuf, errlen, "reply refused: %s; it says (unproven): %s", why,
+		    env->error->message);
+	else
+		snprintf(errbuf, errlen, "reply refused: %s", why);
+	rill__envelope__free_unpacked(env, NULL);
+}
+
+// msg_from_nng decodes m into a new rl_msg that owns m; m is freed on error.
+// With secret, m must be a reply to the request whose MAC is bind.
+static rl_err
+msg_from_nng(nng_msg *m, const rl_secret *secret, const uint8_t *bind, rl_msg **ret, char *errbuf,
+    size_t errlen)
+{
+	if (secret != NULL) {
+		uint8_t mac[RL_HMAC_LEN];
+		char    why[256];
+		if (frame_check(
+		        secret, bind, nng_msg_body(m), nng_msg_len(m), mac, why, sizeof(why))
+		    != RL_OK) {
+			reply_refused(m, why, errbuf, errlen);
+			nng_msg_free(m);
+			return RL_ERR_AUTH;
+		}
+	}
 	rl_msg *msg = RL_NEW(rl_msg);
 	rl_err  rv = rl_frame_decode(nng_msg_body(m), nng_msg_len(m), &msg->m_env, &msg->m_tail,
 	     &msg->m_tail_len, errbuf, errlen);
@@ -211,6 +354,7 @@ struct rl_rpc_server {
 	worker        *s_workers;
 	rl_rpc_handler s_handler;
 	void          *s_arg;
+	rl_secret     *s_secret; // NULL: none
 	_Atomic bool   s_closing;
 	// Workers serve nothing before create has written *ret (s_open).
 	pthread_mutex_t s_gate_mu;
@@ -238,10 +382,19 @@ serve_one(worker *w, nng_msg *m)
 	rl_reply reply = { .r_arena = &w->w_arena };
 	rill__envelope__init(&reply.r_env);
 
-	rl_msg req = { 0 };
-	rl_err rv = rl_frame_decode(nng_msg_body(m), nng_msg_len(m), &req.m_env, &req.m_tail,
-	    &req.m_tail_len, why, sizeof(why));
-	if (rv != RL_OK) {
+	rl_msg  req = { 0 };
+	uint8_t req_mac[RL_HMAC_LEN] = { 0 };
+	rl_err  rv = RL_OK;
+	if (srv->s_secret != NULL
+	    && (rv = frame_check(srv->s_secret, NULL, nng_msg_body(m), nng_msg_len(m), req_mac, why,
+	            sizeof(why)))
+	        != RL_OK) {
+		rl_warn("rpc", "refused an unauthenticated request",
+		    "url=%s peer=%s bytes=%zu error=\"%s\"", srv->s_url, peer, nng_msg_len(m), why);
+		reply_error(&reply, rv, "authentication failed");
+	} else if ((rv = rl_frame_decode(nng_msg_body(m), nng_msg_len(m), &req.m_env, &req.m_tail,
+	                &req.m_tail_len, why, sizeof(why)))
+	    != RL_OK) {
 		rl_warn("rpc", "refused a malformed frame", "url=%s peer=%s bytes=%zu error=\"%s\"",
 		    srv->s_url, peer, nng_msg_len(m), why);
 		reply_error(&reply, rv, why);
@@ -253,7 +406,8 @@ serve_one(worker *w, nng_msg *m)
 	}
 
 	nng_msg *out;
-	int      nrv = frame_to_nng(&reply.r_env, reply.r_tail, reply.r_tail_len, &out);
+	int      nrv = frame_to_nng(
+	         &reply.r_env, reply.r_tail, reply.r_tail_len, srv->s_secret, req_mac, NULL, &out);
 	if (nrv == 0) {
 		nng_aio_set_msg(w->w_aio, out);
 		nng_ctx_send(w->w_ctx, w->w_aio);
@@ -315,6 +469,7 @@ rl_rpc_server_create(const char *url, int nworkers, rl_rpc_handler handler, void
 	rl_rpc_server *srv = RL_NEW(rl_rpc_server);
 	srv->s_handler = handler;
 	srv->s_arg = arg;
+	srv->s_secret = secret_copy();
 	pthread_mutex_init(&srv->s_gate_mu, NULL);
 	pthread_cond_init(&srv->s_gate, NULL);
 	if ((rv = nng_rep0_open(&srv->s_sock)) != 0) {
@@ -362,6 +517,7 @@ err_sock:
 err_alloc:
 	pthread_cond_destroy(&srv->s_gate);
 	pthread_mutex_destroy(&srv->s_gate_mu);
+	secret_free(srv->s_secret);
 	rl_free(srv);
 	return from_nng(rv);
 }
@@ -401,6 +557,7 @@ rl_rpc_server_destroy(rl_rpc_server *srv)
 	rl_free(srv->s_workers);
 	pthread_cond_destroy(&srv->s_gate);
 	pthread_mutex_destroy(&srv->s_gate_mu);
+	secret_free(srv->s_secret);
 	rl_free(srv);
 }
 
@@ -411,6 +568,7 @@ typedef struct call call;
 struct rl_rpc_client {
 	nng_socket      c_sock;
 	char           *c_url;
+	rl_secret      *c_secret; // NULL: none
 	pthread_mutex_t c_mu; // guards c_calls and c_ncalls
 	call           *c_calls; // in flight and not finished, for cancel_all
 	int             c_ncalls; // async calls whose callback has not returned
@@ -430,6 +588,7 @@ struct call {
 	nng_aio       *k_aio;
 	int            k_state;
 	bool           k_canceled;
+	uint8_t        k_mac[RL_HMAC_LEN]; // the request's, with a secret
 	int64_t        k_deadline_ms; // monotonic, < 0 = none
 	rl_rpc_done_cb k_done;
 	void          *k_arg;
@@ -479,6 +638,7 @@ rl_rpc_client_create(const char *url, rl_rpc_client **ret, char *errbuf, size_t 
 	pthread_cond_init(&cli->c_link_cond, &ca);
 	pthread_condattr_destroy(&ca);
 	cli->c_url = rl_strdup(url);
+	cli->c_secret = secret_copy();
 	nng_pipe_notify(cli->c_sock, NNG_PIPE_EV_ADD_POST, pipe_event, cli);
 	nng_pipe_notify(cli->c_sock, NNG_PIPE_EV_REM_POST, pipe_event, cli);
 	if ((rv = nng_dial(cli->c_sock, url, NULL, NNG_FLAG_NONBLOCK)) != 0) {
@@ -510,6 +670,7 @@ rl_rpc_client_destroy(rl_rpc_client *cli)
 	pthread_cond_destroy(&cli->c_link_cond);
 	pthread_mutex_destroy(&cli->c_link_mu);
 	rl_free(cli->c_url);
+	secret_free(cli->c_secret);
 	rl_free(cli);
 }
 
@@ -575,6 +736,7 @@ rl_rpc_call(rl_rpc_client *cli, Rill__Envelope *req, const void *tail, size_t ta
 	nng_ctx  ctx;
 	nng_aio *aio;
 	nng_msg *m;
+	uint8_t  mac[RL_HMAC_LEN];
 	int      rv;
 	if ((rv = nng_ctx_open(&ctx, cli->c_sock)) != 0) {
 		snprintf(errbuf, errlen, "%s: %s", cli->c_url, nng_strerror(rv));
@@ -582,7 +744,7 @@ rl_rpc_call(rl_rpc_client *cli, Rill__Envelope *req, const void *tail, size_t ta
 	}
 	if ((rv = nng_aio_alloc(&aio, NULL, NULL)) != 0)
 		goto err_ctx;
-	if ((rv = frame_to_nng(req, tail, tail_len, &m)) != 0)
+	if ((rv = frame_to_nng(req, tail, tail_len, cli->c_secret, NULL, mac, &m)) != 0)
 		goto err_aio;
 	int64_t deadline = rl_mono_ms() + timeout_ms;
 	nng_aio_set_timeout(aio, timeout_ms);
@@ -604,7 +766,7 @@ rl_rpc_call(rl_rpc_client *cli, Rill__Envelope *req, const void *tail, size_t ta
 	nng_ctx_close(ctx);
 
 	rl_msg *msg;
-	rl_err  err = msg_from_nng(m, &msg, errbuf, errlen);
+	rl_err  err = msg_from_nng(m, cli->c_secret, mac, &msg, errbuf, errlen);
 	if (err != RL_OK)
 		return err;
 	if ((err = reply_to_result(msg, errbuf, errlen)) != RL_OK) {
@@ -679,7 +841,8 @@ call_step(void *arg)
 		return;
 	}
 	rl_msg *msg;
-	rl_err  err = msg_from_nng(nng_aio_get_msg(k->k_aio), &msg, why, sizeof(why));
+	rl_err  err = msg_from_nng(
+	     nng_aio_get_msg(k->k_aio), cli->c_secret, k->k_mac, &msg, why, sizeof(why));
 	if (err == RL_OK && (err = reply_to_result(msg, why, sizeof(why))) != RL_OK) {
 		rl_msg_free(msg);
 		msg = NULL;
@@ -704,7 +867,7 @@ rl_rpc_call_async(
 		goto err_call;
 	if ((rv = nng_aio_alloc(&k->k_aio, call_step, k)) != 0)
 		goto err_ctx;
-	if ((rv = frame_to_nng(req, NULL, 0, &m)) != 0)
+	if ((rv = frame_to_nng(req, NULL, 0, cli->c_secret, NULL, k->k_mac, &m)) != 0)
 		goto err_aio;
 	nng_aio_set_timeout(k->k_aio, timeout_ms < 0 ? NNG_DURATION_INFINITE : timeout_ms);
 	nng_aio_set_msg(k->k_aio, m);

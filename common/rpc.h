@@ -3,6 +3,8 @@
 //
 // A frame is: u32 big-endian length L, L bytes of a protobuf Rill__Envelope,
 // then an optional raw tail (shuffle-block bytes) that is never protobuf.
+// With a cluster secret (common/secret.h) the envelope ends with its auth
+// field, a MAC of the envelope and tail (docs/operations.md).
 #ifndef RL_RPC_H
 #define RL_RPC_H
 
@@ -66,7 +68,10 @@ typedef void (*rl_rpc_handler)(void *arg, const rl_msg *req, const char *peer, r
 
 // rl_rpc_server_create listens on url (tcp://IP:PORT, port 0 picks a free
 // one) and starts nworkers threads. Malformed frames are answered with an
-// ErrorReply and logged; they never reach the handler. No handler runs
+// ErrorReply and logged; they never reach the handler. With the process's
+// cluster secret at this call (rl_secret_current), so are frames without a
+// valid MAC (an RL_ERR_AUTH ErrorReply, logged with the peer), and every
+// reply carries a MAC bound to its request. No handler runs
 // before *ret is written, so a handler may read it (through arg).
 rl_err rl_rpc_server_create(const char *url, int nworkers, rl_rpc_handler handler, void *arg,
     rl_rpc_server **ret, char *errbuf, size_t errlen);
@@ -82,6 +87,9 @@ typedef struct rl_rpc_client rl_rpc_client;
 // Called from nng's threads when the connection comes up or goes down.
 typedef void (*rl_rpc_link_cb)(void *arg, bool up);
 
+// rl_rpc_client_create dials url in the background. With the process's cluster
+// secret at this call, every request carries its MAC and a reply without a
+// valid one fails the call with RL_ERR_AUTH.
 rl_err      rl_rpc_client_create(const char *url, rl_rpc_client **ret, char *errbuf, size_t errlen);
 void        rl_rpc_client_destroy(rl_rpc_client *cli);
 const char *rl_rpc_client_url(const rl_rpc_client *cli);

@@ -1,8 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
-// SHA-256 through OpenSSL's EVP interface.
+// SHA-256 and HMAC-SHA256 through OpenSSL's EVP interfaces.
 #include "common/sha256.h"
 
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -57,4 +60,55 @@ rl_sha256_hex(const void *data, size_t len, char hex[RL_SHA256_HEX_LEN])
 	rl_sha256_init(&s);
 	rl_sha256_update(&s, data, len);
 	rl_sha256_final(&s, hex);
+}
+
+static EVP_MAC       *hmac_algorithm;
+static pthread_once_t hmac_once = PTHREAD_ONCE_INIT;
+
+static void
+hmac_fetch(void)
+{
+	hmac_algorithm = EVP_MAC_fetch(NULL, "HMAC", NULL);
+	if (hmac_algorithm == NULL)
+		crypto_failed("EVP_MAC_fetch(HMAC)");
+}
+
+void
+rl_hmac_init(rl_hmac *h, const void *key, size_t key_len)
+{
+	pthread_once(&hmac_once, hmac_fetch);
+	EVP_MAC_CTX *ctx = EVP_MAC_CTX_new(hmac_algorithm);
+	if (ctx == NULL)
+		crypto_failed("EVP_MAC_CTX_new");
+	char       digest[] = "SHA256";
+	OSSL_PARAM params[] = {
+		OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
+		OSSL_PARAM_construct_end(),
+	};
+	if (EVP_MAC_init(ctx, key, key_len, params) != 1)
+		crypto_failed("EVP_MAC_init");
+	h->h_ctx = ctx;
+}
+
+void
+rl_hmac_update(rl_hmac *h, const void *data, size_t len)
+{
+	if (len > 0 && EVP_MAC_update(h->h_ctx, data, len) != 1)
+		crypto_failed("EVP_MAC_update");
+}
+
+void
+rl_hmac_final(rl_hmac *h, unsigned char out[RL_HMAC_LEN])
+{
+	size_t outlen = 0;
+	if (EVP_MAC_final(h->h_ctx, out, &outlen, RL_HMAC_LEN) != 1 || outlen != RL_HMAC_LEN)
+		crypto_failed("EVP_MAC_final");
+	EVP_MAC_CTX_free(h->h_ctx);
+	h->h_ctx = NULL;
+}
+
+int
+rl_hmac_equal(const unsigned char a[RL_HMAC_LEN], const unsigned char b[RL_HMAC_LEN])
+{
+	return CRYPTO_memcmp(a, b, RL_HMAC_LEN) == 0;
 }

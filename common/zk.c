@@ -20,6 +20,7 @@
 
 #include "common/alloc.h"
 #include "common/log.h"
+#include "common/secret.h"
 #include "common/time.h"
 
 struct watch;
@@ -35,6 +36,11 @@ struct rl_zk {
 	atomic_bool     z_expired;
 	atomic_int      z_public_state; // rl_zk_state
 	atomic_llong    z_last_heard_ms; // see rl_zk_last_heard_ms
+	// The ACL of the nodes this session creates: open, or with the cluster
+	// secret all rights to its digest identity and none to the world.
+	struct ACL_vector *z_acl;
+	bool               z_auth_done; // zoo_add_auth answered, under z_lock
+	int                z_auth_rc;
 
 	// The heartbeat thread: one exists("/") in flight at a time, under z_lock.
 	pthread_t z_heartbeat;
@@ -136,6 +142,9 @@ from_zk(int rc)
 		return RL_ERR_INVAL;
 	case ZBADVERSION:
 		return RL_ERR_STALE_EPOCH;
+	case ZNOAUTH:
+	case ZAUTHFAILED:
+		return RL_ERR_AUTH;
 	default:
 		return RL_ERR_IO;
 	}
@@ -404,6 +413,48 @@ session_free(rl_zk *zk)
 	rl_free(zk);
 }
 
+static void
+auth_done(int rc, const void *data)
+{
+	rl_zk *zk = (rl_zk *)(uintptr_t)data;
+	pthread_mutex_lock(&zk->z_lock);
+	zk->z_auth_rc = rc;
+	zk->z_auth_done = true;
+	pthread_cond_broadcast(&zk->z_cond);
+	pthread_mutex_unlock(&zk->z_lock);
+}
+
+// add_digest_auth adds the cluster secret's digest identity, user "rill" with
+// the password derived from the secret, to the session and waits until
+// deadline_ms for the server to take it. The client sends it again after a
+// reconnection by itself.
+static rl_err
+add_digest_auth(
+    rl_zk *zk, const rl_secret *secret, int64_t deadline_ms, char *errbuf, size_t errlen)
+{
+	char password[65], cert[80];
+	rl_secret_derive(secret, "zookeeper", password);
+	int len = snprintf(cert, sizeof(cert), "rill:%s", password);
+	int rc = zoo_add_auth(zk->z_handle, "digest", cert, len, auth_done, zk);
+	memset(cert, 0, sizeof(cert));
+	memset(password, 0, sizeof(password));
+	if (rc == ZOK) {
+		pthread_mutex_lock(&zk->z_lock);
+		while (!zk->z_auth_done && rl_mono_ms() < deadline_ms)
+			timed_wait(&zk->z_cond, &zk->z_lock, deadline_ms);
+		rc = zk->z_auth_done ? zk->z_auth_rc : ZOPERATIONTIMEOUT;
+		pthread_mutex_unlock(&zk->z_lock);
+	}
+	if (rc != ZOK) {
+		snprintf(errbuf, errlen,
+		    "ZooKeeper at %s: adding the cluster secret's identity: %s", zk->z_connect,
+		    zerror(rc));
+		return rc == ZOPERATIONTIMEOUT ? RL_ERR_TIMEDOUT : RL_ERR_AUTH;
+	}
+	zk->z_acl = &ZOO_CREATOR_ALL_ACL;
+	return RL_OK;
+}
+
 // session_open starts a session to connect and waits until deadline_ms
 // (rl_mono_ms; timeout_ms is the caller's whole budget, for messages) for the
 // server to accept it.
@@ -414,6 +465,7 @@ session_open(const char *connect, int session_timeout_ms, int timeout_ms, int64_
 	rl_zk *zk = RL_NEW(rl_zk);
 	rl_err rv;
 	zk->z_connect = rl_strdup(connect);
+	zk->z_acl = &ZOO_OPEN_ACL_UNSAFE;
 	zk->z_state = ZOO_NOTCONNECTED_STATE;
 	atomic_init(&zk->z_expired, false);
 	atomic_init(&zk->z_public_state, (int)RL_ZK_SUSPENDED);
@@ -445,6 +497,10 @@ session_open(const char *connect, int session_timeout_ms, int timeout_ms, int64_
 	pthread_mutex_unlock(&zk->z_lock);
 
 	if (state == ZOO_CONNECTED_STATE) {
+		const rl_secret *secret = rl_secret_current();
+		if (secret != NULL
+		    && (rv = add_digest_auth(zk, secret, deadline_ms, errbuf, errlen)) != RL_OK)
+			goto err_session;
 		if (pthread_create(&zk->z_heartbeat, NULL, heartbeat_main, zk) != 0) {
 			snprintf(errbuf, errlen,
 			    "ZooKeeper at %s: cannot start the heartbeat thread", connect);
@@ -475,14 +531,13 @@ err_session:
 // create_parents creates every missing ancestor of path as an empty persistent
 // znode (one that appears meanwhile is fine).
 static int
-create_parents(zhandle_t *zh, const char *path, char **ret_failed)
+create_parents(zhandle_t *zh, const struct ACL_vector *acl, const char *path, char **ret_failed)
 {
 	char *prefix = rl_strdup(path);
 	int   rc = ZOK;
 	for (char *slash = strchr(prefix + 1, '/'); slash != NULL; slash = strchr(slash + 1, '/')) {
 		*slash = '\0';
-		rc = zoo_create(
-		    zh, prefix, NULL, -1, &ZOO_OPEN_ACL_UNSAFE, ZOO_PERSISTENT, NULL, 0);
+		rc = zoo_create(zh, prefix, NULL, -1, acl, ZOO_PERSISTENT, NULL, 0);
 		if (rc != ZOK && rc != ZNODEEXISTS) {
 			*ret_failed = prefix;
 			return rc;
@@ -506,10 +561,10 @@ create_chroot(const char *connect, const char *chroot, int session_timeout_ms, i
 	if (rv != RL_OK)
 		goto err_hosts;
 	char *failed = NULL;
-	int   rc = create_parents(root->z_handle, chroot, &failed);
+	int   rc = create_parents(root->z_handle, root->z_acl, chroot, &failed);
 	if (rc == ZOK)
-		rc = zoo_create(root->z_handle, chroot, NULL, -1, &ZOO_OPEN_ACL_UNSAFE,
-		    ZOO_PERSISTENT, NULL, 0);
+		rc = zoo_create(
+		    root->z_handle, chroot, NULL, -1, root->z_acl, ZOO_PERSISTENT, NULL, 0);
 	if (rc != ZOK && rc != ZNODEEXISTS) {
 		rv = op_error(
 		    root, "create chroot", failed != NULL ? failed : chroot, rc, errbuf, errlen);
@@ -598,17 +653,17 @@ rl_zk_set(rl_zk *zk, const char *path, const void *data, size_t len, char *errbu
 		rc = zoo_set(zk->z_handle, path, value, (int)len, -1);
 		if (rc != ZNONODE)
 			break;
-		rc = zoo_create(zk->z_handle, path, value, (int)len, &ZOO_OPEN_ACL_UNSAFE,
-		    ZOO_PERSISTENT, NULL, 0);
+		rc = zoo_create(
+		    zk->z_handle, path, value, (int)len, zk->z_acl, ZOO_PERSISTENT, NULL, 0);
 		if (rc == ZNONODE) {
 			char *failed = NULL;
-			rc = create_parents(zk->z_handle, path, &failed);
+			rc = create_parents(zk->z_handle, zk->z_acl, path, &failed);
 			if (rc != ZOK) {
 				rl_err rv = op_error(zk, "create", failed, rc, errbuf, errlen);
 				rl_free(failed);
 				return rv;
 			}
-			rc = zoo_create(zk->z_handle, path, value, (int)len, &ZOO_OPEN_ACL_UNSAFE,
+			rc = zoo_create(zk->z_handle, path, value, (int)len, zk->z_acl,
 			    ZOO_PERSISTENT, NULL, 0);
 		}
 		if (rc != ZNODEEXISTS && rc != ZNONODE)
@@ -810,12 +865,12 @@ rl_zk_create(rl_zk *zk, const char *path, const void *data, size_t len, int flag
 	// A parent deleted by someone else between the two creates sends us round
 	// again.
 	for (int attempt = 0; attempt < 5; attempt++) {
-		rc = zoo_create(zk->z_handle, path, value, (int)len, &ZOO_OPEN_ACL_UNSAFE,
-		    create_mode(flags), created, (int)cap);
+		rc = zoo_create(zk->z_handle, path, value, (int)len, zk->z_acl, create_mode(flags),
+		    created, (int)cap);
 		if (rc != ZNONODE)
 			break;
 		char *failed = NULL;
-		rc = create_parents(zk->z_handle, path, &failed);
+		rc = create_parents(zk->z_handle, zk->z_acl, path, &failed);
 		if (rc != ZOK) {
 			rl_err rv = op_error(zk, "create", failed, rc, errbuf, errlen);
 			rl_free(failed);
@@ -1139,8 +1194,8 @@ rl_zk_multi(rl_zk *zk, rl_zk_op *ops, size_t count, size_t *ret_failed, char *er
 			size_t cap = strlen(op->path) + 16;
 			created[i] = rl_malloc(cap);
 			created[i][0] = '\0';
-			zoo_create_op_init(&zops[i], op->path, value, (int)op->len,
-			    &ZOO_OPEN_ACL_UNSAFE, create_mode(op->flags), created[i], (int)cap);
+			zoo_create_op_init(&zops[i], op->path, value, (int)op->len, zk->z_acl,
+			    create_mode(op->flags), created[i], (int)cap);
 			break;
 		}
 		case RL_ZK_OP_SET:

@@ -14,6 +14,7 @@
 
 #include "common/alloc.h"
 #include "common/log.h"
+#include "common/secret.h"
 #include "common/time.h"
 
 struct rl_local {
@@ -64,6 +65,10 @@ rl_local_start(
 	rl_local *local = RL_NEW(rl_local);
 	local->l_pids = rl_calloc((size_t)n, sizeof(pid_t));
 	pid_t parent = getpid();
+	// The executors prove the driver's cluster secret: they read its file.
+	const rl_secret *secret = rl_secret_current();
+	const char      *secret_file
+	    = secret != NULL && secret->s_path[0] != '\0' ? secret->s_path : NULL;
 	for (int i = 0; i < n; i++) {
 		char id[32], cores_s[16];
 		snprintf(id, sizeof(id), "local-%d", i);
@@ -85,7 +90,11 @@ rl_local_start(
 				_exit(1);
 			char *argv[] = { exe, "--driver", (char *)(uintptr_t)driver_url, "--listen",
 				"tcp://127.0.0.1:0", "--cores", cores_s, "--id", id,
-				"--exit-with-driver", NULL };
+				"--exit-with-driver", NULL, NULL, NULL };
+			if (secret_file != NULL) {
+				argv[10] = "--secret-file";
+				argv[11] = (char *)(uintptr_t)secret_file;
+			}
 			execv(exe, argv);
 			fprintf(stderr, "rill: cannot run %s: %s\n", exe, strerror(errno));
 			_exit(127);

@@ -11,7 +11,8 @@
 typedef struct rl_local rl_local;
 
 // rl_local_start spawns n rill-executor processes that register with
-// driver_url. They die with this process (PR_SET_PDEATHSIG).
+// driver_url. They die with this process (PR_SET_PDEATHSIG). With a cluster
+// secret (rl_secret_current) loaded from a file, they get --secret-file FILE.
 rl_err rl_local_start(
     const char *driver_url, int n, int cores, rl_local **ret, char *errbuf, size_t errlen);
 // rl_local_stop terminates them (SIGTERM, then SIGKILL after 5 s) and reaps.

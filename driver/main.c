@@ -6,6 +6,7 @@
 
 #include "common/cmdline.h"
 #include "common/log.h"
+#include "common/secret.h"
 #include "driver/daemon.h"
 #include "driver/driver.h"
 
@@ -47,6 +48,7 @@ main(int argc, char **argv)
 	rl_driver_opts opts = { .min_executors = 1 };
 	rl_daemon_opts dopts = { 0 };
 	int64_t        session_ms = 10000;
+	const char    *secret_file = NULL;
 	const rl_opt   optv[] = {
 		  RL_OPT_STRING("job", &job_path, "FILE", "the job file"),
 		  RL_OPT_STRING("listen", &opts.listen_url, "URL", "where executors register"),
@@ -62,6 +64,7 @@ main(int argc, char **argv)
 		  RL_OPT_DURATION("zk-session-timeout", &session_ms, "DUR",
 		      "the ZooKeeper session timeout asked for (default 10s); a leader's lease is "
 		        "2/3 of the one granted"),
+		  RL_OPT_STRING("secret-file", &secret_file, "FILE", RL_SECRET_FILE_HELP),
 		  RL_OPT_REFUSED("http", "IP:PORT", NULL, "--http is not available in this version"),
 		  RL_OPT_END,
 	};
@@ -70,7 +73,7 @@ main(int argc, char **argv)
 		.synopsis
 		= "(--job JOB.yaml | --zk CONNECT) --listen tcp://IP:PORT [--executors N] "
 		  "[--checkpoint-dir DIR] [--available-now] [--for DUR] "
-		  "[--zk-session-timeout DUR]",
+		  "[--zk-session-timeout DUR] [--secret-file FILE]",
 		.about
 		= "With --job, runs one job's batches; executors register with it at --listen\n"
 		  "(rill-executor --driver URL). With --zk, hosts every job submitted with\n"
@@ -83,6 +86,11 @@ main(int argc, char **argv)
 	rl_cmdline_result r = rl_cmdline_parse(&cl, argc, argv, &first);
 	if (r != RL_CMDLINE_OK)
 		return r == RL_CMDLINE_HELP ? RL_EXIT_OK : RL_EXIT_USAGE;
+	char secret_why[1024];
+	if (rl_secret_load_and_use(secret_file, secret_why, sizeof(secret_why)) != RL_OK) {
+		fprintf(stderr, "rill-driver: %s\n", secret_why);
+		return RL_EXIT_USAGE;
+	}
 	if (dopts.zk_connect != NULL) {
 		if (job_path != NULL) {
 			rl_cmdline_error(&cl,

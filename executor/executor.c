@@ -826,7 +826,7 @@ rl_executor_run(rl_executor *ex)
 	    rl_rpc_server_url(ex->x_server), ex->x_cores);
 	if (ex->x_zk_connect != NULL)
 		return run_zk(ex);
-	bool          registered = false;
+	bool          registered = false, auth_refused = false;
 	int64_t       last_contact = rl_mono_ms();
 	const int64_t driver_gone_ms = 10 * (int64_t)ex->x_heartbeat_ms + 5000;
 	while (!ex->x_stop) {
@@ -845,7 +845,15 @@ rl_executor_run(rl_executor *ex)
 		} else if (rv == RL_ERR_NOENT) {
 			registered = false;
 			continue;
-		} else if (ex->x_exit_with_driver && rl_mono_ms() - last_contact > driver_gone_ms) {
+		} else if (rv == RL_ERR_AUTH && !auth_refused) {
+			// Another cluster secret (or none): said once, tried again.
+			rl_warn(COMP, "driver refused this executor",
+			    "id=%s driver=%s error=\"%s\"", ex->x_id,
+			    rl_rpc_client_url(ex->x_driver), why);
+			auth_refused = true;
+		}
+		if (rv != RL_OK && ex->x_exit_with_driver
+		    && rl_mono_ms() - last_contact > driver_gone_ms) {
 			rl_warn(COMP, "driver gone, exiting", "id=%s error=\"%s\"", ex->x_id, why);
 			return RL_ERR_CLOSED;
 		}

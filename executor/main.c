@@ -7,6 +7,7 @@
 
 #include "common/cmdline.h"
 #include "common/log.h"
+#include "common/secret.h"
 #include "common/sysinfo.h"
 #include "executor/executor.h"
 
@@ -35,6 +36,7 @@ int
 main(int argc, char **argv)
 {
 	rl_executor_opts opts = { .cores = (int)sysconf(_SC_NPROCESSORS_ONLN) };
+	const char      *secret_file = NULL;
 	const rl_opt     optv[] = {
 		    RL_OPT_STRING("listen", &opts.listen_url, "URL",
 		        "where tasks and shuffle fetches arrive (port 0: any free port)"),
@@ -50,13 +52,14 @@ main(int argc, char **argv)
 		        "reserved for shuffle spills (blocks stay in memory in this version)"),
 		    RL_OPT_FLAG("exit-with-driver", &opts.exit_with_driver,
 		        "exit when the driver is unreachable (local mode)"),
+		    RL_OPT_STRING("secret-file", &secret_file, "FILE", RL_SECRET_FILE_HELP),
 		    RL_OPT_END,
 	};
 	const rl_cmdline cl = {
 		.prog = "rill-executor",
 		.synopsis
 		= "--listen tcp://IP:PORT [--driver tcp://IP:PORT | --zk CONNECT] [--cores N] "
-		  "[--id ID] [--work-dir DIR] [--exit-with-driver]",
+		  "[--id ID] [--work-dir DIR] [--exit-with-driver] [--secret-file FILE]",
 		.about
 		= "Runs tasks for rill drivers and serves shuffle blocks to peer executors.\n",
 		.opts = optv,
@@ -81,8 +84,12 @@ main(int argc, char **argv)
 		rl_cmdline_error(&cl, "--exit-with-driver needs --driver");
 		return RL_EXIT_USAGE;
 	}
-	char         why[512];
+	char         why[1024];
 	rl_executor *ex;
+	if (rl_secret_load_and_use(secret_file, why, sizeof(why)) != RL_OK) {
+		fprintf(stderr, "rill-executor: %s\n", why);
+		return RL_EXIT_USAGE;
+	}
 	if (rl_executor_create(&opts, &ex, why, sizeof(why)) != RL_OK) {
 		rl_error("executor", "cannot start", "error=\"%s\"", why);
 		return 1;

@@ -74,6 +74,11 @@ bool rl_cli_cluster_args(const rl_cmdline *cl, int argc, char **argv, const char
 int rl_cli_job_error(
     const char *prog, const char *connect, const char *name, rl_err rv, const char *why);
 
+// rl_cli_use_secret loads the --secret-file path (NULL: none) and makes it
+// this process's cluster secret; on failure it prints "PROG: why" and returns
+// false (the caller exits with RL_EXIT_USAGE).
+bool rl_cli_use_secret(const char *prog, const char *path);
+
 // rl_cli_zk_connect opens a session to connect for command prog; on
 // failure it prints "PROG: ..." naming connect and returns false.
 bool rl_cli_zk_connect(const char *prog, const char *connect, rl_zk **ret);

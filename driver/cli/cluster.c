@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <time.h>
 
+#include "common/secret.h"
 #include "common/zk.h"
 #include "driver/cli/cli.h"
 #include "driver/jobstore.h"
@@ -53,6 +54,16 @@ rl_cli_job_error(
 	else
 		fprintf(stderr, "%s: job %s: %s\n", prog, name, why);
 	return RL_EXIT_FAILURE;
+}
+
+bool
+rl_cli_use_secret(const char *prog, const char *path)
+{
+	char why[1024];
+	if (rl_secret_load_and_use(path, why, sizeof(why)) == RL_OK)
+		return true;
+	fprintf(stderr, "%s: %s\n", prog, why);
+	return false;
 }
 
 bool

@@ -74,6 +74,7 @@ int
 rl_cmd_run(const rl_cli_command *cmd, int argc, char **argv)
 {
 	rl_run_opts  opts = { .executors = 2 }; // cores 0: enough for every partition
+	const char  *secret_file = NULL;
 	const rl_opt optv[] = {
 		RL_OPT_INT(
 		    "executors", &opts.executors, "N", 1, 64, "executor processes (default 2)"),
@@ -90,6 +91,9 @@ rl_cmd_run(const rl_cli_command *cmd, int argc, char **argv)
 		RL_OPT_STRING("zk", &opts.zk_connect, "CONNECT",
 		    "also write each partition's position after every batch to "
 		    "/rill/jobs/NAME/offsets/TOPIC/PARTITION in ZooKeeper"),
+		RL_OPT_STRING("secret-file", &secret_file, "FILE",
+		    "the cluster secret, shared by the driver and the executors it starts: "
+		    "every message between them proves it (docs/operations.md)"),
 		RL_OPT_REFUSED("http", "IP:PORT", "not in this version",
 		    "--http is not available in this version of rill"),
 		RL_OPT_END,
@@ -113,6 +117,8 @@ rl_cmd_run(const rl_cli_command *cmd, int argc, char **argv)
 		rl_cmdline_error(&cl, "a job file is required");
 		return RL_EXIT_USAGE;
 	}
+	if (!rl_cli_use_secret("rill run", secret_file))
+		return RL_EXIT_USAGE;
 	char    why[1024];
 	rl_job *job;
 	rl_err  rv = rl_job_load(argv[first], &job, why, sizeof(why));

@@ -37,6 +37,7 @@ static const struct {
 	{ RL_ERR_NOTSUP, 18, "NOTSUP", "not supported" },
 	{ RL_ERR_USAGE, 19, "USAGE", "bad usage" },
 	{ RL_ERR_INTERNAL, 20, "INTERNAL", "internal error" },
+	{ RL_ERR_AUTH, 21, "AUTH", "authentication failed" },
 };
 #define N_PINNED (sizeof(pinned) / sizeof(pinned[0]))
 
@@ -84,7 +85,7 @@ Test(error, every_code_has_its_name_and_text)
 
 Test(error, unknown_codes_say_unknown)
 {
-	const int unknown[] = { -1, 21, 9999, INT_MIN, INT_MAX };
+	const int unknown[] = { -1, 22, 9999, INT_MIN, INT_MAX };
 	for (size_t i = 0; i < sizeof(unknown) / sizeof(unknown[0]); i++) {
 		int v = unknown[i];
 		cr_expect_not(rl_err_known(v), "%d", v);

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "common/alloc.h"
+#include "common/secret.h"
 #include "common/time.h"
 #include "common/zk.h"
 #include "tests/fixtures/fixture.h"
@@ -856,4 +857,92 @@ Test(zk, stopped_server_suspends_the_session_and_stalls_the_lease_clock, .timeou
 	cr_assert_not(rl_zk_expired(zk));
 	rl_zk_queue_destroy(q);
 	rl_zk_close(zk);
+}
+
+// ---- the cluster secret's ACL ----
+
+// secret_session connects with secret text as the cluster secret (NULL: none).
+static rl_zk *
+secret_session(const char *text)
+{
+	rl_secret s = { .s_len = text != NULL ? strlen(text) : 0 };
+	if (text != NULL)
+		memcpy(s.s_key, text, s.s_len);
+	rl_secret_use(text != NULL ? &s : NULL);
+	rl_zk *zk = session();
+	rl_secret_use(NULL);
+	return zk;
+}
+
+Test(zk, node_created_with_the_secret_cannot_be_read_without_it)
+{
+	const char *secret = "the zookeeper test secret";
+	rl_zk      *owner = secret_session(secret);
+	char        err[512] = "";
+	set_ok(owner, "/secret-acl/jobs/a", "spec", 4);
+	size_t len;
+	char  *got = get_ok(owner, "/secret-acl/jobs/a", &len);
+	cr_assert_eq(len, 4);
+	rl_free(got);
+
+	// Another session with the same secret reads and writes it.
+	rl_zk *peer = secret_session(secret);
+	got = get_ok(peer, "/secret-acl/jobs/a", &len);
+	cr_assert_eq(memcmp(got, "spec", 4), 0);
+	rl_free(got);
+	rl_zk_close(peer);
+
+	// Without it, or with another one: no read, no list, no write, no delete
+	// (of the node or of its parents, made with the same ACL).
+	const char *others[] = { NULL, "a secret of another cluster" };
+	for (size_t i = 0; i < 2; i++) {
+		rl_zk *zk = secret_session(others[i]);
+		char  *data = NULL;
+		cr_assert_eq(rl_zk_get(zk, "/secret-acl/jobs/a", &data, &len, err, sizeof(err)),
+		    RL_ERR_AUTH, "%s", err);
+		cr_assert_null(data);
+		char **names = NULL;
+		size_t count;
+		cr_assert_eq(
+		    rl_zk_children(zk, "/secret-acl/jobs", &names, &count, err, sizeof(err)),
+		    RL_ERR_AUTH, "%s", err);
+		cr_assert_eq(rl_zk_set(zk, "/secret-acl/jobs/a", "evil", 4, err, sizeof(err)),
+		    RL_ERR_AUTH, "%s", err);
+		cr_assert_eq(
+		    rl_zk_create(zk, "/secret-acl/jobs/b", "x", 1, 0, NULL, err, sizeof(err)),
+		    RL_ERR_AUTH, "%s", err);
+		cr_assert_neq(rl_zk_delete(zk, "/secret-acl", true, err, sizeof(err)), RL_OK);
+		rl_zk_close(zk);
+	}
+	got = get_ok(owner, "/secret-acl/jobs/a", &len);
+	cr_assert_eq(memcmp(got, "spec", 4), 0, "the value is unchanged");
+	rl_free(got);
+	cr_assert_eq(rl_zk_delete(owner, "/secret-acl", true, err, sizeof(err)), RL_OK, "%s", err);
+	rl_zk_close(owner);
+}
+
+Test(zk, chroot_created_with_the_secret_is_closed_to_others)
+{
+	const char *secret = "the zookeeper test secret";
+	char        conn[512], err[512] = "";
+	snprintf(conn, sizeof(conn), "%s/secret-chroot/rill", rt_zk());
+	rl_secret s = { .s_len = strlen(secret) };
+	memcpy(s.s_key, secret, s.s_len);
+	rl_secret_use(&s);
+	rl_zk *owner;
+	cr_assert_eq(rl_zk_connect(conn, SESSION_MS, CONNECT_MS, &owner, err, sizeof(err)), RL_OK,
+	    "%s", err);
+	rl_secret_use(NULL);
+	set_ok(owner, "/x", "1", 1);
+	rl_zk *root = session();
+	char  *data = NULL;
+	size_t len;
+	cr_assert_eq(rl_zk_get(root, "/secret-chroot/rill/x", &data, &len, err, sizeof(err)),
+	    RL_ERR_AUTH, "%s", err);
+	char **names = NULL;
+	size_t count;
+	cr_assert_eq(rl_zk_children(root, "/secret-chroot", &names, &count, err, sizeof(err)),
+	    RL_ERR_AUTH, "%s", err);
+	rl_zk_close(root);
+	rl_zk_close(owner);
 }

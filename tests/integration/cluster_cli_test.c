@@ -483,3 +483,46 @@ Test(cluster_cli, unreachable_zookeeper_fails_within_the_bound, .timeout = 60)
 		free(msg);
 	}
 }
+
+// ---- the cluster secret ----
+
+// With --secret-file the commands' nodes carry the secret's ACL: the same
+// commands without it (or with another one) can neither read nor change them.
+Test(secret, commands_without_the_secret_cannot_see_or_change_a_secured_job)
+{
+	const char *dir = rt_tmpdir("cli-secret");
+	const char *job = job_file(dir, "job.yaml", "secured", "  - flat_map: words\n", "");
+	const char *secret = rt_write(dir, "secret", "the secret of this test cluster\n");
+	const char *other = rt_write(dir, "other", "the secret of another cluster!!\n");
+	cr_assert_eq(rt_sh("chmod 600 %s %s", secret, other), 0);
+	char zk[512];
+	snprintf(zk, sizeof(zk), "%s/secured-cluster", rt_zk());
+	char *o, *e;
+	int   rv = rt_sh_capture(
+	      dir, &o, &e, "%s submit --zk %s --secret-file %s %s", rt_bin("rill"), zk, secret, job);
+	cr_assert_eq(rv, 0, "submit exited %d:\n%s", rv, e);
+	rv = rt_sh_capture(
+	    dir, &o, &e, "%s list --zk %s --secret-file %s", rt_bin("rill"), zk, secret);
+	cr_assert_eq(rv, 0, "list exited %d:\n%s", rv, e);
+	cr_assert_not_null(strstr(o, "secured"), "%s", o);
+
+	for (int i = 0; i < 2; i++) {
+		const char *flag = i == 0 ? "" : "--secret-file ";
+		const char *file = i == 0 ? "" : other;
+		rv = rt_sh_capture(
+		    dir, &o, &e, "%s list --zk %s %s%s", rt_bin("rill"), zk, flag, file);
+		cr_assert_eq(rv, 1, "list %s exited %d:\n%s%s", flag, rv, o, e);
+		cr_assert_null(strstr(o, "secured"), "%s", o);
+		rv = rt_sh_capture(
+		    dir, &o, &e, "%s kill --zk %s %s%s secured", rt_bin("rill"), zk, flag, file);
+		cr_assert_eq(rv, 1, "kill %s exited %d:\n%s%s", flag, rv, o, e);
+	}
+	rv = rt_sh_capture(dir, &o, &e, "%s status --zk %s --secret-file %s secured --json",
+	    rt_bin("rill"), zk, secret);
+	cr_assert_eq(rv, 0, "status exited %d:\n%s", rv, e);
+	json_t *st = json_loads(o, 0, NULL);
+	cr_assert_not_null(st, "%s", o);
+	cr_assert_str_eq(json_string_value(json_object_get(st, "desired")), "run",
+	    "still desired run after the refused kills");
+	json_decref(st);
+}

@@ -304,3 +304,89 @@ Test(lifecycle, interrupt_finishes_the_batch_in_flight_and_exits_0, .timeout = 1
 	cr_assert_eq(rt_sh("ls -A %s | grep -v '^batch-[0-9]*$' >/dev/null", out), 1,
 	    "no half-written batch is left");
 }
+
+// ---- the cluster secret (docs/operations.md) ----
+
+// secret_file writes text to dir/name with mode 0600 and returns its path.
+static const char *
+secret_file(const char *dir, const char *name, const char *text)
+{
+	const char *path = rt_write(dir, name, "%s\n", text);
+	cr_assert_eq(rt_sh("chmod 600 %s", path), 0);
+	return path;
+}
+
+Test(secret, run_with_a_secret_file_counts_exactly, .timeout = 180)
+{
+	rt_wc       w = rt_wc_input("secret", "wc-secret", 4, 20000, 31, false);
+	const char *dir = w.dir;
+	const char *secret = secret_file(dir, "secret", "a cluster secret of enough bytes");
+	const char *job = rt_wordcount_job(dir, "wc-secret", "200ms", 0, "");
+	char       *o, *e;
+	int         rv = rt_sh_capture(dir, &o, &e,
+	            "RILL_LOG_LEVEL=info %s run %s --executors 2 --available-now --secret-file %s",
+	            rt_bin("rill"), job, secret);
+	cr_assert_eq(rv, 0, "rill run exited %d:\n%s", rv, e);
+	rt_wc_assert_exact(&w);
+	cr_assert_eq(rt_count(e, "msg=\"registered with driver\""), 2, "%s", e);
+	cr_assert_eq(rt_count(e, "unauthenticated"), 0, "%s", e);
+}
+
+// An executor started with another secret asks the running driver to take
+// it: the driver refuses it (logging its address) and the job goes on with
+// its own executors; the counts stay exact.
+Test(secret, executor_with_another_secret_cannot_register, .timeout = 180)
+{
+	rt_wc       w = rt_wc_input("secret-other", "wc-secret-other", 2, 8000, 37, true);
+	const char *dir = w.dir;
+	const char *secret = secret_file(dir, "secret", "the secret of this cluster");
+	const char *other = secret_file(dir, "other", "the secret of another cluster");
+	// 2 x 1000 records/s at 100 ms: 4 s of batches; --for stops after 10 s.
+	const char *job = rt_wordcount_job(dir, "wc-secret-other", "100ms", 1000, "");
+	char       *o, *e;
+	int         rv = rt_sh_capture(dir, &o, &e,
+	            "RILL_LOG_LEVEL=info %s run %s --executors 2 --for 10s --secret-file %s "
+	                    "2>%s/run.err & run=$!;"
+	                    " for i in $(seq 50); do grep -q 'driver=tcp://' %s/run.err && break; sleep 0.1; "
+	                    "done;"
+	                    " url=$(grep -o 'driver=tcp://[0-9.:]*' %s/run.err | head -1 | cut -d= -f2);"
+	                    " RILL_LOG_LEVEL=info timeout 3 %s --driver $url --listen tcp://127.0.0.1:0"
+	                    " --id intruder --secret-file %s 2>%s/intruder.err;"
+	                    " wait $run; s=$?; cat %s/run.err >&2; exit $s",
+	            rt_bin("rill"), job, secret, dir, dir, dir, rt_bin("rill-executor"), other, dir, dir);
+	cr_assert_eq(rv, 0, "rill run exited %d:\n%s", rv, e);
+	rt_wc_assert_exact(&w);
+	cr_assert_not_null(
+	    strstr(e, "msg=\"refused an unauthenticated request\""), "no refusal logged:\n%s", e);
+	cr_assert_not_null(
+	    strstr(strstr(e, "msg=\"refused an unauthenticated request\""), "peer=127.0.0.1:"),
+	    "the refusal names the peer:\n%s", e);
+	cr_assert_null(strstr(e, "id=intruder"), "the intruder registered:\n%s", e);
+	char *intruder = rt_read(rt_path(dir, "intruder.err"), NULL);
+	cr_assert_not_null(
+	    strstr(intruder, "msg=\"driver refused this executor\""), "%s", intruder);
+	cr_assert_not_null(strstr(intruder, "authentication failed"), "%s", intruder);
+	free(intruder);
+}
+
+Test(secret, bad_secret_file_is_refused_before_anything_runs, .timeout = 60)
+{
+	const char *dir = rt_tmpdir("secret-bad");
+	const char *job = rt_wordcount_job(dir, "wc-secret-bad", "1s", 0, "");
+	const char *readable = rt_write(dir, "readable", "a secret that others may read\n");
+	const char *shorty = secret_file(dir, "short", "too short");
+	char       *o, *e;
+	cr_assert_eq(rt_sh("chmod 644 %s", readable), 0);
+	int rv = rt_sh_capture(
+	    dir, &o, &e, "%s run %s --secret-file %s", rt_bin("rill"), job, readable);
+	cr_assert_eq(rv, 2, "exit %d:\n%s", rv, e);
+	cr_assert_not_null(strstr(e, "rill run: secret file"), "%s", e);
+	cr_assert_not_null(strstr(e, "others may read"), "%s", e);
+	rv = rt_sh_capture(dir, &o, &e, "%s run %s --secret-file %s", rt_bin("rill"), job, shorty);
+	cr_assert_eq(rv, 2, "exit %d:\n%s", rv, e);
+	cr_assert_not_null(strstr(e, "16 to 4096 bytes"), "%s", e);
+	rv = rt_sh_capture(dir, &o, &e, "%s --listen tcp://127.0.0.1:0 --secret-file %s",
+	    rt_bin("rill-executor"), shorty);
+	cr_assert_eq(rv, 2, "exit %d:\n%s", rv, e);
+	cr_assert_not_null(strstr(e, "rill-executor: secret file"), "%s", e);
+}
