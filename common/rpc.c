@@ -901,3 +901,9 @@ rl_rpc_client_cancel_all(rl_rpc_client *cli)
 	}
 	pthread_mutex_unlock(&cli->c_mu);
 }
+
+void
+rl_rpc_fini(void)
+{
+	nng_fini();
+}

@@ -122,4 +122,11 @@ void rl_rpc_client_cancel_all(rl_rpc_client *cli);
 // rl_rpc_url_host_port splits tcp://HOST:PORT; returns false if url is not that form.
 bool rl_rpc_url_split(const char *url, char *host, size_t hostlen, int *port);
 
+// rl_rpc_fini frees what nng still holds once every socket of the process
+// is closed: replies accepted for a peer that went away stay queued until
+// nng's reaper runs, and a process exiting before it would leak them (leak
+// checkers see it). Call it last, from main, after every rl_rpc_* object is
+// destroyed. @locality the main thread, at exit
+void rl_rpc_fini(void);
+
 #endif

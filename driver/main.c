@@ -6,6 +6,7 @@
 
 #include "common/cmdline.h"
 #include "common/log.h"
+#include "common/rpc.h"
 #include "common/secret.h"
 #include "driver/daemon.h"
 #include "driver/driver.h"
@@ -38,6 +39,7 @@ run_daemon(const rl_daemon_opts *opts)
 	if (rv != RL_OK)
 		fprintf(stderr, "rill-driver: %s\n", why);
 	rl_daemon_destroy(d);
+	rl_rpc_fini();
 	return rv == RL_OK ? RL_EXIT_OK : RL_EXIT_FAILURE;
 }
 
@@ -143,5 +145,6 @@ main(int argc, char **argv)
 		fprintf(stderr, "rill-driver: job %s failed: %s\n", job->j_name, why);
 	rl_driver_destroy(d);
 	rl_job_destroy(job);
+	rl_rpc_fini();
 	return rv == RL_OK ? 0 : 1;
 }

@@ -7,6 +7,7 @@
 
 #include "common/cmdline.h"
 #include "common/log.h"
+#include "common/rpc.h"
 #include "common/secret.h"
 #include "common/sysinfo.h"
 #include "executor/executor.h"
@@ -98,6 +99,7 @@ main(int argc, char **argv)
 	rl_err rv = rl_executor_run(ex);
 	rl_stop_signals(NULL, NULL);
 	rl_executor_destroy(ex);
+	rl_rpc_fini();
 	rl_info("executor", "executor stopped", "peak_rss_kb=%llu",
 	    (unsigned long long)(rl_peak_rss_bytes() / 1024));
 	return rv == RL_OK ? 0 : 1;

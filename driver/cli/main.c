@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "common/rpc.h"
 #include "driver/cli/cli.h"
 
 // The commands, in the order `rill --help` lists them. A command is a file
@@ -88,7 +89,9 @@ main(int argc, char **argv)
 			    name);
 			return RL_EXIT_FAILURE;
 		}
-		return cmd->handler(cmd, argc - 1, argv + 1);
+		int code = cmd->handler(cmd, argc - 1, argv + 1);
+		rl_rpc_fini(); // the command closed every socket it opened
+		return code;
 	}
 	fprintf(stderr, "rill: unknown command '%s'\n", name);
 	usage(stderr);
