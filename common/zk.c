@@ -804,6 +804,13 @@ rl_zk_last_heard_ms(rl_zk *zk)
 	return (int64_t)atomic_load(&zk->z_last_heard_ms);
 }
 
+bool
+rl_zk_lease_holds(rl_zk *zk, int lease_ms, int64_t now_ms)
+{
+	return rl_zk_session_state(zk) == RL_ZK_CONNECTED
+	    && now_ms < rl_zk_last_heard_ms(zk) + lease_ms;
+}
+
 int
 rl_zk_session_timeout_ms(rl_zk *zk)
 {

@@ -66,6 +66,13 @@ rl_zk_state rl_zk_session_state(rl_zk *zk);
 // timeout: a lease measured from it is safe. @locality any thread
 int64_t rl_zk_last_heard_ms(rl_zk *zk);
 
+// rl_zk_lease_holds tells whether a lease of lease_ms measured from the last
+// answered request still holds at now_ms (rl_mono_ms): the session is
+// connected and now_ms < last_heard + lease_ms. A leader acts only while it
+// holds; lease_ms below the session timeout makes it end before the server
+// could expire the session. @locality any thread
+bool rl_zk_lease_holds(rl_zk *zk, int lease_ms, int64_t now_ms);
+
 // rl_zk_session_timeout_ms is the timeout the server granted (it may differ
 // from the one asked for). rl_zk_session_id is the session's id, the
 // ephemeral_owner of the nodes it creates. @locality any thread

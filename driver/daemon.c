@@ -149,22 +149,14 @@ session_close(rl_daemon *d)
 	d->d_zk = NULL;
 }
 
-// lease_ok is the election's lease check (driver/election.c), made from the
-// runner's thread: rl_election_in_charge is the host thread's alone.
-static bool
-lease_ok(rl_daemon *d)
-{
-	return rl_zk_session_state(d->d_zk) == RL_ZK_CONNECTED
-	    && rl_mono_ms() < rl_zk_last_heard_ms(d->d_zk) + d->d_lease_ms;
-}
-
 // job_in_charge is a runner's in_charge: the host still says so and the
 // lease holds. @locality the runner's thread
 static bool
 job_in_charge(void *arg)
 {
 	djob *j = arg;
-	return atomic_load(&j->j_in_charge) && lease_ok(j->j_daemon);
+	return atomic_load(&j->j_in_charge)
+	    && rl_zk_lease_holds(j->j_daemon->d_zk, j->j_daemon->d_lease_ms, rl_mono_ms());
 }
 
 // ---- jobs ----

@@ -69,8 +69,7 @@ push(rl_election *e, rl_election_event_type type, int64_t epoch)
 static bool
 lease_valid(rl_election *e, int64_t now)
 {
-	return rl_zk_session_state(e->e_zk) == RL_ZK_CONNECTED
-	    && now < rl_zk_last_heard_ms(e->e_zk) + e->e_lease_ms;
+	return rl_zk_lease_holds(e->e_zk, e->e_lease_ms, now);
 }
 
 static bool
