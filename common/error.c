@@ -2,6 +2,9 @@
 // Error texts, generated from RL_ERR_MAP so they cannot drift from the enum.
 #include "common/error.h"
 
+#include <stdarg.h>
+#include <stdio.h>
+
 // Switches, not arrays indexed by value: a gap in the values is simply an unknown code, and
 // two codes given the same value do not compile (duplicate case).
 
@@ -42,4 +45,15 @@ rl_errname(int err)
 #undef RL_ERR_NAME
 	}
 	return "UNKNOWN";
+}
+
+void
+rl_errbuf_printf(char *errbuf, size_t errlen, const char *fmt, ...)
+{
+	if (errbuf == NULL || errlen == 0)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(errbuf, errlen, fmt, ap);
+	va_end(ap);
 }

@@ -3,6 +3,8 @@
 #ifndef RL_ERROR_H
 #define RL_ERROR_H
 
+#include <stddef.h>
+
 #include <stdbool.h>
 
 // X(name, value, text). Each value is pinned: codes travel on the wire (TaskResult.code,
@@ -46,6 +48,11 @@ bool rl_err_known(int err);
 
 // rl_strerror returns a static description of err; unknown codes give "unknown error".
 const char *rl_strerror(int err);
+
+// rl_errbuf_printf writes a message into errbuf (printf-style, truncated to
+// errlen); errbuf may be NULL or errlen 0, and then nothing is written.
+void rl_errbuf_printf(char *errbuf, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 // rl_errname returns the symbolic name ("TIMEDOUT") of err, for logs; unknown codes give
 // "UNKNOWN".

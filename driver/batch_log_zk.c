@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "common/alloc.h"
+#include "common/error.h"
 #include "common/zk.h"
 #include "driver/batch_log.h"
 
@@ -69,20 +70,6 @@ typedef struct {
 	int64_t  b_time;
 	unsigned b_phases;
 } batch_nodes;
-
-static void seterr(char *errbuf, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
-seterr(char *errbuf, size_t errlen, const char *fmt, ...)
-{
-	if (errbuf == NULL || errlen == 0)
-		return;
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(errbuf, errlen, fmt, ap);
-	va_end(ap);
-}
 
 static void
 append(char *errbuf, size_t errlen, const char *text)
@@ -368,18 +355,18 @@ stale(const zk_log *l, rl_err why_rv, const char *what, char *errbuf, size_t err
 	rl_zk_stat st;
 	char       ignored[256];
 	if (why_rv == RL_ERR_NOENT) {
-		seterr(errbuf, errlen,
+		rl_errbuf_printf(errbuf, errlen,
 		    "%s: %s: %s is gone (the job was removed): this writer of epoch %" PRId32
 		    " leads it no longer",
 		    l->z_log, what, l->z_epoch_path, l->z_epoch);
 	} else if (rl_zk_exists(l->z_zk, l->z_epoch_path, NULL, 0, &st, ignored, sizeof(ignored))
 	    == RL_OK) {
-		seterr(errbuf, errlen,
+		rl_errbuf_printf(errbuf, errlen,
 		    "%s: %s: job %s has a newer leader (epoch %" PRId32
 		    " is current, this writer's is %" PRId32 ")",
 		    l->z_log, what, l->z_job, st.version, l->z_epoch);
 	} else {
-		seterr(errbuf, errlen,
+		rl_errbuf_printf(errbuf, errlen,
 		    "%s: %s: job %s has a newer leader (this writer's epoch %" PRId32
 		    " is no longer current)",
 		    l->z_log, what, l->z_job, l->z_epoch);
@@ -464,7 +451,7 @@ zk_write(void *impl, Rill__BatchRecord *rec, char *errbuf, size_t errlen)
 	snprintf(what, sizeof(what), "batch %" PRId64 "'s %s record", rec->batch_time_ms,
 	    rl_checkpoint_phase_name(rec->phase));
 	if (len > RL_BATCH_LOG_ZK_RECORD_MAX) {
-		seterr(errbuf, errlen,
+		rl_errbuf_printf(errbuf, errlen,
 		    "%s: %s is %zu bytes, more than the %d a ZooKeeper node of the batch log may "
 		    "hold (ZooKeeper's jute.maxbuffer is about 1 MB); nothing written",
 		    path, what, len, RL_BATCH_LOG_ZK_RECORD_MAX);
@@ -639,19 +626,19 @@ rl_batch_log_open_zk(rl_zk *zk, const char *job, int32_t epoch, int keep,
 {
 	if (job == NULL || job[0] == '\0' || strchr(job, '/') != NULL || strlen(job) > JOB_NAME_MAX
 	    || strcmp(job, ".") == 0 || strcmp(job, "..") == 0) {
-		seterr(errbuf, errlen,
+		rl_errbuf_printf(errbuf, errlen,
 		    "batch log in ZooKeeper: job name '%s' is empty, has a '/' or is longer than "
 		    "%d",
 		    job != NULL ? job : "", JOB_NAME_MAX);
 		return RL_ERR_INVAL;
 	}
 	if (keep < 1) {
-		seterr(errbuf, errlen, "/rill/jobs/%s/log: keep must be at least 1 (got %d)", job,
-		    keep);
+		rl_errbuf_printf(errbuf, errlen,
+		    "/rill/jobs/%s/log: keep must be at least 1 (got %d)", job, keep);
 		return RL_ERR_INVAL;
 	}
 	if (epoch < 0) {
-		seterr(errbuf, errlen,
+		rl_errbuf_printf(errbuf, errlen,
 		    "/rill/jobs/%s/log: epoch must not be negative (got %" PRId32 ")", job, epoch);
 		return RL_ERR_INVAL;
 	}

@@ -19,6 +19,7 @@
 #include "common/buf.h"
 #include "common/connector.h"
 #include "common/crc32c.h"
+#include "common/error.h"
 #include "common/fsutil.h"
 #include "common/kafka.h"
 #include "common/time.h"
@@ -70,20 +71,6 @@ typedef struct {
 	unsigned b_phases;
 	unsigned b_tmp;
 } batch_files;
-
-static void seterr(char *errbuf, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
-seterr(char *errbuf, size_t errlen, const char *fmt, ...)
-{
-	if (errbuf == NULL || errlen == 0)
-		return;
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(errbuf, errlen, fmt, ap);
-	va_end(ap);
-}
 
 static void warn(const rl_checkpoint *ckp, const char *path, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -207,7 +194,7 @@ list_batches(
 			*ret_n = 0;
 			return RL_OK;
 		}
-		seterr(errbuf, errlen, "%s: %s", ckp->c_batches, strerror(errno));
+		rl_errbuf_printf(errbuf, errlen, "%s: %s", ckp->c_batches, strerror(errno));
 		return RL_ERR_IO;
 	}
 	batch_files *v = NULL;
@@ -217,7 +204,8 @@ list_batches(
 		struct dirent *de = readdir(d);
 		if (de == NULL) {
 			if (errno != 0) {
-				seterr(errbuf, errlen, "%s: %s", ckp->c_batches, strerror(errno));
+				rl_errbuf_printf(
+				    errbuf, errlen, "%s: %s", ckp->c_batches, strerror(errno));
 				goto err_list;
 			}
 			break;
@@ -306,17 +294,17 @@ rl_checkpoint_check_header(const unsigned char *bytes, size_t got, uint64_t tota
     const char *holder, uint32_t *ret_len, char *why, size_t whylen)
 {
 	if (got < HEADER_LEN) {
-		seterr(why, whylen, "torn: %zu of %d header bytes", got, HEADER_LEN);
+		rl_errbuf_printf(why, whylen, "torn: %zu of %d header bytes", got, HEADER_LEN);
 		return false;
 	}
 	if (memcmp(bytes, MAGIC, MAGIC_LEN) != 0) {
-		seterr(why, whylen, "not a rill checkpoint record (bad magic)");
+		rl_errbuf_printf(why, whylen, "not a rill checkpoint record (bad magic)");
 		return false;
 	}
 	uint32_t len = rl_be32_get(bytes + 8);
 	uint64_t have = total > HEADER_LEN ? total - HEADER_LEN : 0;
 	if (have != len) {
-		seterr(why, whylen, "%slength says %" PRIu32 " bytes, %s has %" PRIu64,
+		rl_errbuf_printf(why, whylen, "%slength says %" PRIu32 " bytes, %s has %" PRIu64,
 		    have < len ? "torn: " : "", len, holder, have);
 		return false;
 	}
@@ -335,33 +323,34 @@ rl_checkpoint_decode(const unsigned char *bytes, size_t len, int64_t t,
 	uint32_t             stored_crc = rl_be32_get(bytes + 12);
 	uint32_t             crc = rl_crc32c(payload, payload_len);
 	if (crc != stored_crc) {
-		seterr(why, whylen,
+		rl_errbuf_printf(why, whylen,
 		    "CRC32C mismatch (stored 0x%08" PRIx32 ", computed 0x%08" PRIx32 ")",
 		    stored_crc, crc);
 		return NULL;
 	}
 	Rill__BatchRecord *rec = rill__batch_record__unpack(NULL, payload_len, payload);
 	if (rec == NULL) {
-		seterr(why, whylen, "record does not decode");
+		rl_errbuf_printf(why, whylen, "record does not decode");
 		return NULL;
 	}
 	if (rec->format_version == FORMAT_VERSION_KAFKA_RANGES)
 		upgrade_v1(rec);
 	else if (rec->format_version != FORMAT_VERSION) {
-		seterr(why, whylen, "unknown format version %" PRIu32, rec->format_version);
+		rl_errbuf_printf(
+		    why, whylen, "unknown format version %" PRIu32, rec->format_version);
 		goto err_record;
 	}
 	if ((int)rec->phase != (int)phase) {
 		if (phase_valid(rec->phase))
-			seterr(why, whylen, "names phase %s but holds %s", phase_name(phase),
-			    phase_name(rec->phase));
+			rl_errbuf_printf(why, whylen, "names phase %s but holds %s",
+			    phase_name(phase), phase_name(rec->phase));
 		else
-			seterr(why, whylen, "names phase %s but holds unknown phase %d",
+			rl_errbuf_printf(why, whylen, "names phase %s but holds unknown phase %d",
 			    phase_name(phase), (int)rec->phase);
 		goto err_record;
 	}
 	if (rec->batch_time_ms != t) {
-		seterr(why, whylen, "names batch %" PRId64 " but holds %" PRId64, t,
+		rl_errbuf_printf(why, whylen, "names batch %" PRId64 " but holds %" PRId64, t,
 		    rec->batch_time_ms);
 		goto err_record;
 	}
@@ -392,12 +381,12 @@ load_record(const rl_checkpoint *ckp, int64_t t, Rill__BatchRecord__Phase phase,
 			warn(ckp, path, "not a regular file (a symbolic link)");
 			goto out;
 		}
-		seterr(errbuf, errlen, "%s: %s", path, strerror(errno));
+		rl_errbuf_printf(errbuf, errlen, "%s: %s", path, strerror(errno));
 		return RL_ERR_IO;
 	}
 	struct stat st;
 	if (fstat(fd, &st) != 0) {
-		seterr(errbuf, errlen, "%s: %s", path, strerror(errno));
+		rl_errbuf_printf(errbuf, errlen, "%s: %s", path, strerror(errno));
 		goto err_fd;
 	}
 	if (!S_ISREG(st.st_mode)) {
@@ -410,7 +399,7 @@ load_record(const rl_checkpoint *ckp, int64_t t, Rill__BatchRecord__Phase phase,
 	size_t        got;
 	uint32_t      len;
 	if (!read_full(fd, header, sizeof(header), &got)) {
-		seterr(errbuf, errlen, "%s: %s", path, strerror(errno));
+		rl_errbuf_printf(errbuf, errlen, "%s: %s", path, strerror(errno));
 		goto err_fd;
 	}
 	if (!rl_checkpoint_check_header(
@@ -421,7 +410,7 @@ load_record(const rl_checkpoint *ckp, int64_t t, Rill__BatchRecord__Phase phase,
 	bytes = rl_malloc(HEADER_LEN + (size_t)len);
 	memcpy(bytes, header, HEADER_LEN);
 	if (!read_full(fd, bytes + HEADER_LEN, len, &got)) {
-		seterr(errbuf, errlen, "%s: %s", path, strerror(errno));
+		rl_errbuf_printf(errbuf, errlen, "%s: %s", path, strerror(errno));
 		goto err_bytes;
 	}
 	if (got != len) {
@@ -473,15 +462,15 @@ check_dir(const char *path, char *errbuf, size_t errlen)
 {
 	struct stat st;
 	if (rl_mkdir_p(path) != 0 || stat(path, &st) != 0) {
-		seterr(errbuf, errlen, "%s: %s", path, strerror(errno));
+		rl_errbuf_printf(errbuf, errlen, "%s: %s", path, strerror(errno));
 		return RL_ERR_IO;
 	}
 	if (!S_ISDIR(st.st_mode)) {
-		seterr(errbuf, errlen, "%s: %s", path, strerror(ENOTDIR));
+		rl_errbuf_printf(errbuf, errlen, "%s: %s", path, strerror(ENOTDIR));
 		return RL_ERR_IO;
 	}
 	if (access(path, W_OK | X_OK) != 0) {
-		seterr(errbuf, errlen, "%s: %s", path, strerror(errno));
+		rl_errbuf_printf(errbuf, errlen, "%s: %s", path, strerror(errno));
 		return RL_ERR_IO;
 	}
 	return RL_OK;
@@ -492,17 +481,17 @@ rl_checkpoint_open(const char *dir, int keep, rl_checkpoint_warn_fn warn_fn, voi
     rl_checkpoint **ret, char *errbuf, size_t errlen)
 {
 	if (dir == NULL || dir[0] == '\0') {
-		seterr(errbuf, errlen, "checkpoint directory: empty path");
+		rl_errbuf_printf(errbuf, errlen, "checkpoint directory: empty path");
 		return RL_ERR_INVAL;
 	}
 	if (keep < 1) {
-		seterr(errbuf, errlen, "%s: keep must be at least 1 (got %d)", dir, keep);
+		rl_errbuf_printf(errbuf, errlen, "%s: keep must be at least 1 (got %d)", dir, keep);
 		return RL_ERR_INVAL;
 	}
 	char batches[PATH_LEN], probe[PATH_LEN + 32];
 	int  n = snprintf(batches, sizeof(batches), "%s/batches", dir);
 	if (n < 0 || (size_t)n + 1 + NAME_MAX_LEN >= sizeof(batches)) {
-		seterr(errbuf, errlen, "%s: %s", dir, strerror(ENAMETOOLONG));
+		rl_errbuf_printf(errbuf, errlen, "%s: %s", dir, strerror(ENAMETOOLONG));
 		return RL_ERR_INVAL;
 	}
 	rl_err rv;
@@ -514,7 +503,7 @@ rl_checkpoint_open(const char *dir, int keep, rl_checkpoint_warn_fn warn_fn, voi
 	// disk before a record in them can be called durable.
 	snprintf(probe, sizeof(probe), "%s/..", dir);
 	if (rl_fsync_dir(dir) != 0 || rl_fsync_dir(probe) != 0) {
-		seterr(errbuf, errlen, "%s: fsync: %s", dir, strerror(errno));
+		rl_errbuf_printf(errbuf, errlen, "%s: fsync: %s", dir, strerror(errno));
 		return RL_ERR_IO;
 	}
 	// access() answers for the real uid and ignores read-only mounts'
@@ -523,12 +512,12 @@ rl_checkpoint_open(const char *dir, int keep, rl_checkpoint_warn_fn warn_fn, voi
 	snprintf(probe, sizeof(probe), "%s/.probe.%ld", batches, (long)getpid());
 	int fd = open(probe, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0) {
-		seterr(errbuf, errlen, "%s: %s", batches, strerror(errno));
+		rl_errbuf_printf(errbuf, errlen, "%s: %s", batches, strerror(errno));
 		return RL_ERR_IO;
 	}
 	close(fd);
 	if (unlink(probe) != 0) {
-		seterr(errbuf, errlen, "%s: %s", probe, strerror(errno));
+		rl_errbuf_printf(errbuf, errlen, "%s: %s", probe, strerror(errno));
 		return RL_ERR_IO;
 	}
 	rl_checkpoint *ckp = RL_NEW(rl_checkpoint);
@@ -683,20 +672,22 @@ rl_checkpoint_encode(Rill__BatchRecord *rec, const char *where, unsigned char **
     size_t *ret_len, char *errbuf, size_t errlen)
 {
 	if (!phase_valid(rec->phase)) {
-		seterr(errbuf, errlen, "%s: record has unknown phase %d", where, (int)rec->phase);
+		rl_errbuf_printf(
+		    errbuf, errlen, "%s: record has unknown phase %d", where, (int)rec->phase);
 		return RL_ERR_INVAL;
 	}
 	if (rec->batch_time_ms < 0) {
-		seterr(errbuf, errlen, "%s: record has negative batch time %" PRId64, where,
-		    rec->batch_time_ms);
+		rl_errbuf_printf(errbuf, errlen, "%s: record has negative batch time %" PRId64,
+		    where, rec->batch_time_ms);
 		return RL_ERR_INVAL;
 	}
 	rec->format_version = FORMAT_VERSION;
 	rec->written_ms = rl_now_ms();
 	size_t len = rill__batch_record__get_packed_size(rec);
 	if (len > UINT32_MAX) {
-		seterr(errbuf, errlen, "%s: record of batch %" PRId64 " is too large (%zu bytes)",
-		    where, rec->batch_time_ms, len);
+		rl_errbuf_printf(errbuf, errlen,
+		    "%s: record of batch %" PRId64 " is too large (%zu bytes)", where,
+		    rec->batch_time_ms, len);
 		return RL_ERR_INVAL;
 	}
 	unsigned char *buf = rl_malloc(HEADER_LEN + len);
@@ -726,16 +717,17 @@ rl_checkpoint_write(rl_checkpoint *ckp, Rill__BatchRecord *rec, char *errbuf, si
 	case RL_WRITE_DONE:
 		break;
 	case RL_WRITE_CREATE:
-		seterr(errbuf, errlen, "%s: %s", tmp, strerror(errno));
+		rl_errbuf_printf(errbuf, errlen, "%s: %s", tmp, strerror(errno));
 		return RL_ERR_IO;
 	case RL_WRITE_RENAME:
-		seterr(errbuf, errlen, "%s: rename to %s: %s", tmp, final, strerror(errno));
+		rl_errbuf_printf(
+		    errbuf, errlen, "%s: rename to %s: %s", tmp, final, strerror(errno));
 		return RL_ERR_IO;
 	case RL_WRITE_FSYNC_DIR:
-		seterr(errbuf, errlen, "%s: fsync: %s", ckp->c_batches, strerror(errno));
+		rl_errbuf_printf(errbuf, errlen, "%s: fsync: %s", ckp->c_batches, strerror(errno));
 		return RL_ERR_IO;
 	default:
-		seterr(
+		rl_errbuf_printf(
 		    errbuf, errlen, "%s: %s: %s", tmp, rl_write_step_name(step), strerror(errno));
 		return RL_ERR_IO;
 	}
