@@ -10,6 +10,7 @@
 
 #include "common/cmdline.h"
 #include "common/jobfile.h"
+#include "common/secret.h"
 #include "common/zk.h"
 
 // rl_cli_command is one line of the command table in driver/cli/main.c.
@@ -58,15 +59,24 @@ typedef enum rl_cli_operand {
 	RL_CLI_JOB_FILE,
 } rl_cli_operand;
 
+// The options every cluster command takes, for its option table:
+// --zk into *connect, --secret-file into *secret_file.
+#define RL_CLI_CLUSTER_OPTS(connect, secret_file)                                                  \
+	RL_OPT_STRING("zk", (connect), "CONNECT",                                                  \
+	    "the cluster's ZooKeeper, host:port[,host:port...][/chroot] (required)"),              \
+	    RL_OPT_STRING("secret-file", (secret_file), "FILE", RL_SECRET_FILE_HELP)
+
 // rl_cli_cluster_args parses a cluster command's argv with cl, whose options
-// set *connect from --zk, and checks what every cluster command needs: --zk,
-// and the operand if the command takes one. True when the command goes on,
+// set *connect from --zk and *secret_file from --secret-file, checks what
+// every cluster command needs (--zk, and the operand if the command takes
+// one) and loads the secret (rl_cli_use_secret). True when the command goes on,
 // with *ret_operand the operand (not written for RL_CLI_NO_OPERAND: ret_operand
 // may be NULL); false when it
 // ends with exit code *ret_exit (RL_EXIT_OK after --help, RL_EXIT_USAGE after
 // a usage error, said on stderr).
 bool rl_cli_cluster_args(const rl_cmdline *cl, int argc, char **argv, const char *const *connect,
-    rl_cli_operand operand, const char **ret_operand, int *ret_exit);
+    const char *const *secret_file, rl_cli_operand operand, const char **ret_operand,
+    int *ret_exit);
 
 // rl_cli_job_error says on stderr why a request about job name failed with rv
 // and why: "PROG: no job 'NAME' was submitted to CONNECT" for RL_ERR_NOENT,

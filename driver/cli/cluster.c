@@ -16,7 +16,7 @@
 
 bool
 rl_cli_cluster_args(const rl_cmdline *cl, int argc, char **argv, const char *const *connect,
-    rl_cli_operand operand, const char **ret_operand, int *ret_exit)
+    const char *const *secret_file, rl_cli_operand operand, const char **ret_operand, int *ret_exit)
 {
 	int               first;
 	rl_cmdline_result r = rl_cmdline_parse(cl, argc, argv, &first);
@@ -30,7 +30,7 @@ rl_cli_cluster_args(const rl_cmdline *cl, int argc, char **argv, const char *con
 		return false;
 	}
 	if (operand == RL_CLI_NO_OPERAND)
-		return true;
+		return rl_cli_use_secret(cl->prog, *secret_file);
 	if (first == argc) {
 		rl_cmdline_error(
 		    cl, "%s is required", operand == RL_CLI_JOB_NAME ? "a job name" : "a job file");
@@ -42,7 +42,7 @@ rl_cli_cluster_args(const rl_cmdline *cl, int argc, char **argv, const char *con
 		return false;
 	}
 	*ret_operand = arg;
-	return true;
+	return rl_cli_use_secret(cl->prog, *secret_file);
 }
 
 int

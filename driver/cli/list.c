@@ -108,9 +108,7 @@ rl_cmd_list(const rl_cli_command *cmd, int argc, char **argv)
 	const char  *connect = NULL;
 	bool         as_json = false;
 	const rl_opt optv[] = {
-		RL_OPT_STRING("zk", &connect, "CONNECT",
-		    "the cluster's ZooKeeper, host:port[,host:port...][/chroot] (required)"),
-		RL_OPT_STRING("secret-file", &secret_file, "FILE", RL_SECRET_FILE_HELP),
+		RL_CLI_CLUSTER_OPTS(&connect, &secret_file),
 		RL_OPT_FLAG("json", &as_json, "print a JSON array instead of a table"),
 		RL_OPT_END,
 	};
@@ -124,10 +122,9 @@ rl_cmd_list(const rl_cli_command *cmd, int argc, char **argv)
 		.max_operands = 0,
 	};
 	int code;
-	if (!rl_cli_cluster_args(&cl, argc, argv, &connect, RL_CLI_NO_OPERAND, NULL, &code))
+	if (!rl_cli_cluster_args(
+	        &cl, argc, argv, &connect, &secret_file, RL_CLI_NO_OPERAND, NULL, &code))
 		return code;
-	if (!rl_cli_use_secret(PROG, secret_file))
-		return RL_EXIT_USAGE;
 	rl_zk *zk;
 	if (!rl_cli_zk_connect(PROG, connect, &zk))
 		return RL_EXIT_FAILURE;

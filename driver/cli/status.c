@@ -116,9 +116,7 @@ rl_cmd_status(const rl_cli_command *cmd, int argc, char **argv)
 	const char  *connect = NULL;
 	bool         as_json = false;
 	const rl_opt optv[] = {
-		RL_OPT_STRING("zk", &connect, "CONNECT",
-		    "the cluster's ZooKeeper, host:port[,host:port...][/chroot] (required)"),
-		RL_OPT_STRING("secret-file", &secret_file, "FILE", RL_SECRET_FILE_HELP),
+		RL_CLI_CLUSTER_OPTS(&connect, &secret_file),
 		RL_OPT_FLAG("json", &as_json, "print a JSON object instead of text"),
 		RL_OPT_END,
 	};
@@ -134,10 +132,9 @@ rl_cmd_status(const rl_cli_command *cmd, int argc, char **argv)
 	};
 	const char *name;
 	int         code;
-	if (!rl_cli_cluster_args(&cl, argc, argv, &connect, RL_CLI_JOB_NAME, &name, &code))
+	if (!rl_cli_cluster_args(
+	        &cl, argc, argv, &connect, &secret_file, RL_CLI_JOB_NAME, &name, &code))
 		return code;
-	if (!rl_cli_use_secret(PROG, secret_file))
-		return RL_EXIT_USAGE;
 	rl_zk *zk;
 	if (!rl_cli_zk_connect(PROG, connect, &zk))
 		return RL_EXIT_FAILURE;

@@ -176,9 +176,7 @@ rl_cmd_submit(const rl_cli_command *cmd, int argc, char **argv)
 	const char  *secret_file = NULL;
 	const char  *connect = NULL, *artifact = NULL;
 	const rl_opt optv[] = {
-		RL_OPT_STRING("zk", &connect, "CONNECT",
-		    "the cluster's ZooKeeper, host:port[,host:port...][/chroot] (required)"),
-		RL_OPT_STRING("secret-file", &secret_file, "FILE", RL_SECRET_FILE_HELP),
+		RL_CLI_CLUSTER_OPTS(&connect, &secret_file),
 		RL_OPT_STRING("artifact", &artifact, "LIB.so",
 		    "a shared library with the job's functions ({udf: NAME}); stored once under "
 		    "its sha256"),
@@ -200,10 +198,9 @@ rl_cmd_submit(const rl_cli_command *cmd, int argc, char **argv)
 	};
 	const char *file;
 	int         code;
-	if (!rl_cli_cluster_args(&cl, argc, argv, &connect, RL_CLI_JOB_FILE, &file, &code))
+	if (!rl_cli_cluster_args(
+	        &cl, argc, argv, &connect, &secret_file, RL_CLI_JOB_FILE, &file, &code))
 		return code;
-	if (!rl_cli_use_secret(PROG, secret_file))
-		return RL_EXIT_USAGE;
 	// Everything `rill run` checks before it starts, before ZooKeeper is
 	// touched.
 	char     why[2048];
