@@ -21,6 +21,10 @@ rl_fault_hook(rl_fault_hook_fn fn, void *arg)
 	hook = fn;
 }
 
+// stopped_once says whether this process froze itself already (one SIGSTOP
+// per process: a frozen zombie that resumed must go on to show what it does).
+static atomic_bool stopped_once;
+
 bool
 rl_fault_point(const char *point)
 {
@@ -35,14 +39,25 @@ rl_fault_point(const char *point)
 	     p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL) {
 		if (strncmp(p, point, len) != 0 || p[len] != ':')
 			continue;
-		double          probability = strtod(p + len + 1, NULL);
+		char  *end;
+		double probability = strtod(p + len + 1, &end);
+		bool   stop = strncmp(end, ":stop", 5) == 0 && (end[5] == ',' || end[5] == '\0');
+		if (stop && atomic_load(&stopped_once))
+			return false;
 		static unsigned seed;
 		if (seed == 0)
 			seed = (unsigned)time(NULL) ^ (unsigned)getpid();
-		if ((double)rand_r(&seed) / RAND_MAX < probability) {
-			rl_warn("fault", "killing this process (RILL_FAULT)", "point=%s", point);
-			raise(SIGKILL);
+		if ((double)rand_r(&seed) / RAND_MAX >= probability)
+			return false;
+		if (stop) {
+			atomic_store(&stopped_once, true);
+			rl_warn("fault", "stopping this process (RILL_FAULT)", "point=%s", point);
+			raise(SIGSTOP);
+			rl_warn("fault", "resumed (RILL_FAULT)", "point=%s", point);
+			return false;
 		}
+		rl_warn("fault", "killing this process (RILL_FAULT)", "point=%s", point);
+		raise(SIGKILL);
 		return false;
 	}
 	return false;

@@ -155,9 +155,15 @@ from_zk(int rc)
 static rl_err
 op_error(const rl_zk *zk, const char *op, const char *path, int rc, char *errbuf, size_t errlen)
 {
+	const char *hint = "";
+	if (rc == ZINVALIDSTATE && atomic_load(&zk->z_expired))
+		hint = "; the session has expired";
+	else if (rc == ZNOAUTH)
+		hint = zk->z_acl == &ZOO_CREATOR_ALL_ACL
+		    ? "; the node is closed to this cluster secret (another --secret-file?)"
+		    : "; the node is closed to sessions without the cluster secret (--secret-file)";
 	snprintf(errbuf, errlen, "ZooKeeper %s %s at %s: %s (ZooKeeper error %d)%s", op, path,
-	    zk->z_connect, zerror(rc), rc,
-	    rc == ZINVALIDSTATE && atomic_load(&zk->z_expired) ? "; the session has expired" : "");
+	    zk->z_connect, zerror(rc), rc, hint);
 	return from_zk(rc);
 }
 

@@ -31,6 +31,7 @@
 #define LOG_KEEP 100 // done batches kept in each job's log
 #define RECONNECT_BACKOFF_MS 1000
 #define READ_RETRY_MS 500 // after a failed read of /rill/jobs or a job's node
+#define LEAVE_RETRY_MS 500 // after a resignation ZooKeeper did not take
 
 // Watch tags on the daemon's queue (a job's watches are told apart by path).
 enum { TAG_LIST = 1, TAG_SPEC, TAG_DESIRED };
@@ -69,6 +70,13 @@ typedef struct djob {
 	bool         j_leader; // ELECTED and not LOST since
 	int64_t      j_epoch;
 	int64_t      j_rejoin_at_ms;
+	// Resigning, not done yet (ZooKeeper could not be reached): the node
+	// stays in line, so nothing else happens until it is deleted or the
+	// session expires. Joining again meanwhile would queue this driver
+	// behind its own node, which nobody else could pass either.
+	bool    j_leaving;
+	int64_t j_leave_at_ms; // the next attempt
+	int64_t j_rerun_at_ms; // a leader's next runner_begin, no sooner
 
 	// The runner, on a thread of the daemon's (j_running until joined).
 	bool            j_running;
@@ -419,19 +427,52 @@ handle_event(rl_daemon *d, const rl_zk_event *ev)
 // ---- elections ----
 
 // leave takes j out of line (resigning unless the session is gone) and
-// keeps it out for backoff_ms.
+// keeps it out for backoff_ms. A resignation ZooKeeper did not take is
+// tried again (leaving_step) before anything else happens to j.
 static void
 leave(rl_daemon *d, djob *j, bool resign, int backoff_ms)
 {
 	char why[512];
 	atomic_store(&j->j_in_charge, false);
-	if (j->j_election != NULL && resign
-	    && rl_election_resign(j->j_election, why, sizeof(why)) != RL_OK)
-		rl_warn("daemon", "cannot resign", "job=%s why=\"%s\"", j->j_name, why);
-	rl_election_destroy(j->j_election);
-	j->j_election = NULL;
 	j->j_leader = false;
 	j->j_rejoin_at_ms = rl_mono_ms() + backoff_ms;
+	if (j->j_election != NULL && resign
+	    && rl_election_resign(j->j_election, why, sizeof(why)) != RL_OK) {
+		rl_warn("daemon", "cannot resign yet, trying again", "job=%s why=\"%s\"", j->j_name,
+		    why);
+		j->j_leaving = true;
+		j->j_leave_at_ms = rl_mono_ms() + LEAVE_RETRY_MS;
+		return;
+	}
+	rl_election_destroy(j->j_election);
+	j->j_election = NULL;
+	j->j_leaving = false;
+}
+
+// leaving_step tries a resignation again; the session's expiry ends it too
+// (the node went with the session).
+static void
+leaving_step(rl_daemon *d, djob *j, int64_t now)
+{
+	rl_election_event ev;
+	while (j->j_election != NULL && rl_election_poll(j->j_election, 0, &ev) == RL_OK)
+		if (ev.type == RL_ELECTION_EXPIRED) {
+			rl_election_destroy(j->j_election);
+			j->j_election = NULL;
+			j->j_leaving = false;
+			return;
+		}
+	if (now < j->j_leave_at_ms)
+		return;
+	char why[512];
+	if (rl_election_resign(j->j_election, why, sizeof(why)) != RL_OK) {
+		j->j_leave_at_ms = now + LEAVE_RETRY_MS;
+		return;
+	}
+	rl_info("daemon", "resigned", "job=%s", j->j_name);
+	rl_election_destroy(j->j_election);
+	j->j_election = NULL;
+	j->j_leaving = false;
 }
 
 static void
@@ -530,6 +571,10 @@ err_job:
 	j->j_job = NULL;
 	rl_error("daemon", "cannot run the job", "job=%s epoch=%" PRId64 " why=\"%s\"", j->j_name,
 	    j->j_epoch, why);
+	if (rv == RL_ERR_TIMEDOUT) { // ZooKeeper is away: stay in line, try again
+		j->j_rerun_at_ms = rl_mono_ms() + d->d_opts.rejoin_backoff_ms;
+		return;
+	}
 	if (rv == RL_ERR_USAGE || rv == RL_ERR_NOTSUP || rv == RL_ERR_PARSE)
 		j->j_refused_version = j->j_spec_version;
 	leave(d, j, true, d->d_opts.rejoin_backoff_ms);
@@ -567,10 +612,19 @@ runner_reap(rl_daemon *d, djob *j)
 	const char *result = j->j_rv == RL_OK ? "ok" : j->j_why;
 	switch (why) {
 	case WHY_NONE:
-		// It ended by itself: another driver may fare better.
 		rl_error("daemon", "job run ended",
 		    "job=%s epoch=%" PRId64 " batches=%" PRIu64 " why=\"%s\"", j->j_name,
 		    j->j_epoch, j->j_stats.batches, result);
+		if (j->j_rv == RL_ERR_TIMEDOUT) {
+			// ZooKeeper (or the source) did not answer in time: still
+			// the leader, run again after the backoff, once in charge
+			// (a lease that lapsed meanwhile reports LOST, then ELECTED
+			// with a new epoch). The new run recovers from the log.
+			j->j_rerun_at_ms = rl_mono_ms() + d->d_opts.rejoin_backoff_ms;
+			atomic_store(&j->j_in_charge, false);
+			break;
+		}
+		// It failed by itself: another driver may fare better.
 		leave(d, j, true, d->d_opts.rejoin_backoff_ms);
 		break;
 	case WHY_LOST:
@@ -641,6 +695,10 @@ job_step(rl_daemon *d, djob *j, int64_t now)
 {
 	if (j->j_running && atomic_load(&j->j_finished))
 		runner_reap(d, j);
+	if (j->j_leaving) {
+		leaving_step(d, j, now);
+		return;
+	}
 	if (j->j_election != NULL)
 		election_drain(d, j);
 	bool run = want_run(j);
@@ -663,7 +721,7 @@ job_step(rl_daemon *d, djob *j, int64_t now)
 	}
 	if (j->j_election != NULL && !run)
 		leave(d, j, true, 0);
-	else if (j->j_election != NULL && j->j_leader)
+	else if (j->j_election != NULL && j->j_leader && now >= j->j_rerun_at_ms)
 		runner_begin(d, j);
 	else if (j->j_election == NULL && run && now >= j->j_rejoin_at_ms)
 		join(d, j);

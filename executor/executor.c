@@ -424,6 +424,10 @@ handle_launch(rl_executor *ex, const Rill__TaskLaunch *tl, rl_reply *reply)
 		snprintf(why, sizeof(why),
 		    "epoch %" PRIu64 " is older than %" PRIu64 " (deposed leader)", tl->epoch,
 		    seen);
+		rl_warn(COMP, "task refused",
+		    "job=%s batch_ms=%" PRId64 " stage=%" PRIu32 " partition=%" PRIu32
+		    " error=\"%s\"",
+		    tl->job, tl->batch_time_ms, tl->stage, tl->partition, why);
 		refuse(reply->r_arena, res, RL_ERR_STALE_EPOCH, why);
 		goto out;
 	}

@@ -87,30 +87,45 @@ bed_init(void)
 	rt_sh("rm -rf %s", dir);
 }
 
+// spawn_executors_with starts an executor on hosts 4 to 6 against the
+// ZooKeeper connect string zk, with extra options.
 static void
-spawn_executors(void)
+spawn_executors_with(const char *zk, const char *opts)
 {
 	for (int h = 4; h <= 6; h++)
 		cr_assert_eq(rt_cluster("spawn",
 		                 "host%d --name executor -- %s --zk %s --listen tcp://%s:0"
-		                 " --id host%d --cores 2",
-		                 h, rt_bin("rill-executor"), rt_cluster_zk(), rt_host_addr(h), h),
+		                 " --id host%d --cores 2 %s",
+		                 h, rt_bin("rill-executor"), zk, rt_host_addr(h), h, opts),
 		    0, "cannot spawn the executor on host%d", h);
 }
 
-// spawn_driver starts the driver daemon on host h (info log: its batches)
-// and waits until it hosts the jobs.
 static void
-spawn_driver(int h)
+spawn_executors(void)
+{
+	spawn_executors_with(rt_cluster_zk(), "");
+}
+
+// spawn_driver_with starts the driver daemon on host h (info log: its
+// batches) with extra environment (VAR=VALUE …) and options, and waits until
+// it hosts the jobs.
+static void
+spawn_driver_with(int h, const char *env, const char *zk, const char *opts)
 {
 	cr_assert_eq(rt_cluster("spawn",
-	                 "host%d --name driver -- env RILL_LOG_LEVEL=info %s --zk %s"
-	                 " --listen tcp://%s:%d --zk-session-timeout %s",
-	                 h, rt_bin("rill-driver"), rt_cluster_zk(), rt_host_addr(h), DRIVER_PORT,
-	                 SESSION_TIMEOUT),
+	                 "host%d --name driver -- env RILL_LOG_LEVEL=info %s %s --zk %s"
+	                 " --listen tcp://%s:%d --zk-session-timeout %s %s",
+	                 h, env, rt_bin("rill-driver"), zk, rt_host_addr(h), DRIVER_PORT,
+	                 SESSION_TIMEOUT, opts),
 	    0, "cannot spawn the driver on host%d", h);
 	cr_assert(rt_wait_log(h, "driver", "msg=\"hosting submitted jobs\"", 1, 15000),
 	    "the driver on host%d did not start:\n%s", h, rt_host_log(h, "driver"));
+}
+
+static void
+spawn_driver(int h)
+{
+	spawn_driver_with(h, "", rt_cluster_zk(), "");
 }
 
 static pid_t
@@ -218,24 +233,37 @@ wait_leader(const char *job, int timeout_ms)
 	return 0;
 }
 
-// A job: its directory, topic, corpus and reference, its job file.
+// A job: its directory, topic, corpus and reference, its job file; its
+// output is the files sink's directory, or a Kafka topic written exactly
+// once (out_topic).
 typedef struct fjob {
 	char        name[64];
 	const char *dir;
 	const char *job; // dir/job.yaml
 	const char *out; // dir/out, the files sink
 	const char *want; // dir/want.tsv
+	char        out_topic[80]; // "": the files sink
 } fjob;
 
 static fjob
-make_job(const char *name, int partitions)
+make_job_to(const char *name, int partitions, bool to_kafka)
 {
-	fjob j;
+	fjob j = { 0 };
 	snprintf(j.name, sizeof(j.name), "%s", name);
 	j.dir = rt_tmpdir(name);
 	j.out = rt_path(j.dir, "out");
 	j.want = rt_path(j.dir, "want.tsv");
 	rt_topic(name, partitions);
+	char sink[4200];
+	if (to_kafka) {
+		snprintf(j.out_topic, sizeof(j.out_topic), "%s-out", name);
+		rt_topic(j.out_topic, 2);
+		snprintf(sink, sizeof(sink),
+		    "kafka: {brokers: \"%s\", topic: %s, exactly_once: true}", rt_kafka(),
+		    j.out_topic);
+	} else {
+		snprintf(sink, sizeof(sink), "files: {path: %s}", j.out);
+	}
 	j.job = rt_write(j.dir, "job.yaml",
 	    "name: %s\n"
 	    "batch: 200ms\n"
@@ -248,17 +276,30 @@ make_job(const char *name, int partitions)
 	    "  - map_values: one\n"
 	    "  - reduce_by_key: sum\n"
 	    "sink:\n"
-	    "  files: {path: %s}\n",
-	    name, rt_kafka(), name, j.out);
+	    "  %s\n",
+	    name, rt_kafka(), name, sink);
 	return j;
+}
+
+static fjob
+make_job(const char *name, int partitions)
+{
+	return make_job_to(name, partitions, false);
+}
+
+// submit_with submits j through ZooKeeper zk with extra options.
+static void
+submit_with(const fjob *j, const char *zk, const char *opts)
+{
+	char *err;
+	int   rv = rill(j->dir, &err, "submit --zk %s %s %s", zk, opts, j->job);
+	cr_assert_eq(rv, 0, "rill submit %s exited %d: %s", j->name, rv, err);
 }
 
 static void
 submit(const fjob *j)
 {
-	char *err;
-	int   rv = rill(j->dir, &err, "submit --zk %s %s", rt_cluster_zk(), j->job);
-	cr_assert_eq(rv, 0, "rill submit %s exited %d: %s", j->name, rv, err);
+	submit_with(j, rt_cluster_zk(), "");
 }
 
 // producer_start makes a corpus of `lines` lines (seeded) and spawns on
@@ -299,6 +340,24 @@ producer_stop(const fjob *j)
 	rt_reference_counts(produced, j->want);
 }
 
+// sink_totals writes the per-word totals of what j's sink holds to got: the
+// files sink's batches, or what a read_committed consumer of the Kafka sink's
+// topic sees.
+static void
+sink_totals(const fjob *j, const char *got)
+{
+	if (j->out_topic[0] == '\0') {
+		rt_sink_totals(j->out, got);
+		return;
+	}
+	cr_assert_eq(
+	    rt_sh("kcat -C -b %s -t %s -o beginning -e -q -X isolation.level=read_committed"
+	          " -f '%%k\\t%%s\\n' | awk -F'\\t' '{ c[$1] += $2 } END { for (k in c)"
+	          " print k \"\\t\" c[k] }' | LC_ALL=C sort > %s",
+	        rt_kafka(), j->out_topic, got),
+	    0, "cannot read %s", j->out_topic);
+}
+
 // wait_exact waits until the sink's totals equal the reference (at most
 // timeout_ms), then checks again a second later: nothing counted twice
 // late, nothing lost.
@@ -307,13 +366,13 @@ wait_exact(const fjob *j, int timeout_ms)
 {
 	const char *got = rt_path(j->dir, "got.tsv");
 	for (int waited = 0; waited < timeout_ms; waited += 250) {
-		rt_sink_totals(j->out, got);
+		sink_totals(j, got);
 		if (rt_sh("cmp -s %s %s", got, j->want) == 0)
 			break;
 		sleep_ms(250);
 	}
 	sleep_ms(1000);
-	rt_sink_totals(j->out, got);
+	sink_totals(j, got);
 	rt_assert_same_file(got, j->want);
 }
 
@@ -485,6 +544,273 @@ Test(failover, graceful_kill_then_submit_resumes_exactly, .init = bed_init, .tim
 	sleep_ms(1000);
 	producer_stop(&j);
 	wait_exact(&j, 30000);
+	no_sanitizer_reports();
+	rt_sh("rm -rf %s", j.dir);
+}
+
+// proc_state gives the state letter of process pid (/proc/PID/stat: R, S,
+// T for stopped, …), or 0 when it is gone.
+static char
+proc_state(pid_t pid)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	char *text = rt_read(path, NULL);
+	if (text == NULL)
+		return 0;
+	const char *p = strrchr(text, ')');
+	char        state = p != NULL && p[1] == ' ' ? p[2] : 0;
+	free(text);
+	return state;
+}
+
+static bool
+wait_stopped(pid_t pid, int timeout_ms)
+{
+	for (int waited = 0; waited <= timeout_ms; waited += 20) {
+		if (proc_state(pid) == 'T')
+			return true;
+		sleep_ms(20);
+	}
+	return false;
+}
+
+// since_mark gives what host h's process `name` logged after the first line
+// holding mark ("" if none yet): rt_host_log's buffer, valid until the next
+// rt_host_log.
+static const char *
+since_mark(int h, const char *name, const char *mark)
+{
+	const char *log = rt_host_log(h, name);
+	const char *p = strstr(log, mark);
+	return p != NULL ? p : "";
+}
+
+// (b) A zombie leader: the leading driver freezes itself (RILL_FAULT's
+// SIGSTOP) right after its check that it is still in charge and before its
+// next act, stays frozen past its session while the stand-by takes over, and
+// goes on from that very point when it gets SIGCONT. Twice: frozen before it
+// launches a planned batch's tasks, and frozen with a batch's transactions
+// prepared, before it commits them. None of its launches or commits is
+// accepted (the executors refuse its epoch), it finishes no batch, and what
+// a read_committed consumer sees of the Kafka sink is exact.
+Test(failover, zombie_leader_resumed_after_its_session_is_refused, .init = bed_init, .timeout = 180)
+{
+	fjob j = make_job_to("fo-zombie", 2, true);
+	spawn_executors();
+	producer_start(&j, 3000, 41, 120);
+	submit(&j);
+	static const struct {
+		const char *point, *door;
+	} trials[] = {
+		// Its launches reach executors that saw the new leader's epoch.
+		{ "batch-planned", "msg=\"task refused\"" },
+		// Its commit reaches executors that saw the new leader's epoch.
+		{ "sink-prepared", "msg=\"sink transaction not finished\"" },
+	};
+	for (size_t t = 0; t < sizeof(trials) / sizeof(trials[0]); t++) {
+		// Host 2 leads, with the fault armed; host 3 stands by.
+		char env[128];
+		snprintf(env, sizeof(env), "RILL_FAULT=%s:0.2:stop", trials[t].point);
+		if (t == 0) {
+			spawn_driver_with(2, env, rt_cluster_zk(), "");
+			cr_assert_eq(wait_leader(j.name, 30000), 2);
+		} else { // host 3 leads now: hand the lead to a new, armed host 2
+			rt_cluster("kill", "host2");
+			spawn_driver_with(2, env, rt_cluster_zk(), "");
+			cr_assert_eq(kill(driver_pid(3), SIGTERM), 0);
+			int rv = rt_cluster("wait", "host3 --name driver --timeout 30");
+			cr_assert_eq(rv, 0, "host3's driver exited %d after SIGTERM:\n%s", rv,
+			    rt_host_log(3, "driver"));
+		}
+		char needle[160];
+		snprintf(needle, sizeof(needle), "msg=\"leading\" job=%s ", j.name);
+		cr_assert(rt_wait_log(2, "driver", needle, 1, 30000), "host2 does not lead:\n%s",
+		    rt_host_log(2, "driver"));
+		spawn_driver(3);
+
+		pid_t zombie = driver_pid(2);
+		cr_assert(wait_stopped(zombie, 60000), "trial %zu: host2 never froze at %s:\n%s", t,
+		    trials[t].point, rt_host_log(2, "driver"));
+		int64_t stopped = now_ms();
+		cr_assert_geq(wait_done(3, j.name, stopped, 20000), 0,
+		    "trial %zu: host3 did not take over:\n%s", t, rt_host_log(3, "driver"));
+		// Let the new leader run batches on every executor, then resume
+		// the zombie where it froze.
+		snprintf(needle, sizeof(needle), "msg=\"batch done\" job=%s ", j.name);
+		int before = rt_count(rt_host_log(3, "driver"), needle);
+		cr_assert(rt_wait_log(3, "driver", needle, before + 5, 20000));
+		int refusals[7] = { 0 };
+		for (int h = 4; h <= 6; h++)
+			refusals[h] = rt_count(rt_host_log(h, "executor"), trials[t].door);
+		cr_assert_eq(kill(zombie, SIGCONT), 0);
+		cr_assert(rt_wait_log(2, "driver", "msg=\"resumed (RILL_FAULT)\"", 1, 10000));
+		snprintf(needle, sizeof(needle), "msg=\"standing by\" job=%s", j.name);
+		cr_assert(rt_wait_log(2, "driver", needle, 1 + (int)t, 30000),
+		    "trial %zu: the zombie did not go back in line:\n%s", t,
+		    rt_host_log(2, "driver"));
+		// It acted, and was refused at the door.
+		int refused = 0;
+		for (int h = 4; h <= 6; h++)
+			refused
+			    += rt_count(rt_host_log(h, "executor"), trials[t].door) - refusals[h];
+		cr_assert_gt(refused, 0, "trial %zu: no executor refused the zombie:\nhost2:\n%s",
+		    t, since_mark(2, "driver", "msg=\"resumed (RILL_FAULT)\""));
+		snprintf(needle, sizeof(needle), "msg=\"batch done\" job=%s ", j.name);
+		cr_assert_null(
+		    strstr(since_mark(2, "driver", "msg=\"resumed (RILL_FAULT)\""), needle),
+		    "trial %zu: the zombie finished a batch:\n%s", t, rt_host_log(2, "driver"));
+		fprintf(stderr, "zombie at %s: %d refusals at the executors\n", trials[t].point,
+		    refused);
+	}
+	producer_stop(&j);
+	wait_exact(&j, 60000);
+	no_sanitizer_reports();
+	rt_sh("rm -rf %s", j.dir);
+}
+
+// zookeeper_stop stops host 1's ZooKeeper server (its data stays).
+static void
+zookeeper_stop(void)
+{
+	cr_assert_eq(rt_sh("%s/deploy/zookeeper.sh stop --dir %s/host1/zookeeper 2>/dev/null",
+	                 getenv("RILL_SOURCE_ROOT"), rt_cluster_dir()),
+	    0, "cannot stop ZooKeeper");
+}
+
+// first_done_any gives the first "batch done" of job on host 2 or 3 not
+// earlier than since, waiting up to timeout_ms; -1 if none.
+static int64_t
+first_done_any(const char *job, int64_t since, int timeout_ms)
+{
+	for (int waited = 0; waited <= timeout_ms; waited += 50) {
+		for (int h = 2; h <= 3; h++) {
+			int64_t ts = first_done(h, job, since);
+			if (ts >= 0)
+				return ts;
+		}
+		sleep_ms(50);
+	}
+	return -1;
+}
+
+// (e) ZooKeeper is stopped while records flow and started again, its data
+// kept: for longer than the session timeout, then briefly. Each time the job
+// goes on (on whichever driver leads then) and the counts end exact.
+Test(failover, zookeeper_restarted_mid_run_the_job_goes_on, .init = bed_init, .timeout = 180)
+{
+	fjob j = make_job("fo-zk", 2);
+	spawn_executors();
+	spawn_driver(2);
+	spawn_driver(3);
+	producer_start(&j, 3000, 51, 120);
+	submit(&j);
+	int leader = wait_leader(j.name, 30000);
+	cr_assert_geq(
+	    wait_done(leader, j.name, 0, 30000), 0, "no batch:\n%s", rt_host_log(leader, "driver"));
+	static const int down_ms[] = { 4000, 500 };
+	for (size_t t = 0; t < sizeof(down_ms) / sizeof(down_ms[0]); t++) {
+		zookeeper_stop();
+		sleep_ms(down_ms[t]);
+		cr_assert_eq(rt_cluster("zookeeper", "host1"), 0, "cannot start ZooKeeper again");
+		int64_t up = now_ms();
+		int64_t done = first_done_any(j.name, up, 30000);
+		if (done < 0) {
+			char *h2 = strdup(rt_host_log(2, "driver"));
+			cr_assert_fail("no batch after ZooKeeper came back (down %d ms):\n"
+			               "host2:\n%s\nhost3:\n%s",
+			    down_ms[t], h2, rt_host_log(3, "driver"));
+		}
+		fprintf(stderr,
+		    "ZooKeeper down %d ms: a batch done %" PRId64 " ms after it was back\n",
+		    down_ms[t], done - up);
+		// Both drivers are in line again: one leads, the other stands by.
+		sleep_ms(2000);
+	}
+	producer_stop(&j);
+	wait_exact(&j, 60000);
+	no_sanitizer_reports();
+	rt_sh("rm -rf %s", j.dir);
+}
+
+// (d) A cluster with a secret (under its own chroot): peers without it —
+// an executor and a driver announcing themselves through ZooKeeper, an
+// executor registering with a driver directly, `rill submit` — are refused
+// and logged, and never get a job, a task or a registration; the job runs
+// on the peers that hold the secret and counts exactly.
+Test(failover, peers_without_the_secret_are_refused, .init = bed_init, .timeout = 150)
+{
+	fjob        j = make_job("fo-secret", 2);
+	const char *secret = rt_write(j.dir, "secret", "the secret of this test cluster\n");
+	const char *other = rt_write(j.dir, "other", "the secret of another cluster!!\n");
+	cr_assert_eq(rt_sh("chmod 600 %s %s", secret, other), 0);
+	char zk[512], with[4200], wrong[4200];
+	snprintf(zk, sizeof(zk), "%s/secured", rt_cluster_zk());
+	snprintf(with, sizeof(with), "--secret-file %s", secret);
+	snprintf(wrong, sizeof(wrong), "--secret-file %s", other);
+
+	for (int h = 4; h <= 5; h++)
+		cr_assert_eq(rt_cluster("spawn",
+		                 "host%d --name executor -- %s --zk %s --listen tcp://%s:0"
+		                 " --id host%d --cores 2 %s",
+		                 h, rt_bin("rill-executor"), zk, rt_host_addr(h), h, with),
+		    0);
+	spawn_driver_with(2, "", zk, with);
+	// Without the secret, or with another one, a submit is refused.
+	char *err;
+	int   rv = rill(j.dir, &err, "submit --zk %s %s", zk, j.job);
+	cr_assert_eq(rv, 1, "a submit without the secret exited %d: %s", rv, err);
+	rv = rill(j.dir, &err, "submit --zk %s %s %s", zk, wrong, j.job);
+	cr_assert_eq(rv, 1, "a submit with another secret exited %d: %s", rv, err);
+	submit_with(&j, zk, with);
+	producer_start(&j, 2000, 61, 90);
+	char needle[160];
+	snprintf(needle, sizeof(needle), "msg=\"batch done\" job=%s ", j.name);
+	cr_assert(rt_wait_log(2, "driver", needle, 3, 30000), "no batches:\n%s",
+	    rt_host_log(2, "driver"));
+
+	// An executor without the secret cannot announce itself.
+	cr_assert_eq(rt_cluster("spawn",
+	                 "host6 --name executor -- %s --zk %s --listen tcp://%s:0 --id host6"
+	                 " --cores 2",
+	                 rt_bin("rill-executor"), zk, rt_host_addr(6)),
+	    0);
+	cr_assert(rt_wait_log(6, "executor", "not authenticated", 1, 15000),
+	    "the executor without the secret was not refused:\n%s", rt_host_log(6, "executor"));
+	// One with another secret registering with the driver directly is
+	// refused by it, and logged there.
+	cr_assert_eq(
+	    rt_cluster("spawn",
+	        "host6 --name intruder -- %s --driver tcp://%s:%d --listen tcp://%s:0"
+	        " --id intruder --cores 2 %s",
+	        rt_bin("rill-executor"), rt_host_addr(2), DRIVER_PORT, rt_host_addr(6), wrong),
+	    0);
+	cr_assert(rt_wait_log(2, "driver", "msg=\"refused an unauthenticated request\"", 1, 15000),
+	    "host2 did not refuse host6:\n%s", rt_host_log(2, "driver"));
+	char peer[64];
+	snprintf(peer, sizeof(peer), " peer=%s:", rt_host_addr(6));
+	cr_assert_not_null(strstr(rt_host_log(2, "driver"), peer), "%s", rt_host_log(2, "driver"));
+	cr_assert(rt_wait_log(6, "intruder", "msg=\"driver refused this executor\"", 1, 15000),
+	    "%s", rt_host_log(6, "intruder"));
+	// A driver without the secret cannot start: ZooKeeper refuses it.
+	cr_assert_eq(rt_cluster("spawn", "host3 --name driver -- %s --zk %s --listen tcp://%s:%d",
+	                 rt_bin("rill-driver"), zk, rt_host_addr(3), DRIVER_PORT),
+	    0);
+	rv = rt_cluster("wait", "host3 --name driver --timeout 30");
+	cr_assert_eq(
+	    rv, 1, "the driver without the secret exited %d:\n%s", rv, rt_host_log(3, "driver"));
+	cr_assert_not_null(
+	    strstr(rt_host_log(3, "driver"), "not authenticated"), "%s", rt_host_log(3, "driver"));
+	producer_stop(&j);
+	wait_exact(&j, 60000);
+	cr_assert_eq(
+	    rt_count(rt_host_log(6, "intruder"), "task"), 0, "%s", rt_host_log(6, "intruder"));
+	cr_assert_eq(
+	    rt_count(rt_host_log(6, "executor"), "task"), 0, "%s", rt_host_log(6, "executor"));
+	cr_assert_null(strstr(rt_host_log(2, "driver"), "id=host6 "),
+	    "the driver found the executor without the secret:\n%s", rt_host_log(2, "driver"));
+	fprintf(stderr, "executor without the secret: %s", rt_host_log(6, "executor"));
+	fprintf(stderr, "driver without the secret: %s", rt_host_log(3, "driver"));
 	no_sanitizer_reports();
 	rt_sh("rm -rf %s", j.dir);
 }
