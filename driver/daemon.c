@@ -214,8 +214,8 @@ want_run(const djob *j)
 }
 
 // parse_job parses j's spec as a runner of this daemon can run it: the
-// job's own name, and no step that keeps state (its snapshots need a
-// checkpoint directory, which cluster mode does not have yet).
+// job's own name, and no step that keeps state unless the daemon has a
+// state directory (its snapshots live in files every host can read).
 static rl_err
 parse_job(const djob *j, rl_job **ret, char *errbuf, size_t errlen)
 {
@@ -235,11 +235,10 @@ parse_job(const djob *j, rl_job **ret, char *errbuf, size_t errlen)
 		return rv;
 	}
 	const rl_step *stateful = rl_plan_stateful(plan);
-	if (stateful != NULL) {
+	if (stateful != NULL && j->j_daemon->d_opts.state_dir == NULL) {
 		snprintf(errbuf, errlen,
-		    "%s:%d:%d: %s keeps state across batches, whose snapshots need a checkpoint "
-		    "directory: cluster mode has none yet; run the job with `rill run "
-		    "--checkpoint-dir`",
+		    "%s:%d:%d: %s keeps state across batches, whose snapshots need a directory "
+		    "every host shares: start the drivers with --state-dir DIR",
 		    j->j_filename, stateful->s_loc.line, stateful->s_loc.col,
 		    rl_op_name(stateful->s_kind));
 		rl_plan_destroy(plan);
@@ -528,6 +527,11 @@ runner_begin(rl_daemon *d, djob *j)
 		.in_charge = job_in_charge,
 		.in_charge_arg = j,
 	};
+	char state_dir[4096];
+	if (d->d_opts.state_dir != NULL) {
+		snprintf(state_dir, sizeof(state_dir), "%s/%s", d->d_opts.state_dir, j->j_name);
+		opts.state_dir = state_dir;
+	}
 	if (!rl_election_in_charge(j->j_election))
 		return; // the lease lapsed: LOST follows
 	if ((rv = parse_job(j, &j->j_job, why, sizeof(why))) != RL_OK) {

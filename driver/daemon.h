@@ -22,6 +22,9 @@ typedef struct rl_daemon_opts {
 	int         rejoin_backoff_ms; // after a run that failed; 0: 2 s
 	int         min_executors; // a runner waits for this many; 0: 1
 	FILE       *print_out; // the print sink's output (default stdout)
+	// Stateful jobs keep their state snapshots in state_dir/<job>, a path
+	// every driver and executor host shares; NULL: they are not run.
+	const char *state_dir;
 } rl_daemon_opts;
 
 // rl_daemon_create opens a ZooKeeper session (waiting up to the connect

@@ -66,6 +66,10 @@ main(int argc, char **argv)
 		  RL_OPT_DURATION("zk-session-timeout", &session_ms, "DUR",
 		      "the ZooKeeper session timeout asked for (default 10s); a leader's lease is "
 		        "2/3 of the one granted"),
+		  RL_OPT_STRING("state-dir", &dopts.state_dir, "DIR",
+		      "with --zk: stateful jobs keep their state snapshots in DIR/JOB, a path "
+		        "every driver and executor host shares (e.g. an NFS mount); without it "
+		        "they are not run"),
 		  RL_OPT_STRING("secret-file", &secret_file, "FILE", RL_SECRET_FILE_HELP),
 		  RL_OPT_REFUSED("http", "IP:PORT", NULL, "--http is not available in this version"),
 		  RL_OPT_END,
@@ -75,7 +79,7 @@ main(int argc, char **argv)
 		.synopsis
 		= "(--job JOB.yaml | --zk CONNECT) --listen tcp://IP:PORT [--executors N] "
 		  "[--checkpoint-dir DIR] [--available-now] [--for DUR] "
-		  "[--zk-session-timeout DUR] [--secret-file FILE]",
+		  "[--zk-session-timeout DUR] [--state-dir DIR] [--secret-file FILE]",
 		.about
 		= "With --job, runs one job's batches; executors register with it at --listen\n"
 		  "(rill-executor --driver URL). With --zk, hosts every job submitted with\n"
@@ -91,6 +95,12 @@ main(int argc, char **argv)
 	char secret_why[1024];
 	if (rl_secret_load_and_use(secret_file, secret_why, sizeof(secret_why)) != RL_OK) {
 		fprintf(stderr, "rill-driver: %s\n", secret_why);
+		return RL_EXIT_USAGE;
+	}
+	if (dopts.state_dir != NULL && dopts.zk_connect == NULL) {
+		rl_cmdline_error(&cl,
+		    "--state-dir goes with --zk (with --job, state is kept in "
+		    "--checkpoint-dir)");
 		return RL_EXIT_USAGE;
 	}
 	if (dopts.zk_connect != NULL) {

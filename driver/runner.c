@@ -4,6 +4,7 @@
 #include "driver/runner.h"
 
 #include <dirent.h>
+#include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <signal.h>
@@ -17,6 +18,7 @@
 #include "common/arena.h"
 #include "common/connector.h"
 #include "common/fault.h"
+#include "common/fsutil.h"
 #include "common/histogram.h"
 #include "common/layout.h"
 #include "common/log.h"
@@ -169,7 +171,7 @@ rl_runner_create(const rl_job *job, rl_pool *pool, const rl_runner_opts *opts, r
 		goto err_runner;
 	}
 	const rl_step *stateful = rl_plan_stateful(d->d_plan);
-	if (stateful != NULL && opts->checkpoint_dir == NULL) {
+	if (stateful != NULL && opts->checkpoint_dir == NULL && opts->state_dir == NULL) {
 		snprintf(errbuf, errlen,
 		    "%s:%d:%d: %s keeps state across batches: run the job with --checkpoint-dir",
 		    job->j_filename, stateful->s_loc.line, stateful->s_loc.col,
@@ -184,7 +186,18 @@ rl_runner_create(const rl_job *job, rl_pool *pool, const rl_runner_opts *opts, r
 	            warn_checkpoint, d, &d->d_log, errbuf, errlen))
 	        != RL_OK)
 		goto err_runner;
-	if (stateful != NULL) {
+	if (stateful != NULL && opts->state_dir != NULL) {
+		char *abs = NULL;
+		if (rl_mkdir_p(opts->state_dir) != 0
+		    || (abs = realpath(opts->state_dir, NULL)) == NULL) {
+			snprintf(errbuf, errlen, "state directory %s: %s", opts->state_dir,
+			    strerror(errno));
+			rv = RL_ERR_IO;
+			goto err_runner;
+		}
+		d->d_state_dir = rl_strdup(abs);
+		free(abs);
+	} else if (stateful != NULL) {
 		char  *abs = realpath(opts->checkpoint_dir, NULL);
 		size_t len = strlen(abs) + sizeof("/state");
 		d->d_state_dir = rl_malloc(len);

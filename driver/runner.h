@@ -28,9 +28,14 @@ typedef struct rl_runner_opts {
 	int         checkpoint_keep; // done batches kept (default 100)
 	// The batch log to use instead of checkpoint_dir's (e.g. the job's log in
 	// ZooKeeper, rl_batch_log_open_zk); borrowed: it must outlive the runner.
-	// A stateful job still needs checkpoint_dir for its state snapshots.
+	// A stateful job still needs checkpoint_dir or state_dir for its state
+	// snapshots.
 	struct rl_batch_log *batch_log;
-	const char          *zk_connect; // write progress to ZooKeeper too, or NULL
+	// Where a stateful job's state snapshots go instead of CHECKPOINT/state
+	// (created if missing); executors write there too, so in a cluster it is
+	// a path every host shares. NULL: checkpoint_dir's.
+	const char *state_dir;
+	const char *zk_connect; // write progress to ZooKeeper too, or NULL
 	// in_charge, when set, is asked before every durable step (a record, a
 	// sink commit, progress): false means this host no longer leads the job
 	// (its lease is gone), and the run stops there at once, leaving the

@@ -243,12 +243,13 @@ typedef struct fjob {
 	const char *out; // dir/out, the files sink
 	const char *want; // dir/want.tsv
 	char        out_topic[80]; // "": the files sink
+	bool        stateful; // update_state_by_key: every batch holds every total
 } fjob;
 
 static fjob
-make_job_to(const char *name, int partitions, bool to_kafka)
+make_job_to(const char *name, int partitions, bool to_kafka, bool stateful)
 {
-	fjob j = { 0 };
+	fjob j = { .stateful = stateful };
 	snprintf(j.name, sizeof(j.name), "%s", name);
 	j.dir = rt_tmpdir(name);
 	j.out = rt_path(j.dir, "out");
@@ -274,17 +275,17 @@ make_job_to(const char *name, int partitions, bool to_kafka)
 	    "pipeline:\n"
 	    "  - flat_map: words\n"
 	    "  - map_values: one\n"
-	    "  - reduce_by_key: sum\n"
+	    "  - %s: sum\n"
 	    "sink:\n"
 	    "  %s\n",
-	    name, rt_kafka(), name, sink);
+	    name, rt_kafka(), name, stateful ? "update_state_by_key" : "reduce_by_key", sink);
 	return j;
 }
 
 static fjob
 make_job(const char *name, int partitions)
 {
-	return make_job_to(name, partitions, false);
+	return make_job_to(name, partitions, false, false);
 }
 
 // submit_with submits j through ZooKeeper zk with extra options.
@@ -346,6 +347,13 @@ producer_stop(const fjob *j)
 static void
 sink_totals(const fjob *j, const char *got)
 {
+	if (j->stateful) { // the newest batch: every word's state
+		cr_assert_eq(rt_sh("d=$(ls -d %s/batch-* | LC_ALL=C sort | tail -n 1);"
+		                   " cat $d/part-* | LC_ALL=C sort > %s",
+		                 j->out, got),
+		    0);
+		return;
+	}
 	if (j->out_topic[0] == '\0') {
 		rt_sink_totals(j->out, got);
 		return;
@@ -596,7 +604,7 @@ since_mark(int h, const char *name, const char *mark)
 // a read_committed consumer sees of the Kafka sink is exact.
 Test(failover, zombie_leader_resumed_after_its_session_is_refused, .init = bed_init, .timeout = 180)
 {
-	fjob j = make_job_to("fo-zombie", 2, true);
+	fjob j = make_job_to("fo-zombie", 2, true, false);
 	spawn_executors();
 	producer_start(&j, 3000, 41, 120);
 	submit(&j);
@@ -811,6 +819,44 @@ Test(failover, peers_without_the_secret_are_refused, .init = bed_init, .timeout 
 	    "the driver found the executor without the secret:\n%s", rt_host_log(2, "driver"));
 	fprintf(stderr, "executor without the secret: %s", rt_host_log(6, "executor"));
 	fprintf(stderr, "driver without the secret: %s", rt_host_log(3, "driver"));
+	no_sanitizer_reports();
+	rt_sh("rm -rf %s", j.dir);
+}
+
+// A stateful job (update_state_by_key) on drivers sharing a --state-dir: the
+// leader is SIGKILLed twice while records flow; each time the stand-by goes
+// on from the state snapshots in that directory, and the newest batch holds
+// every word's total, exact.
+Test(failover, stateful_job_moves_with_its_state, .init = bed_init, .timeout = 150)
+{
+	fjob        j = make_job_to("fo-state", 2, false, true);
+	const char *state = rt_path(j.dir, "state");
+	char        opts[4200];
+	snprintf(opts, sizeof(opts), "--state-dir %s", state);
+	spawn_executors();
+	spawn_driver_with(2, "", rt_cluster_zk(), opts);
+	spawn_driver_with(3, "", rt_cluster_zk(), opts);
+	producer_start(&j, 3000, 71, 90);
+	submit(&j);
+	int leader = wait_leader(j.name, 30000);
+	cr_assert_geq(
+	    wait_done(leader, j.name, 0, 30000), 0, "no batch:\n%s", rt_host_log(leader, "driver"));
+	for (int t = 0; t < 2; t++) {
+		int  standby = leader == 2 ? 3 : 2;
+		char needle[160];
+		snprintf(needle, sizeof(needle), "msg=\"batch done\" job=%s ", j.name);
+		int before = rt_count(rt_host_log(leader, "driver"), needle);
+		cr_assert(rt_wait_log(leader, "driver", needle, before + 5, 20000));
+		int64_t killed = kill_driver(leader);
+		cr_assert_geq(wait_done(standby, j.name, killed, 20000), 0,
+		    "host%d did not take over:\n%s", standby, rt_host_log(standby, "driver"));
+		spawn_driver_with(leader, "", rt_cluster_zk(), opts);
+		leader = standby;
+	}
+	producer_stop(&j);
+	wait_exact(&j, 60000);
+	cr_assert_eq(rt_sh("test -n \"$(ls -A %s/%s)\"", state, j.name), 0,
+	    "no state snapshots in %s/%s", state, j.name);
 	no_sanitizer_reports();
 	rt_sh("rm -rf %s", j.dir);
 }
