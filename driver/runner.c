@@ -80,6 +80,7 @@ typedef struct batch {
 	size_t         b_nparts; // input splits when the batch was planned
 	int64_t       *b_from; // per input split
 	int64_t       *b_until;
+	int64_t       *b_end; // per input split: its latest position when planned
 	rl_sched_task *b_tasks[MAX_STAGES];
 	size_t         b_ntasks[MAX_STAGES];
 	size_t        *b_part_of_map; // stage-0 task -> input split
@@ -354,6 +355,7 @@ write_record(rl_runner *d, batch *b, Rill__BatchRecord__Phase phase, char *errbu
 	rec.batch_interval_ms = d->d_job->j_batch_ms;
 	rec.shuffle_partitions = b->b_nreduce;
 	rec.records = b->b_records;
+	rec.ends_seen = true;
 	rec.splits = rl_arena_alloc(&a, (b->b_nparts + 1) * sizeof(void *));
 	for (size_t i = 0; i < b->b_nparts && i < nparts; i++) {
 		Rill__SplitRange *sr = rl_arena_alloc(&a, sizeof(*sr));
@@ -362,6 +364,7 @@ write_record(rl_runner *d, batch *b, Rill__BatchRecord__Phase phase, char *errbu
 		sr->id = parts[i].ip_id;
 		sr->from = b->b_from[i];
 		sr->until = b->b_until[i];
+		sr->end_seen = b->b_end[i];
 		sr->opaque.data = parts[i].ip_opaque;
 		sr->opaque.len = parts[i].ip_opaque_len;
 		rec.splits[rec.n_splits++] = sr;
@@ -513,6 +516,9 @@ plan_ranges(rl_runner *d, batch *b)
 	b->b_nparts = nparts;
 	b->b_from = rl_calloc(nparts + 1, sizeof(int64_t));
 	b->b_until = rl_calloc(nparts + 1, sizeof(int64_t));
+	b->b_end = rl_calloc(nparts + 1, sizeof(int64_t));
+	for (size_t i = 0; i < nparts; i++)
+		b->b_end[i] = parts[i].ip_latest; // refreshed for this batch
 	b->b_tasks[0] = new_tasks(nparts);
 	b->b_part_of_map = rl_calloc(nparts + 1, sizeof(size_t));
 	b->b_plan_ms = rl_now_ms();
@@ -605,6 +611,7 @@ batch_free(batch *b)
 	rl_free(b->b_part_of_map);
 	rl_free(b->b_from);
 	rl_free(b->b_until);
+	rl_free(b->b_end);
 	rl_free(b->b_skip);
 	rl_arena_fini(&b->b_arena);
 }

@@ -1020,6 +1020,58 @@ Test(runner, max_rate_per_split_caps_every_batch)
 	harness_stop(&h);
 }
 
+// expect_lags checks the done batches from first on: batch k (1, 2, …) of
+// the run read every split up to from + 5k, and saw each split's end at end.
+static size_t
+expect_lags(const harness *h, size_t first, int64_t from, int64_t end)
+{
+	int64_t done[64];
+	size_t  n = batch_files(h, "done", done, 64);
+	for (size_t i = first; i < n; i++) {
+		Rill__BatchRecord *rec = read_record(h, done[i]);
+		int64_t            until = from + 5 * (int64_t)(i - first + 1), lag = -1;
+		cr_expect(rec->ends_seen, "batch %" PRId64 " recorded no ends", done[i]);
+		cr_expect_eq(rec->n_splits, NSPLITS);
+		for (size_t r = 0; r < rec->n_splits; r++) {
+			const Rill__SplitRange *sr = rec->splits[r];
+			cr_expect_eq(
+			    sr->until, until, "batch %zu %s: until %" PRId64, i, sr->id, sr->until);
+			cr_expect_eq(sr->end_seen, end, "batch %zu %s: end seen %" PRId64, i,
+			    sr->id, sr->end_seen);
+			cr_expect(rl_checkpoint_split_lag(rec, sr, &lag));
+			cr_expect_eq(
+			    lag, end - until, "batch %zu %s: lag %" PRId64, i, sr->id, lag);
+		}
+		cr_expect(rl_checkpoint_lag(rec, &lag));
+		cr_expect_eq(lag, NSPLITS * (end - until), "batch %zu: lag %" PRId64, i, lag);
+		rill__batch_record__free_unpacked(rec, NULL);
+	}
+	return n;
+}
+
+Test(runner, every_record_says_how_far_behind_its_source_each_split_was)
+{
+	harness h = { 0 };
+	// 5 records a split a batch (100/s for 50 ms): with 40 a split there,
+	// batch k reads up to 5k and leaves 40 - 5k behind.
+	harness_start(
+	    &h, WORDCOUNT_JOB, "all", "backpressure: false, max_rate_per_split: 100", "false");
+	append_records(40);
+	run_result res = run_job(&h, true, 0);
+	cr_assert_eq(res.rv, RL_OK, "%s", res.why);
+	size_t n = expect_lags(&h, 0, 0, 40);
+	cr_expect_eq(n, 8, "%zu batches for 40 records a split at 5 a batch", n);
+	// 20 more a split while it is stopped: the next run's batches see 60.
+	append_records(20);
+	res = run_job(&h, true, 0);
+	cr_assert_eq(res.rv, RL_OK, "%s", res.why);
+	cr_expect_eq(expect_lags(&h, n, 40, 60), n + 4);
+	int64_t want[NVOCAB];
+	reference(want);
+	check_exactly_once(&h, want);
+	harness_stop(&h);
+}
+
 Test(runner, initial_rate_holds_back_the_first_batches)
 {
 	harness h = { 0 };
