@@ -1279,3 +1279,27 @@ rl_zk_ops_fini(rl_zk_op *ops, size_t count)
 		ops[i].created = NULL;
 	}
 }
+
+// Framing of one operation besides its path and data: the header, the
+// lengths, the version, a create's ACL and flags.
+#define OP_OVERHEAD 64
+
+size_t
+rl_zk_op_bytes(const rl_zk_op *op)
+{
+	return OP_OVERHEAD + strlen(op->path) + op->len;
+}
+
+size_t
+rl_zk_ops_fit(const rl_zk_op *ops, size_t start, size_t count, size_t used)
+{
+	size_t end = start;
+	while (end < count && end - start < RL_ZK_MULTI_OPS_MAX) {
+		size_t b = rl_zk_op_bytes(&ops[end]);
+		if (end > start && used + b > RL_ZK_MULTI_BUDGET)
+			break;
+		used += b;
+		end++;
+	}
+	return end;
+}

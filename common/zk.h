@@ -247,4 +247,23 @@ rl_err rl_zk_multi(
     rl_zk *zk, rl_zk_op *ops, size_t count, size_t *ret_failed, char *errbuf, size_t errlen);
 void rl_zk_ops_fini(rl_zk_op *ops, size_t count);
 
+// ZooKeeper refuses (by closing the connection) a request longer than its
+// jute.maxbuffer, RL_ZK_REQUEST_MAX bytes by default. A multi-op whose
+// operations take at most RL_ZK_MULTI_BUDGET bytes by rl_zk_op_bytes stays
+// below it; rill puts at most RL_ZK_MULTI_OPS_MAX operations in one besides
+// its leading checks (a longer write goes in several).
+#define RL_ZK_REQUEST_MAX 0xfffff
+#define RL_ZK_MULTI_BUDGET (RL_ZK_REQUEST_MAX - 4096)
+#define RL_ZK_MULTI_OPS_MAX 1000
+
+// rl_zk_op_bytes bounds the bytes op takes in a multi-op request: its path,
+// its data and its framing (header, lengths, version, a create's ACL and
+// flags).
+size_t rl_zk_op_bytes(const rl_zk_op *op);
+
+// rl_zk_ops_fit is where a multi-op that carries ops[start..count) after
+// operations of `used` bytes must end: as many as fit RL_ZK_MULTI_BUDGET and
+// RL_ZK_MULTI_OPS_MAX, and at least one (start < count).
+size_t rl_zk_ops_fit(const rl_zk_op *ops, size_t start, size_t count, size_t used);
+
 #endif

@@ -13,16 +13,8 @@
 #include "common/error.h"
 #include "common/zk.h"
 #include "driver/batch_log.h"
+#include "driver/fence.h"
 
-// ZooKeeper refuses (by closing the connection) a request longer than its
-// jute.maxbuffer, 0xfffff bytes by default. A multi-op chunk stays below it
-// by OP_BUDGET; OP_OVERHEAD bounds one operation's framing besides its path
-// and data (header, lengths, version, the create's ACL and flags).
-#define ZK_REQUEST_MAX 0xfffff
-#define OP_OVERHEAD 64
-#define OP_BUDGET (ZK_REQUEST_MAX - 4096)
-// Operations in one multi-op at most (a long prune goes in several).
-#define OPS_MAX 1000
 // Attempts of one write: a record node that exists (create becomes set) or
 // vanished (set becomes create), or a node to prune that is already gone.
 #define WRITE_ATTEMPTS 8
@@ -348,54 +340,6 @@ out:
 	return rv;
 }
 
-// stale says that this writer's epoch is no longer the job's.
-static rl_err
-stale(const zk_log *l, rl_err why_rv, const char *what, char *errbuf, size_t errlen)
-{
-	rl_zk_stat st;
-	char       ignored[256];
-	if (why_rv == RL_ERR_NOENT) {
-		rl_errbuf_printf(errbuf, errlen,
-		    "%s: %s: %s is gone (the job was removed): this writer of epoch %" PRId32
-		    " leads it no longer",
-		    l->z_log, what, l->z_epoch_path, l->z_epoch);
-	} else if (rl_zk_exists(l->z_zk, l->z_epoch_path, NULL, 0, &st, ignored, sizeof(ignored))
-	    == RL_OK) {
-		rl_errbuf_printf(errbuf, errlen,
-		    "%s: %s: job %s has a newer leader (epoch %" PRId32
-		    " is current, this writer's is %" PRId32 ")",
-		    l->z_log, what, l->z_job, st.version, l->z_epoch);
-	} else {
-		rl_errbuf_printf(errbuf, errlen,
-		    "%s: %s: job %s has a newer leader (this writer's epoch %" PRId32
-		    " is no longer current)",
-		    l->z_log, what, l->z_job, l->z_epoch);
-	}
-	return RL_ERR_STALE_EPOCH;
-}
-
-static size_t
-op_bytes(const rl_zk_op *op)
-{
-	return OP_OVERHEAD + strlen(op->path) + op->len;
-}
-
-// chunk_end is where a multi-op that starts with ops[start] ends: as many
-// operations as fit the request budget (at least one), after `used` bytes.
-static size_t
-chunk_end(const rl_zk_op *ops, size_t start, size_t count, size_t used)
-{
-	size_t end = start;
-	while (end < count && end - start < OPS_MAX) {
-		size_t b = op_bytes(&ops[end]);
-		if (end > start && used + b > OP_BUDGET)
-			break;
-		used += b;
-		end++;
-	}
-	return end;
-}
-
 // prune_rest deletes plan's nodes from ops[start..count) (the deletes the
 // record's multi-op had no room for) in more multi-ops, each fenced by the
 // epoch; the first also checks the kept records when with_checks. A kept
@@ -404,7 +348,7 @@ static rl_err
 prune_rest(zk_log *l, const prune_plan *plan, rl_zk_op *ops, size_t start, size_t count,
     bool with_checks, const char *what, char *errbuf, size_t errlen)
 {
-	rl_zk_op *chunk = rl_calloc(1 + plan->p_ncheck + OPS_MAX, sizeof(*chunk));
+	rl_zk_op *chunk = rl_calloc(1 + plan->p_ncheck + RL_ZK_MULTI_OPS_MAX, sizeof(*chunk));
 	rl_err    rv = RL_OK;
 	while (start < count) {
 		size_t n = 0, used = 0;
@@ -412,15 +356,16 @@ prune_rest(zk_log *l, const prune_plan *plan, rl_zk_op *ops, size_t start, size_
 		for (size_t i = 0; with_checks && i < plan->p_ncheck; i++)
 			chunk[n++] = rl_zk_op_check(plan->p_check[i], plan->p_version[i]);
 		for (size_t i = 0; i < n; i++)
-			used += op_bytes(&chunk[i]);
-		size_t end = chunk_end(ops, start, count, used);
+			used += rl_zk_op_bytes(&chunk[i]);
+		size_t end = rl_zk_ops_fit(ops, start, count, used);
 		memcpy(&chunk[n], &ops[start], (end - start) * sizeof(*chunk));
 		size_t nchecks = n - 1, failed = 0;
 		n += end - start;
 		rv = rl_zk_multi(l->z_zk, chunk, n, &failed, errbuf, errlen);
 		if (rv != RL_OK && failed == 0
 		    && (rv == RL_ERR_STALE_EPOCH || rv == RL_ERR_NOENT)) {
-			rv = stale(l, rv, what, errbuf, errlen);
+			rv = rl_fence_stale(
+			    l->z_zk, l->z_job, l->z_epoch, rv, l->z_log, what, errbuf, errlen);
 			append(errbuf, errlen, "; the record is written, pruning stopped");
 			break;
 		}
@@ -486,9 +431,9 @@ zk_write(void *impl, Rill__BatchRecord *rec, char *errbuf, size_t errlen)
 		// The prune goes with the record when its checks fit beside it.
 		size_t used = 0;
 		for (size_t i = 0; i < fixed; i++)
-			used += op_bytes(&ops[i]);
-		together = used <= OP_BUDGET && fixed <= OPS_MAX;
-		first_end = together ? chunk_end(ops, 0, count, 0) : 2;
+			used += rl_zk_op_bytes(&ops[i]);
+		together = used <= RL_ZK_MULTI_BUDGET && fixed <= RL_ZK_MULTI_OPS_MAX;
+		first_end = together ? rl_zk_ops_fit(ops, 0, count, 0) : 2;
 		size_t failed = 0;
 		rv = rl_zk_multi(l->z_zk, ops, first_end, &failed, errbuf, errlen);
 		if (rv == RL_OK) {
@@ -498,7 +443,8 @@ zk_write(void *impl, Rill__BatchRecord *rec, char *errbuf, size_t errlen)
 		}
 		rl_zk_ops_fini(ops, first_end);
 		if (failed == 0 && (rv == RL_ERR_STALE_EPOCH || rv == RL_ERR_NOENT)) {
-			rv = stale(l, rv, what, errbuf, errlen);
+			rv = rl_fence_stale(
+			    l->z_zk, l->z_job, l->z_epoch, rv, l->z_log, what, errbuf, errlen);
 			append(errbuf, errlen, "; nothing written");
 			goto out_ops;
 		}
@@ -649,7 +595,7 @@ rl_batch_log_open_zk(rl_zk *zk, const char *job, int32_t epoch, int keep,
 	l->z_keep = keep;
 	l->z_warn = warn;
 	l->z_warn_arg = warn_arg;
-	l->z_epoch_path = rl_strdup_printf("/rill/jobs/%s/epoch", job);
+	l->z_epoch_path = rl_fence_path(job);
 	l->z_log = rl_strdup_printf("/rill/jobs/%s/log", job);
 	// The log's node is made by the epoch's holder too, so a deposed
 	// leader cannot bring a removed job's nodes back.
@@ -661,7 +607,8 @@ rl_batch_log_open_zk(rl_zk *zk, const char *job, int32_t epoch, int keep,
 	rl_err rv = rl_zk_multi(zk, ops, 2, &failed, errbuf, errlen);
 	rl_zk_ops_fini(ops, 2);
 	if (failed == 0 && (rv == RL_ERR_STALE_EPOCH || rv == RL_ERR_NOENT))
-		rv = stale(l, rv, "cannot open the log", errbuf, errlen);
+		rv = rl_fence_stale(l->z_zk, l->z_job, l->z_epoch, rv, l->z_log,
+		    "cannot open the log", errbuf, errlen);
 	else if (rv == RL_ERR_EXISTS && failed == 1)
 		rv = RL_OK;
 	if (rv != RL_OK) {

@@ -773,3 +773,25 @@ rl_checkpoint_read(
 		all |= 1u << read_order[i];
 	return load_batch(ckp, batch_ms, all, ret, errbuf, errlen);
 }
+
+bool
+rl_checkpoint_split_lag(const Rill__BatchRecord *rec, const Rill__SplitRange *sr, int64_t *ret)
+{
+	if (!rec->ends_seen)
+		return false;
+	*ret = sr->end_seen > sr->until ? sr->end_seen - sr->until : 0;
+	return true;
+}
+
+bool
+rl_checkpoint_lag(const Rill__BatchRecord *rec, int64_t *ret)
+{
+	if (!rec->ends_seen)
+		return false;
+	int64_t total = 0, lag;
+	for (size_t i = 0; i < rec->n_splits; i++)
+		if (rl_checkpoint_split_lag(rec, rec->splits[i], &lag))
+			total += lag;
+	*ret = total;
+	return true;
+}

@@ -60,6 +60,19 @@ rl_err rl_checkpoint_latest(
 rl_err rl_checkpoint_read(
     rl_checkpoint *ckp, int64_t batch_ms, Rill__BatchRecord **ret, char *errbuf, size_t errlen);
 
+// ---- lag: how far a batch was behind its source ----
+
+// rl_checkpoint_split_lag is how many records split sr of rec was behind its
+// source's end when rec's batch was planned, after that batch's range:
+// end_seen - until (0 when the range reaches past the end seen). False,
+// *ret untouched, when rec does not say (written before rill recorded the
+// ends). Lag as of planning, not now: records that arrived since count not.
+bool rl_checkpoint_split_lag(
+    const Rill__BatchRecord *rec, const Rill__SplitRange *sr, int64_t *ret);
+// rl_checkpoint_lag is the sum of rl_checkpoint_split_lag over rec's
+// splits; false, *ret untouched, when rec does not say.
+bool rl_checkpoint_lag(const Rill__BatchRecord *rec, int64_t *ret);
+
 // ---- one record's bytes, shared by every store of the batch log ----
 // (driver/batch_log_zk.c keeps the same bytes in a ZooKeeper node.)
 

@@ -524,6 +524,7 @@ runner_begin(rl_daemon *d, djob *j)
 		.min_executors = d->d_opts.min_executors,
 		.epoch = (uint64_t)j->j_epoch,
 		.print_out = d->d_opts.print_out,
+		.zk = d->d_zk, // progress, fenced by the epoch as the log is
 		.in_charge = job_in_charge,
 		.in_charge_arg = j,
 	};

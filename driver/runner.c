@@ -29,8 +29,10 @@
 #include "driver/batch_clock.h"
 #include "driver/batch_log.h"
 #include "driver/executors.h"
+#include "driver/fence.h"
 #include "driver/input.h"
 #include "driver/offset_range.h"
+#include "driver/progress.h"
 #include "driver/rate.h"
 #include "driver/scheduler.h"
 #include "driver/sink.h"
@@ -57,7 +59,8 @@ struct rl_runner {
 	void                     *d_sink_state;
 	bool                      d_sink_open;
 	bool                      d_two_phase; // the sink commits in two phases
-	rl_zk                    *d_zk; // progress is written here too, or NULL
+	rl_zk                    *d_zk; // opts.zk_connect's session, or NULL
+	rl_progress              *d_progress; // progress in ZooKeeper, or NULL
 	bool                      d_zk_synced; // every position has been written once
 	rl_hist                   d_latency; // records: source timestamp to sink commit, ms
 	char                     *d_state_dir; // stateful jobs: CHECKPOINT/state (absolute)
@@ -79,6 +82,7 @@ typedef struct batch {
 	size_t         b_nparts; // input splits when the batch was planned
 	int64_t       *b_from; // per input split
 	int64_t       *b_until;
+	int64_t       *b_end; // per input split: its latest position when planned
 	rl_sched_task *b_tasks[MAX_STAGES];
 	size_t         b_ntasks[MAX_STAGES];
 	size_t        *b_part_of_map; // stage-0 task -> input split
@@ -125,6 +129,39 @@ warn_checkpoint(void *arg, const char *path, const char *why)
 {
 	(void)arg;
 	rl_warn(COMP, "skipping a checkpoint record", "path=%s reason=\"%s\"", path, why);
+}
+
+// open_progress opens the job's progress in ZooKeeper, if asked: on the
+// host's session at its epoch, or on a session of its own at an epoch it
+// claims.
+static rl_err
+open_progress(rl_runner *d, char *errbuf, size_t errlen)
+{
+	const char *job = d->d_job->j_name;
+	rl_zk      *zk = d->d_opts.zk;
+	int32_t     epoch;
+	rl_err      rv;
+	if (d->d_opts.zk_connect != NULL) {
+		if ((rv = rl_zk_connect(
+		         d->d_opts.zk_connect, 10000, 10000, &d->d_zk, errbuf, errlen))
+		        != RL_OK
+		    || (rv = rl_fence_claim(d->d_zk, job, &epoch, errbuf, errlen)) != RL_OK)
+			return rv;
+		zk = d->d_zk;
+		rl_info(COMP, "progress to ZooKeeper", "job=%s connect=%s epoch=%" PRId32, job,
+		    d->d_opts.zk_connect, epoch);
+	} else if (zk != NULL) {
+		if (d->d_opts.epoch > INT32_MAX) {
+			snprintf(errbuf, errlen,
+			    "job %s: epoch %" PRIu64 " is not the version of a ZooKeeper node", job,
+			    d->d_opts.epoch);
+			return RL_ERR_INVAL;
+		}
+		epoch = (int32_t)d->d_opts.epoch;
+	} else {
+		return RL_OK;
+	}
+	return rl_progress_open(zk, job, epoch, &d->d_progress, errbuf, errlen);
 }
 
 rl_err
@@ -204,9 +241,7 @@ rl_runner_create(const rl_job *job, rl_pool *pool, const rl_runner_opts *opts, r
 		snprintf(d->d_state_dir, len, "%s/state", abs);
 		free(abs);
 	}
-	if (opts->zk_connect != NULL
-	    && (rv = rl_zk_connect(opts->zk_connect, 10000, 10000, &d->d_zk, errbuf, errlen))
-	        != RL_OK)
+	if ((rv = open_progress(d, errbuf, errlen)) != RL_OK)
 		goto err_runner;
 	if ((rv = rl_input_create(job, &d->d_input, errbuf, errlen)) != RL_OK)
 		goto err_runner;
@@ -284,6 +319,7 @@ rl_runner_destroy(rl_runner *d)
 	if (d->d_sink_open)
 		d->d_sink->sk_close(d->d_sink_state);
 	rl_free(d->d_sink_state);
+	rl_progress_close(d->d_progress);
 	rl_zk_close(d->d_zk);
 	rl_free(d->d_state_dir);
 	if (d->d_replay != NULL)
@@ -332,6 +368,7 @@ write_record(rl_runner *d, batch *b, Rill__BatchRecord__Phase phase, char *errbu
 	rec.batch_interval_ms = d->d_job->j_batch_ms;
 	rec.shuffle_partitions = b->b_nreduce;
 	rec.records = b->b_records;
+	rec.ends_seen = true;
 	rec.splits = rl_arena_alloc(&a, (b->b_nparts + 1) * sizeof(void *));
 	for (size_t i = 0; i < b->b_nparts && i < nparts; i++) {
 		Rill__SplitRange *sr = rl_arena_alloc(&a, sizeof(*sr));
@@ -340,6 +377,7 @@ write_record(rl_runner *d, batch *b, Rill__BatchRecord__Phase phase, char *errbu
 		sr->id = parts[i].ip_id;
 		sr->from = b->b_from[i];
 		sr->until = b->b_until[i];
+		sr->end_seen = b->b_end[i];
 		sr->opaque.data = parts[i].ip_opaque;
 		sr->opaque.len = parts[i].ip_opaque_len;
 		rec.splits[rec.n_splits++] = sr;
@@ -491,6 +529,9 @@ plan_ranges(rl_runner *d, batch *b)
 	b->b_nparts = nparts;
 	b->b_from = rl_calloc(nparts + 1, sizeof(int64_t));
 	b->b_until = rl_calloc(nparts + 1, sizeof(int64_t));
+	b->b_end = rl_calloc(nparts + 1, sizeof(int64_t));
+	for (size_t i = 0; i < nparts; i++)
+		b->b_end[i] = parts[i].ip_latest; // refreshed for this batch
 	b->b_tasks[0] = new_tasks(nparts);
 	b->b_part_of_map = rl_calloc(nparts + 1, sizeof(size_t));
 	b->b_plan_ms = rl_now_ms();
@@ -583,6 +624,7 @@ batch_free(batch *b)
 	rl_free(b->b_part_of_map);
 	rl_free(b->b_from);
 	rl_free(b->b_until);
+	rl_free(b->b_end);
 	rl_free(b->b_skip);
 	rl_arena_fini(&b->b_arena);
 }
@@ -693,32 +735,41 @@ run_stages(rl_runner *d, batch *b, char *errbuf, size_t errlen)
 // zk_progress writes to /rill/jobs/<name>/offsets/<split id> the positions
 // this batch moved (every position, the first time in a run). SPEC.md's
 // offsets/<topic>/<partition>: a topic partition's split id is TOPIC/PARTITION.
-static void
-zk_progress(rl_runner *d, const batch *b, rl_input_part *parts, size_t nparts)
+// Only a newer leader's epoch is an error: this one is deposed.
+static rl_err
+zk_progress(
+    rl_runner *d, const batch *b, rl_input_part *parts, size_t nparts, char *errbuf, size_t errlen)
 {
-	if (d->d_zk == NULL)
-		return;
+	if (d->d_progress == NULL)
+		return RL_OK;
+	rl_progress_pos *pos = rl_calloc(nparts + 1, sizeof(*pos));
+	size_t           n = 0;
 	for (size_t i = 0; i < nparts && i < b->b_nparts; i++) {
 		if (d->d_zk_synced && b->b_until[i] == b->b_from[i])
 			continue;
-		char path[512], value[32], why[512];
-		snprintf(path, sizeof(path), "/rill/jobs/%s/offsets/%s", d->d_job->j_name,
-		    parts[i].ip_id);
-		int len = snprintf(value, sizeof(value), "%" PRId64, parts[i].ip_next);
-		if (rl_zk_set(d->d_zk, path, value, (size_t)len, why, sizeof(why)) != RL_OK) {
-			rl_warn(COMP, "cannot write progress to ZooKeeper", "path=%s error=\"%s\"",
-			    path, why);
-			d->d_zk_synced = false;
-			return;
-		}
+		pos[n++] = (rl_progress_pos) { parts[i].ip_id, parts[i].ip_next };
 	}
-	d->d_zk_synced = true;
+	char   why[1024];
+	rl_err rv = rl_progress_write(d->d_progress, pos, n, why, sizeof(why));
+	rl_free(pos);
+	d->d_zk_synced = rv == RL_OK;
+	if (rv == RL_ERR_STALE_EPOCH) {
+		snprintf(errbuf, errlen,
+		    "batch %" PRId64 " is done but its progress was refused (%s): stopped",
+		    b->b_time_ms, why);
+		return rv;
+	}
+	if (rv != RL_OK)
+		rl_warn(COMP, "cannot write progress to ZooKeeper", "job=%s error=\"%s\"",
+		    d->d_job->j_name, why);
+	return RL_OK;
 }
 
 // advance moves every split past the batch and commits the progress where
-// the source keeps it (its driver half's commit) and to ZooKeeper.
-static void
-advance(rl_runner *d, batch *b)
+// the source keeps it (its driver half's commit) and to ZooKeeper. Only a
+// newer leader's epoch, refusing the latter, is an error.
+static rl_err
+advance(rl_runner *d, batch *b, char *errbuf, size_t errlen)
 {
 	size_t         nparts;
 	rl_input_part *parts = rl_input_parts(d->d_input, &nparts);
@@ -730,7 +781,7 @@ advance(rl_runner *d, batch *b)
 	if (rl_input_commit(d->d_input, why, sizeof(why)) != RL_OK)
 		rl_warn(COMP, "cannot commit progress outside the checkpoint",
 		    "source=%s error=\"%s\"", rl_input_connector(d->d_input), why);
-	zk_progress(d, b, parts, nparts);
+	return zk_progress(d, b, parts, nparts, errbuf, errlen);
 }
 
 static int
@@ -983,7 +1034,10 @@ run_batch(rl_runner *d, int64_t batch_ms, uint64_t *ret_records, size_t *ret_tas
 		d->d_state_read_ms = batch_ms;
 		prune_state(d);
 	}
-	advance(d, &b);
+	if ((rv = advance(d, &b, errbuf, errlen)) != RL_OK) {
+		d->d_crashed = true; // deposed: leave everything as it is
+		goto out;
+	}
 	*ret_records = b.b_records;
 	rl_debug(COMP, "batch phases",
 	    "batch_ms=%" PRId64 " watermarks_ms=%.3f stages_ms=%.3f commit_ms=%.3f record_ms=%.3f",
@@ -1217,8 +1271,10 @@ rl_runner_run(rl_runner *d, rl_runner_stats *stats, char *errbuf, size_t errlen)
 		}
 		unreachable_since = -1;
 		if (rv != RL_OK) {
-			rl_error(COMP, "batch failed", "job=%s batch_ms=%" PRId64 " error=\"%s\"",
-			    d->d_job->j_name, batch_ms, errbuf);
+			rl_error(COMP,
+			    rv == RL_ERR_STALE_EPOCH ? "deposed: stopped" : "batch failed",
+			    "job=%s batch_ms=%" PRId64 " error=\"%s\"", d->d_job->j_name, batch_ms,
+			    errbuf);
 			break;
 		}
 		int64_t processing_us = rl_mono_us() - start;

@@ -14,6 +14,7 @@
 
 #include "common/error.h"
 #include "common/jobfile.h"
+#include "common/zk.h"
 #include "driver/executors.h"
 
 typedef struct rl_runner rl_runner;
@@ -35,7 +36,16 @@ typedef struct rl_runner_opts {
 	// (created if missing); executors write there too, so in a cluster it is
 	// a path every host shares. NULL: checkpoint_dir's.
 	const char *state_dir;
-	const char *zk_connect; // write progress to ZooKeeper too, or NULL
+	// Progress goes to ZooKeeper too (driver/progress.h), every write fenced
+	// by an epoch, when one of these is set. zk_connect: a session of the
+	// runner's own, which claims the job's epoch (rl_fence_claim: `rill run
+	// --zk`). zk: a cluster host's session (borrowed; it must outlive the
+	// runner), fenced by `epoch`, the job's epoch node's version. A write
+	// refused for a newer epoch ends the run with RL_ERR_STALE_EPOCH (the
+	// batch is done; its progress is not written); other failures to write
+	// progress are warnings.
+	const char *zk_connect;
+	rl_zk      *zk;
 	// in_charge, when set, is asked before every durable step (a record, a
 	// sink commit, progress): false means this host no longer leads the job
 	// (its lease is gone), and the run stops there at once, leaving the

@@ -9,6 +9,7 @@
 #include "common/alloc.h"
 #include "common/cmdline.h"
 #include "common/secret.h"
+#include "driver/checkpoint.h"
 #include "driver/cli/cli.h"
 #include "driver/election.h"
 #include "driver/jobstore.h"
@@ -21,6 +22,8 @@ typedef struct job_row {
 	const char      *desired; // "-" when the node is missing or unreadable
 	rl_election_view view;
 	int64_t          last_batch_ms; // the newest done batch; 0: none
+	bool             lag_known; // that batch recorded its splits' ends
+	int64_t          lag; // records behind, over every split, when it was planned
 } job_row;
 
 static bool
@@ -44,6 +47,7 @@ read_row(rl_zk *zk, const char *name, job_row *row)
 		goto err;
 	}
 	row->last_batch_ms = n > 0 ? recs[0]->batch_time_ms : 0;
+	row->lag_known = n > 0 && rl_checkpoint_lag(recs[0], &row->lag);
 	rl_jobstore_log_free(recs, n);
 	return true;
 err:
@@ -65,16 +69,18 @@ print_table(const job_row *rows, size_t n)
 		if ((int)strlen(leader) > wleader)
 			wleader = (int)strlen(leader);
 	}
-	printf("%-*s  %-*s  %-*s  %5s  %s\n", wname, "NAME", wdesired, "DESIRED", wleader, "LEADER",
-	    "EPOCH", "LAST BATCH");
+	printf("%-*s  %-*s  %-*s  %5s  %-24s  %s\n", wname, "NAME", wdesired, "DESIRED", wleader,
+	    "LEADER", "EPOCH", "LAST BATCH", "LAG");
 	for (size_t i = 0; i < n; i++) {
 		const job_row *r = &rows[i];
-		char           last[64] = "-";
+		char           last[64] = "-", lag[32] = "-";
 		if (r->last_batch_ms > 0)
 			rl_cli_time(r->last_batch_ms, last, sizeof(last));
-		printf("%-*s  %-*s  %-*s  %5" PRId64 "  %s\n", wname, r->name, wdesired, r->desired,
-		    wleader, r->view.leader_url != NULL ? r->view.leader_url : "-", r->view.epoch,
-		    last);
+		if (r->lag_known)
+			snprintf(lag, sizeof(lag), "%" PRId64, r->lag);
+		printf("%-*s  %-*s  %-*s  %5" PRId64 "  %-24s  %s\n", wname, r->name, wdesired,
+		    r->desired, wleader, r->view.leader_url != NULL ? r->view.leader_url : "-",
+		    r->view.epoch, last, lag);
 	}
 }
 
@@ -93,6 +99,7 @@ print_json(const job_row *rows, size_t n)
 		json_object_set_new(job, "epoch", json_integer(r->view.epoch));
 		json_object_set_new(job, "last_batch_ms",
 		    r->last_batch_ms > 0 ? json_integer(r->last_batch_ms) : json_null());
+		json_object_set_new(job, "lag", r->lag_known ? json_integer(r->lag) : json_null());
 		json_array_append_new(array, job);
 	}
 	char *text = json_dumps(array, JSON_INDENT(2));
@@ -117,7 +124,9 @@ rl_cmd_list(const rl_cli_command *cmd, int argc, char **argv)
 		.synopsis = cmd->usage,
 		.about
 		= "Lists the submitted jobs: name, desired state (run, stop, stop-graceful),\n"
-		  "leader (- when none), epoch, and the time of the newest done batch.\n",
+		  "leader (- when none), epoch, the time of the newest done batch, and its lag:\n"
+		  "the records its splits' ends were past its ranges when it was planned (not\n"
+		  "now: the command does not contact the source; - when unknown).\n",
 		.opts = optv,
 		.max_operands = 0,
 	};

@@ -25,7 +25,58 @@ typedef struct job_status {
 	rl_election_view    view;
 	Rill__BatchRecord **batches; // newest first
 	size_t              nbatches;
+	Rill__BatchRecord **done; // the newest done batch (ndone 0 or 1)
+	size_t              ndone;
 } job_status;
+
+// lag_text writes rec's lag, or "-" when rec does not say.
+static void
+lag_text(const Rill__BatchRecord *rec, char *buf, size_t len)
+{
+	int64_t lag;
+	if (rl_checkpoint_lag(rec, &lag))
+		snprintf(buf, len, "%" PRId64, lag);
+	else
+		snprintf(buf, len, "-");
+}
+
+static json_t *
+lag_json(const Rill__BatchRecord *rec)
+{
+	int64_t lag;
+	return rl_checkpoint_lag(rec, &lag) ? json_integer(lag) : json_null();
+}
+
+// print_split_lags prints the lag of every split of the newest done batch.
+static void
+print_split_lags(const job_status *s)
+{
+	char when[64];
+	if (s->ndone == 0) {
+		printf("lag:        - (no batch done yet)\n");
+		return;
+	}
+	const Rill__BatchRecord *rec = s->done[0];
+	rl_cli_time(rec->batch_time_ms, when, sizeof(when));
+	int64_t total;
+	if (!rl_checkpoint_lag(rec, &total)) {
+		printf("lag:        - (batch %s was recorded without its splits' ends)\n", when);
+		return;
+	}
+	printf("lag:        %" PRId64 " after batch %s, as planned\n", total, when);
+	int wid = 5;
+	for (size_t i = 0; i < rec->n_splits; i++)
+		if ((int)strlen(rec->splits[i]->id) > wid)
+			wid = (int)strlen(rec->splits[i]->id);
+	printf("  %-*s  %12s  %12s  %12s\n", wid, "SPLIT", "UNTIL", "END SEEN", "LAG");
+	for (size_t i = 0; i < rec->n_splits; i++) {
+		const Rill__SplitRange *sr = rec->splits[i];
+		int64_t                 lag = 0;
+		rl_checkpoint_split_lag(rec, sr, &lag);
+		printf("  %-*s  %12" PRId64 "  %12" PRId64 "  %12" PRId64 "\n", wid, sr->id,
+		    sr->until, sr->end_seen, lag);
+	}
+}
 
 static void
 print_text(const job_status *s)
@@ -52,13 +103,16 @@ print_text(const job_status *s)
 	    s->spec->artifact_sha256[0] != '\0' ? s->spec->artifact_sha256 : "-");
 	printf("batches:    %s\n", s->nbatches == 0 ? "none yet" : "");
 	if (s->nbatches > 0)
-		printf("  %-24s  %-8s  %s\n", "TIME", "PHASE", "RECORDS");
+		printf("  %-24s  %-8s  %-10s  %s\n", "TIME", "PHASE", "RECORDS", "LAG");
 	for (size_t i = 0; i < s->nbatches; i++) {
 		const Rill__BatchRecord *b = s->batches[i];
+		char                     lag[32];
 		rl_cli_time(b->batch_time_ms, when, sizeof(when));
-		printf("  %-24s  %-8s  %" PRIu64 "\n", when, rl_checkpoint_phase_name(b->phase),
-		    b->records);
+		lag_text(b, lag, sizeof(lag));
+		printf("  %-24s  %-8s  %-10" PRIu64 "  %s\n", when,
+		    rl_checkpoint_phase_name(b->phase), b->records, lag);
 	}
+	print_split_lags(s);
 }
 
 static void
@@ -100,9 +154,33 @@ print_json(const job_status *s)
 		json_object_set_new(
 		    batch, "phase", json_string(rl_checkpoint_phase_name(b->phase)));
 		json_object_set_new(batch, "records", json_integer((json_int_t)b->records));
+		json_object_set_new(batch, "lag", lag_json(b));
 		json_array_append_new(batches, batch);
 	}
 	json_object_set_new(o, "batches", batches);
+	json_t *lag = json_null();
+	if (s->ndone > 0 && s->done[0]->ends_seen) {
+		const Rill__BatchRecord *rec = s->done[0];
+		json_t                  *splits = json_array();
+		lag = json_object();
+		json_object_set_new(lag, "batch_ms", json_integer(rec->batch_time_ms));
+		json_object_set_new(lag, "total", lag_json(rec));
+		for (size_t i = 0; i < rec->n_splits; i++) {
+			const Rill__SplitRange *sr = rec->splits[i];
+			json_t                 *split = json_object();
+			int64_t                 n = 0;
+			rl_checkpoint_split_lag(rec, sr, &n);
+			json_object_set_new(split, "kind", json_string(sr->kind));
+			json_object_set_new(split, "id", json_string(sr->id));
+			json_object_set_new(split, "from", json_integer(sr->from));
+			json_object_set_new(split, "until", json_integer(sr->until));
+			json_object_set_new(split, "end_seen", json_integer(sr->end_seen));
+			json_object_set_new(split, "lag", json_integer(n));
+			json_array_append_new(splits, split);
+		}
+		json_object_set_new(lag, "splits", splits);
+	}
+	json_object_set_new(o, "lag", lag);
 	char *text = json_dumps(o, JSON_INDENT(2));
 	printf("%s\n", text);
 	free(text);
@@ -125,8 +203,10 @@ rl_cmd_status(const rl_cli_command *cmd, int argc, char **argv)
 		.synopsis = cmd->usage,
 		.about
 		= "Shows a submitted job: its leader and stand-bys, epoch, desired state, when\n"
-		  "it was submitted and its spec hash, and its newest batches from the batch\n"
-		  "log (time, most advanced phase, input records).\n",
+		  "it was submitted and its spec hash, its newest batches from the batch log\n"
+		  "(time, most advanced phase, input records, lag), and the lag of each split\n"
+		  "after the newest done batch: its end when that batch was planned less the\n"
+		  "batch's until (not now: the command does not contact the source).\n",
 		.opts = optv,
 		.max_operands = 1,
 	};
@@ -160,16 +240,23 @@ rl_cmd_status(const rl_cli_command *cmd, int argc, char **argv)
 	         zk, name, all, RECENT_BATCHES, &s.batches, &s.nbatches, why, sizeof(why)))
 	    != RL_OK)
 		goto err_view;
+	if ((rv = rl_jobstore_log(zk, name, 1u << RILL__BATCH_RECORD__PHASE__DONE, 1, &s.done,
+	         &s.ndone, why, sizeof(why)))
+	    != RL_OK)
+		goto err_batches;
 	if (as_json)
 		print_json(&s);
 	else
 		print_text(&s);
 	code = RL_EXIT_OK;
+	rl_jobstore_log_free(s.done, s.ndone);
 	rl_jobstore_log_free(s.batches, s.nbatches);
 	rl_election_view_fini(&s.view);
 	rill__job_spec__free_unpacked(s.spec, NULL);
 	goto out_zk;
 
+err_batches:
+	rl_jobstore_log_free(s.batches, s.nbatches);
 err_view:
 	rl_election_view_fini(&s.view);
 err_spec:

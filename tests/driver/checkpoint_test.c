@@ -875,3 +875,105 @@ Test(checkpoint, format_1_fixture_from_the_old_writer_is_read)
 	cr_expect_eq(e.warn.n, 0, "%s", e.warn.n > 0 ? e.warn.why[0] : "");
 	env_close(&e);
 }
+
+// ---- lag ----
+
+Test(checkpoint, lag_is_each_splits_end_seen_less_its_until_and_survives_the_file)
+{
+	env e;
+	env_open(&e, 10);
+	Rill__SplitRange s0 = RILL__SPLIT_RANGE__INIT, s1 = RILL__SPLIT_RANGE__INIT,
+	                 s2 = RILL__SPLIT_RANGE__INIT;
+	s0.kind = s1.kind = s2.kind = "kafka";
+	s0.id = "t/0";
+	s0.from = 100;
+	s0.until = 250;
+	s0.end_seen = 400; // 150 behind
+	s1.id = "t/1";
+	s1.until = 42;
+	s1.end_seen = 42; // caught up
+	s2.id = "t/2";
+	s2.from = 0;
+	s2.until = 0;
+	s2.end_seen = 0; // empty: known to be 0 behind, not unknown
+	Rill__SplitRange *splits[] = { &s0, &s1, &s2 };
+	Rill__BatchRecord rec = RILL__BATCH_RECORD__INIT;
+	rec.phase = RILL__BATCH_RECORD__PHASE__DONE;
+	rec.job = "wordcount";
+	rec.batch_time_ms = 5000;
+	rec.splits = splits;
+	rec.n_splits = 3;
+	rec.ends_seen = true;
+	char err[512] = "";
+	cr_assert_eq(rl_checkpoint_write(e.ckp, &rec, err, sizeof(err)), RL_OK, "%s", err);
+	Rill__BatchRecord *got = latest(&e);
+	cr_assert_not_null(got);
+	cr_assert_eq(got->n_splits, 3);
+	int64_t want[] = { 150, 0, 0 }, lag = -1;
+	for (size_t i = 0; i < 3; i++) {
+		cr_expect(rl_checkpoint_split_lag(got, got->splits[i], &lag), "split %zu", i);
+		cr_expect_eq(lag, want[i], "split %zu: lag %lld", i, (long long)lag);
+	}
+	cr_expect(rl_checkpoint_lag(got, &lag));
+	cr_expect_eq(lag, 150);
+	rill__batch_record__free_unpacked(got, NULL);
+	env_close(&e);
+}
+
+Test(checkpoint, lag_is_never_negative_when_the_end_fell_behind_the_range)
+{
+	// A topic deleted and made again: the end seen can be below the range.
+	Rill__SplitRange  s0 = RILL__SPLIT_RANGE__INIT;
+	Rill__SplitRange *splits[] = { &s0 };
+	Rill__BatchRecord rec = RILL__BATCH_RECORD__INIT;
+	s0.until = 90;
+	s0.end_seen = 10;
+	rec.splits = splits;
+	rec.n_splits = 1;
+	rec.ends_seen = true;
+	int64_t lag = -1;
+	cr_expect(rl_checkpoint_split_lag(&rec, &s0, &lag));
+	cr_expect_eq(lag, 0);
+	cr_expect(rl_checkpoint_lag(&rec, &lag));
+	cr_expect_eq(lag, 0);
+}
+
+Test(checkpoint, records_of_older_rill_have_no_lag)
+{
+	env e;
+	env_open(&e, 10);
+	const char *root = getenv("RILL_SOURCE_ROOT");
+	cr_assert_not_null(root, "RILL_SOURCE_ROOT is not set");
+	char cmd[4096];
+	snprintf(
+	    cmd, sizeof(cmd), "cp %s/tests/fixtures/checkpoint-v1/batches/* %s/", root, e.batches);
+	cr_assert_eq(system(cmd), 0, "%s", cmd);
+	Rill__BatchRecord *got = latest(&e);
+	cr_assert_not_null(got);
+	int64_t lag = -1;
+	cr_expect_not(rl_checkpoint_lag(got, &lag));
+	cr_assert_gt(got->n_splits, 0);
+	cr_expect_not(rl_checkpoint_split_lag(got, got->splits[0], &lag));
+	cr_expect_eq(lag, -1, "untouched");
+	rill__batch_record__free_unpacked(got, NULL);
+	// Format 2 without the ends (rill before it recorded them) neither.
+	Rill__SplitRange  s0 = RILL__SPLIT_RANGE__INIT;
+	Rill__SplitRange *splits[] = { &s0 };
+	Rill__BatchRecord rec = RILL__BATCH_RECORD__INIT;
+	s0.kind = "kafka";
+	s0.id = "t/0";
+	s0.until = 7;
+	rec.phase = RILL__BATCH_RECORD__PHASE__DONE;
+	rec.job = "wordcount";
+	rec.batch_time_ms = 1764633602000;
+	rec.splits = splits;
+	rec.n_splits = 1;
+	char err[512] = "";
+	cr_assert_eq(rl_checkpoint_write(e.ckp, &rec, err, sizeof(err)), RL_OK, "%s", err);
+	got = latest(&e);
+	cr_assert_not_null(got);
+	cr_expect_eq(got->batch_time_ms, 1764633602000);
+	cr_expect_not(rl_checkpoint_lag(got, &lag));
+	rill__batch_record__free_unpacked(got, NULL);
+	env_close(&e);
+}

@@ -36,6 +36,7 @@
 #include <unistd.h>
 
 #include "common/zk.h"
+#include "driver/progress.h"
 #include "tests/fixtures/fixture.h"
 #endif
 #ifdef RUNNER_TEST_DISCOVERY
@@ -1019,6 +1020,58 @@ Test(runner, max_rate_per_split_caps_every_batch)
 	harness_stop(&h);
 }
 
+// expect_lags checks the done batches from first on: batch k (1, 2, …) of
+// the run read every split up to from + 5k, and saw each split's end at end.
+static size_t
+expect_lags(const harness *h, size_t first, int64_t from, int64_t end)
+{
+	int64_t done[64];
+	size_t  n = batch_files(h, "done", done, 64);
+	for (size_t i = first; i < n; i++) {
+		Rill__BatchRecord *rec = read_record(h, done[i]);
+		int64_t            until = from + 5 * (int64_t)(i - first + 1), lag = -1;
+		cr_expect(rec->ends_seen, "batch %" PRId64 " recorded no ends", done[i]);
+		cr_expect_eq(rec->n_splits, NSPLITS);
+		for (size_t r = 0; r < rec->n_splits; r++) {
+			const Rill__SplitRange *sr = rec->splits[r];
+			cr_expect_eq(
+			    sr->until, until, "batch %zu %s: until %" PRId64, i, sr->id, sr->until);
+			cr_expect_eq(sr->end_seen, end, "batch %zu %s: end seen %" PRId64, i,
+			    sr->id, sr->end_seen);
+			cr_expect(rl_checkpoint_split_lag(rec, sr, &lag));
+			cr_expect_eq(
+			    lag, end - until, "batch %zu %s: lag %" PRId64, i, sr->id, lag);
+		}
+		cr_expect(rl_checkpoint_lag(rec, &lag));
+		cr_expect_eq(lag, NSPLITS * (end - until), "batch %zu: lag %" PRId64, i, lag);
+		rill__batch_record__free_unpacked(rec, NULL);
+	}
+	return n;
+}
+
+Test(runner, every_record_says_how_far_behind_its_source_each_split_was)
+{
+	harness h = { 0 };
+	// 5 records a split a batch (100/s for 50 ms): with 40 a split there,
+	// batch k reads up to 5k and leaves 40 - 5k behind.
+	harness_start(
+	    &h, WORDCOUNT_JOB, "all", "backpressure: false, max_rate_per_split: 100", "false");
+	append_records(40);
+	run_result res = run_job(&h, true, 0);
+	cr_assert_eq(res.rv, RL_OK, "%s", res.why);
+	size_t n = expect_lags(&h, 0, 0, 40);
+	cr_expect_eq(n, 8, "%zu batches for 40 records a split at 5 a batch", n);
+	// 20 more a split while it is stopped: the next run's batches see 60.
+	append_records(20);
+	res = run_job(&h, true, 0);
+	cr_assert_eq(res.rv, RL_OK, "%s", res.why);
+	cr_expect_eq(expect_lags(&h, n, 40, 60), n + 4);
+	int64_t want[NVOCAB];
+	reference(want);
+	check_exactly_once(&h, want);
+	harness_stop(&h);
+}
+
 Test(runner, initial_rate_holds_back_the_first_batches)
 {
 	harness h = { 0 };
@@ -1175,6 +1228,119 @@ Test(runner, deposed_leader_writes_nothing_and_stops)
 	cr_expect_eq(batch_files(&h, "done", done_after, 4096), ndone);
 	int64_t planned[4096];
 	cr_expect_eq(batch_files(&h, "planned", planned, 4096), ndone, "a new batch was planned");
+	harness_stop(&h);
+}
+
+// The runner writes progress under its job's name, fenced by that job's
+// epoch (the harness's batch log is under a name of its own per process).
+#define PROGRESS_JOB "wc-memory"
+
+// bump_epoch bumps job's epoch (as an election does: 1 the first time) and
+// returns it.
+static int32_t
+bump_epoch(const harness *h, const char *job)
+{
+	char       why[512], epoch_path[128];
+	rl_zk_stat st;
+	snprintf(epoch_path, sizeof(epoch_path), "/rill/jobs/%s/epoch", job);
+	rl_err rv = rl_zk_create(h->zk, epoch_path, NULL, 0, 0, NULL, why, sizeof(why));
+	cr_assert(rv == RL_OK || rv == RL_ERR_EXISTS, "%s", why);
+	cr_assert_eq(rl_zk_set_version(h->zk, epoch_path, "", 0, -1, &st, why, sizeof(why)), RL_OK,
+	    "%s", why);
+	return st.version;
+}
+
+// expect_progress checks /rill/jobs/wc-memory/offsets/words/<s> holds want[s].
+static void
+expect_progress(const harness *h, const int64_t *want)
+{
+	for (int s = 0; s < NSPLITS; s++) {
+		char   path[256], why[512], *data = NULL;
+		size_t len;
+		snprintf(path, sizeof(path), "/rill/jobs/" PROGRESS_JOB "/offsets/" TOPIC "/%d", s);
+		rl_err rv = rl_zk_get(h->zk, path, &data, &len, why, sizeof(why));
+		cr_assert_eq(rv, RL_OK, "%s: %s", path, why);
+		cr_expect_eq(strtoll(data, NULL, 10), want[s], "%s holds '%s'", path, data);
+		rl_free(data);
+	}
+}
+
+// A new leader that takes over at the first "batch-done" of the run: it
+// bumps the epoch and writes progress of its own.
+typedef struct usurper {
+	harness   *h;
+	atomic_int done;
+} usurper;
+
+static bool
+usurp_at_batch_done(void *arg, const char *point)
+{
+	usurper *u = arg;
+	if (strcmp(point, "batch-done") != 0 || atomic_fetch_add(&u->done, 1) > 0)
+		return false;
+	char            why[512], ids[NSPLITS][32];
+	int32_t         epoch = bump_epoch(u->h, PROGRESS_JOB);
+	rl_progress    *p;
+	rl_progress_pos pos[NSPLITS];
+	cr_assert_eq(rl_progress_open(u->h->zk, PROGRESS_JOB, epoch, &p, why, sizeof(why)), RL_OK,
+	    "%s", why);
+	for (int s = 0; s < NSPLITS; s++) {
+		snprintf(ids[s], sizeof(ids[s]), TOPIC "/%d", s);
+		pos[s] = (rl_progress_pos) { ids[s], 1000 + s };
+	}
+	cr_assert_eq(rl_progress_write(p, pos, NSPLITS, why, sizeof(why)), RL_OK, "%s", why);
+	rl_progress_close(p);
+	return false; // this process goes on, deposed
+}
+
+Test(runner, progress_reaches_zookeeper_and_a_deposed_runner_cannot_change_it)
+{
+	harness h = { 0 };
+	harness_start(
+	    &h, WORDCOUNT_JOB, "all", "backpressure: false, max_rate_per_split: 100", "false");
+	append_records(40);
+	char why[1024];
+	rl_zk_delete(h.zk, "/rill/jobs/" PROGRESS_JOB, true, why, sizeof(why));
+	rl_runner_opts opts = {
+		.available_now = true,
+		.min_executors = NEXECS,
+		.checkpoint_dir = h.dir,
+		.checkpoint_keep = 1000,
+		.zk = h.zk,
+		.epoch = (uint64_t)bump_epoch(&h, PROGRESS_JOB),
+	};
+	opts.batch_log = open_log(&h);
+	rl_runner *r;
+	cr_assert_eq(
+	    rl_runner_create(h.job, h.pool, &opts, &r, why, sizeof(why)), RL_OK, "%s", why);
+	rl_runner_stats stats;
+	rl_err          rv = rl_runner_run(r, &stats, why, sizeof(why));
+	rl_runner_destroy(r);
+	cr_assert_eq(rv, RL_OK, "%s", why);
+	expect_progress(&h, (int64_t[]) { 40, 40, 40 });
+	int64_t times[64];
+	size_t  ndone = batch_files(&h, "done", times, 64);
+
+	// Another leader takes over after this runner's next done record: its
+	// progress write is refused, and the run ends saying so.
+	append_records(20);
+	usurper u = { .h = &h };
+	rl_fault_hook(usurp_at_batch_done, &u);
+	cr_assert_eq(
+	    rl_runner_create(h.job, h.pool, &opts, &r, why, sizeof(why)), RL_OK, "%s", why);
+	rv = rl_runner_run(r, &stats, why, sizeof(why));
+	rl_runner_destroy(r);
+	rl_fault_hook(NULL, NULL);
+	rl_batch_log_close(opts.batch_log);
+	cr_expect_eq(rv, RL_ERR_STALE_EPOCH, "%s: %s", rl_errname(rv), why);
+	cr_expect_not_null(strstr(why, "is done but its progress was refused"), "%s", why);
+	cr_expect_not_null(strstr(why, "has a newer leader"), "%s", why);
+	// That batch is done; nothing was planned after it.
+	cr_expect_eq(batch_files(&h, "done", times, 64), ndone + 1);
+	cr_expect_eq(batch_files(&h, "planned", times, 64), ndone + 1);
+	expect_progress(&h, (int64_t[]) { 1000, 1001, 1002 });
+	cr_expect_eq(rl_zk_delete(h.zk, "/rill/jobs/" PROGRESS_JOB, true, why, sizeof(why)), RL_OK,
+	    "%s", why);
 	harness_stop(&h);
 }
 #endif

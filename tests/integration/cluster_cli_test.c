@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/alloc.h"
 #include "common/jobfile.h"
@@ -23,6 +24,8 @@
 // A batch time the test writes log records for: 2023-11-14T22:13:20.000Z.
 #define T_DONE 1700000000000LL
 #define T_PLANNED 1700000001000LL
+// A batch done by a rill that did not record its splits' ends (no lag).
+#define T_OLD 1699999999000LL
 
 static rl_zk *
 session(void)
@@ -80,11 +83,18 @@ exists(rl_zk *zk, const char *path)
 	return rv == RL_OK;
 }
 
+// The splits a hand-written record names (and whether it knows their ends).
+typedef struct record_splits {
+	Rill__SplitRange **s_splits;
+	size_t             s_count;
+	bool               s_ends_seen;
+} record_splits;
+
 // write_record writes a log record of job file path by hand, as the runner
-// would: its stateful steps, the shuffle width, the records.
+// would: its stateful steps, the shuffle width, the records, its splits.
 static void
-write_record(rl_zk *zk, const char *path, int64_t t, Rill__BatchRecord__Phase phase, uint32_t width,
-    uint64_t records)
+write_record_splits(rl_zk *zk, const char *path, int64_t t, Rill__BatchRecord__Phase phase,
+    uint32_t width, uint64_t records, record_splits splits)
 {
 	char    err[1024] = "";
 	rl_job *job;
@@ -104,6 +114,9 @@ write_record(rl_zk *zk, const char *path, int64_t t, Rill__BatchRecord__Phase ph
 	for (size_t i = 0; i < rec.n_stateful_steps; i++)
 		ptrs[i] = &steps[i];
 	rec.stateful_steps = ptrs;
+	rec.splits = splits.s_splits;
+	rec.n_splits = splits.s_count;
+	rec.ends_seen = splits.s_ends_seen;
 	unsigned char *bytes;
 	size_t         len;
 	rv = rl_checkpoint_encode(&rec, "test", &bytes, &len, err, sizeof(err));
@@ -115,6 +128,26 @@ write_record(rl_zk *zk, const char *path, int64_t t, Rill__BatchRecord__Phase ph
 	cr_assert_eq(rv, RL_OK, "create %s: %s", node_path, err);
 	rl_free(bytes);
 	rl_job_destroy(job);
+}
+
+static void
+write_record(rl_zk *zk, const char *path, int64_t t, Rill__BatchRecord__Phase phase, uint32_t width,
+    uint64_t records)
+{
+	write_record_splits(zk, path, t, phase, width, records, (record_splits) { 0 });
+}
+
+// kafka_split makes a split of topic t as the runner records it.
+static Rill__SplitRange
+kafka_split(const char *id, int64_t from, int64_t until, int64_t end_seen)
+{
+	Rill__SplitRange sr = RILL__SPLIT_RANGE__INIT;
+	sr.kind = "kafka";
+	sr.id = (char *)(uintptr_t)id;
+	sr.from = from;
+	sr.until = until;
+	sr.end_seen = end_seen;
+	return sr;
 }
 
 static json_t *
@@ -144,7 +177,7 @@ Test(cluster_cli, submitted_job_shows_in_list_and_status, .timeout = 60)
 	// Nothing ran yet: no leader, no batch.
 	cr_assert_eq(rill(dir, &o, &e, "list", ""), 0, "%s", e);
 	cr_assert_not_null(strstr(o, "NAME "), "%s", o);
-	cr_assert_eq(rt_sh("grep -qE '^shown +run +- +0 +-$' %s/stdout", dir), 0, "%s", o);
+	cr_assert_eq(rt_sh("grep -qE '^shown +run +- +0 +- +-$' %s/stdout", dir), 0, "%s", o);
 
 	// A driver leads it and a batch was done, another planned.
 	rl_election_config c
@@ -155,13 +188,42 @@ Test(cluster_cli, submitted_job_shows_in_list_and_status, .timeout = 60)
 	for (int i = 0; i < 50 && ev.type != RL_ELECTION_ELECTED; i++)
 		rl_election_poll(el, 100, &ev);
 	cr_assert_eq(ev.type, RL_ELECTION_ELECTED);
-	write_record(zk, job, T_DONE, RILL__BATCH_RECORD__PHASE__DONE, 0, 42);
-	write_record(zk, job, T_PLANNED, RILL__BATCH_RECORD__PHASE__PLANNED, 0, 7);
-
+	// A batch done by an older rill: its lag is not known.
+	Rill__SplitRange  old0 = kafka_split("t/0", 0, 20, 0);
+	Rill__SplitRange *old_splits[] = { &old0 };
+	write_record_splits(zk, job, T_OLD, RILL__BATCH_RECORD__PHASE__DONE, 0, 20,
+	    (record_splits) { old_splits, 1, false });
 	cr_assert_eq(rill(dir, &o, &e, "list", ""), 0, "%s", e);
 	cr_assert_eq(
-	    rt_sh("grep -qE '^shown +run +tcp://10.1.2.3:7000 +%lld +2023-11-14T22:13:20.000Z$' "
+	    rt_sh("grep -qE '^shown +run +tcp://10.1.2.3:7000 +%lld +2023-11-14T22:13:19.000Z +-$' "
 	          "%s/stdout",
+	        (long long)ev.epoch, dir),
+	    0, "%s", o);
+	cr_assert_eq(rill(dir, &o, &e, "status", "shown"), 0, "%s", e);
+	cr_assert_not_null(
+	    strstr(o, "2023-11-14T22:13:19.000Z  done      20          -\n"), "%s", o);
+	cr_assert_not_null(strstr(o,
+	                       "lag:        - (batch 2023-11-14T22:13:19.000Z was recorded without "
+	                       "its splits' ends)\n"),
+	    "%s", o);
+
+	// Then a batch done, 60 records behind on t/0 (until 40, its end 100
+	// when planned), none on t/1; another batch planned since.
+	Rill__SplitRange  t0 = kafka_split("t/0", 20, 40, 100), t1 = kafka_split("t/1", 5, 7, 7);
+	Rill__SplitRange *done_splits[] = { &t0, &t1 };
+	write_record_splits(zk, job, T_DONE, RILL__BATCH_RECORD__PHASE__DONE, 0, 42,
+	    (record_splits) { done_splits, 2, true });
+	Rill__SplitRange  p0 = kafka_split("t/0", 40, 90, 130), p1 = kafka_split("t/1", 7, 7, 7);
+	Rill__SplitRange *planned_splits[] = { &p0, &p1 };
+	write_record_splits(zk, job, T_PLANNED, RILL__BATCH_RECORD__PHASE__PLANNED, 0, 7,
+	    (record_splits) { planned_splits, 2, true });
+
+	cr_assert_eq(rill(dir, &o, &e, "list", ""), 0, "%s", e);
+	cr_assert_not_null(strstr(o, " LAST BATCH                LAG\n"), "%s", o);
+	cr_assert_eq(
+	    rt_sh(
+	        "grep -qE '^shown +run +tcp://10.1.2.3:7000 +%lld +2023-11-14T22:13:20.000Z +60$' "
+	        "%s/stdout",
 	        (long long)ev.epoch, dir),
 	    0, "%s", o);
 	cr_assert_eq(rill(dir, &o, &e, "list", "--json"), 0, "%s", e);
@@ -178,13 +240,24 @@ Test(cluster_cli, submitted_job_shows_in_list_and_status, .timeout = 60)
 	cr_assert_str_eq(json_string_value(json_object_get(row, "leader")), "tcp://10.1.2.3:7000");
 	cr_assert_eq(json_integer_value(json_object_get(row, "epoch")), ev.epoch);
 	cr_assert_eq(json_integer_value(json_object_get(row, "last_batch_ms")), T_DONE);
+	cr_assert_eq(json_integer_value(json_object_get(row, "lag")), 60);
 	json_decref(list);
 
 	cr_assert_eq(rill(dir, &o, &e, "status", "shown"), 0, "%s", e);
 	cr_assert_not_null(
 	    strstr(o, "leader:     tcp://10.1.2.3:7000 (http 10.1.2.3:8080"), "%s", o);
-	cr_assert_not_null(strstr(o, "2023-11-14T22:13:21.000Z  planned   7"), "%s", o);
-	cr_assert_not_null(strstr(o, "2023-11-14T22:13:20.000Z  done      42"), "%s", o);
+	cr_assert_not_null(
+	    strstr(o, "2023-11-14T22:13:21.000Z  planned   7           40\n"), "%s", o);
+	cr_assert_not_null(
+	    strstr(o, "2023-11-14T22:13:20.000Z  done      42          60\n"), "%s", o);
+	cr_assert_not_null(
+	    strstr(o, "2023-11-14T22:13:19.000Z  done      20          -\n"), "%s", o);
+	// Per split, after the newest done batch.
+	cr_assert_not_null(
+	    strstr(o, "lag:        60 after batch 2023-11-14T22:13:20.000Z, as planned\n"), "%s",
+	    o);
+	cr_assert_eq(rt_sh("grep -qE '^  t/0 +40 +100 +60$' %s/stdout", dir), 0, "%s", o);
+	cr_assert_eq(rt_sh("grep -qE '^  t/1 +7 +7 +0$' %s/stdout", dir), 0, "%s", o);
 	cr_assert_eq(rill(dir, &o, &e, "status", "shown --json"), 0, "%s", e);
 	json_t *st = parse_json(o);
 	cr_assert_str_eq(json_string_value(json_object_get(st, "desired")), "run");
@@ -203,16 +276,204 @@ Test(cluster_cli, submitted_job_shows_in_list_and_status, .timeout = 60)
 	cr_assert(submitted > rl_now_ms() - 60000 && submitted <= rl_now_ms(), "%lld",
 	    (long long)submitted);
 	json_t *batches = json_object_get(st, "batches");
-	cr_assert_eq(json_array_size(batches), 2, "%s", o);
+	cr_assert_eq(json_array_size(batches), 3, "%s", o);
 	json_t *b0 = json_array_get(batches, 0), *b1 = json_array_get(batches, 1);
+	json_t *b2 = json_array_get(batches, 2);
 	cr_assert_eq(json_integer_value(json_object_get(b0, "time_ms")), T_PLANNED);
 	cr_assert_str_eq(json_string_value(json_object_get(b0, "phase")), "planned");
+	cr_assert_eq(json_integer_value(json_object_get(b0, "lag")), 40);
 	cr_assert_eq(json_integer_value(json_object_get(b1, "time_ms")), T_DONE);
 	cr_assert_str_eq(json_string_value(json_object_get(b1, "phase")), "done");
 	cr_assert_eq(json_integer_value(json_object_get(b1, "records")), 42);
+	cr_assert_eq(json_integer_value(json_object_get(b1, "lag")), 60);
+	cr_assert(json_is_null(json_object_get(b2, "lag")), "%s", o);
+	json_t *lag = json_object_get(st, "lag");
+	cr_assert(json_is_object(lag), "%s", o);
+	cr_assert_eq(json_integer_value(json_object_get(lag, "batch_ms")), T_DONE);
+	cr_assert_eq(json_integer_value(json_object_get(lag, "total")), 60);
+	json_t *splits = json_object_get(lag, "splits");
+	cr_assert_eq(json_array_size(splits), 2, "%s", o);
+	json_t *s0 = json_array_get(splits, 0), *s1 = json_array_get(splits, 1);
+	cr_assert_str_eq(json_string_value(json_object_get(s0, "id")), "t/0");
+	cr_assert_str_eq(json_string_value(json_object_get(s0, "kind")), "kafka");
+	cr_assert_eq(json_integer_value(json_object_get(s0, "from")), 20);
+	cr_assert_eq(json_integer_value(json_object_get(s0, "until")), 40);
+	cr_assert_eq(json_integer_value(json_object_get(s0, "end_seen")), 100);
+	cr_assert_eq(json_integer_value(json_object_get(s0, "lag")), 60);
+	cr_assert_str_eq(json_string_value(json_object_get(s1, "id")), "t/1");
+	cr_assert_eq(json_integer_value(json_object_get(s1, "lag")), 0);
 	json_decref(st);
 	rl_election_destroy(el);
 	rl_zk_close(zk);
+}
+
+// ---- lag, end to end: daemons, an executor and a Kafka cluster ----
+
+// Records produced to each partition before the job starts, and what the
+// rate cap lets one batch read of a partition: 100/s for 200 ms.
+#define LAG_PRODUCED 1000
+#define LAG_PER_BATCH 20
+
+// status_json runs `rill status NAME --json` against connect.
+static json_t *
+status_json(const char *dir, const char *connect, const char *name)
+{
+	char *o, *e;
+	int   rv = rt_sh_capture(
+	      dir, &o, &e, "%s status --zk %s %s --json", rt_bin("rill"), connect, name);
+	cr_assert_eq(rv, 0, "status exited %d:\n%s", rv, e);
+	return parse_json(o);
+}
+
+// list_row runs `rill list --json` against connect and returns name's row
+// (the caller decrefs *ret_list).
+static json_t *
+list_row(const char *dir, const char *connect, const char *name, json_t **ret_list)
+{
+	char *o, *e;
+	int   rv = rt_sh_capture(dir, &o, &e, "%s list --zk %s --json", rt_bin("rill"), connect);
+	cr_assert_eq(rv, 0, "list exited %d:\n%s", rv, e);
+	json_t *list = parse_json(o), *row = NULL;
+	for (size_t i = 0; i < json_array_size(list); i++)
+		if (strcmp(
+		        json_string_value(json_object_get(json_array_get(list, i), "name")), name)
+		    == 0)
+			row = json_array_get(list, i);
+	cr_assert_not_null(row, "%s", o);
+	*ret_list = list;
+	return row;
+}
+
+// A job reads two partitions of 1000 records each at 20 a partition a batch,
+// and is stopped gracefully after its first batches: `rill status` and
+// `rill list` must show exactly the records it left unread, as counted by
+// what the producer wrote and what the sink holds, and the progress nodes
+// the runner's splits' untils.
+Test(cluster_cli, lag_is_what_the_newest_done_batch_left_unread, .timeout = 120)
+{
+	const char *dir = rt_tmpdir("cc-lag");
+	char        connect[512];
+	snprintf(connect, sizeof(connect), "%s/cc-lag-%ld", rt_zk(), (long)getpid());
+	// Every process dies within 100 s whatever happens to the test.
+	cr_assert_eq(rt_sh("cd %s && (timeout -s KILL 100 %s kafka-mock --topic lagged:2 > boot "
+	                   "2> mock.log & echo $! > mock.pid)",
+	                 dir, rt_bin("rill")),
+	    0);
+	cr_assert_eq(rt_sh("cd %s && for i in $(seq 100); do [ -s boot ] && exit 0; sleep 0.1; "
+	                   "done; exit 1",
+	                 dir),
+	    0, "the mock cluster printed no bootstrap list");
+	char *boot = rt_read(rt_path(dir, "boot"), NULL);
+	boot[strcspn(boot, "\n")] = '\0';
+	for (int p = 0; p < 2; p++)
+		cr_assert_eq(
+		    rt_sh("seq 1 %d | kcat -P -b %s -t lagged -p %d", LAG_PRODUCED, boot, p), 0,
+		    "kcat could not produce to lagged[%d]", p);
+	const char *job = rt_write(dir, "job.yaml",
+	    "name: lagged\n"
+	    "batch: 200ms\n"
+	    "source:\n"
+	    "  kafka: {brokers: \"%s\", topics: [lagged], max_rate_per_partition: 100,\n"
+	    "          backpressure: false}\n"
+	    "pipeline:\n"
+	    "  - map_values: one\n"
+	    "sink:\n"
+	    "  files: {path: %s/out}\n",
+	    boot, dir);
+	char       *o, *e;
+	int rv = rt_sh_capture(dir, &o, &e, "%s submit --zk %s %s", rt_bin("rill"), connect, job);
+	cr_assert_eq(rv, 0, "submit exited %d:\n%s", rv, e);
+	cr_assert_eq(rt_sh("cd %s && (timeout -s KILL 100 %s --zk %s --listen tcp://127.0.0.1:0 "
+	                   "--cores 2 > executor.log 2>&1 & echo $! > executor.pid)",
+	                 dir, rt_bin("rill-executor"), connect),
+	    0);
+	cr_assert_eq(rt_sh("cd %s && (timeout -s KILL 100 %s --zk %s --listen tcp://127.0.0.1:0 "
+	                   "> driver.log 2>&1 & echo $! > driver.pid)",
+	                 dir, rt_bin("rill-driver"), connect),
+	    0);
+
+	// The first batch done, the job is stopped gracefully; then no one leads it.
+	json_t *st = NULL;
+	for (int i = 0; i < 300; i++) {
+		st = status_json(dir, connect, "lagged");
+		if (json_is_object(json_object_get(st, "lag")))
+			break;
+		json_decref(st);
+		st = NULL;
+		rl_sleep_ms(100);
+	}
+	cr_assert_not_null(st, "no batch was done in 30 s; driver log:\n%s",
+	    rt_read(rt_path(dir, "driver.log"), NULL));
+	json_decref(st);
+	rv = rt_sh_capture(
+	    dir, &o, &e, "%s kill --zk %s lagged --graceful", rt_bin("rill"), connect);
+	cr_assert_eq(rv, 0, "kill exited %d:\n%s", rv, e);
+	json_t *list = NULL, *row = NULL;
+	for (int i = 0; i < 300; i++) {
+		row = list_row(dir, connect, "lagged", &list);
+		if (json_is_null(json_object_get(row, "leader")))
+			break;
+		json_decref(list);
+		list = NULL;
+		rl_sleep_ms(100);
+	}
+	cr_assert_not_null(list, "the job still has a leader 30 s after kill --graceful");
+	rt_sh("kill $(cat %s/driver.pid) $(cat %s/executor.pid) $(cat %s/mock.pid) 2>/dev/null",
+	    dir, dir, dir);
+
+	// What the sink holds is what the done batches read (one line a record).
+	cr_assert_eq(
+	    rt_sh_capture(dir, &o, &e, "cat %s/out/batch-*/part-* | wc -l", dir), 0, "%s", e);
+	long long consumed = atoll(o);
+	cr_assert_gt(consumed, 0);
+	cr_assert_lt(consumed, 2 * LAG_PRODUCED, "the job caught up before it was stopped");
+	st = status_json(dir, connect, "lagged");
+	json_t *lag = json_object_get(st, "lag");
+	cr_assert(json_is_object(lag));
+	json_t   *splits = json_object_get(lag, "splits");
+	long long until_sum = 0;
+	cr_assert_eq(json_array_size(splits), 2);
+	for (size_t i = 0; i < 2; i++) {
+		json_t     *sp = json_array_get(splits, i);
+		const char *id = json_string_value(json_object_get(sp, "id"));
+		long long   until = json_integer_value(json_object_get(sp, "until"));
+		char        want_id[32];
+		snprintf(want_id, sizeof(want_id), "lagged/%zu", i);
+		cr_assert_str_eq(id, want_id);
+		// The end seen is what was produced; every batch read its cap.
+		cr_expect_eq(
+		    json_integer_value(json_object_get(sp, "end_seen")), LAG_PRODUCED, "%s", id);
+		cr_expect_eq(until % LAG_PER_BATCH, 0, "%s: until %lld", id, until);
+		cr_expect_eq(
+		    json_integer_value(json_object_get(sp, "lag")), LAG_PRODUCED - until, "%s", id);
+		until_sum += until;
+		// The progress node holds the split's until (written after the batch).
+		rl_zk *zk;
+		char   err[512] = "", path[128], *data;
+		size_t len;
+		cr_assert_eq(rl_zk_connect(connect, 10000, CONNECT_MS, &zk, err, sizeof(err)),
+		    RL_OK, "%s", err);
+		snprintf(path, sizeof(path), "/rill/jobs/lagged/offsets/%s", id);
+		cr_assert_eq(rl_zk_get(zk, path, &data, &len, err, sizeof(err)), RL_OK, "%s", err);
+		cr_expect_eq(atoll(data), until, "%s holds %s", path, data);
+		rl_free(data);
+		rl_zk_close(zk);
+	}
+	cr_expect_eq(until_sum, consumed, "the splits' untils are not what the sink holds");
+	long long want = 2 * LAG_PRODUCED - consumed;
+	cr_expect_eq(json_integer_value(json_object_get(lag, "total")), want);
+	cr_expect_eq(json_integer_value(json_object_get(row, "lag")), want);
+	cr_expect_eq(json_integer_value(json_object_get(row, "last_batch_ms")),
+	    json_integer_value(json_object_get(lag, "batch_ms")));
+	// The table says the same.
+	cr_assert_eq(rt_sh_capture(dir, &o, &e, "%s list --zk %s", rt_bin("rill"), connect), 0);
+	cr_expect_eq(rt_sh("grep -qE '^lagged +stop-graceful +- +[0-9]+ +[-0-9T:.Z]+ +%lld$' "
+	                   "%s/stdout",
+	                 want, dir),
+	    0, "%s", o);
+	json_decref(st);
+	json_decref(list);
+	free(boot);
 }
 
 Test(cluster_cli, invalid_job_is_refused_with_its_position_and_nothing_is_written, .timeout = 60)

@@ -240,6 +240,23 @@ Test(progress, positions_reach_zookeeper, .timeout = 120)
 		cr_assert_eq(rv, 0);
 		cr_assert_str_eq(o, "150\n", "partition %d's position in ZooKeeper", p);
 	}
+	// The run claimed the job's epoch (the version of its epoch node) to
+	// fence its writes; a second run claims the next one.
+	for (int run = 1; run <= 2; run++) {
+		if (run == 2)
+			cr_assert_eq(rt_sh_capture(dir, &o, &e,
+			                 "%s run %s --zk %s/rill-test --available-now",
+			                 rt_bin("rill"), job, zk),
+			    0, "%s", e);
+		rv = rt_sh_capture(dir, &o, &e,
+		    "/usr/share/zookeeper/bin/zkCli.sh -server %s stat "
+		    "/rill-test/rill/jobs/wordcount/epoch 2>/dev/null | grep '^dataVersion'",
+		    zk);
+		cr_assert_eq(rv, 0, "%s", e);
+		char want[64];
+		snprintf(want, sizeof(want), "dataVersion = %d\n", run);
+		cr_assert_str_eq(o, want, "after run %d", run);
+	}
 	rt_sh("%s/deploy/zookeeper.sh stop --dir %s >/dev/null 2>&1", src, zkdir);
 }
 
