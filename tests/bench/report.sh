@@ -137,6 +137,27 @@ fmt_rate() { awk '{ printf "%.0fk", $1 / 1000 }' <<< "$1"; }
 		echo
 		echo "![overhead](overhead.png)"
 	fi
+	if [[ -s scale.tsv ]]; then
+		echo
+		echo "## Scale: the same word count on more partitions"
+		echo
+		echo "1M lines on a topic of N partitions, \`rill run --executors 2 --available-now\`"
+		echo "(counts checked against the reference): wall time, each executor's peak RSS and"
+		echo "peak thread count. Then 100 ms batches at a trickle (200 records/s for 10 s):"
+		echo "the processing time of batches that had records, p50 and p99."
+		echo
+		echo "| partitions | wall s | executor RSS MB | executor threads | trickle p50 ms | trickle p99 ms |"
+		echo "|---|---|---|---|---|---|"
+		for np in $(awk -F'\t' 'NR > 1 { print $1 }' scale.tsv | sort -n -u); do
+			row="| $np"
+			for col in 3 4 5 6 7; do
+				row="$row | $(stats scale.tsv 1 "$col" | awk -F'\t' -v k="$np" '$1 == k { printf "%s / **%s** / %s", $2, $3, $4 }')"
+			done
+			echo "$row |"
+		done
+		echo
+		echo "![scale](scale.png)"
+	fi
 } > report.md
 
 # ---- plots ----
@@ -170,5 +191,12 @@ if [[ -s overhead.tsv ]]; then
 	gp overhead.png "set ylabel 'ms'; set title 'Batch processing time at 10 ms batches (median, min..max)';
 		plot '.o4.dat' using 2:3:4:xtic(1) title 'p50', '.o5.dat' using 2:3:4 title 'p99'"
 fi
+if [[ -s scale.tsv ]]; then
+	for c in 3 4 5 6; do stats scale.tsv 1 "$c" | awk -F'\t' '{ print $1 "\t" $3 "\t" $2 "\t" $4 }' > ".sc$c.dat"; done
+	gp scale.png "set title 'Word count by partition count (median, min..max)'; set ylabel 's, MB, threads, ms'; set logscale y;
+		plot '.sc3.dat' using 2:3:4:xtic(1) title 'wall s', '.sc4.dat' using 2:3:4 title 'executor RSS MB',
+		'.sc5.dat' using 2:3:4 title 'executor threads', '.sc6.dat' using 2:3:4 title 'trickle p50 ms'"
+fi
+rm -f .sc3.dat .sc4.dat .sc5.dat .sc6.dat
 rm -f .t.tsv .s.tsv .a.tsv .p50.tsv .p99.tsv .max.tsv .tp.dat .tp-*.dat .mem.dat .l50.dat .l99.dat .o4.dat .o5.dat
 echo "report: $dir/report.md" >&2

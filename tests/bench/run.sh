@@ -15,12 +15,13 @@ latency_seconds=10
 spark=1
 publish=0
 out=""
-parts="throughput latency overhead"
+parts="throughput latency overhead scale"
+scale_partitions="8 64 256 1024"
 
 usage() {
 	cat <<EOF
 Usage: tests/bench/run.sh [--runs N] [--quick] [--sizes "N..."] [--no-spark] [--only PARTS]
-                          [--out DIR] [--publish]
+                          [--partitions "N..."] [--out DIR] [--publish]
 
   --runs N     repetitions of every measurement (default 3; figures show
                min / median / max)
@@ -29,8 +30,9 @@ Usage: tests/bench/run.sh [--runs N] [--quick] [--sizes "N..."] [--no-spark] [--
                --only throughput --no-spark --sizes 1000000 is the quick
                rill-against-kcat check
   --no-spark   leave out the Spark Structured Streaming peer
-  --only PARTS run only these of "throughput latency overhead" (into --out,
-               whose other results are kept for the report)
+  --only PARTS run only these of "throughput latency overhead scale" (into
+               --out, whose other results are kept for the report)
+  --partitions N...  partition counts of the scale part (default "8 64 256 1024")
   --out DIR    results directory (default build-bench/results/DATE)
   --publish    also copy the report and plots to docs/performance/
 EOF
@@ -43,6 +45,7 @@ while [[ $# -gt 0 ]]; do
 	--sizes) sizes=$2; shift ;;
 	--no-spark) spark=0 ;;
 	--only) parts=$2; shift ;;
+	--partitions) scale_partitions=$2; shift ;;
 	--out) out=$2; shift ;;
 	--publish) publish=1 ;;
 	-h | --help) usage; exit 0 ;;
@@ -110,6 +113,7 @@ for n in $sizes; do
 done
 
 # ---- throughput ----
+fi
 wordcount_job() { # topic sinkdir
 	cat <<EOF
 name: bench
@@ -127,6 +131,7 @@ sink:
 EOF
 }
 totals() { cat "$1"/batch-*/part-* | awk -F'\t' '{ c[$1] += $2 } END { for (k in c) print k "\t" c[k] }' | LC_ALL=C sort; }
+if wants throughput; then
 
 say "throughput"
 printf 'size\trun\ttool\tseconds\trecords_per_s\tdriver_rss_mb\texecutor_rss_mb\n' > "$out/throughput.tsv"
@@ -263,6 +268,83 @@ EOF
 	done | tee -a "$out/overhead.tsv" >&2
 done
 rm -f "$out/tiny.yaml"
+fi
+
+# ---- scale: the same word count on 8 to 1,024 partitions ----
+# Wall time of a 1M-line --available-now run on 2 executors, each executor's
+# peak RSS (its own "executor stopped" line) and peak thread count (sampled
+# from /proc every 50 ms), then per-batch processing time with 100 ms batches
+# at a trickle (200 records/s). Counts are checked against the reference.
+if wants scale; then
+say "scale"
+n=1000000
+make_lines "$n" > "$out/corpus-scale.txt"
+tr -s ' ' '\n' < "$out/corpus-scale.txt" | grep -v '^$' | LC_ALL=C sort | uniq -c |
+	awk '{ print $2 "\t" $1 }' | LC_ALL=C sort > "$out/want-scale.tsv"
+# peak_threads PID: prints the highest thread count of any rill-executor
+# child of PID, sampled until PID ends.
+peak_threads() {
+	local max=0 t pid
+	while kill -0 "$1" 2>/dev/null; do
+		for pid in $(pgrep -P "$1" -f rill-executor); do
+			t=$(awk '/^Threads:/ { print $2 }' "/proc/$pid/status" 2>/dev/null || echo 0)
+			((t > max)) && max=$t
+		done
+		sleep 0.05
+	done
+	echo "$max"
+}
+printf 'partitions\trun\tseconds\texecutor_rss_mb\texecutor_threads\ttrickle_p50_ms\ttrickle_p99_ms\n' > "$out/scale.tsv"
+for np in $scale_partitions; do
+	topic=scale-$np
+	topic_create "$topic" "$np"
+	kcat -P -b "$boot" -t "$topic" -l "$out/corpus-scale.txt"
+	topic_create "trickle-$np" "$np"
+	for ((r = 1; r <= runs; r++)); do
+		rm -rf "$out/rill-out"
+		wordcount_job "$topic" "$out/rill-out" > "$out/job.yaml"
+		t0=$(now)
+		RILL_LOG_LEVEL=info "$rill" run "$out/job.yaml" --executors 2 --available-now 2> "$out/scale-$np-$r.log" &
+		job=$!
+		threads=$(peak_threads "$job")
+		wait "$job" || { echo "the $np-partition run failed: $out/scale-$np-$r.log" >&2; exit 1; }
+		t1=$(now)
+		s=$(elapsed "$t0" "$t1")
+		totals "$out/rill-out" > "$out/got.tsv"
+		cmp -s "$out/got.tsv" "$out/want-scale.tsv" || { echo "rill's counts differ from the reference ($np partitions, run $r)" >&2; exit 1; }
+		exe=$(grep -o 'msg="executor stopped" peak_rss_kb=[0-9]*' "$out/scale-$np-$r.log" | grep -o '[0-9]*$' | sort -n | tail -1)
+
+		cat > "$out/trickle.yaml" <<EOF
+name: trickle
+batch: 100ms
+source:
+  kafka:
+    brokers: $boot
+    topics: [trickle-$np]
+    starting_offsets: latest
+    backpressure: false
+pipeline:
+  - flat_map: words
+  - map_values: one
+  - reduce_by_key: sum
+sink:
+  files: {path: $out/sink/trickle-$np-$r}
+EOF
+		RILL_LOG_LEVEL=info "$rill" run "$out/trickle.yaml" --executors 2 --for 14s 2> "$out/trickle-$np-$r.log" &
+		job=$!
+		sleep 3
+		"$loadgen" --brokers "$boot" --topic "trickle-$np" --rate 200 --seconds 10 >/dev/null
+		wait "$job"
+		pct=$(grep 'msg="batch done"' "$out/trickle-$np-$r.log" | grep -v ' tasks=0 ' |
+			sed -n 's/.*processing_ms=\([0-9.]*\).*/\1/p' | sort -n |
+			awk '{ a[NR] = $1 } END { p99 = int(NR * 0.99) + 1; if (p99 > NR) p99 = NR
+				printf "%.2f\t%.2f", a[int(NR * 0.5) + 1], a[p99] }')
+		printf '%s\t%s\t%s\t%.1f\t%s\t%s\n' "$np" "$r" "$s" "$(awk -v k="$exe" 'BEGIN { print k / 1024 }')" \
+			"$threads" "$pct" | tee -a "$out/scale.tsv" >&2
+	done
+done
+rm -f "$out/corpus-scale.txt" "$out/want-scale.tsv" "$out/trickle.yaml" "$out/got.tsv"
+rm -rf "$out/rill-out"
 fi
 
 rm -rf "$out/sink"
