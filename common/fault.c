@@ -35,7 +35,13 @@ rl_fault_point(const char *point)
 	     p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL) {
 		if (strncmp(p, point, len) != 0 || p[len] != ':')
 			continue;
-		double          probability = strtod(p + len + 1, NULL);
+		const char *action = p + len + 1;
+		if (strncmp(action, "hang", 4) == 0 && (action[4] == ',' || action[4] == '\0')) {
+			rl_warn("fault", "hanging here for ever (RILL_FAULT)", "point=%s", point);
+			for (;;)
+				pause();
+		}
+		double          probability = strtod(action, NULL);
 		static unsigned seed;
 		if (seed == 0)
 			seed = (unsigned)time(NULL) ^ (unsigned)getpid();

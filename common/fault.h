@@ -1,18 +1,21 @@
 // SPDX-License-Identifier: Apache-2.0
 // Fault injection for tests: RILL_FAULT="point:probability[,point:probability…]"
 // makes the process SIGKILL itself at a named point, e.g. between a sink's
-// commit and the checkpoint's done record, where no outside signal can aim.
-// A hermetic test installs a hook instead, which decides in-process.
+// commit and the checkpoint's done record, where no outside signal can aim;
+// "point:hang" makes the thread that passes it block there for ever (a call
+// into a library that never returns). A hermetic test installs a hook
+// instead, which decides in-process.
 #ifndef RL_FAULT_H
 #define RL_FAULT_H
 
 #include <stdbool.h>
 
 // rl_fault_point kills the process (SIGKILL, after one log line) with the
-// probability RILL_FAULT gives point; does nothing when it names no such
-// point. With a hook installed, asks the hook instead and returns its
-// answer: true means "the process dies here", and the caller must stop at
-// once as a crash would, leaving what it did behind as it is.
+// probability RILL_FAULT gives point, or never returns if it says "hang";
+// does nothing when it names no such point. With a hook installed, asks the
+// hook instead and returns its answer: true means "the process dies here",
+// and the caller must stop at once as a crash would, leaving what it did
+// behind as it is.
 bool rl_fault_point(const char *point);
 
 // rl_fault_hook installs hook (NULL: none), called with every point a

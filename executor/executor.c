@@ -3,6 +3,7 @@
 // heartbeats with a driver, or its node in ZooKeeper.
 #include "executor/executor.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <signal.h>
@@ -11,10 +12,12 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cluster.pb-c.h"
 #include "common/alloc.h"
+#include "common/cmdline.h"
 #include "common/connector.h"
 #include "common/fault.h"
 #include "common/hash.h"
@@ -55,6 +58,7 @@ typedef struct peer {
 	uint64_t p_lost_seq;
 } peer;
 
+typedef struct busy       busy;
 typedef struct fetch_wait fetch_wait;
 
 struct rl_executor {
@@ -77,6 +81,9 @@ struct rl_executor {
 	// Numbers task launches and lost-peer notices in the order they arrive:
 	// a notice applies to the tasks accepted before it.
 	atomic_uint_fast64_t x_seq;
+	pthread_mutex_t      x_busy_mu; // guards x_busy
+	busy                *x_busy; // the requests being handled, for a stuck shutdown
+	int                  x_stop_grace_ms;
 	_Atomic int          x_running;
 	atomic_int           x_stop; // set by rl_executor_stop (a signal handler, another thread)
 };
@@ -801,10 +808,77 @@ handle_executors_lost(rl_executor *ex, const Rill__ExecutorsLost *l, rl_reply *r
 	}
 }
 
+// ---- requests in progress, named when a shutdown is stuck ----
+
+struct busy {
+	busy                 *b_next, *b_prev;
+	const Rill__Envelope *b_req;
+	const char           *b_peer;
+	int64_t               b_since_ms;
+};
+
+static void
+busy_add(rl_executor *ex, busy *b)
+{
+	pthread_mutex_lock(&ex->x_busy_mu);
+	b->b_next = ex->x_busy;
+	if (ex->x_busy != NULL)
+		ex->x_busy->b_prev = b;
+	ex->x_busy = b;
+	pthread_mutex_unlock(&ex->x_busy_mu);
+}
+
+static void
+busy_remove(rl_executor *ex, busy *b)
+{
+	pthread_mutex_lock(&ex->x_busy_mu);
+	if (b->b_prev != NULL)
+		b->b_prev->b_next = b->b_next;
+	else
+		ex->x_busy = b->b_next;
+	if (b->b_next != NULL)
+		b->b_next->b_prev = b->b_prev;
+	pthread_mutex_unlock(&ex->x_busy_mu);
+}
+
+// busy_describe says what request b is. @locks x_busy_mu held (b stays valid)
+static void
+busy_describe(const busy *b, char *buf, size_t len)
+{
+	const Rill__Envelope *env = b->b_req;
+	switch (env->body_case) {
+	case RILL__ENVELOPE__BODY_TASK_LAUNCH: {
+		const Rill__TaskLaunch *tl = env->task_launch;
+		snprintf(buf, len,
+		    "task job=%s batch_ms=%" PRId64 " stage=%" PRIu32 " partition=%" PRIu32
+		    " attempt=%" PRIu32,
+		    tl->job, tl->batch_time_ms, tl->stage, tl->partition, tl->attempt);
+		break;
+	}
+	case RILL__ENVELOPE__BODY_SINK_FINISH: {
+		const Rill__SinkFinish *f = env->sink_finish;
+		snprintf(buf, len, "sink %s job=%s batch_ms=%" PRId64 " partitions=%zu",
+		    f->commit ? "commit" : "abort", f->job != NULL ? f->job : "", f->batch_time_ms,
+		    f->n_partitions);
+		break;
+	}
+	case RILL__ENVELOPE__BODY_SHUFFLE_FETCH:
+		snprintf(buf, len, "shuffle fetch job=%s batch_ms=%" PRId64 " for %s",
+		    env->shuffle_fetch->job != NULL ? env->shuffle_fetch->job : "",
+		    env->shuffle_fetch->batch_time_ms, b->b_peer);
+		break;
+	default:
+		snprintf(buf, len, "request %d from %s", (int)env->body_case, b->b_peer);
+		break;
+	}
+}
+
 static void
 handle(void *arg, const rl_msg *req, const char *peer_addr, rl_reply *reply)
 {
 	rl_executor *ex = arg;
+	busy         b = { .b_req = req->m_env, .b_peer = peer_addr, .b_since_ms = rl_mono_ms() };
+	busy_add(ex, &b);
 	switch (req->m_env->body_case) {
 	case RILL__ENVELOPE__BODY_EXECUTORS_LOST:
 		handle_executors_lost(ex, req->m_env->executors_lost, reply);
@@ -823,6 +897,7 @@ handle(void *arg, const rl_msg *req, const char *peer_addr, rl_reply *reply)
 		    (int)req->m_env->body_case);
 		break; // the server answers "request not understood"
 	}
+	busy_remove(ex, &b);
 }
 
 // ---- lifecycle ----
@@ -842,7 +917,9 @@ rl_executor_create(const rl_executor_opts *opts, rl_executor **ret, char *errbuf
 		gethostname(host, sizeof(host) - 1);
 		snprintf(ex->x_id, sizeof(ex->x_id), "%s-%d", host, (int)getpid());
 	}
+	ex->x_stop_grace_ms = opts->stop_grace_ms;
 	pthread_mutex_init(&ex->x_mu, NULL);
+	pthread_mutex_init(&ex->x_busy_mu, NULL);
 	ex->x_shuffle = rl_shuffle_store_create();
 	ex->x_sinks = rl_sink_shared_create();
 	if ((rv = rl_rpc_server_create(opts->listen_url, ex->x_cores + FETCH_WORKERS, handle, ex,
@@ -886,6 +963,7 @@ err_server:
 err_executor:
 	rl_sink_shared_destroy(ex->x_sinks);
 	rl_shuffle_store_destroy(ex->x_shuffle);
+	pthread_mutex_destroy(&ex->x_busy_mu);
 	pthread_mutex_destroy(&ex->x_mu);
 	rl_free(ex);
 	return rv;
@@ -1088,14 +1166,123 @@ rl_executor_stop(rl_executor *ex)
 	ex->x_stop = 1;
 }
 
+// ---- a bounded shutdown ----
+
+// The watchdog of one rl_executor_destroy: ends the process when the
+// destroy has not returned within x_stop_grace_ms.
+typedef struct watchdog {
+	rl_executor    *wd_ex;
+	pthread_t       wd_thread;
+	pthread_mutex_t wd_mu; // guards wd_done and wd_phase
+	pthread_cond_t  wd_cond;
+	bool            wd_done;
+	const char     *wd_phase; // what destroy is doing
+} watchdog;
+
+// watchdog_fire logs what keeps the executor from exiting, then exits.
+// @locks wd_mu held (destroy cannot get past its next phase)
+static void
+watchdog_fire(watchdog *wd)
+{
+	rl_executor *ex = wd->wd_ex;
+	int          stuck = 0;
+	int64_t      now = rl_mono_ms();
+	pthread_mutex_lock(&ex->x_busy_mu);
+	for (const busy *b = ex->x_busy; b != NULL; b = b->b_next, stuck++) {
+		char what[512];
+		busy_describe(b, what, sizeof(what));
+		rl_error(COMP, "still running at exit", "id=%s request=\"%s\" running_ms=%" PRId64,
+		    ex->x_id, what, now - b->b_since_ms);
+	}
+	pthread_mutex_unlock(&ex->x_busy_mu);
+	rl_error(COMP, "shutdown stuck, exiting",
+	    "id=%s grace_ms=%d phase=\"%s\" stuck=%d status=%d", ex->x_id, ex->x_stop_grace_ms,
+	    wd->wd_phase, stuck, RL_EXIT_FAILURE);
+	_exit(RL_EXIT_FAILURE);
+}
+
+static void *
+watchdog_main(void *arg)
+{
+	watchdog       *wd = arg;
+	struct timespec until;
+	clock_gettime(CLOCK_MONOTONIC, &until);
+	until.tv_sec += wd->wd_ex->x_stop_grace_ms / 1000;
+	until.tv_nsec += (long)(wd->wd_ex->x_stop_grace_ms % 1000) * 1000000;
+	if (until.tv_nsec >= 1000000000) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000;
+	}
+	pthread_mutex_lock(&wd->wd_mu);
+	int rv = 0;
+	while (!wd->wd_done && rv != ETIMEDOUT)
+		rv = pthread_cond_timedwait(&wd->wd_cond, &wd->wd_mu, &until);
+	if (!wd->wd_done)
+		watchdog_fire(wd);
+	pthread_mutex_unlock(&wd->wd_mu);
+	return NULL;
+}
+
+// watchdog_start arms a watchdog for ex's destroy, or returns false (none:
+// no grace set, or no thread).
+static bool
+watchdog_start(rl_executor *ex, watchdog *wd)
+{
+	if (ex->x_stop_grace_ms <= 0)
+		return false;
+	*wd = (watchdog) { .wd_ex = ex, .wd_phase = "closing the ZooKeeper session" };
+	pthread_mutex_init(&wd->wd_mu, NULL);
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&wd->wd_cond, &ca);
+	pthread_condattr_destroy(&ca);
+	int rv = pthread_create(&wd->wd_thread, NULL, watchdog_main, wd);
+	if (rv != 0) {
+		rl_warn(COMP, "no shutdown watchdog", "id=%s error=\"%s\"", ex->x_id, strerror(rv));
+		pthread_cond_destroy(&wd->wd_cond);
+		pthread_mutex_destroy(&wd->wd_mu);
+		return false;
+	}
+	return true;
+}
+
+static void
+watchdog_phase(watchdog *wd, bool armed, const char *phase)
+{
+	if (!armed)
+		return;
+	pthread_mutex_lock(&wd->wd_mu);
+	wd->wd_phase = phase;
+	pthread_mutex_unlock(&wd->wd_mu);
+}
+
+static void
+watchdog_stop(watchdog *wd, bool armed)
+{
+	if (!armed)
+		return;
+	pthread_mutex_lock(&wd->wd_mu);
+	wd->wd_done = true;
+	pthread_cond_signal(&wd->wd_cond);
+	pthread_mutex_unlock(&wd->wd_mu);
+	pthread_join(wd->wd_thread, NULL);
+	pthread_cond_destroy(&wd->wd_cond);
+	pthread_mutex_destroy(&wd->wd_mu);
+}
+
 void
 rl_executor_destroy(rl_executor *ex)
 {
 	if (ex == NULL)
 		return;
+	watchdog wd;
+	bool     armed = watchdog_start(ex, &wd);
 	rl_zk_close(ex->x_zk); // the node goes with the session: no driver dials us any more
 	rl_free(ex->x_zk_connect);
+	watchdog_phase(&wd, armed, "waiting for the requests in progress");
 	rl_rpc_server_destroy(ex->x_server);
+	watchdog_phase(&wd, armed, "closing the connections");
 	rl_rpc_client_destroy(ex->x_driver);
 	peer *p = ex->x_peers;
 	while (p != NULL) {
@@ -1105,9 +1292,12 @@ rl_executor_destroy(rl_executor *ex)
 		rl_free(p);
 		p = next;
 	}
+	watchdog_phase(&wd, armed, "closing the sources and sinks");
 	jobs_free(ex);
 	rl_sink_shared_destroy(ex->x_sinks);
+	watchdog_stop(&wd, armed);
 	rl_shuffle_store_destroy(ex->x_shuffle);
+	pthread_mutex_destroy(&ex->x_busy_mu);
 	pthread_mutex_destroy(&ex->x_mu);
 	rl_free(ex);
 }

@@ -1,14 +1,20 @@
 // SPDX-License-Identifier: Apache-2.0
 // The executor daemon's request handling, in process: task launches from
-// leaders of different epochs arriving at once (run it under TSan), and
-// fetches from a peer that went silent given up when the driver says it is
-// lost.
+// leaders of different epochs arriving at once (run it under TSan), fetches
+// from a peer that went silent given up when the driver says it is lost, and
+// a shutdown bounded when a request is stuck.
 #include <criterion/criterion.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "common/fault.h"
 #include "common/hash.h"
@@ -16,6 +22,7 @@
 #include "common/rpc.h"
 #include "common/time.h"
 #include "executor/executor.h"
+#include "tests/fixtures/fixture.h"
 
 #define JOB                                                                                        \
 	"name: epochs\n"                                                                           \
@@ -439,4 +446,135 @@ Test(executor, a_lost_peer_is_not_asked_by_tasks_accepted_before_the_word)
 	rl_msg_free(after.reply);
 	rl_rpc_client_destroy(cli);
 	rl_executor_destroy(ex);
+}
+
+// ---- a shutdown with a request stuck ----
+
+// read_until appends what fd gives to buf (cap bytes, kept NUL-terminated)
+// until want is in it, fd ends (want NULL: only that) or deadline_ms (on
+// rl_mono_ms's clock) passes; returns whether want is there.
+static bool
+read_until(int fd, char *buf, size_t cap, size_t *len, const char *want, int64_t deadline_ms)
+{
+	while (want == NULL || strstr(buf, want) == NULL) {
+		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+		int64_t       left = deadline_ms - rl_mono_ms();
+		if (left <= 0 || poll(&pfd, 1, (int)left) <= 0)
+			return false;
+		ssize_t n = read(fd, buf + *len, cap - 1 - *len);
+		if (n <= 0)
+			return want == NULL;
+		*len += (size_t)n;
+		buf[*len] = '\0';
+	}
+	return true;
+}
+
+// An executor told to stop while a worker is stuck waited for it for ever
+// (librdkafka's send_offsets_to_transaction can block past its timeout once
+// the coordinator is gone) and outlived its tests. rill-executor, its reduce
+// task hung by RILL_FAULT, names what is stuck and exits 1 after its grace.
+// (No Criterion .timeout in this file: its own deadlines bound each test, and
+// Criterion 2.4's runner leaks a timed test's record under LeakSanitizer when
+// tests run in parallel.)
+Test(executor, a_daemon_with_a_stuck_request_exits_1_after_its_grace)
+{
+	const char *bin = rt_bin("rill-executor");
+	char *const argv[] = { (char *)(uintptr_t)bin, "--listen", "tcp://127.0.0.1:0", "--id",
+		"stuck", "--cores", "2", NULL };
+	// The environment is made here: the child may only exec (nng refuses to
+	// run in a forked child, and another thread may hold malloc's lock).
+	size_t nenv = 0;
+	while (environ[nenv] != NULL)
+		nenv++;
+	char **envp = calloc(nenv + 3, sizeof(char *));
+	size_t k = 0;
+	envp[k++] = "RILL_FAULT=reduce-task-stuck:hang";
+	envp[k++] = "RILL_LOG_LEVEL=info";
+	for (size_t i = 0; i < nenv; i++)
+		if (strncmp(environ[i], "RILL_FAULT=", 11) != 0
+		    && strncmp(environ[i], "RILL_LOG_LEVEL=", 15) != 0)
+			envp[k++] = environ[i];
+	int out[2];
+	cr_assert_eq(pipe(out), 0);
+	pid_t child = fork();
+	cr_assert_geq(child, 0);
+	if (child == 0) {
+		dup2(out[1], STDERR_FILENO);
+		close(out[0]);
+		close(out[1]);
+		execve(bin, argv, envp);
+		_exit(127);
+	}
+	free(envp);
+	close(out[1]);
+	static char log[65536];
+	size_t      len = 0;
+	int64_t     t0 = rl_mono_ms();
+	bool        up
+	    = read_until(out[0], log, sizeof(log), &len, "msg=\"executor listening\"", t0 + 20000);
+	const char *url = up ? strstr(strstr(log, "msg=\"executor listening\""), " url=") : NULL;
+	if (!up || url == NULL) {
+		kill(child, SIGKILL);
+		waitpid(child, NULL, 0);
+		cr_assert_fail("the executor did not start:\n%s", log);
+	}
+	char listen[128];
+	snprintf(listen, sizeof(listen), "%.*s", (int)strcspn(url + 5, " \n"), url + 5);
+
+	rl_rpc_client *cli;
+	char           why[256];
+	cr_assert_eq(rl_rpc_client_create(listen, &cli, why, sizeof(why)), RL_OK, "%s", why);
+	launch_call lc = { 0 };
+	launch_reduce(cli, &lc, 1, "tcp://127.0.0.1:1");
+	bool    hung = read_until(out[0], log, sizeof(log), &len,
+	       "msg=\"hanging here for ever (RILL_FAULT)\"", t0 + 20000);
+	int64_t stopped_ms = rl_mono_ms();
+	kill(child, SIGTERM);
+	bool ended = read_until(out[0], log, sizeof(log), &len, NULL, stopped_ms + 30000);
+	if (!ended)
+		kill(child, SIGKILL);
+	int status;
+	cr_assert_eq(waitpid(child, &status, 0), child);
+	int64_t exit_ms = rl_mono_ms() - stopped_ms;
+	close(out[0]);
+	rl_rpc_client_destroy(cli);
+	rl_msg_free(lc.reply);
+
+	cr_assert(hung, "the reduce task did not hang:\n%s", log);
+	cr_assert(ended, "the executor did not exit within 30 s of SIGTERM:\n%s", log);
+	cr_assert(WIFEXITED(status), "the executor died by signal %d:\n%s", WTERMSIG(status), log);
+	cr_expect_eq(WEXITSTATUS(status), 1, "exit status %d:\n%s", WEXITSTATUS(status), log);
+	// The grace is 5 s (RL_EXECUTOR_STOP_GRACE_MS).
+	cr_expect_geq(
+	    exit_ms, RL_EXECUTOR_STOP_GRACE_MS - 100, "it exited %" PRId64 " ms after", exit_ms);
+	cr_expect_lt(exit_ms, 15000, "it exited %" PRId64 " ms after SIGTERM", exit_ms);
+	cr_expect_not_null(strstr(log,
+	                       "msg=\"still running at exit\" id=stuck request=\"task job=silent "
+	                       "batch_ms=1000 stage=1 partition=0 attempt=0\" running_ms="),
+	    "%s", log);
+	char want[256];
+	snprintf(want, sizeof(want),
+	    "msg=\"shutdown stuck, exiting\" id=stuck grace_ms=%d phase=\"waiting for the "
+	    "requests in progress\" stuck=1 status=1",
+	    RL_EXECUTOR_STOP_GRACE_MS);
+	cr_expect_not_null(strstr(log, want), "%s", log);
+	cr_expect_null(strstr(log, "msg=\"executor stopped\""), "%s", log);
+}
+
+// With nothing stuck, a destroy with a grace returns as any other.
+Test(executor, a_shutdown_with_nothing_stuck_returns)
+{
+	rl_executor_opts opts = {
+		.listen_url = "tcp://127.0.0.1:0",
+		.id = "idle",
+		.cores = 1,
+		.stop_grace_ms = 200,
+	};
+	rl_executor *ex;
+	char         why[256];
+	cr_assert_eq(rl_executor_create(&opts, &ex, why, sizeof(why)), RL_OK, "%s", why);
+	rl_executor_stop(ex);
+	rl_executor_destroy(ex);
+	rl_sleep_ms(400); // the watchdog is gone with the destroy: nothing ends the test
 }
