@@ -39,8 +39,14 @@ rl_fault_point(const char *point)
 	     p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL) {
 		if (strncmp(p, point, len) != 0 || p[len] != ':')
 			continue;
+		const char *action = p + len + 1;
+		if (strncmp(action, "hang", 4) == 0 && (action[4] == ',' || action[4] == '\0')) {
+			rl_warn("fault", "hanging here for ever (RILL_FAULT)", "point=%s", point);
+			for (;;)
+				pause();
+		}
 		char  *end;
-		double probability = strtod(p + len + 1, &end);
+		double probability = strtod(action, &end);
 		bool   stop = strncmp(end, ":stop", 5) == 0 && (end[5] == ',' || end[5] == '\0');
 		if (stop && atomic_load(&stopped_once))
 			return false;

@@ -5,7 +5,9 @@
 // With ":stop" it SIGSTOPs itself there instead (once per process), as a GC
 // pause or a frozen VM would stop it, and goes on from that very point when
 // it gets SIGCONT: a zombie leader between its check and its act.
-// A hermetic test installs a hook instead, which decides in-process.
+// "point:hang" makes the thread that passes it block there for ever (a call
+// into a library that never returns). A hermetic test installs a hook
+// instead, which decides in-process.
 #ifndef RL_FAULT_H
 #define RL_FAULT_H
 
@@ -13,7 +15,7 @@
 
 // rl_fault_point kills (or stops) the process (SIGKILL or SIGSTOP, after one
 // log line) with the probability RILL_FAULT gives point; does nothing when it
-// names no such point. With a hook installed, asks the hook instead and returns its
+// names no such point; never returns if it says "hang". With a hook installed, asks the hook instead and returns its
 // answer: true means "the process dies here", and the caller must stop at
 // once as a crash would, leaving what it did behind as it is.
 bool rl_fault_point(const char *point);

@@ -41,6 +41,7 @@ struct rl_pool {
 	int             p_nexecs;
 	int64_t         p_timeout_ms; // heartbeat silence that means lost
 	uint64_t        p_events; // bumped on every join, loss, release and wake
+	uint64_t        p_losses; // bumped on every loss
 	rl_rpc_server  *p_server; // registrations and heartbeats
 	rl_rpc_client **p_retired; // clients of executors that came back elsewhere
 	int             p_nretired;
@@ -71,6 +72,7 @@ lose(rl_pool *pool, rl_exec *e, const char *why)
 	e->e_alive = false;
 	rl_warn(COMP, "executor lost", "id=%s url=%s reason=\"%s\"", e->e_id, e->e_url, why);
 	rl_rpc_client_cancel_all(e->e_client);
+	pool->p_losses++;
 	event(pool);
 }
 
@@ -557,6 +559,15 @@ deadline_in(int64_t ms)
 		ts.tv_nsec -= 1000000000;
 	}
 	return ts;
+}
+
+uint64_t
+rl_pool_losses(rl_pool *pool)
+{
+	pthread_mutex_lock(&pool->p_mu);
+	uint64_t n = pool->p_losses;
+	pthread_mutex_unlock(&pool->p_mu);
+	return n;
 }
 
 void

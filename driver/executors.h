@@ -101,6 +101,9 @@ void rl_pool_cancel_calls(rl_pool *pool);
 // changes, then wait with it: nothing that happens in between is missed.
 uint64_t rl_pool_events(rl_pool *pool);
 uint64_t rl_pool_wait(rl_pool *pool, uint64_t seen, int timeout_ms);
+// rl_pool_losses counts the losses of executors so far: a caller that saw
+// it change looks again at what lived on them.
+uint64_t rl_pool_losses(rl_pool *pool);
 // rl_pool_wake is an event of the caller's own (a result it queued).
 void rl_pool_wake(rl_pool *pool);
 // rl_pool_wait_for waits until n executors are alive, timeout_ms passes or

@@ -27,10 +27,11 @@ typedef struct run {
 	rl_pool        *r_pool;
 	rl_sched_task  *r_tasks;
 	int             r_timeout_ms;
-	pthread_mutex_t r_mu; // guards the queue and r_inflight
+	pthread_mutex_t r_mu; // guards the queue, r_inflight and r_telling
 	completion     *r_queue; // filled on nng threads, emptied by the run
 	size_t          r_qlen, r_qcap;
 	int             r_inflight;
+	int             r_telling; // ExecutorsLost notices not answered yet
 } run;
 
 typedef struct launch_arg {
@@ -187,6 +188,117 @@ lost_input(rl_pool *pool, const rl_sched_task *t)
 	return NULL;
 }
 
+// A task told that an input's executor is lost and still running this long
+// after is told again: the notice may have overtaken its launch on the way.
+#define TELL_AGAIN_MS 2000
+#define TELL_TIMEOUT_MS 3000
+
+typedef struct tell_arg {
+	run *ta_run;
+	char ta_exec[RL_POOL_ID_MAX];
+} tell_arg;
+
+static void
+on_told(void *arg, rl_err err, const char *why, rl_msg *reply)
+{
+	tell_arg                     *ta = arg;
+	run                          *r = ta->ta_run;
+	rl_pool                      *pool = r->r_pool;
+	const Rill__ExecutorsLostAck *ack
+	    = reply != NULL && reply->m_env->body_case == RILL__ENVELOPE__BODY_EXECUTORS_LOST_ACK
+	    ? reply->m_env->executors_lost_ack
+	    : NULL;
+	// Canceled: the run ended, or that executor is lost too.
+	if (err != RL_OK && err != RL_ERR_CANCELED)
+		rl_warn(COMP, "cannot tell an executor of lost peers",
+		    "executor=%s error=\"%s (%s)\"", ta->ta_exec, rl_strerror(err), why);
+	else if (err == RL_OK && (ack == NULL || !ack->accepted))
+		rl_warn(COMP, "an executor refused news of lost peers", "executor=%s error=\"%s\"",
+		    ta->ta_exec,
+		    ack != NULL && ack->reason != NULL ? ack->reason : "unexpected reply");
+	rl_msg_free(reply);
+	rl_free(ta);
+	pthread_mutex_lock(&r->r_mu);
+	r->r_telling--;
+	pthread_mutex_unlock(&r->r_mu);
+	rl_pool_wake(pool); // the run may be gone from here on: only the pool
+}
+
+// telling counts the run's notices not answered yet.
+static int
+telling(run *r)
+{
+	pthread_mutex_lock(&r->r_mu);
+	int n = r->r_telling;
+	pthread_mutex_unlock(&r->r_mu);
+	return n;
+}
+
+// tell_lost tells the executor running t which of t's inputs were on
+// executors that are lost, if any (ExecutorsLost): its fetch from them, which
+// could otherwise wait out its timeout on a peer gone silent, fails at once
+// and t comes back FETCH_FAILED. Returns whether there were any.
+static bool
+tell_lost(run *r, rl_sched_task *t)
+{
+	rl_pool                *pool = r->r_pool;
+	const Rill__TaskLaunch *tl = t->t_launch;
+	char                  **urls = rl_calloc(tl->n_inputs + 1, sizeof(char *));
+	size_t                  nurls = 0;
+	for (size_t i = 0; i < tl->n_inputs; i++) {
+		char *url = tl->inputs[i]->executor_url;
+		bool  seen = false;
+		for (size_t k = 0; k < nurls && !seen; k++)
+			seen = strcmp(urls[k], url) == 0;
+		if (!seen && rl_pool_url_state_of(pool, url) == RL_POOL_URL_LOST)
+			urls[nurls++] = url;
+	}
+	if (nurls > 0) {
+		tell_arg *ta = RL_NEW(tell_arg);
+		ta->ta_run = r;
+		snprintf(ta->ta_exec, sizeof(ta->ta_exec), "?");
+		rl_pool_exec_id(pool, t->t_on, ta->ta_exec, sizeof(ta->ta_exec));
+		if (t->t_told_ms == 0)
+			rl_warn(COMP, "telling an executor of its task's lost inputs",
+			    "batch_ms=%" PRId64 " stage=%" PRIu32 " partition=%" PRIu32
+			    " executor=%s lost=%s lost_executors=%zu",
+			    tl->batch_time_ms, tl->stage, tl->partition, ta->ta_exec, urls[0],
+			    nurls);
+		Rill__ExecutorsLost lost = RILL__EXECUTORS_LOST__INIT;
+		lost.job = tl->job;
+		lost.epoch = tl->epoch;
+		lost.listen_urls = urls;
+		lost.n_listen_urls = nurls;
+		Rill__Envelope env = RILL__ENVELOPE__INIT;
+		env.body_case = RILL__ENVELOPE__BODY_EXECUTORS_LOST;
+		env.executors_lost = &lost;
+		pthread_mutex_lock(&r->r_mu);
+		r->r_telling++;
+		pthread_mutex_unlock(&r->r_mu);
+		rl_pool_call_async(pool, t->t_on, &env, TELL_TIMEOUT_MS, on_told, ta);
+	}
+	rl_free(urls);
+	return nurls > 0;
+}
+
+// tell_running tells the executors of running reduce tasks about lost
+// inputs: of every task after a loss, and again of those told before.
+static void
+tell_running(run *r, size_t n, bool lost_more)
+{
+	int64_t now = rl_mono_ms();
+	for (size_t i = 0; i < n; i++) {
+		rl_sched_task *t = &r->r_tasks[i];
+		// A task on a lost executor is retried anyway (its call was canceled).
+		if (t->t_state != TASK_RUNNING || t->t_launch->n_inputs == 0
+		    || !rl_pool_exec_alive(r->r_pool, t->t_on))
+			continue;
+		bool again = t->t_told_ms > 0 && now - t->t_told_ms >= TELL_AGAIN_MS;
+		if (lost_more || again) // 0: none lost (any more), nothing to say again
+			t->t_told_ms = tell_lost(r, t) ? now : 0;
+	}
+}
+
 static void
 launch(run *r, size_t ti, int ei)
 {
@@ -195,6 +307,8 @@ launch(run *r, size_t ti, int ei)
 	launch_arg    *la = rl_malloc(sizeof(*la));
 	*la = (launch_arg) { r, ti, ei };
 	t->t_launch->attempt = (uint32_t)t->t_attempts;
+	t->t_on = ei;
+	t->t_told_ms = 0;
 	Rill__Envelope env = RILL__ENVELOPE__INIT;
 	env.body_case = RILL__ENVELOPE__BODY_TASK_LAUNCH;
 	env.task_launch = t->t_launch;
@@ -222,10 +336,14 @@ rl_sched_run(rl_pool *pool, rl_sched_task *tasks, size_t n, const rl_sched_opts 
 		if (tasks[i].t_state == TASK_DONE)
 			done++;
 
+	uint64_t losses = rl_pool_losses(pool); // what the running tasks were checked against
 	while (done < n && rv == RL_OK) {
 		// Read before looking: an event after this point ends the wait below.
 		uint64_t seen = rl_pool_events(pool);
 		rl_pool_check(pool);
+		uint64_t now_lost = rl_pool_losses(pool);
+		tell_running(&r, n, now_lost != losses);
+		losses = now_lost;
 		for (size_t i = 0; i < n && rv == RL_OK; i++) {
 			const Rill__ShuffleInput *in;
 			if (tasks[i].t_state != TASK_PENDING
@@ -287,12 +405,21 @@ rl_sched_run(rl_pool *pool, rl_sched_task *tasks, size_t n, const rl_sched_opts 
 		}
 		rl_pool_wait(pool, seen, 100);
 	}
+	// News of lost peers is answered before the calls are canceled: a
+	// notice canceled before nng sent it would leave a task waiting on a
+	// silent peer (its executor's core with it) for the fetch's 30 s.
+	for (;;) {
+		uint64_t seen = rl_pool_events(pool);
+		if (telling(&r) == 0)
+			break;
+		rl_pool_wait(pool, seen, 100);
+	}
 	// Leave nothing in flight behind.
 	if (inflight(&r) > 0)
 		rl_pool_cancel_calls(pool);
 	for (;;) {
 		uint64_t seen = rl_pool_events(pool);
-		if (inflight(&r) == 0)
+		if (inflight(&r) == 0 && telling(&r) == 0)
 			break;
 		rl_pool_wait(pool, seen, 100);
 	}

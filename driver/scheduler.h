@@ -20,9 +20,11 @@ typedef struct rl_sched_task {
 	const Rill__TaskResult *t_result;
 	int                     t_exec; // executor index that ran it
 	// The scheduler's own:
-	int t_state;
-	int t_attempts;
-	int t_excluded; // executor it last failed on, or -1
+	int     t_state;
+	int     t_attempts;
+	int     t_excluded; // executor it last failed on, or -1
+	int     t_on; // executor it runs on (while running)
+	int64_t t_told_ms; // when t_on was last told an input's executor is lost, or 0
 } rl_sched_task;
 
 typedef struct rl_sched_opts {
@@ -34,8 +36,11 @@ typedef struct rl_sched_opts {
 // rl_sched_run runs every task and returns when all succeeded (RL_OK), when
 // one failed for good (errbuf says which and why), or when a reduce task
 // could not fetch a map output: RL_ERR_FETCH_FAILED with that map partition
-// in *ret_failed_map, so the caller can recompute it. Nothing is in flight
-// when it returns. @locality the driver's batch thread
+// in *ret_failed_map, so the caller can recompute it. A reduce task running
+// while the executor of one of its inputs is lost has its own executor told
+// (ExecutorsLost, again every 2 s while it runs), so that its fetch fails at
+// once rather than wait on a peer that went silent. Nothing of the run's
+// tasks is in flight when it returns. @locality the driver's batch thread
 rl_err rl_sched_run(rl_pool *pool, rl_sched_task *tasks, size_t n, const rl_sched_opts *opts,
     uint32_t *ret_failed_map, char *errbuf, size_t errlen);
 

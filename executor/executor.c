@@ -3,17 +3,21 @@
 // heartbeats with a driver, or its node in ZooKeeper.
 #include "executor/executor.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cluster.pb-c.h"
 #include "common/alloc.h"
+#include "common/cmdline.h"
 #include "common/connector.h"
 #include "common/fault.h"
 #include "common/hash.h"
@@ -44,10 +48,18 @@ typedef struct job_entry {
 	uint64_t                  j_epoch; // highest leader epoch seen for this job
 } job_entry;
 
+// A peer executor this one fetches from, or was told is lost.
 typedef struct peer {
 	struct peer   *p_next;
-	rl_rpc_client *p_cli;
+	char          *p_url;
+	rl_rpc_client *p_cli; // NULL until a fetch needs it
+	// The sequence number (x_seq) of the driver's last word that this peer
+	// is lost, 0 if none: fetches from it by tasks accepted before fail.
+	uint64_t p_lost_seq;
 } peer;
+
+typedef struct busy       busy;
+typedef struct fetch_wait fetch_wait;
 
 struct rl_executor {
 	char              x_id[128];
@@ -62,11 +74,18 @@ struct rl_executor {
 	char              x_node[192]; // /rill/executors/<id>
 	rl_shuffle_store *x_shuffle;
 	rl_sink_shared   *x_sinks; // every sink kind's resource (Kafka: producers)
-	pthread_mutex_t   x_mu; // guards x_jobs, x_peers and job entries
+	pthread_mutex_t   x_mu; // guards x_jobs, x_peers, x_fetches and job entries
 	job_entry        *x_jobs;
 	peer             *x_peers;
-	_Atomic int       x_running;
-	atomic_int        x_stop; // set by rl_executor_stop (a signal handler, another thread)
+	fetch_wait       *x_fetches; // the fetches in progress, for handle_executors_lost
+	// Numbers task launches and lost-peer notices in the order they arrive:
+	// a notice applies to the tasks accepted before it.
+	atomic_uint_fast64_t x_seq;
+	pthread_mutex_t      x_busy_mu; // guards x_busy
+	busy                *x_busy; // the requests being handled, for a stuck shutdown
+	int                  x_stop_grace_ms;
+	_Atomic int          x_running;
+	atomic_int           x_stop; // set by rl_executor_stop (a signal handler, another thread)
 };
 
 // ---- jobs ----
@@ -150,43 +169,131 @@ jobs_free(rl_executor *ex)
 
 // A peer not connected within this long is taken as gone: the driver then
 // recomputes its map outputs, rather than the task waiting out its fetch
-// (nng redials a dead peer until the call's 30 s timeout).
+// (nng redials a dead peer until the call's timeout).
 #define PEER_CONNECT_MS 3000
+// A fetch's own limit. A peer that went silent on an open connection (its
+// host cut off) is not noticed sooner by the fetch itself: the driver, which
+// loses it after missed heartbeats (or its ZooKeeper session), says so with
+// ExecutorsLost, and the fetch gives up then (handle_executors_lost).
+#define FETCH_TIMEOUT_MS 30000
 
+// peer_find is url's entry, made if create (else NULL when there is none).
+// @locks x_mu held
+static peer *
+peer_find(rl_executor *ex, const char *url, bool create)
+{
+	peer *p;
+	for (p = ex->x_peers; p != NULL; p = p->p_next)
+		if (strcmp(p->p_url, url) == 0)
+			return p;
+	if (!create)
+		return NULL;
+	p = RL_NEW(peer);
+	p->p_url = rl_strdup(url);
+	p->p_next = ex->x_peers;
+	ex->x_peers = p;
+	return p;
+}
+
+// peer_gone says whether the driver said url's executor is lost after the
+// task numbered seq was accepted. @locks x_mu held
+static bool
+peer_gone(rl_executor *ex, const char *url, uint64_t seq)
+{
+	const peer *p = peer_find(ex, url, false);
+	return p != NULL && p->p_lost_seq > seq;
+}
+
+// peer_client is the client for fetches from url, dialed on first use.
 static rl_rpc_client *
-peer_get(rl_executor *ex, const char *url, char *errbuf, size_t errlen)
+peer_client(rl_executor *ex, const char *url, char *errbuf, size_t errlen)
 {
 	pthread_mutex_lock(&ex->x_mu);
-	peer          *p;
-	rl_rpc_client *cli = NULL;
-	for (p = ex->x_peers; p != NULL; p = p->p_next)
-		if (strcmp(rl_rpc_client_url(p->p_cli), url) == 0)
-			break;
-	if (p == NULL && rl_rpc_client_create(url, &cli, errbuf, errlen) == RL_OK) {
-		p = RL_NEW(peer);
-		p->p_cli = cli;
-		p->p_next = ex->x_peers;
-		ex->x_peers = p;
-	}
-	cli = p != NULL ? p->p_cli : NULL;
+	peer *p = peer_find(ex, url, true);
+	if (p->p_cli == NULL)
+		rl_rpc_client_create(url, &p->p_cli, errbuf, errlen);
+	rl_rpc_client *cli = p->p_cli;
 	pthread_mutex_unlock(&ex->x_mu);
 	return cli;
 }
 
 // One peer's answer to a fetch, delivered on an nng thread.
 typedef struct fetch_call {
-	struct fetch_wait *f_wait;
-	rl_err             f_err;
-	rl_msg            *f_reply;
-	bool               f_unreachable; // no connection within PEER_CONNECT_MS
-	char               f_why[256]; // f_err in nng's or the peer's words, or ""
+	fetch_wait *f_wait;
+	bool        f_issued; // an rpc call was made (w_mu once issued)
+	bool        f_done; // it completed (w_mu)
+	rl_err      f_err;
+	rl_msg     *f_reply;
+	bool        f_unreachable; // no connection within PEER_CONNECT_MS
+	char        f_why[256]; // f_err in nng's or the peer's words, or ""
 } fetch_call;
 
-typedef struct fetch_wait {
-	pthread_mutex_t w_mu;
-	pthread_cond_t  w_cond;
-	size_t          w_pending;
-} fetch_wait;
+// One task's fetch, shared with the callbacks of its calls. A task that
+// gives up on a lost peer returns before its calls complete: whoever drops
+// the last reference frees it.
+struct fetch_wait {
+	fetch_wait           *w_next; // in x_fetches, while the task waits (x_mu)
+	uint64_t              w_seq; // the task's number (x_seq at its launch)
+	const rl_fetch_group *w_groups; // the task's, valid while in x_fetches
+	size_t                w_ngroups;
+	pthread_mutex_t       w_mu; // guards what follows and w_calls
+	pthread_cond_t        w_cond;
+	size_t                w_refs; // the task's own, plus one per call in flight
+	size_t                w_pending; // calls not completed
+	ptrdiff_t             w_gone; // the group of a peer the driver lost, or -1
+	fetch_call            w_calls[];
+};
+
+static fetch_wait *
+wait_create(const rl_fetch_group *groups, size_t ngroups, uint64_t seq)
+{
+	fetch_wait *w = rl_calloc(1, sizeof(*w) + (ngroups + 1) * sizeof(fetch_call));
+	w->w_seq = seq;
+	w->w_groups = groups;
+	w->w_ngroups = ngroups;
+	w->w_refs = 1;
+	w->w_gone = -1;
+	pthread_mutex_init(&w->w_mu, NULL);
+	pthread_cond_init(&w->w_cond, NULL);
+	for (size_t g = 0; g < ngroups; g++)
+		w->w_calls[g].f_wait = w;
+	return w;
+}
+
+// wait_unref drops a reference taken with w_mu held (and releases w_mu);
+// the last one frees w with the replies it still holds.
+static void
+wait_unref(fetch_wait *w)
+{
+	bool last = --w->w_refs == 0;
+	pthread_mutex_unlock(&w->w_mu);
+	if (!last)
+		return;
+	for (size_t g = 0; g < w->w_ngroups; g++)
+		rl_msg_free(w->w_calls[g].f_reply);
+	pthread_cond_destroy(&w->w_cond);
+	pthread_mutex_destroy(&w->w_mu);
+	rl_free(w);
+}
+
+// wait_peer_lost makes a fetch that still waits for url give up; true if
+// it did. @locks x_mu held (w is in x_fetches)
+static bool
+wait_peer_lost(fetch_wait *w, const char *url, const char *self)
+{
+	bool gave_up = false;
+	pthread_mutex_lock(&w->w_mu);
+	for (size_t g = 0; g < w->w_ngroups && w->w_gone < 0; g++) {
+		if (strcmp(w->w_groups[g].g_url, url) != 0 || strcmp(url, self) == 0
+		    || w->w_calls[g].f_done)
+			continue;
+		w->w_gone = (ptrdiff_t)g;
+		gave_up = true;
+		pthread_cond_signal(&w->w_cond);
+	}
+	pthread_mutex_unlock(&w->w_mu);
+	return gave_up;
+}
 
 static void
 fetch_done(void *arg, rl_err err, const char *why, rl_msg *reply)
@@ -194,12 +301,13 @@ fetch_done(void *arg, rl_err err, const char *why, rl_msg *reply)
 	fetch_call *c = arg;
 	fetch_wait *w = c->f_wait;
 	pthread_mutex_lock(&w->w_mu);
+	c->f_done = true;
 	c->f_err = err;
 	snprintf(c->f_why, sizeof(c->f_why), "%s", why);
 	c->f_reply = reply;
 	w->w_pending--;
 	pthread_cond_signal(&w->w_cond);
-	pthread_mutex_unlock(&w->w_mu);
+	wait_unref(w);
 }
 
 // fetch_local hands the task the blocks this executor holds itself.
@@ -225,6 +333,17 @@ fetch_local(rl_executor *ex, const rl_fetch_group *g, const rl_map_output_id *ba
 			return rv;
 	}
 	return RL_OK;
+}
+
+// gone_error says that the driver lost group g's executor.
+static rl_err
+gone_error(const rl_fetch_group *g, uint32_t *ret_failed_map, char *errbuf, size_t errlen)
+{
+	snprintf(errbuf, errlen,
+	    "fetching %zu map outputs from %s: the driver lost that executor (gave up waiting)",
+	    g->g_nmaps, g->g_url);
+	*ret_failed_map = g->g_maps[0];
+	return RL_ERR_FETCH_FAILED;
 }
 
 // use_reply checks a peer's segments against the request and hands the task
@@ -283,33 +402,77 @@ use_reply(const rl_fetch_group *g, const fetch_call *c, rl_block_cb cb, void *cb
 	return RL_OK;
 }
 
+// What fetch needs of its task besides the groups: t_fetch_arg.
+typedef struct fetch_task {
+	rl_executor *ft_ex;
+	uint64_t     ft_seq; // the task's number (x_seq)
+} fetch_task;
+
+// wait_register puts w in x_fetches, where a lost-peer notice finds it, and
+// marks it given up already if the driver said one of its peers is lost
+// after the task was accepted.
+static void
+wait_register(rl_executor *ex, fetch_wait *w, const char *self)
+{
+	pthread_mutex_lock(&ex->x_mu);
+	w->w_next = ex->x_fetches;
+	ex->x_fetches = w;
+	pthread_mutex_lock(&w->w_mu);
+	for (size_t g = 0; g < w->w_ngroups && w->w_gone < 0; g++)
+		if (strcmp(w->w_groups[g].g_url, self) != 0
+		    && peer_gone(ex, w->w_groups[g].g_url, w->w_seq))
+			w->w_gone = (ptrdiff_t)g;
+	pthread_mutex_unlock(&w->w_mu);
+	pthread_mutex_unlock(&ex->x_mu);
+}
+
+static void
+wait_unregister(rl_executor *ex, fetch_wait *w)
+{
+	pthread_mutex_lock(&ex->x_mu);
+	fetch_wait **pp = &ex->x_fetches;
+	while (*pp != w)
+		pp = &(*pp)->w_next;
+	*pp = w->w_next;
+	pthread_mutex_unlock(&ex->x_mu);
+}
+
+// wait_gone is the group the fetch gave up on, or -1.
+static ptrdiff_t
+wait_gone(fetch_wait *w)
+{
+	pthread_mutex_lock(&w->w_mu);
+	ptrdiff_t gone = w->w_gone;
+	pthread_mutex_unlock(&w->w_mu);
+	return gone;
+}
+
 static rl_err
 fetch(void *arg, const rl_fetch_group *groups, size_t ngroups, const rl_map_output_id *id,
     uint32_t reduce_partition, rl_block_cb cb, void *cb_arg, uint32_t *ret_failed_map, char *errbuf,
     size_t errlen)
 {
-	rl_executor *ex = arg;
-	const char  *self = rl_rpc_server_url(ex->x_server);
-	fetch_wait   w = { .w_pending = 0 };
-	pthread_mutex_init(&w.w_mu, NULL);
-	pthread_cond_init(&w.w_cond, NULL);
-	fetch_call *calls = rl_calloc(ngroups + 1, sizeof(fetch_call));
-	rl_err      rv = RL_OK;
+	const fetch_task *ft = arg;
+	rl_executor      *ex = ft->ft_ex;
+	const char       *self = rl_rpc_server_url(ex->x_server);
+	fetch_wait       *w = wait_create(groups, ngroups, ft->ft_seq);
+	rl_err            rv = RL_OK;
+	wait_register(ex, w, self);
 
 	// Ask every peer at once.
-	for (size_t g = 0; g < ngroups; g++) {
+	for (size_t g = 0; g < ngroups && wait_gone(w) < 0; g++) {
 		if (strcmp(groups[g].g_url, self) == 0)
 			continue;
-		calls[g].f_wait = &w;
-		rl_rpc_client *cli = peer_get(ex, groups[g].g_url, errbuf, errlen);
+		fetch_call    *c = &w->w_calls[g];
+		rl_rpc_client *cli = peer_client(ex, groups[g].g_url, errbuf, errlen);
 		if (cli == NULL) {
-			calls[g].f_err = RL_ERR_NET;
-			snprintf(calls[g].f_why, sizeof(calls[g].f_why), "%s", errbuf);
+			c->f_err = RL_ERR_NET;
+			snprintf(c->f_why, sizeof(c->f_why), "%s", errbuf);
 			continue;
 		}
 		if (!rl_rpc_client_wait_connected(cli, PEER_CONNECT_MS)) {
-			calls[g].f_err = RL_ERR_NET;
-			calls[g].f_unreachable = true;
+			c->f_err = RL_ERR_NET;
+			c->f_unreachable = true;
 			continue;
 		}
 		Rill__ShuffleFetch req = RILL__SHUFFLE_FETCH__INIT;
@@ -322,30 +485,37 @@ fetch(void *arg, const rl_fetch_group *groups, size_t ngroups, const rl_map_outp
 		Rill__Envelope env = RILL__ENVELOPE__INIT;
 		env.body_case = RILL__ENVELOPE__BODY_SHUFFLE_FETCH;
 		env.shuffle_fetch = &req;
-		pthread_mutex_lock(&w.w_mu);
-		w.w_pending++;
-		pthread_mutex_unlock(&w.w_mu);
-		rl_rpc_call_async(cli, &env, 30000, fetch_done, &calls[g]);
+		pthread_mutex_lock(&w->w_mu);
+		c->f_issued = true;
+		w->w_pending++;
+		w->w_refs++;
+		pthread_mutex_unlock(&w->w_mu);
+		rl_rpc_call_async(cli, &env, FETCH_TIMEOUT_MS, fetch_done, c);
 	}
 	// Meanwhile, what is here.
-	for (size_t g = 0; g < ngroups && rv == RL_OK; g++)
+	for (size_t g = 0; g < ngroups && rv == RL_OK && wait_gone(w) < 0; g++)
 		if (strcmp(groups[g].g_url, self) == 0)
 			rv = fetch_local(ex, &groups[g], id, reduce_partition, cb, cb_arg,
 			    ret_failed_map, errbuf, errlen);
-	// Every call must have finished before calls[] goes away.
-	pthread_mutex_lock(&w.w_mu);
-	while (w.w_pending > 0)
-		pthread_cond_wait(&w.w_cond, &w.w_mu);
-	pthread_mutex_unlock(&w.w_mu);
-	for (size_t g = 0; g < ngroups; g++) {
-		if (rv == RL_OK && strcmp(groups[g].g_url, self) != 0)
-			rv = use_reply(
-			    &groups[g], &calls[g], cb, cb_arg, ret_failed_map, errbuf, errlen);
-		rl_msg_free(calls[g].f_reply);
+	// Every call completes, or the driver says a peer still awaited is lost.
+	pthread_mutex_lock(&w->w_mu);
+	while (w->w_pending > 0 && w->w_gone < 0)
+		pthread_cond_wait(&w->w_cond, &w->w_mu);
+	pthread_mutex_unlock(&w->w_mu);
+	wait_unregister(ex, w);
+	ptrdiff_t gone = wait_gone(w); // final: no notice finds w any more
+	if (gone >= 0) {
+		// Calls may still be in flight: they free w when they complete.
+		if (rv == RL_OK)
+			rv = gone_error(&groups[gone], ret_failed_map, errbuf, errlen);
+	} else {
+		for (size_t g = 0; g < ngroups && rv == RL_OK; g++)
+			if (strcmp(groups[g].g_url, self) != 0)
+				rv = use_reply(&groups[g], &w->w_calls[g], cb, cb_arg,
+				    ret_failed_map, errbuf, errlen);
 	}
-	rl_free(calls);
-	pthread_cond_destroy(&w.w_cond);
-	pthread_mutex_destroy(&w.w_mu);
+	pthread_mutex_lock(&w->w_mu);
+	wait_unref(w);
 	return rv;
 }
 
@@ -388,6 +558,7 @@ handle_launch(rl_executor *ex, const Rill__TaskLaunch *tl, rl_reply *reply)
 {
 	Rill__TaskResult *res;
 	char              why[512] = "";
+	fetch_task        ft = { ex, atomic_fetch_add(&ex->x_seq, 1) + 1 };
 	result_init(reply->r_arena, reply, tl, ex->x_id, &res);
 	if (tl->job == NULL || tl->job[0] == '\0' || tl->job_spec.len == 0) {
 		fail(reply->r_arena, res, RL_ERR_PROTO, "task launch without a job");
@@ -464,7 +635,7 @@ handle_launch(rl_executor *ex, const Rill__TaskLaunch *tl, rl_reply *reply)
 		.t_plan = e->j_plan,
 		.t_shuffle = ex->x_shuffle,
 		.t_fetch = fetch,
-		.t_fetch_arg = ex,
+		.t_fetch_arg = &ft,
 		.t_sinks = ex->x_sinks,
 		.t_source_idle_timeout_ms = 30000,
 	};
@@ -499,6 +670,9 @@ handle_fetch(rl_executor *ex, const Rill__ShuffleFetch *f, rl_reply *reply)
 	reply->r_env.shuffle_block = blk;
 	if (f->job == NULL)
 		return;
+	char point[160]; // tests: a peer that takes a fetch and never answers (a cut host)
+	snprintf(point, sizeof(point), "shuffle-fetch-%s", ex->x_id);
+	rl_fault_point(point);
 	// Every block goes into one tail, one after the other, with its segment.
 	size_t        n = f->n_map_partitions;
 	rl_block_ref *refs = rl_arena_alloc(reply->r_arena, (n + 1) * sizeof(*refs));
@@ -589,11 +763,130 @@ handle_sink_finish(rl_executor *ex, const Rill__SinkFinish *f, rl_reply *reply)
 	}
 }
 
+// handle_executors_lost makes the fetches from lost executors give up: those
+// waiting now and those yet to start, of every task accepted before.
+static void
+handle_executors_lost(rl_executor *ex, const Rill__ExecutorsLost *l, rl_reply *reply)
+{
+	Rill__ExecutorsLostAck *ack = rl_arena_alloc(reply->r_arena, sizeof(*ack));
+	rill__executors_lost_ack__init(ack);
+	reply->r_env.body_case = RILL__ENVELOPE__BODY_EXECUTORS_LOST_ACK;
+	reply->r_env.executors_lost_ack = ack;
+	if (l->job == NULL || l->job[0] == '\0') {
+		ack->reason = "executors lost: no job";
+		return;
+	}
+	uint64_t seen = job_epoch(ex, l->job);
+	if (l->epoch < seen) { // a deposed leader's view of the cluster
+		char why[160];
+		snprintf(why, sizeof(why),
+		    "epoch %" PRIu64 " is older than %" PRIu64 " (deposed leader)", l->epoch, seen);
+		ack->reason = rl_arena_memdup(reply->r_arena, why, strlen(why) + 1);
+		return;
+	}
+	const char *self = rl_rpc_server_url(ex->x_server);
+	uint32_t   *gave_up
+	    = rl_arena_alloc(reply->r_arena, (l->n_listen_urls + 1) * sizeof(uint32_t));
+	pthread_mutex_lock(&ex->x_mu);
+	for (size_t i = 0; i < l->n_listen_urls; i++) {
+		const char *url = l->listen_urls[i];
+		char        host[200];
+		int         port;
+		gave_up[i] = 0;
+		if (strcmp(url, self) == 0 || !rl_rpc_url_split(url, host, sizeof(host), &port))
+			continue; // not a peer
+		peer *p = peer_find(ex, url, true);
+		p->p_lost_seq = atomic_fetch_add(&ex->x_seq, 1) + 1;
+		for (fetch_wait *w = ex->x_fetches; w != NULL; w = w->w_next)
+			if (w->w_seq < p->p_lost_seq)
+				gave_up[i] += wait_peer_lost(w, url, self);
+	}
+	pthread_mutex_unlock(&ex->x_mu);
+	ack->accepted = true;
+	for (size_t i = 0; i < l->n_listen_urls; i++) {
+		ack->fetches_failed += gave_up[i];
+		if (gave_up[i] > 0)
+			rl_warn(COMP, "fetches from a lost executor given up",
+			    "job=%s url=%s fetches=%" PRIu32, l->job, l->listen_urls[i],
+			    gave_up[i]);
+	}
+}
+
+// ---- requests in progress, named when a shutdown is stuck ----
+
+struct busy {
+	busy                 *b_next, *b_prev;
+	const Rill__Envelope *b_req;
+	const char           *b_peer;
+	int64_t               b_since_ms;
+};
+
+static void
+busy_add(rl_executor *ex, busy *b)
+{
+	pthread_mutex_lock(&ex->x_busy_mu);
+	b->b_next = ex->x_busy;
+	if (ex->x_busy != NULL)
+		ex->x_busy->b_prev = b;
+	ex->x_busy = b;
+	pthread_mutex_unlock(&ex->x_busy_mu);
+}
+
+static void
+busy_remove(rl_executor *ex, busy *b)
+{
+	pthread_mutex_lock(&ex->x_busy_mu);
+	if (b->b_prev != NULL)
+		b->b_prev->b_next = b->b_next;
+	else
+		ex->x_busy = b->b_next;
+	if (b->b_next != NULL)
+		b->b_next->b_prev = b->b_prev;
+	pthread_mutex_unlock(&ex->x_busy_mu);
+}
+
+// busy_describe says what request b is. @locks x_busy_mu held (b stays valid)
+static void
+busy_describe(const busy *b, char *buf, size_t len)
+{
+	const Rill__Envelope *env = b->b_req;
+	switch (env->body_case) {
+	case RILL__ENVELOPE__BODY_TASK_LAUNCH: {
+		const Rill__TaskLaunch *tl = env->task_launch;
+		snprintf(buf, len,
+		    "task job=%s batch_ms=%" PRId64 " stage=%" PRIu32 " partition=%" PRIu32
+		    " attempt=%" PRIu32,
+		    tl->job, tl->batch_time_ms, tl->stage, tl->partition, tl->attempt);
+		break;
+	}
+	case RILL__ENVELOPE__BODY_SINK_FINISH: {
+		const Rill__SinkFinish *f = env->sink_finish;
+		snprintf(buf, len, "sink %s job=%s batch_ms=%" PRId64 " partitions=%zu",
+		    f->commit ? "commit" : "abort", f->job != NULL ? f->job : "", f->batch_time_ms,
+		    f->n_partitions);
+		break;
+	}
+	case RILL__ENVELOPE__BODY_SHUFFLE_FETCH:
+		snprintf(buf, len, "shuffle fetch job=%s batch_ms=%" PRId64 " for %s",
+		    env->shuffle_fetch->job != NULL ? env->shuffle_fetch->job : "",
+		    env->shuffle_fetch->batch_time_ms, b->b_peer);
+		break;
+	default:
+		snprintf(buf, len, "request %d from %s", (int)env->body_case, b->b_peer);
+		break;
+	}
+}
+
 static void
 handle(void *arg, const rl_msg *req, const char *peer_addr, rl_reply *reply)
 {
 	rl_executor *ex = arg;
+	busy         b = { .b_req = req->m_env, .b_peer = peer_addr, .b_since_ms = rl_mono_ms() };
+	busy_add(ex, &b);
 	switch (req->m_env->body_case) {
+	case RILL__ENVELOPE__BODY_EXECUTORS_LOST:
+		handle_executors_lost(ex, req->m_env->executors_lost, reply);
+		break;
 	case RILL__ENVELOPE__BODY_SINK_FINISH:
 		handle_sink_finish(ex, req->m_env->sink_finish, reply);
 		break;
@@ -608,6 +901,7 @@ handle(void *arg, const rl_msg *req, const char *peer_addr, rl_reply *reply)
 		    (int)req->m_env->body_case);
 		break; // the server answers "request not understood"
 	}
+	busy_remove(ex, &b);
 }
 
 // ---- lifecycle ----
@@ -627,7 +921,9 @@ rl_executor_create(const rl_executor_opts *opts, rl_executor **ret, char *errbuf
 		gethostname(host, sizeof(host) - 1);
 		snprintf(ex->x_id, sizeof(ex->x_id), "%s-%d", host, (int)getpid());
 	}
+	ex->x_stop_grace_ms = opts->stop_grace_ms;
 	pthread_mutex_init(&ex->x_mu, NULL);
+	pthread_mutex_init(&ex->x_busy_mu, NULL);
 	ex->x_shuffle = rl_shuffle_store_create();
 	ex->x_sinks = rl_sink_shared_create();
 	if ((rv = rl_rpc_server_create(opts->listen_url, ex->x_cores + FETCH_WORKERS, handle, ex,
@@ -671,6 +967,7 @@ err_server:
 err_executor:
 	rl_sink_shared_destroy(ex->x_sinks);
 	rl_shuffle_store_destroy(ex->x_shuffle);
+	pthread_mutex_destroy(&ex->x_busy_mu);
 	pthread_mutex_destroy(&ex->x_mu);
 	rl_free(ex);
 	return rv;
@@ -873,25 +1170,138 @@ rl_executor_stop(rl_executor *ex)
 	ex->x_stop = 1;
 }
 
+// ---- a bounded shutdown ----
+
+// The watchdog of one rl_executor_destroy: ends the process when the
+// destroy has not returned within x_stop_grace_ms.
+typedef struct watchdog {
+	rl_executor    *wd_ex;
+	pthread_t       wd_thread;
+	pthread_mutex_t wd_mu; // guards wd_done and wd_phase
+	pthread_cond_t  wd_cond;
+	bool            wd_done;
+	const char     *wd_phase; // what destroy is doing
+} watchdog;
+
+// watchdog_fire logs what keeps the executor from exiting, then exits.
+// @locks wd_mu held (destroy cannot get past its next phase)
+static void
+watchdog_fire(watchdog *wd)
+{
+	rl_executor *ex = wd->wd_ex;
+	int          stuck = 0;
+	int64_t      now = rl_mono_ms();
+	pthread_mutex_lock(&ex->x_busy_mu);
+	for (const busy *b = ex->x_busy; b != NULL; b = b->b_next, stuck++) {
+		char what[512];
+		busy_describe(b, what, sizeof(what));
+		rl_error(COMP, "still running at exit", "id=%s request=\"%s\" running_ms=%" PRId64,
+		    ex->x_id, what, now - b->b_since_ms);
+	}
+	pthread_mutex_unlock(&ex->x_busy_mu);
+	rl_error(COMP, "shutdown stuck, exiting",
+	    "id=%s grace_ms=%d phase=\"%s\" stuck=%d status=%d", ex->x_id, ex->x_stop_grace_ms,
+	    wd->wd_phase, stuck, RL_EXIT_FAILURE);
+	_exit(RL_EXIT_FAILURE);
+}
+
+static void *
+watchdog_main(void *arg)
+{
+	watchdog       *wd = arg;
+	struct timespec until;
+	clock_gettime(CLOCK_MONOTONIC, &until);
+	until.tv_sec += wd->wd_ex->x_stop_grace_ms / 1000;
+	until.tv_nsec += (long)(wd->wd_ex->x_stop_grace_ms % 1000) * 1000000;
+	if (until.tv_nsec >= 1000000000) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000;
+	}
+	pthread_mutex_lock(&wd->wd_mu);
+	int rv = 0;
+	while (!wd->wd_done && rv != ETIMEDOUT)
+		rv = pthread_cond_timedwait(&wd->wd_cond, &wd->wd_mu, &until);
+	if (!wd->wd_done)
+		watchdog_fire(wd);
+	pthread_mutex_unlock(&wd->wd_mu);
+	return NULL;
+}
+
+// watchdog_start arms a watchdog for ex's destroy, or returns false (none:
+// no grace set, or no thread).
+static bool
+watchdog_start(rl_executor *ex, watchdog *wd)
+{
+	if (ex->x_stop_grace_ms <= 0)
+		return false;
+	*wd = (watchdog) { .wd_ex = ex, .wd_phase = "closing the ZooKeeper session" };
+	pthread_mutex_init(&wd->wd_mu, NULL);
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&wd->wd_cond, &ca);
+	pthread_condattr_destroy(&ca);
+	int rv = pthread_create(&wd->wd_thread, NULL, watchdog_main, wd);
+	if (rv != 0) {
+		rl_warn(COMP, "no shutdown watchdog", "id=%s error=\"%s\"", ex->x_id, strerror(rv));
+		pthread_cond_destroy(&wd->wd_cond);
+		pthread_mutex_destroy(&wd->wd_mu);
+		return false;
+	}
+	return true;
+}
+
+static void
+watchdog_phase(watchdog *wd, bool armed, const char *phase)
+{
+	if (!armed)
+		return;
+	pthread_mutex_lock(&wd->wd_mu);
+	wd->wd_phase = phase;
+	pthread_mutex_unlock(&wd->wd_mu);
+}
+
+static void
+watchdog_stop(watchdog *wd, bool armed)
+{
+	if (!armed)
+		return;
+	pthread_mutex_lock(&wd->wd_mu);
+	wd->wd_done = true;
+	pthread_cond_signal(&wd->wd_cond);
+	pthread_mutex_unlock(&wd->wd_mu);
+	pthread_join(wd->wd_thread, NULL);
+	pthread_cond_destroy(&wd->wd_cond);
+	pthread_mutex_destroy(&wd->wd_mu);
+}
+
 void
 rl_executor_destroy(rl_executor *ex)
 {
 	if (ex == NULL)
 		return;
+	watchdog wd;
+	bool     armed = watchdog_start(ex, &wd);
 	rl_zk_close(ex->x_zk); // the node goes with the session: no driver dials us any more
 	rl_free(ex->x_zk_connect);
+	watchdog_phase(&wd, armed, "waiting for the requests in progress");
 	rl_rpc_server_destroy(ex->x_server);
+	watchdog_phase(&wd, armed, "closing the connections");
 	rl_rpc_client_destroy(ex->x_driver);
 	peer *p = ex->x_peers;
 	while (p != NULL) {
 		peer *next = p->p_next;
 		rl_rpc_client_destroy(p->p_cli);
+		rl_free(p->p_url);
 		rl_free(p);
 		p = next;
 	}
+	watchdog_phase(&wd, armed, "closing the sources and sinks");
 	jobs_free(ex);
 	rl_sink_shared_destroy(ex->x_sinks);
+	watchdog_stop(&wd, armed);
 	rl_shuffle_store_destroy(ex->x_shuffle);
+	pthread_mutex_destroy(&ex->x_busy_mu);
 	pthread_mutex_destroy(&ex->x_mu);
 	rl_free(ex);
 }

@@ -25,7 +25,15 @@ typedef struct rl_executor_opts {
 	const char *work_dir; // for spills and caches, may be NULL
 	bool        exit_with_driver; // local mode: exit when the driver is gone
 	int         heartbeat_ms;
+	// > 0: rl_executor_destroy ends the process when it has not finished
+	// within this long (a request stuck in a library call); 0: it waits.
+	int stop_grace_ms;
 } rl_executor_opts;
+
+// The daemon's stop_grace_ms (docs/running.md): requests still running this
+// long after its run loop returned on a stop signal are given up, and the
+// process exits 1.
+#define RL_EXECUTOR_STOP_GRACE_MS 5000
 
 // rl_executor_create binds the listen URL and, with zk_connect, opens a
 // ZooKeeper session (blocking up to zk_connect_timeout_ms; an unreachable
@@ -43,7 +51,14 @@ rl_err rl_executor_run(rl_executor *ex);
 // rl_executor_stop asks run to return. @locality async-signal-safe
 void rl_executor_stop(rl_executor *ex);
 // rl_executor_destroy closes the ZooKeeper session first (the node goes at
-// once), then the socket. NULL is a no-op.
+// once), then the socket, waiting for the requests in progress to finish
+// (their replies are dropped). With stop_grace_ms > 0, if it has not
+// returned within that, it logs each request still running ("still running at
+// exit", what it is and for how long) and "shutdown stuck, exiting", and
+// ends the process with _exit(1): for the daemon, at exit, where a worker
+// stuck in a library call (librdkafka's send_offsets_to_transaction, whose
+// timeout is not kept when the coordinator is gone) would keep it alive
+// for ever. NULL is a no-op.
 void rl_executor_destroy(rl_executor *ex);
 
 #endif

@@ -66,6 +66,7 @@ main(int argc, char **argv)
 		.opts = optv,
 	};
 	int first;
+	opts.stop_grace_ms = RL_EXECUTOR_STOP_GRACE_MS;
 	one_malloc_arena();
 	rl_log_init();
 	rl_cmdline_result r = rl_cmdline_parse(&cl, argc, argv, &first);

@@ -181,8 +181,9 @@ Test(cluster, host_cut_mid_run_has_its_work_redone_on_another_host, .init = rt_c
 	// What host4 owed is redone on host3, one of two ways depending on where
 	// the cut lands: tasks in flight on host4 fail when the driver loses it
 	// (10 s without heartbeats) and are retried; or a reduce task on host3
-	// fetching host4's map outputs over an established connection waits out
-	// its 30 s fetch timeout, and the driver recomputes those outputs.
+	// fetching host4's map outputs over an established connection is told
+	// then (ExecutorsLost) and gives up its fetch, and the driver recomputes
+	// those outputs.
 	bool retried = lines_on(log, "task attempt failed", "host4") > 0;
 	bool recomputed = strstr(lost, "msg=\"recomputing lost map outputs\"") != NULL;
 	cr_assert(retried || recomputed,

@@ -1191,6 +1191,96 @@ Test(runner, unknown_topic_or_table_is_named)
 	harness_stop(&h);
 }
 
+// ---- a peer gone silent mid-fetch (a cut host) ----
+
+// Executors that register send heartbeats, whose end the driver notices; the
+// discovery build's are lost only when ZooKeeper drops their node.
+#ifndef RUNNER_TEST_DISCOVERY
+// A fault hook that silences memory-exec-1 at the first fetch it serves: it
+// stops heartbeating, takes fetches without ever answering and starts no
+// reduce task any more, over connections that stay open, as a host whose
+// link was cut.
+typedef struct silence {
+	rl_executor    *s_ex;
+	atomic_int      s_fetches; // fetches it took and did not answer
+	_Atomic int64_t s_first_ms;
+	atomic_bool     s_released;
+} silence;
+
+static bool
+silence_hook(void *arg, const char *point)
+{
+	silence *s = arg;
+	if (strcmp(point, "reduce-task-memory-exec-1") == 0 && atomic_load(&s->s_fetches) > 0) {
+		while (!atomic_load(&s->s_released))
+			rl_sleep_ms(10);
+		return false;
+	}
+	if (strcmp(point, "shuffle-fetch-memory-exec-1") != 0)
+		return false;
+	if (atomic_fetch_add(&s->s_fetches, 1) == 0) {
+		atomic_store(&s->s_first_ms, rl_mono_ms());
+		rl_executor_stop(s->s_ex); // no more heartbeats: the driver will lose it
+	}
+	while (!atomic_load(&s->s_released))
+		rl_sleep_ms(10);
+	return false;
+}
+
+// silent_peer_mid_fetch runs a word count (shuffle_partitions reduce tasks,
+// 0: as many as splits) whose executor memory-exec-1 goes silent at the
+// first fetch it serves, and checks that the run ends within 15 s of it and
+// counts exactly. A reducer fetching from an executor that went silent on an
+// open connection waited out its fetch's 30 s before the outputs were
+// recomputed elsewhere; the driver, which loses the executor after the
+// heartbeat timeout (5 s here), now tells the reducer's executor, whose
+// fetch fails at once.
+static void
+silent_peer_mid_fetch(int shuffle_partitions)
+{
+	harness     h = { 0 };
+	const char *source = "backpressure: false, max_rate_per_split: 2000";
+	if (shuffle_partitions > 0)
+		harness_start(&h, "shuffle_partitions: %d\n" WORDCOUNT_JOB, shuffle_partitions,
+		    "all", source, "false");
+	else
+		harness_start(&h, WORDCOUNT_JOB, "all", source, "false");
+	append_records(300);
+	silence s = { .s_ex = h.ex[1] };
+	rl_fault_hook(silence_hook, &s);
+	run_result res = run_job(&h, true, 0);
+	int64_t    end_ms = rl_mono_ms();
+	rl_fault_hook(NULL, NULL);
+	atomic_store(&s.s_released, true);
+	cr_assert_eq(res.rv, RL_OK, "%s", res.why);
+	cr_assert_gt(atomic_load(&s.s_fetches), 0, "no reducer fetched from memory-exec-1");
+	cr_expect_not(rl_pool_exec_alive(h.pool, rl_pool_find(h.pool, "memory-exec-1")),
+	    "the silent executor was not lost");
+	int64_t after_ms = end_ms - atomic_load(&s.s_first_ms);
+	cr_expect_lt(
+	    after_ms, 15000, "the run ended %" PRId64 " ms after the peer went silent", after_ms);
+	int64_t want[NVOCAB];
+	reference(want);
+	check_exactly_once(&h, want);
+	harness_stop(&h);
+}
+
+// Three reducers: all of them run when the peer goes silent.
+Test(runner, a_peer_gone_silent_mid_fetch_costs_the_heartbeat_timeout_not_the_fetch_timeout)
+{
+	silent_peer_mid_fetch(0);
+}
+
+// Eight reducers for four cores: when the driver loses the silent executor,
+// reducers still waiting for a core with inputs there end the stage at once;
+// the running ones on the other executor are told all the same, so that the
+// cores the recomputation needs are free.
+Test(runner, a_peer_gone_silent_with_reducers_waiting_for_cores_costs_the_heartbeat_timeout)
+{
+	silent_peer_mid_fetch(8);
+}
+#endif
+
 #ifdef RUNNER_TEST_ZK
 Test(runner, deposed_leader_writes_nothing_and_stops)
 {
