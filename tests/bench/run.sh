@@ -130,7 +130,7 @@ sink:
   files: {path: $2}
 EOF
 }
-totals() { cat "$1"/batch-*/part-* | awk -F'\t' '{ c[$1] += $2 } END { for (k in c) print k "\t" c[k] }' | LC_ALL=C sort; }
+totals() { find "$1" -path '*/batch-*/part-*' -type f -exec cat {} + | awk -F'\t' '{ c[$1] += $2 } END { for (k in c) print k "\t" c[k] }' | LC_ALL=C sort; }
 if wants throughput; then
 
 say "throughput"
