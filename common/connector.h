@@ -35,6 +35,8 @@ typedef struct rl_split_range {
 	int64_t        sr_until;
 	const uint8_t *sr_opaque; // the connector's own bytes about the split, or NULL
 	size_t         sr_opaque_len;
+	// Warm-ups: how many splits of the job this executor reads (0: unknown).
+	uint32_t sr_splits_here;
 } rl_split_range;
 
 // A record as a source delivers it: bytes valid during the callback only.

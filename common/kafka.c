@@ -5,6 +5,7 @@
 
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <syslog.h>
@@ -430,30 +431,64 @@ out:
 // ---- range reads ----
 
 #define STASH_MAX 512
+// Partitions share a bounded pool of librdkafka clients: each client brings
+// a main thread and one per broker, so a client per partition made an
+// executor's threads and memory follow the partition count (862 threads and
+// 353 MB at 512 partitions). Up to READER_CLIENTS partitions still get one
+// client each: independent fetchers read the 8-partition word count fastest
+// (0.6-0.7 s against 0.9-1.2 s with one client shared by the partitions).
+#define READER_CLIENTS 4
+// The reader's prefetch budget: what librdkafka may queue ahead for all its
+// partitions together, shared evenly by the partitions the executor expects
+// to read (rl_kafka_reader_expect), each between PART_KB_MIN and PART_KB_MAX.
+#define PREFETCH_BUDGET_KB (16 * 1024)
+#define PART_KB_MIN 16
+#define PART_KB_MAX 1024
+// A partition not read for this long (it moved to another executor, or its
+// job stopped reading it) is stopped: its prefetched data is released.
+#define RELEASE_IDLE_MS 30000
+#define SWEEP_EVERY_MS 5000
 
 typedef struct part part;
 
-// One partition's warm consumer, a librdkafka client of its own: started once,
-// positioned by the last range. Its own client fetches independently of the
-// executor's other partitions (1M records over 8 partitions, 2 executors:
-// 0.6-0.7 s against 0.9-1.2 s with one client shared by the partitions).
+// One partition's warm consumer on one of the reader's clients: started once,
+// positioned by the last range, its own queue of prefetched messages.
 struct part {
 	part               *p_next;
-	rd_kafka_t         *p_rk;
+	rd_kafka_t         *p_rk; // its client's
 	char               *p_topic;
 	int32_t             p_partition;
 	rd_kafka_topic_t   *p_rkt;
 	pthread_mutex_t     p_mu; // one range read at a time
 	bool                p_started;
 	int64_t             p_next_offset; // where the consumer continues
+	atomic_llong        p_used_ms; // last read or warm-up, rl_mono_ms
 	rd_kafka_message_t *p_stash[STASH_MAX]; // consumed past the last range
 	size_t              p_stash_pos, p_stash_len;
 };
 
+typedef struct client {
+	rd_kafka_t *c_rk;
+	size_t      c_parts; // partitions on it
+} client;
+
 struct rl_kafka_reader {
-	rd_kafka_conf_t *r_conf; // each partition's client is made from a copy
-	pthread_mutex_t  r_mu; // guards r_parts
+	rd_kafka_conf_t *r_conf; // each client is made from a copy
+	bool             r_user_sized; // the job's properties size the queues themselves
+	pthread_mutex_t  r_mu; // guards everything below
 	part            *r_parts;
+	size_t           r_nparts;
+	client           r_clients[READER_CLIENTS];
+	size_t           r_nclients;
+	uint32_t         r_expect; // partitions the executor expects to read (0: unknown)
+	int64_t          r_swept_ms;
+};
+
+// Prefetch settings sized for a client whose partitions are one of expect.
+static const char *const SIZED_KEYS[] = {
+	"queued.max.messages.kbytes",
+	"queued.min.messages",
+	"fetch.message.max.bytes",
 };
 
 rl_err
@@ -463,9 +498,9 @@ rl_kafka_reader_create(const char *brokers, const rl_kafka_props *props, rl_kafk
 	// A small per-partition prefetch keeps an executor's memory bounded
 	// (librdkafka holds an op of a few hundred bytes per queued message
 	// besides its bytes) while the next range is already on its way; see
-	// next_messages() for why a small queue does not stall the reads.
-	// Measured on 1M 87-byte records, 2 partitions per executor: 20 MB peak
-	// RSS instead of 32 MB with 20000/4096/1048576, at the same speed.
+	// next_messages() for why a small queue does not stall the reads. The
+	// queue sizes themselves are set per client (client_new), from the
+	// budget.
 	const char *defaults[] = {
 		"client.id",
 		"rill-executor",
@@ -477,12 +512,6 @@ rl_kafka_reader_create(const char *brokers, const rl_kafka_props *props, rl_kafk
 		"true",
 		"auto.offset.reset",
 		"error",
-		"queued.min.messages",
-		"5000",
-		"queued.max.messages.kbytes",
-		"1024",
-		"fetch.message.max.bytes",
-		"524288",
 		"fetch.wait.max.ms",
 		"100",
 		NULL,
@@ -493,9 +522,81 @@ rl_kafka_reader_create(const char *brokers, const rl_kafka_props *props, rl_kafk
 		return rv;
 	rl_kafka_reader *r = RL_NEW(rl_kafka_reader);
 	r->r_conf = conf;
+	for (size_t i = 0; props != NULL && i < props->p_count; i++)
+		for (size_t k = 0; k < sizeof(SIZED_KEYS) / sizeof(SIZED_KEYS[0]); k++)
+			if (strcmp(props->p_names[i], SIZED_KEYS[k]) == 0)
+				r->r_user_sized = true;
 	pthread_mutex_init(&r->r_mu, NULL);
 	*ret = r;
 	return RL_OK;
+}
+
+void
+rl_kafka_reader_expect(rl_kafka_reader *r, uint32_t partitions)
+{
+	pthread_mutex_lock(&r->r_mu);
+	if (partitions > r->r_expect)
+		r->r_expect = partitions;
+	pthread_mutex_unlock(&r->r_mu);
+}
+
+// rl_kafka_prefetch_kb is the queue one partition of expect may fill.
+int
+rl_kafka_prefetch_kb(uint32_t expect)
+{
+	int kb = PREFETCH_BUDGET_KB / (int)(expect > 0 ? expect : 1);
+	return kb < PART_KB_MIN ? PART_KB_MIN : kb > PART_KB_MAX ? PART_KB_MAX : kb;
+}
+
+// client_new adds a client to the pool, its queues sized for partitions
+// that are one of expect. Called with r_mu held.
+static client *
+client_new(rl_kafka_reader *r, uint32_t expect, char *errbuf, size_t errlen)
+{
+	rd_kafka_conf_t *conf = rd_kafka_conf_dup(r->r_conf);
+	if (!r->r_user_sized) {
+		// About 5 queued messages a KB (records of ~100 bytes and
+		// librdkafka's op for each), at most the 5000 of the old default;
+		// a fetch brings at most one partition's share.
+		int  kb = rl_kafka_prefetch_kb(expect);
+		int  msgs = kb * 5 > 5000 ? 5000 : kb * 5;
+		int  fetch = kb * 1024 > 524288 ? 524288 : kb * 1024;
+		char v[3][32];
+		snprintf(v[0], sizeof(v[0]), "%d", kb);
+		snprintf(v[1], sizeof(v[1]), "%d", msgs);
+		snprintf(v[2], sizeof(v[2]), "%d", fetch);
+		for (size_t k = 0; k < 3; k++) {
+			rl_err rv = conf_set(conf, SIZED_KEYS[k], v[k], errbuf, errlen);
+			if (rv != RL_OK) {
+				rd_kafka_conf_destroy(conf);
+				return NULL;
+			}
+		}
+	}
+	client *c = &r->r_clients[r->r_nclients];
+	if (new_client(RD_KAFKA_CONSUMER, conf, &c->c_rk, errbuf, errlen) != RL_OK)
+		return NULL;
+	c->c_parts = 0;
+	r->r_nclients++;
+	return c;
+}
+
+// client_for picks the client of a new partition: a new one while the pool
+// has room (one client a partition, up to READER_CLIENTS), else the one with
+// the fewest partitions. Called with r_mu held.
+static client *
+client_for(rl_kafka_reader *r, char *errbuf, size_t errlen)
+{
+	if (r->r_nclients < READER_CLIENTS) {
+		uint32_t expect
+		    = r->r_expect > r->r_nparts + 1 ? r->r_expect : (uint32_t)r->r_nparts + 1;
+		return client_new(r, expect, errbuf, errlen);
+	}
+	client *best = &r->r_clients[0];
+	for (size_t i = 1; i < r->r_nclients; i++)
+		if (r->r_clients[i].c_parts < best->c_parts)
+			best = &r->r_clients[i];
+	return best;
 }
 
 static void
@@ -518,38 +619,67 @@ rl_kafka_reader_destroy(rl_kafka_reader *r)
 		if (p->p_started)
 			rd_kafka_consume_stop(p->p_rkt, p->p_partition);
 		rd_kafka_topic_destroy(p->p_rkt);
-		rd_kafka_destroy(p->p_rk);
 		pthread_mutex_destroy(&p->p_mu);
 		rl_free(p->p_topic);
 		rl_free(p);
 		p = next;
 	}
+	for (size_t i = 0; i < r->r_nclients; i++)
+		rd_kafka_destroy(r->r_clients[i].c_rk);
 	rd_kafka_conf_destroy(r->r_conf);
 	pthread_mutex_destroy(&r->r_mu);
 	rl_free(r);
 }
 
+static void part_reset(part *p);
+
+// sweep stops the partitions nobody read for RELEASE_IDLE_MS (one being
+// read is left alone), at most every SWEEP_EVERY_MS.
+static void
+sweep(rl_kafka_reader *r, int64_t now)
+{
+	pthread_mutex_lock(&r->r_mu);
+	bool due = now - r->r_swept_ms >= SWEEP_EVERY_MS;
+	if (due)
+		r->r_swept_ms = now;
+	part *head = r->r_parts;
+	pthread_mutex_unlock(&r->r_mu);
+	if (!due)
+		return;
+	// Parts are only ever prepended, and freed with the reader: the list
+	// from head on stays as it is.
+	for (part *p = head; p != NULL; p = p->p_next) {
+		if (now - atomic_load(&p->p_used_ms) <= RELEASE_IDLE_MS
+		    || pthread_mutex_trylock(&p->p_mu) != 0)
+			continue;
+		if (p->p_started)
+			part_reset(p);
+		pthread_mutex_unlock(&p->p_mu);
+	}
+}
+
 static part *
 part_get(rl_kafka_reader *r, const char *topic, int32_t partition, char *errbuf, size_t errlen)
 {
+	int64_t now = rl_mono_ms();
+	sweep(r, now);
 	pthread_mutex_lock(&r->r_mu);
 	part *p;
 	for (p = r->r_parts; p != NULL; p = p->p_next)
 		if (p->p_partition == partition && strcmp(p->p_topic, topic) == 0)
 			goto out;
-	rd_kafka_t *rk;
-	if (new_client(RD_KAFKA_CONSUMER, rd_kafka_conf_dup(r->r_conf), &rk, errbuf, errlen)
-	    != RL_OK)
+	client *c = client_for(r, errbuf, errlen);
+	if (c == NULL)
 		goto out;
-	rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
+	rd_kafka_topic_t *rkt = rd_kafka_topic_new(c->c_rk, topic, NULL);
 	if (rkt == NULL) {
 		snprintf(errbuf, errlen, "topic '%s': %s", topic,
 		    rd_kafka_err2str(rd_kafka_last_error()));
-		rd_kafka_destroy(rk);
 		goto out;
 	}
+	c->c_parts++;
 	p = RL_NEW(part);
-	p->p_rk = rk;
+	p->p_rk = c->c_rk;
 	p->p_topic = rl_strdup(topic);
 	p->p_partition = partition;
 	p->p_rkt = rkt;
@@ -557,7 +687,10 @@ part_get(rl_kafka_reader *r, const char *topic, int32_t partition, char *errbuf,
 	pthread_mutex_init(&p->p_mu, NULL);
 	p->p_next = r->r_parts;
 	r->r_parts = p;
+	r->r_nparts++;
 out:
+	if (p != NULL)
+		atomic_store(&p->p_used_ms, now);
 	pthread_mutex_unlock(&r->r_mu);
 	return p;
 }

@@ -103,6 +103,13 @@ typedef rl_err (*rl_kafka_record_cb)(void *arg, const rl_kafka_record *rec);
 rl_err rl_kafka_reader_create(const char *brokers, const rl_kafka_props *props,
     rl_kafka_reader **ret, char *errbuf, size_t errlen);
 void   rl_kafka_reader_destroy(rl_kafka_reader *r);
+// rl_kafka_reader_expect says how many partitions the reader will read (the
+// most it was told wins): their prefetch shares one budget, so each
+// partition's queue is sized when its client is made (rl_kafka_prefetch_kb).
+// Partitions share at most 4 clients. @locality any thread
+void rl_kafka_reader_expect(rl_kafka_reader *r, uint32_t partitions);
+// rl_kafka_prefetch_kb is the queue, in KB, of each of `expect` partitions.
+int rl_kafka_prefetch_kb(uint32_t expect);
 
 // rl_kafka_read_range reads the records with offsets in [from, until) of one
 // partition and calls cb for each. Offsets may be missing (compaction,

@@ -1160,8 +1160,12 @@ warm_readers(rl_runner *d)
 		Rill__TaskLaunch *tl = new_launch(d, &b, 0, (uint32_t)i);
 		new_split(d, &b, tl, &parts[i], parts[i].ip_next, parts[i].ip_next);
 		tl->warm_only = true;
+		// Executor e gets splits e, e + nexecs, ...: this many.
+		size_t e = i % (size_t)nexecs;
+		tl->splits_here
+		    = (uint32_t)(nparts / (size_t)nexecs + (e < nparts % (size_t)nexecs));
 		tasks[i].t_launch = tl;
-		tasks[i].t_preferred = (int)(i % (size_t)nexecs);
+		tasks[i].t_preferred = (int)e;
 	}
 	uint32_t failed;
 	char     why[512];

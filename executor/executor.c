@@ -619,6 +619,7 @@ handle_launch(rl_executor *ex, const Rill__TaskLaunch *tl, rl_reply *reply)
 				.sr_until = sp->until,
 				.sr_opaque = sp->opaque.data,
 				.sr_opaque_len = sp->opaque.len,
+				.sr_splits_here = tl->splits_here,
 			};
 			rv = e->j_source->se_warm != NULL
 			    ? e->j_source->se_warm(shared, &range, why, sizeof(why))

@@ -55,6 +55,8 @@ kafka_warm(void *shared, const rl_split_range *range, char *errbuf, size_t errle
 	rl_err  rv = parse_split(range, topic, sizeof(topic), &partition, errbuf, errlen);
 	if (rv != RL_OK)
 		return rv;
+	if (range->sr_splits_here > 0)
+		rl_kafka_reader_expect(shared, range->sr_splits_here);
 	return rl_kafka_warm(shared, topic, partition, range->sr_from, errbuf, errlen);
 }
 

@@ -1,0 +1,117 @@
+// SPDX-License-Identifier: Apache-2.0
+// The executor's range reader (common/kafka.c) against librdkafka's
+// in-process mock cluster: many partitions share a bounded pool of clients,
+// every range is read exactly, and the prefetch budget is split evenly.
+#include <criterion/criterion.h>
+#include <dirent.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "common/kafka.h"
+
+#define PARTS 40
+#define PER_PART 50
+
+static int
+threads_now(void)
+{
+	DIR *d = opendir("/proc/self/task");
+	cr_assert_not_null(d);
+	int n = 0;
+	for (struct dirent *e; (e = readdir(d)) != NULL;)
+		n += e->d_name[0] != '.';
+	closedir(d);
+	return n;
+}
+
+typedef struct seen {
+	int     partition;
+	int64_t next; // the offset expected next
+	int     count;
+} seen;
+
+static rl_err
+check_record(void *arg, const rl_kafka_record *rec)
+{
+	seen *s = arg;
+	char  want[64];
+	int len = snprintf(want, sizeof(want), "p%d-%lld", s->partition, (long long)rec->r_offset);
+	cr_assert_eq(rec->r_offset, s->next, "partition %d: offset %lld, expected %lld",
+	    s->partition, (long long)rec->r_offset, (long long)s->next);
+	cr_assert_eq(rec->r_value_len, (size_t)len);
+	cr_assert_eq(memcmp(rec->r_value, want, (size_t)len), 0, "partition %d offset %lld",
+	    s->partition, (long long)rec->r_offset);
+	s->next++;
+	s->count++;
+	return RL_OK;
+}
+
+Test(kafka_reader, forty_partitions_share_four_clients_and_read_exactly, .timeout = 60)
+{
+	char           err[512] = "";
+	rl_kafka_mock *mock;
+	cr_assert_eq(rl_kafka_mock_create(1, &mock, err, sizeof(err)), RL_OK, "%s", err);
+	cr_assert_eq(
+	    rl_kafka_mock_create_topic(mock, "many", PARTS, err, sizeof(err)), RL_OK, "%s", err);
+	rl_kafka_producer *prod;
+	cr_assert_eq(
+	    rl_kafka_producer_create(rl_kafka_mock_bootstraps(mock), NULL, &prod, err, sizeof(err)),
+	    RL_OK, "%s", err);
+	for (int p = 0; p < PARTS; p++)
+		for (int i = 0; i < PER_PART; i++) {
+			char v[64];
+			int  len = snprintf(v, sizeof(v), "p%d-%d", p, i);
+			cr_assert_eq(rl_kafka_produce(prod, "many", p, NULL, 0, v, (size_t)len, err,
+			                 sizeof(err)),
+			    RL_OK, "%s", err);
+		}
+	cr_assert_eq(rl_kafka_flush(prod, 10000, err, sizeof(err)), RL_OK, "%s", err);
+	rl_kafka_producer_destroy(prod);
+
+	int              before = threads_now();
+	rl_kafka_reader *r;
+	cr_assert_eq(
+	    rl_kafka_reader_create(rl_kafka_mock_bootstraps(mock), NULL, &r, err, sizeof(err)),
+	    RL_OK, "%s", err);
+	rl_kafka_reader_expect(r, PARTS);
+	for (int p = 0; p < PARTS; p++)
+		cr_assert_eq(rl_kafka_warm(r, "many", p, 0, err, sizeof(err)), RL_OK, "%s", err);
+	// Two ranges each, the second from where the first ended (warm).
+	for (int p = 0; p < PARTS; p++) {
+		seen s = { .partition = p };
+		err[0] = '\0';
+		cr_assert_eq(rl_kafka_read_range(
+		                 r, "many", p, 0, 20, 10000, check_record, &s, err, sizeof(err)),
+		    RL_OK, "%s", err);
+		cr_assert_eq(s.count, 20);
+		cr_assert_eq(rl_kafka_read_range(r, "many", p, 20, PER_PART, 10000, check_record,
+		                 &s, err, sizeof(err)),
+		    RL_OK, "%s", err);
+		cr_assert_eq(s.count, PER_PART, "partition %d: %d records", p, s.count);
+	}
+	// A range again from the start (a re-run batch): the consumer seeks back.
+	seen again = { .partition = 7, .next = 10 };
+	cr_assert_eq(rl_kafka_read_range(
+	                 r, "many", 7, 10, 30, 10000, check_record, &again, err, sizeof(err)),
+	    RL_OK, "%s", err);
+	cr_assert_eq(again.count, 20);
+	// Four clients, each a handful of threads (main, the broker's, the
+	// bootstrap's, internal): a client a partition would be 40 of them.
+	int grown = threads_now() - before;
+	cr_assert_leq(
+	    grown, 4 * 6, "the reader started %d threads for %d partitions", grown, PARTS);
+	rl_kafka_reader_destroy(r);
+	rl_kafka_mock_destroy(mock);
+}
+
+Test(kafka_reader, the_prefetch_budget_is_shared_by_the_partitions)
+{
+	// 16 MB for all, 1 MB at most and 16 KB at least each.
+	cr_assert_eq(rl_kafka_prefetch_kb(0), 1024);
+	cr_assert_eq(rl_kafka_prefetch_kb(1), 1024);
+	cr_assert_eq(rl_kafka_prefetch_kb(16), 1024);
+	cr_assert_eq(rl_kafka_prefetch_kb(64), 256);
+	cr_assert_eq(rl_kafka_prefetch_kb(512), 32);
+	cr_assert_eq(rl_kafka_prefetch_kb(1024), 16);
+	cr_assert_eq(rl_kafka_prefetch_kb(100000), 16);
+}
