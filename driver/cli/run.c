@@ -41,12 +41,13 @@ rl_cli_run_job(const rl_job *job, const rl_run_opts *opts)
 	// Batch tasks mostly wait (for Kafka, for peers, for the disk): by default
 	// there are task slots enough for every partition at once, so each stage
 	// runs in one wave (10 ms batches at 100k records/s over 8 partitions:
-	// p99 143 ms with 4 slots, 29 ms with 8).
+	// p99 143 ms with 4 slots, 29 ms with 8), up to 16 a process: each slot
+	// is a thread, and hundreds of partitions made hundreds of them.
 	int cores = opts->cores;
 	if (cores == 0) {
 		size_t per = (rl_driver_partitions(d) + (size_t)opts->executors - 1)
 		    / (size_t)opts->executors;
-		cores = per > 2 ? (per < 64 ? (int)per : 64) : 2;
+		cores = per > 2 ? (per < 16 ? (int)per : 16) : 2;
 	}
 	rl_local *local;
 	if ((rv = rl_local_start(
