@@ -447,6 +447,21 @@ out:
 // A partition not read for this long (it moved to another executor, or its
 // job stopped reading it) is stopped: its prefetched data is released.
 #define RELEASE_IDLE_MS 30000
+// What stays started between reads. A started partition keeps fetching, and
+// with a backlog it holds at least a record batch (up to a MB, whatever the
+// queue limits say) and librdkafka's op of ~120 bytes for each message. Each
+// started partition is charged the records its last range had (at most
+// CHARGE_MAX, about a record batch, and that much before its first read, as
+// a backlog may be waiting); when the charges
+// pass CHARGE_BUDGET (~256 bytes a record of the prefetch budget) a partition
+// just read is stopped rather than kept warm, unless ALWAYS_WARM or fewer
+// are started. At a trickle every partition stays warm; with a backlog on
+// hundreds of partitions, those beyond the budget start again when next read
+// (a fetch round trip, small beside their ranges).
+#define CHARGE_BUDGET ((int64_t)PREFETCH_BUDGET_KB * 4)
+#define CHARGE_DEFAULT CHARGE_MAX
+#define CHARGE_MAX 10000
+#define ALWAYS_WARM 8
 #define SWEEP_EVERY_MS 5000
 
 typedef struct part part;
@@ -455,12 +470,14 @@ typedef struct part part;
 // positioned by the last range, its own queue of prefetched messages.
 struct part {
 	part               *p_next;
+	rl_kafka_reader    *p_reader;
 	rd_kafka_t         *p_rk; // its client's
 	char               *p_topic;
 	int32_t             p_partition;
 	rd_kafka_topic_t   *p_rkt;
 	pthread_mutex_t     p_mu; // one range read at a time
 	bool                p_started;
+	int64_t             p_charge; // records it is expected to queue while started
 	int64_t             p_next_offset; // where the consumer continues
 	atomic_llong        p_used_ms; // last read or warm-up, rl_mono_ms
 	rd_kafka_message_t *p_stash[STASH_MAX]; // consumed past the last range
@@ -481,6 +498,8 @@ struct rl_kafka_reader {
 	client           r_clients[READER_CLIENTS];
 	size_t           r_nclients;
 	uint32_t         r_expect; // partitions the executor expects to read (0: unknown)
+	atomic_llong     r_charged; // the started partitions' charges
+	atomic_int       r_started;
 	int64_t          r_swept_ms;
 };
 
@@ -679,6 +698,8 @@ part_get(rl_kafka_reader *r, const char *topic, int32_t partition, char *errbuf,
 	}
 	c->c_parts++;
 	p = RL_NEW(part);
+	p->p_reader = r;
+	p->p_charge = CHARGE_DEFAULT;
 	p->p_rk = c->c_rk;
 	p->p_topic = rl_strdup(topic);
 	p->p_partition = partition;
@@ -711,6 +732,8 @@ position(part *p, int64_t from, char *errbuf, size_t errlen)
 			return from_kafka(err);
 		}
 		p->p_started = true;
+		atomic_fetch_add(&p->p_reader->r_charged, p->p_charge);
+		atomic_fetch_add(&p->p_reader->r_started, 1);
 	} else {
 		rd_kafka_resp_err_t err = rd_kafka_seek(p->p_rkt, p->p_partition, from, 10000);
 		if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
@@ -750,10 +773,35 @@ static void
 part_reset(part *p)
 {
 	stash_clear(p);
-	if (p->p_started)
+	if (p->p_started) {
 		rd_kafka_consume_stop(p->p_rkt, p->p_partition);
+		atomic_fetch_sub(&p->p_reader->r_charged, p->p_charge);
+		atomic_fetch_sub(&p->p_reader->r_started, 1);
+	}
 	p->p_started = false;
 	p->p_next_offset = -1;
+}
+
+// over_budget says whether the started partitions' charges pass the budget
+// with more than ALWAYS_WARM of them started.
+static bool
+over_budget(const rl_kafka_reader *r, int64_t more)
+{
+	return atomic_load(&r->r_charged) + more > CHARGE_BUDGET
+	    && atomic_load(&r->r_started) >= ALWAYS_WARM;
+}
+
+// recharge charges p (started, under p_mu) what its range of span offsets
+// suggests it will queue, and stops it if the reader is over its budget.
+static void
+recharge(part *p, int64_t span)
+{
+	int64_t charge = span < 1 ? 1 : span > CHARGE_MAX ? CHARGE_MAX : span;
+	if (p->p_started)
+		atomic_fetch_add(&p->p_reader->r_charged, charge - p->p_charge);
+	p->p_charge = charge;
+	if (p->p_started && over_budget(p->p_reader, 0))
+		part_reset(p);
 }
 
 rl_err
@@ -859,6 +907,7 @@ rl_kafka_read_range(rl_kafka_reader *r, const char *topic, int32_t partition, in
 			done = true;
 		}
 	}
+	recharge(p, until - from);
 	goto out;
 
 err_reset:
@@ -876,7 +925,10 @@ rl_kafka_warm(rl_kafka_reader *r, const char *topic, int32_t partition, int64_t 
 	if (p == NULL)
 		return RL_ERR_INVAL;
 	pthread_mutex_lock(&p->p_mu);
-	rl_err rv = position(p, from, errbuf, errlen);
+	rl_err rv = RL_OK;
+	// Past the budget a partition waits for its first read to start.
+	if (p->p_started || !over_budget(r, p->p_charge))
+		rv = position(p, from, errbuf, errlen);
 	pthread_mutex_unlock(&p->p_mu);
 	return rv;
 }
