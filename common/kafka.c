@@ -918,14 +918,16 @@ out:
 }
 
 rl_err
-rl_kafka_warm(rl_kafka_reader *r, const char *topic, int32_t partition, int64_t from, char *errbuf,
-    size_t errlen)
+rl_kafka_warm(rl_kafka_reader *r, const char *topic, int32_t partition, int64_t from,
+    int64_t backlog, char *errbuf, size_t errlen)
 {
 	part *p = part_get(r, topic, partition, errbuf, errlen);
 	if (p == NULL)
 		return RL_ERR_INVAL;
 	pthread_mutex_lock(&p->p_mu);
 	rl_err rv = RL_OK;
+	if (!p->p_started && backlog >= 0)
+		p->p_charge = backlog < 1 ? 1 : backlog > CHARGE_MAX ? CHARGE_MAX : backlog;
 	// Past the budget a partition waits for its first read to start.
 	if (p->p_started || !over_budget(r, p->p_charge))
 		rv = position(p, from, errbuf, errlen);

@@ -1153,12 +1153,22 @@ warm_readers(rl_runner *d)
 	int            nexecs = rl_pool_size(d->d_pool);
 	if (nparts == 0 || nexecs == 0)
 		return;
+	// Where each split ends now: its backlog tells the executor whether
+	// prefetching it at once fits its budget. Unknown (a failed lookup) is
+	// said as none.
+	char why[512];
+	if (rl_input_refresh(d->d_input, why, sizeof(why)) != RL_OK)
+		rl_warn(COMP, "cannot read the partitions' offsets before warming",
+		    "job=%s error=\"%s\"", d->d_job->j_name, why);
+	parts = rl_input_parts(d->d_input, &nparts);
 	batch b = { .b_time_ms = 0 };
 	rl_arena_init(&b.b_arena, 4096);
 	rl_sched_task *tasks = new_tasks(nparts);
 	for (size_t i = 0; i < nparts; i++) {
 		Rill__TaskLaunch *tl = new_launch(d, &b, 0, (uint32_t)i);
-		new_split(d, &b, tl, &parts[i], parts[i].ip_next, parts[i].ip_next);
+		int64_t           end
+		    = parts[i].ip_latest > parts[i].ip_next ? parts[i].ip_latest : parts[i].ip_next;
+		new_split(d, &b, tl, &parts[i], parts[i].ip_next, end);
 		tl->warm_only = true;
 		// Executor e gets splits e, e + nexecs, ...: this many.
 		size_t e = i % (size_t)nexecs;
@@ -1168,7 +1178,6 @@ warm_readers(rl_runner *d)
 		tasks[i].t_preferred = (int)e;
 	}
 	uint32_t failed;
-	char     why[512];
 	if (rl_sched_run(d->d_pool, tasks, nparts, &d->d_sched, &failed, why, sizeof(why)) == RL_OK)
 		for (size_t i = 0; i < nparts; i++)
 			parts[i].ip_preferred = tasks[i].t_exec;

@@ -25,7 +25,10 @@ typedef struct rl_source_exec_ops {
 	rl_err (*se_job_open)(const rl_job *job, void **ret_shared, char *errbuf, size_t errlen);
 	void (*se_job_close)(void *shared);
 	// se_warm starts fetching the split at range->sr_from so that its data
-	// is there before a batch asks (optional). @locality any thread
+	// is there before a batch asks (optional); range->sr_until is where the
+	// split ended when the driver looked (== sr_from: nothing waiting, or
+	// not known) and sr_splits_here how many splits this executor reads:
+	// hints for how much to prefetch. @locality any thread
 	rl_err (*se_warm)(void *shared, const rl_split_range *range, char *errbuf, size_t errlen);
 	// se_open readies a read of range (borrowed until se_close); an id the
 	// connector cannot read is RL_ERR_PROTO naming it. @locality any thread

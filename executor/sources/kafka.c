@@ -57,7 +57,11 @@ kafka_warm(void *shared, const rl_split_range *range, char *errbuf, size_t errle
 		return rv;
 	if (range->sr_splits_here > 0)
 		rl_kafka_reader_expect(shared, range->sr_splits_here);
-	return rl_kafka_warm(shared, topic, partition, range->sr_from, errbuf, errlen);
+	// The driver's warm-up range ends where the split ended when it looked
+	// (until == from: nothing waiting, or not known).
+	return rl_kafka_warm(shared, topic, partition, range->sr_from,
+	    range->sr_until > range->sr_from ? range->sr_until - range->sr_from : 0, errbuf,
+	    errlen);
 }
 
 static rl_err

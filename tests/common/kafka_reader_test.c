@@ -75,7 +75,8 @@ Test(kafka_reader, forty_partitions_share_four_clients_and_read_exactly, .timeou
 	    RL_OK, "%s", err);
 	rl_kafka_reader_expect(r, PARTS);
 	for (int p = 0; p < PARTS; p++)
-		cr_assert_eq(rl_kafka_warm(r, "many", p, 0, err, sizeof(err)), RL_OK, "%s", err);
+		cr_assert_eq(
+		    rl_kafka_warm(r, "many", p, 0, PER_PART, err, sizeof(err)), RL_OK, "%s", err);
 	// Two ranges each, the second from where the first ended (warm).
 	for (int p = 0; p < PARTS; p++) {
 		seen s = { .partition = p };
