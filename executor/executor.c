@@ -78,6 +78,7 @@ struct rl_executor {
 	job_entry        *x_jobs;
 	peer             *x_peers;
 	fetch_wait       *x_fetches; // the fetches in progress, for handle_executors_lost
+	bool              x_closing; // under x_mu: fetches give up on their peers (exit)
 	// Numbers task launches and lost-peer notices in the order they arrive:
 	// a notice applies to the tasks accepted before it.
 	atomic_uint_fast64_t x_seq;
@@ -420,9 +421,25 @@ wait_register(rl_executor *ex, fetch_wait *w, const char *self)
 	pthread_mutex_lock(&w->w_mu);
 	for (size_t g = 0; g < w->w_ngroups && w->w_gone < 0; g++)
 		if (strcmp(w->w_groups[g].g_url, self) != 0
-		    && peer_gone(ex, w->w_groups[g].g_url, w->w_seq))
+		    && (ex->x_closing || peer_gone(ex, w->w_groups[g].g_url, w->w_seq)))
 			w->w_gone = (ptrdiff_t)g;
 	pthread_mutex_unlock(&w->w_mu);
+	pthread_mutex_unlock(&ex->x_mu);
+}
+
+// abandon_fetches makes every fetch from a peer give up now and later ones
+// give up at once: an exiting executor does not wait out a peer that may be
+// unreachable (its host cut) for the fetch timeout.
+static void
+abandon_fetches(rl_executor *ex)
+{
+	pthread_mutex_lock(&ex->x_mu);
+	ex->x_closing = true;
+	for (fetch_wait *w = ex->x_fetches; w != NULL; w = w->w_next)
+		for (size_t g = 0; g < w->w_ngroups; g++)
+			if (wait_peer_lost(
+			        w, w->w_groups[g].g_url, rl_rpc_server_url(ex->x_server)))
+				break;
 	pthread_mutex_unlock(&ex->x_mu);
 }
 
@@ -1286,6 +1303,7 @@ rl_executor_destroy(rl_executor *ex)
 	rl_zk_close(ex->x_zk); // the node goes with the session: no driver dials us any more
 	rl_free(ex->x_zk_connect);
 	watchdog_phase(&wd, armed, "waiting for the requests in progress");
+	abandon_fetches(ex);
 	rl_rpc_server_destroy(ex->x_server);
 	watchdog_phase(&wd, armed, "closing the connections");
 	rl_rpc_client_destroy(ex->x_driver);

@@ -390,6 +390,38 @@ Test(executor, a_fetch_from_a_silent_peer_fails_as_soon_as_the_driver_says_it_is
 	black_hole_stop(&bh);
 }
 
+// An executor that exits while a reducer waits on a silent peer (its host
+// cut) does not wait out the fetch's 30 s: the fetch gives up, the task
+// ends, and the executor is gone within a second or so, with no watchdog.
+Test(executor, an_exit_does_not_wait_for_a_fetch_from_a_silent_peer)
+{
+	rl_log_set_level(RL_LOG_ERROR);
+	black_hole bh = { 0 };
+	black_hole_start(&bh);
+	const char      *hole = rl_rpc_server_url(bh.bh_srv);
+	rl_executor_opts opts = { .listen_url = "tcp://127.0.0.1:0", .id = "reducer", .cores = 2 };
+	rl_executor     *ex;
+	rl_rpc_client   *cli;
+	char             why[256];
+	cr_assert_eq(rl_executor_create(&opts, &ex, why, sizeof(why)), RL_OK, "%s", why);
+	cr_assert_eq(rl_rpc_client_create(rl_executor_url(ex), &cli, why, sizeof(why)), RL_OK);
+	launch_call lc = { 0 };
+	launch_reduce(cli, &lc, 7, hole);
+	cr_assert(wait_until(&bh.bh_taken, 1, 10000), "the fetch never reached the peer");
+	rl_sleep_ms(300);
+	cr_assert_not(atomic_load(&lc.done), "the fetch ended with the peer silent");
+
+	int64_t t0 = rl_mono_ms();
+	rl_executor_stop(ex);
+	rl_executor_destroy(ex);
+	int64_t took = rl_mono_ms() - t0;
+	cr_expect_lt(took, 5000, "the executor took %" PRId64 " ms to exit", took);
+	rl_rpc_client_destroy(cli); // the launch's reply, if any, was dropped
+	if (atomic_load(&lc.done))
+		rl_msg_free(lc.reply);
+	black_hole_stop(&bh);
+}
+
 // The hook holds the reduce task back (before its fetch) until released.
 static atomic_int  held;
 static atomic_bool hold_released;
