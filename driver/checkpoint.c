@@ -29,6 +29,10 @@
 #define MAGIC_LEN 8
 #define HEADER_LEN RL_CHECKPOINT_HEADER_LEN
 #define FORMAT_VERSION 2
+// A sparse record (base_batch_ms set) is format 3, so that a rill that
+// cannot complete one refuses it rather than take its missing splits for
+// splits it never read.
+#define FORMAT_VERSION_SPARSE 3
 // Format 1 held Kafka ranges (topic, partition); format 2 holds generic
 // splits. Format 1 records are read as format 2 (upgrade_v1).
 #define FORMAT_VERSION_KAFKA_RANGES 1
@@ -337,7 +341,8 @@ rl_checkpoint_decode(const unsigned char *bytes, size_t len, int64_t t,
 	}
 	if (rec->format_version == FORMAT_VERSION_KAFKA_RANGES)
 		upgrade_v1(rec);
-	else if (rec->format_version != FORMAT_VERSION) {
+	else if (rec->format_version != FORMAT_VERSION
+	    && rec->format_version != FORMAT_VERSION_SPARSE) {
 		rl_errbuf_printf(
 		    why, whylen, "unknown format version %" PRIu32, rec->format_version);
 		goto err_record;
@@ -706,7 +711,7 @@ rl_checkpoint_encode(Rill__BatchRecord *rec, const char *where, unsigned char **
 		    where, rec->batch_time_ms);
 		return RL_ERR_INVAL;
 	}
-	rec->format_version = FORMAT_VERSION;
+	rec->format_version = rec->base_batch_ms != 0 ? FORMAT_VERSION_SPARSE : FORMAT_VERSION;
 	rec->written_ms = rl_now_ms();
 	size_t len = rill__batch_record__get_packed_size(rec);
 	if (len > UINT32_MAX) {

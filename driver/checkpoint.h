@@ -103,9 +103,9 @@ bool rl_checkpoint_parse_name(
     const char *name, int64_t *ret_time, Rill__BatchRecord__Phase *ret_phase);
 
 // rl_checkpoint_encode checks rec (a known phase, a batch time >= 0), sets
-// its format_version and written_ms, and frames it as the layout above says:
-// *ret (free with rl_free) holds *ret_len bytes. Errors are RL_ERR_INVAL
-// with "where: what" in errbuf.
+// its format_version (3 for a sparse record, else 2) and written_ms, and
+// frames it as the layout above says: *ret (free with rl_free) holds
+// *ret_len bytes. Errors are RL_ERR_INVAL with "where: what" in errbuf.
 rl_err rl_checkpoint_encode(Rill__BatchRecord *rec, const char *where, unsigned char **ret,
     size_t *ret_len, char *errbuf, size_t errlen);
 

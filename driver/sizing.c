@@ -54,9 +54,16 @@ rl_group_ranges(
 			ret_task[i] = RL_NO_TASK;
 			continue;
 		}
-		int64_t    cost = records[i] + RL_TASK_OPEN_RECORDS;
+		int64_t cost = records[i] + RL_TASK_OPEN_RECORDS;
+		if (cost >= target) { // a task's worth: alone
+			ret_task[i] = ntasks++;
+			continue;
+		}
+		// It joins its executor's open task if that leaves the task nearer
+		// the target than it is (half of it fits) and below the largest.
 		open_task *o = &open[preferred[i] >= 0 ? (size_t)preferred[i] + 1 : 0];
-		if (o->o_task == RL_NO_TASK || o->o_cost + cost > target) {
+		if (o->o_task == RL_NO_TASK || o->o_cost + cost / 2 > target
+		    || o->o_cost + cost > RL_TASK_MAX_RECORDS) {
 			o->o_task = ntasks++;
 			o->o_cost = 0;
 		}

@@ -29,14 +29,16 @@ uint32_t rl_shuffle_width_default(size_t splits, int slots);
 // rl_group_ranges decides the stage-0 tasks of a batch whose n ranges hold
 // records[i] records each (0: empty, no task) and were read last by
 // executor preferred[i] (-1: none). Like Spark's packing of small files into
-// one partition: each range costs its records plus RL_TASK_OPEN_RECORDS, the
-// target per task is the total cost shared by the slots, at least one
-// range's open cost and at most RL_TASK_MAX_RECORDS; ranges of one
-// preferred executor, in order, share a task while their cost stays within
-// the target, so a task keeps the locality of its ranges. With slots <= 0
-// every non-empty range is a task of its own. Writes each range's task
-// (0 .. count-1, numbered in the order of their first range; RL_NO_TASK for
-// an empty range) to ret_task[i] and returns the count.
+// one partition: each range costs its records plus RL_TASK_OPEN_RECORDS, and
+// the target of a task is the total cost shared by the slots (at least one
+// open cost, at most RL_TASK_MAX_RECORDS). A range that costs the target or
+// more is a task of its own; smaller ones of one preferred executor share a
+// task, in order, while half of the next one still fits the target and the
+// task stays within RL_TASK_MAX_RECORDS, so a task keeps the locality of its
+// ranges and the tasks about fill the slots once. With slots <= 0 every
+// non-empty range is a task of its own. Writes each range's task (0 ..
+// count-1, numbered in the order of their first range; RL_NO_TASK for an
+// empty range) to ret_task[i] and returns the count.
 size_t rl_group_ranges(
     const int64_t *records, const int *preferred, size_t n, int slots, uint32_t *ret_task);
 

@@ -1042,6 +1042,21 @@ Test(checkpoint, a_sparse_record_reads_whole_in_its_base_s_order)
 	const int all[] = { 0, 1, 2, 3, 4 }, some[] = { 3, 1, 9 };
 	put_splits(&e, 1000, RILL__BATCH_RECORD__PHASE__DONE, 0, all, 5);
 	put_splits(&e, 2000, RILL__BATCH_RECORD__PHASE__PLANNED, 1000, some, 3);
+	// On disk: format 2 whole, format 3 sparse (which older rill refuses).
+	const char *const names[] = { "1000.done", "2000.planned" };
+	for (int k = 0; k < 2; k++) {
+		size_t             len;
+		unsigned char     *bytes = read_raw(&e, names[k], &len);
+		char               why[256];
+		Rill__BatchRecord *raw = rl_checkpoint_decode(bytes, len, (k + 1) * 1000,
+		    k == 0 ? RILL__BATCH_RECORD__PHASE__DONE : RILL__BATCH_RECORD__PHASE__PLANNED,
+		    "file", why, sizeof(why));
+		cr_assert_not_null(raw, "%s: %s", names[k], why);
+		cr_expect_eq(raw->format_version, k == 0 ? 2 : 3, "%s", names[k]);
+		cr_expect_eq(raw->n_splits, k == 0 ? 5 : 3);
+		rill__batch_record__free_unpacked(raw, NULL);
+		free(bytes);
+	}
 	Rill__BatchRecord *rec = latest(&e);
 	cr_assert_not_null(rec);
 	cr_expect_eq(rec->batch_time_ms, 2000);

@@ -93,14 +93,34 @@ Test(sizing, a_task_reads_the_ranges_of_one_executor)
 
 Test(sizing, a_big_range_is_a_task_of_its_own)
 {
-	// Costs 1010, 6000, 1010, 1010 on 2 slots: the share is 4515.
+	// Costs 1010, 6000, 1010, 1010 on 2 slots: the share is 4515; the small
+	// ones share a task around the big one.
 	const int64_t  records[] = { 10, 5000, 10, 10 };
 	const int      preferred[] = { 0, 0, 0, 0 };
-	const uint32_t want[] = { 0, 1, 2, 2 };
-	expect_groups(records, preferred, 4, 2, want, 3);
+	const uint32_t want[] = { 0, 1, 0, 0 };
+	expect_groups(records, preferred, 4, 2, want, 2);
 	// On one slot they all fit its share (9030).
 	const uint32_t one[] = { 0, 0, 0, 0 };
 	expect_groups(records, preferred, 4, 1, one, 1);
+}
+
+Test(sizing, a_task_may_pass_the_share_by_half_a_range_to_fill_the_slots_once)
+{
+	// Ten ranges of 10 per executor of 4 slots, 100 executors' worth of
+	// slots: the share is 2525, three ranges (3030) go together, so each
+	// executor's ten make 4 tasks (3, 3, 3, 1) for its 4 slots, not 5.
+	int64_t  records[10];
+	int      preferred[10];
+	uint32_t got[10];
+	for (size_t i = 0; i < 10; i++) {
+		records[i] = 10;
+		preferred[i] = 7;
+	}
+	// 4 slots for these 10 ranges' cost (10100) gives the same share.
+	cr_assert_eq(rl_group_ranges(records, preferred, 10, 4, got), 4);
+	const uint32_t want[] = { 0, 0, 0, 1, 1, 1, 2, 2, 2, 3 };
+	for (size_t i = 0; i < 10; i++)
+		cr_expect_eq(got[i], want[i], "range %zu: task %u", i, got[i]);
 }
 
 Test(sizing, grouping_stops_at_the_largest_task)
