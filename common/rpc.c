@@ -288,6 +288,20 @@ from_nng(int rv)
 	}
 }
 
+rl_err
+rl_msg_decode(const uint8_t *frame, size_t len, rl_msg **ret, char *errbuf, size_t errlen)
+{
+	nng_msg *m;
+	int      rv = nng_msg_alloc(&m, len);
+	if (rv != 0) {
+		snprintf(errbuf, errlen, "message of %zu bytes: %s", len, nng_strerror(rv));
+		return from_nng(rv);
+	}
+	if (len > 0)
+		memcpy(nng_msg_body(m), frame, len);
+	return msg_from_nng(m, NULL, NULL, ret, errbuf, errlen);
+}
+
 bool
 rl_rpc_url_split(const char *url, char *host, size_t hostlen, int *port)
 {

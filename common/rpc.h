@@ -17,7 +17,7 @@
 #include "common/error.h"
 #include "rill.pb-c.h"
 
-#define RL_PROTO_VERSION 2u
+#define RL_PROTO_VERSION 3u
 // Largest frame a rill process accepts from the network.
 #define RL_FRAME_MAX (256u * 1024u * 1024u)
 
@@ -39,6 +39,12 @@ rl_err rl_frame_decode(const uint8_t *data, size_t len, Rill__Envelope **ret_env
 
 // rl_frame_encode appends the frame for env (+ tail) to out; sets env's version.
 void rl_frame_encode(Rill__Envelope *env, const void *tail, size_t tail_len, rl_buf *out);
+
+// rl_msg_decode makes a message of the frame's len bytes (copied), as a
+// call's reply is made of what the network delivered: for answers given in
+// this process (driver/executors.h's local executors). Errors as
+// rl_frame_decode's.
+rl_err rl_msg_decode(const uint8_t *frame, size_t len, rl_msg **ret, char *errbuf, size_t errlen);
 
 // rl_msg_free releases a received message; NULL is a no-op.
 void rl_msg_free(rl_msg *msg);

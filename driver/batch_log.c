@@ -22,6 +22,12 @@ dir_where(const void *impl)
 	return rl_checkpoint_dir(impl);
 }
 
+static int
+dir_keep(const void *impl)
+{
+	return rl_checkpoint_keep(impl);
+}
+
 static void
 dir_close(void *impl)
 {
@@ -34,6 +40,7 @@ static const rl_batch_log_ops dir_ops = {
 	.bl_write = dir_write,
 	.bl_latest = dir_latest,
 	.bl_where = dir_where,
+	.bl_keep = dir_keep,
 	.bl_close = dir_close,
 };
 

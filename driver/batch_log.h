@@ -14,7 +14,7 @@
 #include "common/zk.h"
 #include "driver/checkpoint.h"
 
-#define RL_BATCH_LOG_VERSION 1
+#define RL_BATCH_LOG_VERSION 2
 
 typedef struct rl_batch_log_ops {
 	int         bl_version; // RL_BATCH_LOG_VERSION
@@ -23,11 +23,15 @@ typedef struct rl_batch_log_ops {
 	// store that fences writes refuses a deposed writer's with
 	// RL_ERR_STALE_EPOCH.
 	rl_err (*bl_write)(void *impl, Rill__BatchRecord *rec, char *errbuf, size_t errlen);
-	// bl_latest gives the newest batch's most advanced valid record, or
-	// *ret = NULL for an empty log (see rl_checkpoint_latest).
+	// bl_latest gives the newest batch's most advanced valid record, whole
+	// (a sparse record completed from its base), or *ret = NULL for an empty
+	// log (see rl_checkpoint_latest).
 	rl_err (*bl_latest)(void *impl, Rill__BatchRecord **ret, char *errbuf, size_t errlen);
 	// bl_where names the log for messages ("/var/rill/wordcount").
 	const char *(*bl_where)(const void *impl);
+	// bl_keep is how many done batches the log keeps (its prune's keep):
+	// a sparse record's base must stay among them (driver/runner.c).
+	int (*bl_keep)(const void *impl);
 	void (*bl_close)(void *impl);
 } rl_batch_log_ops;
 
@@ -64,12 +68,12 @@ rl_err rl_batch_log_open_zk(rl_zk *zk, const char *job, int32_t epoch, int keep,
     rl_checkpoint_warn_fn warn, void *warn_arg, rl_batch_log **ret, char *errbuf, size_t errlen);
 // rl_batch_log_zk_read reads job's log in ZooKeeper without writing it: up
 // to max batches, newest first, each batch's most advanced valid record among
-// the phases in mask (bit 1 << RILL__BATCH_RECORD__PHASE__*). Batches without
-// one are passed over, and so are nodes that are not valid records (silently:
-// the log's writer warns about them). *ret (an array of *ret_count records;
-// free each with rill__batch_record__free_unpacked, then the array with
-// rl_free) is written only on RL_OK. No log is an empty one. job is not
-// checked (the caller's rules for job names apply); errors are ZooKeeper's.
+// the phases in mask (bit 1 << RILL__BATCH_RECORD__PHASE__*), whole (see
+// bl_latest). Batches without one are passed over, and so are nodes that are
+// not valid records (silently: the log's writer warns about them). *ret (an array of *ret_count
+// records; free each with rill__batch_record__free_unpacked, then the array with rl_free) is
+// written only on RL_OK. No log is an empty one. job is not checked (the caller's rules for job
+// names apply); errors are ZooKeeper's.
 rl_err rl_batch_log_zk_read(rl_zk *zk, const char *job, unsigned mask, size_t max,
     Rill__BatchRecord ***ret, size_t *ret_count, char *errbuf, size_t errlen);
 // rl_batch_log_close closes log; NULL is a no-op.
@@ -85,6 +89,12 @@ static inline rl_err
 rl_batch_log_latest(rl_batch_log *log, Rill__BatchRecord **ret, char *errbuf, size_t errlen)
 {
 	return log->l_ops->bl_latest(log->l_impl, ret, errbuf, errlen);
+}
+
+static inline int
+rl_batch_log_keep(const rl_batch_log *log)
+{
+	return log->l_ops->bl_keep(log->l_impl);
 }
 
 static inline const char *

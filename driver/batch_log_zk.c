@@ -38,6 +38,7 @@ static const Rill__BatchRecord__Phase read_order[] = {
 typedef struct known_done {
 	int64_t k_time;
 	int32_t k_version;
+	int64_t k_base; // the record's base_batch_ms (0: whole)
 } known_done;
 
 // The log of one job, written by one leader of one epoch.
@@ -87,18 +88,19 @@ find_known(zk_log *l, int64_t t)
 }
 
 static void
-remember(zk_log *l, int64_t t, int32_t version)
+remember(zk_log *l, int64_t t, int32_t version, int64_t base)
 {
 	known_done *k = find_known(l, t);
 	if (k != NULL) {
 		k->k_version = version;
+		k->k_base = base;
 		return;
 	}
 	if (l->z_nknown == l->z_known_cap) {
 		l->z_known_cap = rl_growth(l->z_known_cap, l->z_nknown + 1, 16);
 		l->z_known = rl_realloc(l->z_known, l->z_known_cap * sizeof(known_done));
 	}
-	l->z_known[l->z_nknown++] = (known_done) { t, version };
+	l->z_known[l->z_nknown++] = (known_done) { t, version, base };
 }
 
 // forget drops what is known of t (-1: of every batch older than before).
@@ -213,7 +215,8 @@ load_batch(const zk_log *l, int64_t t, unsigned mask, Rill__BatchRecord **ret, i
 
 // A prune, as the directory store prunes: the newest z_keep batches with a
 // valid done record (the one being written among them) are kept, and every
-// batch newer than the oldest of them; every node of an older batch goes.
+// batch newer than the oldest of them or than the oldest base a kept done
+// record builds on; every node of an older batch goes.
 // The multi-op that deletes them also checks that the kept done records
 // read earlier are unchanged (their versions), so a record that went bad
 // since is not counted.
@@ -251,9 +254,10 @@ found_bad(const zk_log *l, int64_t t)
 	return false;
 }
 
-// plan_prune plans the prune that writing done record t makes.
+// plan_prune plans the prune that writing done record t, built on base
+// (0: whole), makes.
 static rl_err
-plan_prune(zk_log *l, int64_t t, prune_plan *ret, char *errbuf, size_t errlen)
+plan_prune(zk_log *l, int64_t t, int64_t base, prune_plan *ret, char *errbuf, size_t errlen)
 {
 	batch_nodes *v;
 	size_t       n;
@@ -276,13 +280,17 @@ plan_prune(zk_log *l, int64_t t, prune_plan *ret, char *errbuf, size_t errlen)
 	size_t      keep = (size_t)l->z_keep, found = 0, i = 0;
 	prune_plan  p = { .p_oldest = -1 };
 	known_done *kept = rl_calloc(keep, sizeof(*kept));
+	int64_t     oldest_base = INT64_MAX;
 	for (; i < n && found < keep; i++) {
 		if ((v[i].b_phases & done) == 0)
 			continue;
 		int64_t     bt = v[i].b_time;
 		known_done *k = find_known(l, bt);
 		if (bt == t || k != NULL) {
-			kept[found++] = (known_done) { bt, k != NULL ? k->k_version : -1 };
+			int64_t kb = bt == t ? base : k->k_base;
+			kept[found++] = (known_done) { bt, k != NULL ? k->k_version : -1, kb };
+			if (kb != 0 && kb < oldest_base)
+				oldest_base = kb;
 			continue;
 		}
 		if (found_bad(l, bt))
@@ -292,8 +300,10 @@ plan_prune(zk_log *l, int64_t t, prune_plan *ret, char *errbuf, size_t errlen)
 		if ((rv = load_batch(l, bt, done, &rec, &version, errbuf, errlen)) != RL_OK)
 			goto out;
 		if (rec != NULL) {
-			kept[found++] = (known_done) { bt, version };
-			remember(l, bt, version);
+			kept[found++] = (known_done) { bt, version, rec->base_batch_ms };
+			remember(l, bt, version, rec->base_batch_ms);
+			if (rec->base_batch_ms != 0 && rec->base_batch_ms < oldest_base)
+				oldest_base = rec->base_batch_ms;
 			rill__batch_record__free_unpacked(rec, NULL);
 		} else {
 			// Warned about once: a second plan of this write skips it.
@@ -304,6 +314,9 @@ plan_prune(zk_log *l, int64_t t, prune_plan *ret, char *errbuf, size_t errlen)
 			l->z_bad[l->z_nbad++] = bt;
 		}
 	}
+	// The bases the kept records build on stay, and what is newer than them.
+	while (found == keep && i < n && v[i].b_time >= oldest_base)
+		i++;
 	if (found == keep) {
 		p.p_oldest = v[i - 1].b_time;
 		p.p_check = rl_calloc(keep, sizeof(char *));
@@ -417,7 +430,9 @@ zk_write(void *impl, Rill__BatchRecord *rec, char *errbuf, size_t errlen)
 		rl_free(ops);
 		ops = NULL;
 		if (done
-		    && (rv = plan_prune(l, rec->batch_time_ms, &plan, errbuf, errlen)) != RL_OK)
+		    && (rv = plan_prune(
+		            l, rec->batch_time_ms, rec->base_batch_ms, &plan, errbuf, errlen))
+		        != RL_OK)
 			goto out_ops;
 		size_t fixed = 2 + plan.p_ncheck;
 		count = fixed + plan.p_ndelete;
@@ -463,7 +478,7 @@ zk_write(void *impl, Rill__BatchRecord *rec, char *errbuf, size_t errlen)
 		// else a node to prune is already gone: plan again.
 	}
 	if (done) {
-		remember(l, rec->batch_time_ms, version);
+		remember(l, rec->batch_time_ms, version, rec->base_batch_ms);
 		rv = prune_rest(l, &plan, ops, first_end, count, !together, what, errbuf, errlen);
 		if (plan.p_oldest >= 0)
 			forget(l, -1, plan.p_oldest);
@@ -475,6 +490,38 @@ out_bytes:
 	rl_free(path);
 	rl_free(bytes);
 	return rv;
+}
+
+// complete makes a sparse record whole from its base's done record. When
+// that cannot be had, *rec is freed and NULL, with a warning naming its
+// node: it is not a valid record.
+static rl_err
+complete(const zk_log *l, Rill__BatchRecord **rec, char *errbuf, size_t errlen)
+{
+	if (*rec == NULL || (*rec)->base_batch_ms == 0)
+		return RL_OK;
+	Rill__BatchRecord *base;
+	char               why[256];
+	unsigned           done = 1u << RILL__BATCH_RECORD__PHASE__DONE;
+	rl_err rv = load_batch(l, (*rec)->base_batch_ms, done, &base, NULL, errbuf, errlen);
+	if (rv != RL_OK)
+		return rv;
+	if (base == NULL)
+		rl_errbuf_printf(why, sizeof(why),
+		    "builds on batch %" PRId64 ", whose done record is gone or not valid",
+		    (*rec)->base_batch_ms);
+	if (base == NULL || rl_checkpoint_complete(*rec, base, why, sizeof(why)) != RL_OK) {
+		if (l->z_warn != NULL) {
+			char *path = record_path(l, (*rec)->batch_time_ms, (*rec)->phase);
+			l->z_warn(l->z_warn_arg, path, why);
+			rl_free(path);
+		}
+		rill__batch_record__free_unpacked(*rec, NULL);
+		*rec = NULL;
+	}
+	if (base != NULL)
+		rill__batch_record__free_unpacked(base, NULL);
+	return RL_OK;
 }
 
 static rl_err
@@ -489,7 +536,8 @@ zk_latest(void *impl, Rill__BatchRecord **ret, char *errbuf, size_t errlen)
 	Rill__BatchRecord *rec = NULL;
 	for (size_t i = 0; i < n && rec == NULL; i++) {
 		if ((rv = load_batch(l, v[i].b_time, v[i].b_phases, &rec, NULL, errbuf, errlen))
-		    != RL_OK)
+		        != RL_OK
+		    || (rv = complete(l, &rec, errbuf, errlen)) != RL_OK)
 			goto err_list;
 	}
 	rl_free(v);
@@ -517,6 +565,8 @@ rl_batch_log_zk_read(rl_zk *zk, const char *job, unsigned mask, size_t max,
 	for (size_t i = 0; i < n && got < max; i++) {
 		Rill__BatchRecord *rec;
 		rv = load_batch(&l, v[i].b_time, v[i].b_phases & mask, &rec, NULL, errbuf, errlen);
+		if (rv == RL_OK)
+			rv = complete(&l, &rec, errbuf, errlen);
 		if (rv != RL_OK)
 			goto err_recs;
 		if (rec != NULL)
@@ -535,6 +585,12 @@ out_list:
 out_log:
 	rl_free(l.z_log);
 	return rv;
+}
+
+static int
+zk_keep(const void *impl)
+{
+	return ((const zk_log *)impl)->z_keep;
 }
 
 static const char *
@@ -563,6 +619,7 @@ static const rl_batch_log_ops zk_ops = {
 	.bl_write = zk_write,
 	.bl_latest = zk_latest,
 	.bl_where = zk_where,
+	.bl_keep = zk_keep,
 	.bl_close = zk_close,
 };
 

@@ -21,6 +21,7 @@
 #include "common/crc32c.h"
 #include "common/error.h"
 #include "common/fsutil.h"
+#include "common/hash.h"
 #include "common/kafka.h"
 #include "common/time.h"
 
@@ -28,6 +29,10 @@
 #define MAGIC_LEN 8
 #define HEADER_LEN RL_CHECKPOINT_HEADER_LEN
 #define FORMAT_VERSION 2
+// A sparse record (base_batch_ms set) is format 3, so that a rill that
+// cannot complete one refuses it rather than take its missing splits for
+// splits it never read.
+#define FORMAT_VERSION_SPARSE 3
 // Format 1 held Kafka ranges (topic, partition); format 2 holds generic
 // splits. Format 1 records are read as format 2 (upgrade_v1).
 #define FORMAT_VERSION_KAFKA_RANGES 1
@@ -41,6 +46,7 @@
 // file then: pruning reads a record again only if its file changed since.
 typedef struct known_done {
 	int64_t         k_time;
+	int64_t         k_base; // the record's base_batch_ms (0: whole)
 	dev_t           k_dev;
 	ino_t           k_ino;
 	off_t           k_size;
@@ -335,7 +341,8 @@ rl_checkpoint_decode(const unsigned char *bytes, size_t len, int64_t t,
 	}
 	if (rec->format_version == FORMAT_VERSION_KAFKA_RANGES)
 		upgrade_v1(rec);
-	else if (rec->format_version != FORMAT_VERSION) {
+	else if (rec->format_version != FORMAT_VERSION
+	    && rec->format_version != FORMAT_VERSION_SPARSE) {
 		rl_errbuf_printf(
 		    why, whylen, "unknown format version %" PRIu32, rec->format_version);
 		goto err_record;
@@ -541,6 +548,12 @@ rl_checkpoint_close(rl_checkpoint *ckp)
 	rl_free(ckp);
 }
 
+int
+rl_checkpoint_keep(const rl_checkpoint *ckp)
+{
+	return ckp->c_keep;
+}
+
 const char *
 rl_checkpoint_dir(const rl_checkpoint *ckp)
 {
@@ -569,25 +582,32 @@ same_file(const known_done *k, const struct stat *st)
 	    && k->k_mtime.tv_sec == st->st_mtim.tv_sec && k->k_mtime.tv_nsec == st->st_mtim.tv_nsec;
 }
 
-// known_valid: t's done record is one this store saw valid, unchanged since.
+// known_valid: t's done record is one this store saw valid, unchanged since
+// (and *ret_base is its base).
 static bool
-known_valid(const rl_checkpoint *ckp, int64_t t)
+known_valid(const rl_checkpoint *ckp, int64_t t, int64_t *ret_base)
 {
 	struct stat st;
-	for (size_t i = 0; i < ckp->c_nknown; i++)
-		if (ckp->c_known[i].k_time == t)
-			return stat_done(ckp, t, &st) && same_file(&ckp->c_known[i], &st);
+	for (size_t i = 0; i < ckp->c_nknown; i++) {
+		if (ckp->c_known[i].k_time != t)
+			continue;
+		if (!stat_done(ckp, t, &st) || !same_file(&ckp->c_known[i], &st))
+			return false;
+		*ret_base = ckp->c_known[i].k_base;
+		return true;
+	}
 	return false;
 }
 
-// remember_valid notes that t's done record is valid as its file is now.
+// remember_valid notes that t's done record, built on base (0: whole), is
+// valid as its file is now.
 static void
-remember_valid(rl_checkpoint *ckp, int64_t t)
+remember_valid(rl_checkpoint *ckp, int64_t t, int64_t base)
 {
 	struct stat st;
 	if (!stat_done(ckp, t, &st))
 		return;
-	known_done k = { t, st.st_dev, st.st_ino, st.st_size, st.st_mtim };
+	known_done k = { t, base, st.st_dev, st.st_ino, st.st_size, st.st_mtim };
 	for (size_t i = 0; i < ckp->c_nknown; i++) {
 		if (ckp->c_known[i].k_time == t) {
 			ckp->c_known[i] = k;
@@ -613,8 +633,10 @@ forget_before(rl_checkpoint *ckp, int64_t t)
 }
 
 // prune keeps the newest c_keep batches with a valid done record and every
-// batch newer than the oldest of them; it removes everything older. The
-// record just written counts, so the newest valid record always survives.
+// batch newer than the oldest of them, or than the oldest base a kept done
+// record builds on (a sparse record stays whole); it removes everything
+// older. The record just written counts, so the newest valid record always
+// survives.
 // Failing to remove a file is only a warning: the new record is durable.
 // A done record is read and checked once; after that, while its file is
 // unchanged, it is known valid (every batch would otherwise re-read c_keep
@@ -627,13 +649,16 @@ prune(rl_checkpoint *ckp, char *errbuf, size_t errlen)
 	rl_err       rv;
 	if ((rv = list_batches(ckp, &v, &n, errbuf, errlen)) != RL_OK)
 		return rv;
-	size_t found = 0, i = 0;
+	size_t  found = 0, i = 0;
+	int64_t oldest_base = INT64_MAX, base;
 	for (; i < n && found < (size_t)ckp->c_keep; i++) {
 		unsigned done = 1u << RILL__BATCH_RECORD__PHASE__DONE;
 		if ((v[i].b_phases & done) == 0)
 			continue;
-		if (known_valid(ckp, v[i].b_time)) {
+		if (known_valid(ckp, v[i].b_time, &base)) {
 			found++;
+			if (base != 0 && base < oldest_base)
+				oldest_base = base;
 			continue;
 		}
 		Rill__BatchRecord *rec;
@@ -641,10 +666,15 @@ prune(rl_checkpoint *ckp, char *errbuf, size_t errlen)
 			goto out;
 		if (rec != NULL) {
 			found++;
-			remember_valid(ckp, v[i].b_time);
+			remember_valid(ckp, v[i].b_time, rec->base_batch_ms);
+			if (rec->base_batch_ms != 0 && rec->base_batch_ms < oldest_base)
+				oldest_base = rec->base_batch_ms;
 			rill__batch_record__free_unpacked(rec, NULL);
 		}
 	}
+	// The bases the kept records build on stay, and what is newer than them.
+	while (found == (size_t)ckp->c_keep && i < n && v[i].b_time >= oldest_base)
+		i++;
 	if (found == (size_t)ckp->c_keep)
 		forget_before(ckp, v[i - 1].b_time);
 	// i is one past the oldest kept batch, if `keep` were found.
@@ -681,7 +711,7 @@ rl_checkpoint_encode(Rill__BatchRecord *rec, const char *where, unsigned char **
 		    where, rec->batch_time_ms);
 		return RL_ERR_INVAL;
 	}
-	rec->format_version = FORMAT_VERSION;
+	rec->format_version = rec->base_batch_ms != 0 ? FORMAT_VERSION_SPARSE : FORMAT_VERSION;
 	rec->written_ms = rl_now_ms();
 	size_t len = rill__batch_record__get_packed_size(rec);
 	if (len > UINT32_MAX) {
@@ -733,8 +763,131 @@ rl_checkpoint_write(rl_checkpoint *ckp, Rill__BatchRecord *rec, char *errbuf, si
 	}
 	if (rec->phase != RILL__BATCH_RECORD__PHASE__DONE)
 		return RL_OK;
-	remember_valid(ckp, rec->batch_time_ms);
+	remember_valid(ckp, rec->batch_time_ms, rec->base_batch_ms);
 	return prune(ckp, errbuf, errlen);
+}
+
+// split_key hashes a split's kind and id.
+static size_t
+split_key(const Rill__SplitRange *sr)
+{
+	const char *kind = sr->kind != NULL ? sr->kind : "", *id = sr->id != NULL ? sr->id : "";
+	return (size_t)(rl_hash64(kind, strlen(kind)) ^ rl_hash64(id, strlen(id)));
+}
+
+static bool
+same_split(const Rill__SplitRange *a, const Rill__SplitRange *b)
+{
+	return strcmp(a->kind != NULL ? a->kind : "", b->kind != NULL ? b->kind : "") == 0
+	    && strcmp(a->id != NULL ? a->id : "", b->id != NULL ? b->id : "") == 0;
+}
+
+// unchanged is base split sr as a record built on base lists it when it had
+// nothing new, allocated as protobuf-c's unpacker would.
+static Rill__SplitRange *
+unchanged(const Rill__SplitRange *sr)
+{
+	Rill__SplitRange *u = rl_malloc(sizeof(*u));
+	rill__split_range__init(u);
+	u->kind = rl_strdup(sr->kind != NULL ? sr->kind : "");
+	u->id = rl_strdup(sr->id != NULL ? sr->id : "");
+	u->from = u->until = sr->until;
+	u->end_seen = sr->end_seen;
+	if (sr->opaque.len > 0) {
+		u->opaque.data = rl_malloc(sr->opaque.len);
+		memcpy(u->opaque.data, sr->opaque.data, sr->opaque.len);
+		u->opaque.len = sr->opaque.len;
+	}
+	return u;
+}
+
+rl_err
+rl_checkpoint_complete(
+    Rill__BatchRecord *rec, const Rill__BatchRecord *base, char *why, size_t whylen)
+{
+	if (base->batch_time_ms != rec->base_batch_ms || base->base_batch_ms != 0
+	    || base->phase != RILL__BATCH_RECORD__PHASE__DONE) {
+		rl_errbuf_printf(why, whylen,
+		    "batch %" PRId64 "'s record builds on the done record of batch %" PRId64
+		    ", not on %s%s record of batch %" PRId64,
+		    rec->batch_time_ms, rec->base_batch_ms,
+		    base->base_batch_ms != 0 ? "a sparse " : "",
+		    phase_valid(base->phase) ? phase_name(base->phase) : "an unknown",
+		    base->batch_time_ms);
+		return RL_ERR_INVAL;
+	}
+	// rec's splits by kind and id (open addressing; taken[] marks those used).
+	size_t cap = 16;
+	while (cap < 2 * rec->n_splits + 2)
+		cap *= 2;
+	size_t *slot = rl_malloc(cap * sizeof(size_t));
+	bool   *taken = rl_calloc(rec->n_splits + 1, sizeof(bool));
+	for (size_t k = 0; k < cap; k++)
+		slot[k] = SIZE_MAX;
+	for (size_t i = 0; i < rec->n_splits; i++) {
+		size_t h = split_key(rec->splits[i]) & (cap - 1);
+		while (slot[h] != SIZE_MAX)
+			h = (h + 1) & (cap - 1);
+		slot[h] = i;
+	}
+	Rill__SplitRange **splits
+	    = rl_calloc(base->n_splits + rec->n_splits + 1, sizeof(Rill__SplitRange *));
+	size_t n = 0;
+	for (size_t b = 0; b < base->n_splits; b++) {
+		const Rill__SplitRange *sr = base->splits[b];
+		size_t                  h = split_key(sr) & (cap - 1), at = SIZE_MAX;
+		for (; slot[h] != SIZE_MAX; h = (h + 1) & (cap - 1)) {
+			if (!taken[slot[h]] && same_split(rec->splits[slot[h]], sr)) {
+				at = slot[h];
+				break;
+			}
+		}
+		if (at != SIZE_MAX) {
+			taken[at] = true;
+			splits[n++] = rec->splits[at];
+		} else {
+			splits[n++] = unchanged(sr);
+		}
+	}
+	for (size_t i = 0; i < rec->n_splits; i++)
+		if (!taken[i])
+			splits[n++] = rec->splits[i];
+	rl_free(rec->splits);
+	rec->splits = splits;
+	rec->n_splits = n;
+	rec->base_batch_ms = 0;
+	rl_free(taken);
+	rl_free(slot);
+	return RL_OK;
+}
+
+// complete makes a sparse record read from the directory whole from its
+// base's done record. When that cannot be had, *rec is freed and NULL, with
+// a warning naming its file: it is not a valid record.
+static rl_err
+complete(const rl_checkpoint *ckp, Rill__BatchRecord **rec, char *errbuf, size_t errlen)
+{
+	if (*rec == NULL || (*rec)->base_batch_ms == 0)
+		return RL_OK;
+	Rill__BatchRecord *base;
+	char               why[256], path[PATH_LEN];
+	unsigned           done = 1u << RILL__BATCH_RECORD__PHASE__DONE;
+	rl_err             rv = load_batch(ckp, (*rec)->base_batch_ms, done, &base, errbuf, errlen);
+	if (rv != RL_OK)
+		return rv;
+	record_path(ckp, (*rec)->batch_time_ms, (*rec)->phase, false, path, sizeof(path));
+	if (base == NULL)
+		rl_errbuf_printf(why, sizeof(why),
+		    "builds on batch %" PRId64 ", whose done record is gone or not valid",
+		    (*rec)->base_batch_ms);
+	if (base == NULL || rl_checkpoint_complete(*rec, base, why, sizeof(why)) != RL_OK) {
+		warn(ckp, path, "%s", why);
+		rill__batch_record__free_unpacked(*rec, NULL);
+		*rec = NULL;
+	}
+	if (base != NULL)
+		rill__batch_record__free_unpacked(base, NULL);
+	return RL_OK;
 }
 
 rl_err
@@ -748,7 +901,8 @@ rl_checkpoint_latest(rl_checkpoint *ckp, Rill__BatchRecord **ret, char *errbuf, 
 	Rill__BatchRecord *rec = NULL;
 	for (size_t i = 0; i < n && rec == NULL; i++) {
 		if ((rv = load_batch(ckp, v[i].b_time, v[i].b_phases, &rec, errbuf, errlen))
-		    != RL_OK)
+		        != RL_OK
+		    || (rv = complete(ckp, &rec, errbuf, errlen)) != RL_OK)
 			goto err_list;
 	}
 	rl_free(v);
@@ -771,7 +925,11 @@ rl_checkpoint_read(
 	unsigned all = 0;
 	for (size_t i = 0; i < sizeof(read_order) / sizeof(read_order[0]); i++)
 		all |= 1u << read_order[i];
-	return load_batch(ckp, batch_ms, all, ret, errbuf, errlen);
+	Rill__BatchRecord *rec;
+	rl_err             rv = load_batch(ckp, batch_ms, all, &rec, errbuf, errlen);
+	if (rv == RL_OK && (rv = complete(ckp, &rec, errbuf, errlen)) == RL_OK)
+		*ret = rec;
+	return rv;
 }
 
 bool

@@ -38,19 +38,23 @@ rl_err rl_checkpoint_open(const char *dir, int keep, rl_checkpoint_warn_fn warn,
     rl_checkpoint **ret, char *errbuf, size_t errlen);
 void   rl_checkpoint_close(rl_checkpoint *ckp);
 const char *rl_checkpoint_dir(const rl_checkpoint *ckp);
+// rl_checkpoint_keep is the keep it was opened with.
+int rl_checkpoint_keep(const rl_checkpoint *ckp);
 
 // rl_checkpoint_write stores rec (its batch_time_ms and phase name the file;
 // format_version and written_ms are set here). Durable when it returns RL_OK.
 // Writing a done record also prunes: the newest `keep` batches with a valid
-// done record are kept, and every batch newer than the oldest of them; an
-// error while pruning is returned although the record itself is durable.
+// done record are kept, and every batch newer than the oldest of them or
+// than the oldest base a kept sparse record builds on; an error while
+// pruning is returned although the record itself is durable.
 // @locality one thread: a checkpoint is not shared.
 rl_err rl_checkpoint_write(rl_checkpoint *ckp, Rill__BatchRecord *rec, char *errbuf, size_t errlen);
 
 // rl_checkpoint_latest finds the newest batch with at least one valid record
-// and returns its most advanced valid phase (done > prepared > planned);
-// *ret = NULL when the directory holds no valid record at all. Invalid files
-// met on the way go to the warn callback. The caller frees the record with
+// and returns its most advanced valid phase (done > prepared > planned),
+// whole (a sparse record completed from its base; one whose base is gone is
+// not valid); *ret = NULL when the directory holds no valid record at all.
+// Invalid files met on the way go to the warn callback. The caller frees the record with
 // rill__batch_record__free_unpacked(rec, NULL).
 rl_err rl_checkpoint_latest(
     rl_checkpoint *ckp, Rill__BatchRecord **ret, char *errbuf, size_t errlen);
@@ -59,6 +63,16 @@ rl_err rl_checkpoint_latest(
 // rules); *ret = NULL when the batch has none.
 rl_err rl_checkpoint_read(
     rl_checkpoint *ckp, int64_t batch_ms, Rill__BatchRecord **ret, char *errbuf, size_t errlen);
+
+// rl_checkpoint_complete makes sparse record rec whole (see base_batch_ms
+// in proto/checkpoint.proto) from base, the done record of its base batch:
+// the splits base lists, in its order, each as rec lists it or else with
+// nothing new; then the splits only rec lists. rec's base_batch_ms becomes
+// 0, and rec is still freed with rill__batch_record__free_unpacked.
+// RL_ERR_INVAL, with why and rec unchanged, when base is not a whole done
+// record of rec's base batch.
+rl_err rl_checkpoint_complete(
+    Rill__BatchRecord *rec, const Rill__BatchRecord *base, char *why, size_t whylen);
 
 // ---- lag: how far a batch was behind its source ----
 
@@ -89,9 +103,9 @@ bool rl_checkpoint_parse_name(
     const char *name, int64_t *ret_time, Rill__BatchRecord__Phase *ret_phase);
 
 // rl_checkpoint_encode checks rec (a known phase, a batch time >= 0), sets
-// its format_version and written_ms, and frames it as the layout above says:
-// *ret (free with rl_free) holds *ret_len bytes. Errors are RL_ERR_INVAL
-// with "where: what" in errbuf.
+// its format_version (3 for a sparse record, else 2) and written_ms, and
+// frames it as the layout above says: *ret (free with rl_free) holds
+// *ret_len bytes. Errors are RL_ERR_INVAL with "where: what" in errbuf.
 rl_err rl_checkpoint_encode(Rill__BatchRecord *rec, const char *where, unsigned char **ret,
     size_t *ret_len, char *errbuf, size_t errlen);
 

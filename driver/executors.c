@@ -15,20 +15,25 @@
 #include "common/time.h"
 
 #define COMP "driver"
+#define FREE_BUCKETS 1026 // free cores 0 .. 1025 (1024 cores, one release too many)
 
 typedef struct rl_exec {
-	int             e_index; // stable for the driver's lifetime
-	char            e_id[RL_POOL_ID_MAX];
-	char            e_url[RL_POOL_URL_MAX];
-	int             e_cores;
-	int             e_busy; // tasks in flight
-	bool            e_alive;
-	bool            e_remote; // added by rl_pool_add_remote: no heartbeats
-	bool            e_listed; // remote: its node exists (alive = listed and connected)
-	int64_t         e_last_seen; // monotonic ms of the last heartbeat
-	uint64_t        e_rss_bytes;
-	rl_rpc_client  *e_client; // lives until the pool is destroyed
-	struct rl_pool *e_pool;
+	int              e_index; // stable for the driver's lifetime
+	char             e_id[RL_POOL_ID_MAX];
+	char             e_url[RL_POOL_URL_MAX];
+	int              e_cores;
+	int              e_busy; // tasks in flight
+	int              e_bucket; // the free-core bucket it is filed in, or -1
+	int              e_free_prev, e_free_next; // its neighbours there (indexes), or -1
+	bool             e_alive;
+	bool             e_remote; // added by rl_pool_add_remote: no heartbeats
+	bool             e_listed; // remote: its node exists (alive = listed and connected)
+	int64_t          e_last_seen; // monotonic ms of the last heartbeat
+	uint64_t         e_rss_bytes;
+	rl_rpc_client   *e_client; // lives until the pool is destroyed
+	rl_pool_local_fn e_local; // an executor in this process (no client), or NULL
+	void            *e_local_arg;
+	struct rl_pool  *e_pool;
 } rl_exec;
 
 // Every field is guarded by p_mu, taken only in this file and never held
@@ -42,6 +47,12 @@ struct rl_pool {
 	int64_t         p_timeout_ms; // heartbeat silence that means lost
 	uint64_t        p_events; // bumped on every join, loss, release and wake
 	uint64_t        p_losses; // bumped on every loss
+	// Live executors with free cores, filed by how many (bucket k: k free,
+	// the last one k or more), so that a task with no preferred executor
+	// finds the one with the most at once: heads, and the highest bucket
+	// that may be non-empty.
+	int             p_free_head[FREE_BUCKETS];
+	int             p_free_max;
 	rl_rpc_server  *p_server; // registrations and heartbeats
 	rl_rpc_client **p_retired; // clients of executors that came back elsewhere
 	int             p_nretired;
@@ -63,6 +74,55 @@ exec_at(rl_pool *pool, int index)
 	return index >= 0 && index < pool->p_nexecs ? pool->p_execs[index] : NULL;
 }
 
+// unfile takes e out of its free-core bucket. @locks p_mu held
+static void
+unfile(rl_pool *pool, rl_exec *e)
+{
+	if (e->e_bucket < 0)
+		return;
+	if (e->e_free_prev >= 0)
+		pool->p_execs[e->e_free_prev]->e_free_next = e->e_free_next;
+	else
+		pool->p_free_head[e->e_bucket] = e->e_free_next;
+	if (e->e_free_next >= 0)
+		pool->p_execs[e->e_free_next]->e_free_prev = e->e_free_prev;
+	e->e_bucket = e->e_free_prev = e->e_free_next = -1;
+}
+
+// refile files e by its free cores, after e_alive, e_cores or e_busy changed.
+// @locks p_mu held
+static void
+refile(rl_pool *pool, rl_exec *e)
+{
+	unfile(pool, e);
+	int free = e->e_cores - e->e_busy;
+	if (!e->e_alive || free <= 0)
+		return;
+	int k = free < FREE_BUCKETS ? free : FREE_BUCKETS - 1;
+	e->e_bucket = k;
+	e->e_free_prev = -1;
+	e->e_free_next = pool->p_free_head[k];
+	if (e->e_free_next >= 0)
+		pool->p_execs[e->e_free_next]->e_free_prev = e->e_index;
+	pool->p_free_head[k] = e->e_index;
+	if (k > pool->p_free_max)
+		pool->p_free_max = k;
+}
+
+// new_exec adds an executor of index p_nexecs, filed nowhere. @locks p_mu held
+static rl_exec *
+new_exec(rl_pool *pool, const char *id)
+{
+	rl_exec *e = RL_NEW(rl_exec);
+	e->e_index = pool->p_nexecs;
+	e->e_pool = pool;
+	e->e_bucket = e->e_free_prev = e->e_free_next = -1;
+	snprintf(e->e_id, sizeof(e->e_id), "%s", id);
+	pool->p_execs = rl_realloc(pool->p_execs, (size_t)(pool->p_nexecs + 1) * sizeof(rl_exec *));
+	pool->p_execs[pool->p_nexecs++] = e;
+	return e;
+}
+
 // lose marks e lost and ends its calls in flight (they are retried). @locks p_mu held
 static void
 lose(rl_pool *pool, rl_exec *e, const char *why)
@@ -70,9 +130,11 @@ lose(rl_pool *pool, rl_exec *e, const char *why)
 	if (!e->e_alive)
 		return;
 	e->e_alive = false;
-	rl_warn(COMP, "executor lost", "id=%s url=%s reason=\"%s\"", e->e_id, e->e_url, why);
-	rl_rpc_client_cancel_all(e->e_client);
+	unfile(pool, e);
 	pool->p_losses++;
+	rl_warn(COMP, "executor lost", "id=%s url=%s reason=\"%s\"", e->e_id, e->e_url, why);
+	if (e->e_client != NULL)
+		rl_rpc_client_cancel_all(e->e_client);
 	event(pool);
 }
 
@@ -84,6 +146,7 @@ revive(rl_pool *pool, rl_exec *e)
 	    || !rl_rpc_client_wait_connected(e->e_client, 0))
 		return;
 	e->e_alive = true;
+	refile(pool, e);
 	rl_info(COMP, "executor connected", "id=%s url=%s cores=%d source=zookeeper", e->e_id,
 	    e->e_url, e->e_cores);
 	event(pool);
@@ -152,15 +215,8 @@ handle_register(rl_pool *pool, const Rill__Register *reg, const char *peer, rl_r
 		lose(pool, e, "re-registered at another address");
 		retire(pool, e);
 	}
-	if (e == NULL) {
-		e = RL_NEW(rl_exec);
-		e->e_index = pool->p_nexecs;
-		e->e_pool = pool;
-		snprintf(e->e_id, sizeof(e->e_id), "%s", reg->executor_id);
-		pool->p_execs
-		    = rl_realloc(pool->p_execs, (size_t)(pool->p_nexecs + 1) * sizeof(rl_exec *));
-		pool->p_execs[pool->p_nexecs++] = e;
-	}
+	if (e == NULL)
+		e = new_exec(pool, reg->executor_id);
 	if (e->e_client == NULL) {
 		char why[256];
 		snprintf(e->e_url, sizeof(e->e_url), "%s", reg->listen_url);
@@ -169,11 +225,13 @@ handle_register(rl_pool *pool, const Rill__Register *reg, const char *peer, rl_r
 			goto out;
 		}
 		rl_rpc_client_on_link(e->e_client, on_link, e);
+		e->e_local = NULL; // a stand-in's id, now a real executor's
 	}
 	e->e_cores = (int)reg->cores;
 	e->e_busy = 0;
 	e->e_alive = true;
 	e->e_remote = false;
+	refile(pool, e);
 	e->e_last_seen = rl_mono_ms();
 	ack->accepted = true;
 	rl_info(COMP, "executor registered",
@@ -228,6 +286,8 @@ rl_pool_create(
 {
 	rl_pool *pool = RL_NEW(rl_pool);
 	pool->p_timeout_ms = heartbeat_timeout_ms;
+	for (int k = 0; k < FREE_BUCKETS; k++)
+		pool->p_free_head[k] = -1;
 	pthread_mutex_init(&pool->p_mu, NULL);
 	pthread_condattr_t ca;
 	pthread_condattr_init(&ca);
@@ -288,7 +348,8 @@ rl_pool_check(rl_pool *pool)
 	int64_t now = rl_mono_ms();
 	for (int i = 0; i < pool->p_nexecs; i++) {
 		rl_exec *e = pool->p_execs[i];
-		if (e->e_alive && !e->e_remote && now - e->e_last_seen > pool->p_timeout_ms)
+		if (e->e_alive && !e->e_remote && e->e_local == NULL
+		    && now - e->e_last_seen > pool->p_timeout_ms)
 			lose(pool, e, "no heartbeat");
 	}
 	pthread_mutex_unlock(&pool->p_mu);
@@ -316,17 +377,11 @@ rl_pool_add_remote(
 		lose(pool, e, "listed at another address");
 		retire(pool, e);
 	}
-	if (e == NULL) {
-		e = RL_NEW(rl_exec);
-		e->e_index = pool->p_nexecs;
-		e->e_pool = pool;
-		snprintf(e->e_id, sizeof(e->e_id), "%s", id);
-		pool->p_execs
-		    = rl_realloc(pool->p_execs, (size_t)(pool->p_nexecs + 1) * sizeof(rl_exec *));
-		pool->p_execs[pool->p_nexecs++] = e;
-	}
+	if (e == NULL)
+		e = new_exec(pool, id);
 	bool was_listed = e->e_remote && e->e_listed;
 	e->e_cores = cores;
+	refile(pool, e);
 	e->e_remote = true;
 	e->e_listed = true;
 	if (e->e_client == NULL) {
@@ -336,6 +391,7 @@ rl_pool_add_remote(
 			goto out;
 		}
 		rl_rpc_client_on_link(e->e_client, on_link, e);
+		e->e_local = NULL; // a stand-in's id, now a real executor's
 	}
 	if (!was_listed)
 		rl_info(COMP, "executor found", "id=%s url=%s cores=%d source=zookeeper", e->e_id,
@@ -358,6 +414,36 @@ rl_pool_remove(rl_pool *pool, const char *id, const char *why)
 	pthread_mutex_unlock(&pool->p_mu);
 }
 
+rl_err
+rl_pool_add_local(rl_pool *pool, const char *id, int cores, rl_pool_local_fn fn, void *arg,
+    char *errbuf, size_t errlen)
+{
+	if (id == NULL || id[0] == '\0' || strlen(id) + sizeof("local://") > RL_POOL_URL_MAX
+	    || strlen(id) >= RL_POOL_ID_MAX || cores < 1 || cores > 1024 || fn == NULL) {
+		snprintf(errbuf, errlen,
+		    "local executor '%s': needs an id (up to %d bytes), a function and 1 to 1024 "
+		    "cores (cores %d)",
+		    id != NULL ? id : "", RL_POOL_ID_MAX - 1, cores);
+		return RL_ERR_INVAL;
+	}
+	pthread_mutex_lock(&pool->p_mu);
+	if (find(pool, id) != NULL) {
+		pthread_mutex_unlock(&pool->p_mu);
+		snprintf(errbuf, errlen, "local executor '%s': the pool knows that id already", id);
+		return RL_ERR_INVAL;
+	}
+	rl_exec *e = new_exec(pool, id);
+	snprintf(e->e_url, sizeof(e->e_url), "local://%s", id);
+	e->e_cores = cores;
+	e->e_alive = true;
+	e->e_local = fn;
+	e->e_local_arg = arg;
+	refile(pool, e);
+	event(pool);
+	pthread_mutex_unlock(&pool->p_mu);
+	return RL_OK;
+}
+
 int
 rl_pool_find(rl_pool *pool, const char *id)
 {
@@ -376,6 +462,17 @@ rl_pool_exec_cores(rl_pool *pool, int index)
 	int      cores = e != NULL ? e->e_cores : 0;
 	pthread_mutex_unlock(&pool->p_mu);
 	return cores;
+}
+
+int
+rl_pool_cores(rl_pool *pool)
+{
+	pthread_mutex_lock(&pool->p_mu);
+	int n = 0;
+	for (int i = 0; i < pool->p_nexecs; i++)
+		n += pool->p_execs[i]->e_alive ? pool->p_execs[i]->e_cores : 0;
+	pthread_mutex_unlock(&pool->p_mu);
+	return n;
 }
 
 int
@@ -440,6 +537,55 @@ rl_pool_url_state_of(rl_pool *pool, const char *url)
 	return state;
 }
 
+uint64_t
+rl_pool_losses(rl_pool *pool)
+{
+	pthread_mutex_lock(&pool->p_mu);
+	uint64_t n = pool->p_losses;
+	pthread_mutex_unlock(&pool->p_mu);
+	return n;
+}
+
+// url_alive says whether a live executor is at url. @locks p_mu held
+static bool
+url_alive(const rl_pool *pool, const char *url)
+{
+	for (int i = 0; i < pool->p_nexecs; i++)
+		if (pool->p_execs[i]->e_alive && strcmp(pool->p_execs[i]->e_url, url) == 0)
+			return true;
+	return false;
+}
+
+char **
+rl_pool_lost_urls(rl_pool *pool, size_t *ret_count)
+{
+	pthread_mutex_lock(&pool->p_mu);
+	size_t n = 0, bytes = 0;
+	for (int i = 0; i < pool->p_nexecs; i++) {
+		const rl_exec *e = pool->p_execs[i];
+		if (!e->e_alive && !url_alive(pool, e->e_url)) {
+			n++;
+			bytes += strlen(e->e_url) + 1;
+		}
+	}
+	char **urls = rl_malloc((n + 1) * sizeof(char *) + bytes + 1);
+	char  *at = (char *)(urls + n + 1);
+	size_t k = 0;
+	for (int i = 0; i < pool->p_nexecs && k < n; i++) {
+		const rl_exec *e = pool->p_execs[i];
+		if (e->e_alive || url_alive(pool, e->e_url))
+			continue;
+		size_t len = strlen(e->e_url) + 1;
+		memcpy(at, e->e_url, len);
+		urls[k++] = at;
+		at += len;
+	}
+	urls[k] = NULL;
+	pthread_mutex_unlock(&pool->p_mu);
+	*ret_count = k;
+	return urls;
+}
+
 // has_core says whether e can take one more task. @locks p_mu held
 static bool
 has_core(const rl_exec *e)
@@ -451,31 +597,30 @@ int
 rl_pool_reserve(rl_pool *pool, int preferred, int excluded)
 {
 	pthread_mutex_lock(&pool->p_mu);
-	int      best = -1, best_free = 0, nalive = 0;
+	int      best = -1;
 	rl_exec *e = exec_at(pool, preferred);
 	if (has_core(e) && preferred != excluded) {
 		best = preferred;
 		goto out;
 	}
-	for (int i = 0; i < pool->p_nexecs; i++) {
-		e = pool->p_execs[i];
-		if (!e->e_alive)
-			continue;
-		nalive++;
-		int free = e->e_cores - e->e_busy;
-		if (i == excluded)
-			continue;
-		if (free > best_free) {
-			best = i;
-			best_free = free;
-		}
+	// The most free cores: the first executor, other than excluded, in the
+	// highest bucket that has one.
+	for (int k = pool->p_free_max; k > 0 && best < 0; k--) {
+		int at = pool->p_free_head[k];
+		if (at < 0 && k == pool->p_free_max)
+			pool->p_free_max = k - 1; // empty at the top: look lower from now on
+		for (; at >= 0 && best < 0; at = pool->p_execs[at]->e_free_next)
+			if (at != excluded)
+				best = at;
 	}
 	// The executor it failed on is still better than none at all.
-	if (best < 0 && nalive == 1 && has_core(exec_at(pool, excluded)))
+	if (best < 0 && has_core(exec_at(pool, excluded)) && alive(pool) == 1)
 		best = excluded;
 out:
-	if (best >= 0)
+	if (best >= 0) {
 		pool->p_execs[best]->e_busy++;
+		refile(pool, pool->p_execs[best]);
+	}
 	pthread_mutex_unlock(&pool->p_mu);
 	return best;
 }
@@ -485,29 +630,59 @@ rl_pool_release(rl_pool *pool, int index)
 {
 	pthread_mutex_lock(&pool->p_mu);
 	rl_exec *e = exec_at(pool, index);
-	if (e != NULL)
+	if (e != NULL) {
 		e->e_busy--;
+		refile(pool, e);
+	}
 	event(pool);
 	pthread_mutex_unlock(&pool->p_mu);
 }
 
-// client_of is executor index's client, or NULL. Clients are destroyed only
-// with the pool, so the caller may use it after the lock is released.
+// client_of is executor index's client, or NULL, and its local function if
+// it is in this process. Clients are destroyed only with the pool, so the
+// caller may use it after the lock is released.
 static rl_rpc_client *
-client_of(rl_pool *pool, int index)
+client_of(rl_pool *pool, int index, rl_pool_local_fn *ret_local, void **ret_local_arg)
 {
 	pthread_mutex_lock(&pool->p_mu);
 	rl_exec       *e = exec_at(pool, index);
 	rl_rpc_client *cli = e != NULL ? e->e_client : NULL;
+	*ret_local = e != NULL && e->e_alive ? e->e_local : NULL;
+	*ret_local_arg = e != NULL ? e->e_local_arg : NULL;
 	pthread_mutex_unlock(&pool->p_mu);
 	return cli;
+}
+
+// call_local has an executor in this process answer req: the request
+// encoded as a client would, the reply decoded as one from the network.
+static rl_err
+call_local(
+    rl_pool_local_fn fn, void *arg, Rill__Envelope *req, rl_msg **ret, char *errbuf, size_t errlen)
+{
+	rl_buf frame = RL_BUF_INIT;
+	rl_frame_encode(req, NULL, 0, &frame);
+	rl_buf_fini(&frame);
+	rl_err rv = fn(arg, req, &frame, errbuf, errlen);
+	if (rv == RL_OK)
+		rv = rl_msg_decode(frame.b_data, frame.b_len, ret, errbuf, errlen);
+	rl_buf_fini(&frame);
+	return rv;
 }
 
 void
 rl_pool_call_async(
     rl_pool *pool, int index, Rill__Envelope *req, int timeout_ms, rl_rpc_done_cb done, void *arg)
 {
-	rl_rpc_client *cli = client_of(pool, index);
+	rl_pool_local_fn local;
+	void            *local_arg;
+	rl_rpc_client   *cli = client_of(pool, index, &local, &local_arg);
+	if (local != NULL) {
+		char    why[256] = "";
+		rl_msg *reply = NULL;
+		rl_err  rv = call_local(local, local_arg, req, &reply, why, sizeof(why));
+		done(arg, rv, why, reply);
+		return;
+	}
 	if (cli == NULL) {
 		done(arg, RL_ERR_CLOSED, "no such executor", NULL);
 		return;
@@ -519,7 +694,11 @@ rl_err
 rl_pool_call(rl_pool *pool, int index, Rill__Envelope *req, int timeout_ms, rl_msg **ret,
     char *errbuf, size_t errlen)
 {
-	rl_rpc_client *cli = client_of(pool, index);
+	rl_pool_local_fn local;
+	void            *local_arg;
+	rl_rpc_client   *cli = client_of(pool, index, &local, &local_arg);
+	if (local != NULL)
+		return call_local(local, local_arg, req, ret, errbuf, errlen);
 	if (cli == NULL) {
 		snprintf(errbuf, errlen, "executor %d has no connection", index);
 		return RL_ERR_CLOSED;
@@ -559,15 +738,6 @@ deadline_in(int64_t ms)
 		ts.tv_nsec -= 1000000000;
 	}
 	return ts;
-}
-
-uint64_t
-rl_pool_losses(rl_pool *pool)
-{
-	pthread_mutex_lock(&pool->p_mu);
-	uint64_t n = pool->p_losses;
-	pthread_mutex_unlock(&pool->p_mu);
-	return n;
 }
 
 void

@@ -48,6 +48,20 @@ void rl_pool_check(rl_pool *pool);
 // url, id or cores (1 .. 1024), with errbuf.
 rl_err rl_pool_add_remote(
     rl_pool *pool, const char *id, const char *url, int cores, char *errbuf, size_t errlen);
+// An executor in this process that stands in for a real one (the simulated
+// cluster of tests/bench/driver_sim.c): a call to it is answered by the
+// executor's fn on the caller's thread, at once. The request is encoded as
+// for the network and fn's reply (one frame appended to *reply with
+// rl_frame_encode) decoded as a reply from the network is, so the driver's
+// own work per call is what it is with real executors. fn returns RL_OK, or
+// an error with why (a failed call). @locality the caller's thread
+typedef rl_err (*rl_pool_local_fn)(
+    void *arg, const Rill__Envelope *req, rl_buf *reply, char *why, size_t whylen);
+// rl_pool_add_local adds such an executor, alive from now on; its URL is
+// "local://ID". Errors: RL_ERR_INVAL for an id already known, empty or too
+// long, or cores outside 1 .. 1024, with errbuf.
+rl_err rl_pool_add_local(rl_pool *pool, const char *id, int cores, rl_pool_local_fn fn, void *arg,
+    char *errbuf, size_t errlen);
 // rl_pool_remove unlists executor id (added with rl_pool_add_remote) and
 // marks it lost, saying why in the log; unknown or registered ids are left.
 void rl_pool_remove(rl_pool *pool, const char *id, const char *why);
@@ -57,6 +71,8 @@ int rl_pool_find(rl_pool *pool, const char *id);
 int rl_pool_exec_cores(rl_pool *pool, int index);
 // rl_pool_size counts the executors ever registered, alive or not.
 int rl_pool_size(rl_pool *pool);
+// rl_pool_cores counts the cores (task slots) of live executors.
+int rl_pool_cores(rl_pool *pool);
 // rl_pool_alive counts live executors.
 int rl_pool_alive(rl_pool *pool);
 // rl_pool_exec_alive says whether executor index is alive (false if unknown).
@@ -73,6 +89,12 @@ typedef enum rl_pool_url_state {
 	RL_POOL_URL_LOST, // executors were there; none is alive
 } rl_pool_url_state;
 rl_pool_url_state rl_pool_url_state_of(rl_pool *pool, const char *url);
+// rl_pool_losses counts the losses of executors so far: a caller that saw
+// the same count before saw every URL that rl_pool_url_state_of calls lost.
+uint64_t rl_pool_losses(rl_pool *pool);
+// rl_pool_lost_urls gives the URLs that rl_pool_url_state_of calls lost, as
+// an array of *ret_count strings (rl_free the array; the strings are in it).
+char **rl_pool_lost_urls(rl_pool *pool, size_t *ret_count);
 
 // rl_pool_reserve takes a free core for a task and returns the executor's
 // index, or -1 if no live executor has one. It prefers preferred (if >= 0,
@@ -101,9 +123,6 @@ void rl_pool_cancel_calls(rl_pool *pool);
 // changes, then wait with it: nothing that happens in between is missed.
 uint64_t rl_pool_events(rl_pool *pool);
 uint64_t rl_pool_wait(rl_pool *pool, uint64_t seen, int timeout_ms);
-// rl_pool_losses counts the losses of executors so far: a caller that saw
-// it change looks again at what lived on them.
-uint64_t rl_pool_losses(rl_pool *pool);
 // rl_pool_wake is an event of the caller's own (a result it queued).
 void rl_pool_wake(rl_pool *pool);
 // rl_pool_wait_for waits until n executors are alive, timeout_ms passes or

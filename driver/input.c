@@ -9,6 +9,7 @@
 
 #include "common/alloc.h"
 #include "common/connector.h"
+#include "common/hash.h"
 #include "common/log.h"
 #include "common/time.h"
 
@@ -22,7 +23,10 @@ struct rl_input {
 	rl_input_part              *in_parts;
 	size_t                      in_nparts;
 	const char                **in_ids; // the same splits' ids, for the ops
+	int                        *in_index; // open addressing by id: split index, or -1
+	size_t                      in_index_cap; // a power of two > in_nparts, or 0
 	int64_t                     in_discovered_ms;
+	uint64_t                    in_generation; // bumped when the splits or their order change
 };
 
 static void
@@ -42,6 +46,27 @@ rl_split_desc_free(rl_split_desc *descs, size_t n)
 	rl_free(descs);
 }
 
+// index_build indexes the splits by id, so that rl_input_find does not walk
+// them all (it is asked for every split of a checkpoint and of a discovery).
+static void
+index_build(rl_input *in)
+{
+	size_t cap = 16;
+	while (cap < 2 * in->in_nparts + 2)
+		cap *= 2;
+	in->in_index = rl_realloc(in->in_index, cap * sizeof(int));
+	in->in_index_cap = cap;
+	for (size_t k = 0; k < cap; k++)
+		in->in_index[k] = -1;
+	for (size_t i = 0; i < in->in_nparts; i++) {
+		const char *id = in->in_parts[i].ip_id;
+		size_t      h = (size_t)rl_hash64(id, strlen(id)) & (cap - 1);
+		while (in->in_index[h] >= 0)
+			h = (h + 1) & (cap - 1);
+		in->in_index[h] = (int)i;
+	}
+}
+
 // discover takes the source's list of splits (its order), keeping what is
 // known of splits seen before. At creation they are not positioned yet;
 // found later they start at the earliest position.
@@ -56,8 +81,10 @@ discover(rl_input *in, bool initial, char *errbuf, size_t errlen)
 		return rv;
 	rl_input_part *parts = rl_calloc(n + 1, sizeof(rl_input_part));
 	size_t         fresh = 0;
+	bool           moved = false;
 	for (size_t i = 0; i < n; i++) {
 		int old = rl_input_find(in, in->in_ops->sd_name, descs[i].sd_id);
+		moved |= old != (int)i;
 		if (old >= 0) {
 			parts[i] = in->in_parts[old];
 			in->in_parts[old].ip_id = NULL; // moved
@@ -72,6 +99,7 @@ discover(rl_input *in, bool initial, char *errbuf, size_t errlen)
 				.ip_next = -1,
 				.ip_target = -1,
 				.ip_preferred = -1,
+				.ip_committed = -1,
 			};
 			fresh++;
 		}
@@ -88,10 +116,12 @@ discover(rl_input *in, bool initial, char *errbuf, size_t errlen)
 	}
 	rl_free(in->in_parts);
 	in->in_parts = parts;
+	in->in_generation += moved || kept != n;
 	in->in_nparts = kept;
 	in->in_ids = rl_realloc(in->in_ids, (kept + 1) * sizeof(char *));
 	for (size_t i = 0; i < kept; i++)
 		in->in_ids[i] = parts[i].ip_id;
+	index_build(in);
 	if (initial || fresh == 0)
 		return RL_OK;
 	// Splits found after the start begin at their earliest position.
@@ -147,6 +177,7 @@ rl_input_destroy(rl_input *in)
 		part_free(&in->in_parts[i]);
 	rl_free(in->in_parts);
 	rl_free(in->in_ids);
+	rl_free(in->in_index);
 	rl_free(in->in_state);
 	rl_free(in);
 }
@@ -166,11 +197,16 @@ rl_input_limits(const rl_input *in)
 int
 rl_input_find(rl_input *in, const char *kind, const char *id)
 {
-	if (kind == NULL || id == NULL || strcmp(kind, in->in_ops->sd_name) != 0)
+	if (kind == NULL || id == NULL || strcmp(kind, in->in_ops->sd_name) != 0
+	    || in->in_index_cap == 0)
 		return -1;
-	for (size_t i = 0; i < in->in_nparts; i++)
-		if (in->in_parts[i].ip_id != NULL && strcmp(in->in_parts[i].ip_id, id) == 0)
-			return (int)i;
+	size_t mask = in->in_index_cap - 1, h = (size_t)rl_hash64(id, strlen(id)) & mask;
+	// A split moved out during a discovery keeps its slot with no id.
+	for (; in->in_index[h] >= 0; h = (h + 1) & mask) {
+		const char *at = in->in_parts[in->in_index[h]].ip_id;
+		if (at != NULL && strcmp(at, id) == 0)
+			return in->in_index[h];
+	}
 	return -1;
 }
 
@@ -216,11 +252,22 @@ rl_input_commit(rl_input *in, char *errbuf, size_t errlen)
 {
 	if (in->in_ops->sd_commit == NULL)
 		return RL_OK;
-	int64_t *next = rl_calloc(in->in_nparts + 1, sizeof(int64_t));
-	for (size_t i = 0; i < in->in_nparts; i++)
-		next[i] = in->in_parts[i].ip_next;
+	const char **ids = rl_calloc(in->in_nparts + 1, sizeof(char *));
+	int64_t     *next = rl_calloc(in->in_nparts + 1, sizeof(int64_t));
+	size_t       n = 0;
+	for (size_t i = 0; i < in->in_nparts; i++) {
+		const rl_input_part *p = &in->in_parts[i];
+		if (p->ip_next < 0 || p->ip_next == p->ip_committed)
+			continue;
+		ids[n] = p->ip_id;
+		next[n++] = p->ip_next;
+	}
 	rl_err rv
-	    = in->in_ops->sd_commit(in->in_state, in->in_ids, next, in->in_nparts, errbuf, errlen);
+	    = n > 0 ? in->in_ops->sd_commit(in->in_state, ids, next, n, errbuf, errlen) : RL_OK;
+	for (size_t i = 0; rv == RL_OK && i < in->in_nparts; i++)
+		if (in->in_parts[i].ip_next >= 0)
+			in->in_parts[i].ip_committed = in->in_parts[i].ip_next;
+	rl_free(ids);
 	rl_free(next);
 	return rv;
 }
@@ -258,6 +305,12 @@ rl_input_describe(rl_input *in, size_t i, char *buf, size_t len)
 		in->in_ops->sd_describe(in->in_state, in->in_parts[i].ip_id, buf, len);
 	else
 		snprintf(buf, len, "split=%s", in->in_parts[i].ip_id);
+}
+
+uint64_t
+rl_input_generation(const rl_input *in)
+{
+	return in->in_generation;
 }
 
 rl_input_part *

@@ -22,6 +22,7 @@ typedef struct rl_input_part {
 	int64_t  ip_latest; // latest position at the last refresh
 	int64_t  ip_target; // available-now end, or -1
 	int      ip_preferred; // executor that read it last (its reader is warm), or -1
+	int64_t  ip_committed; // position rl_input_commit last recorded (-1: none this run)
 } rl_input_part;
 
 typedef struct rl_input rl_input;
@@ -55,13 +56,17 @@ void rl_input_set_targets(rl_input *in);
 // rl_input_parts order).
 rl_err rl_input_earliest(rl_input *in, int64_t *ret, char *errbuf, size_t errlen);
 
-// rl_input_commit records every split's position outside the checkpoint
-// (Kafka: the job's consumer group, if it has one).
+// rl_input_commit records the position of every split that moved since it
+// last did (all of them the first time) outside the checkpoint (Kafka: the
+// job's consumer group, if it has one).
 rl_err rl_input_commit(rl_input *in, char *errbuf, size_t errlen);
 
 // rl_input_describe writes split i as logfmt pairs for a log line.
 void rl_input_describe(rl_input *in, size_t i, char *buf, size_t len);
 
+// rl_input_generation changes whenever a discovery changes the splits or
+// their order (an index in rl_input_parts then may name another split).
+uint64_t rl_input_generation(const rl_input *in);
 // rl_input_parts gives the splits, in the source's stable order.
 rl_input_part *rl_input_parts(rl_input *in, size_t *ret_count);
 // rl_input_find returns the index of the split (kind, id), or -1.

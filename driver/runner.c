@@ -36,6 +36,7 @@
 #include "driver/rate.h"
 #include "driver/scheduler.h"
 #include "driver/sink.h"
+#include "driver/sizing.h"
 #include "driver/stateful.h"
 
 #define COMP "driver"
@@ -64,8 +65,15 @@ struct rl_runner {
 	bool                      d_zk_synced; // every position has been written once
 	rl_hist                   d_latency; // records: source timestamp to sink commit, ms
 	char                     *d_state_dir; // stateful jobs: CHECKPOINT/state (absolute)
-	int64_t         d_state_read_ms; // the batch whose state the next one reads (0: none)
-	uint32_t        d_state_width; // stateful jobs: the shuffle width, fixed for good
+	int64_t  d_state_read_ms; // the batch whose state the next one reads (0: none)
+	uint32_t d_state_width; // stateful jobs: the shuffle width, fixed for good
+	// The base of sparse records: the last whole done record this run wrote.
+	int64_t         d_base_ms; // its batch; 0: none (the next record is whole)
+	uint64_t        d_base_generation; // the input's generation then
+	size_t          d_base_nparts;
+	int64_t        *d_base_until; // per input split, as there
+	int64_t        *d_base_end;
+	int             d_base_done_since; // sparse done records written on it since
 	atomic_int      d_stop; // set by rl_runner_stop (a signal handler, another thread)
 	bool            d_crashed; // a test's fault hook "killed" the process
 	pthread_t       d_thread; // rl_runner_start's
@@ -85,7 +93,10 @@ typedef struct batch {
 	int64_t       *b_end; // per input split: its latest position when planned
 	rl_sched_task *b_tasks[MAX_STAGES];
 	size_t         b_ntasks[MAX_STAGES];
-	size_t        *b_part_of_map; // stage-0 task -> input split
+	uint32_t      *b_task_of; // per input split: the stage-0 task (partition) reading it
+	size_t        *b_map_parts; // input splits grouped by stage-0 task, in split order
+	size_t        *b_map_first; // per launched stage-0 task: its splits in b_map_parts
+	size_t        *b_map_count;
 	uint32_t       b_nreduce;
 	uint64_t       b_records;
 	int64_t        b_plan_ms; // wall clock when the ranges were cut
@@ -325,6 +336,8 @@ rl_runner_destroy(rl_runner *d)
 	if (d->d_replay != NULL)
 		rill__batch_record__free_unpacked(d->d_replay, NULL);
 	rl_plan_destroy(d->d_plan);
+	rl_free(d->d_base_until);
+	rl_free(d->d_base_end);
 	rl_free(d);
 }
 
@@ -350,6 +363,52 @@ check_state_fits(rl_runner *d, const Rill__BatchRecord *rec, char *errbuf, size_
 	return RL_OK;
 }
 
+// unchanged says whether split i has nothing new in batch b since the base:
+// a sparse record leaves it out.
+static bool
+unchanged(const rl_runner *d, const batch *b, size_t i)
+{
+	return b->b_from[i] == d->d_base_until[i] && b->b_until[i] == d->d_base_until[i]
+	    && b->b_end[i] == d->d_base_end[i];
+}
+
+// sparse_ok says whether b's record may be sparse: there is a base, the
+// splits are the same ones, at most half of them changed, and the log keeps
+// the base for as long as a record may need it. The log keeps its newest
+// `keep` done batches; a record builds on the base only while this batch's
+// done record and those since the base leave the base among them.
+static bool
+sparse_ok(const rl_runner *d, const batch *b)
+{
+	if (d->d_base_ms == 0 || d->d_base_nparts != b->b_nparts
+	    || d->d_base_generation != rl_input_generation(d->d_input)
+	    || d->d_base_done_since + 2 > rl_batch_log_keep(d->d_log))
+		return false;
+	size_t changed = 0;
+	for (size_t i = 0; i < b->b_nparts; i++)
+		changed += !unchanged(d, b, i);
+	return 2 * changed <= b->b_nparts;
+}
+
+// set_base makes b's whole done record, just written, the base of the
+// records that follow.
+static void
+set_base(rl_runner *d, const batch *b)
+{
+	d->d_base_ms = b->b_time_ms;
+	d->d_base_generation = rl_input_generation(d->d_input);
+	d->d_base_nparts = b->b_nparts;
+	d->d_base_until = rl_realloc(d->d_base_until, (b->b_nparts + 1) * sizeof(int64_t));
+	d->d_base_end = rl_realloc(d->d_base_end, (b->b_nparts + 1) * sizeof(int64_t));
+	memcpy(d->d_base_until, b->b_until, b->b_nparts * sizeof(int64_t));
+	memcpy(d->d_base_end, b->b_end, b->b_nparts * sizeof(int64_t));
+	d->d_base_done_since = 0;
+}
+
+// write_record writes b's record of phase: whole, or sparse (only the splits
+// that changed since the base; see base_batch_ms in proto/checkpoint.proto)
+// when that may be, so that a batch that touches few splits of many does
+// not write them all.
 static rl_err
 write_record(rl_runner *d, batch *b, Rill__BatchRecord__Phase phase, char *errbuf, size_t errlen)
 {
@@ -357,6 +416,7 @@ write_record(rl_runner *d, batch *b, Rill__BatchRecord__Phase phase, char *errbu
 		return RL_OK;
 	size_t         nparts;
 	rl_input_part *parts = rl_input_parts(d->d_input, &nparts);
+	bool           sparse = sparse_ok(d, b);
 	rl_arena       a;
 	rl_arena_init(&a, 4096);
 	Rill__BatchRecord rec = RILL__BATCH_RECORD__INIT;
@@ -370,7 +430,10 @@ write_record(rl_runner *d, batch *b, Rill__BatchRecord__Phase phase, char *errbu
 	rec.records = b->b_records;
 	rec.ends_seen = true;
 	rec.splits = rl_arena_alloc(&a, (b->b_nparts + 1) * sizeof(void *));
+	rec.base_batch_ms = sparse ? d->d_base_ms : 0;
 	for (size_t i = 0; i < b->b_nparts && i < nparts; i++) {
+		if (sparse && unchanged(d, b, i))
+			continue;
 		Rill__SplitRange *sr = rl_arena_alloc(&a, sizeof(*sr));
 		rill__split_range__init(sr);
 		sr->kind = (char *)(uintptr_t)rl_input_connector(d->d_input);
@@ -378,6 +441,7 @@ write_record(rl_runner *d, batch *b, Rill__BatchRecord__Phase phase, char *errbu
 		sr->from = b->b_from[i];
 		sr->until = b->b_until[i];
 		sr->end_seen = b->b_end[i];
+		sr->task = b->b_task_of[i] != RL_NO_TASK ? b->b_task_of[i] + 1 : 0;
 		sr->opaque.data = parts[i].ip_opaque;
 		sr->opaque.len = parts[i].ip_opaque_len;
 		rec.splits[rec.n_splits++] = sr;
@@ -417,6 +481,10 @@ write_record(rl_runner *d, batch *b, Rill__BatchRecord__Phase phase, char *errbu
 	rec.rate = &rate;
 	rl_err rv = rl_batch_log_write(d->d_log, &rec, errbuf, errlen);
 	rl_arena_fini(&a);
+	if (rv == RL_OK && phase == RILL__BATCH_RECORD__PHASE__DONE && !sparse)
+		set_base(d, b);
+	else if (rv == RL_OK && phase == RILL__BATCH_RECORD__PHASE__DONE)
+		d->d_base_done_since++;
 	return rv;
 }
 
@@ -447,10 +515,9 @@ new_launch(rl_runner *d, batch *b, uint32_t stage, uint32_t partition)
 	return tl;
 }
 
-// new_split gives launch tl the range [from, until) of input split i.
-static void
-new_split(rl_runner *d, batch *b, Rill__TaskLaunch *tl, const rl_input_part *part, int64_t from,
-    int64_t until)
+// new_split makes the range [from, until) of input split part.
+static Rill__Split *
+new_split(rl_runner *d, batch *b, const rl_input_part *part, int64_t from, int64_t until)
 {
 	Rill__Split *sp = rl_arena_alloc(&b->b_arena, sizeof(*sp));
 	rill__split__init(sp);
@@ -460,7 +527,7 @@ new_split(rl_runner *d, batch *b, Rill__TaskLaunch *tl, const rl_input_part *par
 	sp->until = until;
 	sp->opaque.data = part->ip_opaque;
 	sp->opaque.len = part->ip_opaque_len;
-	tl->split = sp;
+	return sp;
 }
 
 static rl_sched_task *
@@ -491,6 +558,7 @@ cut_ranges(rl_runner *d, batch *b, rl_input_part *parts, size_t nparts)
 			if (i >= 0) {
 				b->b_from[i] = sr->from;
 				b->b_until[i] = sr->until;
+				b->b_task_of[i] = sr->task > 0 ? sr->task - 1 : RL_NO_TASK;
 			}
 		}
 		return;
@@ -520,7 +588,41 @@ cut_ranges(rl_runner *d, batch *b, rl_input_part *parts, size_t nparts)
 	rl_free(rates);
 }
 
-// plan_ranges makes one stage-0 task per non-empty range.
+// replayed_tasks checks the stage-0 tasks a recovered batch recorded for
+// its ranges (b_task_of, from cut_ranges) and returns their count. A record
+// of an older rill has none: one task per non-empty range, in split order,
+// as it ran then. So does a record whose tasks do not fit its ranges.
+static size_t
+replayed_tasks(batch *b)
+{
+	size_t   nranges = 0;
+	uint32_t max = 0;
+	bool     recorded = true;
+	for (size_t i = 0; i < b->b_nparts; i++) {
+		bool nonempty = b->b_until[i] > b->b_from[i];
+		nranges += nonempty;
+		if (nonempty && b->b_task_of[i] == RL_NO_TASK)
+			recorded = false;
+		else if (nonempty && b->b_task_of[i] + 1 > max)
+			max = b->b_task_of[i] + 1;
+	}
+	if (recorded && max <= nranges)
+		return max;
+	size_t n = 0;
+	for (size_t i = 0; i < b->b_nparts; i++)
+		b->b_task_of[i] = b->b_until[i] > b->b_from[i] ? (uint32_t)n++ : RL_NO_TASK;
+	return n;
+}
+
+// task_split is the j-th range launch tl reads.
+static Rill__Split *
+task_split(const Rill__TaskLaunch *tl, size_t j)
+{
+	return tl->n_splits > 0 ? tl->splits[j] : tl->split;
+}
+
+// plan_ranges cuts the ranges and makes the stage-0 tasks: small ranges
+// share a task (driver/sizing.h), a recovered batch's as it recorded them.
 static void
 plan_ranges(rl_runner *d, batch *b)
 {
@@ -530,67 +632,204 @@ plan_ranges(rl_runner *d, batch *b)
 	b->b_from = rl_calloc(nparts + 1, sizeof(int64_t));
 	b->b_until = rl_calloc(nparts + 1, sizeof(int64_t));
 	b->b_end = rl_calloc(nparts + 1, sizeof(int64_t));
-	for (size_t i = 0; i < nparts; i++)
+	b->b_task_of = rl_calloc(nparts + 1, sizeof(uint32_t));
+	for (size_t i = 0; i < nparts; i++) {
 		b->b_end[i] = parts[i].ip_latest; // refreshed for this batch
-	b->b_tasks[0] = new_tasks(nparts);
-	b->b_part_of_map = rl_calloc(nparts + 1, sizeof(size_t));
+		b->b_task_of[i] = RL_NO_TASK;
+	}
 	b->b_plan_ms = rl_now_ms();
 	cut_ranges(d, b, parts, nparts);
-	size_t n = 0, index = 0;
-	for (size_t i = 0; i < nparts; i++) {
-		if (b->b_until[i] <= b->b_from[i])
-			continue; // empty ranges launch no task
-		if (skipped(b, 0, d->d_plan->p_nstages, (uint32_t)index++))
-			continue; // its output is committed already
-		Rill__TaskLaunch *tl = new_launch(d, b, 0, (uint32_t)(index - 1));
-		new_split(d, b, tl, &parts[i], b->b_from[i], b->b_until[i]);
+	size_t ntasks;
+	if (d->d_replay != NULL) {
+		ntasks = replayed_tasks(b);
+	} else {
+		int64_t *records = rl_calloc(nparts + 1, sizeof(int64_t));
+		int     *preferred = rl_calloc(nparts + 1, sizeof(int));
+		for (size_t i = 0; i < nparts; i++) {
+			records[i] = b->b_until[i] - b->b_from[i];
+			preferred[i] = parts[i].ip_preferred;
+		}
+		ntasks = rl_group_ranges(
+		    records, preferred, nparts, rl_pool_cores(d->d_pool), b->b_task_of);
+		rl_free(records);
+		rl_free(preferred);
+	}
+	// Each task's ranges, together and in split order.
+	size_t *first = rl_calloc(ntasks + 2, sizeof(size_t));
+	for (size_t i = 0; i < nparts; i++)
+		if (b->b_task_of[i] != RL_NO_TASK)
+			first[b->b_task_of[i] + 1]++;
+	for (size_t t = 0; t < ntasks; t++)
+		first[t + 1] += first[t];
+	b->b_map_parts = rl_calloc(first[ntasks] + 1, sizeof(size_t));
+	size_t *fill = rl_calloc(ntasks + 1, sizeof(size_t));
+	memcpy(fill, first, ntasks * sizeof(size_t));
+	for (size_t i = 0; i < nparts; i++)
+		if (b->b_task_of[i] != RL_NO_TASK)
+			b->b_map_parts[fill[b->b_task_of[i]]++] = i;
+	rl_free(fill);
+	b->b_tasks[0] = new_tasks(ntasks);
+	b->b_map_first = rl_calloc(ntasks + 1, sizeof(size_t));
+	b->b_map_count = rl_calloc(ntasks + 1, sizeof(size_t));
+	size_t n = 0;
+	for (size_t t = 0; t < ntasks; t++) {
+		size_t count = first[t + 1] - first[t];
+		if (count == 0 || skipped(b, 0, d->d_plan->p_nstages, (uint32_t)t))
+			continue; // no range left, or its output is committed already
+		Rill__TaskLaunch *tl = new_launch(d, b, 0, (uint32_t)t);
+		const size_t     *of = &b->b_map_parts[first[t]];
+		if (count == 1) {
+			tl->split
+			    = new_split(d, b, &parts[of[0]], b->b_from[of[0]], b->b_until[of[0]]);
+		} else {
+			tl->splits = rl_arena_alloc(&b->b_arena, count * sizeof(Rill__Split *));
+			tl->n_splits = count;
+			for (size_t j = 0; j < count; j++)
+				tl->splits[j] = new_split(
+				    d, b, &parts[of[j]], b->b_from[of[j]], b->b_until[of[j]]);
+		}
 		b->b_tasks[0][n].t_launch = tl;
-		b->b_tasks[0][n].t_preferred = parts[i].ip_preferred;
-		b->b_part_of_map[n] = i;
+		b->b_tasks[0][n].t_preferred = parts[of[0]].ip_preferred;
+		b->b_map_first[n] = first[t];
+		b->b_map_count[n] = count;
 		n++;
 	}
+	rl_free(first);
 	b->b_ntasks[0] = n;
 }
 
+// exec_url is executor index's URL, copied into the batch's arena.
+static char *
+exec_url(rl_runner *d, batch *b, int index)
+{
+	char url[RL_POOL_URL_MAX] = "";
+	rl_pool_exec_url(d->d_pool, index, url, sizeof(url));
+	return rl_arena_memdup(&b->b_arena, url, strlen(url) + 1);
+}
+
+// A walk through the reduce partitions a map task wrote to.
+typedef struct outputs {
+	const Rill__TaskResult *o_res;
+	size_t                  o_next;
+	int64_t                 o_prev; // the last partition given, or -1
+} outputs;
+
+// next_output gives the walk's next partition below nreduce. An executor
+// lists them in increasing order; an entry out of order (a repeat) is
+// passed over, so that no output is fetched twice.
+static bool
+next_output(outputs *it, uint32_t nreduce, uint32_t *ret)
+{
+	while (it->o_next < it->o_res->n_output_partitions) {
+		uint32_t p = it->o_res->output_partitions[it->o_next++];
+		if (p < nreduce && (int64_t)p > it->o_prev) {
+			it->o_prev = p;
+			*ret = p;
+			return true;
+		}
+	}
+	return false;
+}
+
+static size_t
+exec_key(int exec, int nexecs)
+{
+	return exec >= 0 && exec < nexecs ? (size_t)exec + 1 : 0;
+}
+
 // plan_reduce makes the tasks of shuffle stage s from the outputs of stage s-1:
-// one per reduce partition that received anything.
+// one per reduce partition that received anything, with what to fetch from
+// each executor that holds some of it. Map tasks are taken executor by
+// executor, so each partition's inputs come together by executor in one pass.
 static void
 plan_reduce(rl_runner *d, batch *b, uint32_t s)
 {
 	const rl_sched_task *maps = b->b_tasks[s - 1];
 	size_t               nmaps = b->b_ntasks[s - 1];
-	rl_sched_task       *tasks = new_tasks(b->b_nreduce);
-	size_t               n = 0;
-	for (uint32_t r = 0; r < b->b_nreduce; r++) {
-		Rill__ShuffleInput **inputs
-		    = rl_arena_alloc(&b->b_arena, (nmaps + 1) * sizeof(void *));
-		size_t ninputs = 0;
-		for (size_t m = 0; m < nmaps; m++) {
-			const Rill__TaskResult *res = maps[m].t_result;
-			for (size_t k = 0; k < res->n_shuffle_outputs; k++) {
-				if (res->shuffle_outputs[k]->reduce_partition != r)
-					continue;
-				Rill__ShuffleInput *in = rl_arena_alloc(&b->b_arena, sizeof(*in));
-				rill__shuffle_input__init(in);
-				char url[RL_POOL_URL_MAX] = "";
-				rl_pool_exec_url(d->d_pool, maps[m].t_exec, url, sizeof(url));
-				in->executor_url
-				    = rl_arena_memdup(&b->b_arena, url, strlen(url) + 1);
-				in->map_partition = maps[m].t_launch->partition;
-				in->bytes = res->shuffle_outputs[k]->bytes;
-				in->records = res->shuffle_outputs[k]->records;
-				inputs[ninputs++] = in;
+	uint32_t             nreduce = b->b_nreduce, r;
+	int                  nexecs = rl_pool_size(d->d_pool);
+	// The map tasks in executor order (a counting sort; key 0: no executor).
+	size_t *by_exec = rl_calloc(nmaps + 1, sizeof(size_t));
+	size_t *start = rl_calloc((size_t)nexecs + 2, sizeof(size_t));
+	for (size_t m = 0; m < nmaps; m++)
+		start[exec_key(maps[m].t_exec, nexecs) + 1]++;
+	for (int e = 0; e < nexecs; e++)
+		start[e + 1] += start[e];
+	for (size_t m = 0; m < nmaps; m++)
+		by_exec[start[exec_key(maps[m].t_exec, nexecs)]++] = m;
+	rl_free(start);
+	// Count each partition's map outputs and executors.
+	size_t *nin = rl_calloc((size_t)nreduce + 1, sizeof(size_t));
+	size_t *nsrc = rl_calloc((size_t)nreduce + 1, sizeof(size_t));
+	int    *last = rl_calloc((size_t)nreduce + 1, sizeof(int));
+	for (uint32_t p = 0; p < nreduce; p++)
+		last[p] = INT32_MIN;
+	for (size_t k = 0; k < nmaps; k++) {
+		const rl_sched_task *m = &maps[by_exec[k]];
+		for (outputs it = { m->t_result, 0, -1 }; next_output(&it, nreduce, &r);) {
+			nin[r]++;
+			if (last[r] != m->t_exec) {
+				last[r] = m->t_exec;
+				nsrc[r]++;
 			}
 		}
-		// A stateful stage runs every partition: each keeps and emits its state.
-		bool stateful = d->d_plan->p_stages[s].st_state_step != NULL;
-		if ((ninputs == 0 && !stateful) || skipped(b, s, d->d_plan->p_nstages, r))
+	}
+	// Each partition's executors and map outputs, in the arena.
+	char    ***urls = rl_calloc((size_t)nreduce + 1, sizeof(char **));
+	uint32_t **counts = rl_calloc((size_t)nreduce + 1, sizeof(uint32_t *));
+	uint32_t **mapped = rl_calloc((size_t)nreduce + 1, sizeof(uint32_t *));
+	size_t    *nmapped = rl_calloc((size_t)nreduce + 1, sizeof(size_t));
+	for (uint32_t p = 0; p < nreduce; p++) {
+		last[p] = INT32_MIN;
+		if (nin[p] == 0)
 			continue;
-		Rill__TaskLaunch *tl = new_launch(d, b, s, r);
-		tl->inputs = inputs;
-		tl->n_inputs = ninputs;
+		urls[p] = rl_arena_alloc(&b->b_arena, nsrc[p] * sizeof(char *));
+		counts[p] = rl_arena_alloc(&b->b_arena, nsrc[p] * sizeof(uint32_t));
+		mapped[p] = rl_arena_alloc(&b->b_arena, nin[p] * sizeof(uint32_t));
+		nsrc[p] = 0;
+	}
+	char *url = NULL;
+	int   url_of = INT32_MIN;
+	for (size_t k = 0; k < nmaps; k++) {
+		const rl_sched_task *m = &maps[by_exec[k]];
+		if (m->t_exec != url_of) {
+			url = exec_url(d, b, m->t_exec);
+			url_of = m->t_exec;
+		}
+		for (outputs it = { m->t_result, 0, -1 }; next_output(&it, nreduce, &r);) {
+			if (last[r] != m->t_exec) {
+				last[r] = m->t_exec;
+				urls[r][nsrc[r]] = url;
+				counts[r][nsrc[r]++] = 0;
+			}
+			counts[r][nsrc[r] - 1]++;
+			mapped[r][nmapped[r]++] = m->t_launch->partition;
+		}
+	}
+	// A stateful stage runs every partition: each keeps and emits its state.
+	bool           stateful = d->d_plan->p_stages[s].st_state_step != NULL;
+	rl_sched_task *tasks = new_tasks(nreduce);
+	size_t         n = 0;
+	for (uint32_t p = 0; p < nreduce; p++) {
+		if ((nin[p] == 0 && !stateful) || skipped(b, s, d->d_plan->p_nstages, p))
+			continue;
+		Rill__TaskLaunch *tl = new_launch(d, b, s, p);
+		tl->fetch_urls = urls[p];
+		tl->n_fetch_urls = nsrc[p];
+		tl->fetch_counts = counts[p];
+		tl->n_fetch_counts = nsrc[p];
+		tl->fetch_maps = mapped[p];
+		tl->n_fetch_maps = nmapped[p];
 		tasks[n++].t_launch = tl;
 	}
+	rl_free(nmapped);
+	rl_free(mapped);
+	rl_free(counts);
+	rl_free(urls);
+	rl_free(last);
+	rl_free(nsrc);
+	rl_free(nin);
+	rl_free(by_exec);
 	b->b_tasks[s] = tasks;
 	b->b_ntasks[s] = n;
 }
@@ -621,7 +860,10 @@ batch_free(batch *b)
 			rl_sched_reset(b->b_tasks[s], b->b_ntasks[s]);
 		rl_free(b->b_tasks[s]);
 	}
-	rl_free(b->b_part_of_map);
+	rl_free(b->b_task_of);
+	rl_free(b->b_map_parts);
+	rl_free(b->b_map_first);
+	rl_free(b->b_map_count);
 	rl_free(b->b_from);
 	rl_free(b->b_until);
 	rl_free(b->b_end);
@@ -640,20 +882,24 @@ skip_lost_records(rl_runner *d, batch *b, char *errbuf, size_t errlen)
 	rl_err   rv = rl_input_earliest(d->d_input, earliest, errbuf, errlen);
 	for (size_t t = 0; rv == RL_OK && t < b->b_ntasks[0]; t++) {
 		rl_sched_task *task = &b->b_tasks[0][t];
-		size_t         i = b->b_part_of_map[t];
-		Rill__Split   *r = task->t_launch->split;
-		if (task->t_result != NULL || r->from >= earliest[i])
+		if (task->t_result != NULL)
 			continue;
-		int64_t from = earliest[i] < r->until ? earliest[i] : r->until;
-		char    what[RL_SPLIT_ID_MAX + 64];
-		rl_input_describe(d->d_input, i, what, sizeof(what));
-		rl_warn(COMP, "records lost",
-		    "%s from=%" PRId64 " until=%" PRId64 " lost=%" PRId64
-		    " reason=\"deleted by retention before they were read; "
-		    "fail_on_data_loss is false\"",
-		    what, r->from, from, from - r->from);
-		r->from = from;
-		b->b_from[i] = from;
+		for (size_t j = 0; j < b->b_map_count[t]; j++) {
+			size_t       i = b->b_map_parts[b->b_map_first[t] + j];
+			Rill__Split *r = task_split(task->t_launch, j);
+			if (r->from >= earliest[i])
+				continue;
+			int64_t from = earliest[i] < r->until ? earliest[i] : r->until;
+			char    what[RL_SPLIT_ID_MAX + 64];
+			rl_input_describe(d->d_input, i, what, sizeof(what));
+			rl_warn(COMP, "records lost",
+			    "%s from=%" PRId64 " until=%" PRId64 " lost=%" PRId64
+			    " reason=\"deleted by retention before they were read; "
+			    "fail_on_data_loss is false\"",
+			    what, r->from, from, from - r->from);
+			r->from = from;
+			b->b_from[i] = from;
+		}
 	}
 	rl_free(earliest);
 	return rv;
@@ -776,7 +1022,9 @@ advance(rl_runner *d, batch *b, char *errbuf, size_t errlen)
 	for (size_t i = 0; i < b->b_nparts && i < nparts; i++)
 		parts[i].ip_next = b->b_until[i];
 	for (size_t t = 0; t < b->b_ntasks[0]; t++)
-		parts[b->b_part_of_map[t]].ip_preferred = b->b_tasks[0][t].t_exec;
+		for (size_t j = 0; j < b->b_map_count[t]; j++)
+			parts[b->b_map_parts[b->b_map_first[t] + j]].ip_preferred
+			    = b->b_tasks[0][t].t_exec;
 	char why[512];
 	if (rl_input_commit(d->d_input, why, sizeof(why)) != RL_OK)
 		rl_warn(COMP, "cannot commit progress outside the checkpoint",
@@ -838,10 +1086,15 @@ static rl_err
 find_committed(rl_runner *d, batch *b, char *errbuf, size_t errlen)
 {
 	size_t last = d->d_plan->p_nstages - 1, width = b->b_nreduce;
-	if (last == 0) { // the sink tasks are the map tasks: one per non-empty range
-		width = 0;
-		for (size_t r = 0; r < d->d_replay->n_splits; r++)
-			width += d->d_replay->splits[r]->until > d->d_replay->splits[r]->from;
+	if (last == 0) { // the sink tasks are the map tasks the record gives
+		size_t nranges = 0, ntasks = 0;
+		for (size_t r = 0; r < d->d_replay->n_splits; r++) {
+			const Rill__SplitRange *sr = d->d_replay->splits[r];
+			nranges += sr->until > sr->from;
+			if (sr->until > sr->from && sr->task > ntasks)
+				ntasks = sr->task;
+		}
+		width = ntasks > 0 && ntasks <= nranges ? ntasks : nranges;
 	}
 	b->b_skip = rl_calloc(width + 1, sizeof(bool));
 	b->b_nskip = width;
@@ -955,17 +1208,27 @@ record_latency(rl_runner *d, const batch *b, int64_t commit_ms)
 	}
 }
 
+// lap adds the time since *since to *acc and restarts the clock.
+static void
+lap(int64_t *since, int64_t *acc)
+{
+	int64_t now = rl_mono_us();
+	*acc += now - *since;
+	*since = now;
+}
+
 // run_batch runs batch T from its plan to its commit.
 static rl_err
 run_batch(rl_runner *d, int64_t batch_ms, uint64_t *ret_records, size_t *ret_tasks, char *errbuf,
     size_t errlen)
 {
-	batch  b = { .b_time_ms = batch_ms };
-	size_t nstages = d->d_plan->p_nstages, nparts;
+	batch           b = { .b_time_ms = batch_ms };
+	size_t          nstages = d->d_plan->p_nstages, nparts;
+	rl_runner_batch rb = { .rb_batch_ms = batch_ms };
+	int64_t         clock = rl_mono_us();
 	rl_arena_init(&b.b_arena, 16 * 1024);
-	int64_t t0 = rl_mono_us(), t_refresh = 0, t_stages = 0, t_commit = 0;
-	rl_err  rv = rl_input_refresh(d->d_input, errbuf, errlen);
-	t_refresh = rl_mono_us();
+	rl_err rv = rl_input_refresh(d->d_input, errbuf, errlen);
+	lap(&clock, &rb.rb_us[RL_PHASE_REFRESH]);
 	if (rv != RL_OK) {
 		*ret_tasks = SIZE_MAX; // tells the loop: no latest positions, no batch
 		goto out;
@@ -978,13 +1241,14 @@ run_batch(rl_runner *d, int64_t batch_ms, uint64_t *ret_records, size_t *ret_tas
 	else if (d->d_job->j_shuffle_partitions > 0)
 		b.b_nreduce = (uint32_t)d->d_job->j_shuffle_partitions;
 	else
-		b.b_nreduce = (uint32_t)(nparts < RL_PARTITIONS_MAX ? nparts : RL_PARTITIONS_MAX);
+		b.b_nreduce = rl_shuffle_width_default(nparts, rl_pool_cores(d->d_pool));
 	if (d->d_replay != NULL && d->d_two_phase
 	    && d->d_replay->phase == RILL__BATCH_RECORD__PHASE__PREPARED
 	    && (rv = find_committed(d, &b, errbuf, errlen)) != RL_OK)
 		goto out;
 	plan_ranges(d, &b);
 	*ret_tasks = b.b_ntasks[0];
+	lap(&clock, &rb.rb_us[RL_PHASE_PLAN]);
 	// Nothing new: no task, no output, no record. A recovered batch whose
 	// sink tasks all committed (a job without a shuffle: no task left)
 	// still goes on to its done record and moves past its ranges.
@@ -997,6 +1261,7 @@ run_batch(rl_runner *d, int64_t batch_ms, uint64_t *ret_records, size_t *ret_tas
 		goto out;
 	if (halt_at(d, "batch-planned", &rv, errbuf, errlen)) // planned, nothing ran
 		goto out;
+	lap(&clock, &rb.rb_us[RL_PHASE_RECORD_PLANNED]);
 	if (d->d_sink->sk_prepare != NULL
 	    && (rv = d->d_sink->sk_prepare(d->d_sink_state, batch_ms, errbuf, errlen)) != RL_OK)
 		goto out;
@@ -1004,7 +1269,7 @@ run_batch(rl_runner *d, int64_t batch_ms, uint64_t *ret_records, size_t *ret_tas
 		goto out;
 	if (halt_at(d, "batch-ran", &rv, errbuf, errlen)) // every task ran, nothing committed
 		goto out;
-	t_stages = rl_mono_us();
+	lap(&clock, &rb.rb_us[RL_PHASE_STAGES]);
 	for (size_t i = 0; i < b.b_ntasks[0]; i++) {
 		const Rill__TaskMetrics *m = b.b_tasks[0][i].t_result->metrics;
 		b.b_records += m != NULL ? m->input_records : 0;
@@ -1022,13 +1287,14 @@ run_batch(rl_runner *d, int64_t batch_ms, uint64_t *ret_records, size_t *ret_tas
 	if (rv != RL_OK)
 		goto out;
 	record_latency(d, &b, rl_now_ms());
-	t_commit = rl_mono_us();
 	if (halt_at(d, "sink-committed", &rv, errbuf, errlen)) // output visible, batch not done
 		goto out;
+	lap(&clock, &rb.rb_us[RL_PHASE_COMMIT]);
 	if ((rv = write_record(d, &b, RILL__BATCH_RECORD__PHASE__DONE, errbuf, errlen)) != RL_OK)
 		goto out;
 	if (halt_at(d, "batch-done", &rv, errbuf, errlen)) // done, progress not yet committed
 		goto out;
+	lap(&clock, &rb.rb_us[RL_PHASE_RECORD_DONE]);
 	if (d->d_state_dir != NULL) {
 		d->d_state_width = b.b_nreduce;
 		d->d_state_read_ms = batch_ms;
@@ -1038,11 +1304,27 @@ run_batch(rl_runner *d, int64_t batch_ms, uint64_t *ret_records, size_t *ret_tas
 		d->d_crashed = true; // deposed: leave everything as it is
 		goto out;
 	}
+	lap(&clock, &rb.rb_us[RL_PHASE_ADVANCE]);
 	*ret_records = b.b_records;
+	rb.rb_records = b.b_records;
+	rb.rb_splits = b.b_nparts;
+	rb.rb_map_tasks = b.b_ntasks[0];
+	for (size_t s = 0; s < nstages; s++)
+		rb.rb_tasks += b.b_ntasks[s];
+	for (size_t i = 0; i < b.b_nparts; i++)
+		rb.rb_ranges += b.b_until[i] > b.b_from[i];
+	rb.rb_shuffle_partitions = nstages > 1 ? b.b_nreduce : 0;
 	rl_debug(COMP, "batch phases",
-	    "batch_ms=%" PRId64 " watermarks_ms=%.3f stages_ms=%.3f commit_ms=%.3f record_ms=%.3f",
-	    batch_ms, (double)(t_refresh - t0) / 1000, (double)(t_stages - t_refresh) / 1000,
-	    (double)(t_commit - t_stages) / 1000, (double)(rl_mono_us() - t_commit) / 1000);
+	    "batch_ms=%" PRId64 " refresh_ms=%.3f plan_ms=%.3f planned_record_ms=%.3f"
+	    " stages_ms=%.3f commit_ms=%.3f done_record_ms=%.3f advance_ms=%.3f",
+	    batch_ms, (double)rb.rb_us[RL_PHASE_REFRESH] / 1000,
+	    (double)rb.rb_us[RL_PHASE_PLAN] / 1000,
+	    (double)rb.rb_us[RL_PHASE_RECORD_PLANNED] / 1000,
+	    (double)rb.rb_us[RL_PHASE_STAGES] / 1000, (double)rb.rb_us[RL_PHASE_COMMIT] / 1000,
+	    (double)rb.rb_us[RL_PHASE_RECORD_DONE] / 1000,
+	    (double)rb.rb_us[RL_PHASE_ADVANCE] / 1000);
+	if (d->d_opts.on_batch != NULL)
+		d->d_opts.on_batch(d->d_opts.on_batch_arg, &rb);
 out:
 	if (rv != RL_OK && !d->d_crashed)
 		abort_transactions(d, &b);
@@ -1168,7 +1450,7 @@ warm_readers(rl_runner *d)
 		Rill__TaskLaunch *tl = new_launch(d, &b, 0, (uint32_t)i);
 		int64_t           end
 		    = parts[i].ip_latest > parts[i].ip_next ? parts[i].ip_latest : parts[i].ip_next;
-		new_split(d, &b, tl, &parts[i], parts[i].ip_next, end);
+		tl->split = new_split(d, &b, &parts[i], parts[i].ip_next, end);
 		tl->warm_only = true;
 		// Executor e gets splits e, e + nexecs, ...: this many.
 		size_t e = i % (size_t)nexecs;

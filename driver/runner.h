@@ -19,6 +19,31 @@
 
 typedef struct rl_runner rl_runner;
 
+// The steps of one batch, as rl_runner_batch times them.
+typedef enum rl_batch_phase {
+	RL_PHASE_REFRESH, // the splits' latest positions, from the source
+	RL_PHASE_PLAN, // shuffle width, ranges and stage-0 tasks
+	RL_PHASE_RECORD_PLANNED, // the planned record in the batch log
+	RL_PHASE_STAGES, // every stage's tasks planned, placed, launched and answered
+	RL_PHASE_COMMIT, // the sink's commit (two-phase: with its prepared record)
+	RL_PHASE_RECORD_DONE, // the done record
+	RL_PHASE_ADVANCE, // positions, state pruning, progress outside the log
+	RL_PHASE_COUNT,
+} rl_batch_phase;
+
+// What one batch that ran did and how long each step took, for a host that
+// watches the loop (opts.on_batch).
+typedef struct rl_runner_batch {
+	int64_t  rb_batch_ms;
+	uint64_t rb_records;
+	size_t   rb_splits; // input splits when the batch was planned
+	size_t   rb_ranges; // non-empty ranges among them
+	size_t   rb_map_tasks; // stage-0 tasks (a task may read several small ranges)
+	size_t   rb_tasks; // tasks of every stage
+	uint32_t rb_shuffle_partitions; // the batch's shuffle width
+	int64_t  rb_us[RL_PHASE_COUNT]; // monotonic microseconds per step
+} rl_runner_batch;
+
 typedef struct rl_runner_opts {
 	bool        available_now; // process what is there at start, then return
 	int64_t     run_for_ms; // stop gracefully after this long; 0 = no limit
@@ -53,6 +78,10 @@ typedef struct rl_runner_opts {
 	// @locality the runner's thread
 	bool (*in_charge)(void *arg);
 	void *in_charge_arg;
+	// on_batch, when set, is told about every batch that ran, once it is
+	// done. @locality the runner's thread
+	void (*on_batch)(void *arg, const rl_runner_batch *batch);
+	void *on_batch_arg;
 } rl_runner_opts;
 
 // Totals of a run, for the host's summary.

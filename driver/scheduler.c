@@ -175,17 +175,84 @@ handle(run *r, completion *c, const rl_sched_opts *opts, uint32_t *ret_failed_ma
 	return RL_OK;
 }
 
-// lost_input finds an input of t whose map output lived on an executor that
-// is gone (none alive at its URL). Launching t could only wait for the fetch
-// to time out; the caller recomputes the output instead.
-static const Rill__ShuffleInput *
-lost_input(rl_pool *pool, const rl_sched_task *t)
+// lost_input finds an executor that holds map outputs t fetches and is gone
+// (at one of the URLs lost[], none alive there) and writes the first such
+// output's map partition to *ret_map. Launching t could only wait for the
+// fetch to time out; the caller recomputes the outputs instead.
+static const char *
+lost_input(char *const *lost, size_t nlost, const rl_sched_task *t, uint32_t *ret_map)
 {
 	const Rill__TaskLaunch *tl = t->t_launch;
-	for (size_t i = 0; i < tl->n_inputs; i++)
-		if (rl_pool_url_state_of(pool, tl->inputs[i]->executor_url) == RL_POOL_URL_LOST)
-			return tl->inputs[i];
+	size_t                  first = 0;
+	for (size_t i = 0; i < tl->n_fetch_urls && i < tl->n_fetch_counts; i++) {
+		uint32_t count = tl->fetch_counts[i];
+		for (size_t k = 0; k < nlost && count > 0 && first < tl->n_fetch_maps; k++) {
+			if (strcmp(tl->fetch_urls[i], lost[k]) == 0) {
+				*ret_map = tl->fetch_maps[first];
+				return tl->fetch_urls[i];
+			}
+		}
+		first += count;
+	}
 	return NULL;
+}
+
+// find_lost_input looks for a pending task with a lost input (see
+// lost_input): RL_ERR_FETCH_FAILED naming one of its map outputs, or RL_OK.
+static rl_err
+find_lost_input(rl_pool *pool, rl_sched_task *tasks, size_t n, uint32_t *ret_failed_map,
+    char *errbuf, size_t errlen)
+{
+	size_t nlost;
+	char **lost = rl_pool_lost_urls(pool, &nlost);
+	rl_err rv = RL_OK;
+	for (size_t i = 0; i < n && nlost > 0; i++) {
+		const char *url;
+		uint32_t    map;
+		if (tasks[i].t_state != TASK_PENDING
+		    || (url = lost_input(lost, nlost, &tasks[i], &map)) == NULL)
+			continue;
+		*ret_failed_map = map;
+		snprintf(errbuf, errlen,
+		    "stage %" PRIu32 " task %" PRIu32 ": map output %" PRIu32
+		    " was on %s, which is gone",
+		    tasks[i].t_launch->stage, tasks[i].t_launch->partition, map, url);
+		rv = RL_ERR_FETCH_FAILED;
+		break;
+	}
+	rl_free(lost);
+	return rv;
+}
+
+// The pending tasks, in the order they are placed: a ring of task indexes
+// (each task is in it at most once).
+typedef struct queue {
+	size_t *q_items;
+	size_t  q_cap, q_head, q_len;
+} queue;
+
+static void
+queue_push(queue *q, size_t task)
+{
+	q->q_items[(q->q_head + q->q_len++) % q->q_cap] = task;
+}
+
+// queue_unpop puts back the task queue_pop just gave.
+static void
+queue_unpop(queue *q, size_t task)
+{
+	q->q_head = (q->q_head + q->q_cap - 1) % q->q_cap;
+	q->q_items[q->q_head] = task;
+	q->q_len++;
+}
+
+static size_t
+queue_pop(queue *q)
+{
+	size_t task = q->q_items[q->q_head];
+	q->q_head = (q->q_head + 1) % q->q_cap;
+	q->q_len--;
+	return task;
 }
 
 // A task told that an input's executor is lost and still running this long
@@ -243,16 +310,11 @@ tell_lost(run *r, rl_sched_task *t)
 {
 	rl_pool                *pool = r->r_pool;
 	const Rill__TaskLaunch *tl = t->t_launch;
-	char                  **urls = rl_calloc(tl->n_inputs + 1, sizeof(char *));
+	char                  **urls = rl_calloc(tl->n_fetch_urls + 1, sizeof(char *));
 	size_t                  nurls = 0;
-	for (size_t i = 0; i < tl->n_inputs; i++) {
-		char *url = tl->inputs[i]->executor_url;
-		bool  seen = false;
-		for (size_t k = 0; k < nurls && !seen; k++)
-			seen = strcmp(urls[k], url) == 0;
-		if (!seen && rl_pool_url_state_of(pool, url) == RL_POOL_URL_LOST)
-			urls[nurls++] = url;
-	}
+	for (size_t i = 0; i < tl->n_fetch_urls; i++) // one entry per executor
+		if (rl_pool_url_state_of(pool, tl->fetch_urls[i]) == RL_POOL_URL_LOST)
+			urls[nurls++] = tl->fetch_urls[i];
 	if (nurls > 0) {
 		tell_arg *ta = RL_NEW(tell_arg);
 		ta->ta_run = r;
@@ -290,7 +352,7 @@ tell_running(run *r, size_t n, bool lost_more)
 	for (size_t i = 0; i < n; i++) {
 		rl_sched_task *t = &r->r_tasks[i];
 		// A task on a lost executor is retried anyway (its call was canceled).
-		if (t->t_state != TASK_RUNNING || t->t_launch->n_inputs == 0
+		if (t->t_state != TASK_RUNNING || t->t_launch->n_fetch_urls == 0
 		    || !rl_pool_exec_alive(r->r_pool, t->t_on))
 			continue;
 		bool again = t->t_told_ms > 0 && now - t->t_told_ms >= TELL_AGAIN_MS;
@@ -307,8 +369,6 @@ launch(run *r, size_t ti, int ei)
 	launch_arg    *la = rl_malloc(sizeof(*la));
 	*la = (launch_arg) { r, ti, ei };
 	t->t_launch->attempt = (uint32_t)t->t_attempts;
-	t->t_on = ei;
-	t->t_told_ms = 0;
 	Rill__Envelope env = RILL__ENVELOPE__INIT;
 	env.body_case = RILL__ENVELOPE__BODY_TASK_LAUNCH;
 	env.task_launch = t->t_launch;
@@ -330,44 +390,56 @@ rl_sched_run(rl_pool *pool, rl_sched_task *tasks, size_t n, const rl_sched_opts 
 	int64_t     none_since = -1;
 	size_t     *to_launch = rl_calloc(n + 1, sizeof(size_t));
 	int        *on_exec = rl_calloc(n + 1, sizeof(int));
+	queue       pending = { .q_items = rl_calloc(n + 1, sizeof(size_t)), .q_cap = n + 1 };
 	completion *got = NULL; // the completions being handled
 	size_t      got_cap = 0, ngot = 0;
-	for (size_t i = 0; i < n; i++)
+	bool        has_inputs = false;
+	for (size_t i = 0; i < n; i++) {
+		has_inputs |= tasks[i].t_launch->n_fetch_urls > 0;
 		if (tasks[i].t_state == TASK_DONE)
 			done++;
+		else
+			queue_push(&pending, i);
+	}
+	// Inputs are checked for lost executors once, then after every loss.
+	uint64_t losses = rl_pool_losses(pool);
+	bool     check_inputs = has_inputs;
+	uint64_t told = losses; // what the running tasks were checked against
 
-	uint64_t losses = rl_pool_losses(pool); // what the running tasks were checked against
 	while (done < n && rv == RL_OK) {
 		// Read before looking: an event after this point ends the wait below.
 		uint64_t seen = rl_pool_events(pool);
 		rl_pool_check(pool);
-		uint64_t now_lost = rl_pool_losses(pool);
-		tell_running(&r, n, now_lost != losses);
-		losses = now_lost;
-		for (size_t i = 0; i < n && rv == RL_OK; i++) {
-			const Rill__ShuffleInput *in;
-			if (tasks[i].t_state != TASK_PENDING
-			    || (in = lost_input(pool, &tasks[i])) == NULL)
-				continue;
-			*ret_failed_map = in->map_partition;
-			snprintf(errbuf, errlen,
-			    "stage %" PRIu32 " task %" PRIu32 ": map output %" PRIu32
-			    " was on %s, which is gone",
-			    tasks[i].t_launch->stage, tasks[i].t_launch->partition,
-			    in->map_partition, in->executor_url);
-			rv = RL_ERR_FETCH_FAILED;
+		uint64_t now_losses = rl_pool_losses(pool);
+		// Running reducers hear of lost inputs first: a stage that ends
+		// below on a pending one leaves them no wait on a silent peer.
+		if (has_inputs) {
+			tell_running(&r, n, now_losses != told);
+			told = now_losses;
 		}
-		if (rv != RL_OK)
-			break;
-		// Place what can be placed.
-		size_t nl = 0;
-		for (size_t i = 0; i < n; i++) {
-			if (tasks[i].t_state != TASK_PENDING)
-				continue;
+		if (has_inputs && (check_inputs || now_losses != losses)) {
+			losses = now_losses;
+			check_inputs = false;
+			if ((rv = find_lost_input(pool, tasks, n, ret_failed_map, errbuf, errlen))
+			    != RL_OK)
+				break;
+		}
+		// Place what can be placed, in order, until no executor has a core.
+		size_t nl = 0, tries = pending.q_len;
+		for (size_t k = 0; k < tries; k++) {
+			size_t i = queue_pop(&pending);
 			int ei = rl_pool_reserve(pool, tasks[i].t_preferred, tasks[i].t_excluded);
-			if (ei < 0)
+			if (ei < 0 && tasks[i].t_excluded < 0) {
+				queue_unpop(&pending, i); // no free core anywhere: first next time
+				break;
+			}
+			if (ei < 0) { // only the executor it failed on may have one
+				queue_push(&pending, i);
 				continue;
+			}
 			tasks[i].t_state = TASK_RUNNING;
+			tasks[i].t_on = ei;
+			tasks[i].t_told_ms = 0;
 			to_launch[nl] = i;
 			on_exec[nl++] = ei;
 		}
@@ -388,6 +460,8 @@ rl_sched_run(rl_pool *pool, rl_sched_task *tasks, size_t n, const rl_sched_opts 
 			rv = handle(&r, c, opts, ret_failed_map, errbuf, errlen);
 			if (r.r_tasks[c->c_task].t_state == TASK_DONE)
 				done++;
+			else if (r.r_tasks[c->c_task].t_state == TASK_PENDING)
+				queue_push(&pending, c->c_task);
 		}
 		if (done == n || rv != RL_OK)
 			break;
@@ -433,6 +507,7 @@ rl_sched_run(rl_pool *pool, rl_sched_task *tasks, size_t n, const rl_sched_opts 
 	rl_free(got);
 	rl_free(to_launch);
 	rl_free(on_exec);
+	rl_free(pending.q_items);
 	pthread_mutex_destroy(&r.r_mu);
 	return rv;
 }

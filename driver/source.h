@@ -63,8 +63,10 @@ typedef struct rl_source_driver_ops {
 	// (the job's starting policy; earliest[] is given).
 	rl_err (*sd_start)(void *state, const char *const *ids, size_t n, const int64_t *earliest,
 	    int64_t *ret, char *errbuf, size_t errlen);
-	// sd_commit records progress outside the checkpoint (next[i] < 0: none
-	// yet), e.g. where the source's own tools see it; may be NULL.
+	// sd_commit records progress outside the checkpoint, e.g. where the
+	// source's own tools see it: the n splits given are those that moved
+	// since the last commit (every split, the first time); others keep what
+	// was recorded for them. May be NULL.
 	rl_err (*sd_commit)(void *state, const char *const *ids, const int64_t *next, size_t n,
 	    char *errbuf, size_t errlen);
 	// sd_describe writes a split as logfmt pairs for log lines (Kafka:

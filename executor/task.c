@@ -79,12 +79,11 @@ from_source(void *arg, const rl_source_record *sr)
 	return rl_chain_push(&t->chain, &rec);
 }
 
-// read_source reads the launch's split range through the source's executor half.
+// read_range reads one range of a split through the source's executor half.
 static rl_err
-read_source(task *t)
+read_range(task *t, const Rill__Split *sp)
 {
 	const rl_task_ctx *ctx = t->ctx;
-	const Rill__Split *sp = t->launch->split;
 	if (sp == NULL || sp->id == NULL || sp->id[0] == '\0') {
 		snprintf(t->err, sizeof(t->err), "stage 0 task without a split range");
 		return RL_ERR_PROTO;
@@ -104,7 +103,7 @@ read_source(task *t)
 		.sr_opaque = sp->opaque.data,
 		.sr_opaque_len = sp->opaque.len,
 	};
-	void  *read = rl_calloc(1, ctx->t_source->se_read_size + 1); // one per task
+	void  *read = rl_calloc(1, ctx->t_source->se_read_size + 1); // one per range
 	rl_err rv
 	    = ctx->t_source->se_open(read, ctx->t_source_shared, &range, t->err, sizeof(t->err));
 	if (rv == RL_OK) {
@@ -113,6 +112,25 @@ read_source(task *t)
 		ctx->t_source->se_close(read);
 	}
 	rl_free(read);
+	return rv;
+}
+
+// read_source reads the launch's range, or its ranges one after the other
+// (small ranges the driver grouped into one task).
+static rl_err
+read_source(task *t)
+{
+	const Rill__TaskLaunch *tl = t->launch;
+	if (tl->n_splits == 0)
+		return read_range(t, tl->split);
+	if (tl->split != NULL) {
+		snprintf(
+		    t->err, sizeof(t->err), "stage 0 task with both a split and a list of them");
+		return RL_ERR_PROTO;
+	}
+	rl_err rv = RL_OK;
+	for (size_t i = 0; i < tl->n_splits && rv == RL_OK; i++)
+		rv = read_range(t, tl->splits[i]);
 	return rv;
 }
 
@@ -182,23 +200,32 @@ read_shuffle(task *t, uint32_t *failed_map)
 	rl_err rv;
 	if (stateful && (rv = load_state(t)) != RL_OK)
 		return rv;
-	// Group the inputs by the executor that holds them: one request each.
-	rl_fetch_group *groups = rl_arena_alloc(&t->scratch, (tl->n_inputs + 1) * sizeof(*groups));
-	uint32_t       *maps = rl_arena_alloc(&t->scratch, (tl->n_inputs + 1) * sizeof(uint32_t));
-	size_t          ngroups = 0, nmaps = 0;
-	for (size_t i = 0; i < tl->n_inputs; i++) {
-		const char *url = tl->inputs[i]->executor_url;
-		bool        seen = false;
-		for (size_t k = 0; k < i; k++)
-			seen |= strcmp(tl->inputs[k]->executor_url, url) == 0;
-		if (seen)
-			continue;
-		groups[ngroups] = (rl_fetch_group) { .g_url = url, .g_maps = &maps[nmaps] };
-		for (size_t k = i; k < tl->n_inputs; k++)
-			if (strcmp(tl->inputs[k]->executor_url, url) == 0)
-				maps[nmaps++] = tl->inputs[k]->map_partition;
-		groups[ngroups].g_nmaps = (size_t)(&maps[nmaps] - groups[ngroups].g_maps);
-		ngroups++;
+	// One request to each executor that holds some of the inputs.
+	if (tl->n_fetch_counts != tl->n_fetch_urls) {
+		snprintf(t->err, sizeof(t->err),
+		    "stage %" PRIu32 " task %" PRIu32 ": %zu fetch URLs but %zu counts", tl->stage,
+		    tl->partition, tl->n_fetch_urls, tl->n_fetch_counts);
+		return RL_ERR_PROTO;
+	}
+	rl_fetch_group *groups
+	    = rl_arena_alloc(&t->scratch, (tl->n_fetch_urls + 1) * sizeof(*groups));
+	size_t ngroups = 0, first = 0;
+	for (size_t i = 0; i < tl->n_fetch_urls; i++) {
+		uint32_t count = tl->fetch_counts[i];
+		if (count > tl->n_fetch_maps - first) {
+			snprintf(t->err, sizeof(t->err),
+			    "stage %" PRIu32 " task %" PRIu32
+			    ": fetch counts add up to more than the %zu map outputs",
+			    tl->stage, tl->partition, tl->n_fetch_maps);
+			return RL_ERR_PROTO;
+		}
+		if (count > 0)
+			groups[ngroups++] = (rl_fetch_group) {
+				.g_url = tl->fetch_urls[i],
+				.g_maps = &tl->fetch_maps[first],
+				.g_nmaps = count,
+			};
+		first += count;
 	}
 	int64_t t0 = rl_mono_us();
 	rv = t->ctx->t_fetch(t->ctx->t_fetch_arg, groups, ngroups, &id, tl->partition, merge_block,
@@ -251,19 +278,24 @@ finish_shuffle(task *t, Rill__TaskResult *res)
 	uint64_t bytes = 0;
 	for (uint32_t p = 0; p < w.w_nparts; p++)
 		nonempty += w.w_records[p] > 0;
-	res->shuffle_outputs = rl_arena_alloc(t->result_arena, (nonempty + 1) * sizeof(void *));
+	res->output_partitions
+	    = rl_arena_alloc(t->result_arena, (nonempty + 1) * sizeof(*res->output_partitions));
+	res->output_bytes
+	    = rl_arena_alloc(t->result_arena, (nonempty + 1) * sizeof(*res->output_bytes));
+	res->output_records
+	    = rl_arena_alloc(t->result_arena, (nonempty + 1) * sizeof(*res->output_records));
+	size_t n = 0;
 	for (uint32_t p = 0; p < w.w_nparts; p++) {
 		if (w.w_records[p] == 0)
 			continue;
-		Rill__ShuffleOutput *so = rl_arena_alloc(t->result_arena, sizeof(*so));
-		rill__shuffle_output__init(so);
-		so->reduce_partition = p;
-		so->bytes = w.w_buckets[p].b_len;
-		so->records = w.w_records[p];
-		bytes += so->bytes;
-		t->out_records += so->records;
-		res->shuffle_outputs[res->n_shuffle_outputs++] = so;
+		res->output_partitions[n] = p;
+		res->output_bytes[n] = w.w_buckets[p].b_len;
+		res->output_records[n] = w.w_records[p];
+		bytes += w.w_buckets[p].b_len;
+		t->out_records += w.w_records[p];
+		n++;
 	}
+	res->n_output_partitions = res->n_output_bytes = res->n_output_records = n;
 	res->metrics->shuffle_write_bytes = bytes;
 	rl_map_output_id id = {
 		.job = tl->job,

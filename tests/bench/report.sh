@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
 # tests/bench/report.sh DIR — turns the TSV results of tests/bench/run.sh in
-# DIR into DIR/report.md and PNG plots: every figure min / median / max over
-# the runs, ratios rill/peer computed run by run.
+# DIR (and tests/bench/driver_sim.sh's table, if there) into DIR/report.md and
+# PNG plots: every figure min / median / max over the runs, ratios rill/peer
+# computed run by run.
 set -euo pipefail
 
 dir=${1:?usage: report.sh RESULTS_DIR}
@@ -157,6 +158,11 @@ fmt_rate() { awk '{ printf "%.0fk", $1 / 1000 }' <<< "$1"; }
 		done
 		echo
 		echo "![scale](scale.png)"
+	fi
+	# tests/bench/driver_sim.sh's table: no broker, written as it is.
+	if [[ -s driver-sim.md ]]; then
+		echo
+		cat driver-sim.md
 	fi
 } > report.md
 

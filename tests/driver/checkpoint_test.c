@@ -977,3 +977,189 @@ Test(checkpoint, records_of_older_rill_have_no_lag)
 	rill__batch_record__free_unpacked(got, NULL);
 	env_close(&e);
 }
+
+// ---- sparse records ----
+
+// put_splits writes batch t's record of phase: splits "s/<i>" for each i in
+// ids (n of them), each [from, until) = [i * 10 + 1, i * 10 + 2) with end
+// i * 10 + 5 and opaque "o<i>"; built on base (0: whole).
+static void
+put_splits(
+    env *e, int64_t t, Rill__BatchRecord__Phase phase, int64_t base, const int *ids, size_t n)
+{
+	Rill__SplitRange  ranges[16], *ptrs[16];
+	char              names[16][16], opaque[16][8];
+	Rill__BatchRecord rec = RILL__BATCH_RECORD__INIT;
+	cr_assert_leq(n, 16);
+	for (size_t k = 0; k < n; k++) {
+		rill__split_range__init(&ranges[k]);
+		snprintf(names[k], sizeof(names[k]), "s/%d", ids[k]);
+		snprintf(opaque[k], sizeof(opaque[k]), "o%d", ids[k]);
+		ranges[k].kind = "kafka";
+		ranges[k].id = names[k];
+		ranges[k].from = ids[k] * 10 + 1;
+		ranges[k].until = ids[k] * 10 + 2;
+		ranges[k].end_seen = ids[k] * 10 + 5;
+		ranges[k].task = (uint32_t)k + 1;
+		ranges[k].opaque.data = (uint8_t *)opaque[k];
+		ranges[k].opaque.len = strlen(opaque[k]);
+		ptrs[k] = &ranges[k];
+	}
+	rec.batch_time_ms = t;
+	rec.phase = phase;
+	rec.job = "wordcount";
+	rec.base_batch_ms = base;
+	rec.ends_seen = true;
+	rec.splits = ptrs;
+	rec.n_splits = n;
+	char err[512] = "";
+	cr_assert_eq(rl_checkpoint_write(e->ckp, &rec, err, sizeof(err)), RL_OK, "%s", err);
+}
+
+// expect_split checks that sr is split "s/<id>" as put_splits wrote it
+// (moved) or as a later record with nothing new there sees it.
+static void
+expect_sparse_split(const Rill__SplitRange *sr, int id, bool moved)
+{
+	char name[16], opaque[8];
+	snprintf(name, sizeof(name), "s/%d", id);
+	snprintf(opaque, sizeof(opaque), "o%d", id);
+	cr_expect_str_eq(sr->kind, "kafka");
+	cr_expect_str_eq(sr->id, name);
+	cr_expect_eq(
+	    sr->from, id * 10 + (moved ? 1 : 2), "%s: from %lld", name, (long long)sr->from);
+	cr_expect_eq(sr->until, id * 10 + 2, "%s: until %lld", name, (long long)sr->until);
+	cr_expect_eq(sr->end_seen, id * 10 + 5);
+	cr_expect_eq(sr->task > 0, moved, "%s: task %u", name, sr->task);
+	cr_assert_eq(sr->opaque.len, strlen(opaque));
+	cr_expect_eq(memcmp(sr->opaque.data, opaque, sr->opaque.len), 0);
+}
+
+Test(checkpoint, a_sparse_record_reads_whole_in_its_base_s_order)
+{
+	env e;
+	env_open(&e, 100);
+	const int all[] = { 0, 1, 2, 3, 4 }, some[] = { 3, 1, 9 };
+	put_splits(&e, 1000, RILL__BATCH_RECORD__PHASE__DONE, 0, all, 5);
+	put_splits(&e, 2000, RILL__BATCH_RECORD__PHASE__PLANNED, 1000, some, 3);
+	// On disk: format 2 whole, format 3 sparse (which older rill refuses).
+	const char *const names[] = { "1000.done", "2000.planned" };
+	for (int k = 0; k < 2; k++) {
+		size_t             len;
+		unsigned char     *bytes = read_raw(&e, names[k], &len);
+		char               why[256];
+		Rill__BatchRecord *raw = rl_checkpoint_decode(bytes, len, (k + 1) * 1000,
+		    k == 0 ? RILL__BATCH_RECORD__PHASE__DONE : RILL__BATCH_RECORD__PHASE__PLANNED,
+		    "file", why, sizeof(why));
+		cr_assert_not_null(raw, "%s: %s", names[k], why);
+		cr_expect_eq(raw->format_version, k == 0 ? 2 : 3, "%s", names[k]);
+		cr_expect_eq(raw->n_splits, k == 0 ? 5 : 3);
+		rill__batch_record__free_unpacked(raw, NULL);
+		free(bytes);
+	}
+	Rill__BatchRecord *rec = latest(&e);
+	cr_assert_not_null(rec);
+	cr_expect_eq(rec->batch_time_ms, 2000);
+	cr_expect_eq(rec->base_batch_ms, 0, "read whole");
+	cr_assert_eq(rec->n_splits, 6, "the base's 5, and one only the record has");
+	const int  order[] = { 0, 1, 2, 3, 4, 9 };
+	const bool moved[] = { false, true, false, true, false, true };
+	for (size_t i = 0; i < 6; i++)
+		expect_sparse_split(rec->splits[i], order[i], moved[i]);
+	rill__batch_record__free_unpacked(rec, NULL);
+	char err[512];
+	cr_assert_eq(rl_checkpoint_read(e.ckp, 2000, &rec, err, sizeof(err)), RL_OK, "%s", err);
+	cr_assert_not_null(rec);
+	cr_expect_eq(rec->n_splits, 6);
+	rill__batch_record__free_unpacked(rec, NULL);
+	cr_expect_eq(e.warn.n, 0);
+	env_close(&e);
+}
+
+Test(checkpoint, a_sparse_record_whose_base_is_gone_is_passed_over)
+{
+	env e;
+	env_open(&e, 100);
+	const int all[] = { 0, 1, 2 }, one[] = { 1 };
+	put_splits(&e, 1000, RILL__BATCH_RECORD__PHASE__DONE, 0, all, 3);
+	put_splits(&e, 2000, RILL__BATCH_RECORD__PHASE__DONE, 0, all, 3);
+	put_splits(&e, 3000, RILL__BATCH_RECORD__PHASE__DONE, 2000, one, 1);
+	char path[256];
+	path_of(&e, "2000.done", path, sizeof(path));
+	cr_assert_eq(unlink(path), 0);
+	expect_latest(&e, 1000, RILL__BATCH_RECORD__PHASE__DONE);
+	expect_one_warning(&e, "3000.done", "builds on batch 2000, whose done record is gone");
+	env_close(&e);
+}
+
+Test(checkpoint, a_record_built_on_a_sparse_one_is_refused)
+{
+	env e;
+	env_open(&e, 100);
+	const int all[] = { 0, 1 }, one[] = { 1 };
+	put_splits(&e, 1000, RILL__BATCH_RECORD__PHASE__DONE, 0, all, 2);
+	put_splits(&e, 2000, RILL__BATCH_RECORD__PHASE__DONE, 1000, one, 1);
+	put_splits(&e, 3000, RILL__BATCH_RECORD__PHASE__DONE, 2000, one, 1);
+	expect_latest(&e, 2000, RILL__BATCH_RECORD__PHASE__DONE);
+	expect_one_warning(&e, "3000.done",
+	    "batch 3000's record builds on the done record of batch 2000, not on a sparse done "
+	    "record of batch 2000");
+	env_close(&e);
+}
+
+Test(checkpoint, pruning_keeps_the_bases_of_the_kept_records)
+{
+	env e;
+	env_open(&e, 2);
+	const int all[] = { 0, 1, 2 }, one[] = { 1 };
+	put_splits(&e, 1000, RILL__BATCH_RECORD__PHASE__DONE, 0, all, 3);
+	put_splits(&e, 2000, RILL__BATCH_RECORD__PHASE__DONE, 0, all, 3);
+	put_splits(&e, 3000, RILL__BATCH_RECORD__PHASE__DONE, 2000, one, 1);
+	put_splits(&e, 4000, RILL__BATCH_RECORD__PHASE__DONE, 2000, one, 1);
+	// 3000 and 4000 are the two kept; both build on 2000, which stays.
+	cr_expect_not(exists(&e, "1000.done"));
+	cr_expect(exists(&e, "2000.done"));
+	cr_expect(exists(&e, "3000.done"));
+	put_splits(&e, 5000, RILL__BATCH_RECORD__PHASE__DONE, 0, all, 3);
+	// 4000 and 5000 kept; 4000's base 2000 too, and 3000 between them.
+	cr_expect(exists(&e, "2000.done"));
+	cr_expect(exists(&e, "3000.done"));
+	put_splits(&e, 6000, RILL__BATCH_RECORD__PHASE__DONE, 5000, one, 1);
+	// 5000 and 6000: everything older goes.
+	cr_expect_not(exists(&e, "2000.done"));
+	cr_expect_not(exists(&e, "3000.done"));
+	cr_expect_not(exists(&e, "4000.done"));
+	cr_expect(exists(&e, "5000.done"));
+	Rill__BatchRecord *rec = latest(&e);
+	cr_assert_not_null(rec);
+	cr_expect_eq(rec->batch_time_ms, 6000);
+	cr_expect_eq(rec->n_splits, 3);
+	rill__batch_record__free_unpacked(rec, NULL);
+	cr_expect_eq(e.warn.n, 0);
+	env_close(&e);
+}
+
+Test(checkpoint, complete_refuses_a_base_of_another_batch_and_leaves_the_record)
+{
+	Rill__SplitRange  r = RILL__SPLIT_RANGE__INIT, *ptr = &r;
+	Rill__BatchRecord rec = RILL__BATCH_RECORD__INIT, base = RILL__BATCH_RECORD__INIT;
+	r.kind = "kafka";
+	r.id = "s/1";
+	rec.batch_time_ms = 3000;
+	rec.base_batch_ms = 2000;
+	rec.splits = &ptr;
+	rec.n_splits = 1;
+	base.batch_time_ms = 1000;
+	base.phase = RILL__BATCH_RECORD__PHASE__DONE;
+	char why[256];
+	cr_expect_eq(rl_checkpoint_complete(&rec, &base, why, sizeof(why)), RL_ERR_INVAL);
+	cr_expect_str_eq(why,
+	    "batch 3000's record builds on the done record of batch 2000, not on done record of "
+	    "batch 1000");
+	base.batch_time_ms = 2000;
+	base.phase = RILL__BATCH_RECORD__PHASE__PLANNED;
+	cr_expect_eq(rl_checkpoint_complete(&rec, &base, why, sizeof(why)), RL_ERR_INVAL);
+	cr_expect_eq(rec.n_splits, 1);
+	cr_expect_eq(rec.splits, &ptr);
+	cr_expect_eq(rec.base_batch_ms, 2000);
+}

@@ -138,3 +138,147 @@ Test(executors, reserve_prefers_the_preferred_then_the_most_free_cores)
 	rl_rpc_client_destroy(cli);
 	rl_pool_destroy(pool);
 }
+
+// An executor in this process that answers a heartbeat with an ack saying
+// who asked, and anything else with an error.
+static rl_err
+stand_in(void *arg, const Rill__Envelope *req, rl_buf *reply, char *why, size_t whylen)
+{
+	int *calls = arg;
+	(*calls)++;
+	if (req->body_case != RILL__ENVELOPE__BODY_HEARTBEAT) {
+		snprintf(why, whylen, "only heartbeats here");
+		return RL_ERR_PROTO;
+	}
+	Rill__HeartbeatAck ack = RILL__HEARTBEAT_ACK__INIT;
+	ack.known = strcmp(req->heartbeat->executor_id, "me") == 0;
+	Rill__Envelope env = RILL__ENVELOPE__INIT;
+	env.body_case = RILL__ENVELOPE__BODY_HEARTBEAT_ACK;
+	env.heartbeat_ack = &ack;
+	rl_frame_encode(&env, NULL, 0, reply);
+	return RL_OK;
+}
+
+typedef struct answer {
+	int     calls;
+	rl_err  err;
+	char    why[256];
+	rl_msg *reply;
+} answer;
+
+static void
+on_answer(void *arg, rl_err err, const char *why, rl_msg *reply)
+{
+	answer *a = arg;
+	a->calls++;
+	a->err = err;
+	snprintf(a->why, sizeof(a->why), "%s", why);
+	a->reply = reply;
+}
+
+Test(executors, a_local_executor_answers_calls_at_once)
+{
+	rl_log_set_level(RL_LOG_ERROR);
+	char     why[256];
+	rl_pool *pool;
+	int      calls = 0;
+	cr_assert_eq(
+	    rl_pool_create("tcp://127.0.0.1:0", 60000, &pool, why, sizeof(why)), RL_OK, "%s", why);
+	uint64_t seen = rl_pool_events(pool);
+	cr_assert_eq(rl_pool_add_local(pool, "sim-0", 3, stand_in, &calls, why, sizeof(why)), RL_OK,
+	    "%s", why);
+	cr_expect_gt(rl_pool_events(pool), seen, "a new executor is an event");
+	cr_expect_eq(rl_pool_size(pool), 1);
+	cr_expect_eq(rl_pool_alive(pool), 1);
+	cr_expect_eq(rl_pool_cores(pool), 3);
+	char url[RL_POOL_URL_MAX];
+	cr_assert(rl_pool_exec_url(pool, 0, url, sizeof(url)));
+	cr_expect_str_eq(url, "local://sim-0");
+	cr_expect_eq(rl_pool_url_state_of(pool, "local://sim-0"), RL_POOL_URL_ALIVE);
+
+	// A call: encoded, answered, decoded, done before the call returns.
+	Rill__Heartbeat hb = RILL__HEARTBEAT__INIT;
+	hb.executor_id = "me";
+	Rill__Envelope env = RILL__ENVELOPE__INIT;
+	env.body_case = RILL__ENVELOPE__BODY_HEARTBEAT;
+	env.heartbeat = &hb;
+	answer a = { 0 };
+	rl_pool_call_async(pool, 0, &env, 1000, on_answer, &a);
+	cr_assert_eq(a.calls, 1);
+	cr_assert_eq(a.err, RL_OK, "%s", a.why);
+	cr_assert_eq(a.reply->m_env->body_case, RILL__ENVELOPE__BODY_HEARTBEAT_ACK);
+	cr_expect(a.reply->m_env->heartbeat_ack->known);
+	cr_expect_eq(a.reply->m_env->version, RL_PROTO_VERSION);
+	rl_msg_free(a.reply);
+	// Its failure is the call's.
+	env.body_case = RILL__ENVELOPE__BODY_REGISTER;
+	Rill__Register reg = RILL__REGISTER__INIT;
+	env.register_ = &reg;
+	a = (answer) { 0 };
+	rl_pool_call_async(pool, 0, &env, 1000, on_answer, &a);
+	cr_expect_eq(a.calls, 1);
+	cr_expect_eq(a.err, RL_ERR_PROTO);
+	cr_expect_str_eq(a.why, "only heartbeats here");
+	cr_expect_null(a.reply);
+	rl_msg *reply = NULL;
+	env.body_case = RILL__ENVELOPE__BODY_HEARTBEAT;
+	env.heartbeat = &hb;
+	cr_assert_eq(rl_pool_call(pool, 0, &env, 1000, &reply, why, sizeof(why)), RL_OK, "%s", why);
+	cr_expect(reply->m_env->heartbeat_ack->known);
+	rl_msg_free(reply);
+	cr_expect_eq(calls, 3);
+	// Stand-ins never miss a heartbeat.
+	rl_pool_check(pool);
+	cr_expect_eq(rl_pool_alive(pool), 1);
+
+	cr_expect_eq(
+	    rl_pool_add_local(pool, "sim-0", 1, stand_in, &calls, why, sizeof(why)), RL_ERR_INVAL);
+	cr_expect(strstr(why, "local executor 'sim-0': the pool knows that id already") != NULL,
+	    "%s", why);
+	cr_expect_eq(
+	    rl_pool_add_local(pool, "sim-1", 0, stand_in, &calls, why, sizeof(why)), RL_ERR_INVAL);
+	cr_expect_eq(
+	    rl_pool_add_local(pool, "", 1, stand_in, &calls, why, sizeof(why)), RL_ERR_INVAL);
+	cr_expect_eq(rl_pool_size(pool), 1);
+	rl_pool_destroy(pool);
+}
+
+// With many executors a task without a preferred one still goes to one
+// with the most free cores, and cores freed anywhere are found again.
+Test(executors, reserve_finds_the_most_free_cores_among_many)
+{
+	rl_log_set_level(RL_LOG_ERROR);
+	char     why[256];
+	rl_pool *pool;
+	int      calls = 0;
+	cr_assert_eq(
+	    rl_pool_create("tcp://127.0.0.1:0", 60000, &pool, why, sizeof(why)), RL_OK, "%s", why);
+	// 100 executors of 2 cores, and number 57 with 5.
+	for (int i = 0; i < 100; i++) {
+		char id[32];
+		snprintf(id, sizeof(id), "sim-%d", i);
+		cr_assert_eq(rl_pool_add_local(
+		                 pool, id, i == 57 ? 5 : 2, stand_in, &calls, why, sizeof(why)),
+		    RL_OK, "%s", why);
+	}
+	cr_expect_eq(rl_pool_cores(pool), 99 * 2 + 5);
+	// 57 until it has as many free as the others (2), then anyone.
+	for (int k = 0; k < 3; k++)
+		cr_expect_eq(rl_pool_reserve(pool, -1, -1), 57, "reservation %d", k);
+	int count[100] = { 0 };
+	for (int k = 0; k < 200; k++) {
+		int e = rl_pool_reserve(pool, -1, -1);
+		cr_assert(e >= 0 && e < 100, "reservation %d: %d", k, e);
+		count[e]++;
+	}
+	for (int i = 0; i < 100; i++)
+		cr_expect_eq(count[i], 2, "executor %d took %d of the 200", i, count[i]);
+	cr_expect_eq(rl_pool_reserve(pool, -1, -1), -1, "every core taken");
+	cr_expect_eq(rl_pool_reserve(pool, 3, -1), -1, "the preferred one too");
+	rl_pool_release(pool, 42);
+	cr_expect_eq(rl_pool_reserve(pool, 7, -1), 42, "the one core free");
+	rl_pool_release(pool, 42);
+	cr_expect_eq(rl_pool_reserve(pool, -1, 42), -1, "free only where the task failed");
+	cr_expect_eq(rl_pool_reserve(pool, 42, -1), 42);
+	rl_pool_destroy(pool);
+}

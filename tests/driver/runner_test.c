@@ -412,36 +412,63 @@ batch_files(const harness *h, const char *phase, int64_t *ret, size_t max)
 	return n;
 }
 
+// read_raw reads batch_ms's most advanced record as the log holds it: a
+// sparse record is not completed. NULL when the batch has none.
 static Rill__BatchRecord *
-read_record(const harness *h, int64_t batch_ms)
+read_raw(const harness *h, int64_t batch_ms)
 {
-	Rill__BatchRecord *rec = NULL;
-	char               why[512];
-#ifdef RUNNER_TEST_ZK
 	const Rill__BatchRecord__Phase phases[] = { RILL__BATCH_RECORD__PHASE__DONE,
 		RILL__BATCH_RECORD__PHASE__PREPARED, RILL__BATCH_RECORD__PHASE__PLANNED };
+	Rill__BatchRecord             *rec = NULL;
+	char                           why[512];
 	for (size_t i = 0; i < 3 && rec == NULL; i++) {
 		char   path[256], *data;
 		size_t len;
+#ifdef RUNNER_TEST_ZK
 		snprintf(path, sizeof(path), "%s/%" PRId64 ".%s", h->zk_log, batch_ms,
 		    rl_checkpoint_phase_name(phases[i]));
 		rl_err rv = rl_zk_get(h->zk, path, &data, &len, why, sizeof(why));
 		if (rv == RL_ERR_NOENT)
 			continue;
 		cr_assert_eq(rv, RL_OK, "%s", why);
+#else
+		snprintf(path, sizeof(path), "%s/batches/%" PRId64 ".%s", h->dir, batch_ms,
+		    rl_checkpoint_phase_name(phases[i]));
+		FILE *f = fopen(path, "rb");
+		if (f == NULL)
+			continue;
+		cr_assert_eq(fseek(f, 0, SEEK_END), 0);
+		long size = ftell(f);
+		cr_assert_geq(size, 0);
+		rewind(f);
+		data = rl_malloc((size_t)size + 1);
+		len = fread(data, 1, (size_t)size, f);
+		fclose(f);
+		cr_assert_eq(len, (size_t)size, "%s", path);
+#endif
 		rec = rl_checkpoint_decode(
 		    (unsigned char *)data, len, batch_ms, phases[i], "node", why, sizeof(why));
 		cr_assert_not_null(rec, "%s: %s", path, why);
 		rl_free(data);
 	}
-#else
-	rl_checkpoint *ckp;
-	cr_assert_eq(
-	    rl_checkpoint_open(h->dir, 1000, NULL, NULL, &ckp, why, sizeof(why)), RL_OK, "%s", why);
-	cr_assert_eq(rl_checkpoint_read(ckp, batch_ms, &rec, why, sizeof(why)), RL_OK, "%s", why);
-	rl_checkpoint_close(ckp);
-#endif
+	return rec;
+}
+
+// read_record reads batch_ms's most advanced record, whole (a sparse one
+// completed from its base, which must be there).
+static Rill__BatchRecord *
+read_record(const harness *h, int64_t batch_ms)
+{
+	Rill__BatchRecord *rec = read_raw(h, batch_ms);
 	cr_assert_not_null(rec, "no record of batch %" PRId64, batch_ms);
+	if (rec->base_batch_ms != 0) {
+		Rill__BatchRecord *base = read_raw(h, rec->base_batch_ms);
+		char               why[512];
+		cr_assert_not_null(base, "batch %" PRId64 "'s base %" PRId64 " is gone", batch_ms,
+		    rec->base_batch_ms);
+		cr_assert_eq(rl_checkpoint_complete(rec, base, why, sizeof(why)), RL_OK, "%s", why);
+		rill__batch_record__free_unpacked(base, NULL);
+	}
 	return rec;
 }
 
@@ -1280,6 +1307,325 @@ Test(runner, a_peer_gone_silent_with_reducers_waiting_for_cores_costs_the_heartb
 	silent_peer_mid_fetch(8);
 }
 #endif
+// ---- many splits on few slots: the shuffle width, shared map tasks, sparse records ----
+
+#define WIDE "wide"
+#define WIDE_SPLITS 8 // on NEXECS executors of 2 cores: 4 slots
+#define SLOTS (NEXECS * 2)
+
+static int64_t wide_ref[NVOCAB]; // the words of every record appended to WIDE
+
+// wide_start starts the harness on a job reading WIDE's 8 splits at
+// max_rate records/s a split (50 ms batches): header goes before `source:`,
+// step (NULL: none, a job whose map tasks write to the sink) after the
+// words are counted, two_phase into the sink.
+static void
+wide_start(harness *h, const char *header, int max_rate, const char *step, bool two_phase)
+{
+	char text[1024];
+	snprintf(text, sizeof(text),
+	    "name: wc-memory\nbatch: 50ms\n%ssource:\n"
+	    "  memory: {topic: " WIDE ", backpressure: false, max_rate_per_split: %d}\n"
+	    "pipeline:\n  - flat_map: words\n  - map_values: one\n%s%s%s"
+	    "sink:\n  memory: {table: " TABLE ", two_phase: %s}\n",
+	    header, max_rate, step != NULL ? "  - " : "", step != NULL ? step : "",
+	    step != NULL ? "\n" : "", two_phase ? "true" : "false");
+	harness_start(h, "%s", text);
+	rt_memory_topic_create(WIDE, WIDE_SPLITS);
+	memset(wide_ref, 0, sizeof(wide_ref));
+}
+
+// wide_append adds n one-word records to split s of WIDE.
+static void
+wide_append(int s, int n)
+{
+	for (int i = 0; i < n; i++) {
+		size_t w = (size_t)(s * 7 + i) % NVOCAB;
+		rt_memory_append(WIDE, s, NULL, vocab[w], rl_now_ms());
+		wide_ref[w]++;
+	}
+}
+
+// run_wide runs the job once, available_now, on a log that keeps `keep`
+// done batches.
+static run_result
+run_wide(harness *h, int keep)
+{
+	run_result     res = { 0 };
+	rl_runner_opts opts = {
+		.available_now = true,
+		.min_executors = NEXECS,
+		.checkpoint_dir = h->dir,
+		.checkpoint_keep = keep,
+	};
+#ifdef RUNNER_TEST_ZK
+	char why[512];
+	cr_assert_eq(rl_batch_log_open_zk(h->zk, h->zk_job, h->epoch, keep, NULL, NULL,
+	                 &opts.batch_log, why, sizeof(why)),
+	    RL_OK, "%s", why);
+#endif
+	rl_runner *r;
+	res.rv = rl_runner_create(h->job, h->pool, &opts, &r, res.why, sizeof(res.why));
+	cr_assert_eq(res.rv, RL_OK, "%s", res.why);
+	res.rv = rl_runner_run(r, &res.stats, res.why, sizeof(res.why));
+	rl_runner_destroy(r);
+	rl_batch_log_close(opts.batch_log);
+	return res;
+}
+
+// wide_expect_output checks what the table published: every batch once
+// with one content (two-phase: every partition once), nothing left staged
+// or prepared, and all of it together the words appended. Returns the last
+// published batch's output, counted (a stateful job's totals).
+static void
+wide_expect_output(const harness *h, int64_t *ret_last)
+{
+	rt_memory_batch *batches;
+	size_t           n = rt_memory_table_batches(TABLE, &batches);
+	int64_t          total[NVOCAB] = { 0 };
+	for (size_t i = 0; i < n; i++) {
+		cr_expect_eq(batches[i].b_changes, 0, "batch %" PRId64 " published twice",
+		    batches[i].b_batch_ms);
+		if (h->two_phase)
+			cr_expect_eq((size_t)batches[i].b_publishes, batches[i].b_partitions,
+			    "batch %" PRId64 ": %d commits of %zu partitions",
+			    batches[i].b_batch_ms, batches[i].b_publishes, batches[i].b_partitions);
+		count_output(batches[i].b_output, total);
+		if (ret_last != NULL && batches[i].b_partitions > 0) {
+			memset(ret_last, 0, NVOCAB * sizeof(int64_t));
+			count_output(batches[i].b_output, ret_last);
+		}
+	}
+	if (ret_last == NULL)
+		expect_counts(total, wide_ref, "all batches");
+	cr_expect_eq(rt_memory_table_left(TABLE), 0, "outputs staged or prepared are left behind");
+	rt_memory_batches_free(batches, n);
+}
+
+// expect_widths checks every done batch's shuffle width from the first-th.
+static size_t
+expect_widths(const harness *h, size_t first, uint32_t want)
+{
+	int64_t done[256];
+	size_t  n = batch_files(h, "done", done, 256);
+	for (size_t i = first; i < n; i++) {
+		Rill__BatchRecord *rec = read_record(h, done[i]);
+		cr_expect_eq(rec->shuffle_partitions, want, "batch %" PRId64 ": width %" PRIu32,
+		    done[i], rec->shuffle_partitions);
+		rill__batch_record__free_unpacked(rec, NULL);
+	}
+	return n;
+}
+
+Test(runner, default_width_is_the_executors_slots_when_splits_are_more)
+{
+	harness h = { 0 };
+	wide_start(&h, "", 1000, "reduce_by_key: sum", false);
+	for (int s = 0; s < WIDE_SPLITS; s++)
+		wide_append(s, 20);
+	run_result res = run_wide(&h, 1000);
+	cr_assert_eq(res.rv, RL_OK, "%s", res.why);
+	cr_expect_gt(expect_widths(&h, 0, SLOTS), 0);
+	wide_expect_output(&h, NULL);
+	harness_stop(&h);
+}
+
+Test(runner, the_job_s_shuffle_partitions_wins_over_the_default)
+{
+	harness h = { 0 };
+	wide_start(&h, "shuffle_partitions: 6\n", 1000, "reduce_by_key: sum", false);
+	for (int s = 0; s < WIDE_SPLITS; s++)
+		wide_append(s, 20);
+	run_result res = run_wide(&h, 1000);
+	cr_assert_eq(res.rv, RL_OK, "%s", res.why);
+	cr_expect_gt(expect_widths(&h, 0, 6), 0);
+	wide_expect_output(&h, NULL);
+	harness_stop(&h);
+}
+
+// A stateful job whose log says its state is split 8 ways (what the old
+// default, one reduce partition per input split, gave it) keeps 8 when it
+// no longer sets a width, though the default is now the 4 slots; its
+// totals carry over.
+Test(runner, a_stateful_log_keeps_its_recorded_width)
+{
+	harness h = { 0 };
+	wide_start(&h, "shuffle_partitions: 8\n", 1000, "update_state_by_key: sum", false);
+	for (int s = 0; s < WIDE_SPLITS; s++)
+		wide_append(s, 20);
+	run_result res = run_wide(&h, 1000);
+	cr_assert_eq(res.rv, RL_OK, "%s", res.why);
+	size_t first = expect_widths(&h, 0, WIDE_SPLITS);
+	cr_assert_gt(first, 0);
+	// The same job without shuffle_partitions.
+	rl_job_destroy(h.job);
+	char text[1024], why[512];
+	snprintf(text, sizeof(text),
+	    "name: wc-memory\nbatch: 50ms\nsource:\n"
+	    "  memory: {topic: " WIDE ", backpressure: false, max_rate_per_split: 1000}\n"
+	    "pipeline:\n  - flat_map: words\n  - map_values: one\n"
+	    "  - update_state_by_key: sum\nsink:\n  memory: {table: " TABLE "}\n");
+	cr_assert_eq(rl_job_parse(text, strlen(text), "memory.yaml", &h.job, why, sizeof(why)),
+	    RL_OK, "%s", why);
+	for (int s = 0; s < WIDE_SPLITS; s++)
+		wide_append(s, 10);
+	res = run_wide(&h, 1000);
+	cr_assert_eq(res.rv, RL_OK, "%s", res.why);
+	cr_expect_gt(expect_widths(&h, first, WIDE_SPLITS), first, "the second run ran batches");
+	int64_t last[NVOCAB];
+	wide_expect_output(&h, last);
+	expect_counts(last, wide_ref, "the totals of the last batch");
+	harness_stop(&h);
+}
+
+Test(runner, a_new_stateful_job_takes_the_default_width_for_good)
+{
+	harness h = { 0 };
+	wide_start(&h, "", 1000, "update_state_by_key: sum", false);
+	for (int s = 0; s < WIDE_SPLITS; s++)
+		wide_append(s, 20);
+	run_result res = run_wide(&h, 1000);
+	cr_assert_eq(res.rv, RL_OK, "%s", res.why);
+	size_t first = expect_widths(&h, 0, SLOTS);
+	for (int s = 0; s < WIDE_SPLITS; s++)
+		wide_append(s, 10);
+	res = run_wide(&h, 1000);
+	cr_assert_eq(res.rv, RL_OK, "%s", res.why);
+	cr_expect_gt(expect_widths(&h, first, SLOTS), first);
+	int64_t last[NVOCAB];
+	wide_expect_output(&h, last);
+	expect_counts(last, wide_ref, "the totals of the last batch");
+	harness_stop(&h);
+}
+
+// tasks_of writes the stage-0 task of each of rec's splits (by split index,
+// 0 for none) and returns how many tasks there are; every non-empty range
+// has one.
+static size_t
+tasks_of(const Rill__BatchRecord *rec, uint32_t *ret)
+{
+	uint32_t max = 0;
+	memset(ret, 0, WIDE_SPLITS * sizeof(uint32_t));
+	cr_assert_eq(rec->n_splits, WIDE_SPLITS);
+	for (size_t r = 0; r < rec->n_splits; r++) {
+		const Rill__SplitRange *sr = rec->splits[r];
+		int                     s = atoi(sr->id + strlen(WIDE "/"));
+		cr_assert(s >= 0 && s < WIDE_SPLITS, "split %s", sr->id);
+		ret[s] = sr->task;
+		cr_expect_eq(sr->task > 0, sr->until > sr->from,
+		    "split %s: task %" PRIu32 " for [%" PRId64 ", %" PRId64 ")", sr->id, sr->task,
+		    sr->from, sr->until);
+		if (sr->task > max)
+			max = sr->task;
+	}
+	return max;
+}
+
+// Eight ranges of 5 records on 4 slots: a slot's share is two ranges, and
+// a task reads two that one executor read last, so 4 or 5 tasks (as the 8
+// splits fall on the 2 executors). The sink tasks are those map tasks,
+// committing in two phases: the driver dies once they are all prepared and
+// one of them committed; the re-run keeps the same tasks (partitions), so
+// the committed one is not written again and every record is published
+// once.
+Test(runner, small_ranges_share_map_tasks_and_a_rerun_keeps_them)
+{
+	harness h = { 0 };
+	wide_start(&h, "", 100, NULL, true);
+	for (int s = 0; s < WIDE_SPLITS; s++)
+		wide_append(s, 10);
+	crash_plan crash = { .point = "sink-prepared", .at = 2 };
+	rl_fault_hook(crash_hook, &crash);
+	run_result res = run_wide(&h, 1000);
+	rl_fault_hook(NULL, NULL);
+	cr_assert_eq(res.rv, RL_ERR_CANCELED, "%s", res.why);
+	Rill__BatchRecord *rec = latest_record(&h);
+	cr_assert_eq(rec->phase, RILL__BATCH_RECORD__PHASE__PREPARED);
+	uint32_t before[WIDE_SPLITS];
+	size_t   ntasks = tasks_of(rec, before);
+	cr_expect(ntasks == 4 || ntasks == 5, "%zu tasks for 8 ranges on 4 slots", ntasks);
+	cr_expect_eq(rec->n_sink_commits, ntasks);
+	cr_expect_eq(rt_memory_table_left(TABLE), ntasks, "a prepared output per task");
+	cr_assert_eq(rt_memory_finish_prepared(TABLE, 1, true), 1);
+	for (int s = 0; s < WIDE_SPLITS; s++)
+		wide_append(s, 5);
+	res = run_wide(&h, 1000);
+	cr_assert_eq(res.rv, RL_OK, "%s", res.why);
+	Rill__BatchRecord *again = read_record(&h, rec->batch_time_ms);
+	cr_expect_eq(again->phase, RILL__BATCH_RECORD__PHASE__DONE);
+	uint32_t after[WIDE_SPLITS];
+	cr_expect_eq(tasks_of(again, after), ntasks);
+	for (int s = 0; s < WIDE_SPLITS; s++)
+		cr_expect_eq(after[s], before[s], "split %d: task %" PRIu32 ", first %" PRIu32, s,
+		    after[s], before[s]);
+	wide_expect_output(&h, NULL);
+	rill__batch_record__free_unpacked(again, NULL);
+	rill__batch_record__free_unpacked(rec, NULL);
+	harness_stop(&h);
+}
+
+// One split of eight gets more: after the first batch, the batches touch it
+// alone and their records list it alone, built on the last whole done
+// record. A log that keeps 3 done batches keeps a base while it and the
+// done records since are among the 3: whole, sparse, sparse, whole, sparse.
+// After the fifth, the log keeps batches 3 to 5 and, since 3 builds on 1,
+// batches 1 and 2 as well; every record it keeps completes, and the next
+// run starts exactly where the last one stopped.
+Test(runner, a_batch_that_touches_few_splits_writes_only_them)
+{
+	harness h = { 0 };
+	wide_start(&h, "", 100, "reduce_by_key: sum", false);
+	for (int s = 0; s < WIDE_SPLITS; s++)
+		wide_append(s, 5);
+	wide_append(0, 20);
+	run_result res = run_wide(&h, 3);
+	cr_assert_eq(res.rv, RL_OK, "%s", res.why);
+	cr_expect_eq(res.stats.batches, 5, "one batch for all, four for split 0's 20 more");
+	int64_t done[64];
+	size_t  n = batch_files(&h, "done", done, 64);
+	cr_assert_eq(n, 5, "batches 3 to 5 kept, and 1 and 2: %zu", n);
+	const size_t base[] = { 0, 0, 1, 1, 0, 4 }; // each batch's base (0: whole)
+	for (size_t i = 0; i < n; i++) {
+		size_t             batch = i + 1;
+		Rill__BatchRecord *raw = read_raw(&h, done[i]);
+		if (base[batch] != 0) {
+			cr_expect_eq(raw->base_batch_ms, done[base[batch] - 1],
+			    "batch %zu builds on batch %zu", batch, base[batch]);
+			cr_expect_eq(
+			    raw->n_splits, 1, "batch %zu lists %zu splits", batch, raw->n_splits);
+			cr_expect_str_eq(raw->splits[0]->id, WIDE "/0");
+		} else {
+			cr_expect_eq(raw->base_batch_ms, 0, "batch %zu is whole", batch);
+			cr_expect_eq(raw->n_splits, WIDE_SPLITS);
+		}
+		rill__batch_record__free_unpacked(raw, NULL);
+		Rill__BatchRecord *rec = read_record(&h, done[i]);
+		cr_expect_eq(rec->n_splits, WIDE_SPLITS);
+		cr_expect_eq(rec->base_batch_ms, 0);
+		for (size_t r = 0; r < rec->n_splits; r++) {
+			const Rill__SplitRange *sr = rec->splits[r];
+			bool                    zero = strcmp(sr->id, WIDE "/0") == 0;
+			int64_t                 until = zero ? 5 * (int64_t)batch : 5;
+			cr_expect_eq(sr->until, until, "batch %zu %s: until %" PRId64, batch,
+			    sr->id, sr->until);
+			cr_expect_eq(sr->from,
+			    batch == 1 ? 0
+			        : zero ? until - 5
+			               : 5,
+			    "batch %zu %s: from %" PRId64, batch, sr->id, sr->from);
+			cr_expect_eq(sr->end_seen, zero ? 25 : 5, "batch %zu %s: end %" PRId64,
+			    batch, sr->id, sr->end_seen);
+		}
+		rill__batch_record__free_unpacked(rec, NULL);
+	}
+	// The next run goes on from there.
+	for (int s = 0; s < WIDE_SPLITS; s++)
+		wide_append(s, 3);
+	res = run_wide(&h, 3);
+	cr_assert_eq(res.rv, RL_OK, "%s", res.why);
+	wide_expect_output(&h, NULL);
+	harness_stop(&h);
+}
 
 #ifdef RUNNER_TEST_ZK
 Test(runner, deposed_leader_writes_nothing_and_stops)

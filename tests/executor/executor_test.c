@@ -248,13 +248,14 @@ black_hole_stop(black_hole *bh)
 
 // A launch in flight and its answer, on an nng thread.
 typedef struct launch_call {
-	Rill__ShuffleInput  in;
-	Rill__ShuffleInput *inputs[1];
-	Rill__TaskLaunch    tl;
-	atomic_bool         done;
-	int64_t             done_ms;
-	rl_err              err;
-	rl_msg             *reply;
+	char            *urls[1];
+	uint32_t         counts[1];
+	uint32_t         maps[1];
+	Rill__TaskLaunch tl;
+	atomic_bool      done;
+	int64_t          done_ms;
+	rl_err           err;
+	rl_msg          *reply;
 } launch_call;
 
 static void
@@ -273,11 +274,9 @@ launch_done(void *arg, rl_err err, const char *why, rl_msg *reply)
 static void
 launch_reduce(rl_rpc_client *cli, launch_call *lc, uint64_t epoch, const char *from_url)
 {
-	Rill__ShuffleInput in = RILL__SHUFFLE_INPUT__INIT;
-	lc->in = in;
-	lc->in.executor_url = (char *)(uintptr_t)from_url;
-	lc->in.map_partition = 0;
-	lc->inputs[0] = &lc->in;
+	lc->urls[0] = (char *)(uintptr_t)from_url;
+	lc->counts[0] = 1;
+	lc->maps[0] = 0;
 	Rill__TaskLaunch tl = RILL__TASK_LAUNCH__INIT;
 	lc->tl = tl;
 	lc->tl.epoch = epoch;
@@ -289,8 +288,12 @@ launch_reduce(rl_rpc_client *cli, launch_call *lc, uint64_t epoch, const char *f
 	lc->tl.stage = 1;
 	lc->tl.partition = 0;
 	lc->tl.num_stages = 2;
-	lc->tl.inputs = lc->inputs;
-	lc->tl.n_inputs = 1;
+	lc->tl.fetch_urls = lc->urls;
+	lc->tl.n_fetch_urls = 1;
+	lc->tl.fetch_counts = lc->counts;
+	lc->tl.n_fetch_counts = 1;
+	lc->tl.fetch_maps = lc->maps;
+	lc->tl.n_fetch_maps = 1;
 	Rill__Envelope env = RILL__ENVELOPE__INIT;
 	env.body_case = RILL__ENVELOPE__BODY_TASK_LAUNCH;
 	env.task_launch = &lc->tl;

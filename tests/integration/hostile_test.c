@@ -188,16 +188,37 @@ Test(hostile, executor_fails_launches_that_make_no_sense_with_a_reason, .timeout
 
 	// A reduce task whose map outputs are on an executor nobody runs: the
 	// fetch gives up when no connection comes within 3 s.
-	Rill__ShuffleInput in = RILL__SHUFFLE_INPUT__INIT;
-	in.executor_url = "tcp://127.0.0.1:1";
-	Rill__ShuffleInput *inputs[] = { &in };
+	char    *nowhere[] = { "tcp://127.0.0.1:1" };
+	uint32_t one[] = { 1 }, map0[] = { 0 };
 	tl = launch(1);
-	tl.inputs = inputs;
-	tl.n_inputs = 1;
+	tl.fetch_urls = nowhere;
+	tl.n_fetch_urls = 1;
+	tl.fetch_counts = one;
+	tl.n_fetch_counts = 1;
+	tl.fetch_maps = map0;
+	tl.n_fetch_maps = 1;
 	char *err = send_launch(cli, &tl, 60000);
 	cr_assert(strstr(err, "tcp://127.0.0.1:1: no connection within") != NULL, "got '%s'", err);
 	free(err);
 	assert_alive();
+
+	// Fetch lists that do not add up: more outputs counted than listed, or
+	// counts that are not one per URL.
+	uint32_t two[] = { 2 };
+	tl.fetch_counts = two;
+	expect_failure(cli, &tl, "fetch counts add up to more than the 1 map outputs");
+	tl.n_fetch_counts = 0;
+	expect_failure(cli, &tl, "1 fetch URLs but 0 counts");
+
+	// A stage-0 task given a split and a list of them.
+	Rill__Split range = RILL__SPLIT__INIT, *list[] = { &range };
+	range.kind = "kafka";
+	range.id = "hostile/0";
+	tl = launch(0);
+	tl.split = &range;
+	tl.splits = list;
+	tl.n_splits = 1;
+	expect_failure(cli, &tl, "stage 0 task with both a split and a list of them");
 
 	// A fetch of outputs this executor never had: an answer, not a crash.
 	Rill__ShuffleFetch f = RILL__SHUFFLE_FETCH__INIT;
