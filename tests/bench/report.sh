@@ -145,13 +145,14 @@ fmt_rate() { awk '{ printf "%.0fk", $1 / 1000 }' <<< "$1"; }
 		echo "1M lines on a topic of N partitions, \`rill run --executors 2 --available-now\`"
 		echo "(counts checked against the reference): wall time, each executor's peak RSS and"
 		echo "peak thread count. Then 100 ms batches at a trickle (200 records/s for 10 s):"
-		echo "the processing time of batches that had records, p50 and p99."
+		echo "the processing time of batches that had records, p50 and p99. Beside it, the"
+		echo "Kafka client's own limit: \`kcat -C -e\` reading the whole topic."
 		echo
-		echo "| partitions | wall s | executor RSS MB | executor threads | trickle p50 ms | trickle p99 ms |"
-		echo "|---|---|---|---|---|---|"
+		echo "| partitions | wall s | executor RSS MB | executor threads | trickle p50 ms | trickle p99 ms | kcat -C -e s |"
+		echo "|---|---|---|---|---|---|---|"
 		for np in $(awk -F'\t' 'NR > 1 { print $1 }' scale.tsv | sort -n -u); do
 			row="| $np"
-			for col in 3 4 5 6 7; do
+			for col in 3 4 5 6 7 8; do
 				row="$row | $(stats scale.tsv 1 "$col" | awk -F'\t' -v k="$np" '$1 == k { printf "%s / **%s** / %s", $2, $3, $4 }')"
 			done
 			echo "$row |"

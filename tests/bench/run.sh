@@ -294,7 +294,7 @@ peak_threads() {
 	done
 	echo "$max"
 }
-printf 'partitions\trun\tseconds\texecutor_rss_mb\texecutor_threads\ttrickle_p50_ms\ttrickle_p99_ms\n' > "$out/scale.tsv"
+printf 'partitions\trun\tseconds\texecutor_rss_mb\texecutor_threads\ttrickle_p50_ms\ttrickle_p99_ms\tkcat_seconds\n' > "$out/scale.tsv"
 for np in $scale_partitions; do
 	topic=scale-$np
 	topic_create "$topic" "$np"
@@ -313,6 +313,12 @@ for np in $scale_partitions; do
 		totals "$out/rill-out" > "$out/got.tsv"
 		cmp -s "$out/got.tsv" "$out/want-scale.tsv" || { echo "rill's counts differ from the reference ($np partitions, run $r)" >&2; exit 1; }
 		exe=$(grep -o 'msg="executor stopped" peak_rss_kb=[0-9]*' "$out/scale-$np-$r.log" | grep -o '[0-9]*$' | sort -n | tail -1)
+		# The Kafka client's own limit on this topic: kcat reading it all.
+		t0=$(now)
+		got=$(kcat -C -b "$boot" -t "$topic" -o beginning -e -q | wc -l)
+		t1=$(now)
+		[[ $got -eq $n ]] || { echo "kcat read $got of $n on $topic" >&2; exit 1; }
+		ks=$(elapsed "$t0" "$t1")
 
 		cat > "$out/trickle.yaml" <<EOF
 name: trickle
@@ -339,8 +345,8 @@ EOF
 			sed -n 's/.*processing_ms=\([0-9.]*\).*/\1/p' | sort -n |
 			awk '{ a[NR] = $1 } END { p99 = int(NR * 0.99) + 1; if (p99 > NR) p99 = NR
 				printf "%.2f\t%.2f", a[int(NR * 0.5) + 1], a[p99] }')
-		printf '%s\t%s\t%s\t%.1f\t%s\t%s\n' "$np" "$r" "$s" "$(awk -v k="$exe" 'BEGIN { print k / 1024 }')" \
-			"$threads" "$pct" | tee -a "$out/scale.tsv" >&2
+		printf '%s\t%s\t%s\t%.1f\t%s\t%s\t%s\n' "$np" "$r" "$s" "$(awk -v k="$exe" 'BEGIN { print k / 1024 }')" \
+			"$threads" "$pct" "$ks" | tee -a "$out/scale.tsv" >&2
 	done
 done
 rm -f "$out/corpus-scale.txt" "$out/want-scale.tsv" "$out/trickle.yaml" "$out/got.tsv"
