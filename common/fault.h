@@ -15,8 +15,8 @@
 
 // rl_fault_point kills (or stops) the process (SIGKILL or SIGSTOP, after one
 // log line) with the probability RILL_FAULT gives point; does nothing when it
-// names no such point; never returns if it says "hang". With a hook installed, asks the hook instead and returns its
-// answer: true means "the process dies here", and the caller must stop at
+// names no such point; never returns if it says "hang". With a hook installed, asks the hook
+// instead and returns its answer: true means "the process dies here", and the caller must stop at
 // once as a crash would, leaving what it did behind as it is.
 bool rl_fault_point(const char *point);
 
