@@ -667,7 +667,10 @@ handle_launch(rl_executor *ex, const Rill__TaskLaunch *tl, rl_reply *reply)
 	if (tl->stage > 0) { // tests: lose this executor while it holds map outputs
 		char point[160];
 		snprintf(point, sizeof(point), "reduce-task-%s", ex->x_id);
-		rl_fault_point(point);
+		if (rl_fault_point(point)) { // a test's hook: this executor died here
+			fail(reply->r_arena, res, RL_ERR_CANCELED, "crashed at fault point");
+			goto out;
+		}
 	}
 	rl_task_run(&ctx, tl, reply->r_arena, res);
 	if (res->status != RILL__TASK_RESULT__STATUS__OK)
