@@ -459,7 +459,6 @@ out:
 // hundreds of partitions, those beyond the budget start again when next read
 // (a fetch round trip, small beside their ranges).
 #define CHARGE_BUDGET ((int64_t)PREFETCH_BUDGET_KB * 4)
-#define CHARGE_DEFAULT CHARGE_MAX
 #define CHARGE_MAX 10000
 #define ALWAYS_WARM 8
 #define SWEEP_EVERY_MS 5000
@@ -699,7 +698,7 @@ part_get(rl_kafka_reader *r, const char *topic, int32_t partition, char *errbuf,
 	c->c_parts++;
 	p = RL_NEW(part);
 	p->p_reader = r;
-	p->p_charge = CHARGE_DEFAULT;
+	p->p_charge = CHARGE_MAX; // a backlog may wait before its first read
 	p->p_rk = c->c_rk;
 	p->p_topic = rl_strdup(topic);
 	p->p_partition = partition;
@@ -782,6 +781,13 @@ part_reset(part *p)
 	p->p_next_offset = -1;
 }
 
+// charge_of is what a partition expected to queue `records` is charged.
+static int64_t
+charge_of(int64_t records)
+{
+	return records < 1 ? 1 : records > CHARGE_MAX ? CHARGE_MAX : records;
+}
+
 // over_budget says whether the started partitions' charges pass the budget
 // with more than ALWAYS_WARM of them started.
 static bool
@@ -796,7 +802,7 @@ over_budget(const rl_kafka_reader *r, int64_t more)
 static void
 recharge(part *p, int64_t span)
 {
-	int64_t charge = span < 1 ? 1 : span > CHARGE_MAX ? CHARGE_MAX : span;
+	int64_t charge = charge_of(span);
 	if (p->p_started)
 		atomic_fetch_add(&p->p_reader->r_charged, charge - p->p_charge);
 	p->p_charge = charge;
@@ -927,7 +933,7 @@ rl_kafka_warm(rl_kafka_reader *r, const char *topic, int32_t partition, int64_t 
 	pthread_mutex_lock(&p->p_mu);
 	rl_err rv = RL_OK;
 	if (!p->p_started && backlog >= 0)
-		p->p_charge = backlog < 1 ? 1 : backlog > CHARGE_MAX ? CHARGE_MAX : backlog;
+		p->p_charge = charge_of(backlog);
 	// Past the budget a partition waits for its first read to start.
 	if (p->p_started || !over_budget(r, p->p_charge))
 		rv = position(p, from, errbuf, errlen);

@@ -506,11 +506,7 @@ complete(const zk_log *l, Rill__BatchRecord **rec, char *errbuf, size_t errlen)
 	rl_err rv = load_batch(l, (*rec)->base_batch_ms, done, &base, NULL, errbuf, errlen);
 	if (rv != RL_OK)
 		return rv;
-	if (base == NULL)
-		rl_errbuf_printf(why, sizeof(why),
-		    "builds on batch %" PRId64 ", whose done record is gone or not valid",
-		    (*rec)->base_batch_ms);
-	if (base == NULL || rl_checkpoint_complete(*rec, base, why, sizeof(why)) != RL_OK) {
+	if (rl_checkpoint_complete(*rec, base, why, sizeof(why)) != RL_OK) {
 		if (l->z_warn != NULL) {
 			char *path = record_path(l, (*rec)->batch_time_ms, (*rec)->phase);
 			l->z_warn(l->z_warn_arg, path, why);

@@ -805,6 +805,12 @@ rl_err
 rl_checkpoint_complete(
     Rill__BatchRecord *rec, const Rill__BatchRecord *base, char *why, size_t whylen)
 {
+	if (base == NULL) {
+		rl_errbuf_printf(why, whylen,
+		    "builds on batch %" PRId64 ", whose done record is gone or not valid",
+		    rec->base_batch_ms);
+		return RL_ERR_INVAL;
+	}
 	if (base->batch_time_ms != rec->base_batch_ms || base->base_batch_ms != 0
 	    || base->phase != RILL__BATCH_RECORD__PHASE__DONE) {
 		rl_errbuf_printf(why, whylen,
@@ -875,12 +881,8 @@ complete(const rl_checkpoint *ckp, Rill__BatchRecord **rec, char *errbuf, size_t
 	rl_err             rv = load_batch(ckp, (*rec)->base_batch_ms, done, &base, errbuf, errlen);
 	if (rv != RL_OK)
 		return rv;
-	record_path(ckp, (*rec)->batch_time_ms, (*rec)->phase, false, path, sizeof(path));
-	if (base == NULL)
-		rl_errbuf_printf(why, sizeof(why),
-		    "builds on batch %" PRId64 ", whose done record is gone or not valid",
-		    (*rec)->base_batch_ms);
-	if (base == NULL || rl_checkpoint_complete(*rec, base, why, sizeof(why)) != RL_OK) {
+	if (rl_checkpoint_complete(*rec, base, why, sizeof(why)) != RL_OK) {
+		record_path(ckp, (*rec)->batch_time_ms, (*rec)->phase, false, path, sizeof(path));
 		warn(ckp, path, "%s", why);
 		rill__batch_record__free_unpacked(*rec, NULL);
 		*rec = NULL;

@@ -69,8 +69,9 @@ rl_err rl_checkpoint_read(
 // the splits base lists, in its order, each as rec lists it or else with
 // nothing new; then the splits only rec lists. rec's base_batch_ms becomes
 // 0, and rec is still freed with rill__batch_record__free_unpacked.
-// RL_ERR_INVAL, with why and rec unchanged, when base is not a whole done
-// record of rec's base batch.
+// RL_ERR_INVAL, with why and rec unchanged, when base is NULL (the base's
+// done record is gone or not valid) or not a whole done record of rec's base
+// batch.
 rl_err rl_checkpoint_complete(
     Rill__BatchRecord *rec, const Rill__BatchRecord *base, char *why, size_t whylen);
 

@@ -425,6 +425,15 @@ handle_event(rl_daemon *d, const rl_zk_event *ev)
 
 // ---- elections ----
 
+// out_of_line forgets j's election (its node is gone or resigned).
+static void
+out_of_line(djob *j)
+{
+	rl_election_destroy(j->j_election);
+	j->j_election = NULL;
+	j->j_leaving = false;
+}
+
 // leave takes j out of line (resigning unless the session is gone) and
 // keeps it out for backoff_ms. A resignation ZooKeeper did not take is
 // tried again (leaving_step) before anything else happens to j.
@@ -443,9 +452,7 @@ leave(rl_daemon *d, djob *j, bool resign, int backoff_ms)
 		j->j_leave_at_ms = rl_mono_ms() + LEAVE_RETRY_MS;
 		return;
 	}
-	rl_election_destroy(j->j_election);
-	j->j_election = NULL;
-	j->j_leaving = false;
+	out_of_line(j);
 }
 
 // leaving_step tries a resignation again; the session's expiry ends it too
@@ -456,9 +463,7 @@ leaving_step(rl_daemon *d, djob *j, int64_t now)
 	rl_election_event ev;
 	while (j->j_election != NULL && rl_election_poll(j->j_election, 0, &ev) == RL_OK)
 		if (ev.type == RL_ELECTION_EXPIRED) {
-			rl_election_destroy(j->j_election);
-			j->j_election = NULL;
-			j->j_leaving = false;
+			out_of_line(j);
 			return;
 		}
 	if (now < j->j_leave_at_ms)
@@ -469,9 +474,7 @@ leaving_step(rl_daemon *d, djob *j, int64_t now)
 		return;
 	}
 	rl_info("daemon", "resigned", "job=%s", j->j_name);
-	rl_election_destroy(j->j_election);
-	j->j_election = NULL;
-	j->j_leaving = false;
+	out_of_line(j);
 }
 
 static void

@@ -1435,20 +1435,15 @@ warm_readers(rl_runner *d)
 	int            nexecs = rl_pool_size(d->d_pool);
 	if (nparts == 0 || nexecs == 0)
 		return;
-	// Where each split ends now: its backlog tells the executor whether
-	// prefetching it at once fits its budget. Unknown (a failed lookup) is
-	// said as none.
-	char why[512];
-	if (rl_input_refresh(d->d_input, why, sizeof(why)) != RL_OK)
-		rl_warn(COMP, "cannot read the partitions' offsets before warming",
-		    "job=%s error=\"%s\"", d->d_job->j_name, why);
-	parts = rl_input_parts(d->d_input, &nparts);
 	batch b = { .b_time_ms = 0 };
 	rl_arena_init(&b.b_arena, 4096);
 	rl_sched_task *tasks = new_tasks(nparts);
 	for (size_t i = 0; i < nparts; i++) {
 		Rill__TaskLaunch *tl = new_launch(d, &b, 0, (uint32_t)i);
-		int64_t           end
+		// The backlog (up to the split's latest position, as refreshed
+		// before) tells the executor whether prefetching it now fits its
+		// budget; none is said when the position is not known.
+		int64_t end
 		    = parts[i].ip_latest > parts[i].ip_next ? parts[i].ip_latest : parts[i].ip_next;
 		tl->split = new_split(d, &b, &parts[i], parts[i].ip_next, end);
 		tl->warm_only = true;
@@ -1460,6 +1455,7 @@ warm_readers(rl_runner *d)
 		tasks[i].t_preferred = (int)e;
 	}
 	uint32_t failed;
+	char     why[512];
 	if (rl_sched_run(d->d_pool, tasks, nparts, &d->d_sched, &failed, why, sizeof(why)) == RL_OK)
 		for (size_t i = 0; i < nparts; i++)
 			parts[i].ip_preferred = tasks[i].t_exec;
@@ -1518,12 +1514,20 @@ rl_runner_run(rl_runner *d, rl_runner_stats *stats, char *errbuf, size_t errlen)
 	if ((rv = recover(d, &batch_ms, errbuf, errlen)) != RL_OK)
 		return rv;
 	fence_sink(d);
-	warm_readers(d);
-	if (d->d_opts.available_now) {
-		if ((rv = rl_input_refresh(d->d_input, errbuf, errlen)) != RL_OK)
+	// Where each split ends now: available-now's targets, and the warm-ups'
+	// backlogs (without it, they start with none known).
+	char why[512];
+	if ((rv = rl_input_refresh(d->d_input, why, sizeof(why))) != RL_OK) {
+		if (d->d_opts.available_now) {
+			snprintf(errbuf, errlen, "%s", why);
 			return rv;
-		rl_input_set_targets(d->d_input);
+		}
+		rl_warn(COMP, "cannot read the partitions' offsets before warming",
+		    "job=%s error=\"%s\"", d->d_job->j_name, why);
 	}
+	if (d->d_opts.available_now)
+		rl_input_set_targets(d->d_input);
+	warm_readers(d);
 	rl_info(COMP, "job started",
 	    "job=%s batch_ms=%" PRId64 " stages=%zu available_now=%d checkpoint=%s",
 	    d->d_job->j_name, interval, d->d_plan->p_nstages, d->d_opts.available_now,

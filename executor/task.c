@@ -79,9 +79,10 @@ from_source(void *arg, const rl_source_record *sr)
 	return rl_chain_push(&t->chain, &rec);
 }
 
-// read_range reads one range of a split through the source's executor half.
+// read_range reads one range of a split through the source's executor half,
+// with read (se_read_size bytes, zeroed here) as the read's state.
 static rl_err
-read_range(task *t, const Rill__Split *sp)
+read_range(task *t, const Rill__Split *sp, void *read)
 {
 	const rl_task_ctx *ctx = t->ctx;
 	if (sp == NULL || sp->id == NULL || sp->id[0] == '\0') {
@@ -103,7 +104,7 @@ read_range(task *t, const Rill__Split *sp)
 		.sr_opaque = sp->opaque.data,
 		.sr_opaque_len = sp->opaque.len,
 	};
-	void  *read = rl_calloc(1, ctx->t_source->se_read_size + 1); // one per range
+	memset(read, 0, ctx->t_source->se_read_size);
 	rl_err rv
 	    = ctx->t_source->se_open(read, ctx->t_source_shared, &range, t->err, sizeof(t->err));
 	if (rv == RL_OK) {
@@ -111,7 +112,6 @@ read_range(task *t, const Rill__Split *sp)
 		    read, ctx->t_source_idle_timeout_ms, from_source, t, t->err, sizeof(t->err));
 		ctx->t_source->se_close(read);
 	}
-	rl_free(read);
 	return rv;
 }
 
@@ -121,16 +121,19 @@ static rl_err
 read_source(task *t)
 {
 	const Rill__TaskLaunch *tl = t->launch;
-	if (tl->n_splits == 0)
-		return read_range(t, tl->split);
-	if (tl->split != NULL) {
+	if (tl->n_splits > 0 && tl->split != NULL) {
 		snprintf(
 		    t->err, sizeof(t->err), "stage 0 task with both a split and a list of them");
 		return RL_ERR_PROTO;
 	}
+	// One read state for the task, whatever its number of ranges.
+	size_t size = t->ctx->t_source != NULL ? t->ctx->t_source->se_read_size : 0;
+	void  *read = rl_arena_alloc(&t->scratch, size + 1);
+	if (tl->n_splits == 0)
+		return read_range(t, tl->split, read);
 	rl_err rv = RL_OK;
 	for (size_t i = 0; i < tl->n_splits && rv == RL_OK; i++)
-		rv = read_range(t, tl->splits[i]);
+		rv = read_range(t, tl->splits[i], read);
 	return rv;
 }
 

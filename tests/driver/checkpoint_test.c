@@ -839,17 +839,25 @@ Test(checkpoint, format_1_record_reads_as_kafka_splits)
 	env_close(&e);
 }
 
+// copy_format_1_fixture puts tests/fixtures/checkpoint-v1's batches into
+// e's directory.
+static void
+copy_format_1_fixture(const env *e)
+{
+	const char *root = getenv("RILL_SOURCE_ROOT");
+	cr_assert_not_null(root, "RILL_SOURCE_ROOT is not set");
+	char cmd[4096];
+	snprintf(
+	    cmd, sizeof(cmd), "cp %s/tests/fixtures/checkpoint-v1/batches/* %s/", root, e->batches);
+	cr_assert_eq(system(cmd), 0, "%s", cmd);
+}
+
 // tests/fixtures/checkpoint-v1 was written by the format 1 writer itself.
 Test(checkpoint, format_1_fixture_from_the_old_writer_is_read)
 {
 	env e;
 	env_open(&e, 10);
-	const char *root = getenv("RILL_SOURCE_ROOT");
-	cr_assert_not_null(root, "RILL_SOURCE_ROOT is not set");
-	char cmd[4096];
-	snprintf(
-	    cmd, sizeof(cmd), "cp %s/tests/fixtures/checkpoint-v1/batches/* %s/", root, e.batches);
-	cr_assert_eq(system(cmd), 0, "%s", cmd);
+	copy_format_1_fixture(&e);
 
 	Rill__BatchRecord *got = latest(&e);
 	cr_assert_not_null(got);
@@ -942,12 +950,7 @@ Test(checkpoint, records_of_older_rill_have_no_lag)
 {
 	env e;
 	env_open(&e, 10);
-	const char *root = getenv("RILL_SOURCE_ROOT");
-	cr_assert_not_null(root, "RILL_SOURCE_ROOT is not set");
-	char cmd[4096];
-	snprintf(
-	    cmd, sizeof(cmd), "cp %s/tests/fixtures/checkpoint-v1/batches/* %s/", root, e.batches);
-	cr_assert_eq(system(cmd), 0, "%s", cmd);
+	copy_format_1_fixture(&e);
 	Rill__BatchRecord *got = latest(&e);
 	cr_assert_not_null(got);
 	int64_t lag = -1;

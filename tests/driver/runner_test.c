@@ -1346,6 +1346,14 @@ wide_append(int s, int n)
 	}
 }
 
+// wide_append_all adds n records to every split of WIDE.
+static void
+wide_append_all(int n)
+{
+	for (int s = 0; s < WIDE_SPLITS; s++)
+		wide_append(s, n);
+}
+
 // run_wide runs the job once, available_now, on a log that keeps `keep`
 // done batches.
 static run_result
@@ -1421,8 +1429,7 @@ Test(runner, default_width_is_the_executors_slots_when_splits_are_more)
 {
 	harness h = { 0 };
 	wide_start(&h, "", 1000, "reduce_by_key: sum", false);
-	for (int s = 0; s < WIDE_SPLITS; s++)
-		wide_append(s, 20);
+	wide_append_all(20);
 	run_result res = run_wide(&h, 1000);
 	cr_assert_eq(res.rv, RL_OK, "%s", res.why);
 	cr_expect_gt(expect_widths(&h, 0, SLOTS), 0);
@@ -1434,8 +1441,7 @@ Test(runner, the_job_s_shuffle_partitions_wins_over_the_default)
 {
 	harness h = { 0 };
 	wide_start(&h, "shuffle_partitions: 6\n", 1000, "reduce_by_key: sum", false);
-	for (int s = 0; s < WIDE_SPLITS; s++)
-		wide_append(s, 20);
+	wide_append_all(20);
 	run_result res = run_wide(&h, 1000);
 	cr_assert_eq(res.rv, RL_OK, "%s", res.why);
 	cr_expect_gt(expect_widths(&h, 0, 6), 0);
@@ -1451,8 +1457,7 @@ Test(runner, a_stateful_log_keeps_its_recorded_width)
 {
 	harness h = { 0 };
 	wide_start(&h, "shuffle_partitions: 8\n", 1000, "update_state_by_key: sum", false);
-	for (int s = 0; s < WIDE_SPLITS; s++)
-		wide_append(s, 20);
+	wide_append_all(20);
 	run_result res = run_wide(&h, 1000);
 	cr_assert_eq(res.rv, RL_OK, "%s", res.why);
 	size_t first = expect_widths(&h, 0, WIDE_SPLITS);
@@ -1467,8 +1472,7 @@ Test(runner, a_stateful_log_keeps_its_recorded_width)
 	    "  - update_state_by_key: sum\nsink:\n  memory: {table: " TABLE "}\n");
 	cr_assert_eq(rl_job_parse(text, strlen(text), "memory.yaml", &h.job, why, sizeof(why)),
 	    RL_OK, "%s", why);
-	for (int s = 0; s < WIDE_SPLITS; s++)
-		wide_append(s, 10);
+	wide_append_all(10);
 	res = run_wide(&h, 1000);
 	cr_assert_eq(res.rv, RL_OK, "%s", res.why);
 	cr_expect_gt(expect_widths(&h, first, WIDE_SPLITS), first, "the second run ran batches");
@@ -1482,13 +1486,11 @@ Test(runner, a_new_stateful_job_takes_the_default_width_for_good)
 {
 	harness h = { 0 };
 	wide_start(&h, "", 1000, "update_state_by_key: sum", false);
-	for (int s = 0; s < WIDE_SPLITS; s++)
-		wide_append(s, 20);
+	wide_append_all(20);
 	run_result res = run_wide(&h, 1000);
 	cr_assert_eq(res.rv, RL_OK, "%s", res.why);
 	size_t first = expect_widths(&h, 0, SLOTS);
-	for (int s = 0; s < WIDE_SPLITS; s++)
-		wide_append(s, 10);
+	wide_append_all(10);
 	res = run_wide(&h, 1000);
 	cr_assert_eq(res.rv, RL_OK, "%s", res.why);
 	cr_expect_gt(expect_widths(&h, first, SLOTS), first);
@@ -1532,8 +1534,7 @@ Test(runner, small_ranges_share_map_tasks_and_a_rerun_keeps_them)
 {
 	harness h = { 0 };
 	wide_start(&h, "", 100, NULL, true);
-	for (int s = 0; s < WIDE_SPLITS; s++)
-		wide_append(s, 10);
+	wide_append_all(10);
 	crash_plan crash = { .point = "sink-prepared", .at = 2 };
 	rl_fault_hook(crash_hook, &crash);
 	run_result res = run_wide(&h, 1000);
@@ -1547,8 +1548,7 @@ Test(runner, small_ranges_share_map_tasks_and_a_rerun_keeps_them)
 	cr_expect_eq(rec->n_sink_commits, ntasks);
 	cr_expect_eq(rt_memory_table_left(TABLE), ntasks, "a prepared output per task");
 	cr_assert_eq(rt_memory_finish_prepared(TABLE, 1, true), 1);
-	for (int s = 0; s < WIDE_SPLITS; s++)
-		wide_append(s, 5);
+	wide_append_all(5);
 	res = run_wide(&h, 1000);
 	cr_assert_eq(res.rv, RL_OK, "%s", res.why);
 	Rill__BatchRecord *again = read_record(&h, rec->batch_time_ms);
@@ -1575,8 +1575,7 @@ Test(runner, a_batch_that_touches_few_splits_writes_only_them)
 {
 	harness h = { 0 };
 	wide_start(&h, "", 100, "reduce_by_key: sum", false);
-	for (int s = 0; s < WIDE_SPLITS; s++)
-		wide_append(s, 5);
+	wide_append_all(5);
 	wide_append(0, 20);
 	run_result res = run_wide(&h, 3);
 	cr_assert_eq(res.rv, RL_OK, "%s", res.why);
@@ -1619,8 +1618,7 @@ Test(runner, a_batch_that_touches_few_splits_writes_only_them)
 		rill__batch_record__free_unpacked(rec, NULL);
 	}
 	// The next run goes on from there.
-	for (int s = 0; s < WIDE_SPLITS; s++)
-		wide_append(s, 3);
+	wide_append_all(3);
 	res = run_wide(&h, 3);
 	cr_assert_eq(res.rv, RL_OK, "%s", res.why);
 	wide_expect_output(&h, NULL);

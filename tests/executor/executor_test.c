@@ -349,48 +349,61 @@ expect_fetch_failed(launch_call *lc, const char *url)
 	cr_expect_not_null(strstr(res->error, want), "%s", res->error);
 }
 
+// A reducer on an in-process executor whose one input is at a black hole:
+// its fetch is under way and gets no answer.
+typedef struct silent_fetch {
+	black_hole     bh;
+	const char    *hole; // the black hole's URL
+	rl_executor   *ex;
+	rl_rpc_client *cli; // to the executor, as its leader of epoch 7
+	launch_call    lc;
+} silent_fetch;
+
+static void
+silent_fetch_start(silent_fetch *sf)
+{
+	rl_log_set_level(RL_LOG_ERROR);
+	black_hole_start(&sf->bh);
+	sf->hole = rl_rpc_server_url(sf->bh.bh_srv);
+	rl_executor_opts opts = { .listen_url = "tcp://127.0.0.1:0", .id = "reducer", .cores = 2 };
+	char             why[256];
+	cr_assert_eq(rl_executor_create(&opts, &sf->ex, why, sizeof(why)), RL_OK, "%s", why);
+	cr_assert_eq(
+	    rl_rpc_client_create(rl_executor_url(sf->ex), &sf->cli, why, sizeof(why)), RL_OK);
+	launch_reduce(sf->cli, &sf->lc, 7, sf->hole);
+	cr_assert(wait_until(&sf->bh.bh_taken, 1, 10000), "the fetch never reached the peer");
+	rl_sleep_ms(300);
+	cr_assert_not(atomic_load(&sf->lc.done), "the fetch ended with the peer silent");
+}
+
 // A reducer fetching from a peer that took the request and went silent
 // waited out the fetch's 30 s. Told by the driver that the peer is lost, it
 // gives up at once; a deposed leader's word is refused and changes nothing.
 Test(executor, a_fetch_from_a_silent_peer_fails_as_soon_as_the_driver_says_it_is_lost)
 {
-	rl_log_set_level(RL_LOG_ERROR);
-	black_hole bh = { 0 };
-	black_hole_start(&bh);
-	const char      *hole = rl_rpc_server_url(bh.bh_srv);
-	rl_executor_opts opts = { .listen_url = "tcp://127.0.0.1:0", .id = "reducer", .cores = 2 };
-	rl_executor     *ex;
-	rl_rpc_client   *cli;
-	char             why[256];
-	cr_assert_eq(rl_executor_create(&opts, &ex, why, sizeof(why)), RL_OK, "%s", why);
-	cr_assert_eq(rl_rpc_client_create(rl_executor_url(ex), &cli, why, sizeof(why)), RL_OK);
-
-	launch_call lc = { 0 };
-	launch_reduce(cli, &lc, 7, hole);
-	cr_assert(wait_until(&bh.bh_taken, 1, 10000), "the fetch never reached the peer");
-	rl_sleep_ms(500);
-	cr_assert_not(atomic_load(&lc.done), "the fetch ended with the peer silent");
-
-	cr_expect_eq(tell_lost(cli, 6, hole, why, sizeof(why)), -1);
+	silent_fetch sf = { 0 };
+	silent_fetch_start(&sf);
+	char why[256];
+	cr_expect_eq(tell_lost(sf.cli, 6, sf.hole, why, sizeof(why)), -1);
 	cr_expect_not_null(strstr(why, "epoch 6 is older than 7 (deposed leader)"), "%s", why);
 	rl_sleep_ms(300);
-	cr_assert_not(atomic_load(&lc.done), "a deposed leader's word ended the fetch");
+	cr_assert_not(atomic_load(&sf.lc.done), "a deposed leader's word ended the fetch");
 
 	int64_t told_ms = rl_mono_ms();
-	cr_expect_eq(tell_lost(cli, 7, hole, why, sizeof(why)), 1, "%s", why);
-	for (int64_t t0 = rl_mono_ms(); !atomic_load(&lc.done) && rl_mono_ms() - t0 < 40000;)
+	cr_expect_eq(tell_lost(sf.cli, 7, sf.hole, why, sizeof(why)), 1, "%s", why);
+	for (int64_t t0 = rl_mono_ms(); !atomic_load(&sf.lc.done) && rl_mono_ms() - t0 < 40000;)
 		rl_sleep_ms(10);
-	cr_assert(atomic_load(&lc.done), "the launch never came back");
+	cr_assert(atomic_load(&sf.lc.done), "the launch never came back");
 	// Before, the fetch ended after its 30 s timeout.
-	cr_expect_lt(lc.done_ms - told_ms, 5000, "the task came back %" PRId64 " ms after",
-	    lc.done_ms - told_ms);
-	expect_fetch_failed(&lc, hole);
-	rl_msg_free(lc.reply);
-	cr_expect_eq(atomic_load(&bh.bh_taken), 1);
+	cr_expect_lt(sf.lc.done_ms - told_ms, 5000, "the task came back %" PRId64 " ms after",
+	    sf.lc.done_ms - told_ms);
+	expect_fetch_failed(&sf.lc, sf.hole);
+	rl_msg_free(sf.lc.reply);
+	cr_expect_eq(atomic_load(&sf.bh.bh_taken), 1);
 
-	rl_rpc_client_destroy(cli);
-	rl_executor_destroy(ex);
-	black_hole_stop(&bh);
+	rl_rpc_client_destroy(sf.cli);
+	rl_executor_destroy(sf.ex);
+	black_hole_stop(&sf.bh);
 }
 
 // An executor that exits while a reducer waits on a silent peer (its host
@@ -398,31 +411,17 @@ Test(executor, a_fetch_from_a_silent_peer_fails_as_soon_as_the_driver_says_it_is
 // ends, and the executor is gone within a second or so, with no watchdog.
 Test(executor, an_exit_does_not_wait_for_a_fetch_from_a_silent_peer)
 {
-	rl_log_set_level(RL_LOG_ERROR);
-	black_hole bh = { 0 };
-	black_hole_start(&bh);
-	const char      *hole = rl_rpc_server_url(bh.bh_srv);
-	rl_executor_opts opts = { .listen_url = "tcp://127.0.0.1:0", .id = "reducer", .cores = 2 };
-	rl_executor     *ex;
-	rl_rpc_client   *cli;
-	char             why[256];
-	cr_assert_eq(rl_executor_create(&opts, &ex, why, sizeof(why)), RL_OK, "%s", why);
-	cr_assert_eq(rl_rpc_client_create(rl_executor_url(ex), &cli, why, sizeof(why)), RL_OK);
-	launch_call lc = { 0 };
-	launch_reduce(cli, &lc, 7, hole);
-	cr_assert(wait_until(&bh.bh_taken, 1, 10000), "the fetch never reached the peer");
-	rl_sleep_ms(300);
-	cr_assert_not(atomic_load(&lc.done), "the fetch ended with the peer silent");
-
+	silent_fetch sf = { 0 };
+	silent_fetch_start(&sf);
 	int64_t t0 = rl_mono_ms();
-	rl_executor_stop(ex);
-	rl_executor_destroy(ex);
+	rl_executor_stop(sf.ex);
+	rl_executor_destroy(sf.ex);
 	int64_t took = rl_mono_ms() - t0;
 	cr_expect_lt(took, 5000, "the executor took %" PRId64 " ms to exit", took);
-	rl_rpc_client_destroy(cli); // the launch's reply, if any, was dropped
-	if (atomic_load(&lc.done))
-		rl_msg_free(lc.reply);
-	black_hole_stop(&bh);
+	rl_rpc_client_destroy(sf.cli); // the launch's reply, if any, was dropped
+	if (atomic_load(&sf.lc.done))
+		rl_msg_free(sf.lc.reply);
+	black_hole_stop(&sf.bh);
 }
 
 // The hook holds the reduce task back (before its fetch) until released.
