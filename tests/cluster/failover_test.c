@@ -170,8 +170,8 @@ first_done(int h, const char *job, int64_t since)
 {
 	const char *log = rt_host_log(h, "driver");
 	char        leading[160], done[160];
-	snprintf(leading, sizeof(leading), "msg=\"leading\" job=%s ", job);
-	snprintf(done, sizeof(done), "msg=\"batch done\" job=%s ", job);
+	snprintf(leading, sizeof(leading), "msg=\"leading\" job=%.64s ", job);
+	snprintf(done, sizeof(done), "msg=\"batch done\" job=%.64s ", job);
 	const char *p = strstr(log, leading);
 	if (p == NULL)
 		return -1;
@@ -201,7 +201,7 @@ static bool
 leads(int h, const char *job)
 {
 	char needle[160];
-	snprintf(needle, sizeof(needle), "msg=\"leading\" job=%s ", job);
+	snprintf(needle, sizeof(needle), "msg=\"leading\" job=%.64s ", job);
 	return strstr(rt_host_log(h, "driver"), needle) != NULL;
 }
 
