@@ -928,6 +928,8 @@ rl_zk_set_version(rl_zk *zk, const char *path, const void *data, size_t len, int
 rl_err
 rl_zk_delete_version(rl_zk *zk, const char *path, int32_t version, char *errbuf, size_t errlen)
 {
+	if (atomic_load(&zk->z_expired)) // see rl_zk_multi
+		return op_error(zk, "delete", path, ZINVALIDSTATE, errbuf, errlen);
 	int rc = zoo_delete(zk->z_handle, path, version);
 	if (rc == ZBADVERSION) {
 		rl_err rv = op_error(zk, "delete", path, rc, errbuf, errlen);
@@ -1180,6 +1182,12 @@ rl_zk_multi(rl_zk *zk, rl_zk_op *ops, size_t count, size_t *ret_failed, char *er
 {
 	if (count == 0)
 		return RL_OK;
+	// On a session known to have expired nothing can succeed, and the C
+	// client's synchronous zoo_multi then has waited for ever (a resigning
+	// driver's host thread hung in the cluster suite's zombie test).
+	if (atomic_load(&zk->z_expired))
+		return op_error(
+		    zk, "multi-op starting with", ops[0].path, ZINVALIDSTATE, errbuf, errlen);
 	if (count > INT_MAX / 2) {
 		snprintf(errbuf, errlen, "ZooKeeper multi-op at %s: %zu operations", zk->z_connect,
 		    count);
