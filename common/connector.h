@@ -37,6 +37,9 @@ typedef struct rl_split_range {
 	size_t         sr_opaque_len;
 	// Warm-ups: how many splits of the job this executor reads (0: unknown).
 	uint32_t sr_splits_here;
+	// Tasks: where the split ended when the batch was planned (0: not
+	// known); sr_end_seen - sr_until records wait beyond the range.
+	int64_t sr_end_seen;
 } rl_split_range;
 
 // A record as a source delivers it: bytes valid during the callback only.

@@ -449,16 +449,19 @@ out:
 #define RELEASE_IDLE_MS 30000
 // What stays started between reads. A started partition keeps fetching, and
 // with a backlog it holds at least a record batch (up to a MB, whatever the
-// queue limits say) and librdkafka's op of ~120 bytes for each message. Each
-// started partition is charged the records its last range had (at most
-// CHARGE_MAX, about a record batch, and that much before its first read, as
-// a backlog may be waiting); when the charges
-// pass CHARGE_BUDGET (~256 bytes a record of the prefetch budget) a partition
-// just read is stopped rather than kept warm, unless ALWAYS_WARM or fewer
-// are started. At a trickle every partition stays warm; with a backlog on
-// hundreds of partitions, those beyond the budget start again when next read
-// (a fetch round trip, small beside their ranges).
-#define CHARGE_BUDGET ((int64_t)PREFETCH_BUDGET_KB * 4)
+// queue limits say), librdkafka's op of ~120 bytes for each message and the
+// fetch buffers those pin (heaptrack at 1,024 partitions: as much again as
+// the ops). Each started partition is charged the records it is expected to
+// queue: the backlog the driver saw past its last range, or that range's
+// size if more (at most CHARGE_MAX, about a record batch; that much before
+// its first read when nothing is known). When the charges pass
+// CHARGE_BUDGET a partition just read is stopped rather than kept warm,
+// unless ALWAYS_WARM or fewer are started, and a warm-up waits for the
+// first read. At a trickle every partition stays warm (idle, 512 started
+// partitions cost an executor 18 MB); with a backlog on hundreds of
+// partitions only what fits stays started, and a task that reads several
+// ranges starts the next one while it reads the current (executor/task.c).
+#define CHARGE_BUDGET ((int64_t)16384)
 #define CHARGE_MAX 10000
 #define ALWAYS_WARM 8
 #define SWEEP_EVERY_MS 5000
@@ -518,7 +521,11 @@ rl_kafka_reader_create(const char *brokers, const rl_kafka_props *props, rl_kafk
 	// besides its bytes) while the next range is already on its way; see
 	// next_messages() for why a small queue does not stall the reads. The
 	// queue sizes themselves are set per client (client_new), from the
-	// budget.
+	// budget. A fetch waits at most 20 ms for data: a partition started
+	// while its client's fetch waits at the log end of the others is
+	// fetched only when that one returns, so the wait is what a cold read
+	// pays (librdkafka's 500 ms default, and our earlier 100 ms, made a
+	// batch over 1,024 partitions twice as slow).
 	const char *defaults[] = {
 		"client.id",
 		"rill-executor",
@@ -531,7 +538,7 @@ rl_kafka_reader_create(const char *brokers, const rl_kafka_props *props, rl_kafk
 		"auto.offset.reset",
 		"error",
 		"fetch.wait.max.ms",
-		"100",
+		"20",
 		NULL,
 	};
 	rd_kafka_conf_t *conf;
@@ -556,6 +563,12 @@ rl_kafka_reader_expect(rl_kafka_reader *r, uint32_t partitions)
 	if (partitions > r->r_expect)
 		r->r_expect = partitions;
 	pthread_mutex_unlock(&r->r_mu);
+}
+
+int
+rl_kafka_reader_started(rl_kafka_reader *r)
+{
+	return atomic_load(&r->r_started);
 }
 
 // rl_kafka_prefetch_kb is the queue one partition of expect may fill.
@@ -797,12 +810,16 @@ over_budget(const rl_kafka_reader *r, int64_t more)
 	    && atomic_load(&r->r_started) >= ALWAYS_WARM;
 }
 
-// recharge charges p (started, under p_mu) what its range of span offsets
-// suggests it will queue, and stops it if the reader is over its budget.
+// recharge charges p (started, under p_mu) what it will queue after a read:
+// the backlog the driver saw past the range, or what a range like the last
+// one (span offsets) brings by the next batch, whichever is more; and stops
+// it if the reader is over its budget. A range cut small by rate limits
+// from a long backlog is charged the backlog: librdkafka fills the queue
+// whatever the range.
 static void
-recharge(part *p, int64_t span)
+recharge(part *p, int64_t span, int64_t backlog)
 {
-	int64_t charge = charge_of(span);
+	int64_t charge = charge_of(backlog > span ? backlog : span);
 	if (p->p_started)
 		atomic_fetch_add(&p->p_reader->r_charged, charge - p->p_charge);
 	p->p_charge = charge;
@@ -812,8 +829,8 @@ recharge(part *p, int64_t span)
 
 rl_err
 rl_kafka_read_range(rl_kafka_reader *r, const char *topic, int32_t partition, int64_t from,
-    int64_t until, int idle_timeout_ms, rl_kafka_record_cb cb, void *arg, char *errbuf,
-    size_t errlen)
+    int64_t until, int64_t backlog, int idle_timeout_ms, rl_kafka_record_cb cb, void *arg,
+    char *errbuf, size_t errlen)
 {
 	if (from >= until)
 		return RL_OK;
@@ -913,7 +930,7 @@ rl_kafka_read_range(rl_kafka_reader *r, const char *topic, int32_t partition, in
 			done = true;
 		}
 	}
-	recharge(p, until - from);
+	recharge(p, until - from, backlog);
 	goto out;
 
 err_reset:

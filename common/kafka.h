@@ -108,11 +108,16 @@ void   rl_kafka_reader_destroy(rl_kafka_reader *r);
 // partition's queue is sized when its client is made (rl_kafka_prefetch_kb).
 // Partitions share at most 4 clients. @locality any thread
 void rl_kafka_reader_expect(rl_kafka_reader *r, uint32_t partitions);
+// rl_kafka_reader_started is how many partitions are started (fetching or
+// holding prefetched records) now. @locality any thread
+int rl_kafka_reader_started(rl_kafka_reader *r);
 // rl_kafka_prefetch_kb is the queue, in KB, of each of `expect` partitions.
 int rl_kafka_prefetch_kb(uint32_t expect);
 
 // rl_kafka_read_range reads the records with offsets in [from, until) of one
-// partition and calls cb for each. Offsets may be missing (compaction,
+// partition and calls cb for each; backlog is how many records are known to
+// wait past until (-1: unknown), which decides whether the partition stays
+// started and prefetching after the read. Offsets may be missing (compaction,
 // transaction markers); the range ends at the first offset >= until or at the
 // end of the log at or past until. Ranges of one partition must not be read
 // concurrently; different partitions may. Errors: RL_ERR_DATA_LOSS when from is
@@ -121,8 +126,8 @@ int rl_kafka_prefetch_kb(uint32_t expect);
 // errbuf says which topic, partition and offset. errbuf must start empty (""):
 // a cb that fails explains itself by writing into it.
 rl_err rl_kafka_read_range(rl_kafka_reader *r, const char *topic, int32_t partition, int64_t from,
-    int64_t until, int idle_timeout_ms, rl_kafka_record_cb cb, void *arg, char *errbuf,
-    size_t errlen);
+    int64_t until, int64_t backlog, int idle_timeout_ms, rl_kafka_record_cb cb, void *arg,
+    char *errbuf, size_t errlen);
 
 // rl_kafka_warm starts the partition's consumer at from (if it is not already
 // there), so that reading from it later finds the data prefetched; backlog is

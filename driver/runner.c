@@ -525,6 +525,7 @@ new_split(rl_runner *d, batch *b, const rl_input_part *part, int64_t from, int64
 	sp->id = part->ip_id;
 	sp->from = from;
 	sp->until = until;
+	sp->end_seen = part->ip_latest > until ? part->ip_latest : until;
 	sp->opaque.data = part->ip_opaque;
 	sp->opaque.len = part->ip_opaque_len;
 	return sp;

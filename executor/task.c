@@ -103,6 +103,7 @@ read_range(task *t, const Rill__Split *sp, void *read)
 		.sr_until = sp->until,
 		.sr_opaque = sp->opaque.data,
 		.sr_opaque_len = sp->opaque.len,
+		.sr_end_seen = sp->end_seen,
 	};
 	memset(read, 0, ctx->t_source->se_read_size);
 	rl_err rv
@@ -113,6 +114,29 @@ read_range(task *t, const Rill__Split *sp, void *read)
 		ctx->t_source->se_close(read);
 	}
 	return rv;
+}
+
+// read_ahead asks the source to start fetching the range the task reads
+// next (if its budget allows), so that its first records are on their way
+// while this one is read. A range it cannot warm is read cold: the read
+// says what is wrong, not this.
+static void
+read_ahead(task *t, const Rill__Split *sp)
+{
+	const rl_task_ctx *ctx = t->ctx;
+	if (ctx->t_source == NULL || ctx->t_source->se_warm == NULL || sp == NULL || sp->id == NULL
+	    || sp->kind == NULL || strcmp(sp->kind, ctx->t_source->se_name) != 0)
+		return;
+	rl_split_range range = {
+		.sr_kind = sp->kind,
+		.sr_id = sp->id,
+		.sr_from = sp->from,
+		.sr_until = sp->end_seen > sp->until ? sp->end_seen : sp->until,
+		.sr_opaque = sp->opaque.data,
+		.sr_opaque_len = sp->opaque.len,
+	};
+	char why[256];
+	(void)ctx->t_source->se_warm(ctx->t_source_shared, &range, why, sizeof(why));
 }
 
 // read_source reads the launch's range, or its ranges one after the other
@@ -132,8 +156,11 @@ read_source(task *t)
 	if (tl->n_splits == 0)
 		return read_range(t, tl->split, read);
 	rl_err rv = RL_OK;
-	for (size_t i = 0; i < tl->n_splits && rv == RL_OK; i++)
+	for (size_t i = 0; i < tl->n_splits && rv == RL_OK; i++) {
+		if (i + 1 < tl->n_splits)
+			read_ahead(t, tl->splits[i + 1]);
 		rv = read_range(t, tl->splits[i], read);
+	}
 	return rv;
 }
 

@@ -13,6 +13,7 @@ typedef struct kafka_read {
 	int32_t             k_partition;
 	int64_t             k_from;
 	int64_t             k_until;
+	int64_t             k_end_seen;
 	rl_source_record_cb k_cb;
 	void               *k_arg;
 } kafka_read;
@@ -71,6 +72,7 @@ kafka_open(void *read, void *shared, const rl_split_range *range, char *errbuf, 
 	kr->k_reader = shared;
 	kr->k_from = range->sr_from;
 	kr->k_until = range->sr_until;
+	kr->k_end_seen = range->sr_end_seen;
 	return parse_split(
 	    range, kr->k_topic, sizeof(kr->k_topic), &kr->k_partition, errbuf, errlen);
 }
@@ -96,8 +98,12 @@ kafka_read_range(
 	kafka_read *kr = read;
 	kr->k_cb = cb;
 	kr->k_arg = arg;
+	// What waits beyond the range, as the driver saw it (-1: not said).
+	int64_t backlog = kr->k_end_seen <= 0 ? -1
+	    : kr->k_end_seen > kr->k_until    ? kr->k_end_seen - kr->k_until
+	                                      : 0;
 	return rl_kafka_read_range(kr->k_reader, kr->k_topic, kr->k_partition, kr->k_from,
-	    kr->k_until, idle_timeout_ms, from_kafka, kr, errbuf, errlen);
+	    kr->k_until, backlog, idle_timeout_ms, from_kafka, kr, errbuf, errlen);
 }
 
 static void

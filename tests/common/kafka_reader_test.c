@@ -81,19 +81,19 @@ Test(kafka_reader, forty_partitions_share_four_clients_and_read_exactly, .timeou
 	for (int p = 0; p < PARTS; p++) {
 		seen s = { .partition = p };
 		err[0] = '\0';
-		cr_assert_eq(rl_kafka_read_range(
-		                 r, "many", p, 0, 20, 10000, check_record, &s, err, sizeof(err)),
+		cr_assert_eq(rl_kafka_read_range(r, "many", p, 0, 20, -1, 10000, check_record, &s,
+		                 err, sizeof(err)),
 		    RL_OK, "%s", err);
 		cr_assert_eq(s.count, 20);
-		cr_assert_eq(rl_kafka_read_range(r, "many", p, 20, PER_PART, 10000, check_record,
-		                 &s, err, sizeof(err)),
+		cr_assert_eq(rl_kafka_read_range(r, "many", p, 20, PER_PART, -1, 10000,
+		                 check_record, &s, err, sizeof(err)),
 		    RL_OK, "%s", err);
 		cr_assert_eq(s.count, PER_PART, "partition %d: %d records", p, s.count);
 	}
 	// A range again from the start (a re-run batch): the consumer seeks back.
 	seen again = { .partition = 7, .next = 10 };
 	cr_assert_eq(rl_kafka_read_range(
-	                 r, "many", 7, 10, 30, 10000, check_record, &again, err, sizeof(err)),
+	                 r, "many", 7, 10, 30, -1, 10000, check_record, &again, err, sizeof(err)),
 	    RL_OK, "%s", err);
 	cr_assert_eq(again.count, 20);
 	// Four clients, each a handful of threads (main, the broker's, the
@@ -101,6 +101,64 @@ Test(kafka_reader, forty_partitions_share_four_clients_and_read_exactly, .timeou
 	int grown = threads_now() - before;
 	cr_assert_leq(
 	    grown, 4 * 6, "the reader started %d threads for %d partitions", grown, PARTS);
+	rl_kafka_reader_destroy(r);
+	rl_kafka_mock_destroy(mock);
+}
+
+// read_all reads [0, 20) of every partition of "many" with r, saying that
+// backlog records wait past each range, and returns how many partitions
+// are still started afterwards.
+static int
+read_all(rl_kafka_reader *r, int64_t backlog)
+{
+	char err[512] = "";
+	for (int p = 0; p < PARTS; p++) {
+		seen s = { .partition = p };
+		cr_assert_eq(rl_kafka_read_range(r, "many", p, 0, 20, backlog, 10000, check_record,
+		                 &s, err, sizeof(err)),
+		    RL_OK, "%s", err);
+		cr_assert_eq(s.count, 20);
+	}
+	return rl_kafka_reader_started(r);
+}
+
+Test(kafka_reader, partitions_with_a_long_backlog_are_not_all_kept_prefetching, .timeout = 60)
+{
+	char           err[512] = "";
+	rl_kafka_mock *mock;
+	cr_assert_eq(rl_kafka_mock_create(1, &mock, err, sizeof(err)), RL_OK, "%s", err);
+	cr_assert_eq(
+	    rl_kafka_mock_create_topic(mock, "many", PARTS, err, sizeof(err)), RL_OK, "%s", err);
+	rl_kafka_producer *prod;
+	cr_assert_eq(
+	    rl_kafka_producer_create(rl_kafka_mock_bootstraps(mock), NULL, &prod, err, sizeof(err)),
+	    RL_OK, "%s", err);
+	for (int p = 0; p < PARTS; p++)
+		for (int i = 0; i < PER_PART; i++) {
+			char v[64];
+			int  len = snprintf(v, sizeof(v), "p%d-%d", p, i);
+			cr_assert_eq(rl_kafka_produce(prod, "many", p, NULL, 0, v, (size_t)len, err,
+			                 sizeof(err)),
+			    RL_OK, "%s", err);
+		}
+	cr_assert_eq(rl_kafka_flush(prod, 10000, err, sizeof(err)), RL_OK, "%s", err);
+	rl_kafka_producer_destroy(prod);
+
+	// Caught up (30 records wait past each range): all stay warm.
+	rl_kafka_reader *r;
+	cr_assert_eq(
+	    rl_kafka_reader_create(rl_kafka_mock_bootstraps(mock), NULL, &r, err, sizeof(err)),
+	    RL_OK, "%s", err);
+	cr_assert_eq(read_all(r, PER_PART - 20), PARTS);
+	rl_kafka_reader_destroy(r);
+	// A million records wait past each small range (a rate limit cut it):
+	// only the few that fit the budget stay started, however many are read.
+	cr_assert_eq(
+	    rl_kafka_reader_create(rl_kafka_mock_bootstraps(mock), NULL, &r, err, sizeof(err)),
+	    RL_OK, "%s", err);
+	int started = read_all(r, 1000000);
+	cr_assert_gt(started, 0);
+	cr_assert_leq(started, 8, "%d of %d partitions kept prefetching", started, PARTS);
 	rl_kafka_reader_destroy(r);
 	rl_kafka_mock_destroy(mock);
 }
