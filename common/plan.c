@@ -22,7 +22,7 @@ runs_in_stage(const rl_step *s)
 	case RL_OP_MAP_VALUES:
 		return s->s_fn != RL_FN_UDF;
 	case RL_OP_KEY_BY:
-		return s->s_fn == RL_FN_VALUE || s->s_fn == RL_FN_FIELD;
+		return s->s_fn == RL_FN_VALUE || s->s_fn == RL_FN_FIELD || s->s_fn == RL_FN_JSON;
 	default:
 		return false;
 	}

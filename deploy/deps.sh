@@ -26,6 +26,7 @@ PACKAGES=(
     libxxhash-dev
     libisal-dev
     libjansson-dev
+    libjsmn-dev
     libssl-dev
     iproute2
     openjdk-17-jre-headless

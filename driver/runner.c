@@ -1208,6 +1208,32 @@ record_latency(rl_runner *d, const batch *b, int64_t commit_ms)
 	}
 }
 
+// warn_dropped says when the batch's operators dropped records whose value
+// they could not read (key_by {json: …} on a value that is not a JSON
+// object): they are left out, not retried, so the job goes on.
+static void
+warn_dropped(rl_runner *d, const batch *b)
+{
+	uint64_t malformed = 0, missing = 0;
+	for (size_t s = 0; s < d->d_plan->p_nstages; s++)
+		for (size_t i = 0; i < b->b_ntasks[s]; i++) {
+			const Rill__TaskResult *res = b->b_tasks[s][i].t_result;
+			if (res != NULL && res->metrics != NULL) {
+				malformed += res->metrics->malformed_records;
+				missing += res->metrics->missing_records;
+			}
+		}
+	if (malformed > 0)
+		rl_warn(COMP, "records dropped",
+		    "job=%s batch_ms=%" PRId64 " malformed=%" PRIu64 " missing_key=%" PRIu64
+		    " reason=\"a key_by could not read the value (e.g. not a JSON object)\"",
+		    d->d_job->j_name, b->b_time_ms, malformed, missing);
+	else if (missing > 0)
+		rl_debug(COMP, "records without a key dropped",
+		    "job=%s batch_ms=%" PRId64 " missing_key=%" PRIu64, d->d_job->j_name,
+		    b->b_time_ms, missing);
+}
+
 // lap adds the time since *since to *acc and restarts the clock.
 static void
 lap(int64_t *since, int64_t *acc)
@@ -1274,6 +1300,7 @@ run_batch(rl_runner *d, int64_t batch_ms, uint64_t *ret_records, size_t *ret_tas
 		const Rill__TaskMetrics *m = b.b_tasks[0][i].t_result->metrics;
 		b.b_records += m != NULL ? m->input_records : 0;
 	}
+	warn_dropped(d, &b);
 	if (d->d_two_phase) {
 		rv = commit_transactions(d, &b, errbuf, errlen);
 	} else if (d->d_sink->sk_commit != NULL) {

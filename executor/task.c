@@ -445,6 +445,8 @@ rl_task_run(
 	}
 	res->status = RILL__TASK_RESULT__STATUS__OK;
 out:
+	res->metrics->missing_records = t.chain.c_missing;
+	res->metrics->malformed_records = t.chain.c_malformed;
 	teardown(&t);
 	res->metrics->input_records = t.in_records;
 	res->metrics->input_bytes = t.in_bytes;

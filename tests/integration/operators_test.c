@@ -1,0 +1,111 @@
+// SPDX-License-Identifier: Apache-2.0
+// Operators beyond word count end to end (key_by {json: …}, repartition,
+// union): a real Kafka broker, `rill run` with a driver and executor
+// processes, results checked against references that Python or awk compute
+// from the same input.
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tests/fixtures/fixture.h"
+
+// sum_field adds up the number after `key=` in every line of log that has needle.
+static long
+sum_field(const char *log, const char *needle, const char *key)
+{
+	long   total = 0;
+	size_t klen = strlen(key);
+	for (const char *p = log; (p = strstr(p, needle)) != NULL; p++) {
+		const char *eol = strchr(p, '\n');
+		const char *k = strstr(p, key);
+		if (k != NULL && (eol == NULL || k < eol))
+			total += strtol(k + klen, NULL, 10);
+	}
+	return total;
+}
+
+// ---- key_by: {json: PATH} ----
+
+// JSON events keyed by user.id: string ids (some with escapes), integer ids,
+// and records rill must drop: null or missing ids, a user that is not an
+// object, values that are not JSON objects. Python's json module is the
+// reference for which records count and under which key.
+Test(key_by, json_path_counts_match_python, .timeout = 180)
+{
+	const char *dir = rt_tmpdir("json");
+	const char *events = rt_path(dir, "events.jsonl"), *want = rt_path(dir, "want.tsv");
+	const char *got = rt_path(dir, "got.tsv"), *out = rt_path(dir, "out");
+	const char *bad = rt_path(dir, "malformed.txt");
+	const char *gen = rt_write(dir, "gen.py",
+	    "import json, random, sys\n"
+	    "random.seed(7)\n"
+	    "with open(sys.argv[1], 'w') as f:\n"
+	    "    for i in range(20000):\n"
+	    "        r = random.random()\n"
+	    "        if r < 0.02:\n"
+	    "            f.write('not json %%d\\n' %% i); continue\n"
+	    "        if r < 0.03:\n"
+	    "            f.write('{\"user\": {\"id\": \"u%%d\"}\\n' %% i); continue\n"
+	    "        if r < 0.05:\n"
+	    "            e = {'user': {'name': 'x'}, 'n': i}\n"
+	    "        elif r < 0.06:\n"
+	    "            e = {'user': {'id': None}}\n"
+	    "        elif r < 0.07:\n"
+	    "            e = {'user': 'u1'}\n"
+	    "        elif r < 0.15:\n"
+	    "            e = {'n': i, 'user': {'id': random.randint(1, 40)}}\n"
+	    "        elif r < 0.20:\n"
+	    "            e = {'user': {'id': 'caf\\u00e9 \"%%d\"' %% random.randint(1, 5)}}\n"
+	    "        else:\n"
+	    "            e = {'ts': i, 'user': {'tags': {'id': 'no'}, 'id': 'u%%d' %% int(1 / "
+	    "(random.random() ** 2 + 0.01))}, 'v': [1, {'id': 2}]}\n"
+	    "        f.write(json.dumps(e, ensure_ascii=random.random() < 0.5) + '\\n')\n");
+	const char *ref = rt_write(dir, "ref.py",
+	    "import json, sys, collections\n"
+	    "c = collections.Counter(); bad = 0\n"
+	    "for line in open(sys.argv[1], encoding='utf-8'):\n"
+	    "    try:\n"
+	    "        e = json.loads(line)\n"
+	    "    except ValueError:\n"
+	    "        bad += 1; continue\n"
+	    "    if not isinstance(e, dict):\n"
+	    "        bad += 1; continue\n"
+	    "    u = e.get('user')\n"
+	    "    if isinstance(u, dict) and u.get('id') is not None:\n"
+	    "        c[str(u['id'])] += 1\n"
+	    "with open(sys.argv[2], 'w', encoding='utf-8') as f:\n"
+	    "    for k, n in c.items(): f.write('%%s\\t%%d\\n' %% (k, n))\n"
+	    "open(sys.argv[3], 'w').write('%%d\\n' %% bad)\n");
+	cr_assert_eq(rt_sh("python3 %s %s", gen, events), 0);
+	cr_assert_eq(rt_sh("python3 %s %s %s.unsorted %s && LC_ALL=C sort %s.unsorted > %s", ref,
+	                 events, want, bad, want, want),
+	    0);
+	cr_assert_eq(rt_sh("grep -q 'caf' %s && grep -q '\\\\u00e9' %s", want, events), 0,
+	    "the corpus has escaped ids");
+	rt_topic("json-events", 3);
+	rt_produce_lines("json-events", events);
+	const char *job = rt_write(dir, "job.yaml",
+	    "name: json-keys\n"
+	    "batch: 200ms\n"
+	    "source:\n"
+	    "  kafka: {brokers: \"%s\", topics: [json-events], max_rate_per_partition: 20000}\n"
+	    "pipeline:\n"
+	    "  - key_by: {json: user.id}\n"
+	    "  - map_values: one\n"
+	    "  - reduce_by_key: count\n"
+	    "sink:\n"
+	    "  files: {path: %s}\n",
+	    rt_kafka(), out);
+	char       *o, *e;
+	int         rv = rt_sh_capture(dir, &o, &e,
+	            "RILL_LOG_LEVEL=info %s run %s --executors 2 --available-now", rt_bin("rill"), job);
+	cr_assert_eq(rv, 0, "rill run exited %d:\n%s", rv, e);
+	rt_sink_totals(out, got);
+	rt_assert_same_file(got, want);
+	// The records that are not JSON objects were dropped and said so.
+	char *nbad = rt_read(bad, NULL);
+	cr_assert_gt(atol(nbad), 0);
+	cr_assert_eq(sum_field(e, "msg=\"records dropped\"", " malformed="), atol(nbad), "%s", e);
+	free(nbad);
+}
