@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// Cutting the pipeline into stages at shuffles (reduce_by_key, count_by_value).
+// Cutting the pipeline into stages at shuffles (reduce_by_key, count_by_value,
+// update_state_by_key, repartition).
 #include "common/plan.h"
 
 #include <stdio.h>
@@ -51,6 +52,8 @@ rl_plan_build(const rl_job *job, rl_plan **ret, char *errbuf, size_t errlen)
 		    && s->s_fn != RL_FN_UDF) {
 			combine = s->s_fn;
 			stateful = s->s_kind == RL_OP_UPDATE_STATE_BY_KEY;
+		} else if (s->s_kind == RL_OP_REPARTITION) {
+			combine = RL_FN_NONE; // records as they are, round robin
 		} else if (s->s_kind == RL_OP_COUNT_BY_VALUE) {
 			// key = value, value = 1, then summed: one narrow step and a shuffle.
 			st->st_steps[st->st_nsteps++] = s;
@@ -72,6 +75,8 @@ rl_plan_build(const rl_job *job, rl_plan **ret, char *errbuf, size_t errlen)
 		next->st_input = RL_INPUT_SHUFFLE;
 		next->st_merge = rl_merge_fn_of(combine);
 		next->st_state_step = stateful ? s : NULL;
+		if (s->s_kind == RL_OP_REPARTITION)
+			next->st_partitions = (uint32_t)s->s_num;
 		next->st_steps = rl_calloc(job->j_nsteps + 1, sizeof(rl_step *));
 		st = next;
 	}

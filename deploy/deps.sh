@@ -27,6 +27,7 @@ PACKAGES=(
     libisal-dev
     libjansson-dev
     libjsmn-dev
+    python3
     libssl-dev
     iproute2
     openjdk-17-jre-headless

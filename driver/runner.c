@@ -511,7 +511,7 @@ new_launch(rl_runner *d, batch *b, uint32_t stage, uint32_t partition)
 		tl->state_read_ms = d->d_state_read_ms;
 	}
 	if (d->d_plan->p_stages[stage].st_output == RL_OUTPUT_SHUFFLE)
-		tl->num_output_partitions = b->b_nreduce;
+		tl->num_output_partitions = rl_plan_width(d->d_plan, stage + 1, b->b_nreduce);
 	return tl;
 }
 
@@ -746,7 +746,7 @@ plan_reduce(rl_runner *d, batch *b, uint32_t s)
 {
 	const rl_sched_task *maps = b->b_tasks[s - 1];
 	size_t               nmaps = b->b_ntasks[s - 1];
-	uint32_t             nreduce = b->b_nreduce, r;
+	uint32_t             nreduce = rl_plan_width(d->d_plan, s, b->b_nreduce), r;
 	int                  nexecs = rl_pool_size(d->d_pool);
 	// The map tasks in executor order (a counting sort; key 0: no executor).
 	size_t *by_exec = rl_calloc(nmaps + 1, sizeof(size_t));
@@ -1085,7 +1085,8 @@ prune_state(rl_runner *d)
 static rl_err
 find_committed(rl_runner *d, batch *b, char *errbuf, size_t errlen)
 {
-	size_t last = d->d_plan->p_nstages - 1, width = b->b_nreduce;
+	size_t last = d->d_plan->p_nstages - 1,
+	       width = rl_plan_width(d->d_plan, last, b->b_nreduce);
 	if (last == 0) { // the sink tasks are the map tasks the record gives
 		size_t nranges = 0, ntasks = 0;
 		for (size_t r = 0; r < d->d_replay->n_splits; r++) {
@@ -1164,7 +1165,7 @@ commit_transactions(rl_runner *d, batch *b, char *errbuf, size_t errlen)
 		}
 		// Everything but the failed partitions is committed: skip it.
 		rl_free(b->b_skip);
-		b->b_nskip = b->b_nreduce;
+		b->b_nskip = rl_plan_width(d->d_plan, last, b->b_nreduce);
 		b->b_skip = rl_calloc(b->b_nskip + 1, sizeof(bool));
 		for (size_t p = 0; p < b->b_nskip; p++)
 			b->b_skip[p] = true;
@@ -1447,6 +1448,9 @@ fence_sink(rl_runner *d)
 		width = d->d_replay->shuffle_partitions;
 	if (d->d_job->j_shuffle_partitions > width)
 		width = (uint32_t)d->d_job->j_shuffle_partitions;
+	uint32_t fixed = d->d_plan->p_stages[d->d_plan->p_nstages - 1].st_partitions;
+	if (fixed > width)
+		width = fixed; // the sink stage follows a repartition
 	d->d_sink->sk_fence(d->d_sink_state, width);
 }
 

@@ -109,3 +109,76 @@ Test(key_by, json_path_counts_match_python, .timeout = 180)
 	cr_assert_eq(sum_field(e, "msg=\"records dropped\"", " malformed="), atol(nbad), "%s", e);
 	free(nbad);
 }
+
+// ---- repartition: N ----
+
+// The words of a corpus on 2 partitions, dealt into 5: every batch that has
+// at least 5 records writes 5 part files, the parts of a batch differ by at
+// most one record per map task (at most 2 here), and the records come out
+// exactly as they went in (keys and values: the counts equal the reference).
+Test(repartition, deals_every_record_into_n_balanced_partitions, .timeout = 180)
+{
+	rt_wc       w = rt_wc_input("repart", "repart-words", 2, 6000, 17, true);
+	const char *dir = w.dir;
+	const char *job = rt_write(dir, "job.yaml",
+	    "name: repart\n"
+	    "batch: 200ms\n"
+	    "source:\n"
+	    "  kafka: {brokers: \"%s\", topics: [repart-words], max_rate_per_partition: 5000}\n"
+	    "pipeline:\n"
+	    "  - flat_map: words\n"
+	    "  - map_values: one\n"
+	    "  - repartition: 5\n"
+	    "sink:\n"
+	    "  files: {path: %s}\n",
+	    rt_kafka(), w.out);
+	char       *o, *e;
+	int         rv = rt_sh_capture(dir, &o, &e,
+	            "RILL_LOG_LEVEL=info %s run %s --executors 2 --available-now", rt_bin("rill"), job);
+	cr_assert_eq(rv, 0, "rill run exited %d:\n%s", rv, e);
+	rt_wc_assert_exact(&w);
+	// Several batches (1000 records/partition/batch), each of 5 parts.
+	int batches = rt_sh("exit $(ls -d %s/batch-* | wc -l)", w.out);
+	cr_assert_geq(batches, 3, "%d batches", batches);
+	cr_assert_eq(
+	    rt_sh("for b in %s/batch-*; do test $(ls $b | wc -l) -eq 5 || exit 1; done", w.out), 0,
+	    "a batch without 5 parts");
+	cr_assert_eq(rt_sh("for b in %s/batch-*; do wc -l $b/part-* | grep -v total"
+	                   " | awk '{ n = $1; if (NR == 1 || n < lo) lo = n; if (n > hi) hi = n }"
+	                   " END { exit !(hi - lo <= 2) }' || { wc -l $b/part-* >&2; exit 1; };"
+	                   " done",
+	                 w.out),
+	    0, "a batch's parts are not balanced");
+}
+
+// repartition then reduce_by_key: the reduce shuffles again (by key) and
+// counts exactly.
+Test(repartition, then_reduce_by_key_counts_exactly, .timeout = 180)
+{
+	rt_wc       w = rt_wc_input("repart-reduce", "repart-reduce", 3, 8000, 19, false);
+	const char *dir = w.dir;
+	const char *job = rt_write(dir, "job.yaml",
+	    "name: repart-reduce\n"
+	    "batch: 200ms\n"
+	    "shuffle_partitions: 2\n"
+	    "source:\n"
+	    "  kafka: {brokers: \"%s\", topics: [repart-reduce]}\n"
+	    "pipeline:\n"
+	    "  - repartition: 7\n"
+	    "  - flat_map: words\n"
+	    "  - map_values: one\n"
+	    "  - reduce_by_key: sum\n"
+	    "sink:\n"
+	    "  files: {path: %s}\n",
+	    rt_kafka(), w.out);
+	char       *o, *e;
+	int         rv = rt_sh_capture(dir, &o, &e,
+	            "RILL_LOG_LEVEL=info %s run %s --executors 2 --available-now", rt_bin("rill"), job);
+	cr_assert_eq(rv, 0, "rill run exited %d:\n%s", rv, e);
+	rt_wc_assert_exact(&w);
+	// The sink stage has shuffle_partitions' width, not the repartition's.
+	cr_assert_eq(
+	    rt_sh("for b in %s/batch-*; do test $(ls $b | wc -l) -le 2 || exit 1; done", w.out), 0);
+	// The batch ran 3 stages: read, the 7 dealt partitions, the reduce.
+	cr_assert_not_null(strstr(e, "stages=3"), "%s", e);
+}
