@@ -44,10 +44,23 @@ typedef struct rl_stage {
 	const rl_step *st_state_step;
 } rl_stage;
 
+// One input of stage 0: the job's source (input 0), or the Kafka input of
+// a `union` step (inputs 1, 2, … in the order of the pipeline's union
+// steps). A stage-0 task reads ranges of one input and runs that input's
+// steps; all inputs feed the same stage-0 output.
+typedef struct rl_plan_input {
+	const rl_step  *pi_step; // the union step, or NULL for the job's source
+	rl_job          pi_job; // the job as the input's connector halves see it
+	const rl_step **pi_steps; // input 0: stage 0's st_steps; else those after the union
+	size_t          pi_nsteps;
+} rl_plan_input;
+
 // Borrows from the job: destroy the plan before the job.
 typedef struct rl_plan {
-	rl_stage *p_stages;
-	size_t    p_nstages;
+	rl_stage      *p_stages;
+	size_t         p_nstages;
+	rl_plan_input *p_inputs; // at least one: the job's source
+	size_t         p_ninputs;
 } rl_plan;
 
 // rl_plan_build cuts job's pipeline into stages. A step this version cannot

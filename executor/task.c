@@ -434,8 +434,20 @@ setup(task *t)
 		rl_combiner_init(&t->merge, st->st_merge, &t->keys);
 		t->has_merge = true;
 	}
-	return rl_chain_init(
-	    &t->chain, st->st_steps, st->st_nsteps, &t->scratch, out, t, t->err, sizeof(t->err));
+	// A stage-0 task of a union's input runs the steps after the union.
+	const rl_step *const *steps = st->st_steps;
+	size_t                nsteps = st->st_nsteps;
+	if (st->st_input == RL_INPUT_SOURCE && tl->input > 0) {
+		if (tl->input >= ctx->t_plan->p_ninputs) {
+			snprintf(t->err, sizeof(t->err),
+			    "stage 0 task of input %" PRIu32 ", but the job has %zu inputs",
+			    tl->input, ctx->t_plan->p_ninputs);
+			return RL_ERR_PROTO;
+		}
+		steps = ctx->t_plan->p_inputs[tl->input].pi_steps;
+		nsteps = ctx->t_plan->p_inputs[tl->input].pi_nsteps;
+	}
+	return rl_chain_init(&t->chain, steps, nsteps, &t->scratch, out, t, t->err, sizeof(t->err));
 }
 
 static void

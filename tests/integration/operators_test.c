@@ -182,3 +182,87 @@ Test(repartition, then_reduce_by_key_counts_exactly, .timeout = 180)
 	// The batch ran 3 stages: read, the 7 dealt partitions, the reduce.
 	cr_assert_not_null(strstr(e, "stages=3"), "%s", e);
 }
+
+// ---- union: {kafka: {...}} ----
+
+// union_input makes the two topics of a union test: `main` holds a word
+// corpus of main_lines lines on 4 partitions, `other` one word a line
+// (words of the same kind, so keys of both meet) on 2 partitions. The
+// reference counts the words of main's lines and other's lines whole: the
+// union's records only go through the steps after the union.
+static rt_wc
+union_input(const char *tag, const char *main, const char *other, int main_lines, int seed)
+{
+	rt_wc       w = rt_wc_input(tag, main, 4, main_lines, seed, true);
+	const char *other_lines = rt_path(w.dir, "other.txt");
+	cr_assert_eq(rt_sh("awk 'BEGIN { srand(%d); for (i = 0; i < %d; i++)"
+	                   " print \"w\" int(1 / (rand() ^ 2 + 0.002)) }' > %s",
+	                 seed + 1, main_lines / 2, other_lines),
+	    0);
+	cr_assert_eq(rt_sh("{ tr -s ' ' '\\n' < %s | grep -v '^$'; cat %s; } | LC_ALL=C sort"
+	                   " | uniq -c | awk '{ print $2 \"\\t\" $1 }' > %s",
+	                 w.corpus, other_lines, w.want),
+	    0);
+	rt_topic(other, 2);
+	rt_produce_spread(other, 2, other_lines);
+	return w;
+}
+
+static const char *
+union_job(const rt_wc *w, const char *name, const char *main, const char *other, long rate)
+{
+	return rt_write(w->dir, "job.yaml",
+	    "name: %s\n"
+	    "batch: 100ms\n"
+	    "source:\n"
+	    "  kafka: {brokers: \"%s\", topics: [%s], max_rate_per_partition: %ld}\n"
+	    "pipeline:\n"
+	    "  - flat_map: words\n"
+	    "  - union: {kafka: {brokers: \"%s\", topics: [%s], max_rate_per_partition: %ld}}\n"
+	    "  - map_values: one\n"
+	    "  - reduce_by_key: sum\n"
+	    "sink:\n"
+	    "  files: {path: %s}\n",
+	    name, rt_kafka(), main, rate, rt_kafka(), other, rate, w->out);
+}
+
+Test(union_, second_topic_joins_the_stream_at_its_step, .timeout = 180)
+{
+	rt_wc       w = union_input("union", "union-main", "union-other", 12000, 5);
+	const char *job = union_job(&w, "union", "union-main", "union-other", 10000);
+	char       *o, *e;
+	int         rv = rt_sh_capture(w.dir, &o, &e,
+	            "RILL_LOG_LEVEL=info %s run %s --executors 2 --available-now", rt_bin("rill"), job);
+	cr_assert_eq(rv, 0, "rill run exited %d:\n%s", rv, e);
+	rt_wc_assert_exact(&w);
+	// Every record of both topics was read: 12000 lines and 6000.
+	cr_assert_eq(sum_field(e, "msg=\"batch done\"", " records="), 12000 + 6000, "%s", e);
+}
+
+// Both inputs' progress is in the checkpoint: runs killed with SIGKILL
+// (driver and executors) while both topics still have data, then a run to
+// the end, count every record of both exactly once.
+Test(union_, progress_of_both_inputs_survives_kills, .timeout = 240)
+{
+	rt_wc       w = union_input("union-kill", "union-kill-main", "union-kill-other", 24000, 9);
+	const char *ckp = rt_path(w.dir, "checkpoint");
+	// 4 x 6000 and 2 x 6000 records at 2500/s per partition: about 2.4 s of batches.
+	const char *job = union_job(&w, "union-kill", "union-kill-main", "union-kill-other", 2500);
+	const char *delays[] = { "0.9", "1.4" };
+	for (int i = 0; i < 2; i++) {
+		char *o, *e;
+		int   rv = rt_sh_capture(w.dir, &o, &e,
+		      "setsid %s run %s --checkpoint-dir %s & run=$!; sleep %s;"
+		        " /bin/kill -KILL -- -$run; wait $run",
+		      rt_bin("rill"), job, ckp, delays[i]);
+		cr_assert_eq(rv, 128 + 9, "run %d was killed: status %d\n%s", i, rv, e);
+	}
+	char *o, *e;
+	int   rv = rt_sh_capture(w.dir, &o, &e,
+	      "RILL_LOG_LEVEL=info %s run %s --checkpoint-dir %s --available-now", rt_bin("rill"),
+	      job, ckp);
+	cr_assert_eq(rv, 0, "the resumed run exited %d:\n%s", rv, e);
+	// The killed runs had done batches: the last run did not start over.
+	cr_assert_lt(sum_field(e, "msg=\"batch done\"", " records="), 24000 + 12000, "%s", e);
+	rt_wc_assert_exact(&w);
+}
