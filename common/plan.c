@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
-// Cutting the pipeline into stages at shuffles (reduce_by_key, count_by_value).
+// Cutting the pipeline into stages at shuffles (reduce_by_key, count_by_value,
+// update_state_by_key, repartition).
 #include "common/plan.h"
 
 #include <stdio.h>
 
 #include "common/alloc.h"
+#include "common/sources/kafka.h"
 
 rl_fn
 rl_merge_fn_of(rl_fn combine)
@@ -22,10 +24,28 @@ runs_in_stage(const rl_step *s)
 	case RL_OP_MAP_VALUES:
 		return s->s_fn != RL_FN_UDF;
 	case RL_OP_KEY_BY:
-		return s->s_fn == RL_FN_VALUE || s->s_fn == RL_FN_FIELD;
+		return s->s_fn == RL_FN_VALUE || s->s_fn == RL_FN_FIELD || s->s_fn == RL_FN_JSON;
 	default:
 		return false;
 	}
+}
+
+// add_union makes union step s (before the first shuffle) an input of stage
+// 0: its tasks read the union's Kafka input, run the steps after it, and
+// feed stage 0's output like the job's own source.
+static void
+add_union(const rl_job *job, rl_plan *plan, const rl_step *s)
+{
+	rl_plan_input *in = &plan->p_inputs[plan->p_ninputs++];
+	in->pi_step = s;
+	in->pi_job = *job;
+	in->pi_job.j_source = (rl_connector_conf) {
+		.c_kind = rl_source_kafka_grammar.name,
+		.c_grammar = &rl_source_kafka_grammar,
+		.c_conf = s->s_source,
+		.c_loc = s->s_loc,
+	};
+	in->pi_steps = rl_calloc(job->j_nsteps + 1, sizeof(rl_step *));
 }
 
 rl_err
@@ -38,12 +58,33 @@ rl_plan_build(const rl_job *job, rl_plan **ret, char *errbuf, size_t errlen)
 	st->st_input = RL_INPUT_SOURCE;
 	st->st_steps = rl_calloc(job->j_nsteps + 1, sizeof(rl_step *));
 	plan->p_nstages = 1;
+	// Input 0 is the job's source; each union before the first shuffle adds one.
+	plan->p_inputs = rl_calloc(job->j_nsteps + 1, sizeof(rl_plan_input));
+	plan->p_inputs[0].pi_job = *job;
+	plan->p_inputs[0].pi_steps = st->st_steps;
+	plan->p_ninputs = 1;
 
 	for (size_t i = 0; i < job->j_nsteps; i++) {
 		const rl_step *s = &job->j_steps[i];
 		if (runs_in_stage(s)) {
 			st->st_steps[st->st_nsteps++] = s;
+			// A union's input runs the stage-0 steps after it.
+			for (size_t k = 1; plan->p_nstages == 1 && k < plan->p_ninputs; k++)
+				plan->p_inputs[k].pi_steps[plan->p_inputs[k].pi_nsteps++] = s;
 			continue;
+		}
+		if (s->s_kind == RL_OP_UNION && plan->p_nstages == 1) {
+			add_union(job, plan, s);
+			continue;
+		}
+		if (s->s_kind == RL_OP_UNION) {
+			snprintf(errbuf, errlen,
+			    "%s:%d:%d: union after a shuffle is not supported by this version of "
+			    "rill (put it before the first reduce_by_key, count_by_value, "
+			    "update_state_by_key or repartition)",
+			    job->j_filename, s->s_loc.line, s->s_loc.col);
+			rl_plan_destroy(plan);
+			return RL_ERR_NOTSUP;
 		}
 		rl_fn combine = RL_FN_NONE;
 		bool  stateful = false;
@@ -51,9 +92,13 @@ rl_plan_build(const rl_job *job, rl_plan **ret, char *errbuf, size_t errlen)
 		    && s->s_fn != RL_FN_UDF) {
 			combine = s->s_fn;
 			stateful = s->s_kind == RL_OP_UPDATE_STATE_BY_KEY;
+		} else if (s->s_kind == RL_OP_REPARTITION) {
+			combine = RL_FN_NONE; // records as they are, round robin
 		} else if (s->s_kind == RL_OP_COUNT_BY_VALUE) {
 			// key = value, value = 1, then summed: one narrow step and a shuffle.
 			st->st_steps[st->st_nsteps++] = s;
+			for (size_t k = 1; plan->p_nstages == 1 && k < plan->p_ninputs; k++)
+				plan->p_inputs[k].pi_steps[plan->p_inputs[k].pi_nsteps++] = s;
 			combine = RL_FN_SUM;
 		} else {
 			snprintf(errbuf, errlen,
@@ -72,10 +117,13 @@ rl_plan_build(const rl_job *job, rl_plan **ret, char *errbuf, size_t errlen)
 		next->st_input = RL_INPUT_SHUFFLE;
 		next->st_merge = rl_merge_fn_of(combine);
 		next->st_state_step = stateful ? s : NULL;
+		if (s->s_kind == RL_OP_REPARTITION)
+			next->st_partitions = (uint32_t)s->s_num;
 		next->st_steps = rl_calloc(job->j_nsteps + 1, sizeof(rl_step *));
 		st = next;
 	}
 	st->st_output = RL_OUTPUT_SINK;
+	plan->p_inputs[0].pi_nsteps = plan->p_stages[0].st_nsteps;
 	*ret = plan;
 	return RL_OK;
 }
@@ -96,6 +144,9 @@ rl_plan_destroy(rl_plan *plan)
 		return;
 	for (size_t i = 0; i < plan->p_nstages; i++)
 		rl_free((void *)plan->p_stages[i].st_steps);
+	for (size_t k = 1; k < plan->p_ninputs; k++)
+		rl_free((void *)plan->p_inputs[k].pi_steps);
+	rl_free(plan->p_inputs);
 	rl_free(plan->p_stages);
 	rl_free(plan);
 }

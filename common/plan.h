@@ -23,30 +23,59 @@ typedef enum rl_output_kind {
 } rl_output_kind;
 
 typedef struct rl_stage {
-	uint32_t        st_id;
-	rl_input_kind   st_input;
-	rl_fn           st_merge; // RL_INPUT_SHUFFLE: merges partial values of a key (sum|min|max)
+	uint32_t      st_id;
+	rl_input_kind st_input;
+	// RL_INPUT_SHUFFLE: merges partial values of a key (sum|min|max), or
+	// RL_FN_NONE: the records come as they were written (repartition)
+	rl_fn st_merge;
+	// RL_INPUT_SHUFFLE: the stage's tasks (reduce partitions) as the job
+	// fixes them (repartition: N), or 0 for the batch's shuffle width
+	uint32_t        st_partitions;
 	const rl_step **st_steps; // narrow operators, in order (point into the job)
 	size_t          st_nsteps;
 	rl_output_kind  st_output;
-	rl_fn           st_combine; // RL_OUTPUT_SHUFFLE: map-side combine (sum|min|max|count)
-	const rl_step  *st_shuffle_step; // the step that cut the stage, for messages
+	// RL_OUTPUT_SHUFFLE: map-side combine (sum|min|max|count), or
+	// RL_FN_NONE: every record as it is, dealt round robin (repartition)
+	rl_fn          st_combine;
+	const rl_step *st_shuffle_step; // the step that cut the stage, for messages
 	// update_state_by_key: this stage folds every batch into per-key state
 	// kept across batches (snapshotted per partition) and emits every key's
 	// state; st_merge is the fold. NULL for a stateless stage.
 	const rl_step *st_state_step;
 } rl_stage;
 
+// One input of stage 0: the job's source (input 0), or the Kafka input of
+// a `union` step (inputs 1, 2, … in the order of the pipeline's union
+// steps). A stage-0 task reads ranges of one input and runs that input's
+// steps; all inputs feed the same stage-0 output.
+typedef struct rl_plan_input {
+	const rl_step  *pi_step; // the union step, or NULL for the job's source
+	rl_job          pi_job; // the job as the input's connector halves see it
+	const rl_step **pi_steps; // input 0: stage 0's st_steps; else those after the union
+	size_t          pi_nsteps;
+} rl_plan_input;
+
 // Borrows from the job: destroy the plan before the job.
 typedef struct rl_plan {
-	rl_stage *p_stages;
-	size_t    p_nstages;
+	rl_stage      *p_stages;
+	size_t         p_nstages;
+	rl_plan_input *p_inputs; // at least one: the job's source
+	size_t         p_ninputs;
 } rl_plan;
 
 // rl_plan_build cuts job's pipeline into stages. A step this version cannot
 // run yet is RL_ERR_NOTSUP with "FILE:LINE:COL: …" in errbuf.
 rl_err rl_plan_build(const rl_job *job, rl_plan **ret, char *errbuf, size_t errlen);
 void   rl_plan_destroy(rl_plan *plan);
+
+// rl_plan_width is how many partitions stage s has when it reads a shuffle
+// (st_partitions, else the batch's shuffle width default_width).
+static inline uint32_t
+rl_plan_width(const rl_plan *plan, size_t s, uint32_t default_width)
+{
+	return plan->p_stages[s].st_partitions > 0 ? plan->p_stages[s].st_partitions
+	                                           : default_width;
+}
 
 // rl_plan_stateful returns the first stateful stage's step, or NULL.
 const rl_step *rl_plan_stateful(const rl_plan *plan);

@@ -26,6 +26,8 @@ PACKAGES=(
     libxxhash-dev
     libisal-dev
     libjansson-dev
+    libjsmn-dev
+    python3
     libssl-dev
     iproute2
     openjdk-17-jre-headless

@@ -767,18 +767,19 @@ rl_checkpoint_write(rl_checkpoint *ckp, Rill__BatchRecord *rec, char *errbuf, si
 	return prune(ckp, errbuf, errlen);
 }
 
-// split_key hashes a split's kind and id.
+// split_key hashes a split's input, kind and id.
 static size_t
 split_key(const Rill__SplitRange *sr)
 {
 	const char *kind = sr->kind != NULL ? sr->kind : "", *id = sr->id != NULL ? sr->id : "";
-	return (size_t)(rl_hash64(kind, strlen(kind)) ^ rl_hash64(id, strlen(id)));
+	return (size_t)(rl_hash64(kind, strlen(kind)) ^ rl_hash64(id, strlen(id))) + sr->input;
 }
 
 static bool
 same_split(const Rill__SplitRange *a, const Rill__SplitRange *b)
 {
-	return strcmp(a->kind != NULL ? a->kind : "", b->kind != NULL ? b->kind : "") == 0
+	return a->input == b->input
+	    && strcmp(a->kind != NULL ? a->kind : "", b->kind != NULL ? b->kind : "") == 0
 	    && strcmp(a->id != NULL ? a->id : "", b->id != NULL ? b->id : "") == 0;
 }
 
@@ -791,6 +792,7 @@ unchanged(const Rill__SplitRange *sr)
 	rill__split_range__init(u);
 	u->kind = rl_strdup(sr->kind != NULL ? sr->kind : "");
 	u->id = rl_strdup(sr->id != NULL ? sr->id : "");
+	u->input = sr->input;
 	u->from = u->until = sr->until;
 	u->end_seen = sr->end_seen;
 	if (sr->opaque.len > 0) {

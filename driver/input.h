@@ -23,6 +23,7 @@ typedef struct rl_input_part {
 	int64_t  ip_target; // available-now end, or -1
 	int      ip_preferred; // executor that read it last (its reader is warm), or -1
 	int64_t  ip_committed; // position rl_input_commit last recorded (-1: none this run)
+	uint32_t ip_input; // the input it belongs to (0: the job's source; k: the k-th union's)
 } rl_input_part;
 
 typedef struct rl_input rl_input;
@@ -31,12 +32,21 @@ typedef struct rl_input rl_input;
 // and finds its splits (not yet positioned). An unknown input is
 // RL_ERR_NOENT naming it. job is borrowed and outlives the input.
 rl_err rl_input_create(const rl_job *job, rl_input **ret, char *errbuf, size_t errlen);
-void   rl_input_destroy(rl_input *in);
+// rl_input_create_inputs opens several inputs, input k as jobs[k] says
+// (its j_source; see rl_plan_input.pi_job): their splits come one input
+// after the other, each input's together.
+rl_err rl_input_create_inputs(
+    const rl_job *const *jobs, size_t njobs, rl_input **ret, char *errbuf, size_t errlen);
+void rl_input_destroy(rl_input *in);
 
 // rl_input_kind is the source connector's name ("kafka").
 const char *rl_input_connector(const rl_input *in);
 // rl_input_limits gives the source's rate and data-loss settings.
 const rl_source_limits *rl_input_limits(const rl_input *in);
+// The same of input k; the number of inputs.
+const char             *rl_input_member_connector(const rl_input *in, uint32_t input);
+const rl_source_limits *rl_input_member_limits(const rl_input *in, uint32_t input);
+size_t                  rl_input_members(const rl_input *in);
 
 // rl_input_start positions every split. With a checkpoint record: where it
 // says (a done batch's untils; the froms of a batch to run again); splits it
@@ -69,7 +79,9 @@ void rl_input_describe(rl_input *in, size_t i, char *buf, size_t len);
 uint64_t rl_input_generation(const rl_input *in);
 // rl_input_parts gives the splits, in the source's stable order.
 rl_input_part *rl_input_parts(rl_input *in, size_t *ret_count);
-// rl_input_find returns the index of the split (kind, id), or -1.
+// rl_input_find returns the index of the split (kind, id) of the job's
+// source, or -1; rl_input_find_in of input k's.
 int rl_input_find(rl_input *in, const char *kind, const char *id);
+int rl_input_find_in(rl_input *in, uint32_t input, const char *kind, const char *id);
 
 #endif

@@ -42,6 +42,7 @@
 #define COMP "driver"
 #define MAX_STAGES 16
 #define MAX_STAGE_ROUNDS 4
+#define MAX_INPUTS 16 // the job's source and its unions'
 #define STATE_KEEP 10 // newest state snapshots kept per partition
 #define WATERMARK_PATIENCE_MS 30000 // how long unreadable offsets are waited out
 
@@ -254,7 +255,17 @@ rl_runner_create(const rl_job *job, rl_pool *pool, const rl_runner_opts *opts, r
 	}
 	if ((rv = open_progress(d, errbuf, errlen)) != RL_OK)
 		goto err_runner;
-	if ((rv = rl_input_create(job, &d->d_input, errbuf, errlen)) != RL_OK)
+	const rl_job *inputs[MAX_INPUTS];
+	if (d->d_plan->p_ninputs > MAX_INPUTS) {
+		snprintf(errbuf, errlen, "%s: more than %d unions in one pipeline", job->j_filename,
+		    MAX_INPUTS - 1);
+		rv = RL_ERR_NOTSUP;
+		goto err_runner;
+	}
+	for (size_t k = 0; k < d->d_plan->p_ninputs; k++)
+		inputs[k] = &d->d_plan->p_inputs[k].pi_job;
+	if ((rv = rl_input_create_inputs(inputs, d->d_plan->p_ninputs, &d->d_input, errbuf, errlen))
+	    != RL_OK)
 		goto err_runner;
 	*ret = d;
 	return RL_OK;
@@ -436,7 +447,9 @@ write_record(rl_runner *d, batch *b, Rill__BatchRecord__Phase phase, char *errbu
 			continue;
 		Rill__SplitRange *sr = rl_arena_alloc(&a, sizeof(*sr));
 		rill__split_range__init(sr);
-		sr->kind = (char *)(uintptr_t)rl_input_connector(d->d_input);
+		sr->kind
+		    = (char *)(uintptr_t)rl_input_member_connector(d->d_input, parts[i].ip_input);
+		sr->input = parts[i].ip_input;
 		sr->id = parts[i].ip_id;
 		sr->from = b->b_from[i];
 		sr->until = b->b_until[i];
@@ -511,7 +524,7 @@ new_launch(rl_runner *d, batch *b, uint32_t stage, uint32_t partition)
 		tl->state_read_ms = d->d_state_read_ms;
 	}
 	if (d->d_plan->p_stages[stage].st_output == RL_OUTPUT_SHUFFLE)
-		tl->num_output_partitions = b->b_nreduce;
+		tl->num_output_partitions = rl_plan_width(d->d_plan, stage + 1, b->b_nreduce);
 	return tl;
 }
 
@@ -521,7 +534,7 @@ new_split(rl_runner *d, batch *b, const rl_input_part *part, int64_t from, int64
 {
 	Rill__Split *sp = rl_arena_alloc(&b->b_arena, sizeof(*sp));
 	rill__split__init(sp);
-	sp->kind = (char *)(uintptr_t)rl_input_connector(d->d_input);
+	sp->kind = (char *)(uintptr_t)rl_input_member_connector(d->d_input, part->ip_input);
 	sp->id = part->ip_id;
 	sp->from = from;
 	sp->until = until;
@@ -555,7 +568,7 @@ cut_ranges(rl_runner *d, batch *b, rl_input_part *parts, size_t nparts)
 	if (d->d_replay != NULL) {
 		for (size_t r = 0; r < d->d_replay->n_splits; r++) {
 			const Rill__SplitRange *sr = d->d_replay->splits[r];
-			int                     i = rl_input_find(d->d_input, sr->kind, sr->id);
+			int i = rl_input_find_in(d->d_input, sr->input, sr->kind, sr->id);
 			if (i >= 0) {
 				b->b_from[i] = sr->from;
 				b->b_until[i] = sr->until;
@@ -575,7 +588,24 @@ cut_ranges(rl_runner *d, batch *b, rl_input_part *parts, size_t nparts)
 	double total = 0; // no backpressure: the fixed cap alone
 	if (lim->l_backpressure)
 		total = d->d_rate > 0 ? d->d_rate : (double)lim->l_initial_rate;
-	rl_rate_split(total, lim->l_max_rate_per_split, lags, nparts, rates);
+	// Each input's splits (together in parts) get its share of the total,
+	// in proportion to their lag, and its own cap per split.
+	double all_lag = 0;
+	for (size_t i = 0; i < nparts; i++)
+		all_lag += lags[i] > 0 ? (double)lags[i] : 0;
+	for (size_t first = 0, end; first < nparts; first = end) {
+		double lag = 0;
+		for (end = first; end < nparts && parts[end].ip_input == parts[first].ip_input;
+		     end++)
+			lag += lags[end] > 0 ? (double)lags[end] : 0;
+		double                  share = first == 0 && end == nparts ? total
+		                     : all_lag > 0                          ? total * lag / all_lag
+		                                                            : 0;
+		const rl_source_limits *ml
+		    = rl_input_member_limits(d->d_input, parts[first].ip_input);
+		rl_rate_split(
+		    share, ml->l_max_rate_per_split, lags + first, end - first, rates + first);
+	}
 	for (size_t i = 0; i < nparts; i++) {
 		rl_range_in in = {
 			.from = parts[i].ip_next,
@@ -650,8 +680,19 @@ plan_ranges(rl_runner *d, batch *b)
 			records[i] = b->b_until[i] - b->b_from[i];
 			preferred[i] = parts[i].ip_preferred;
 		}
-		ntasks = rl_group_ranges(
-		    records, preferred, nparts, rl_pool_cores(d->d_pool), b->b_task_of);
+		// A task reads ranges of one input (it runs that input's steps).
+		ntasks = 0;
+		for (size_t first = 0, end; first < nparts; first = end) {
+			for (end = first;
+			     end < nparts && parts[end].ip_input == parts[first].ip_input; end++)
+				;
+			size_t n = rl_group_ranges(records + first, preferred + first, end - first,
+			    rl_pool_cores(d->d_pool), b->b_task_of + first);
+			for (size_t i = first; i < end; i++)
+				if (b->b_task_of[i] != RL_NO_TASK)
+					b->b_task_of[i] += (uint32_t)ntasks;
+			ntasks += n;
+		}
 		rl_free(records);
 		rl_free(preferred);
 	}
@@ -679,6 +720,7 @@ plan_ranges(rl_runner *d, batch *b)
 			continue; // no range left, or its output is committed already
 		Rill__TaskLaunch *tl = new_launch(d, b, 0, (uint32_t)t);
 		const size_t     *of = &b->b_map_parts[first[t]];
+		tl->input = parts[of[0]].ip_input;
 		if (count == 1) {
 			tl->split
 			    = new_split(d, b, &parts[of[0]], b->b_from[of[0]], b->b_until[of[0]]);
@@ -747,7 +789,7 @@ plan_reduce(rl_runner *d, batch *b, uint32_t s)
 {
 	const rl_sched_task *maps = b->b_tasks[s - 1];
 	size_t               nmaps = b->b_ntasks[s - 1];
-	uint32_t             nreduce = b->b_nreduce, r;
+	uint32_t             nreduce = rl_plan_width(d->d_plan, s, b->b_nreduce), r;
 	int                  nexecs = rl_pool_size(d->d_pool);
 	// The map tasks in executor order (a counting sort; key 0: no executor).
 	size_t *by_exec = rl_calloc(nmaps + 1, sizeof(size_t));
@@ -1086,7 +1128,8 @@ prune_state(rl_runner *d)
 static rl_err
 find_committed(rl_runner *d, batch *b, char *errbuf, size_t errlen)
 {
-	size_t last = d->d_plan->p_nstages - 1, width = b->b_nreduce;
+	size_t last = d->d_plan->p_nstages - 1,
+	       width = rl_plan_width(d->d_plan, last, b->b_nreduce);
 	if (last == 0) { // the sink tasks are the map tasks the record gives
 		size_t nranges = 0, ntasks = 0;
 		for (size_t r = 0; r < d->d_replay->n_splits; r++) {
@@ -1165,7 +1208,7 @@ commit_transactions(rl_runner *d, batch *b, char *errbuf, size_t errlen)
 		}
 		// Everything but the failed partitions is committed: skip it.
 		rl_free(b->b_skip);
-		b->b_nskip = b->b_nreduce;
+		b->b_nskip = rl_plan_width(d->d_plan, last, b->b_nreduce);
 		b->b_skip = rl_calloc(b->b_nskip + 1, sizeof(bool));
 		for (size_t p = 0; p < b->b_nskip; p++)
 			b->b_skip[p] = true;
@@ -1207,6 +1250,32 @@ record_latency(rl_runner *d, const batch *b, int64_t commit_ms)
 				    hb->count);
 		}
 	}
+}
+
+// warn_dropped says when the batch's operators dropped records whose value
+// they could not read (key_by {json: …} on a value that is not a JSON
+// object): they are left out, not retried, so the job goes on.
+static void
+warn_dropped(rl_runner *d, const batch *b)
+{
+	uint64_t malformed = 0, missing = 0;
+	for (size_t s = 0; s < d->d_plan->p_nstages; s++)
+		for (size_t i = 0; i < b->b_ntasks[s]; i++) {
+			const Rill__TaskResult *res = b->b_tasks[s][i].t_result;
+			if (res != NULL && res->metrics != NULL) {
+				malformed += res->metrics->malformed_records;
+				missing += res->metrics->missing_records;
+			}
+		}
+	if (malformed > 0)
+		rl_warn(COMP, "records dropped",
+		    "job=%s batch_ms=%" PRId64 " malformed=%" PRIu64 " missing_key=%" PRIu64
+		    " reason=\"a key_by could not read the value (e.g. not a JSON object)\"",
+		    d->d_job->j_name, b->b_time_ms, malformed, missing);
+	else if (missing > 0)
+		rl_debug(COMP, "records without a key dropped",
+		    "job=%s batch_ms=%" PRId64 " missing_key=%" PRIu64, d->d_job->j_name,
+		    b->b_time_ms, missing);
 }
 
 // lap adds the time since *since to *acc and restarts the clock.
@@ -1275,6 +1344,7 @@ run_batch(rl_runner *d, int64_t batch_ms, uint64_t *ret_records, size_t *ret_tas
 		const Rill__TaskMetrics *m = b.b_tasks[0][i].t_result->metrics;
 		b.b_records += m != NULL ? m->input_records : 0;
 	}
+	warn_dropped(d, &b);
 	if (d->d_two_phase) {
 		rv = commit_transactions(d, &b, errbuf, errlen);
 	} else if (d->d_sink->sk_commit != NULL) {
@@ -1421,6 +1491,9 @@ fence_sink(rl_runner *d)
 		width = d->d_replay->shuffle_partitions;
 	if (d->d_job->j_shuffle_partitions > width)
 		width = (uint32_t)d->d_job->j_shuffle_partitions;
+	uint32_t fixed = d->d_plan->p_stages[d->d_plan->p_nstages - 1].st_partitions;
+	if (fixed > width)
+		width = fixed; // the sink stage follows a repartition
 	d->d_sink->sk_fence(d->d_sink_state, width);
 }
 
@@ -1447,6 +1520,7 @@ warm_readers(rl_runner *d)
 		int64_t end
 		    = parts[i].ip_latest > parts[i].ip_next ? parts[i].ip_latest : parts[i].ip_next;
 		tl->split = new_split(d, &b, &parts[i], parts[i].ip_next, end);
+		tl->input = parts[i].ip_input;
 		tl->warm_only = true;
 		// Executor e gets splits e, e + nexecs, ...: this many.
 		size_t e = i % (size_t)nexecs;

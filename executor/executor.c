@@ -39,13 +39,15 @@
 
 // A job this executor has seen, compiled once per spec hash.
 typedef struct job_entry {
-	struct job_entry         *j_next;
-	uint64_t                  j_hash;
-	rl_job                   *j_job;
-	rl_plan                  *j_plan;
-	const rl_source_exec_ops *j_source; // the executor half of the job's source
-	void                     *j_source_shared; // its resource, made on the first stage-0 task
-	uint64_t                  j_epoch; // highest leader epoch seen for this job
+	struct job_entry *j_next;
+	uint64_t          j_hash;
+	rl_job           *j_job;
+	rl_plan          *j_plan;
+	// Per input of the plan (the job's source, each union's): the executor
+	// half of its source and its resource, made on its first stage-0 task.
+	const rl_source_exec_ops **j_source;
+	void                     **j_source_shared;
+	uint64_t                   j_epoch; // highest leader epoch seen for this job
 } job_entry;
 
 // A peer executor this one fetches from, or was told is lost.
@@ -113,6 +115,8 @@ job_get(rl_executor *ex, const Rill__TaskLaunch *tl, char *errbuf, size_t errlen
 		goto out;
 	}
 	e = RL_NEW(job_entry);
+	e->j_source = rl_calloc(plan->p_ninputs, sizeof(*e->j_source));
+	e->j_source_shared = rl_calloc(plan->p_ninputs, sizeof(*e->j_source_shared));
 	e->j_hash = tl->spec_hash;
 	e->j_job = job;
 	e->j_plan = plan;
@@ -125,26 +129,35 @@ out:
 	return e;
 }
 
-// job_source finds the executor half of the job's source and makes its
-// shared resource on first use; NULL with errbuf on failure.
+// job_source finds the executor half of the source of the job's input
+// (0: its own source; k: the k-th union's) and makes its shared resource on
+// first use; NULL with errbuf on failure.
 static void *
-job_source(rl_executor *ex, job_entry *e, rl_err *ret_err, char *errbuf, size_t errlen)
+job_source(
+    rl_executor *ex, job_entry *e, uint32_t input, rl_err *ret_err, char *errbuf, size_t errlen)
 {
+	if (input >= e->j_plan->p_ninputs) {
+		snprintf(errbuf, errlen, "input %" PRIu32 " of a job with %zu inputs", input,
+		    e->j_plan->p_ninputs);
+		*ret_err = RL_ERR_PROTO;
+		return NULL;
+	}
+	const rl_job *view = &e->j_plan->p_inputs[input].pi_job;
 	pthread_mutex_lock(&ex->x_mu);
 	rl_err rv = RL_OK;
-	if (e->j_source == NULL) {
-		const char               *kind = rl_job_source_kind(e->j_job);
+	if (e->j_source[input] == NULL) {
+		const char               *kind = rl_job_source_kind(view);
 		const rl_source_exec_ops *ops = rl_source_exec_find(kind);
 		if (ops == NULL || ops->se_version != RL_SOURCE_EXEC_VERSION) {
 			snprintf(
 			    errbuf, errlen, "source '%s' is not supported by this executor", kind);
 			rv = RL_ERR_NOTSUP;
-		} else if ((rv = ops->se_job_open(e->j_job, &e->j_source_shared, errbuf, errlen))
+		} else if ((rv = ops->se_job_open(view, &e->j_source_shared[input], errbuf, errlen))
 		    == RL_OK) {
-			e->j_source = ops;
+			e->j_source[input] = ops;
 		}
 	}
-	void *shared = e->j_source_shared;
+	void *shared = e->j_source_shared[input];
 	pthread_mutex_unlock(&ex->x_mu);
 	*ret_err = rv;
 	return rv == RL_OK ? shared : NULL;
@@ -156,8 +169,11 @@ jobs_free(rl_executor *ex)
 	job_entry *e = ex->x_jobs;
 	while (e != NULL) {
 		job_entry *next = e->j_next;
-		if (e->j_source != NULL)
-			e->j_source->se_job_close(e->j_source_shared);
+		for (size_t k = 0; k < e->j_plan->p_ninputs; k++)
+			if (e->j_source[k] != NULL)
+				e->j_source[k]->se_job_close(e->j_source_shared[k]);
+		rl_free(e->j_source);
+		rl_free(e->j_source_shared);
 		rl_plan_destroy(e->j_plan);
 		rl_job_destroy(e->j_job);
 		rl_free(e);
@@ -623,7 +639,7 @@ handle_launch(rl_executor *ex, const Rill__TaskLaunch *tl, rl_reply *reply)
 	rl_err rv;
 	if (tl->warm_only) {
 		const Rill__Split *sp = tl->split;
-		void              *shared = job_source(ex, e, &rv, why, sizeof(why));
+		void              *shared = job_source(ex, e, tl->input, &rv, why, sizeof(why));
 		if (sp == NULL || sp->id == NULL || sp->id[0] == '\0') {
 			fail(reply->r_arena, res, RL_ERR_PROTO, "warm-up without a split range");
 		} else if (shared == NULL) {
@@ -638,8 +654,8 @@ handle_launch(rl_executor *ex, const Rill__TaskLaunch *tl, rl_reply *reply)
 				.sr_opaque_len = sp->opaque.len,
 				.sr_splits_here = tl->splits_here,
 			};
-			rv = e->j_source->se_warm != NULL
-			    ? e->j_source->se_warm(shared, &range, why, sizeof(why))
+			rv = e->j_source[tl->input]->se_warm != NULL
+			    ? e->j_source[tl->input]->se_warm(shared, &range, why, sizeof(why))
 			    : RL_OK;
 			if (rv != RL_OK)
 				fail(reply->r_arena, res, rv, why);
@@ -658,11 +674,12 @@ handle_launch(rl_executor *ex, const Rill__TaskLaunch *tl, rl_reply *reply)
 		.t_source_idle_timeout_ms = 30000,
 	};
 	if (tl->stage == 0) {
-		if ((ctx.t_source_shared = job_source(ex, e, &rv, why, sizeof(why))) == NULL) {
+		if ((ctx.t_source_shared = job_source(ex, e, tl->input, &rv, why, sizeof(why)))
+		    == NULL) {
 			fail(reply->r_arena, res, rv, why);
 			goto out;
 		}
-		ctx.t_source = e->j_source;
+		ctx.t_source = e->j_source[tl->input];
 	}
 	if (tl->stage > 0) { // tests: lose this executor while it holds map outputs
 		char point[160];

@@ -39,6 +39,11 @@ struct rl_chain {
 	void             *c_out_arg;
 	char             *c_errbuf; // where an operator explains a failure
 	size_t            c_errlen;
+	// Records dropped for want of a key: key_by found no such field
+	// (c_missing), or the value was not what the function reads, e.g. not
+	// JSON (c_malformed). Counted for the task's metrics.
+	uint64_t c_missing;
+	uint64_t c_malformed;
 };
 
 // rl_op_lookup returns the ops for a narrow operator kind, or NULL.

@@ -94,6 +94,13 @@ rl_shuffle_writer_add(
 	w->w_records[part]++;
 }
 
+void
+rl_shuffle_writer_put(rl_shuffle_writer *w, uint32_t part, const rl_rec *rec)
+{
+	rl_block_put(&w->w_buckets[part], rec);
+	w->w_records[part]++;
+}
+
 // ---- store ----
 
 typedef struct map_output map_output;

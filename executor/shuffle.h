@@ -39,6 +39,9 @@ void rl_shuffle_writer_fini(rl_shuffle_writer *w);
 void rl_shuffle_writer_add(
     rl_shuffle_writer *w, uint64_t key_hash, const uint8_t *key, size_t key_len, int64_t value);
 
+// rl_shuffle_writer_put puts a record as it is into bucket part (< w_nparts).
+void rl_shuffle_writer_put(rl_shuffle_writer *w, uint32_t part, const rl_rec *rec);
+
 // ---- store: map outputs held for reducers until their batch is done ----
 
 typedef struct rl_shuffle_store rl_shuffle_store;

@@ -8,6 +8,7 @@
 
 #include "common/alloc.h"
 #include "common/connector.h"
+#include "common/hash.h"
 #include "common/histogram.h"
 #include "common/layout.h"
 #include "common/log.h"
@@ -28,6 +29,9 @@ typedef struct task {
 	// output: one of
 	rl_combiner        combine;
 	bool               has_combine;
+	rl_shuffle_writer  writer; // a shuffle without combine: records as they are
+	bool               has_writer;
+	uint32_t           deal_next; // the writer's next bucket (round robin)
 	const rl_sink_ops *sink;
 	void              *sink_state;
 	bool               sink_open;
@@ -47,6 +51,17 @@ to_combiner(void *arg, rl_rec *rec)
 {
 	task *t = arg;
 	return rl_combiner_add(&t->combine, rec, t->err, sizeof(t->err));
+}
+
+// to_writer deals records round robin over the buckets (repartition).
+static rl_err
+to_writer(void *arg, rl_rec *rec)
+{
+	task    *t = arg;
+	uint32_t p = t->deal_next;
+	t->deal_next = p + 1 == t->writer.w_nparts ? 0 : p + 1;
+	rl_shuffle_writer_put(&t->writer, p, rec);
+	return RL_OK;
 }
 
 static rl_err
@@ -188,6 +203,29 @@ merge_block(void *arg, const uint8_t *data, size_t len)
 	return RL_OK;
 }
 
+// pass_block pushes every record of a block, as it was written, through the
+// stage's operators (a shuffle without combine: repartition).
+static rl_err
+pass_block(void *arg, const uint8_t *data, size_t len)
+{
+	task     *t = arg;
+	rl_reader r = rl_reader_make(data, len);
+	rl_rec    rec;
+	int       more;
+	rl_err    rv;
+	t->shuffle_read += len;
+	while ((more = rl_block_next(&r, &rec)) == 1) {
+		t->in_records++;
+		if ((rv = rl_chain_push(&t->chain, &rec)) != RL_OK)
+			return rv;
+	}
+	if (more < 0) {
+		snprintf(t->err, sizeof(t->err), "malformed shuffle block (%zu bytes)", len);
+		return RL_ERR_PROTO;
+	}
+	return RL_OK;
+}
+
 // load_state starts a stateful stage's fold from the previous batch's snapshot.
 static rl_err
 load_state(task *t)
@@ -258,10 +296,10 @@ read_shuffle(task *t, uint32_t *failed_map)
 		first += count;
 	}
 	int64_t t0 = rl_mono_us();
-	rv = t->ctx->t_fetch(t->ctx->t_fetch_arg, groups, ngroups, &id, tl->partition, merge_block,
-	    t, failed_map, t->err, sizeof(t->err));
+	rv = t->ctx->t_fetch(t->ctx->t_fetch_arg, groups, ngroups, &id, tl->partition,
+	    t->has_merge ? merge_block : pass_block, t, failed_map, t->err, sizeof(t->err));
 	t->fetch_wait_us += rl_mono_us() - t0;
-	if (rv != RL_OK)
+	if (rv != RL_OK || !t->has_merge)
 		return rv;
 	// The new state is durable before anything downstream sees it.
 	if (stateful && (rv = save_state(t)) != RL_OK)
@@ -298,11 +336,17 @@ finish_shuffle(task *t, Rill__TaskResult *res)
 {
 	const Rill__TaskLaunch *tl = t->launch;
 	rl_shuffle_writer       w;
-	rl_shuffle_writer_init(&w, tl->num_output_partitions);
-	for (size_t i = 0; i < t->combine.c_cap; i++) {
-		const rl_combine_entry *e = &t->combine.c_slots[i];
-		if (e->e_key != NULL)
-			rl_shuffle_writer_add(&w, e->e_hash, e->e_key, e->e_key_len, e->e_acc);
+	if (t->has_writer) {
+		w = t->writer;
+		memset(&t->writer, 0, sizeof(t->writer));
+	} else {
+		rl_shuffle_writer_init(&w, tl->num_output_partitions);
+		for (size_t i = 0; i < t->combine.c_cap; i++) {
+			const rl_combine_entry *e = &t->combine.c_slots[i];
+			if (e->e_key != NULL)
+				rl_shuffle_writer_add(
+				    &w, e->e_hash, e->e_key, e->e_key_len, e->e_acc);
+		}
 	}
 	size_t   nonempty = 0;
 	uint64_t bytes = 0;
@@ -375,9 +419,20 @@ setup(task *t)
 			    tl->stage, tl->num_output_partitions, RL_PARTITIONS_MAX);
 			return RL_ERR_PROTO;
 		}
-		rl_combiner_init(&t->combine, st->st_combine, &t->keys);
-		t->has_combine = true;
-		out = to_combiner;
+		if (st->st_combine == RL_FN_NONE) {
+			rl_shuffle_writer_init(&t->writer, tl->num_output_partitions);
+			t->has_writer = true;
+			// Each map task starts dealing at a bucket of its own, so
+			// that small tasks do not all fill bucket 0 (Spark's
+			// repartition starts at a random one, seeded by the task).
+			t->deal_next = (uint32_t)(rl_hash64(&tl->partition, sizeof(tl->partition))
+			    % tl->num_output_partitions);
+			out = to_writer;
+		} else {
+			rl_combiner_init(&t->combine, st->st_combine, &t->keys);
+			t->has_combine = true;
+			out = to_combiner;
+		}
 	} else {
 		const char *kind = rl_job_sink_kind(ctx->t_job);
 		t->sink = rl_sink_exec_find(kind);
@@ -402,12 +457,24 @@ setup(task *t)
 		t->sink_open = true;
 		out = to_sink;
 	}
-	if (st->st_input == RL_INPUT_SHUFFLE) {
+	if (st->st_input == RL_INPUT_SHUFFLE && st->st_merge != RL_FN_NONE) {
 		rl_combiner_init(&t->merge, st->st_merge, &t->keys);
 		t->has_merge = true;
 	}
-	return rl_chain_init(
-	    &t->chain, st->st_steps, st->st_nsteps, &t->scratch, out, t, t->err, sizeof(t->err));
+	// A stage-0 task of a union's input runs the steps after the union.
+	const rl_step *const *steps = st->st_steps;
+	size_t                nsteps = st->st_nsteps;
+	if (st->st_input == RL_INPUT_SOURCE && tl->input > 0) {
+		if (tl->input >= ctx->t_plan->p_ninputs) {
+			snprintf(t->err, sizeof(t->err),
+			    "stage 0 task of input %" PRIu32 ", but the job has %zu inputs",
+			    tl->input, ctx->t_plan->p_ninputs);
+			return RL_ERR_PROTO;
+		}
+		steps = ctx->t_plan->p_inputs[tl->input].pi_steps;
+		nsteps = ctx->t_plan->p_inputs[tl->input].pi_nsteps;
+	}
+	return rl_chain_init(&t->chain, steps, nsteps, &t->scratch, out, t, t->err, sizeof(t->err));
 }
 
 static void
@@ -419,6 +486,8 @@ teardown(task *t)
 	rl_free(t->sink_state);
 	if (t->has_combine)
 		rl_combiner_fini(&t->combine);
+	if (t->has_writer)
+		rl_shuffle_writer_fini(&t->writer);
 	if (t->has_merge)
 		rl_combiner_fini(&t->merge);
 	rl_arena_fini(&t->keys);
@@ -472,6 +541,8 @@ rl_task_run(
 	}
 	res->status = RILL__TASK_RESULT__STATUS__OK;
 out:
+	res->metrics->missing_records = t.chain.c_missing;
+	res->metrics->malformed_records = t.chain.c_malformed;
 	teardown(&t);
 	res->metrics->input_records = t.in_records;
 	res->metrics->input_bytes = t.in_bytes;

@@ -9,6 +9,7 @@
 
 #include "common/hash.h"
 #include "common/jobfile.h"
+#include "common/plan.h"
 #include "common/sinks/files.h"
 #include "common/sinks/kafka.h"
 #include "common/sinks/print.h"
@@ -553,6 +554,57 @@ Test(jobfile, parses_repartition)
 	rl_step s = only_step("repartition: 8");
 	cr_assert_eq(s.s_kind, RL_OP_REPARTITION);
 	cr_assert_eq(s.s_num, 8);
+}
+
+// The plan of the pipeline's operators: where the stages are cut, which
+// steps each input of stage 0 runs, and what this version refuses (with the
+// step's place).
+Test(plan, repartition_and_union_shape_the_stages)
+{
+	rl_job  *job = parse_ok(with_pipeline("  - flat_map: words\n"
+	                                       "  - union: {kafka: {brokers: b, topics: [u]}}\n"
+	                                       "  - map_values: one\n"
+	                                       "  - repartition: 6\n"
+	                                       "  - map: upper\n"
+	                                       "  - reduce_by_key: sum\n"));
+	rl_plan *plan;
+	char     err[512];
+	cr_assert_eq(rl_plan_build(job, &plan, err, sizeof(err)), RL_OK, "%s", err);
+	cr_assert_eq(plan->p_nstages, 3);
+	cr_assert_eq(plan->p_ninputs, 2);
+	// Stage 0: the source runs flat_map and map_values; the union's input
+	// map_values only; both end in the repartition's shuffle, uncombined.
+	cr_assert_eq(plan->p_stages[0].st_nsteps, 2);
+	cr_assert_eq(plan->p_inputs[0].pi_nsteps, 2);
+	cr_assert_eq(plan->p_inputs[1].pi_nsteps, 1);
+	cr_assert_eq(plan->p_inputs[1].pi_steps[0]->s_kind, RL_OP_MAP_VALUES);
+	cr_assert_eq(plan->p_inputs[1].pi_step, &job->j_steps[1]);
+	cr_assert_str_eq(plan->p_inputs[1].pi_job.j_source.c_kind, "kafka");
+	cr_assert_eq(plan->p_inputs[1].pi_job.j_source.c_conf, job->j_steps[1].s_source);
+	cr_assert_eq(plan->p_stages[0].st_combine, RL_FN_NONE);
+	// Stage 1: 6 partitions, records as they were written, then the map.
+	cr_assert_eq(plan->p_stages[1].st_partitions, 6);
+	cr_assert_eq(plan->p_stages[1].st_merge, RL_FN_NONE);
+	cr_assert_eq(rl_plan_width(plan, 1, 3), 6);
+	cr_assert_eq(plan->p_stages[1].st_combine, RL_FN_SUM);
+	// Stage 2: the reduce, at the batch's width.
+	cr_assert_eq(plan->p_stages[2].st_partitions, 0);
+	cr_assert_eq(rl_plan_width(plan, 2, 3), 3);
+	rl_plan_destroy(plan);
+	rl_job_destroy(job);
+}
+
+Test(plan, a_union_after_a_shuffle_is_refused_with_its_place)
+{
+	rl_job  *job = parse_ok(with_pipeline("  - map_values: one\n"
+	                                       "  - reduce_by_key: sum\n"
+	                                       "  - union: {kafka: {brokers: b, topics: [u]}}\n"));
+	rl_plan *plan = NULL;
+	char     err[512];
+	cr_assert_eq(rl_plan_build(job, &plan, err, sizeof(err)), RL_ERR_NOTSUP);
+	cr_assert_null(plan);
+	cr_assert(strncmp(err, "job.yaml:10:5: union after a shuffle", 36) == 0, "%s", err);
+	rl_job_destroy(job);
 }
 
 Test(jobfile, accepts_a_udf_in_every_function_position)

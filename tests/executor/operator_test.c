@@ -10,9 +10,10 @@
 
 // Collects what leaves the chain as "key=value" lines (key "-" if none).
 typedef struct sink {
-	char   out[4096];
-	size_t len;
-	int    n;
+	char     out[4096];
+	size_t   len;
+	int      n;
+	uint64_t missing, malformed; // the chain's counts of dropped records
 } sink;
 
 static rl_err
@@ -45,6 +46,8 @@ run(const rl_step *steps, size_t n, const char *const *values, size_t nvalues, s
 		    = { .r_val = (const uint8_t *)values[i], .r_val_len = strlen(values[i]) };
 		cr_assert_eq(rl_chain_push(&c, &rec), RL_OK);
 	}
+	s->missing = c.c_missing;
+	s->malformed = c.c_malformed;
 	rl_chain_fini(&c);
 	rl_arena_fini(&scratch);
 }
@@ -161,6 +164,62 @@ Test(operator, fields_key_and_value_csv)
 	run(steps, 2, lines, 4, &s);
 	// "t3,short" has no third field: dropped.
 	cr_assert_str_eq(s.out, "alice=30|bob=7|=5|");
+}
+
+Test(operator, key_by_json_reads_the_field_at_a_path)
+{
+	rl_step steps[] = {
+		{ .s_kind = RL_OP_KEY_BY, .s_fn = RL_FN_JSON, .s_arg = "user.id" },
+		{ .s_kind = RL_OP_MAP_VALUES, .s_fn = RL_FN_ONE },
+	};
+	const char *lines[] = {
+		"{\"user\": {\"id\": \"alice\"}, \"n\": 1}", // a string: its text
+		"{\"user\":{\"name\":{\"id\":\"deep\"},\"id\":42}}", // a nested same name first
+		"{\"user\":{\"id\":-1.5e3}}  \n", // a number as written, whitespace after
+		"{\"user\":{\"id\":\"a\\\"b\\u00e9\\ud83d\\ude00\"}}", // escapes decoded
+		"{\"user\":{\"id\":[1,{\"x\":2}]}}", // an array: its JSON text
+		"{\"user\":{\"id\":true}}",
+		"{\"u\\u0073er\":{\"id\":\"esc-key\"}}", // an escaped key still matches
+		"{\"user\":{\"id\":null}}", // null: missing
+		"{\"user\":{\"other\":1}}", // missing
+		"{\"user\":\"id\"}", // user is not an object: missing
+		"{\"id\":\"x\"}", // no user: missing
+		"not json", // malformed
+		"{\"user\":{\"id\":\"x\"}", // unterminated
+		"{\"user\":{\"id\":\"x\"}} {}", // two values
+		"[{\"user\":{\"id\":\"x\"}}]", // not an object
+		"{\"user\":{\"id\":\"bad\\q\"}}", // a bad escape
+		"",
+	};
+	sink s;
+	run(steps, 2, lines, sizeof(lines) / sizeof(lines[0]), &s);
+	cr_assert_str_eq(s.out,
+	    "alice=1|42=1|-1.5e3=1|a\"b\xc3\xa9\xf0\x9f\x98\x80=1|[1,{\"x\":2}]=1|true=1|esc-key="
+	    "1|");
+	cr_assert_eq(s.missing, 4);
+	cr_assert_eq(s.malformed, 6);
+}
+
+// A document of more tokens than the array holds at first is read whole
+// (the tokens grow once, then serve every later record).
+Test(operator, key_by_json_reads_large_documents)
+{
+	static char doc[64 * 1024];
+	size_t      len = (size_t)snprintf(doc, sizeof(doc), "{\"pad\":[");
+	for (int i = 0; i < 5000; i++)
+		len += (size_t)snprintf(doc + len, sizeof(doc) - len, "%s%d", i ? "," : "", i);
+	snprintf(doc + len, sizeof(doc) - len, "],\"k\":\"last\"}");
+	rl_step steps[] = {
+		{ .s_kind = RL_OP_KEY_BY, .s_fn = RL_FN_JSON, .s_arg = "k" },
+		{ .s_kind = RL_OP_MAP_VALUES, .s_fn = RL_FN_LENGTH },
+	};
+	const char *lines[] = { doc, doc };
+	char        want[64];
+	snprintf(want, sizeof(want), "last=%zu|last=%zu|", strlen(doc), strlen(doc));
+	sink s;
+	run(steps, 2, lines, 2, &s);
+	cr_assert_str_eq(s.out, want);
+	cr_assert_eq(s.malformed, 0);
 }
 
 Test(operator, key_by_value_and_length)

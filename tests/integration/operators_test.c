@@ -1,0 +1,268 @@
+// SPDX-License-Identifier: Apache-2.0
+// Operators beyond word count end to end (key_by {json: …}, repartition,
+// union): a real Kafka broker, `rill run` with a driver and executor
+// processes, results checked against references that Python or awk compute
+// from the same input.
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tests/fixtures/fixture.h"
+
+// sum_field adds up the number after `key=` in every line of log that has needle.
+static long
+sum_field(const char *log, const char *needle, const char *key)
+{
+	long   total = 0;
+	size_t klen = strlen(key);
+	for (const char *p = log; (p = strstr(p, needle)) != NULL; p++) {
+		const char *eol = strchr(p, '\n');
+		const char *k = strstr(p, key);
+		if (k != NULL && (eol == NULL || k < eol))
+			total += strtol(k + klen, NULL, 10);
+	}
+	return total;
+}
+
+// ---- key_by: {json: PATH} ----
+
+// JSON events keyed by user.id: string ids (some with escapes), integer ids,
+// and records rill must drop: null or missing ids, a user that is not an
+// object, values that are not JSON objects. Python's json module is the
+// reference for which records count and under which key.
+Test(key_by, json_path_counts_match_python, .timeout = 180)
+{
+	const char *dir = rt_tmpdir("json");
+	const char *events = rt_path(dir, "events.jsonl"), *want = rt_path(dir, "want.tsv");
+	const char *got = rt_path(dir, "got.tsv"), *out = rt_path(dir, "out");
+	const char *bad = rt_path(dir, "malformed.txt");
+	const char *gen = rt_write(dir, "gen.py",
+	    "import json, random, sys\n"
+	    "random.seed(7)\n"
+	    "with open(sys.argv[1], 'w') as f:\n"
+	    "    for i in range(20000):\n"
+	    "        r = random.random()\n"
+	    "        if r < 0.02:\n"
+	    "            f.write('not json %%d\\n' %% i); continue\n"
+	    "        if r < 0.03:\n"
+	    "            f.write('{\"user\": {\"id\": \"u%%d\"}\\n' %% i); continue\n"
+	    "        if r < 0.05:\n"
+	    "            e = {'user': {'name': 'x'}, 'n': i}\n"
+	    "        elif r < 0.06:\n"
+	    "            e = {'user': {'id': None}}\n"
+	    "        elif r < 0.07:\n"
+	    "            e = {'user': 'u1'}\n"
+	    "        elif r < 0.15:\n"
+	    "            e = {'n': i, 'user': {'id': random.randint(1, 40)}}\n"
+	    "        elif r < 0.20:\n"
+	    "            e = {'user': {'id': 'caf\\u00e9 \"%%d\"' %% random.randint(1, 5)}}\n"
+	    "        else:\n"
+	    "            e = {'ts': i, 'user': {'tags': {'id': 'no'}, 'id': 'u%%d' %% int(1 / "
+	    "(random.random() ** 2 + 0.01))}, 'v': [1, {'id': 2}]}\n"
+	    "        f.write(json.dumps(e, ensure_ascii=random.random() < 0.5) + '\\n')\n");
+	const char *ref = rt_write(dir, "ref.py",
+	    "import json, sys, collections\n"
+	    "c = collections.Counter(); bad = 0\n"
+	    "for line in open(sys.argv[1], encoding='utf-8'):\n"
+	    "    try:\n"
+	    "        e = json.loads(line)\n"
+	    "    except ValueError:\n"
+	    "        bad += 1; continue\n"
+	    "    if not isinstance(e, dict):\n"
+	    "        bad += 1; continue\n"
+	    "    u = e.get('user')\n"
+	    "    if isinstance(u, dict) and u.get('id') is not None:\n"
+	    "        c[str(u['id'])] += 1\n"
+	    "with open(sys.argv[2], 'w', encoding='utf-8') as f:\n"
+	    "    for k, n in c.items(): f.write('%%s\\t%%d\\n' %% (k, n))\n"
+	    "open(sys.argv[3], 'w').write('%%d\\n' %% bad)\n");
+	cr_assert_eq(rt_sh("python3 %s %s", gen, events), 0);
+	cr_assert_eq(rt_sh("python3 %s %s %s.unsorted %s && LC_ALL=C sort %s.unsorted > %s", ref,
+	                 events, want, bad, want, want),
+	    0);
+	cr_assert_eq(rt_sh("grep -q 'caf' %s && grep -q '\\\\u00e9' %s", want, events), 0,
+	    "the corpus has escaped ids");
+	rt_topic("json-events", 3);
+	rt_produce_lines("json-events", events);
+	const char *job = rt_write(dir, "job.yaml",
+	    "name: json-keys\n"
+	    "batch: 200ms\n"
+	    "source:\n"
+	    "  kafka: {brokers: \"%s\", topics: [json-events], max_rate_per_partition: 20000}\n"
+	    "pipeline:\n"
+	    "  - key_by: {json: user.id}\n"
+	    "  - map_values: one\n"
+	    "  - reduce_by_key: count\n"
+	    "sink:\n"
+	    "  files: {path: %s}\n",
+	    rt_kafka(), out);
+	char       *o, *e;
+	int         rv = rt_sh_capture(dir, &o, &e,
+	            "RILL_LOG_LEVEL=info %s run %s --executors 2 --available-now", rt_bin("rill"), job);
+	cr_assert_eq(rv, 0, "rill run exited %d:\n%s", rv, e);
+	rt_sink_totals(out, got);
+	rt_assert_same_file(got, want);
+	// The records that are not JSON objects were dropped and said so.
+	char *nbad = rt_read(bad, NULL);
+	cr_assert_gt(atol(nbad), 0);
+	cr_assert_eq(sum_field(e, "msg=\"records dropped\"", " malformed="), atol(nbad), "%s", e);
+	free(nbad);
+}
+
+// ---- repartition: N ----
+
+// The words of a corpus on 2 partitions, dealt into 5: every batch that has
+// at least 5 records writes 5 part files, the parts of a batch differ by at
+// most one record per map task (at most 2 here), and the records come out
+// exactly as they went in (keys and values: the counts equal the reference).
+Test(repartition, deals_every_record_into_n_balanced_partitions, .timeout = 180)
+{
+	rt_wc       w = rt_wc_input("repart", "repart-words", 2, 6000, 17, true);
+	const char *dir = w.dir;
+	const char *job = rt_write(dir, "job.yaml",
+	    "name: repart\n"
+	    "batch: 200ms\n"
+	    "source:\n"
+	    "  kafka: {brokers: \"%s\", topics: [repart-words], max_rate_per_partition: 5000}\n"
+	    "pipeline:\n"
+	    "  - flat_map: words\n"
+	    "  - map_values: one\n"
+	    "  - repartition: 5\n"
+	    "sink:\n"
+	    "  files: {path: %s}\n",
+	    rt_kafka(), w.out);
+	char       *o, *e;
+	int         rv = rt_sh_capture(dir, &o, &e,
+	            "RILL_LOG_LEVEL=info %s run %s --executors 2 --available-now", rt_bin("rill"), job);
+	cr_assert_eq(rv, 0, "rill run exited %d:\n%s", rv, e);
+	rt_wc_assert_exact(&w);
+	// Several batches (1000 records/partition/batch), each of 5 parts.
+	int batches = rt_sh("exit $(ls -d %s/batch-* | wc -l)", w.out);
+	cr_assert_geq(batches, 3, "%d batches", batches);
+	cr_assert_eq(
+	    rt_sh("for b in %s/batch-*; do test $(ls $b | wc -l) -eq 5 || exit 1; done", w.out), 0,
+	    "a batch without 5 parts");
+	cr_assert_eq(rt_sh("for b in %s/batch-*; do wc -l $b/part-* | grep -v total"
+	                   " | awk '{ n = $1; if (NR == 1 || n < lo) lo = n; if (n > hi) hi = n }"
+	                   " END { exit !(hi - lo <= 2) }' || { wc -l $b/part-* >&2; exit 1; };"
+	                   " done",
+	                 w.out),
+	    0, "a batch's parts are not balanced");
+}
+
+// repartition then reduce_by_key: the reduce shuffles again (by key) and
+// counts exactly.
+Test(repartition, then_reduce_by_key_counts_exactly, .timeout = 180)
+{
+	rt_wc       w = rt_wc_input("repart-reduce", "repart-reduce", 3, 8000, 19, false);
+	const char *dir = w.dir;
+	const char *job = rt_write(dir, "job.yaml",
+	    "name: repart-reduce\n"
+	    "batch: 200ms\n"
+	    "shuffle_partitions: 2\n"
+	    "source:\n"
+	    "  kafka: {brokers: \"%s\", topics: [repart-reduce]}\n"
+	    "pipeline:\n"
+	    "  - repartition: 7\n"
+	    "  - flat_map: words\n"
+	    "  - map_values: one\n"
+	    "  - reduce_by_key: sum\n"
+	    "sink:\n"
+	    "  files: {path: %s}\n",
+	    rt_kafka(), w.out);
+	char       *o, *e;
+	int         rv = rt_sh_capture(dir, &o, &e,
+	            "RILL_LOG_LEVEL=info %s run %s --executors 2 --available-now", rt_bin("rill"), job);
+	cr_assert_eq(rv, 0, "rill run exited %d:\n%s", rv, e);
+	rt_wc_assert_exact(&w);
+	// The sink stage has shuffle_partitions' width, not the repartition's.
+	cr_assert_eq(
+	    rt_sh("for b in %s/batch-*; do test $(ls $b | wc -l) -le 2 || exit 1; done", w.out), 0);
+	// The batch ran 3 stages: read, the 7 dealt partitions, the reduce.
+	cr_assert_not_null(strstr(e, "stages=3"), "%s", e);
+}
+
+// ---- union: {kafka: {...}} ----
+
+// union_input makes the two topics of a union test: `main` holds a word
+// corpus of main_lines lines on 4 partitions, `other` one word a line
+// (words of the same kind, so keys of both meet) on 2 partitions. The
+// reference counts the words of main's lines and other's lines whole: the
+// union's records only go through the steps after the union.
+static rt_wc
+union_input(const char *tag, const char *main, const char *other, int main_lines, int seed)
+{
+	rt_wc       w = rt_wc_input(tag, main, 4, main_lines, seed, true);
+	const char *other_lines = rt_path(w.dir, "other.txt");
+	cr_assert_eq(rt_sh("awk 'BEGIN { srand(%d); for (i = 0; i < %d; i++)"
+	                   " print \"w\" int(1 / (rand() ^ 2 + 0.002)) }' > %s",
+	                 seed + 1, main_lines / 2, other_lines),
+	    0);
+	cr_assert_eq(rt_sh("{ tr -s ' ' '\\n' < %s | grep -v '^$'; cat %s; } | LC_ALL=C sort"
+	                   " | uniq -c | awk '{ print $2 \"\\t\" $1 }' > %s",
+	                 w.corpus, other_lines, w.want),
+	    0);
+	rt_topic(other, 2);
+	rt_produce_spread(other, 2, other_lines);
+	return w;
+}
+
+static const char *
+union_job(const rt_wc *w, const char *name, const char *main, const char *other, long rate)
+{
+	return rt_write(w->dir, "job.yaml",
+	    "name: %s\n"
+	    "batch: 100ms\n"
+	    "source:\n"
+	    "  kafka: {brokers: \"%s\", topics: [%s], max_rate_per_partition: %ld}\n"
+	    "pipeline:\n"
+	    "  - flat_map: words\n"
+	    "  - union: {kafka: {brokers: \"%s\", topics: [%s], max_rate_per_partition: %ld}}\n"
+	    "  - map_values: one\n"
+	    "  - reduce_by_key: sum\n"
+	    "sink:\n"
+	    "  files: {path: %s}\n",
+	    name, rt_kafka(), main, rate, rt_kafka(), other, rate, w->out);
+}
+
+Test(union_, second_topic_joins_the_stream_at_its_step, .timeout = 180)
+{
+	rt_wc       w = union_input("union", "union-main", "union-other", 12000, 5);
+	const char *job = union_job(&w, "union", "union-main", "union-other", 10000);
+	char       *o, *e;
+	int         rv = rt_sh_capture(w.dir, &o, &e,
+	            "RILL_LOG_LEVEL=info %s run %s --executors 2 --available-now", rt_bin("rill"), job);
+	cr_assert_eq(rv, 0, "rill run exited %d:\n%s", rv, e);
+	rt_wc_assert_exact(&w);
+	// Every record of both topics was read: 12000 lines and 6000.
+	cr_assert_eq(sum_field(e, "msg=\"batch done\"", " records="), 12000 + 6000, "%s", e);
+}
+
+// Both inputs' progress is in the checkpoint: runs killed with SIGKILL
+// (driver and executors) while both topics still have data, then a run to
+// the end, count every record of both exactly once.
+Test(union_, progress_of_both_inputs_survives_kills, .timeout = 240)
+{
+	rt_wc       w = union_input("union-kill", "union-kill-main", "union-kill-other", 24000, 9);
+	const char *ckp = rt_path(w.dir, "checkpoint");
+	// 4 x 6000 and 2 x 6000 records at 2500/s per partition: about 2.4 s of batches.
+	const char *job = union_job(&w, "union-kill", "union-kill-main", "union-kill-other", 2500);
+	const char *delays[] = { "0.9", "1.4" };
+	for (int i = 0; i < 2; i++) {
+		char *o, *e;
+		int   rv = rt_sh_capture(w.dir, &o, &e,
+		      "setsid %s run %s --checkpoint-dir %s & run=$!; sleep %s;"
+		        " /bin/kill -KILL -- -$run; wait $run",
+		      rt_bin("rill"), job, ckp, delays[i]);
+		cr_assert_eq(rv, 128 + 9, "run %d was killed: status %d\n%s", i, rv, e);
+	}
+	char *o, *e;
+	int   rv = rt_sh_capture(w.dir, &o, &e,
+	      "RILL_LOG_LEVEL=info %s run %s --checkpoint-dir %s --available-now", rt_bin("rill"),
+	      job, ckp);
+	cr_assert_eq(rv, 0, "the resumed run exited %d:\n%s", rv, e);
+	// The killed runs had done batches: the last run did not start over.
+	cr_assert_lt(sum_field(e, "msg=\"batch done\"", " records="), 24000 + 12000, "%s", e);
+	rt_wc_assert_exact(&w);
+}
