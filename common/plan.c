@@ -20,9 +20,9 @@ runs_in_stage(const rl_step *s)
 	case RL_OP_FLAT_MAP:
 	case RL_OP_FILTER:
 	case RL_OP_MAP_VALUES:
-		return s->s_fn != RL_FN_UDF;
+		return true;
 	case RL_OP_KEY_BY:
-		return s->s_fn == RL_FN_VALUE || s->s_fn == RL_FN_FIELD;
+		return s->s_fn == RL_FN_VALUE || s->s_fn == RL_FN_FIELD || s->s_fn == RL_FN_UDF;
 	default:
 		return false;
 	}
@@ -47,8 +47,9 @@ rl_plan_build(const rl_job *job, rl_plan **ret, char *errbuf, size_t errlen)
 		}
 		rl_fn combine = RL_FN_NONE;
 		bool  stateful = false;
-		if ((s->s_kind == RL_OP_REDUCE_BY_KEY || s->s_kind == RL_OP_UPDATE_STATE_BY_KEY)
-		    && s->s_fn != RL_FN_UDF) {
+		// A {udf: NAME} reduction combines with the function the executor
+		// binds to the step (st_shuffle_step, st_merge_step).
+		if (s->s_kind == RL_OP_REDUCE_BY_KEY || s->s_kind == RL_OP_UPDATE_STATE_BY_KEY) {
 			combine = s->s_fn;
 			stateful = s->s_kind == RL_OP_UPDATE_STATE_BY_KEY;
 		} else if (s->s_kind == RL_OP_COUNT_BY_VALUE) {
@@ -71,6 +72,7 @@ rl_plan_build(const rl_job *job, rl_plan **ret, char *errbuf, size_t errlen)
 		next->st_id = (uint32_t)plan->p_nstages++;
 		next->st_input = RL_INPUT_SHUFFLE;
 		next->st_merge = rl_merge_fn_of(combine);
+		next->st_merge_step = s;
 		next->st_state_step = stateful ? s : NULL;
 		next->st_steps = rl_calloc(job->j_nsteps + 1, sizeof(rl_step *));
 		st = next;

@@ -23,13 +23,14 @@ typedef enum rl_output_kind {
 } rl_output_kind;
 
 typedef struct rl_stage {
-	uint32_t        st_id;
-	rl_input_kind   st_input;
-	rl_fn           st_merge; // RL_INPUT_SHUFFLE: merges partial values of a key (sum|min|max)
+	uint32_t      st_id;
+	rl_input_kind st_input;
+	rl_fn st_merge; // RL_INPUT_SHUFFLE: merges partial values of a key (sum|min|max|udf)
+	const rl_step  *st_merge_step; // RL_INPUT_SHUFFLE: the step whose function that is
 	const rl_step **st_steps; // narrow operators, in order (point into the job)
 	size_t          st_nsteps;
 	rl_output_kind  st_output;
-	rl_fn           st_combine; // RL_OUTPUT_SHUFFLE: map-side combine (sum|min|max|count)
+	rl_fn           st_combine; // RL_OUTPUT_SHUFFLE: map-side combine (sum|min|max|count|udf)
 	const rl_step  *st_shuffle_step; // the step that cut the stage, for messages
 	// update_state_by_key: this stage folds every batch into per-key state
 	// kept across batches (snapshotted per partition) and emits every key's
@@ -52,7 +53,7 @@ void   rl_plan_destroy(rl_plan *plan);
 const rl_step *rl_plan_stateful(const rl_plan *plan);
 
 // rl_merge_fn_of is the reduce-side function for a map-side combine function
-// (count is summed on the reduce side).
+// (count is summed on the reduce side; a udf merges with itself).
 rl_fn rl_merge_fn_of(rl_fn combine);
 
 #endif
