@@ -23,10 +23,10 @@ artifact(const char *rel)
 
 // awk's idea of examples/udf's tokens + not_short: lowercased runs of
 // ASCII letters and digits of 3 bytes or more, counted.
-#define AWK_TOKENS                                                                                 \
-	"{ l = tolower($0); gsub(/[^a-z0-9]+/, \" \", l); n = split(l, w, \" \");"               \
-	" for (i = 1; i <= n; i++) if (length(w[i]) >= 3) c[w[i]]++ }"                            \
-	" END { for (k in c) print k \"\\t\" c[k] }"
+static const char awk_tokens[]
+    = "{ l = tolower($0); gsub(/[^a-z0-9]+/, \" \", l); n = split(l, w, \" \");"
+      " for (i = 1; i <= n; i++) if (length(w[i]) >= 3) c[w[i]]++ }"
+      " END { for (k in c) print k \"\\t\" c[k] }";
 
 // make_text writes lines of mixed-case words, punctuation and short words.
 static void
@@ -43,8 +43,8 @@ make_text(const char *path, int lines, int seed, const char *prefix)
 }
 
 static const char *
-udf_job(const char *dir, const char *name, const char *topic, const char *last_step,
-    const char *out)
+udf_job(
+    const char *dir, const char *name, const char *topic, const char *last_step, const char *out)
 {
 	return rt_write(dir, "job.yaml",
 	    "name: %s\n"
@@ -67,7 +67,7 @@ Test(udf, word_count_with_user_functions_matches_awk, .timeout = 180)
 	const char *text = rt_path(dir, "text.txt"), *want = rt_path(dir, "want.tsv");
 	const char *got = rt_path(dir, "got.tsv"), *out = rt_path(dir, "out");
 	make_text(text, 40000, 5, "w");
-	cr_assert_eq(rt_sh("awk '" AWK_TOKENS "' %s | LC_ALL=C sort > %s", text, want), 0);
+	cr_assert_eq(rt_sh("awk '%s' %s | LC_ALL=C sort > %s", awk_tokens, text, want), 0);
 	cr_assert_eq(rt_sh("grep -q '^cat\t' %s && grep -q '^rill42\t' %s"
 	                   " && ! grep -q '^of\t' %s && ! grep -q '^x9\t' %s",
 	                 want, want, want, want),
@@ -98,7 +98,8 @@ Test(udf, update_function_keeps_and_forgets_state_across_batches, .timeout = 240
 {
 	const char *dir = rt_tmpdir("udf-streak");
 	const char *ckpt = rt_path(dir, "ckpt"), *out = rt_path(dir, "out");
-	const char *text[3] = { rt_path(dir, "a.txt"), rt_path(dir, "b.txt"), rt_path(dir, "c.txt") };
+	const char *text[3]
+	    = { rt_path(dir, "a.txt"), rt_path(dir, "b.txt"), rt_path(dir, "c.txt") };
 	// a: words xw*, yw*; b: yw*, zw*; c: xw*, zw*. So xw-words skip run 2.
 	cr_assert_eq(rt_sh("for p in xw yw; do awk -v p=$p 'BEGIN { srand(1); for (i = 0; i < 500; "
 	                   "i++) print p int(rand() * 30), p int(rand() * 30) }'; done > %s",
@@ -119,25 +120,25 @@ Test(udf, update_function_keeps_and_forgets_state_across_batches, .timeout = 240
 		rt_produce_spread("udf-streak", 2, text[run]);
 		char *o, *e;
 		int   rv = rt_sh_capture(dir, &o, &e,
-		      "%s run %s --available-now --checkpoint-dir %s --artifact %s", rt_bin("rill"), job,
-		      ckpt, artifact(EXAMPLE));
+		      "%s run %s --available-now --checkpoint-dir %s --artifact %s", rt_bin("rill"),
+		      job, ckpt, artifact(EXAMPLE));
 		cr_assert_eq(rv, 0, "run %d: rill run exited %d:\n%s", run + 1, rv, e);
 		cr_assert_eq(rt_sh("test $(ls %s | grep -c '^batch-') -eq %d", out, run + 1), 0,
 		    "run %d made one batch", run + 1);
 	}
 	// The reference, by awk: S1 = a; S2 = b + S1 on b's words; S3 = c + S2 on c's words.
 	const char *want = rt_path(dir, "want.tsv"), *got = rt_path(dir, "got.tsv");
-	cr_assert_eq(rt_sh("awk 'FNR == 1 { f++ } { for (i = 1; i <= NF; i++) { c[f, $i]++; w[$i] = 1 "
-	                   "} } END { for (k in w) { s1 = c[1, k]; s2 = ((2, k) in c) ? c[2, k] + s1 "
-	                   ": 0; if ((3, k) in c) print k \"\\t\" c[3, k] + s2 } }'"
-	                   " %s %s %s | LC_ALL=C sort > %s",
-	                 text[0], text[1], text[2], want),
+	cr_assert_eq(
+	    rt_sh("awk 'FNR == 1 { f++ } { for (i = 1; i <= NF; i++) { c[f, $i]++; w[$i] = 1 "
+	          "} } END { for (k in w) { s1 = c[1, k]; s2 = ((2, k) in c) ? c[2, k] + s1 "
+	          ": 0; if ((3, k) in c) print k \"\\t\" c[3, k] + s2 } }'"
+	          " %s %s %s | LC_ALL=C sort > %s",
+	        text[0], text[1], text[2], want),
 	    0);
-	cr_assert_eq(rt_sh("grep -q '^x' %s && grep -q '^z' %s && ! grep -q '^y' %s", want, want,
-	                 want),
-	    0);
-	cr_assert_eq(rt_sh("cat $(ls -d %s/batch-* | sort | tail -1)/part-* | LC_ALL=C sort > %s",
-	                 out, got),
+	cr_assert_eq(
+	    rt_sh("grep -q '^x' %s && grep -q '^z' %s && ! grep -q '^y' %s", want, want, want), 0);
+	cr_assert_eq(
+	    rt_sh("cat $(ls -d %s/batch-* | sort | tail -1)/part-* | LC_ALL=C sort > %s", out, got),
 	    0);
 	rt_assert_same_file(got, want);
 }
@@ -172,7 +173,7 @@ Test(udf, bad_artifacts_and_bindings_exit_2, .timeout = 60)
 		    "  - %s\n"
 		    "sink:\n  print: {}\n",
 		    cases[i].step);
-		char args[4200] = "";
+		char        args[4200] = "";
 		if (cases[i].lib != NULL)
 			snprintf(args, sizeof(args), "--artifact %s",
 			    cases[i].lib[0] == 'n' ? cases[i].lib : artifact(cases[i].lib));
@@ -180,8 +181,9 @@ Test(udf, bad_artifacts_and_bindings_exit_2, .timeout = 60)
 		cr_assert_eq(rv, 2, "case %zu (%s): exit %d:\n%s", i, cases[i].step, rv, e);
 		snprintf(want, sizeof(want), "%s%s", job, cases[i].where);
 		if (cases[i].where[0] != '\0')
-			cr_assert_not_null(strstr(e, want), "case %zu: wanted '%s' in:\n%s", i, want, e);
-		cr_assert_not_null(
-		    strstr(e, cases[i].phrase), "case %zu: wanted '%s' in:\n%s", i, cases[i].phrase, e);
+			cr_assert_not_null(
+			    strstr(e, want), "case %zu: wanted '%s' in:\n%s", i, want, e);
+		cr_assert_not_null(strstr(e, cases[i].phrase), "case %zu: wanted '%s' in:\n%s", i,
+		    cases[i].phrase, e);
 	}
 }
