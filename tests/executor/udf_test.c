@@ -11,8 +11,12 @@
 #include <rill.h>
 
 #include "common/alloc.h"
+#include "common/hash.h"
+#include "common/log.h"
+#include "common/rpc.h"
 #include "common/udf.h"
 #include "executor/combine.h"
+#include "executor/executor.h"
 #include "executor/operator.h"
 
 // Paths of the test artifacts, from tests/meson.build.
@@ -309,4 +313,105 @@ Test(udf, a_reduce_udf_folds_like_the_builtin_sum)
 	rl_arena_fini(&keys);
 	rl_job_destroy(job);
 	rl_udf_lib_destroy(lib);
+}
+
+// ---- an executor fetching an artifact from its driver ----
+
+// A stand-in for the driver's pool: answers ArtifactFetch with `serve`.
+static artifact serve;
+static int      fetches;
+
+static void
+fake_driver(void *arg, const rl_msg *req, const char *peer, rl_reply *reply)
+{
+	(void)arg;
+	(void)peer;
+	if (req->m_env->body_case != RILL__ENVELOPE__BODY_ARTIFACT_FETCH)
+		return;
+	fetches++;
+	Rill__ArtifactData *d = rl_arena_alloc(reply->r_arena, sizeof(*d));
+	rill__artifact_data__init(d);
+	d->sha256 = req->m_env->artifact_fetch->sha256;
+	d->size = serve.len;
+	reply->r_env.body_case = RILL__ENVELOPE__BODY_ARTIFACT_DATA;
+	reply->r_env.artifact_data = d;
+	reply->r_tail = serve.data;
+	reply->r_tail_len = serve.len;
+}
+
+#define JOB_TEXT HEAD "  - map: {udf: shout}\n" SINK
+
+// launch sends a task of JOB_TEXT naming artifact sha (served at url) and
+// returns its result's status, code and error.
+static int
+launch(
+    rl_executor *ex, const char *sha, const char *url, uint32_t *ret_code, char *err, size_t errlen)
+{
+	rl_rpc_client *cli;
+	char           why[512];
+	cr_assert_eq(rl_rpc_client_create(rl_executor_url(ex), &cli, why, sizeof(why)), RL_OK);
+	Rill__TaskLaunch tl = RILL__TASK_LAUNCH__INIT;
+	tl.epoch = 1;
+	tl.job = "t";
+	tl.job_spec.data = (uint8_t *)JOB_TEXT;
+	tl.job_spec.len = strlen(JOB_TEXT);
+	tl.spec_hash = rl_hash64(JOB_TEXT, strlen(JOB_TEXT));
+	tl.batch_time_ms = 1000;
+	tl.stage = 1; // past the job's one stage: fails once the job is compiled
+	tl.num_stages = 2;
+	tl.artifact_sha256 = (char *)sha;
+	tl.artifact_url = (char *)url;
+	Rill__Envelope env = RILL__ENVELOPE__INIT;
+	env.body_case = RILL__ENVELOPE__BODY_TASK_LAUNCH;
+	env.task_launch = &tl;
+	rl_msg *reply;
+	cr_assert_eq(
+	    rl_rpc_call(cli, &env, NULL, 0, 20000, &reply, why, sizeof(why)), RL_OK, "%s", why);
+	cr_assert_eq(reply->m_env->body_case, RILL__ENVELOPE__BODY_TASK_RESULT);
+	const Rill__TaskResult *res = reply->m_env->task_result;
+	int                     status = res->status;
+	*ret_code = res->code;
+	snprintf(err, errlen, "%s", res->error != NULL ? res->error : "");
+	rl_msg_free(reply);
+	rl_rpc_client_destroy(cli);
+	return status;
+}
+
+Test(udf, an_executor_refuses_bytes_that_do_not_hash_to_the_launch_s_sha256)
+{
+	rl_log_set_level(RL_LOG_ERROR); // the launches fail on purpose
+	unsetenv("RILL_TEST_ARTIFACT_LOADED");
+	artifact good = read_artifact(EXAMPLE_UDF);
+	serve = read_artifact(BAD_ABI_UDF); // what a tampered store would hand out
+	fetches = 0;
+	rl_rpc_server *drv;
+	char           why[512];
+	cr_assert_eq(
+	    rl_rpc_server_create("tcp://127.0.0.1:0", 1, fake_driver, NULL, &drv, why, sizeof(why)),
+	    RL_OK, "%s", why);
+	rl_executor_opts opts = { .listen_url = "tcp://127.0.0.1:0", .id = "x", .cores = 2 };
+	rl_executor     *ex;
+	cr_assert_eq(rl_executor_create(&opts, &ex, why, sizeof(why)), RL_OK, "%s", why);
+	uint32_t code;
+	char     err[512];
+	int      st = launch(ex, good.sha, rl_rpc_server_url(drv), &code, err, sizeof(err));
+	cr_assert_eq(st, RILL__TASK_RESULT__STATUS__FAILED);
+	cr_assert_eq(code, RL_ERR_AUTH, "%s", err);
+	cr_assert_not_null(strstr(err, "artifact refused"), "%s", err);
+	cr_assert_not_null(strstr(err, serve.sha), "%s", err);
+	cr_assert_null(getenv("RILL_TEST_ARTIFACT_LOADED"), "the served library was loaded");
+	// Not remembered: the next launch asks again; with the right bytes the
+	// job compiles, and only the stage past its plan fails.
+	rl_free(serve.data);
+	serve = good;
+	st = launch(ex, good.sha, rl_rpc_server_url(drv), &code, err, sizeof(err));
+	cr_assert_eq(st, RILL__TASK_RESULT__STATUS__FAILED);
+	cr_assert_not_null(strstr(err, "does not match this job's plan"), "%s", err);
+	cr_assert_eq(fetches, 2);
+	// Loaded once: a third launch does not fetch.
+	launch(ex, good.sha, rl_rpc_server_url(drv), &code, err, sizeof(err));
+	cr_assert_eq(fetches, 2);
+	rl_executor_destroy(ex);
+	rl_rpc_server_destroy(drv);
+	rl_free(good.data);
 }
