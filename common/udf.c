@@ -264,9 +264,12 @@ rl_udf_lib_read(const char *path, void **ret_data, size_t *ret_len, char sha[RL_
 	struct stat st;
 	rl_err      rv = RL_ERR_IO;
 	uint8_t    *data = NULL;
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-		snprintf(errbuf, errlen, "%s: %s", path,
-		    S_ISREG(st.st_mode) ? strerror(errno) : "not a regular file");
+	if (fstat(fd, &st) != 0) {
+		snprintf(errbuf, errlen, "%s: %s", path, strerror(errno));
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		snprintf(errbuf, errlen, "%s: not a regular file", path);
 		goto out;
 	}
 	if ((uint64_t)st.st_size > RL_UDF_ARTIFACT_MAX) {
