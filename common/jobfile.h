@@ -84,6 +84,11 @@ struct rl_step {
 	rl_step         *s_sub; // join: the other input's pipeline, owned
 	size_t           s_nsub;
 	rl_loc           s_loc; // the step's position in the file
+	// {udf: NAME}, once bound to the job's artifact (rl_udf_bind,
+	// common/udf.h): the library's function and its init's udata. NULL
+	// before, and in a job nobody bound (the driver's).
+	const struct rill_udf *s_udf;
+	void                  *s_udf_data;
 };
 
 // A job's source or its sink: the connector's name and its settings, of

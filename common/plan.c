@@ -22,9 +22,10 @@ runs_in_stage(const rl_step *s)
 	case RL_OP_FLAT_MAP:
 	case RL_OP_FILTER:
 	case RL_OP_MAP_VALUES:
-		return s->s_fn != RL_FN_UDF;
+		return true;
 	case RL_OP_KEY_BY:
-		return s->s_fn == RL_FN_VALUE || s->s_fn == RL_FN_FIELD || s->s_fn == RL_FN_JSON;
+		return s->s_fn == RL_FN_VALUE || s->s_fn == RL_FN_FIELD || s->s_fn == RL_FN_JSON
+		    || s->s_fn == RL_FN_UDF;
 	default:
 		return false;
 	}
@@ -88,8 +89,9 @@ rl_plan_build(const rl_job *job, rl_plan **ret, char *errbuf, size_t errlen)
 		}
 		rl_fn combine = RL_FN_NONE;
 		bool  stateful = false;
-		if ((s->s_kind == RL_OP_REDUCE_BY_KEY || s->s_kind == RL_OP_UPDATE_STATE_BY_KEY)
-		    && s->s_fn != RL_FN_UDF) {
+		// A {udf: NAME} reduction combines with the function the executor
+		// binds to the step (st_shuffle_step, st_merge_step).
+		if (s->s_kind == RL_OP_REDUCE_BY_KEY || s->s_kind == RL_OP_UPDATE_STATE_BY_KEY) {
 			combine = s->s_fn;
 			stateful = s->s_kind == RL_OP_UPDATE_STATE_BY_KEY;
 		} else if (s->s_kind == RL_OP_REPARTITION) {
@@ -116,6 +118,7 @@ rl_plan_build(const rl_job *job, rl_plan **ret, char *errbuf, size_t errlen)
 		next->st_id = (uint32_t)plan->p_nstages++;
 		next->st_input = RL_INPUT_SHUFFLE;
 		next->st_merge = rl_merge_fn_of(combine);
+		next->st_merge_step = s;
 		next->st_state_step = stateful ? s : NULL;
 		if (s->s_kind == RL_OP_REPARTITION)
 			next->st_partitions = (uint32_t)s->s_num;

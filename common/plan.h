@@ -25,16 +25,17 @@ typedef enum rl_output_kind {
 typedef struct rl_stage {
 	uint32_t      st_id;
 	rl_input_kind st_input;
-	// RL_INPUT_SHUFFLE: merges partial values of a key (sum|min|max), or
+	// RL_INPUT_SHUFFLE: merges partial values of a key (sum|min|max|udf), or
 	// RL_FN_NONE: the records come as they were written (repartition)
-	rl_fn st_merge;
+	rl_fn          st_merge;
+	const rl_step *st_merge_step; // RL_INPUT_SHUFFLE: the step whose function that is
 	// RL_INPUT_SHUFFLE: the stage's tasks (reduce partitions) as the job
 	// fixes them (repartition: N), or 0 for the batch's shuffle width
 	uint32_t        st_partitions;
 	const rl_step **st_steps; // narrow operators, in order (point into the job)
 	size_t          st_nsteps;
 	rl_output_kind  st_output;
-	// RL_OUTPUT_SHUFFLE: map-side combine (sum|min|max|count), or
+	// RL_OUTPUT_SHUFFLE: map-side combine (sum|min|max|count|udf), or
 	// RL_FN_NONE: every record as it is, dealt round robin (repartition)
 	rl_fn          st_combine;
 	const rl_step *st_shuffle_step; // the step that cut the stage, for messages
@@ -81,7 +82,7 @@ rl_plan_width(const rl_plan *plan, size_t s, uint32_t default_width)
 const rl_step *rl_plan_stateful(const rl_plan *plan);
 
 // rl_merge_fn_of is the reduce-side function for a map-side combine function
-// (count is summed on the reduce side).
+// (count is summed on the reduce side; a udf merges with itself).
 rl_fn rl_merge_fn_of(rl_fn combine);
 
 #endif

@@ -17,6 +17,7 @@
 #include "common/log.h"
 #include "common/plan.h"
 #include "common/time.h"
+#include "common/udf.h"
 #include "common/zk.h"
 #include "driver/batch_log.h"
 #include "driver/discovery.h"
@@ -60,6 +61,7 @@ typedef struct djob {
 	char      *j_text; // the job file (JobSpec.job_text), NUL-terminated
 	size_t     j_text_len;
 	char      *j_filename;
+	char       j_artifact[RL_SHA256_HEX_LEN]; // JobSpec.artifact_sha256, "" if none
 	int32_t    j_spec_version; // the spec node's version
 	int32_t    j_refused_version; // a spec version that cannot run (-1: none)
 	bool       j_have_desired;
@@ -79,17 +81,18 @@ typedef struct djob {
 	int64_t j_rerun_at_ms; // a leader's next runner_begin, no sooner
 
 	// The runner, on a thread of the daemon's (j_running until joined).
-	bool            j_running;
-	atomic_bool     j_in_charge; // the host's word; the lease is checked too
-	atomic_bool     j_finished; // the thread's run returned
-	enum stop_why   j_stop_why;
-	pthread_t       j_thread;
-	rl_job         *j_job;
-	rl_batch_log   *j_log;
-	rl_runner      *j_runner;
-	int32_t         j_run_version; // the spec version it runs
-	rl_err          j_rv;
-	char            j_why[1024];
+	bool          j_running;
+	atomic_bool   j_in_charge; // the host's word; the lease is checked too
+	atomic_bool   j_finished; // the thread's run returned
+	enum stop_why j_stop_why;
+	pthread_t     j_thread;
+	rl_job       *j_job;
+	rl_batch_log *j_log;
+	rl_runner    *j_runner;
+	int32_t       j_run_version; // the spec version it runs
+	char          j_run_artifact[RL_SHA256_HEX_LEN]; // what the pool serves for it, "" if none
+	rl_err        j_rv;
+	char          j_why[1024];
 	rl_runner_stats j_stats;
 } djob;
 
@@ -304,6 +307,8 @@ read_spec(rl_daemon *d, djob *j, int64_t now)
 		j->j_filename
 		    = rl_strdup(spec->filename != NULL && spec->filename[0] != '\0' ? spec->filename
 		                                                                    : j->j_name);
+		snprintf(j->j_artifact, sizeof(j->j_artifact), "%s",
+		    spec->artifact_sha256 != NULL ? spec->artifact_sha256 : "");
 		rl_job *job;
 		if ((rv = parse_job(j, &job, why, sizeof(why))) != RL_OK) {
 			rl_error("daemon", "not run", "job=%s version=%" PRId32 " why=\"%s\"",
@@ -515,6 +520,16 @@ log_warn(void *arg, const char *path, const char *why)
 	rl_warn("daemon", "batch log", "job=%s path=%s why=\"%s\"", j->j_name, path, why);
 }
 
+// release_artifact stops serving what j's runner served.
+static void
+release_artifact(rl_daemon *d, djob *j)
+{
+	if (j->j_run_artifact[0] == '\0')
+		return;
+	rl_pool_release_artifact(d->d_pool, j->j_run_artifact);
+	j->j_run_artifact[0] = '\0';
+}
+
 // runner_begin starts j's runner with the latest spec, as the leader of
 // epoch j_epoch. A spec that does not run is refused (and the line left);
 // other failures leave the line for the backoff.
@@ -550,6 +565,23 @@ runner_begin(rl_daemon *d, djob *j)
 	    != RL_OK)
 		goto err_job;
 	opts.batch_log = j->j_log;
+	// The job's user functions: the pool serves their artifact (read from
+	// ZooKeeper, digest checked) to the executors, which verify it again.
+	if (j->j_artifact[0] != '\0' && rl_job_uses_udfs(j->j_job)) {
+		unsigned char *bytes;
+		size_t         len;
+		if ((rv = rl_jobstore_get_artifact(
+		         d->d_zk, j->j_artifact, &bytes, &len, why, sizeof(why)))
+		    != RL_OK) {
+			if (rv == RL_ERR_NOENT)
+				rv = RL_ERR_PARSE; // it will not appear by itself: resubmit
+			goto err_log;
+		}
+		rl_pool_add_artifact(d->d_pool, j->j_artifact, bytes, len);
+		rl_free(bytes);
+		snprintf(j->j_run_artifact, sizeof(j->j_run_artifact), "%s", j->j_artifact);
+		opts.artifact_sha256 = j->j_run_artifact;
+	}
 	if ((rv = rl_runner_create(j->j_job, d->d_pool, &opts, &j->j_runner, why, sizeof(why)))
 	    != RL_OK)
 		goto err_log;
@@ -572,6 +604,7 @@ err_runner:
 	rl_runner_destroy(j->j_runner);
 	j->j_runner = NULL;
 err_log:
+	release_artifact(d, j);
 	rl_batch_log_close(j->j_log);
 	j->j_log = NULL;
 err_job:
@@ -611,6 +644,7 @@ runner_reap(rl_daemon *d, djob *j)
 	atomic_fetch_sub(&d->d_leading, 1);
 	rl_runner_destroy(j->j_runner);
 	j->j_runner = NULL;
+	release_artifact(d, j);
 	rl_batch_log_close(j->j_log);
 	j->j_log = NULL;
 	rl_job_destroy(j->j_job);

@@ -28,12 +28,16 @@ rl_driver_create(
 		.checkpoint_dir = opts->checkpoint_dir,
 		.checkpoint_keep = opts->checkpoint_keep,
 		.zk_connect = opts->zk_connect,
+		.artifact_sha256 = opts->artifact != NULL ? opts->artifact_sha256 : NULL,
 	};
 	rl_err rv;
 	if ((rv = rl_pool_create(
 	         opts->listen_url, HEARTBEAT_TIMEOUT_MS, &d->d_pool, errbuf, errlen))
 	    != RL_OK)
 		goto err_driver;
+	if (opts->artifact != NULL)
+		rl_pool_add_artifact(
+		    d->d_pool, opts->artifact_sha256, opts->artifact, opts->artifact_len);
 	if ((rv = rl_runner_create(job, d->d_pool, &ropts, &d->d_runner, errbuf, errlen)) != RL_OK)
 		goto err_driver;
 	*ret = d;

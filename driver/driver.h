@@ -25,6 +25,12 @@ typedef struct rl_driver_opts {
 	const char *checkpoint_dir; // NULL: no checkpoint, no recovery
 	int         checkpoint_keep; // done batches kept (default 100)
 	const char *zk_connect; // write progress to ZooKeeper too, or NULL
+	// The job's artifact (its user functions, include/rill.h): its bytes
+	// (copied; the executors fetch them from the driver) and their sha256,
+	// which the caller computed; NULL: none.
+	const void *artifact;
+	size_t      artifact_len;
+	const char *artifact_sha256;
 } rl_driver_opts;
 
 // Totals of a run, for the caller's summary.

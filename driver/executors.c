@@ -36,6 +36,17 @@ typedef struct rl_exec {
 	struct rl_pool  *e_pool;
 } rl_exec;
 
+// An artifact the pool serves (ArtifactFetch); freed when its last holder
+// (the pool's list, a reply being sent) lets go.
+typedef struct pool_artifact {
+	struct pool_artifact *a_next;
+	char                  a_sha[RL_SHA256_HEX_LEN];
+	uint8_t              *a_data;
+	size_t                a_len;
+	int                   a_holders; // under p_mu
+	int                   a_listed; // rl_pool_add_artifact calls not yet released
+} pool_artifact;
+
 // Every field is guarded by p_mu, taken only in this file and never held
 // while calling out of it (except into rpc.c's client cancel, which takes
 // only the client's own lock).
@@ -53,7 +64,8 @@ struct rl_pool {
 	// that may be non-empty.
 	int             p_free_head[FREE_BUCKETS];
 	int             p_free_max;
-	rl_rpc_server  *p_server; // registrations and heartbeats
+	rl_rpc_server  *p_server; // registrations, heartbeats and artifact fetches
+	pool_artifact  *p_artifacts;
 	rl_rpc_client **p_retired; // clients of executors that came back elsewhere
 	int             p_nretired;
 	bool            p_closing;
@@ -262,6 +274,112 @@ handle_heartbeat(rl_pool *pool, const Rill__Heartbeat *hb, rl_reply *reply)
 	pthread_mutex_unlock(&pool->p_mu);
 }
 
+// ---- artifacts ----
+
+// unhold drops one holder of a; the last frees it. @locks p_mu held
+static void
+unhold(rl_pool *pool, pool_artifact *a)
+{
+	if (--a->a_holders > 0)
+		return;
+	for (pool_artifact **pp = &pool->p_artifacts; *pp != NULL; pp = &(*pp)->a_next)
+		if (*pp == a) {
+			*pp = a->a_next;
+			break;
+		}
+	rl_free(a->a_data);
+	rl_free(a);
+}
+
+typedef struct artifact_send {
+	rl_pool       *pool;
+	pool_artifact *a;
+} artifact_send;
+
+static void
+artifact_sent(void *arg)
+{
+	artifact_send *s = arg;
+	pthread_mutex_lock(&s->pool->p_mu);
+	unhold(s->pool, s->a);
+	pthread_mutex_unlock(&s->pool->p_mu);
+}
+
+void
+rl_pool_add_artifact(rl_pool *pool, const char *sha, const void *data, size_t len)
+{
+	pthread_mutex_lock(&pool->p_mu);
+	pool_artifact *a;
+	for (a = pool->p_artifacts; a != NULL; a = a->a_next)
+		if (strcmp(a->a_sha, sha) == 0)
+			break;
+	if (a == NULL) {
+		a = RL_NEW(pool_artifact);
+		snprintf(a->a_sha, sizeof(a->a_sha), "%s", sha);
+		a->a_data = rl_malloc(len + 1);
+		memcpy(a->a_data, data, len);
+		a->a_len = len;
+		a->a_next = pool->p_artifacts;
+		pool->p_artifacts = a;
+	}
+	a->a_holders++;
+	a->a_listed++;
+	pthread_mutex_unlock(&pool->p_mu);
+}
+
+void
+rl_pool_release_artifact(rl_pool *pool, const char *sha)
+{
+	pthread_mutex_lock(&pool->p_mu);
+	for (pool_artifact *a = pool->p_artifacts; a != NULL; a = a->a_next)
+		if (strcmp(a->a_sha, sha) == 0 && a->a_listed > 0) {
+			a->a_listed--;
+			unhold(pool, a);
+			break;
+		}
+	pthread_mutex_unlock(&pool->p_mu);
+}
+
+// handle_artifact_fetch sends an artifact's bytes as the reply's tail.
+static void
+handle_artifact_fetch(
+    rl_pool *pool, const Rill__ArtifactFetch *f, const char *peer, rl_reply *reply)
+{
+	pool_artifact *a = NULL;
+	pthread_mutex_lock(&pool->p_mu);
+	for (a = pool->p_artifacts; a != NULL && f->sha256 != NULL; a = a->a_next)
+		if (a->a_listed > 0 && strcmp(a->a_sha, f->sha256) == 0) {
+			a->a_holders++;
+			break;
+		}
+	pthread_mutex_unlock(&pool->p_mu);
+	if (a == NULL) {
+		Rill__ErrorReply *er = rl_arena_alloc(reply->r_arena, sizeof(*er));
+		rill__error_reply__init(er);
+		er->code = RL_ERR_NOENT;
+		er->message = "this driver serves no artifact with that sha256";
+		reply->r_env.body_case = RILL__ENVELOPE__BODY_ERROR;
+		reply->r_env.error = er;
+		rl_warn(COMP, "unknown artifact asked for", "peer=%s sha256=%.64s", peer,
+		    f->sha256 != NULL ? f->sha256 : "");
+		return;
+	}
+	Rill__ArtifactData *d = rl_arena_alloc(reply->r_arena, sizeof(*d));
+	rill__artifact_data__init(d);
+	d->sha256 = a->a_sha;
+	d->size = a->a_len;
+	reply->r_env.body_case = RILL__ENVELOPE__BODY_ARTIFACT_DATA;
+	reply->r_env.artifact_data = d;
+	reply->r_tail = a->a_data;
+	reply->r_tail_len = a->a_len;
+	artifact_send *s = rl_arena_alloc(reply->r_arena, sizeof(*s));
+	*s = (artifact_send) { pool, a };
+	reply->r_done = artifact_sent;
+	reply->r_done_arg = s;
+	rl_info(COMP, "artifact sent", "peer=%s sha256=%s bytes=%zu job=%s", peer, a->a_sha,
+	    a->a_len, f->job != NULL ? f->job : "");
+}
+
 static void
 handle(void *arg, const rl_msg *req, const char *peer, rl_reply *reply)
 {
@@ -272,6 +390,9 @@ handle(void *arg, const rl_msg *req, const char *peer, rl_reply *reply)
 		break;
 	case RILL__ENVELOPE__BODY_HEARTBEAT:
 		handle_heartbeat(pool, req->m_env->heartbeat, reply);
+		break;
+	case RILL__ENVELOPE__BODY_ARTIFACT_FETCH:
+		handle_artifact_fetch(pool, req->m_env->artifact_fetch, peer, reply);
 		break;
 	default:
 		rl_warn(COMP, "unexpected request", "peer=%s body=%d", peer,
@@ -320,6 +441,13 @@ rl_pool_destroy(rl_pool *pool)
 	for (int i = 0; i < pool->p_nretired; i++)
 		rl_rpc_client_destroy(pool->p_retired[i]);
 	rl_free(pool->p_retired);
+	// The server is closed: no reply holds an artifact any more.
+	while (pool->p_artifacts != NULL) {
+		pool_artifact *a = pool->p_artifacts;
+		pool->p_artifacts = a->a_next;
+		rl_free(a->a_data);
+		rl_free(a);
+	}
 	pthread_cond_destroy(&pool->p_cond);
 	pthread_mutex_destroy(&pool->p_mu);
 	rl_free(pool);

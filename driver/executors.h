@@ -15,6 +15,7 @@
 
 #include "common/error.h"
 #include "common/rpc.h"
+#include "common/sha256.h"
 
 typedef struct rl_pool rl_pool;
 
@@ -34,6 +35,14 @@ rl_err rl_pool_create(
 // once no other thread uses the pool. NULL is a no-op.
 void        rl_pool_destroy(rl_pool *pool);
 const char *rl_pool_url(const rl_pool *pool);
+
+// rl_pool_add_artifact serves data[0 .. len) (copied), whose sha256 is sha
+// (lowercase hex, trusted: the caller hashed the bytes), to executors that
+// ask the pool's URL for it (ArtifactFetch: the artifact of a job's user
+// functions). Each add is undone by one rl_pool_release_artifact; the bytes
+// go when the last is released and no reply is sending them.
+void rl_pool_add_artifact(rl_pool *pool, const char *sha, const void *data, size_t len);
+void rl_pool_release_artifact(rl_pool *pool, const char *sha);
 
 // rl_pool_check marks registered executors silent for too long as lost
 // (executors added with rl_pool_add_remote send no heartbeats: never these).

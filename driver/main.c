@@ -4,10 +4,12 @@
 // to ZooKeeper (driver/daemon.c).
 #include <stdio.h>
 
+#include "common/alloc.h"
 #include "common/cmdline.h"
 #include "common/log.h"
 #include "common/rpc.h"
 #include "common/secret.h"
+#include "common/udf.h"
 #include "driver/daemon.h"
 #include "driver/driver.h"
 
@@ -51,8 +53,12 @@ main(int argc, char **argv)
 	rl_daemon_opts dopts = { 0 };
 	int64_t        session_ms = 10000;
 	const char    *secret_file = NULL;
+	const char    *artifact_path = NULL;
 	const rl_opt   optv[] = {
 		  RL_OPT_STRING("job", &job_path, "FILE", "the job file"),
+		  RL_OPT_STRING("artifact", &artifact_path, "LIB.so",
+		      "with --job: the shared library of the job's user functions, served to "
+		        "the executors"),
 		  RL_OPT_STRING("listen", &opts.listen_url, "URL", "where executors register"),
 		  RL_OPT_INT("executors", &opts.min_executors, "N", 1, 1024,
 		      "wait for N executors before the first batch (default 1)"),
@@ -79,7 +85,8 @@ main(int argc, char **argv)
 		.synopsis
 		= "(--job JOB.yaml | --zk CONNECT) --listen tcp://IP:PORT [--executors N] "
 		  "[--checkpoint-dir DIR] [--available-now] [--for DUR] "
-		  "[--zk-session-timeout DUR] [--state-dir DIR] [--secret-file FILE]",
+		  "[--zk-session-timeout DUR] [--state-dir DIR] [--artifact LIB.so] "
+		  "[--secret-file FILE]",
 		.about
 		= "With --job, runs one job's batches; executors register with it at --listen\n"
 		  "(rill-executor --driver URL). With --zk, hosts every job submitted with\n"
@@ -114,9 +121,12 @@ main(int argc, char **argv)
 			rl_cmdline_error(&cl, "--zk needs --listen");
 			return RL_EXIT_USAGE;
 		}
-		if (opts.checkpoint_dir != NULL || opts.available_now || opts.run_for_ms > 0) {
+		if (opts.checkpoint_dir != NULL || opts.available_now || opts.run_for_ms > 0
+		    || artifact_path != NULL) {
 			rl_cmdline_error(&cl,
-			    "--checkpoint-dir, --available-now and --for go with --job, not --zk");
+			    "--checkpoint-dir, --available-now, --for and --artifact go with "
+			    "--job, not "
+			    "--zk (`rill submit --artifact` stores a job's)");
 			return RL_EXIT_USAGE;
 		}
 		if (session_ms > 600000) {
@@ -138,8 +148,24 @@ main(int argc, char **argv)
 		fprintf(stderr, "rill-driver: %s\n", why);
 		return 2;
 	}
+	void  *artifact = NULL;
+	size_t artifact_len = 0;
+	char   sha[RL_SHA256_HEX_LEN] = "";
+	if ((artifact_path != NULL
+	        && rl_udf_lib_read(artifact_path, &artifact, &artifact_len, sha, why, sizeof(why))
+	            != RL_OK)
+	    || rl_udf_check(job, artifact, artifact_len, sha, why, sizeof(why)) != RL_OK) {
+		fprintf(stderr, "rill-driver: %s\n", why);
+		rl_free(artifact);
+		rl_job_destroy(job);
+		return 2;
+	}
+	opts.artifact = artifact;
+	opts.artifact_len = artifact_len;
+	opts.artifact_sha256 = sha;
 	rl_driver *d;
 	rl_err     rv = rl_driver_create(job, &opts, &d, why, sizeof(why));
+	rl_free(artifact); // the driver keeps its own copy
 	if (rv != RL_OK) {
 		fprintf(stderr, "rill-driver: %s\n", why);
 		rl_job_destroy(job);

@@ -25,6 +25,7 @@
 #include "common/plan.h"
 #include "common/sysinfo.h"
 #include "common/time.h"
+#include "common/udf.h"
 #include "common/zk.h"
 #include "driver/batch_clock.h"
 #include "driver/batch_log.h"
@@ -52,6 +53,8 @@ struct rl_runner {
 	rl_plan                  *d_plan;
 	rl_input                 *d_input;
 	rl_pool                  *d_pool;
+	char                      d_artifact[RL_SHA256_HEX_LEN]; // "" if none
+	char                      d_artifact_url[RL_POOL_URL_MAX]; // where the pool serves it
 	rl_batch_log             *d_log; // NULL without one; opts.batch_log's is borrowed
 	rl_sched_opts             d_sched;
 	rl_pid                    d_pid;
@@ -213,6 +216,12 @@ rl_runner_create(const rl_job *job, rl_pool *pool, const rl_runner_opts *opts, r
 		goto err_runner;
 	if ((rv = rl_plan_build(job, &d->d_plan, errbuf, errlen)) != RL_OK)
 		goto err_runner;
+	if (opts->artifact_sha256 != NULL && opts->artifact_sha256[0] != '\0') {
+		snprintf(d->d_artifact, sizeof(d->d_artifact), "%s", opts->artifact_sha256);
+		snprintf(d->d_artifact_url, sizeof(d->d_artifact_url), "%s", rl_pool_url(pool));
+	} else if ((rv = rl_udf_check(job, NULL, 0, NULL, errbuf, errlen)) != RL_OK) {
+		goto err_runner; // user functions, but no artifact
+	}
 	if (d->d_plan->p_nstages > MAX_STAGES) {
 		snprintf(errbuf, errlen, "%s: more than %d shuffles in one pipeline",
 		    job->j_filename, MAX_STAGES - 1);
@@ -516,6 +525,10 @@ new_launch(rl_runner *d, batch *b, uint32_t stage, uint32_t partition)
 	tl->job_spec.data = (uint8_t *)d->d_job->j_text;
 	tl->job_spec.len = d->d_job->j_text_len;
 	tl->spec_hash = d->d_job->j_spec_hash;
+	if (d->d_artifact[0] != '\0') {
+		tl->artifact_sha256 = d->d_artifact;
+		tl->artifact_url = d->d_artifact_url;
+	}
 	tl->num_stages = (uint32_t)d->d_plan->p_nstages;
 	tl->retain_from_batch_ms = b->b_time_ms;
 	tl->plan_time_ms = b->b_plan_ms;

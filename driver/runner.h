@@ -82,6 +82,11 @@ typedef struct rl_runner_opts {
 	// done. @locality the runner's thread
 	void (*on_batch)(void *arg, const rl_runner_batch *batch);
 	void *on_batch_arg;
+	// The sha256 (lowercase hex) of the job's artifact, its user functions
+	// (include/rill.h), which the host serves from the pool
+	// (rl_pool_add_artifact) for the executors to fetch; NULL: none, and a
+	// job naming a {udf: NAME} is refused.
+	const char *artifact_sha256;
 } rl_runner_opts;
 
 // Totals of a run, for the host's summary.

@@ -22,6 +22,16 @@ rl_combiner_init(rl_combiner *c, rl_fn fn, rl_arena *arena)
 }
 
 void
+rl_combiner_init_udf(
+    rl_combiner *c, rl_reduce_udf udf, void *udata, const char *name, rl_arena *arena)
+{
+	rl_combiner_init(c, RL_FN_UDF, arena);
+	c->c_udf = udf;
+	c->c_udf_data = udata;
+	c->c_udf_name = name;
+}
+
+void
 rl_combiner_fini(rl_combiner *c)
 {
 	rl_free(c->c_slots);
@@ -76,13 +86,16 @@ find(rl_combiner *c, const uint8_t *key, size_t key_len, bool *fresh)
 }
 
 static inline void
-fold(rl_fn fn, rl_combine_entry *e, bool fresh, int64_t v)
+fold(const rl_combiner *c, rl_fn fn, rl_combine_entry *e, bool fresh, int64_t v)
 {
 	if (fresh) {
 		e->e_acc = v;
 		return;
 	}
 	switch (fn) {
+	case RL_FN_UDF:
+		e->e_acc = c->c_udf(c->c_udf_data, e->e_acc, v);
+		break;
 	case RL_FN_MIN:
 		if (v < e->e_acc)
 			e->e_acc = v;
@@ -103,7 +116,7 @@ rl_combiner_add(rl_combiner *c, const rl_rec *rec, char *errbuf, size_t errlen)
 	if (rec->r_key == NULL) {
 		snprintf(errbuf, errlen,
 		    "%s needs keyed records: put key_by or map_values before it",
-		    rl_fn_name(c->c_fn));
+		    c->c_udf_name != NULL ? c->c_udf_name : rl_fn_name(c->c_fn));
 		return RL_ERR_INVAL;
 	}
 	int64_t v = 1;
@@ -112,7 +125,8 @@ rl_combiner_add(rl_combiner *c, const rl_rec *rec, char *errbuf, size_t errlen)
 			v = rec->r_num;
 		} else if (!rl_parse_int64(rec->r_val, rec->r_val_len, &v)) {
 			snprintf(errbuf, errlen, "%s: value '%.*s' of key '%.*s' is not an integer",
-			    rl_fn_name(c->c_fn), (int)(rec->r_val_len > 40 ? 40 : rec->r_val_len),
+			    c->c_udf_name != NULL ? c->c_udf_name : rl_fn_name(c->c_fn),
+			    (int)(rec->r_val_len > 40 ? 40 : rec->r_val_len),
 			    (const char *)rec->r_val,
 			    (int)(rec->r_key_len > 40 ? 40 : rec->r_key_len),
 			    (const char *)rec->r_key);
@@ -121,7 +135,7 @@ rl_combiner_add(rl_combiner *c, const rl_rec *rec, char *errbuf, size_t errlen)
 	}
 	bool              fresh;
 	rl_combine_entry *e = find(c, rec->r_key, rec->r_key_len, &fresh);
-	fold(c->c_fn == RL_FN_COUNT ? RL_FN_SUM : c->c_fn, e, fresh, v);
+	fold(c, c->c_fn == RL_FN_COUNT ? RL_FN_SUM : c->c_fn, e, fresh, v);
 	return RL_OK;
 }
 
@@ -130,5 +144,29 @@ rl_combiner_merge(rl_combiner *c, const uint8_t *key, size_t key_len, int64_t pa
 {
 	bool              fresh;
 	rl_combine_entry *e = find(c, key, key_len, &fresh);
-	fold(c->c_fn, e, fresh, partial);
+	fold(c, c->c_fn, e, fresh, partial);
+}
+
+bool
+rl_combiner_get(const rl_combiner *c, const uint8_t *key, size_t key_len, int64_t *ret)
+{
+	uint64_t h = rl_hash64(key, key_len);
+	size_t   mask = c->c_cap - 1;
+	for (size_t j = h & mask;; j = (j + 1) & mask) {
+		const rl_combine_entry *e = &c->c_slots[j];
+		if (e->e_key == NULL)
+			return false;
+		if (e->e_hash == h && e->e_key_len == key_len
+		    && (key_len == 0 || memcmp(e->e_key, key, key_len) == 0)) {
+			*ret = e->e_acc;
+			return true;
+		}
+	}
+}
+
+void
+rl_combiner_put(rl_combiner *c, const uint8_t *key, size_t key_len, int64_t value)
+{
+	bool fresh;
+	find(c, key, key_len, &fresh)->e_acc = value;
 }

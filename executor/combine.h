@@ -22,8 +22,14 @@ typedef struct rl_combine_entry {
 
 // The caller owns the struct (init/fini); keys are copied into arena, once per
 // distinct key.
+// A user function's reduce (include/rill.h's rill_reduce_fn), for RL_FN_UDF.
+typedef int64_t (*rl_reduce_udf)(void *udata, int64_t a, int64_t b);
+
 typedef struct rl_combiner {
 	rl_fn             c_fn;
+	rl_reduce_udf     c_udf; // RL_FN_UDF: the fold
+	void             *c_udf_data;
+	const char       *c_udf_name; // for messages
 	rl_arena         *c_arena;
 	rl_combine_entry *c_slots;
 	size_t            c_cap; // power of two
@@ -31,6 +37,10 @@ typedef struct rl_combiner {
 } rl_combiner;
 
 void rl_combiner_init(rl_combiner *c, rl_fn fn, rl_arena *arena);
+// rl_combiner_init_udf is init for a user function's reduce (fn RL_FN_UDF):
+// values fold with udf(udata, acc, value); name is for messages (borrowed).
+void rl_combiner_init_udf(
+    rl_combiner *c, rl_reduce_udf udf, void *udata, const char *name, rl_arena *arena);
 void rl_combiner_fini(rl_combiner *c);
 
 // rl_combiner_add folds one record in: count adds 1; sum, min and max need a
@@ -41,6 +51,12 @@ rl_err rl_combiner_add(rl_combiner *c, const rl_rec *rec, char *errbuf, size_t e
 // rl_combiner_merge folds a partial result (from another combiner) in with
 // the merge function of fn (count partials are summed).
 void rl_combiner_merge(rl_combiner *c, const uint8_t *key, size_t key_len, int64_t partial);
+
+// rl_combiner_get finds key's value without adding the key.
+bool rl_combiner_get(const rl_combiner *c, const uint8_t *key, size_t key_len, int64_t *ret);
+
+// rl_combiner_put sets key's value, whatever it was.
+void rl_combiner_put(rl_combiner *c, const uint8_t *key, size_t key_len, int64_t value);
 
 // Iteration: for (size_t i = 0; i < c->c_cap; i++) if (c->c_slots[i].e_key) …
 static inline size_t

@@ -27,7 +27,9 @@
 #include "common/rpc.h"
 #include "common/sysinfo.h"
 #include "common/time.h"
+#include "common/udf.h"
 #include "common/zk.h"
+#include "executor/artifacts.h"
 #include "executor/shuffle.h"
 #include "executor/sink.h"
 #include "executor/source.h"
@@ -48,6 +50,7 @@ typedef struct job_entry {
 	const rl_source_exec_ops **j_source;
 	void                     **j_source_shared;
 	uint64_t                   j_epoch; // highest leader epoch seen for this job
+	char j_artifact[RL_SHA256_HEX_LEN]; // the artifact it was bound to, "" if none
 } job_entry;
 
 // A peer executor this one fetches from, or was told is lost.
@@ -76,6 +79,7 @@ struct rl_executor {
 	char              x_node[192]; // /rill/executors/<id>
 	rl_shuffle_store *x_shuffle;
 	rl_sink_shared   *x_sinks; // every sink kind's resource (Kafka: producers)
+	rl_artifacts     *x_artifacts; // user-function libraries, by sha256
 	pthread_mutex_t   x_mu; // guards x_jobs, x_peers, x_fetches and job entries
 	job_entry        *x_jobs;
 	peer             *x_peers;
@@ -93,26 +97,54 @@ struct rl_executor {
 
 // ---- jobs ----
 
-// job_get finds or compiles the job of a launch; errors go to errbuf.
+// job_find is the compiled job of a launch, or NULL. @locks x_mu held
 static job_entry *
-job_get(rl_executor *ex, const Rill__TaskLaunch *tl, char *errbuf, size_t errlen)
+job_find(rl_executor *ex, const Rill__TaskLaunch *tl)
+{
+	const char *sha = tl->artifact_sha256 != NULL ? tl->artifact_sha256 : "";
+	for (job_entry *e = ex->x_jobs; e != NULL; e = e->j_next)
+		if (e->j_hash == tl->spec_hash && strcmp(e->j_job->j_name, tl->job) == 0
+		    && strcmp(e->j_artifact, sha) == 0)
+			return e;
+	return NULL;
+}
+
+// job_get finds or compiles the job of a launch: parsed, planned and, when
+// it names user functions, bound to its artifact (fetched from the driver
+// and loaded on first use). Compiling happens outside x_mu (a fetch may
+// take a while); of two workers that compiled the same job, the first one
+// in keeps its entry. Errors go to errbuf and *ret_err.
+static job_entry *
+job_get(rl_executor *ex, const Rill__TaskLaunch *tl, rl_err *ret_err, char *errbuf, size_t errlen)
 {
 	pthread_mutex_lock(&ex->x_mu);
-	job_entry *e;
-	for (e = ex->x_jobs; e != NULL; e = e->j_next)
-		if (e->j_hash == tl->spec_hash && strcmp(e->j_job->j_name, tl->job) == 0)
-			goto out;
-	rl_job *job;
-	char    name[96];
+	job_entry *e = job_find(ex, tl);
+	pthread_mutex_unlock(&ex->x_mu);
+	if (e != NULL)
+		return e;
+	const char *sha = tl->artifact_sha256 != NULL ? tl->artifact_sha256 : "";
+	rl_job     *job;
+	rl_plan    *plan = NULL;
+	char        name[96];
+	rl_err      rv;
 	snprintf(name, sizeof(name), "job %s (from the driver)", tl->job);
-	if (rl_job_parse(
-	        (const char *)tl->job_spec.data, tl->job_spec.len, name, &job, errbuf, errlen)
-	    != RL_OK)
-		goto out;
-	rl_plan *plan;
-	if (rl_plan_build(job, &plan, errbuf, errlen) != RL_OK) {
-		rl_job_destroy(job);
-		goto out;
+	if ((rv = rl_job_parse(
+	         (const char *)tl->job_spec.data, tl->job_spec.len, name, &job, errbuf, errlen))
+	    != RL_OK) {
+		*ret_err = RL_ERR_PARSE;
+		return NULL;
+	}
+	if ((rv = rl_plan_build(job, &plan, errbuf, errlen)) != RL_OK)
+		goto err_job;
+	if (rl_job_uses_udfs(job)) {
+		const rl_udf_lib *lib = NULL;
+		if (sha[0] != '\0'
+		    && (rv = rl_artifacts_get(
+		            ex->x_artifacts, sha, tl->artifact_url, &lib, errbuf, errlen))
+		        != RL_OK)
+			goto err_job;
+		if ((rv = rl_udf_bind(lib, job, errbuf, errlen)) != RL_OK)
+			goto err_job;
 	}
 	e = RL_NEW(job_entry);
 	e->j_source = rl_calloc(plan->p_ninputs, sizeof(*e->j_source));
@@ -120,13 +152,30 @@ job_get(rl_executor *ex, const Rill__TaskLaunch *tl, char *errbuf, size_t errlen
 	e->j_hash = tl->spec_hash;
 	e->j_job = job;
 	e->j_plan = plan;
-	e->j_next = ex->x_jobs;
-	ex->x_jobs = e;
-	rl_info(COMP, "job compiled", "job=%s stages=%zu spec_hash=%016" PRIx64, job->j_name,
-	    plan->p_nstages, tl->spec_hash);
-out:
+	snprintf(e->j_artifact, sizeof(e->j_artifact), "%s", sha);
+	pthread_mutex_lock(&ex->x_mu);
+	job_entry *other = job_find(ex, tl);
+	if (other == NULL) {
+		e->j_next = ex->x_jobs;
+		ex->x_jobs = e;
+	}
 	pthread_mutex_unlock(&ex->x_mu);
+	if (other != NULL) {
+		rl_plan_destroy(plan);
+		rl_job_destroy(job);
+		rl_free(e->j_source);
+		rl_free(e->j_source_shared);
+		rl_free(e);
+		return other;
+	}
+	rl_info(COMP, "job compiled", "job=%s stages=%zu spec_hash=%016" PRIx64 " artifact=%s",
+	    job->j_name, plan->p_nstages, tl->spec_hash, sha[0] != '\0' ? sha : "-");
 	return e;
+err_job:
+	rl_plan_destroy(plan);
+	rl_job_destroy(job);
+	*ret_err = rv;
+	return NULL;
 }
 
 // job_source finds the executor half of the source of the job's input
@@ -609,13 +658,14 @@ handle_launch(rl_executor *ex, const Rill__TaskLaunch *tl, rl_reply *reply)
 		refuse(reply->r_arena, res, RL_ERR_BUSY, "no free core");
 		return;
 	}
-	job_entry *e = job_get(ex, tl, why, sizeof(why));
+	rl_err     jrv = RL_OK;
+	job_entry *e = job_get(ex, tl, &jrv, why, sizeof(why));
 	if (e == NULL) {
 		rl_warn(COMP, "task refused",
 		    "job=%s batch_ms=%" PRId64 " stage=%" PRIu32 " partition=%" PRIu32
 		    " error=\"%s\"",
 		    tl->job, tl->batch_time_ms, tl->stage, tl->partition, why);
-		fail(reply->r_arena, res, RL_ERR_PARSE, why);
+		fail(reply->r_arena, res, jrv, why);
 		goto out;
 	}
 	pthread_mutex_lock(&ex->x_mu);
@@ -964,6 +1014,7 @@ rl_executor_create(const rl_executor_opts *opts, rl_executor **ret, char *errbuf
 	pthread_mutex_init(&ex->x_busy_mu, NULL);
 	ex->x_shuffle = rl_shuffle_store_create();
 	ex->x_sinks = rl_sink_shared_create();
+	ex->x_artifacts = rl_artifacts_create();
 	if ((rv = rl_rpc_server_create(opts->listen_url, ex->x_cores + FETCH_WORKERS, handle, ex,
 	         &ex->x_server, errbuf, errlen))
 	    != RL_OK)
@@ -1003,6 +1054,7 @@ rl_executor_create(const rl_executor_opts *opts, rl_executor **ret, char *errbuf
 err_server:
 	rl_rpc_server_destroy(ex->x_server);
 err_executor:
+	rl_artifacts_destroy(ex->x_artifacts);
 	rl_sink_shared_destroy(ex->x_sinks);
 	rl_shuffle_store_destroy(ex->x_shuffle);
 	pthread_mutex_destroy(&ex->x_busy_mu);
@@ -1338,6 +1390,8 @@ rl_executor_destroy(rl_executor *ex)
 	watchdog_phase(&wd, armed, "closing the sources and sinks");
 	jobs_free(ex);
 	rl_sink_shared_destroy(ex->x_sinks);
+	// Last: nothing bound to a library runs any more.
+	rl_artifacts_destroy(ex->x_artifacts);
 	watchdog_stop(&wd, armed);
 	rl_shuffle_store_destroy(ex->x_shuffle);
 	pthread_mutex_destroy(&ex->x_busy_mu);

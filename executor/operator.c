@@ -16,12 +16,32 @@ static const rl_op_ops *const registry[] = {
 	&rl_op_count_by_value,
 };
 
+// The same operators with a user function ({udf: NAME}, operators/udf.c).
+static const rl_op_ops *const udf_registry[] = {
+	&rl_op_udf_map,
+	&rl_op_udf_flat_map,
+	&rl_op_udf_filter,
+	&rl_op_udf_key_by,
+	&rl_op_udf_map_values,
+};
+
 const rl_op_ops *
 rl_op_lookup(rl_op_kind kind)
 {
 	for (size_t i = 0; i < sizeof(registry) / sizeof(registry[0]); i++)
 		if (registry[i]->o_kind == kind)
 			return registry[i];
+	return NULL;
+}
+
+const rl_op_ops *
+rl_op_lookup_step(const rl_step *step)
+{
+	if (step->s_fn != RL_FN_UDF)
+		return rl_op_lookup(step->s_kind);
+	for (size_t i = 0; i < sizeof(udf_registry) / sizeof(udf_registry[0]); i++)
+		if (udf_registry[i]->o_kind == step->s_kind)
+			return udf_registry[i];
 	return NULL;
 }
 
@@ -38,7 +58,7 @@ rl_chain_init(rl_chain *c, const rl_step *const *steps, size_t nsteps, rl_arena 
 	c->c_ops = rl_calloc(nsteps + 1, sizeof(*c->c_ops));
 	c->c_states = rl_calloc(nsteps + 1, sizeof(*c->c_states));
 	for (size_t i = 0; i < nsteps; i++) {
-		const rl_op_ops *ops = rl_op_lookup(steps[i]->s_kind);
+		const rl_op_ops *ops = rl_op_lookup_step(steps[i]);
 		if (ops == NULL || ops->o_version != RL_OP_OPS_VERSION) {
 			snprintf(errbuf, errlen, "operator %s has no implementation here",
 			    rl_op_name(steps[i]->s_kind));

@@ -48,6 +48,9 @@ struct rl_chain {
 
 // rl_op_lookup returns the ops for a narrow operator kind, or NULL.
 const rl_op_ops *rl_op_lookup(rl_op_kind kind);
+// rl_op_lookup_step returns the ops for step: its kind's built-in operator,
+// or with {udf: NAME} the one that calls the user function; NULL if none.
+const rl_op_ops *rl_op_lookup_step(const rl_step *step);
 
 // rl_chain_init builds the chain for steps (borrowed: they must outlive it).
 rl_err rl_chain_init(rl_chain *c, const rl_step *const *steps, size_t nsteps, rl_arena *scratch,
@@ -88,5 +91,10 @@ extern const rl_op_ops rl_op_filter;
 extern const rl_op_ops rl_op_key_by;
 extern const rl_op_ops rl_op_map_values;
 extern const rl_op_ops rl_op_count_by_value;
+extern const rl_op_ops rl_op_udf_map;
+extern const rl_op_ops rl_op_udf_flat_map;
+extern const rl_op_ops rl_op_udf_filter;
+extern const rl_op_ops rl_op_udf_key_by;
+extern const rl_op_ops rl_op_udf_map_values;
 
 #endif

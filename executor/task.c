@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <rill.h>
+
 #include "common/alloc.h"
 #include "common/connector.h"
 #include "common/hash.h"
@@ -38,10 +40,14 @@ typedef struct task {
 	// input side of a shuffle stage
 	rl_combiner merge;
 	bool        has_merge;
-	uint64_t    in_records, in_bytes, out_records, shuffle_read;
-	int64_t     fetch_wait_us;
-	rl_hist     age; // stage 0: records' ages when the batch was planned
-	char        err[512];
+	// update_state_by_key: {udf: F} of kind update: the state before the
+	// batch and after it (merge then holds the batch's values only)
+	const rl_step *update;
+	rl_combiner    state_before, state_after;
+	uint64_t       in_records, in_bytes, out_records, shuffle_read;
+	int64_t        fetch_wait_us;
+	rl_hist        age; // stage 0: records' ages when the batch was planned
+	char           err[512];
 } task;
 
 // ---- output ----
@@ -228,7 +234,7 @@ pass_block(void *arg, const uint8_t *data, size_t len)
 
 // load_state starts a stateful stage's fold from the previous batch's snapshot.
 static rl_err
-load_state(task *t)
+load_state(task *t, rl_combiner *into)
 {
 	const Rill__TaskLaunch *tl = t->launch;
 	if (tl->state_dir == NULL || tl->state_dir[0] == '\0') {
@@ -242,17 +248,73 @@ load_state(task *t)
 	char path[4096];
 	rl_state_snapshot_path(
 	    tl->state_dir, tl->stage, tl->partition, tl->state_read_ms, path, sizeof(path));
-	return rl_state_load(path, &t->merge, t->err, sizeof(t->err));
+	return rl_state_load(path, into, t->err, sizeof(t->err));
 }
 
 static rl_err
-save_state(task *t)
+save_state(task *t, const rl_combiner *state)
 {
 	const Rill__TaskLaunch *tl = t->launch;
 	char                    path[4096];
 	rl_state_snapshot_path(
 	    tl->state_dir, tl->stage, tl->partition, tl->batch_time_ms, path, sizeof(path));
-	return rl_state_save(path, &t->merge, t->err, sizeof(t->err));
+	return rl_state_save(path, state, t->err, sizeof(t->err));
+}
+
+// apply_update runs the update function for one key; a kept state goes to
+// state_after.
+static rl_err
+apply_update(task *t, const rill_udf *u, rill_update_in *in)
+{
+	int64_t next = 0;
+	int     rc = u->update(t->update->s_udf_data, in, &next);
+	if (rc < 0) {
+		snprintf(t->err, sizeof(t->err),
+		    "update_state_by_key: {udf: %s} failed (returned %d) for key '%.*s'", u->name,
+		    rc, (int)(in->key.len > 40 ? 40 : in->key.len), (const char *)in->key.ptr);
+		return RL_ERR_INVAL;
+	}
+	if (rc != RILL_REMOVE)
+		rl_combiner_put(&t->state_after, in->key.ptr, in->key.len, next);
+	return RL_OK;
+}
+
+// run_update folds the batch into the state with the user's update
+// function: once for every key that has values this batch, then once for
+// every key that has only state.
+static rl_err
+run_update(task *t)
+{
+	const rill_udf *u = t->update->s_udf;
+	rill_update_in  in = { .batch_ms = t->launch->batch_time_ms };
+	rl_err          rv;
+	for (size_t i = 0; i < t->merge.c_cap; i++) {
+		const rl_combine_entry *e = &t->merge.c_slots[i];
+		if (e->e_key == NULL)
+			continue;
+		in.key = (rill_slice) { e->e_key, e->e_key_len };
+		in.has_value = 1;
+		in.value = e->e_acc;
+		in.has_state = rl_combiner_get(&t->state_before, e->e_key, e->e_key_len, &in.state);
+		if (!in.has_state)
+			in.state = 0;
+		if ((rv = apply_update(t, u, &in)) != RL_OK)
+			return rv;
+	}
+	for (size_t i = 0; i < t->state_before.c_cap; i++) {
+		const rl_combine_entry *e = &t->state_before.c_slots[i];
+		int64_t                 v;
+		if (e->e_key == NULL || rl_combiner_get(&t->merge, e->e_key, e->e_key_len, &v))
+			continue;
+		in.key = (rill_slice) { e->e_key, e->e_key_len };
+		in.has_value = 0;
+		in.value = 0;
+		in.has_state = 1;
+		in.state = e->e_acc;
+		if ((rv = apply_update(t, u, &in)) != RL_OK)
+			return rv;
+	}
+	return RL_OK;
 }
 
 static rl_err
@@ -266,7 +328,8 @@ read_shuffle(task *t, uint32_t *failed_map)
 	};
 	bool   stateful = t->stage->st_state_step != NULL;
 	rl_err rv;
-	if (stateful && (rv = load_state(t)) != RL_OK)
+	if (stateful
+	    && (rv = load_state(t, t->update != NULL ? &t->state_before : &t->merge)) != RL_OK)
 		return rv;
 	// One request to each executor that holds some of the inputs.
 	if (tl->n_fetch_counts != tl->n_fetch_urls) {
@@ -301,12 +364,18 @@ read_shuffle(task *t, uint32_t *failed_map)
 	t->fetch_wait_us += rl_mono_us() - t0;
 	if (rv != RL_OK || !t->has_merge)
 		return rv;
+	const rl_combiner *result = &t->merge;
+	if (t->update != NULL) {
+		if ((rv = run_update(t)) != RL_OK)
+			return rv;
+		result = &t->state_after;
+	}
 	// The new state is durable before anything downstream sees it.
-	if (stateful && (rv = save_state(t)) != RL_OK)
+	if (stateful && (rv = save_state(t, result)) != RL_OK)
 		return rv;
 	// Every key's merged value (with state: every key's state) goes on.
-	for (size_t i = 0; i < t->merge.c_cap; i++) {
-		const rl_combine_entry *e = &t->merge.c_slots[i];
+	for (size_t i = 0; i < result->c_cap; i++) {
+		const rl_combine_entry *e = &result->c_slots[i];
 		if (e->e_key == NULL)
 			continue;
 		rl_rec rec = {
@@ -403,6 +472,29 @@ finish_sink(task *t, Rill__TaskResult *res)
 
 // ---- the task ----
 
+// combiner_init_for starts c for fn; a {udf: F} step's function folds with
+// its reduce (an update function's own reduce, or a sum when it has none).
+static rl_err
+combiner_init_for(task *t, rl_combiner *c, rl_fn fn, const rl_step *step)
+{
+	if (fn != RL_FN_UDF) {
+		rl_combiner_init(c, fn, &t->keys);
+		return RL_OK;
+	}
+	const rill_udf *u = step != NULL ? step->s_udf : NULL;
+	if (u == NULL) {
+		snprintf(t->err, sizeof(t->err), "%s: {udf: %s} is not bound to the job's artifact",
+		    step != NULL ? rl_op_name(step->s_kind) : "reduce",
+		    step != NULL && step->s_arg != NULL ? step->s_arg : "");
+		return RL_ERR_INTERNAL;
+	}
+	if (u->reduce != NULL)
+		rl_combiner_init_udf(c, u->reduce, step->s_udf_data, u->name, &t->keys);
+	else
+		rl_combiner_init(c, RL_FN_SUM, &t->keys);
+	return RL_OK;
+}
+
 static rl_err
 setup(task *t)
 {
@@ -429,7 +521,10 @@ setup(task *t)
 			    % tl->num_output_partitions);
 			out = to_writer;
 		} else {
-			rl_combiner_init(&t->combine, st->st_combine, &t->keys);
+			rl_err rv
+			    = combiner_init_for(t, &t->combine, st->st_combine, st->st_shuffle_step);
+			if (rv != RL_OK)
+				return rv;
 			t->has_combine = true;
 			out = to_combiner;
 		}
@@ -458,8 +553,16 @@ setup(task *t)
 		out = to_sink;
 	}
 	if (st->st_input == RL_INPUT_SHUFFLE && st->st_merge != RL_FN_NONE) {
-		rl_combiner_init(&t->merge, st->st_merge, &t->keys);
+		rl_err rv = combiner_init_for(t, &t->merge, st->st_merge, st->st_merge_step);
+		if (rv != RL_OK)
+			return rv;
 		t->has_merge = true;
+		const rl_step *ss = st->st_state_step;
+		if (ss != NULL && ss->s_fn == RL_FN_UDF && ss->s_udf->kind == RILL_UPDATE) {
+			t->update = ss;
+			rl_combiner_init(&t->state_before, RL_FN_SUM, &t->keys);
+			rl_combiner_init(&t->state_after, RL_FN_SUM, &t->keys);
+		}
 	}
 	// A stage-0 task of a union's input runs the steps after the union.
 	const rl_step *const *steps = st->st_steps;
@@ -490,6 +593,10 @@ teardown(task *t)
 		rl_shuffle_writer_fini(&t->writer);
 	if (t->has_merge)
 		rl_combiner_fini(&t->merge);
+	if (t->update != NULL) {
+		rl_combiner_fini(&t->state_before);
+		rl_combiner_fini(&t->state_after);
+	}
 	rl_arena_fini(&t->keys);
 	rl_arena_fini(&t->scratch);
 }

@@ -31,6 +31,7 @@ typedef struct rl_run_opts {
 	int64_t     run_for_ms; // 0 = until stopped
 	const char *checkpoint_dir; // NULL: none
 	const char *zk_connect; // NULL: none
+	const char *artifact; // --artifact LIB.so, or NULL
 } rl_run_opts;
 
 // rl_cli_run_job runs job with a driver in this process and local executor

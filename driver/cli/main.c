@@ -16,7 +16,7 @@ static const rl_cli_command commands[] = {
 	    rl_cmd_demo },
 	{ "run", "run a job with a local driver and N executor processes",
 	    "JOB.yaml [--executors N] [--cores N] [--checkpoint-dir DIR] [--zk CONNECT] "
-	    "[--available-now] [--for DUR]",
+	    "[--available-now] [--for DUR] [--artifact LIB.so]",
 	    rl_cmd_run },
 	{ "kafka-mock", "run an embedded Kafka-protocol cluster, print its bootstrap",
 	    "[--brokers N] [--topic NAME:PARTITIONS]...", rl_cmd_kafka_mock },

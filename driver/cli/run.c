@@ -5,9 +5,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/alloc.h"
 #include "common/cmdline.h"
 #include "common/log.h"
 #include "common/time.h"
+#include "common/udf.h"
 #include "driver/cli/cli.h"
 #include "driver/driver.h"
 #include "driver/local.h"
@@ -21,7 +23,28 @@ stop_driver(void *d)
 int
 rl_cli_run_job(const rl_job *job, const rl_run_opts *opts)
 {
-	char           why[1024];
+	char   why[1024];
+	void  *artifact = NULL;
+	size_t artifact_len = 0;
+	char   sha[RL_SHA256_HEX_LEN] = "";
+	// The artifact is read once: what is checked here is what is served.
+	if (opts->artifact != NULL
+	    && rl_udf_lib_read(opts->artifact, &artifact, &artifact_len, sha, why, sizeof(why))
+	        != RL_OK) {
+		fprintf(stderr, "rill: --artifact %s\n", why);
+		return RL_EXIT_USAGE;
+	}
+	// A job's user functions are checked before anything starts: a name
+	// the library lacks, a kind that does not fit or an unknown ABI is the
+	// job's or the artifact's fault, as a bad job file is.
+	if (rl_udf_check(job, artifact, artifact_len, sha, why, sizeof(why)) != RL_OK) {
+		fprintf(stderr, "rill: %s\n", why);
+		rl_free(artifact);
+		return RL_EXIT_USAGE;
+	}
+	if (artifact != NULL)
+		rl_info("driver", "artifact", "path=%s sha256=%s bytes=%zu", opts->artifact, sha,
+		    artifact_len);
 	rl_driver_opts dopts = {
 		.listen_url = "tcp://127.0.0.1:0",
 		.available_now = opts->available_now,
@@ -29,9 +52,13 @@ rl_cli_run_job(const rl_job *job, const rl_run_opts *opts)
 		.min_executors = opts->executors,
 		.checkpoint_dir = opts->checkpoint_dir,
 		.zk_connect = opts->zk_connect,
+		.artifact = artifact,
+		.artifact_len = artifact_len,
+		.artifact_sha256 = sha,
 	};
 	rl_driver *d;
 	rl_err     rv = rl_driver_create(job, &dopts, &d, why, sizeof(why));
+	rl_free(artifact); // the driver's pool keeps its own copy
 	if (rv != RL_OK) {
 		fprintf(stderr, "rill: %s\n", why);
 		return rv == RL_ERR_NOTSUP || rv == RL_ERR_PARSE || rv == RL_ERR_USAGE
@@ -92,6 +119,10 @@ rl_cmd_run(const rl_cli_command *cmd, int argc, char **argv)
 		RL_OPT_STRING("zk", &opts.zk_connect, "CONNECT",
 		    "also write each partition's position after every batch to "
 		    "/rill/jobs/NAME/offsets/TOPIC/PARTITION in ZooKeeper"),
+		RL_OPT_STRING("artifact", &opts.artifact, "LIB.so",
+		    "the shared library of the job's user functions ({udf: NAME}, "
+		    "include/rill.h); the executors fetch it from the driver and check its "
+		    "sha256 before loading it"),
 		RL_OPT_STRING("secret-file", &secret_file, "FILE",
 		    "the cluster secret, shared by the driver and the executors it starts: "
 		    "every message between them proves it (docs/operations.md)"),

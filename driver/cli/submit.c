@@ -12,6 +12,7 @@
 #include "common/plan.h"
 #include "common/secret.h"
 #include "common/time.h"
+#include "common/udf.h"
 #include "driver/cli/cli.h"
 #include "driver/jobstore.h"
 #include "driver/stateful.h"
@@ -97,6 +98,18 @@ submit(const char *connect, const rl_job *job, const char *artifact)
 	int            code = RL_EXIT_FAILURE;
 	if (artifact != NULL && !read_file(artifact, &art, &art_len))
 		return RL_EXIT_USAGE;
+	// The job's user functions are checked against the artifact here, before
+	// anything is stored: a name it lacks, a kind that does not fit or an
+	// unknown ABI is refused as a bad job file is (the library is loaded
+	// in this process to read its table). A job without any is not checked.
+	char art_sha[RL_SHA256_HEX_LEN] = "";
+	if (art != NULL)
+		rl_sha256_hex(art, art_len, art_sha);
+	if (rl_udf_check(job, art, art_len, art_sha, why, sizeof(why)) != RL_OK) {
+		fprintf(stderr, PROG ": %s\n", why);
+		code = RL_EXIT_USAGE;
+		goto out_artifact;
+	}
 	if (!rl_cli_zk_connect(PROG, connect, &zk))
 		goto out_artifact;
 	Rill__JobSpec *old = NULL;

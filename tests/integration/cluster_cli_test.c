@@ -787,3 +787,90 @@ Test(secret, commands_without_the_secret_cannot_see_or_change_a_secured_job)
 	    "still desired run after the refused kills");
 	json_decref(st);
 }
+
+// A job with user functions submitted with its artifact runs on daemons:
+// the leading driver reads the artifact from ZooKeeper and serves it, the
+// executor (announced in ZooKeeper) fetches it, checks its sha256 and loads
+// it; the counts equal awk's over the same input.
+Test(cluster_cli, submitted_artifact_runs_on_a_daemon_executor, .timeout = 120)
+{
+	const char *dir = rt_tmpdir("cc-udf");
+	char        connect[512];
+	snprintf(connect, sizeof(connect), "%s/cc-udf-%ld", rt_zk(), (long)getpid());
+	const char *root = getenv("RILL_BUILD_ROOT");
+	cr_assert_not_null(root);
+	cr_assert_eq(rt_sh("cd %s && (timeout -s KILL 100 %s kafka-mock --topic udfwords:2 > boot "
+	                   "2> mock.log & echo $! > mock.pid)",
+	                 dir, rt_bin("rill")),
+	    0);
+	cr_assert_eq(rt_sh("cd %s && for i in $(seq 100); do [ -s boot ] && exit 0; sleep 0.1; "
+	                   "done; exit 1",
+	                 dir),
+	    0, "the mock cluster printed no bootstrap list");
+	char *boot = rt_read(rt_path(dir, "boot"), NULL);
+	boot[strcspn(boot, "\n")] = '\0';
+	const char *text = rt_path(dir, "text.txt"), *want = rt_path(dir, "want.tsv");
+	cr_assert_eq(rt_sh("awk 'BEGIN { srand(9); for (i = 0; i < 3000; i++) print \"Word\" "
+	                   "int(rand() * 50) \", ab the-END!\" }' > %s",
+	                 text),
+	    0);
+	// examples/udf's tokens + not_short: lowercased alphanumeric runs of 3 or more.
+	cr_assert_eq(rt_sh("awk '{ l = tolower($0); gsub(/[^a-z0-9]+/, \" \", l); n = split(l, w, "
+	                   "\" \"); for (i = 1; i <= n; i++) if (length(w[i]) >= 3) c[w[i]]++ }"
+	                   " END { for (k in c) print k \"\\t\" c[k] }' %s | LC_ALL=C sort > %s",
+	                 text, want),
+	    0);
+	for (int p = 0; p < 2; p++)
+		cr_assert_eq(rt_sh("awk 'NR %% 2 == %d' %s | kcat -P -b %s -t udfwords -p %d", p,
+		                 text, boot, p),
+		    0);
+	const char *job = rt_write(dir, "job.yaml",
+	    "name: udfwords\n"
+	    "batch: 200ms\n"
+	    "source:\n"
+	    "  kafka: {brokers: \"%s\", topics: [udfwords]}\n"
+	    "pipeline:\n"
+	    "  - flat_map: {udf: tokens}\n"
+	    "  - filter: {udf: not_short}\n"
+	    "  - map_values: {udf: one}\n"
+	    "  - reduce_by_key: {udf: add}\n"
+	    "sink:\n"
+	    "  files: {path: %s/out}\n",
+	    boot, dir);
+	char       *o, *e;
+	int rv = rt_sh_capture(dir, &o, &e, "%s submit --zk %s %s --artifact %s/%s", rt_bin("rill"),
+	    connect, job, root, "examples/udf/libwordcount_udf.so");
+	cr_assert_eq(rv, 0, "submit exited %d:\n%s", rv, e);
+	cr_assert_eq(rt_sh("cd %s && (RILL_LOG_LEVEL=info timeout -s KILL 100 %s --zk %s --listen "
+	                   "tcp://127.0.0.1:0 --cores 2 > executor.log 2>&1 & echo $! > "
+	                   "executor.pid)",
+	                 dir, rt_bin("rill-executor"), connect),
+	    0);
+	cr_assert_eq(rt_sh("cd %s && (RILL_LOG_LEVEL=info timeout -s KILL 100 %s --zk %s --listen "
+	                   "tcp://127.0.0.1:0 > driver.log 2>&1 & echo $! > driver.pid)",
+	                 dir, rt_bin("rill-driver"), connect),
+	    0);
+	// Until the sink's totals are the reference (they only grow towards it).
+	const char *got = rt_path(dir, "got.tsv");
+	bool        same = false;
+	for (int i = 0; i < 600 && !same; i++) {
+		rl_sleep_ms(100);
+		rt_sh("cat %s/out/batch-*/part-* 2>/dev/null | awk -F'\\t' '{ c[$1] += $2 }"
+		      " END { for (k in c) print k \"\\t\" c[k] }' | LC_ALL=C sort > %s",
+		    dir, got);
+		same = rt_sh("cmp -s %s %s", got, want) == 0;
+	}
+	rt_sh("kill $(cat %s/driver.pid) $(cat %s/executor.pid) $(cat %s/mock.pid) 2>/dev/null",
+	    dir, dir, dir);
+	char *dlog = rt_read(rt_path(dir, "driver.log"), NULL);
+	char *xlog = rt_read(rt_path(dir, "executor.log"), NULL);
+	cr_assert(same,
+	    "the counts never matched the reference; driver log:\n%s\nexecutor log:\n%s", dlog,
+	    xlog);
+	rt_assert_same_file(got, want);
+	cr_assert_eq(rt_count(xlog, "msg=\"artifact loaded\""), 1, "%s", xlog);
+	cr_assert_geq(rt_count(dlog, "msg=\"artifact sent\""), 1, "%s", dlog);
+	free(dlog);
+	free(xlog);
+	free(boot);
+}
