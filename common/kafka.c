@@ -261,6 +261,9 @@ retriable(rd_kafka_resp_err_t err)
 static rl_err list_offsets_once(rl_kafka_meta *meta, const rl_tp *tps, size_t n,
     rl_kafka_which which, int timeout_ms, int64_t *ret, bool *ret_retriable, char *errbuf,
     size_t errlen);
+static rl_err list_offsets_chunk(rl_kafka_meta *meta, const rl_tp *tps, size_t n,
+    rl_kafka_which which, int timeout_ms, int64_t *ret, bool *ret_retriable, char *errbuf,
+    size_t errlen);
 
 rl_err
 rl_kafka_list_offsets(rl_kafka_meta *meta, const rl_tp *tps, size_t n, rl_kafka_which which,
@@ -279,8 +282,94 @@ rl_kafka_list_offsets(rl_kafka_meta *meta, const rl_tp *tps, size_t n, rl_kafka_
 	}
 }
 
+// librdkafka 2.0's rd_kafka_offsets_for_times matches each answer to its
+// request by a linear search of the list: quadratic in the partitions,
+// 5-6 ms of strcmp a batch at 1,024 of them, most of a trickle batch's
+// time. Lists longer than OFFSETS_CHUNK go as chunks, OFFSETS_THREADS
+// of them at a time (the requests then overlap on the wire as well).
+#define OFFSETS_CHUNK 64
+#define OFFSETS_THREADS 8
+
+typedef struct offsets_job {
+	rl_kafka_meta *o_meta;
+	const rl_tp   *o_tps;
+	size_t         o_n;
+	rl_kafka_which o_which;
+	int            o_timeout_ms;
+	int64_t       *o_ret;
+	size_t         o_first; // this thread's first chunk; then every o_stride-th
+	size_t         o_stride;
+	rl_err         o_rv;
+	bool           o_retriable;
+	char           o_err[512];
+} offsets_job;
+
+static void *
+offsets_main(void *arg)
+{
+	offsets_job *j = arg;
+	for (size_t c = j->o_first; c * OFFSETS_CHUNK < j->o_n && j->o_rv == RL_OK;
+	     c += j->o_stride) {
+		size_t at = c * OFFSETS_CHUNK;
+		size_t n = j->o_n - at < OFFSETS_CHUNK ? j->o_n - at : OFFSETS_CHUNK;
+		j->o_rv = list_offsets_chunk(j->o_meta, j->o_tps + at, n, j->o_which,
+		    j->o_timeout_ms, j->o_ret + at, &j->o_retriable, j->o_err, sizeof(j->o_err));
+	}
+	return NULL;
+}
+
 static rl_err
 list_offsets_once(rl_kafka_meta *meta, const rl_tp *tps, size_t n, rl_kafka_which which,
+    int timeout_ms, int64_t *ret, bool *ret_retriable, char *errbuf, size_t errlen)
+{
+	if (n <= OFFSETS_CHUNK)
+		return list_offsets_chunk(
+		    meta, tps, n, which, timeout_ms, ret, ret_retriable, errbuf, errlen);
+	size_t       nchunks = (n + OFFSETS_CHUNK - 1) / OFFSETS_CHUNK;
+	size_t       nthreads = nchunks < OFFSETS_THREADS ? nchunks : OFFSETS_THREADS;
+	int64_t     *got = rl_calloc(n, sizeof(int64_t));
+	offsets_job *jobs = rl_calloc(nthreads, sizeof(offsets_job));
+	pthread_t   *threads = rl_calloc(nthreads, sizeof(pthread_t));
+	bool        *started = rl_calloc(nthreads, sizeof(bool));
+	for (size_t t = 0; t < nthreads; t++) {
+		jobs[t] = (offsets_job) {
+			.o_meta = meta,
+			.o_tps = tps,
+			.o_n = n,
+			.o_which = which,
+			.o_timeout_ms = timeout_ms,
+			.o_ret = got,
+			.o_first = t,
+			.o_stride = nthreads,
+		};
+		// The first chunks run here if a thread cannot start.
+		started[t]
+		    = t > 0 && pthread_create(&threads[t], NULL, offsets_main, &jobs[t]) == 0;
+	}
+	for (size_t t = 0; t < nthreads; t++)
+		if (!started[t])
+			offsets_main(&jobs[t]);
+	rl_err rv = RL_OK;
+	for (size_t t = 0; t < nthreads; t++) {
+		if (started[t])
+			pthread_join(threads[t], NULL);
+		if (jobs[t].o_rv != RL_OK && rv == RL_OK) {
+			rv = jobs[t].o_rv;
+			*ret_retriable = jobs[t].o_retriable;
+			snprintf(errbuf, errlen, "%s", jobs[t].o_err);
+		}
+	}
+	if (rv == RL_OK)
+		memcpy(ret, got, n * sizeof(int64_t));
+	rl_free(started);
+	rl_free(threads);
+	rl_free(jobs);
+	rl_free(got);
+	return rv;
+}
+
+static rl_err
+list_offsets_chunk(rl_kafka_meta *meta, const rl_tp *tps, size_t n, rl_kafka_which which,
     int timeout_ms, int64_t *ret, bool *ret_retriable, char *errbuf, size_t errlen)
 {
 	rd_kafka_topic_partition_list_t *list = tp_list(tps, n);

@@ -174,3 +174,44 @@ Test(kafka_reader, the_prefetch_budget_is_shared_by_the_partitions)
 	cr_assert_eq(rl_kafka_prefetch_kb(1024), 16);
 	cr_assert_eq(rl_kafka_prefetch_kb(100000), 16);
 }
+
+Test(kafka_offsets, the_latest_offsets_of_many_partitions_each_in_its_place, .timeout = 60)
+{
+	// Past 64 partitions the lookup goes in chunks, several at a time:
+	// every answer must land at its own partition's index.
+	enum { N = 300 };
+	char           err[512] = "";
+	rl_kafka_mock *mock;
+	cr_assert_eq(rl_kafka_mock_create(1, &mock, err, sizeof(err)), RL_OK, "%s", err);
+	cr_assert_eq(
+	    rl_kafka_mock_create_topic(mock, "wide", N, err, sizeof(err)), RL_OK, "%s", err);
+	rl_kafka_producer *prod;
+	cr_assert_eq(
+	    rl_kafka_producer_create(rl_kafka_mock_bootstraps(mock), NULL, &prod, err, sizeof(err)),
+	    RL_OK, "%s", err);
+	// Partition p gets p % 7 records.
+	for (int p = 0; p < N; p++)
+		for (int i = 0; i < p % 7; i++)
+			cr_assert_eq(
+			    rl_kafka_produce(prod, "wide", p, NULL, 0, "x", 1, err, sizeof(err)),
+			    RL_OK, "%s", err);
+	cr_assert_eq(rl_kafka_flush(prod, 10000, err, sizeof(err)), RL_OK, "%s", err);
+	rl_kafka_producer_destroy(prod);
+	rl_kafka_meta *meta;
+	cr_assert_eq(rl_kafka_meta_create(
+	                 rl_kafka_mock_bootstraps(mock), NULL, NULL, &meta, err, sizeof(err)),
+	    RL_OK, "%s", err);
+	rl_tp   tps[N];
+	int64_t latest[N];
+	// Asked in an order of their own (backwards), answered in that order.
+	for (int i = 0; i < N; i++)
+		tps[i] = (rl_tp) { .tp_topic = "wide", .tp_partition = N - 1 - i };
+	cr_assert_eq(
+	    rl_kafka_list_offsets(meta, tps, N, RL_KAFKA_LATEST, 10000, latest, err, sizeof(err)),
+	    RL_OK, "%s", err);
+	for (int i = 0; i < N; i++)
+		cr_assert_eq(latest[i], (N - 1 - i) % 7, "partition %d: latest %lld", N - 1 - i,
+		    (long long)latest[i]);
+	rl_kafka_meta_destroy(meta);
+	rl_kafka_mock_destroy(mock);
+}
