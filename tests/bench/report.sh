@@ -63,7 +63,10 @@ fmt_rate() { awk '{ printf "%.0fk", $1 / 1000 }' <<< "$1"; }
 		echo
 		echo "Records/s from process start to exit (rill: \`rill run --available-now\` with"
 		echo "2 executors; Spark: Structured Streaming, \`local[2]\`, Trigger.AvailableNow;"
-		echo "kcat: \`kcat -C -e\` reading the topic, the client library's limit)."
+		echo "kcat: \`kcat -C -e\` reading the topic and printing every record, one client;"
+		echo "rawread: \`rill-rawread\` (tests/bench/rawread.c), librdkafka alone with its"
+		echo "default prefetch, a consumer per partition, every payload byte summed, nothing"
+		echo "printed: the client library's own limit)."
 		echo
 		echo "| records | tool | records/s (min / median / max) | seconds (median) |"
 		echo "|---|---|---|---|"
@@ -76,7 +79,7 @@ fmt_rate() { awk '{ printf "%.0fk", $1 / 1000 }' <<< "$1"; }
 		echo
 		echo "| records | ratio | min / median / max |"
 		echo "|---|---|---|"
-		for peer in spark kcat; do
+		for peer in spark kcat rawread; do
 			ratio rill "$peer" | while IFS=$'\t' read -r size lo med hi n; do
 				echo "| $size | rill / $peer | $lo / **$med** / $hi |"
 			done
@@ -144,19 +147,66 @@ fmt_rate() { awk '{ printf "%.0fk", $1 / 1000 }' <<< "$1"; }
 		echo
 		echo "1M lines on a topic of N partitions, \`rill run --executors 2 --available-now\`"
 		echo "(counts checked against the reference): wall time, each executor's peak RSS and"
-		echo "peak thread count. Then 100 ms batches at a trickle (200 records/s for 10 s):"
-		echo "the processing time of batches that had records, p50 and p99. Beside it, the"
-		echo "Kafka client's own limit: \`kcat -C -e\` reading the whole topic."
+		echo "peak thread count. Beside it, on the same topic in the same run, the Kafka"
+		echo "client's own limit: \`kcat -C -e\` reading and printing the whole topic (one"
+		echo "client), and \`rill-rawread\`, librdkafka alone (a consumer per partition up to"
+		echo "64 threads, default prefetch, every payload byte summed, nothing printed; its"
+		echo "records, bytes and byte sum checked against the corpus); both from process start"
+		echo "to exit, as rill."
 		echo
-		echo "| partitions | wall s | executor RSS MB | executor threads | trickle p50 ms | trickle p99 ms | kcat -C -e s |"
-		echo "|---|---|---|---|---|---|---|"
-		for np in $(awk -F'\t' 'NR > 1 { print $1 }' scale.tsv | sort -n -u); do
-			row="| $np"
-			for col in 3 4 5 6 7 8; do
-				row="$row | $(stats scale.tsv 1 "$col" | awk -F'\t' -v k="$np" '$1 == k { printf "%s / **%s** / %s", $2, $3, $4 }')"
+		echo "Every partition count has two topics of the same lines, two **layouts**:"
+		echo "*sticky* is \`kcat -P\` as is (librdkafka's sticky partitioner for records"
+		echo "without a key: a partition takes everything produced during a linger, in record"
+		echo "batches of up to 1 MB; at many partitions most partitions get a few records and"
+		echo "some most of them); *spread* is \`kcat -P -X sticky.partitioning.linger.ms=0\`"
+		echo "(a random partition per record: even partitions in small batches, as keyed"
+		echo "producers or Java's 16 KB batches write them). How they lie in the broker's log"
+		echo "files:"
+		echo
+		if [[ -s layout.tsv ]]; then
+			echo "| partitions | layout | records per partition (min / median / max) | record batches | records per batch (median / max) | KB per batch (median / max) | produced in s |"
+			echo "|---|---|---|---|---|---|---|"
+			tail -n +2 layout.tsv | sort -t$'\t' -k1,1n -k2,2r | while IFS=$'\t' read -r np lay ps pmin pmed pmax nb brmed brmax bkmed bkmax; do
+				echo "| $np | $lay | $pmin / $pmed / $pmax | $nb | $brmed / $brmax | $bkmed / $bkmax | $ps |"
+			done
+			echo
+		fi
+		echo "Then 100 ms batches at a trickle (200 records/s for 10 s, on a topic of its own"
+		echo "with N partitions, fed by \`rill-loadgen\`, so not a matter of layout; run once per"
+		echo "partition count and run, shown on the spread row): the processing time of"
+		echo "batches that had records, p50 and p99."
+		echo
+		echo "| partitions | layout | wall s | executor RSS MB | executor threads | trickle p50 ms | trickle p99 ms | kcat -C -e s | rawread s |"
+		echo "|---|---|---|---|---|---|---|---|---|"
+		for col in 4 5 6 7 8 9 10; do stats scale.tsv 1,2 "$col" > ".scs$col.tsv"; done
+		awk -F'\t' 'NR > 1 { print $1 "\t" $2 }' scale.tsv | sort -u | sort -t$'\t' -k1,1n -k2,2r | while IFS=$'\t' read -r np lay; do
+			row="| $np | $lay"
+			for col in 4 5 6 7 8 9 10; do
+				cell=$(awk -F'\t' -v a="$np" -v b="$lay" '$1 == a && $2 == b { printf "%s / **%s** / %s", $3, $4, $5 }' ".scs$col.tsv")
+				row="$row | ${cell:-—}"
 			done
 			echo "$row |"
 		done
+		echo
+		echo "Speed ratios, run by run (a peer's seconds over rill's on the same topic in the"
+		echo "same run: above 1, rill is faster):"
+		echo
+		echo "| partitions | layout | rill / kcat -C -e | rill / rawread |"
+		echo "|---|---|---|---|"
+		for peer in 9 10; do
+			awk -F'\t' -v c="$peer" 'BEGIN { print "partitions\tlayout\tratio" }
+				NR > 1 && $4 > 0 && $c != "" { printf "%s\t%s\t%.3f\n", $1, $2, $c / $4 }' scale.tsv > .scr.tsv
+			stats .scr.tsv 1,2 3 > ".scr$peer.tsv"
+		done
+		awk -F'\t' 'NR > 1 { print $1 "\t" $2 }' scale.tsv | sort -u | sort -t$'\t' -k1,1n -k2,2r | while IFS=$'\t' read -r np lay; do
+			row="| $np | $lay"
+			for peer in 9 10; do
+				cell=$(awk -F'\t' -v a="$np" -v b="$lay" '$1 == a && $2 == b { printf "%s / **%s** / %s", $3, $4, $5 }' ".scr$peer.tsv")
+				row="$row | ${cell:-—}"
+			done
+			echo "$row |"
+		done
+		rm -f .scr.tsv .scr9.tsv .scr10.tsv
 		echo
 		echo "![scale](scale.png)"
 	fi
@@ -175,9 +225,13 @@ gp() { gnuplot -e "set terminal pngcairo size 900,480 font ',10'; set output '$1
 if [[ -s throughput.tsv ]]; then
 	# throughput: median bars with min..max error bars, per size and tool
 	awk -F'\t' '{ print $1 "\t" $2 "\t" $4 "\t" $3 "\t" $5 }' .t.tsv > .tp.dat
-	for tool in rill spark kcat; do awk -F'\t' -v t="$tool" '$2 == t { print $1 "\t" $3 / 1000 "\t" $4 / 1000 "\t" $5 / 1000 }' .tp.dat > ".tp-$tool.dat"; done
-	gp throughput.png "set ylabel 'thousand records/s'; set title 'Word count throughput (median, min..max)';
-		plot '.tp-rill.dat' using 2:3:4:xtic(1) title 'rill', '.tp-spark.dat' using 2:3:4 title 'Spark SS', '.tp-kcat.dat' using 2:3:4 title 'kcat -C -e'"
+	for tool in rill spark kcat rawread; do awk -F'\t' -v t="$tool" '$2 == t { print $1 "\t" $3 / 1000 "\t" $4 / 1000 "\t" $5 / 1000 }' .tp.dat > ".tp-$tool.dat"; done
+	# the tools measured (--no-spark leaves Spark out), rill first
+	series="'.tp-rill.dat' using 2:3:4:xtic(1) title 'rill'"
+	[[ -s .tp-spark.dat ]] && series="$series, '.tp-spark.dat' using 2:3:4 title 'Spark SS'"
+	[[ -s .tp-kcat.dat ]] && series="$series, '.tp-kcat.dat' using 2:3:4 title 'kcat -C -e'"
+	[[ -s .tp-rawread.dat ]] && series="$series, '.tp-rawread.dat' using 2:3:4 title 'rawread (librdkafka)'"
+	gp throughput.png "set ylabel 'thousand records/s'; set yrange [0:*]; set title 'Word count throughput (median, min..max)'; plot $series"
 	# memory
 	{ stats throughput.tsv 1,3 6 | awk -F'\t' '$2 == "rill" { print $1 "-driver\t" $4 "\t" $3 "\t" $5 }'
 	  stats throughput.tsv 1,3 7 | awk -F'\t' '$2 == "rill" { print $1 "-executor\t" $4 "\t" $3 "\t" $5 }'
@@ -199,11 +253,31 @@ if [[ -s overhead.tsv ]]; then
 		plot '.o4.dat' using 2:3:4:xtic(1) title 'p50', '.o5.dat' using 2:3:4 title 'p99'"
 fi
 if [[ -s scale.tsv ]]; then
-	for c in 3 4 5 6; do stats scale.tsv 1 "$c" | awk -F'\t' '{ print $1 "\t" $3 "\t" $2 "\t" $4 }' > ".sc$c.dat"; done
-	gp scale.png "set title 'Word count by partition count (median, min..max)'; set ylabel 's, MB, threads, ms'; set logscale y;
-		plot '.sc3.dat' using 2:3:4:xtic(1) title 'wall s', '.sc4.dat' using 2:3:4 title 'executor RSS MB',
-		'.sc5.dat' using 2:3:4 title 'executor threads', '.sc6.dat' using 2:3:4 title 'trickle p50 ms'"
+	# scale_series COL LAYOUT: "partitions<TAB>median<TAB>min<TAB>max" for every
+	# partition count (NaN where the layout has no value), so that every
+	# series has a bar slot for every count.
+	scale_series() {
+		for np in $(awk -F'\t' 'NR > 1 { print $1 }' scale.tsv | sort -n -u); do
+			awk -F'\t' -v a="$np" -v b="$2" 'BEGIN { v = a "\tNaN\tNaN\tNaN" }
+				$1 == a && $2 == b { v = a "\t" $4 "\t" $3 "\t" $5 } END { print v }' ".scs$1.tsv"
+		done
+	}
+	for c in 4 5 6 7 10; do
+		for lay in spread sticky; do scale_series "$c" "$lay" > ".sc$c-$lay.dat"; done
+	done
+	gnuplot -e "set terminal pngcairo size 1200,480 font ',10'; set output 'scale.png';
+		set style data histogram; set style histogram errorbars gap 2 lw 1; set style fill solid 0.6 border -1;
+		set grid ytics; set key top left; set logscale y; set xlabel 'partitions';
+		set multiplot layout 1,2 title 'Word count over 1M lines by partition count (median, min..max)';
+		set title 'wall time, s (rill vs librdkafka alone)';
+		plot '.sc4-spread.dat' using 2:3:4:xtic(1) title 'rill, spread', '.sc4-sticky.dat' using 2:3:4 title 'rill, sticky',
+			'.sc10-spread.dat' using 2:3:4 title 'rawread, spread', '.sc10-sticky.dat' using 2:3:4 title 'rawread, sticky';
+		set title 'rill executor (largest of 2); trickle batches';
+		plot '.sc5-spread.dat' using 2:3:4:xtic(1) title 'RSS MB, spread', '.sc5-sticky.dat' using 2:3:4 title 'RSS MB, sticky',
+			'.sc6-spread.dat' using 2:3:4 title 'threads, spread', '.sc6-sticky.dat' using 2:3:4 title 'threads, sticky',
+			'.sc7-spread.dat' using 2:3:4 title 'trickle p50 ms';
+		unset multiplot"
 fi
-rm -f .sc3.dat .sc4.dat .sc5.dat .sc6.dat
+rm -f .sc*.dat .scs*.tsv
 rm -f .t.tsv .s.tsv .a.tsv .p50.tsv .p99.tsv .max.tsv .tp.dat .tp-*.dat .mem.dat .l50.dat .l99.dat .o4.dat .o5.dat
 echo "report: $dir/report.md" >&2

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
-# tests/bench/run.sh — rill side by side with Spark Structured Streaming and
-# kcat on one real Kafka broker, on this machine, in one run: throughput,
-# latency at fixed rates, per-batch overhead, memory. Writes report.md and
-# PNG plots to a results directory. Not part of CI; installs what it needs.
+# tests/bench/run.sh — rill side by side with Spark Structured Streaming,
+# kcat and librdkafka alone (rill-rawread) on one real Kafka broker, on this
+# machine, in one run: throughput, latency at fixed rates, per-batch
+# overhead, memory, partition-count scale. Writes report.md and PNG plots to
+# a results directory. Not part of CI; installs what it needs.
 set -euo pipefail
 
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -28,13 +29,22 @@ Usage: tests/bench/run.sh [--runs N] [--quick] [--sizes "N..."] [--no-spark] [--
   --quick      1M records only, rates 10k and 100k, 5 s of load
   --sizes N... records of the throughput runs (default "1000000 10000000");
                --only throughput --no-spark --sizes 1000000 is the quick
-               rill-against-kcat check
+               rill-against-kcat-and-rawread check
   --no-spark   leave out the Spark Structured Streaming peer
   --only PARTS run only these of "throughput latency overhead scale" (into
                --out, whose other results are kept for the report)
-  --partitions N...  partition counts of the scale part (default "8 64 256 1024")
+  --partitions N...  partition counts of the scale part (default "8 64 256 1024");
+               each gets two topics of the same 1M lines: "sticky" (kcat -P,
+               librdkafka's sticky partitioner: few large batches, skewed at
+               many partitions) and "spread" (a random partition per record:
+               even, small batches; ~50 s to produce at 1,024 partitions)
   --out DIR    results directory (default build-bench/results/DATE)
   --publish    also copy the report and plots to docs/performance/
+
+Peers: kcat -C -e (reads and prints every record, one client) and
+rill-rawread (tests/bench/rawread.c: librdkafka alone, a consumer per
+partition up to 64 threads, every payload byte summed, nothing printed),
+both on the same topics, in the same runs.
 EOF
 }
 
@@ -74,6 +84,7 @@ build=$top/build-bench
 ninja -C "$build" >&2
 rill=$build/driver/rill
 loadgen=$build/tests/bench/rill-loadgen
+rawread=$build/tests/bench/rill-rawread
 
 say "broker"
 kdir=$out/kafka
@@ -97,6 +108,30 @@ make_lines() {
 		print line } }'
 }
 wants() { [[ " $parts " == *" $1 "* ]]; }
+# corpus_sums FILE: "records bytes checksum" of a corpus as rill-rawread
+# reports them: a record a line, its bytes without the newline, the sum of
+# their values.
+corpus_sums() {
+	python3 -c 'import sys
+lines = size = total = 0
+with open(sys.argv[1], "rb") as f:
+    for b in iter(lambda: f.read(1 << 24), b""):
+        n = b.count(b"\n"); lines += n; size += len(b) - n; total += sum(b) - 10 * n
+print(lines, size, total)' "$1"
+}
+# rawread_run TOPIC RECORDS BYTES CHECKSUM LOG: rill-rawread reads TOPIC,
+# checked against the corpus's sums; prints its wall seconds (process start
+# to exit, as for kcat and rill) and keeps its output line in LOG.
+rawread_run() {
+	local t0 t1 res
+	t0=$(now)
+	res=$("$rawread" --brokers "$boot" --topic "$1")
+	t1=$(now)
+	echo "$res" > "$5"
+	[[ $res == "records=$2 bytes=$3 "*" checksum=$4 "* ]] ||
+		{ echo "rill-rawread on $1: '$res', want records=$2 bytes=$3 checksum=$4" >&2; exit 1; }
+	elapsed "$t0" "$t1"
+}
 
 if wants throughput; then
 say "data"
@@ -139,6 +174,8 @@ for n in $sizes; do
 	topic=bench-$n
 	tr -s ' ' '\n' < "$out/corpus-$n.txt" | grep -v '^$' | LC_ALL=C sort | uniq -c |
 		awk '{ print $2 "\t" $1 }' | LC_ALL=C sort > "$out/want-$n.tsv"
+	read -r _ want_bytes want_sum < <(corpus_sums "$out/corpus-$n.txt")
+	mkdir -p "$out/logs"
 	for ((r = 1; r <= runs; r++)); do
 		t0=$(now)
 		got=$(kcat -C -b "$boot" -t "$topic" -o beginning -e -q | wc -l)
@@ -146,6 +183,9 @@ for n in $sizes; do
 		[[ $got -eq $n ]] || { echo "kcat read $got of $n" >&2; exit 1; }
 		s=$(elapsed "$t0" "$t1")
 		printf '%s\t%s\tkcat\t%s\t%.0f\t\t\n' "$n" "$r" "$s" "$(awk -v n="$n" -v s="$s" 'BEGIN { print n / s }')" >> "$out/throughput.tsv"
+
+		s=$(rawread_run "$topic" "$n" "$want_bytes" "$want_sum" "$out/logs/rawread-$n-$r.txt")
+		printf '%s\t%s\trawread\t%s\t%.0f\t\t\n' "$n" "$r" "$s" "$(awk -v n="$n" -v s="$s" 'BEGIN { print n / s }')" >> "$out/throughput.tsv"
 
 		rm -rf "$out/rill-out"
 		wordcount_job "$topic" "$out/rill-out" > "$out/job.yaml"
@@ -275,12 +315,28 @@ fi
 # peak RSS (its own "executor stopped" line) and peak thread count (sampled
 # from /proc every 50 ms), then per-batch processing time with 100 ms batches
 # at a trickle (200 records/s). Counts are checked against the reference.
+# Every partition count gets two topics of the same lines, two layouts:
+#   sticky: kcat -P as is, librdkafka's sticky partitioner for records
+#           without a key: a partition takes the records of a whole
+#           linger, in batches of up to 1 MB / 10k records; at many
+#           partitions most get a few records and some most of them;
+#   spread: kcat -P with sticky.partitioning.linger.ms=0, a random
+#           partition per record: even partitions, small batches (~10 KB
+#           at 1,024 partitions), as keyed producers or Java's 16 KB
+#           batches write them.
+# Every run reads both layouts with rill, kcat -C -e and rill-rawread. The
+# trickle does not depend on the layout (its own topic, fed by
+# rill-loadgen): it runs once per partition count and run, on the spread
+# row; the sticky row leaves it empty.
 if wants scale; then
 say "scale"
 n=1000000
+layouts="sticky spread"
 make_lines "$n" > "$out/corpus-scale.txt"
 tr -s ' ' '\n' < "$out/corpus-scale.txt" | grep -v '^$' | LC_ALL=C sort | uniq -c |
 	awk '{ print $2 "\t" $1 }' | LC_ALL=C sort > "$out/want-scale.tsv"
+read -r _ want_bytes want_sum < <(corpus_sums "$out/corpus-scale.txt")
+mkdir -p "$out/logs"
 # peak_threads PID: prints the highest thread count of any rill-executor
 # child of PID, sampled until PID ends.
 peak_threads() {
@@ -294,33 +350,78 @@ peak_threads() {
 	done
 	echo "$max"
 }
-printf 'partitions\trun\tseconds\texecutor_rss_mb\texecutor_threads\ttrickle_p50_ms\ttrickle_p99_ms\tkcat_seconds\n' > "$out/scale.tsv"
+# layout_stats TOPIC PARTITIONS RECORDS: how the topic lies in the broker's
+# log files (record batch headers, Kafka's v2 format): records per partition
+# min / median / max, record batches, records and KB per batch median / max.
+layout_stats() {
+	python3 - "$kdir/data" "$1" "$2" "$3" <<'EOF'
+import glob, struct, sys
+data, topic, parts, want = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+per_part, batch_records, batch_bytes = [], [], []
+for p in range(parts):
+    records = 0
+    for path in sorted(glob.glob(f"{data}/{topic}-{p}/*.log")):
+        with open(path, "rb") as f:
+            buf = f.read()
+        pos = 0
+        while pos + 61 <= len(buf):
+            (length,) = struct.unpack_from(">i", buf, pos + 8)
+            (count,) = struct.unpack_from(">i", buf, pos + 57)
+            if length <= 0 or buf[pos + 16] != 2:
+                sys.exit(f"{path}: no v2 record batch at byte {pos}")
+            records += count
+            batch_records.append(count)
+            batch_bytes.append(12 + length)
+            pos += 12 + length
+    per_part.append(records)
+if sum(per_part) != want:
+    sys.exit(f"{topic}: {sum(per_part)} records in the log files, want {want}")
+med = lambda a: sorted(a)[len(a) // 2]
+print(min(per_part), med(per_part), max(per_part), len(batch_records), med(batch_records),
+      max(batch_records), "%.1f" % (med(batch_bytes) / 1024), "%.1f" % (max(batch_bytes) / 1024), sep="\t")
+EOF
+}
+printf 'partitions\tlayout\tproduce_seconds\tpart_records_min\tpart_records_median\tpart_records_max\tbatches\tbatch_records_median\tbatch_records_max\tbatch_kb_median\tbatch_kb_max\n' > "$out/layout.tsv"
+printf 'partitions\tlayout\trun\tseconds\texecutor_rss_mb\texecutor_threads\ttrickle_p50_ms\ttrickle_p99_ms\tkcat_seconds\trawread_seconds\n' > "$out/scale.tsv"
 for np in $scale_partitions; do
-	topic=scale-$np
-	topic_create "$topic" "$np"
-	kcat -P -b "$boot" -t "$topic" -l "$out/corpus-scale.txt"
+	for layout in $layouts; do
+		topic=scale-$np-$layout
+		topic_create "$topic" "$np"
+		spread=(); [[ $layout == spread ]] && spread=(-X sticky.partitioning.linger.ms=0)
+		t0=$(now)
+		kcat -P -b "$boot" -t "$topic" "${spread[@]}" -l "$out/corpus-scale.txt"
+		t1=$(now)
+		stats=$(layout_stats "$topic" "$np" "$n")
+		printf '%s\t%s\t%s\t%s\n' "$np" "$layout" "$(elapsed "$t0" "$t1")" "$stats" | tee -a "$out/layout.tsv" >&2
+	done
 	topic_create "trickle-$np" "$np"
 	for ((r = 1; r <= runs; r++)); do
-		rm -rf "$out/rill-out"
-		wordcount_job "$topic" "$out/rill-out" > "$out/job.yaml"
-		t0=$(now)
-		RILL_LOG_LEVEL=info "$rill" run "$out/job.yaml" --executors 2 --available-now 2> "$out/scale-$np-$r.log" &
-		job=$!
-		threads=$(peak_threads "$job")
-		wait "$job" || { echo "the $np-partition run failed: $out/scale-$np-$r.log" >&2; exit 1; }
-		t1=$(now)
-		s=$(elapsed "$t0" "$t1")
-		totals "$out/rill-out" > "$out/got.tsv"
-		cmp -s "$out/got.tsv" "$out/want-scale.tsv" || { echo "rill's counts differ from the reference ($np partitions, run $r)" >&2; exit 1; }
-		exe=$(grep -o 'msg="executor stopped" peak_rss_kb=[0-9]*' "$out/scale-$np-$r.log" | grep -o '[0-9]*$' | sort -n | tail -1)
-		# The Kafka client's own limit on this topic: kcat reading it all.
-		t0=$(now)
-		got=$(kcat -C -b "$boot" -t "$topic" -o beginning -e -q | wc -l)
-		t1=$(now)
-		[[ $got -eq $n ]] || { echo "kcat read $got of $n on $topic" >&2; exit 1; }
-		ks=$(elapsed "$t0" "$t1")
+		for layout in $layouts; do
+			topic=scale-$np-$layout
+			rm -rf "$out/rill-out"
+			wordcount_job "$topic" "$out/rill-out" > "$out/job.yaml"
+			t0=$(now)
+			RILL_LOG_LEVEL=info "$rill" run "$out/job.yaml" --executors 2 --available-now 2> "$out/scale-$np-$layout-$r.log" &
+			job=$!
+			threads=$(peak_threads "$job")
+			wait "$job" || { echo "the $np-partition $layout run failed: $out/scale-$np-$layout-$r.log" >&2; exit 1; }
+			t1=$(now)
+			s=$(elapsed "$t0" "$t1")
+			totals "$out/rill-out" > "$out/got.tsv"
+			cmp -s "$out/got.tsv" "$out/want-scale.tsv" || { echo "rill's counts differ from the reference ($np partitions, $layout, run $r)" >&2; exit 1; }
+			exe=$(grep -o 'msg="executor stopped" peak_rss_kb=[0-9]*' "$out/scale-$np-$layout-$r.log" | grep -o '[0-9]*$' | sort -n | tail -1)
+			# The Kafka client's own limit on this topic: kcat reading
+			# (and printing) it all, and librdkafka alone (rill-rawread).
+			t0=$(now)
+			got=$(kcat -C -b "$boot" -t "$topic" -o beginning -e -q | wc -l)
+			t1=$(now)
+			[[ $got -eq $n ]] || { echo "kcat read $got of $n on $topic" >&2; exit 1; }
+			ks=$(elapsed "$t0" "$t1")
+			rs=$(rawread_run "$topic" "$n" "$want_bytes" "$want_sum" "$out/logs/rawread-$np-$layout-$r.txt")
 
-		cat > "$out/trickle.yaml" <<EOF
+			pct=$'\t'
+			if [[ $layout == spread ]]; then
+				cat > "$out/trickle.yaml" <<EOF
 name: trickle
 batch: 100ms
 source:
@@ -336,17 +437,19 @@ pipeline:
 sink:
   files: {path: $out/sink/trickle-$np-$r}
 EOF
-		RILL_LOG_LEVEL=info "$rill" run "$out/trickle.yaml" --executors 2 --for 14s 2> "$out/trickle-$np-$r.log" &
-		job=$!
-		sleep 3
-		"$loadgen" --brokers "$boot" --topic "trickle-$np" --rate 200 --seconds 10 >/dev/null
-		wait "$job"
-		pct=$(grep 'msg="batch done"' "$out/trickle-$np-$r.log" | grep -v ' tasks=0 ' |
-			sed -n 's/.*processing_ms=\([0-9.]*\).*/\1/p' | sort -n |
-			awk '{ a[NR] = $1 } END { p99 = int(NR * 0.99) + 1; if (p99 > NR) p99 = NR
-				printf "%.2f\t%.2f", a[int(NR * 0.5) + 1], a[p99] }')
-		printf '%s\t%s\t%s\t%.1f\t%s\t%s\t%s\n' "$np" "$r" "$s" "$(awk -v k="$exe" 'BEGIN { print k / 1024 }')" \
-			"$threads" "$pct" "$ks" | tee -a "$out/scale.tsv" >&2
+				RILL_LOG_LEVEL=info "$rill" run "$out/trickle.yaml" --executors 2 --for 14s 2> "$out/trickle-$np-$r.log" &
+				job=$!
+				sleep 3
+				"$loadgen" --brokers "$boot" --topic "trickle-$np" --rate 200 --seconds 10 >/dev/null
+				wait "$job"
+				pct=$(grep 'msg="batch done"' "$out/trickle-$np-$r.log" | grep -v ' tasks=0 ' |
+					sed -n 's/.*processing_ms=\([0-9.]*\).*/\1/p' | sort -n |
+					awk '{ a[NR] = $1 } END { p99 = int(NR * 0.99) + 1; if (p99 > NR) p99 = NR
+						printf "%.2f\t%.2f", a[int(NR * 0.5) + 1], a[p99] }')
+			fi
+			printf '%s\t%s\t%s\t%s\t%.1f\t%s\t%s\t%s\t%s\n' "$np" "$layout" "$r" "$s" "$(awk -v k="$exe" 'BEGIN { print k / 1024 }')" \
+				"$threads" "$pct" "$ks" "$rs" | tee -a "$out/scale.tsv" >&2
+		done
 	done
 done
 rm -f "$out/corpus-scale.txt" "$out/want-scale.tsv" "$out/trickle.yaml" "$out/got.tsv"
