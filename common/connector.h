@@ -4,6 +4,7 @@
 #ifndef RL_CONNECTOR_H
 #define RL_CONNECTOR_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -40,6 +41,9 @@ typedef struct rl_split_range {
 	// Tasks: where the split ended when the batch was planned (0: not
 	// known); sr_end_seen - sr_until records wait beyond the range.
 	int64_t sr_end_seen;
+	// Warm-ups: a task reads this range next (read-ahead): start it even
+	// past the source's prefetch budget, as the read would.
+	bool sr_read_next;
 } rl_split_range;
 
 // A record as a source delivers it: bytes valid during the callback only.

@@ -1031,7 +1031,7 @@ out:
 
 rl_err
 rl_kafka_warm(rl_kafka_reader *r, const char *topic, int32_t partition, int64_t from,
-    int64_t backlog, char *errbuf, size_t errlen)
+    int64_t backlog, bool soon, char *errbuf, size_t errlen)
 {
 	part *p = part_get(r, topic, partition, errbuf, errlen);
 	if (p == NULL)
@@ -1040,8 +1040,9 @@ rl_kafka_warm(rl_kafka_reader *r, const char *topic, int32_t partition, int64_t 
 	rl_err rv = RL_OK;
 	if (!p->p_started && backlog >= 0)
 		p->p_charge = charge_of(backlog);
-	// Past the budget a partition waits for its first read to start.
-	if (p->p_started || !over_budget(r, p->p_charge))
+	// Past the budget a partition waits for its first read to start,
+	// unless that read is next.
+	if (p->p_started || soon || !over_budget(r, p->p_charge))
 		rv = position(p, from, errbuf, errlen);
 	pthread_mutex_unlock(&p->p_mu);
 	return rv;

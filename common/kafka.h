@@ -132,9 +132,10 @@ rl_err rl_kafka_read_range(rl_kafka_reader *r, const char *topic, int32_t partit
 // rl_kafka_warm starts the partition's consumer at from (if it is not already
 // there), so that reading from it later finds the data prefetched; backlog is
 // how many records are known to wait there (-1: unknown). Partitions with a
-// backlog beyond the reader's budget are left to start at their first read.
+// backlog beyond the reader's budget are left to start at their first read,
+// unless soon: a read follows at once (a task's read-ahead).
 rl_err rl_kafka_warm(rl_kafka_reader *r, const char *topic, int32_t partition, int64_t from,
-    int64_t backlog, char *errbuf, size_t errlen);
+    int64_t backlog, bool soon, char *errbuf, size_t errlen);
 
 // ---- producer ----
 

@@ -137,6 +137,12 @@ read_range(task *t, const Rill__Split *sp, void *read)
 	return rv;
 }
 
+// How many ranges ahead of the one being read a task starts: cold ranges
+// each wait a fetch round trip, which read-ahead overlaps with the reads.
+#ifndef READ_AHEAD
+#define READ_AHEAD 2
+#endif
+
 // read_ahead asks the source to start fetching the range the task reads
 // next (if its budget allows), so that its first records are on their way
 // while this one is read. A range it cannot warm is read cold: the read
@@ -155,6 +161,7 @@ read_ahead(task *t, const Rill__Split *sp)
 		.sr_until = sp->end_seen > sp->until ? sp->end_seen : sp->until,
 		.sr_opaque = sp->opaque.data,
 		.sr_opaque_len = sp->opaque.len,
+		.sr_read_next = true,
 	};
 	char why[256];
 	(void)ctx->t_source->se_warm(ctx->t_source_shared, &range, why, sizeof(why));
@@ -177,9 +184,11 @@ read_source(task *t)
 	if (tl->n_splits == 0)
 		return read_range(t, tl->split, read);
 	rl_err rv = RL_OK;
+	for (size_t i = 0; i < READ_AHEAD && i + 1 < tl->n_splits; i++)
+		read_ahead(t, tl->splits[i + 1]);
 	for (size_t i = 0; i < tl->n_splits && rv == RL_OK; i++) {
-		if (i + 1 < tl->n_splits)
-			read_ahead(t, tl->splits[i + 1]);
+		if (i + 1 + READ_AHEAD < tl->n_splits)
+			read_ahead(t, tl->splits[i + 1 + READ_AHEAD]);
 		rv = read_range(t, tl->splits[i], read);
 	}
 	return rv;
@@ -521,8 +530,8 @@ setup(task *t)
 			    % tl->num_output_partitions);
 			out = to_writer;
 		} else {
-			rl_err rv
-			    = combiner_init_for(t, &t->combine, st->st_combine, st->st_shuffle_step);
+			rl_err rv = combiner_init_for(
+			    t, &t->combine, st->st_combine, st->st_shuffle_step);
 			if (rv != RL_OK)
 				return rv;
 			t->has_combine = true;

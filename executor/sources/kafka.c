@@ -61,8 +61,8 @@ kafka_warm(void *shared, const rl_split_range *range, char *errbuf, size_t errle
 	// The driver's warm-up range ends where the split ended when it looked
 	// (until == from: nothing waiting, or not known).
 	return rl_kafka_warm(shared, topic, partition, range->sr_from,
-	    range->sr_until > range->sr_from ? range->sr_until - range->sr_from : 0, errbuf,
-	    errlen);
+	    range->sr_until > range->sr_from ? range->sr_until - range->sr_from : 0,
+	    range->sr_read_next, errbuf, errlen);
 }
 
 static rl_err

@@ -75,8 +75,8 @@ Test(kafka_reader, forty_partitions_share_four_clients_and_read_exactly, .timeou
 	    RL_OK, "%s", err);
 	rl_kafka_reader_expect(r, PARTS);
 	for (int p = 0; p < PARTS; p++)
-		cr_assert_eq(
-		    rl_kafka_warm(r, "many", p, 0, PER_PART, err, sizeof(err)), RL_OK, "%s", err);
+		cr_assert_eq(rl_kafka_warm(r, "many", p, 0, PER_PART, false, err, sizeof(err)),
+		    RL_OK, "%s", err);
 	// Two ranges each, the second from where the first ended (warm).
 	for (int p = 0; p < PARTS; p++) {
 		seen s = { .partition = p };
@@ -159,6 +159,22 @@ Test(kafka_reader, partitions_with_a_long_backlog_are_not_all_kept_prefetching, 
 	int started = read_all(r, 1000000);
 	cr_assert_gt(started, 0);
 	cr_assert_leq(started, 8, "%d of %d partitions kept prefetching", started, PARTS);
+	// Past the budget a warm-up waits for the read, unless the read is next
+	// (a task's read-ahead): of the partitions read last (stopped, at 20)
+	// two plain warm-ups start one at most (the budget's always-warm few).
+	for (int p = PARTS - 1; p >= PARTS - 2; p--)
+		cr_assert_eq(rl_kafka_warm(r, "many", p, 20, 1000000, false, err, sizeof(err)),
+		    RL_OK, "%s", err);
+	started = rl_kafka_reader_started(r);
+	cr_assert_leq(started, 8);
+	cr_assert_eq(rl_kafka_warm(r, "many", PARTS - 3, 20, 1000000, true, err, sizeof(err)),
+	    RL_OK, "%s", err);
+	cr_assert_eq(rl_kafka_reader_started(r), started + 1);
+	seen rest = { .partition = PARTS - 3, .next = 20 };
+	cr_assert_eq(rl_kafka_read_range(r, "many", PARTS - 3, 20, PER_PART, 1000000, 10000,
+	                 check_record, &rest, err, sizeof(err)),
+	    RL_OK, "%s", err);
+	cr_assert_eq(rest.count, PER_PART - 20);
 	rl_kafka_reader_destroy(r);
 	rl_kafka_mock_destroy(mock);
 }
