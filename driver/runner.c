@@ -102,6 +102,7 @@ typedef struct batch {
 	size_t        *b_map_first; // per launched stage-0 task: its splits in b_map_parts
 	size_t        *b_map_count;
 	uint32_t       b_nreduce;
+	bool           b_width_adapts; // b_nreduce may shrink to the batch's records
 	uint64_t       b_records;
 	int64_t        b_plan_ms; // wall clock when the ranges were cut
 	bool          *b_skip; // last stage: partitions whose output is already committed
@@ -683,6 +684,12 @@ plan_ranges(rl_runner *d, batch *b)
 	}
 	b->b_plan_ms = rl_now_ms();
 	cut_ranges(d, b, parts, nparts);
+	if (b->b_width_adapts) {
+		int64_t records = 0;
+		for (size_t i = 0; i < nparts; i++)
+			records += b->b_until[i] - b->b_from[i];
+		b->b_nreduce = rl_shuffle_width_for(b->b_nreduce, records);
+	}
 	size_t ntasks;
 	if (d->d_replay != NULL) {
 		ntasks = replayed_tasks(b);
@@ -1323,8 +1330,12 @@ run_batch(rl_runner *d, int64_t batch_ms, uint64_t *ret_records, size_t *ret_tas
 		b.b_nreduce = d->d_state_width; // the state is split this many ways, for good
 	else if (d->d_job->j_shuffle_partitions > 0)
 		b.b_nreduce = (uint32_t)d->d_job->j_shuffle_partitions;
-	else
+	else {
 		b.b_nreduce = rl_shuffle_width_default(nparts, rl_pool_cores(d->d_pool));
+		// A stateless job's width may follow the batch's size; a stateful
+		// one keeps its first batch's width for good.
+		b.b_width_adapts = rl_plan_stateful(d->d_plan) == NULL;
+	}
 	if (d->d_replay != NULL && d->d_two_phase
 	    && d->d_replay->phase == RILL__BATCH_RECORD__PHASE__PREPARED
 	    && (rv = find_committed(d, &b, errbuf, errlen)) != RL_OK)

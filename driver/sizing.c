@@ -16,6 +16,13 @@ rl_shuffle_width_default(size_t splits, int slots)
 	return (uint32_t)(width < RL_PARTITIONS_MAX ? width : RL_PARTITIONS_MAX);
 }
 
+uint32_t
+rl_shuffle_width_for(uint32_t width, int64_t records)
+{
+	int64_t need = records <= 0 ? 1 : (records + RL_REDUCE_RECORDS - 1) / RL_REDUCE_RECORDS;
+	return need < (int64_t)width ? (uint32_t)need : width;
+}
+
 // The task being filled for one preferred executor.
 typedef struct open_task {
 	uint32_t o_task; // RL_NO_TASK: none yet

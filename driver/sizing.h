@@ -26,6 +26,17 @@
 // RL_PARTITIONS_MAX.
 uint32_t rl_shuffle_width_default(size_t splits, int slots);
 
+// Input records per reduce task below which a batch's default shuffle
+// width shrinks: a trickle of 20 records over 1,024 partitions ran 32
+// reduce tasks, each a launch, a fetch from every map task and a sink part.
+#define RL_REDUCE_RECORDS 5000
+
+// rl_shuffle_width_for is the width of a batch of `records` input records
+// whose default width is `width`: one reduce task per RL_REDUCE_RECORDS
+// (rounded up), at least 1, at most width (Spark's adaptive coalescing of
+// small shuffle partitions, decided before the batch runs).
+uint32_t rl_shuffle_width_for(uint32_t width, int64_t records);
+
 // rl_group_ranges decides the stage-0 tasks of a batch whose n ranges hold
 // records[i] records each (0: empty, no task) and were read last by
 // executor preferred[i] (-1: none). Like Spark's packing of small files into

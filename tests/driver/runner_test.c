@@ -28,6 +28,7 @@
 #include "driver/checkpoint.h"
 #include "driver/executors.h"
 #include "driver/runner.h"
+#include "driver/sizing.h"
 #include "executor/executor.h"
 #include "executor/sink.h"
 #include "executor/source.h"
@@ -315,10 +316,13 @@ harness_stop(harness *h)
 // The word count over the memory connectors: the first %s goes into
 // `catch_up:`, the second into `memory: {topic: words, ...}`, the third
 // into the sink's `two_phase:`. MAP_ONLY_JOB counts nothing itself: its
-// "word\t1" lines come straight from the tasks that read the splits.
-#define JOB_HEAD                                                                                   \
+// "word\t1" lines come straight from the tasks that read the splits. Its
+// shuffle is as wide as the splits, however small a batch (the default
+// width would shrink to 1 for these batches of tens of records).
+#define JOB_HEAD_AT(width)                                                                         \
 	"name: wc-memory\n"                                                                        \
 	"batch: 50ms\n"                                                                            \
+	"shuffle_partitions: " width "\n"                                                          \
 	"catch_up: %s\n"                                                                           \
 	"source:\n"                                                                                \
 	"  memory: {topic: " TOPIC ", %s}\n"                                                       \
@@ -328,7 +332,9 @@ harness_stop(harness *h)
 #define JOB_SINK                                                                                   \
 	"sink:\n"                                                                                  \
 	"  memory: {table: " TABLE ", two_phase: %s}\n"
-#define WORDCOUNT_JOB JOB_HEAD "  - reduce_by_key: sum\n" JOB_SINK
+#define JOB_HEAD JOB_HEAD_AT("3")
+#define WORDCOUNT_JOB_AT(width) JOB_HEAD_AT(width) "  - reduce_by_key: sum\n" JOB_SINK
+#define WORDCOUNT_JOB WORDCOUNT_JOB_AT("3")
 #define MAP_ONLY_JOB JOB_HEAD JOB_SINK
 
 typedef struct run_result {
@@ -1254,8 +1260,8 @@ silence_hook(void *arg, const char *point)
 	return false;
 }
 
-// silent_peer_mid_fetch runs a word count (shuffle_partitions reduce tasks,
-// 0: as many as splits) whose executor memory-exec-1 goes silent at the
+// silent_peer_mid_fetch runs a word count (shuffle_partitions reduce tasks)
+// whose executor memory-exec-1 goes silent at the
 // first fetch it serves, and checks that the run ends within 15 s of it and
 // counts exactly. A reducer fetching from an executor that went silent on an
 // open connection waited out its fetch's 30 s before the outputs were
@@ -1267,11 +1273,7 @@ silent_peer_mid_fetch(int shuffle_partitions)
 {
 	harness     h = { 0 };
 	const char *source = "backpressure: false, max_rate_per_split: 2000";
-	if (shuffle_partitions > 0)
-		harness_start(&h, "shuffle_partitions: %d\n" WORDCOUNT_JOB, shuffle_partitions,
-		    "all", source, "false");
-	else
-		harness_start(&h, WORDCOUNT_JOB, "all", source, "false");
+	harness_start(&h, WORDCOUNT_JOB_AT("%d"), shuffle_partitions, "all", source, "false");
 	append_records(300);
 	silence s = { .s_ex = h.ex[1] };
 	rl_fault_hook(silence_hook, &s);
@@ -1295,7 +1297,7 @@ silent_peer_mid_fetch(int shuffle_partitions)
 // Three reducers: all of them run when the peer goes silent.
 Test(runner, a_peer_gone_silent_mid_fetch_costs_the_heartbeat_timeout_not_the_fetch_timeout)
 {
-	silent_peer_mid_fetch(0);
+	silent_peer_mid_fetch(NSPLITS);
 }
 
 // Eight reducers for four cores: when the driver loses the silent executor,
@@ -1427,12 +1429,27 @@ expect_widths(const harness *h, size_t first, uint32_t want)
 
 Test(runner, default_width_is_the_executors_slots_when_splits_are_more)
 {
+	// One batch of 20,000 records: four reduce tasks' worth
+	// (RL_REDUCE_RECORDS each), and no more than the 4 slots.
 	harness h = { 0 };
-	wide_start(&h, "", 1000, "reduce_by_key: sum", false);
-	wide_append_all(20);
+	wide_start(&h, "", 1000000, "reduce_by_key: sum", false);
+	wide_append_all(4 * RL_REDUCE_RECORDS / WIDE_SPLITS);
 	run_result res = run_wide(&h, 1000);
 	cr_assert_eq(res.rv, RL_OK, "%s", res.why);
-	cr_expect_gt(expect_widths(&h, 0, SLOTS), 0);
+	cr_expect_eq(expect_widths(&h, 0, SLOTS), 1);
+	wide_expect_output(&h, NULL);
+	harness_stop(&h);
+}
+
+Test(runner, default_width_shrinks_to_a_small_batch)
+{
+	// Batches of 8 splits x at most 50 records: one reduce task each.
+	harness h = { 0 };
+	wide_start(&h, "", 1000, "reduce_by_key: sum", false);
+	wide_append_all(120);
+	run_result res = run_wide(&h, 1000);
+	cr_assert_eq(res.rv, RL_OK, "%s", res.why);
+	cr_expect_gt(expect_widths(&h, 0, 1), 1);
 	wide_expect_output(&h, NULL);
 	harness_stop(&h);
 }

@@ -42,6 +42,17 @@ Test(sizing, default_width_is_at_least_one_and_at_most_the_limit)
 	cr_expect_eq(rl_shuffle_width_default(1000000, 100000), RL_PARTITIONS_MAX);
 }
 
+Test(sizing, a_small_batch_shrinks_the_default_width)
+{
+	cr_expect_eq(rl_shuffle_width_for(32, 20), 1); // a trickle
+	cr_expect_eq(rl_shuffle_width_for(32, 0), 1);
+	cr_expect_eq(rl_shuffle_width_for(32, RL_REDUCE_RECORDS), 1);
+	cr_expect_eq(rl_shuffle_width_for(32, RL_REDUCE_RECORDS + 1), 2);
+	cr_expect_eq(rl_shuffle_width_for(32, 10 * RL_REDUCE_RECORDS), 10);
+	cr_expect_eq(rl_shuffle_width_for(32, 1000000), 32); // never past the default
+	cr_expect_eq(rl_shuffle_width_for(8, 1000000), 8);
+}
+
 Test(sizing, empty_ranges_get_no_task)
 {
 	const int64_t  records[] = { 0, 5, 0, 7 };
