@@ -46,7 +46,10 @@ check_record(void *arg, const rl_kafka_record *rec)
 	return RL_OK;
 }
 
-Test(kafka_reader, forty_partitions_share_four_clients_and_read_exactly, .timeout = 60)
+// many_partitions starts a mock cluster with topic "many": PARTS
+// partitions of PER_PART records, "p<partition>-<offset>".
+static rl_kafka_mock *
+many_partitions(void)
 {
 	char           err[512] = "";
 	rl_kafka_mock *mock;
@@ -67,6 +70,13 @@ Test(kafka_reader, forty_partitions_share_four_clients_and_read_exactly, .timeou
 		}
 	cr_assert_eq(rl_kafka_flush(prod, 10000, err, sizeof(err)), RL_OK, "%s", err);
 	rl_kafka_producer_destroy(prod);
+	return mock;
+}
+
+Test(kafka_reader, forty_partitions_share_four_clients_and_read_exactly, .timeout = 60)
+{
+	char           err[512] = "";
+	rl_kafka_mock *mock = many_partitions();
 
 	int              before = threads_now();
 	rl_kafka_reader *r;
@@ -125,24 +135,7 @@ read_all(rl_kafka_reader *r, int64_t backlog)
 Test(kafka_reader, partitions_with_a_long_backlog_are_not_all_kept_prefetching, .timeout = 60)
 {
 	char           err[512] = "";
-	rl_kafka_mock *mock;
-	cr_assert_eq(rl_kafka_mock_create(1, &mock, err, sizeof(err)), RL_OK, "%s", err);
-	cr_assert_eq(
-	    rl_kafka_mock_create_topic(mock, "many", PARTS, err, sizeof(err)), RL_OK, "%s", err);
-	rl_kafka_producer *prod;
-	cr_assert_eq(
-	    rl_kafka_producer_create(rl_kafka_mock_bootstraps(mock), NULL, &prod, err, sizeof(err)),
-	    RL_OK, "%s", err);
-	for (int p = 0; p < PARTS; p++)
-		for (int i = 0; i < PER_PART; i++) {
-			char v[64];
-			int  len = snprintf(v, sizeof(v), "p%d-%d", p, i);
-			cr_assert_eq(rl_kafka_produce(prod, "many", p, NULL, 0, v, (size_t)len, err,
-			                 sizeof(err)),
-			    RL_OK, "%s", err);
-		}
-	cr_assert_eq(rl_kafka_flush(prod, 10000, err, sizeof(err)), RL_OK, "%s", err);
-	rl_kafka_producer_destroy(prod);
+	rl_kafka_mock *mock = many_partitions();
 
 	// Caught up (30 records wait past each range): all stay warm.
 	rl_kafka_reader *r;
