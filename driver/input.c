@@ -15,7 +15,7 @@
 
 #define DISCOVER_EVERY_MS 10000
 
-// One input of the job (its source, or a union's): its driver half and
+// One input of the job (its source, or a union's or join's): its driver half and
 // where its splits are in in_parts (together, in the source's order).
 typedef struct member {
 	const rl_source_driver_ops *m_ops;

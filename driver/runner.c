@@ -43,7 +43,7 @@
 #define COMP "driver"
 #define MAX_STAGES 16
 #define MAX_STAGE_ROUNDS 4
-#define MAX_INPUTS 16 // the job's source and its unions'
+#define MAX_INPUTS 16 // the job's source and its unions' and join's
 #define STATE_KEEP 10 // newest state snapshots kept per partition
 #define WATERMARK_PATIENCE_MS 30000 // how long unreadable offsets are waited out
 
@@ -266,8 +266,8 @@ rl_runner_create(const rl_job *job, rl_pool *pool, const rl_runner_opts *opts, r
 		goto err_runner;
 	const rl_job *inputs[MAX_INPUTS];
 	if (d->d_plan->p_ninputs > MAX_INPUTS) {
-		snprintf(errbuf, errlen, "%s: more than %d unions in one pipeline", job->j_filename,
-		    MAX_INPUTS - 1);
+		snprintf(errbuf, errlen, "%s: more than %d unions and joins in one pipeline",
+		    job->j_filename, MAX_INPUTS - 1);
 		rv = RL_ERR_NOTSUP;
 		goto err_runner;
 	}
