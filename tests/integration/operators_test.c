@@ -326,14 +326,18 @@ join_job(const char *dir, const char *name, const char *events_topic, const char
 // records' ranges tile every split from offset 0 to its end, each batch
 // directory has a done record, and batch T holds exactly, for each event of
 // T, one line per user line of T with its key ("KEY<TAB>EVENT<TAB>NAME"),
-// or with kind left "KEY<TAB>EVENT<TAB>" when there is none; `upper`: the
-// value (not the key) as map: upper leaves it. Returns the number of batches.
+// or with kind left "KEY<TAB>EVENT<TAB>" when there is none. `after` says
+// what the steps after the join did: "upper", the value (not the key) as
+// map: upper leaves it; "count", map_values: one and reduce_by_key: sum,
+// each key's number of those lines ("KEY<TAB>N"); "" nothing. Returns the
+// number of batches.
 static int
-join_assert_exact(const char *dir, const char *ckp, const char *out, const char *kind, bool upper)
+join_assert_exact(
+    const char *dir, const char *ckp, const char *out, const char *kind, const char *after)
 {
 	const char *ref = rt_write(dir, "ref.py",
 	    "import collections, glob, os, struct, sys\n"
-	    "ckp, events, users, out, kind, upper, want, got = sys.argv[1:9]\n"
+	    "ckp, events, users, out, kind, after, want, got = sys.argv[1:9]\n"
 	    "def varint(b, i):\n"
 	    "    r = s = 0\n"
 	    "    while True:\n"
@@ -398,8 +402,11 @@ join_assert_exact(const char *dir, const char *ckp, const char *out, const char 
 	    "            names = side[1].get(k) or ([''] if kind == 'left' else [])\n"
 	    "            for n in names:\n"
 	    "                val = f'{v}\\t{n}'\n"
-	    "                rows.append(f'{t}\\t{k}\\t' + (val.upper() if upper == '1' else "
+	    "                rows.append(f'{t}\\t{k}\\t' + (val.upper() if after == 'upper' else "
 	    "val))\n"
+	    "        if after == 'count':\n"
+	    "            c = collections.Counter(r.split('\\t')[1] for r in rows)\n"
+	    "            rows = [f'{t}\\t{k}\\t{n}' for k, n in c.items()]\n"
 	    "        w.writelines(r + '\\n' for r in sorted(rows))\n"
 	    "        found = []\n"
 	    "        for part in glob.glob(os.path.join(out, f'batch-{t}', 'part-*')):\n"
@@ -408,9 +415,8 @@ join_assert_exact(const char *dir, const char *ckp, const char *out, const char 
 	    "print(len(batches))\n");
 	const char *want = rt_path(dir, "want.tsv"), *got = rt_path(dir, "got.tsv");
 	char       *o, *e;
-	int         rv = rt_sh_capture(dir, &o, &e, "python3 %s %s %s %s %s %s %d %s %s", ref, ckp,
-	            rt_path(dir, "events.txt"), rt_path(dir, "users.txt"), out, kind, upper ? 1 : 0, want,
-	            got);
+	int rv = rt_sh_capture(dir, &o, &e, "python3 %s %s %s %s %s %s '%s' %s %s", ref, ckp,
+	    rt_path(dir, "events.txt"), rt_path(dir, "users.txt"), out, kind, after, want, got);
 	cr_assert_eq(rv, 0, "the reference failed: %s", e);
 	rt_assert_same_file(got, want);
 	return atoi(o);
@@ -430,7 +436,7 @@ Test(join, inner_matches_python_per_batch, .timeout = 180)
 	      "RILL_LOG_LEVEL=info %s run %s --executors 2 --checkpoint-dir %s --available-now",
 	      rt_bin("rill"), job, ckp);
 	cr_assert_eq(rv, 0, "rill run exited %d:\n%s", rv, e);
-	int batches = join_assert_exact(dir, ckp, out, "inner", false);
+	int batches = join_assert_exact(dir, ckp, out, "inner", "");
 	cr_assert_geq(batches, 3, "%d batches", batches);
 	// Both topics were read whole; the join's stage ran after the read.
 	cr_assert_eq(sum_field(e, "msg=\"batch done\"", " records="), 24000 + 3000, "%s", e);
@@ -467,10 +473,29 @@ Test(join, left_survives_kills_exactly_per_batch, .timeout = 240)
 	cr_assert_eq(rv, 0, "the resumed run exited %d:\n%s", rv, e);
 	// The killed runs had done batches: the last run did not start over.
 	cr_assert_lt(sum_field(e, "msg=\"batch done\"", " records="), 48000 + 6000, "%s", e);
-	int batches = join_assert_exact(dir, ckp, out, "left", true);
+	int batches = join_assert_exact(dir, ckp, out, "left", "upper");
 	cr_assert_geq(batches, 4, "%d batches", batches);
 	// Events without a user in their batch: "KEY<TAB>EVENT<TAB>", upper-cased.
 	cr_assert_eq(rt_sh("cat %s/batch-*/part-* | grep -q -P '^u[0-9]+\\tE[0-9]+\\t$'", out), 0);
+}
+
+// A reduce after a join: the join stage's records shuffle again, by key,
+// and each key's number of pairs in the batch comes out (3 stages).
+Test(join, then_reduce_by_key_counts_each_batchs_pairs, .timeout = 180)
+{
+	const char *dir = rt_tmpdir("join-count");
+	const char *out = rt_path(dir, "out"), *ckp = rt_path(dir, "checkpoint");
+	join_input(dir, "join-count-events", "join-count-users", 16000, 2000, 23);
+	const char *job = join_job(dir, "join-count", "join-count-events", "join-count-users",
+	    "left", "  - map_values: one\n  - reduce_by_key: sum\n", out);
+	char       *o, *e;
+	int         rv = rt_sh_capture(dir, &o, &e,
+	            "RILL_LOG_LEVEL=info %s run %s --executors 2 --checkpoint-dir %s --available-now",
+	            rt_bin("rill"), job, ckp);
+	cr_assert_eq(rv, 0, "rill run exited %d:\n%s", rv, e);
+	int batches = join_assert_exact(dir, ckp, out, "left", "count");
+	cr_assert_geq(batches, 2, "%d batches", batches);
+	cr_assert_not_null(strstr(e, "stages=3"), "%s", e);
 }
 
 // A join's mistakes are the job file's: exit 2 with the place.
