@@ -86,9 +86,9 @@ to_keyed_writer(void *arg, rl_rec *rec)
 	task *t = arg;
 	if (rec->r_key == NULL) {
 		snprintf(t->err, sizeof(t->err),
-		    "%s:%d:%d: join needs keyed records on both sides: put key_by or map_values "
-		    "%s",
-		    t->ctx->t_job->j_filename, t->keyed_for->s_loc.line, t->keyed_for->s_loc.col,
+		    "join (line %d, column %d of the job file) needs keyed records on both "
+		    "sides: put key_by or map_values %s",
+		    t->keyed_for->s_loc.line, t->keyed_for->s_loc.col,
 		    t->launch->input == t->ctx->t_plan->p_stages[t->launch->stage + 1].st_join_input
 		        ? "in the join's pipeline"
 		        : "before the join");

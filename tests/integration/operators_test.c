@@ -540,4 +540,28 @@ Test(join, refused_shapes_name_their_place, .timeout = 60)
 	                       "inside.yaml:11:11: count_by_value inside a join's pipeline is not "
 	                       "supported"),
 	    "%s", e);
+	// Kafka messages without keys and no key_by on the join's side: the
+	// batch fails at once, naming the join and the side to fix.
+	const char *lines = rt_write(dir, "lines.txt", "a,1\nb,2\n");
+	rt_topic("join-keyless", 1);
+	rt_produce_lines("join-keyless", lines);
+	const char *keyless = rt_write(dir, "keyless.yaml",
+	    "name: join-keyless\n"
+	    "batch: 100ms\n"
+	    "source:\n"
+	    "  kafka: {brokers: \"%s\", topics: [join-keyless]}\n"
+	    "pipeline:\n"
+	    "  - key_by: {field: 1, sep: \",\"}\n"
+	    "  - join: {kafka: {brokers: \"%s\", topics: [join-keyless]}}\n"
+	    "sink:\n"
+	    "  files: {path: %s}\n",
+	    rt_kafka(), rt_kafka(), rt_path(dir, "out"));
+	rv = rt_sh_capture(dir, &o, &e, "%s run %s --available-now", rt_bin("rill"), keyless);
+	cr_assert_eq(rv, 1, "exit %d: %s", rv, e);
+	cr_assert_not_null(
+	    strstr(e,
+	        "join (line 7, column 5 of the job file) needs keyed records on both sides: "
+	        "put key_by or map_values in the join's pipeline"),
+	    "%s", e);
+	cr_assert_not_null(strstr(e, "retrying cannot help"), "%s", e);
 }
