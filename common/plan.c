@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // Cutting the pipeline into stages at shuffles (reduce_by_key, count_by_value,
-// update_state_by_key, repartition).
+// update_state_by_key, repartition, join).
 #include "common/plan.h"
 
 #include <stdio.h>
@@ -46,7 +46,34 @@ add_union(const rl_job *job, rl_plan *plan, const rl_step *s)
 		.c_conf = s->s_source,
 		.c_loc = s->s_loc,
 	};
-	in->pi_steps = rl_calloc(job->j_nsteps + 1, sizeof(rl_step *));
+	size_t room = s->s_kind == RL_OP_JOIN ? s->s_nsub : job->j_nsteps;
+	in->pi_steps = rl_calloc(room + 1, sizeof(rl_step *));
+}
+
+// add_join makes join step s (before the first shuffle) an input of stage 0
+// whose tasks read the join's Kafka input and run the join's own pipeline,
+// which may hold narrow steps only. Returns the input's index, or -1 with
+// the message in errbuf.
+static int
+add_join(const rl_job *job, rl_plan *plan, const rl_step *s, char *errbuf, size_t errlen)
+{
+	for (size_t i = 0; i < s->s_nsub; i++) {
+		const rl_step *sub = &s->s_sub[i];
+		if (runs_in_stage(sub))
+			continue;
+		snprintf(errbuf, errlen,
+		    "%s:%d:%d: %s inside a join's pipeline is not supported by this version "
+		    "of rill (the other side runs narrow steps only: map, flat_map, filter, "
+		    "key_by, map_values)",
+		    job->j_filename, sub->s_loc.line, sub->s_loc.col, rl_op_name(sub->s_kind));
+		return -1;
+	}
+	int k = (int)plan->p_ninputs;
+	add_union(job, plan, s);
+	rl_plan_input *in = &plan->p_inputs[k];
+	for (size_t i = 0; i < s->s_nsub; i++)
+		in->pi_steps[in->pi_nsteps++] = &s->s_sub[i];
+	return k;
 }
 
 rl_err
@@ -78,17 +105,18 @@ rl_plan_build(const rl_job *job, rl_plan **ret, char *errbuf, size_t errlen)
 			add_union(job, plan, s);
 			continue;
 		}
-		if (s->s_kind == RL_OP_UNION) {
+		if (s->s_kind == RL_OP_UNION || (s->s_kind == RL_OP_JOIN && plan->p_nstages > 1)) {
 			snprintf(errbuf, errlen,
-			    "%s:%d:%d: union after a shuffle is not supported by this version of "
+			    "%s:%d:%d: %s after a shuffle is not supported by this version of "
 			    "rill (put it before the first reduce_by_key, count_by_value, "
-			    "update_state_by_key or repartition)",
-			    job->j_filename, s->s_loc.line, s->s_loc.col);
+			    "update_state_by_key, repartition or join)",
+			    job->j_filename, s->s_loc.line, s->s_loc.col, rl_op_name(s->s_kind));
 			rl_plan_destroy(plan);
 			return RL_ERR_NOTSUP;
 		}
 		rl_fn combine = RL_FN_NONE;
 		bool  stateful = false;
+		int   join_input = -1;
 		// A {udf: NAME} reduction combines with the function the executor
 		// binds to the step (st_shuffle_step, st_merge_step).
 		if (s->s_kind == RL_OP_REDUCE_BY_KEY || s->s_kind == RL_OP_UPDATE_STATE_BY_KEY) {
@@ -96,6 +124,13 @@ rl_plan_build(const rl_job *job, rl_plan **ret, char *errbuf, size_t errlen)
 			stateful = s->s_kind == RL_OP_UPDATE_STATE_BY_KEY;
 		} else if (s->s_kind == RL_OP_REPARTITION) {
 			combine = RL_FN_NONE; // records as they are, round robin
+		} else if (s->s_kind == RL_OP_JOIN) {
+			// Both sides' records as they are, each into its key's bucket.
+			if ((join_input = add_join(job, plan, s, errbuf, errlen)) < 0) {
+				rl_plan_destroy(plan);
+				return RL_ERR_NOTSUP;
+			}
+			st->st_by_key = true;
 		} else if (s->s_kind == RL_OP_COUNT_BY_VALUE) {
 			// key = value, value = 1, then summed: one narrow step and a shuffle.
 			st->st_steps[st->st_nsteps++] = s;
@@ -120,6 +155,10 @@ rl_plan_build(const rl_job *job, rl_plan **ret, char *errbuf, size_t errlen)
 		next->st_merge = rl_merge_fn_of(combine);
 		next->st_merge_step = s;
 		next->st_state_step = stateful ? s : NULL;
+		if (join_input >= 0) {
+			next->st_join_step = s;
+			next->st_join_input = (uint32_t)join_input;
+		}
 		if (s->s_kind == RL_OP_REPARTITION)
 			next->st_partitions = (uint32_t)s->s_num;
 		next->st_steps = rl_calloc(job->j_nsteps + 1, sizeof(rl_step *));

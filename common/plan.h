@@ -36,23 +36,32 @@ typedef struct rl_stage {
 	size_t          st_nsteps;
 	rl_output_kind  st_output;
 	// RL_OUTPUT_SHUFFLE: map-side combine (sum|min|max|count|udf), or
-	// RL_FN_NONE: every record as it is, dealt round robin (repartition)
+	// RL_FN_NONE: every record as it is, dealt round robin (repartition) or,
+	// with st_by_key, into its key's bucket (join: both sides)
 	rl_fn          st_combine;
+	bool           st_by_key;
 	const rl_step *st_shuffle_step; // the step that cut the stage, for messages
 	// update_state_by_key: this stage folds every batch into per-key state
 	// kept across batches (snapshotted per partition) and emits every key's
 	// state; st_merge is the fold. NULL for a stateless stage.
 	const rl_step *st_state_step;
+	// join: this stage joins its shuffle input by key. The map outputs of
+	// input st_join_input's tasks are the join's other (right) side, every
+	// other map output this stream's (left) side. NULL for any other stage.
+	const rl_step *st_join_step;
+	uint32_t       st_join_input;
 } rl_stage;
 
 // One input of stage 0: the job's source (input 0), or the Kafka input of
-// a `union` step (inputs 1, 2, … in the order of the pipeline's union
-// steps). A stage-0 task reads ranges of one input and runs that input's
-// steps; all inputs feed the same stage-0 output.
+// a `union` or `join` step (inputs 1, 2, … in the order of the pipeline's
+// union and join steps). A stage-0 task reads ranges of one input and runs
+// that input's steps; all inputs feed the same stage-0 output.
 typedef struct rl_plan_input {
-	const rl_step  *pi_step; // the union step, or NULL for the job's source
-	rl_job          pi_job; // the job as the input's connector halves see it
-	const rl_step **pi_steps; // input 0: stage 0's st_steps; else those after the union
+	const rl_step *pi_step; // the union or join step, or NULL for the job's source
+	rl_job         pi_job; // the job as the input's connector halves see it
+	// input 0: stage 0's st_steps; a union's: the stage-0 steps after it; a
+	// join's: its own pipeline (s_sub)
+	const rl_step **pi_steps;
 	size_t          pi_nsteps;
 } rl_plan_input;
 

@@ -15,7 +15,7 @@
 
 #define DISCOVER_EVERY_MS 10000
 
-// One input of the job (its source, or a union's): its driver half and
+// One input of the job (its source, or a union's or join's): its driver half and
 // where its splits are in in_parts (together, in the source's order).
 typedef struct member {
 	const rl_source_driver_ops *m_ops;
@@ -146,10 +146,15 @@ discover(rl_input *in, size_t m, bool initial, char *errbuf, size_t errlen)
 	size_t         old_n = mb->m_n, after = in->in_nparts - mb->m_first - old_n;
 	size_t         total = in->in_nparts - old_n + kept;
 	rl_input_part *parts = rl_calloc(total + 1, sizeof(rl_input_part));
-	memcpy(parts, in->in_parts, mb->m_first * sizeof(rl_input_part));
-	memcpy(parts + mb->m_first, mine, kept * sizeof(rl_input_part));
-	memcpy(parts + mb->m_first + kept, in->in_parts + mb->m_first + old_n,
-	    after * sizeof(rl_input_part));
+	// (memcpy's pointers must be valid even for 0 bytes: in_parts is NULL
+	// before the first member's splits, mine when it has none.)
+	if (mb->m_first > 0)
+		memcpy(parts, in->in_parts, mb->m_first * sizeof(rl_input_part));
+	if (kept > 0)
+		memcpy(parts + mb->m_first, mine, kept * sizeof(rl_input_part));
+	if (after > 0)
+		memcpy(parts + mb->m_first + kept, in->in_parts + mb->m_first + old_n,
+		    after * sizeof(rl_input_part));
 	rl_free(mine);
 	rl_free(in->in_parts);
 	in->in_parts = parts;

@@ -23,7 +23,8 @@ typedef struct rl_input_part {
 	int64_t  ip_target; // available-now end, or -1
 	int      ip_preferred; // executor that read it last (its reader is warm), or -1
 	int64_t  ip_committed; // position rl_input_commit last recorded (-1: none this run)
-	uint32_t ip_input; // the input it belongs to (0: the job's source; k: the k-th union's)
+	uint32_t ip_input; // the input it belongs to (0: the job's source; k: the k-th union's or
+	                   // join's)
 } rl_input_part;
 
 typedef struct rl_input rl_input;

@@ -43,7 +43,7 @@
 #define COMP "driver"
 #define MAX_STAGES 16
 #define MAX_STAGE_ROUNDS 4
-#define MAX_INPUTS 16 // the job's source and its unions'
+#define MAX_INPUTS 16 // the job's source and its unions' and join's
 #define STATE_KEEP 10 // newest state snapshots kept per partition
 #define WATERMARK_PATIENCE_MS 30000 // how long unreadable offsets are waited out
 
@@ -267,8 +267,8 @@ rl_runner_create(const rl_job *job, rl_pool *pool, const rl_runner_opts *opts, r
 		goto err_runner;
 	const rl_job *inputs[MAX_INPUTS];
 	if (d->d_plan->p_ninputs > MAX_INPUTS) {
-		snprintf(errbuf, errlen, "%s: more than %d unions in one pipeline", job->j_filename,
-		    MAX_INPUTS - 1);
+		snprintf(errbuf, errlen, "%s: more than %d unions and joins in one pipeline",
+		    job->j_filename, MAX_INPUTS - 1);
 		rv = RL_ERR_NOTSUP;
 		goto err_runner;
 	}
@@ -842,6 +842,9 @@ plan_reduce(rl_runner *d, batch *b, uint32_t s)
 	uint32_t **counts = rl_calloc((size_t)nreduce + 1, sizeof(uint32_t *));
 	uint32_t **mapped = rl_calloc((size_t)nreduce + 1, sizeof(uint32_t *));
 	size_t    *nmapped = rl_calloc((size_t)nreduce + 1, sizeof(size_t));
+	// A join's reducers are told each map output's input (its side).
+	bool       join = d->d_plan->p_stages[s].st_join_step != NULL;
+	uint32_t **inputs = rl_calloc((size_t)nreduce + 1, sizeof(uint32_t *));
 	for (uint32_t p = 0; p < nreduce; p++) {
 		last[p] = INT32_MIN;
 		if (nin[p] == 0)
@@ -849,6 +852,8 @@ plan_reduce(rl_runner *d, batch *b, uint32_t s)
 		urls[p] = rl_arena_alloc(&b->b_arena, nsrc[p] * sizeof(char *));
 		counts[p] = rl_arena_alloc(&b->b_arena, nsrc[p] * sizeof(uint32_t));
 		mapped[p] = rl_arena_alloc(&b->b_arena, nin[p] * sizeof(uint32_t));
+		if (join)
+			inputs[p] = rl_arena_alloc(&b->b_arena, nin[p] * sizeof(uint32_t));
 		nsrc[p] = 0;
 	}
 	char *url = NULL;
@@ -866,6 +871,8 @@ plan_reduce(rl_runner *d, batch *b, uint32_t s)
 				counts[r][nsrc[r]++] = 0;
 			}
 			counts[r][nsrc[r] - 1]++;
+			if (join)
+				inputs[r][nmapped[r]] = m->t_launch->input;
 			mapped[r][nmapped[r]++] = m->t_launch->partition;
 		}
 	}
@@ -883,8 +890,13 @@ plan_reduce(rl_runner *d, batch *b, uint32_t s)
 		tl->n_fetch_counts = nsrc[p];
 		tl->fetch_maps = mapped[p];
 		tl->n_fetch_maps = nmapped[p];
+		if (join) {
+			tl->fetch_inputs = inputs[p];
+			tl->n_fetch_inputs = nmapped[p];
+		}
 		tasks[n++].t_launch = tl;
 	}
+	rl_free(inputs);
 	rl_free(nmapped);
 	rl_free(mapped);
 	rl_free(counts);

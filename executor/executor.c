@@ -393,7 +393,7 @@ fetch_local(rl_executor *ex, const rl_fetch_group *g, const rl_map_output_id *ba
 			*ret_failed_map = id.map_partition;
 			return RL_ERR_FETCH_FAILED;
 		}
-		rl_err rv = cb(cb_arg, ref.b_data, ref.b_len);
+		rl_err rv = cb(cb_arg, id.map_partition, ref.b_data, ref.b_len);
 		rl_shuffle_release(ex->x_shuffle, &ref);
 		if (rv != RL_OK)
 			return rv;
@@ -460,7 +460,7 @@ use_reply(const rl_fetch_group *g, const fetch_call *c, rl_block_cb cb, void *cb
 			*ret_failed_map = g->g_maps[m];
 			return RL_ERR_FETCH_FAILED;
 		}
-		rl_err rv = cb(cb_arg, p, (size_t)seg->bytes);
+		rl_err rv = cb(cb_arg, g->g_maps[m], p, (size_t)seg->bytes);
 		if (rv != RL_OK)
 			return rv;
 		p += seg->bytes;

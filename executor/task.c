@@ -4,6 +4,7 @@
 
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <rill.h>
@@ -16,6 +17,7 @@
 #include "common/log.h"
 #include "common/time.h"
 #include "executor/combine.h"
+#include "executor/join.h"
 #include "executor/operator.h"
 #include "executor/sink.h"
 #include "executor/state.h"
@@ -34,12 +36,18 @@ typedef struct task {
 	rl_shuffle_writer  writer; // a shuffle without combine: records as they are
 	bool               has_writer;
 	uint32_t           deal_next; // the writer's next bucket (round robin)
+	const rl_step     *keyed_for; // by key (join): the join step, for messages
 	const rl_sink_ops *sink;
 	void              *sink_state;
 	bool               sink_open;
 	// input side of a shuffle stage
 	rl_combiner merge;
 	bool        has_merge;
+	// join: both sides' blocks, and which map outputs are the right side's
+	rl_join   join;
+	bool      has_join;
+	uint32_t *right_maps; // sorted, in scratch
+	size_t    nright_maps;
 	// update_state_by_key: {udf: F} of kind update: the state before the
 	// batch and after it (merge then holds the batch's values only)
 	const rl_step *update;
@@ -66,6 +74,27 @@ to_writer(void *arg, rl_rec *rec)
 	task    *t = arg;
 	uint32_t p = t->deal_next;
 	t->deal_next = p + 1 == t->writer.w_nparts ? 0 : p + 1;
+	rl_shuffle_writer_put(&t->writer, p, rec);
+	return RL_OK;
+}
+
+// to_keyed_writer puts each record into its key's bucket (join: both
+// sides hash the same way into the same width, so equal keys meet).
+static rl_err
+to_keyed_writer(void *arg, rl_rec *rec)
+{
+	task *t = arg;
+	if (rec->r_key == NULL) {
+		snprintf(t->err, sizeof(t->err),
+		    "join (line %d, column %d of the job file) needs keyed records on both "
+		    "sides: put key_by or map_values %s",
+		    t->keyed_for->s_loc.line, t->keyed_for->s_loc.col,
+		    t->launch->input == t->ctx->t_plan->p_stages[t->launch->stage + 1].st_join_input
+		        ? "in the join's pipeline"
+		        : "before the join");
+		return RL_ERR_INVAL;
+	}
+	uint32_t p = rl_partition_of(rl_hash64(rec->r_key, rec->r_key_len), t->writer.w_nparts);
 	rl_shuffle_writer_put(&t->writer, p, rec);
 	return RL_OK;
 }
@@ -195,12 +224,13 @@ read_source(task *t)
 }
 
 static rl_err
-merge_block(void *arg, const uint8_t *data, size_t len)
+merge_block(void *arg, uint32_t map_partition, const uint8_t *data, size_t len)
 {
 	task     *t = arg;
 	rl_reader r = rl_reader_make(data, len);
 	rl_rec    rec;
 	int       more;
+	(void)map_partition;
 	t->shuffle_read += len;
 	while ((more = rl_block_next(&r, &rec)) == 1) {
 		if (rec.r_key == NULL || !rec.r_is_num) {
@@ -221,13 +251,14 @@ merge_block(void *arg, const uint8_t *data, size_t len)
 // pass_block pushes every record of a block, as it was written, through the
 // stage's operators (a shuffle without combine: repartition).
 static rl_err
-pass_block(void *arg, const uint8_t *data, size_t len)
+pass_block(void *arg, uint32_t map_partition, const uint8_t *data, size_t len)
 {
 	task     *t = arg;
 	rl_reader r = rl_reader_make(data, len);
 	rl_rec    rec;
 	int       more;
 	rl_err    rv;
+	(void)map_partition;
 	t->shuffle_read += len;
 	while ((more = rl_block_next(&r, &rec)) == 1) {
 		t->in_records++;
@@ -238,6 +269,55 @@ pass_block(void *arg, const uint8_t *data, size_t len)
 		snprintf(t->err, sizeof(t->err), "malformed shuffle block (%zu bytes)", len);
 		return RL_ERR_PROTO;
 	}
+	return RL_OK;
+}
+
+// join_block keeps a block for the join, on the side its map output is from.
+static rl_err
+join_block(void *arg, uint32_t map_partition, const uint8_t *data, size_t len)
+{
+	task  *t = arg;
+	size_t lo = 0, hi = t->nright_maps;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (t->right_maps[mid] < map_partition)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	t->shuffle_read += len;
+	rl_join_add_block(
+	    &t->join, lo < t->nright_maps && t->right_maps[lo] == map_partition, data, len);
+	return RL_OK;
+}
+
+static int
+cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+// setup_join finds which of the launch's map outputs are the join's other
+// side: those of the map tasks of its input (fetch_inputs, beside fetch_maps).
+static rl_err
+setup_join(task *t)
+{
+	const Rill__TaskLaunch *tl = t->launch;
+	if (tl->n_fetch_inputs != tl->n_fetch_maps) {
+		snprintf(t->err, sizeof(t->err),
+		    "stage %" PRIu32 " task %" PRIu32
+		    " joins %zu map outputs but the launch says the input of %zu",
+		    tl->stage, tl->partition, tl->n_fetch_maps, tl->n_fetch_inputs);
+		return RL_ERR_PROTO;
+	}
+	t->right_maps = rl_arena_alloc(&t->keys, (tl->n_fetch_maps + 1) * sizeof(uint32_t));
+	for (size_t i = 0; i < tl->n_fetch_maps; i++)
+		if (tl->fetch_inputs[i] == t->stage->st_join_input)
+			t->right_maps[t->nright_maps++] = tl->fetch_maps[i];
+	qsort(t->right_maps, t->nright_maps, sizeof(uint32_t), cmp_u32);
+	rl_join_init(&t->join, &t->keys, t->stage->st_join_step->s_left);
+	t->has_join = true;
 	return RL_OK;
 }
 
@@ -367,10 +447,13 @@ read_shuffle(task *t, uint32_t *failed_map)
 			};
 		first += count;
 	}
-	int64_t t0 = rl_mono_us();
-	rv = t->ctx->t_fetch(t->ctx->t_fetch_arg, groups, ngroups, &id, tl->partition,
-	    t->has_merge ? merge_block : pass_block, t, failed_map, t->err, sizeof(t->err));
+	int64_t     t0 = rl_mono_us();
+	rl_block_cb cb = t->has_join ? join_block : t->has_merge ? merge_block : pass_block;
+	rv = t->ctx->t_fetch(t->ctx->t_fetch_arg, groups, ngroups, &id, tl->partition, cb, t,
+	    failed_map, t->err, sizeof(t->err));
 	t->fetch_wait_us += rl_mono_us() - t0;
+	if (rv == RL_OK && t->has_join)
+		return rl_join_run(&t->join, &t->chain, &t->in_records, t->err, sizeof(t->err));
 	if (rv != RL_OK || !t->has_merge)
 		return rv;
 	const rl_combiner *result = &t->merge;
@@ -520,7 +603,12 @@ setup(task *t)
 			    tl->stage, tl->num_output_partitions, RL_PARTITIONS_MAX);
 			return RL_ERR_PROTO;
 		}
-		if (st->st_combine == RL_FN_NONE) {
+		if (st->st_combine == RL_FN_NONE && st->st_by_key) {
+			rl_shuffle_writer_init(&t->writer, tl->num_output_partitions);
+			t->has_writer = true;
+			t->keyed_for = st->st_shuffle_step;
+			out = to_keyed_writer;
+		} else if (st->st_combine == RL_FN_NONE) {
 			rl_shuffle_writer_init(&t->writer, tl->num_output_partitions);
 			t->has_writer = true;
 			// Each map task starts dealing at a bucket of its own, so
@@ -573,7 +661,13 @@ setup(task *t)
 			rl_combiner_init(&t->state_after, RL_FN_SUM, &t->keys);
 		}
 	}
-	// A stage-0 task of a union's input runs the steps after the union.
+	if (st->st_join_step != NULL) {
+		rl_err rv = setup_join(t);
+		if (rv != RL_OK)
+			return rv;
+	}
+	// A stage-0 task of a union's input runs the steps after the union, of
+	// a join's input the join's pipeline.
 	const rl_step *const *steps = st->st_steps;
 	size_t                nsteps = st->st_nsteps;
 	if (st->st_input == RL_INPUT_SOURCE && tl->input > 0) {
@@ -602,6 +696,8 @@ teardown(task *t)
 		rl_shuffle_writer_fini(&t->writer);
 	if (t->has_merge)
 		rl_combiner_fini(&t->merge);
+	if (t->has_join)
+		rl_join_fini(&t->join);
 	if (t->update != NULL) {
 		rl_combiner_fini(&t->state_before);
 		rl_combiner_fini(&t->state_after);

@@ -13,8 +13,9 @@
 #include "executor/source.h"
 #include "rill.pb-c.h"
 
-// Receives a fetched shuffle block; the bytes are valid during the call only.
-typedef rl_err (*rl_block_cb)(void *arg, const uint8_t *data, size_t len);
+// Receives a fetched shuffle block of map output map_partition; the bytes
+// are valid during the call only.
+typedef rl_err (*rl_block_cb)(void *arg, uint32_t map_partition, const uint8_t *data, size_t len);
 
 // The map outputs of one shuffle input that one executor holds.
 typedef struct rl_fetch_group {

@@ -607,6 +607,96 @@ Test(plan, a_union_after_a_shuffle_is_refused_with_its_place)
 	rl_job_destroy(job);
 }
 
+// plan_error builds the plan of a job with pipeline lines and checks that
+// it is refused with the message's start.
+static void
+plan_error(const char *steps, const char *start)
+{
+	rl_job  *job = parse_ok(with_pipeline(steps));
+	rl_plan *plan = NULL;
+	char     err[512];
+	cr_assert_eq(rl_plan_build(job, &plan, err, sizeof(err)), RL_ERR_NOTSUP, "%s", steps);
+	cr_assert_null(plan);
+	cr_assert(strncmp(err, start, strlen(start)) == 0, "expected '%s…', got '%s'", start, err);
+	rl_job_destroy(job);
+}
+
+// A join cuts stage 0: this stream's records and the join's input's (after
+// its own pipeline) go by key, uncombined, into the join stage, which runs
+// the steps after the join.
+Test(plan, join_cuts_stage_0_and_joins_its_input_by_key)
+{
+	rl_job  *job = parse_ok(with_pipeline("  - key_by: {field: 1, sep: \",\"}\n"
+	                                       "  - union: {kafka: {brokers: b, topics: [u]}}\n"
+	                                       "  - join:\n"
+	                                       "      kafka: {brokers: c, topics: [names]}\n"
+	                                       "      pipeline:\n"
+	                                       "        - key_by: {field: 1, sep: \",\"}\n"
+	                                       "        - map_values: {field: 2, sep: \",\"}\n"
+	                                       "      kind: left\n"
+	                                       "  - map: upper\n"
+	                                       "  - map_values: length\n"
+	                                       "  - reduce_by_key: sum\n"));
+	rl_plan *plan;
+	char     err[512];
+	cr_assert_eq(rl_plan_build(job, &plan, err, sizeof(err)), RL_OK, "%s", err);
+	cr_assert_eq(plan->p_nstages, 3);
+	cr_assert_eq(plan->p_ninputs, 3);
+	const rl_step *join = &job->j_steps[2];
+	// Stage 0: the source's key_by; the union's nothing; the join's input
+	// its own two steps. Records as they are, by key.
+	cr_assert_eq(plan->p_stages[0].st_nsteps, 1);
+	cr_assert_eq(plan->p_inputs[1].pi_nsteps, 0);
+	cr_assert_eq(plan->p_inputs[2].pi_step, join);
+	cr_assert_eq(plan->p_inputs[2].pi_nsteps, 2);
+	cr_assert_eq(plan->p_inputs[2].pi_steps[0], &join->s_sub[0]);
+	cr_assert_eq(plan->p_inputs[2].pi_steps[1], &join->s_sub[1]);
+	cr_assert_eq(plan->p_inputs[2].pi_job.j_source.c_conf, join->s_source);
+	cr_assert_eq(plan->p_stages[0].st_output, RL_OUTPUT_SHUFFLE);
+	cr_assert_eq(plan->p_stages[0].st_combine, RL_FN_NONE);
+	cr_assert(plan->p_stages[0].st_by_key);
+	// Stage 1: the join (input 2 is its right side), at the batch's width,
+	// then map and map_values, into the reduce's shuffle.
+	cr_assert_eq(plan->p_stages[1].st_join_step, join);
+	cr_assert_eq(plan->p_stages[1].st_join_input, 2);
+	cr_assert_eq(plan->p_stages[1].st_merge, RL_FN_NONE);
+	cr_assert_eq(plan->p_stages[1].st_partitions, 0);
+	cr_assert_eq(plan->p_stages[1].st_nsteps, 2);
+	cr_assert_eq(plan->p_stages[1].st_combine, RL_FN_SUM);
+	cr_assert_not(plan->p_stages[1].st_by_key);
+	cr_assert_null(plan->p_stages[2].st_join_step);
+	rl_plan_destroy(plan);
+	rl_job_destroy(job);
+}
+
+Test(plan, a_join_after_a_shuffle_or_with_a_shuffle_inside_is_refused_with_its_place)
+{
+	plan_error("  - map_values: one\n"
+	           "  - reduce_by_key: sum\n"
+	           "  - join: {kafka: {brokers: b, topics: [u]}}\n",
+	    "job.yaml:10:5: join after a shuffle is not supported");
+	plan_error("  - map_values: one\n"
+	           "  - join: {kafka: {brokers: b, topics: [u]}}\n"
+	           "  - join: {kafka: {brokers: b, topics: [v]}}\n",
+	    "job.yaml:10:5: join after a shuffle is not supported");
+	plan_error("  - map_values: one\n"
+	           "  - join:\n"
+	           "      kafka: {brokers: b, topics: [u]}\n"
+	           "      pipeline:\n"
+	           "        - map_values: one\n"
+	           "        - reduce_by_key: sum\n",
+	    "job.yaml:13:11: reduce_by_key inside a join's pipeline is not supported");
+	plan_error("  - join:\n"
+	           "      kafka: {brokers: b, topics: [u]}\n"
+	           "      pipeline:\n"
+	           "        - union: {kafka: {brokers: b, topics: [v]}}\n",
+	    "job.yaml:11:11: union inside a join's pipeline is not supported");
+	plan_error("  - join:\n"
+	           "      kafka: {brokers: b, topics: [u]}\n"
+	           "      pipeline: [{repartition: 4}]\n",
+	    "job.yaml:10:19: repartition inside a join's pipeline is not supported");
+}
+
 Test(jobfile, accepts_a_udf_in_every_function_position)
 {
 	expect_step_arg("map: {udf: shout}", RL_OP_MAP, RL_FN_UDF, "shout");

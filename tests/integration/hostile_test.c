@@ -210,6 +210,31 @@ Test(hostile, executor_fails_launches_that_make_no_sense_with_a_reason, .timeout
 	tl.n_fetch_counts = 0;
 	expect_failure(cli, &tl, "1 fetch URLs but 0 counts");
 
+	// A join's reduce task that does not say which side each map output
+	// is from.
+	static const char join_yaml[]
+	    = "name: hostile-join\n"
+	      "batch: 1s\n"
+	      "source:\n"
+	      "  kafka: {brokers: 127.0.0.1:1, topics: [in]}\n"
+	      "pipeline:\n"
+	      "  - key_by: value\n"
+	      "  - join: {kafka: {brokers: 127.0.0.1:1, topics: [other]}}\n"
+	      "sink:\n"
+	      "  print: {}\n";
+	tl.job = "hostile-join";
+	tl.job_spec.data = (uint8_t *)join_yaml;
+	tl.job_spec.len = sizeof(join_yaml) - 1;
+	tl.spec_hash = rl_hash64(join_yaml, tl.job_spec.len);
+	tl.fetch_counts = one;
+	tl.n_fetch_counts = 1;
+	expect_failure(cli, &tl, "joins 1 map outputs but the launch says the input of 0");
+	uint32_t inputs[] = { 1, 0 };
+	tl.fetch_inputs = inputs;
+	tl.n_fetch_inputs = 2;
+	expect_failure(cli, &tl, "joins 1 map outputs but the launch says the input of 2");
+	assert_alive();
+
 	// A stage-0 task given a split and a list of them.
 	Rill__Split range = RILL__SPLIT__INIT, *list[] = { &range };
 	range.kind = "kafka";
