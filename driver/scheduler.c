@@ -344,9 +344,12 @@ tell_lost(run *r, rl_sched_task *t)
 }
 
 // tell_running tells the executors of running reduce tasks about lost
-// inputs: of every task after a loss, and again of those told before.
+// inputs: of every task not looked at since the last loss (launched after
+// it, maybe with inputs on the executor just lost), and again of those told
+// before: a launch accepted after the notice it raced with is not given up
+// by that notice.
 static void
-tell_running(run *r, size_t n, bool lost_more)
+tell_running(run *r, size_t n, uint64_t losses)
 {
 	int64_t now = rl_mono_ms();
 	for (size_t i = 0; i < n; i++) {
@@ -356,7 +359,9 @@ tell_running(run *r, size_t n, bool lost_more)
 		    || !rl_pool_exec_alive(r->r_pool, t->t_on))
 			continue;
 		bool again = t->t_told_ms > 0 && now - t->t_told_ms >= TELL_AGAIN_MS;
-		if (lost_more || again) // 0: none lost (any more), nothing to say again
+		bool unchecked = t->t_checked_losses != losses;
+		t->t_checked_losses = losses;
+		if (unchecked || again) // 0: none lost (any more), nothing to say again
 			t->t_told_ms = tell_lost(r, t) ? now : 0;
 	}
 }
@@ -404,7 +409,6 @@ rl_sched_run(rl_pool *pool, rl_sched_task *tasks, size_t n, const rl_sched_opts 
 	// Inputs are checked for lost executors once, then after every loss.
 	uint64_t losses = rl_pool_losses(pool);
 	bool     check_inputs = has_inputs;
-	uint64_t told = losses; // what the running tasks were checked against
 
 	while (done < n && rv == RL_OK) {
 		// Read before looking: an event after this point ends the wait below.
@@ -413,10 +417,8 @@ rl_sched_run(rl_pool *pool, rl_sched_task *tasks, size_t n, const rl_sched_opts 
 		uint64_t now_losses = rl_pool_losses(pool);
 		// Running reducers hear of lost inputs first: a stage that ends
 		// below on a pending one leaves them no wait on a silent peer.
-		if (has_inputs) {
-			tell_running(&r, n, now_losses != told);
-			told = now_losses;
-		}
+		if (has_inputs)
+			tell_running(&r, n, now_losses);
 		if (has_inputs && (check_inputs || now_losses != losses)) {
 			losses = now_losses;
 			check_inputs = false;
@@ -440,6 +442,7 @@ rl_sched_run(rl_pool *pool, rl_sched_task *tasks, size_t n, const rl_sched_opts 
 			tasks[i].t_state = TASK_RUNNING;
 			tasks[i].t_on = ei;
 			tasks[i].t_told_ms = 0;
+			tasks[i].t_checked_losses = 0; // looked at once if any loss happened
 			to_launch[nl] = i;
 			on_exec[nl++] = ei;
 		}
@@ -481,7 +484,11 @@ rl_sched_run(rl_pool *pool, rl_sched_task *tasks, size_t n, const rl_sched_opts 
 	}
 	// News of lost peers is answered before the calls are canceled: a
 	// notice canceled before nng sent it would leave a task waiting on a
-	// silent peer (its executor's core with it) for the fetch's 30 s.
+	// silent peer (its executor's core with it) for the fetch's 30 s. Tasks
+	// launched since the last look (this stage may end on a lost input
+	// found below them) are told first.
+	if (has_inputs)
+		tell_running(&r, n, rl_pool_losses(pool));
 	for (;;) {
 		uint64_t seen = rl_pool_events(pool);
 		if (telling(&r) == 0)

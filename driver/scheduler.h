@@ -20,11 +20,12 @@ typedef struct rl_sched_task {
 	const Rill__TaskResult *t_result;
 	int                     t_exec; // executor index that ran it
 	// The scheduler's own:
-	int     t_state;
-	int     t_attempts;
-	int     t_excluded; // executor it last failed on, or -1
-	int     t_on; // executor it runs on (while running)
-	int64_t t_told_ms; // when t_on was last told an input's executor is lost, or 0
+	int      t_state;
+	int      t_attempts;
+	int      t_excluded; // executor it last failed on, or -1
+	int      t_on; // executor it runs on (while running)
+	int64_t  t_told_ms; // when t_on was last told an input's executor is lost, or 0
+	uint64_t t_checked_losses; // the pool's losses when its inputs were last looked at
 } rl_sched_task;
 
 typedef struct rl_sched_opts {
