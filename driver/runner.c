@@ -1334,8 +1334,10 @@ run_batch(rl_runner *d, int64_t batch_ms, uint64_t *ret_records, size_t *ret_tas
 	lap(&clock, &rb.rb_us[RL_PHASE_PLAN]);
 	// Nothing new: no task, no output, no record. A recovered batch whose
 	// sink tasks all committed (a job without a shuffle: no task left)
-	// still goes on to its done record and moves past its ranges.
-	if (b.b_ntasks[0] == 0 && b.b_skip == NULL)
+	// still goes on to its done record and moves past its ranges. A job
+	// with state runs its state stage anyway once some batch has written
+	// state: update_state_by_key emits every key's state every batch.
+	if (b.b_ntasks[0] == 0 && b.b_skip == NULL && d->d_state_read_ms <= 0)
 		goto out;
 	// The plan is durable before anything runs.
 	if (halt_at(d, "batch-planning", &rv, errbuf, errlen))

@@ -521,8 +521,8 @@ setup(task *t)
 			    % tl->num_output_partitions);
 			out = to_writer;
 		} else {
-			rl_err rv
-			    = combiner_init_for(t, &t->combine, st->st_combine, st->st_shuffle_step);
+			rl_err rv = combiner_init_for(
+			    t, &t->combine, st->st_combine, st->st_shuffle_step);
 			if (rv != RL_OK)
 				return rv;
 			t->has_combine = true;

@@ -1,0 +1,108 @@
+// SPDX-License-Identifier: Apache-2.0
+// update_state_by_key on a real broker: every batch emits every key's state
+// (batches and state partitions without input too), checked batch by batch
+// against awk's running totals over the records read so far.
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tests/fixtures/fixture.h"
+
+// A running word count over a one-partition topic, one word a line, so that
+// a batch's "records=N" says exactly which lines it read: the next N.
+static const char *
+totals_job(const char *dir, const char *topic, long rate)
+{
+	return rt_write(dir, "totals.yaml",
+	    "name: totals\n"
+	    "batch: 100ms\n"
+	    "shuffle_partitions: 4\n"
+	    "source:\n"
+	    "  kafka: {brokers: \"%s\", topics: [%s], max_rate_per_partition: %ld}\n"
+	    "pipeline:\n"
+	    "  - map_values: one\n"
+	    "  - update_state_by_key: sum\n"
+	    "sink:\n"
+	    "  files: {path: %s/out}\n",
+	    rt_kafka(), topic, rate, dir);
+}
+
+typedef struct totals_check {
+	long long read; // lines read by the batches checked so far
+	int       batches, empty; // batches checked; those that read nothing
+} totals_check;
+
+// check_batches walks the "batch done" lines of a run's log, in order, and
+// compares each batch's output with awk's totals over the lines read up to
+// and including it. A batch before any state has no output.
+static void
+check_batches(const char *dir, const char *lines, const char *log, totals_check *tc)
+{
+	const char *want = rt_path(dir, "want.tsv"), *got = rt_path(dir, "got.tsv");
+	const char *needle = "msg=\"batch done\" job=totals batch_ms=";
+	for (const char *p = log; (p = strstr(p, needle)) != NULL; p++) {
+		char     *end;
+		long long batch_ms = strtoll(p + strlen(needle), &end, 10);
+		cr_assert_eq(strncmp(end, " records=", 9), 0, "%.200s", p);
+		long long n = strtoll(end + 9, NULL, 10);
+		tc->read += n;
+		tc->batches++;
+		if (tc->read == 0) {
+			cr_assert_neq(rt_sh("test -d %s/out/batch-%lld", dir, batch_ms), 0,
+			    "batch %lld read nothing and there is no state yet", batch_ms);
+			continue;
+		}
+		tc->empty += n == 0;
+		cr_assert_eq(rt_sh("head -n %lld %s | LC_ALL=C sort | uniq -c |"
+		                   " awk '{ print $2 \"\\t\" $1 }' | LC_ALL=C sort > %s",
+		                 tc->read, lines, want),
+		    0);
+		cr_assert_eq(rt_sh("test -d %s/out/batch-%lld", dir, batch_ms), 0,
+		    "batch %lld (records=%lld, %lld read so far) has no output", batch_ms, n,
+		    tc->read);
+		cr_assert_eq(
+		    rt_sh("cat %s/out/batch-%lld/part-* | LC_ALL=C sort > %s", dir, batch_ms, got),
+		    0);
+		int rv = rt_sh("cmp -s %s %s", got, want);
+		if (rv != 0)
+			rt_sh("diff %s %s | head -20 >&2", got, want);
+		cr_assert_eq(rv, 0,
+		    "batch %lld (records=%lld) is not every key's total over the first %lld lines",
+		    batch_ms, n, tc->read);
+	}
+}
+
+Test(state, every_batch_emits_every_keys_total_also_without_input, .timeout = 240)
+{
+	const char *dir = rt_tmpdir("state-every");
+	const char *lines = rt_path(dir, "lines.txt"), *ckp = rt_path(dir, "checkpoint");
+	cr_assert_eq(
+	    rt_sh("awk 'BEGIN { for (i = 1; i <= 1500; i++) print \"w\" (i * 7 %% 37) }' > %s",
+	        lines),
+	    0);
+	rt_topic("state-every", 1);
+	rt_produce_lines("state-every", lines);
+	// 250 records a batch: six batches read the lines, the rest nothing.
+	const char *job = totals_job(dir, "state-every", 2500);
+	char       *o, *e;
+	int         rv = rt_sh_capture(dir, &o, &e,
+	            "RILL_LOG_LEVEL=info %s run %s --checkpoint-dir %s --for 3s", rt_bin("rill"), job, ckp);
+	cr_assert_eq(rv, 0, "%s", e);
+	totals_check tc = { 0 };
+	check_batches(dir, lines, e, &tc);
+	cr_assert_eq(tc.read, 1500, "the run read every line:\n%s", e);
+	cr_assert_geq(tc.empty, 3, "batches after the lines ran out emit the totals too:\n%s", e);
+	// One more line, of one word: one state partition of 4 has input, the
+	// others emit their totals all the same (and the run resumes the state).
+	cr_assert_eq(rt_sh("echo w5 >> %s; tail -n 1 %s > %s/more.txt", lines, lines, dir), 0);
+	rt_produce_lines("state-every", rt_path(dir, "more.txt"));
+	rv = rt_sh_capture(dir, &o, &e,
+	    "RILL_LOG_LEVEL=info %s run %s --checkpoint-dir %s --available-now", rt_bin("rill"),
+	    job, ckp);
+	cr_assert_eq(rv, 0, "%s", e);
+	int before = tc.batches;
+	check_batches(dir, lines, e, &tc);
+	cr_assert_eq(tc.read, 1501, "%s", e);
+	cr_assert_gt(tc.batches, before, "%s", e);
+}
