@@ -71,6 +71,8 @@ struct rl_runner {
 	char                     *d_state_dir; // stateful jobs: CHECKPOINT/state (absolute)
 	int64_t  d_state_read_ms; // the batch whose state the next one reads (0: none)
 	uint32_t d_state_width; // stateful jobs: the shuffle width, fixed for good
+	int     *d_state_exec; // per stage and state partition: the executor holding it warm
+	size_t   d_state_exec_n; // stages x d_state_width entries, -1 for none
 	// The base of sparse records: the last whole done record this run wrote.
 	int64_t         d_base_ms; // its batch; 0: none (the next record is whole)
 	uint64_t        d_base_generation; // the input's generation then
@@ -353,6 +355,7 @@ rl_runner_destroy(rl_runner *d)
 	rl_progress_close(d->d_progress);
 	rl_zk_close(d->d_zk);
 	rl_free(d->d_state_dir);
+	rl_free(d->d_state_exec);
 	if (d->d_replay != NULL)
 		rill__batch_record__free_unpacked(d->d_replay, NULL);
 	rl_plan_destroy(d->d_plan);
@@ -869,6 +872,10 @@ plan_reduce(rl_runner *d, batch *b, uint32_t s)
 	for (uint32_t p = 0; p < nreduce; p++) {
 		if ((nin[p] == 0 && !stateful) || skipped(b, s, d->d_plan->p_nstages, p))
 			continue;
+		// A state partition goes back to the executor that keeps it warm.
+		size_t warm = (size_t)s * nreduce + p;
+		if (stateful && warm < d->d_state_exec_n)
+			tasks[n].t_preferred = d->d_state_exec[warm];
 		Rill__TaskLaunch *tl = new_launch(d, b, s, p);
 		tl->fetch_urls = urls[p];
 		tl->n_fetch_urls = nsrc[p];
@@ -1135,6 +1142,30 @@ prune_state(rl_runner *d)
 	}
 }
 
+// note_state_execs remembers, after batch b is done, which executor ran each
+// state partition: it keeps the partition's table warm for the next batch.
+static void
+note_state_execs(rl_runner *d, const batch *b)
+{
+	size_t n = d->d_plan->p_nstages * (size_t)b->b_nreduce;
+	if (d->d_state_exec_n != n) {
+		d->d_state_exec = rl_realloc(d->d_state_exec, (n + 1) * sizeof(int));
+		d->d_state_exec_n = n;
+		for (size_t i = 0; i < n; i++)
+			d->d_state_exec[i] = -1;
+	}
+	for (uint32_t s = 1; s < d->d_plan->p_nstages; s++) {
+		if (d->d_plan->p_stages[s].st_state_step == NULL)
+			continue;
+		for (size_t i = 0; i < b->b_ntasks[s]; i++) {
+			const rl_sched_task *t = &b->b_tasks[s][i];
+			uint32_t             p = t->t_launch->partition;
+			if (p < b->b_nreduce && t->t_result != NULL)
+				d->d_state_exec[(size_t)s * b->b_nreduce + p] = t->t_exec;
+		}
+	}
+}
+
 // find_committed marks, for a recovered batch whose sink transactions were
 // prepared, the sink partitions whose transaction did commit: they must not
 // be written again.
@@ -1384,6 +1415,7 @@ run_batch(rl_runner *d, int64_t batch_ms, uint64_t *ret_records, size_t *ret_tas
 	if (d->d_state_dir != NULL) {
 		d->d_state_width = b.b_nreduce;
 		d->d_state_read_ms = batch_ms;
+		note_state_execs(d, &b);
 		prune_state(d);
 	}
 	if ((rv = advance(d, &b, errbuf, errlen)) != RL_OK) {

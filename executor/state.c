@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -109,4 +110,150 @@ rl_state_save(const char *path, const rl_combiner *c, char *errbuf, size_t errle
 	}
 	rl_buf_fini(&b);
 	return rv;
+}
+
+// ---- warm state ----
+
+rl_state_table *
+rl_state_table_create(void)
+{
+	rl_state_table *t = RL_NEW(rl_state_table);
+	rl_arena_init(&t->st_keys, 64 * 1024);
+	rl_combiner_init(&t->st_table, RL_FN_SUM, &t->st_keys);
+	return t;
+}
+
+void
+rl_state_table_destroy(rl_state_table *t)
+{
+	if (t == NULL)
+		return;
+	rl_combiner_fini(&t->st_table);
+	rl_arena_fini(&t->st_keys);
+	rl_free(t);
+}
+
+typedef struct cached {
+	char           *c_job, *c_store;
+	uint32_t        c_stage, c_partition;
+	uint64_t        c_code;
+	rl_state_table *c_table;
+} cached;
+
+struct rl_state_cache {
+	pthread_mutex_t sc_mu;
+	cached         *sc_items;
+	size_t          sc_n, sc_cap;
+};
+
+rl_state_cache *
+rl_state_cache_create(void)
+{
+	rl_state_cache *c = RL_NEW(rl_state_cache);
+	pthread_mutex_init(&c->sc_mu, NULL);
+	return c;
+}
+
+static void
+cached_free(cached *it)
+{
+	rl_state_table_destroy(it->c_table);
+	rl_free(it->c_job);
+	rl_free(it->c_store);
+}
+
+void
+rl_state_cache_destroy(rl_state_cache *c)
+{
+	if (c == NULL)
+		return;
+	for (size_t i = 0; i < c->sc_n; i++)
+		cached_free(&c->sc_items[i]);
+	rl_free(c->sc_items);
+	pthread_mutex_destroy(&c->sc_mu);
+	rl_free(c);
+}
+
+static bool
+same_job(const cached *it, const rl_state_key *key)
+{
+	return strcmp(it->c_job, key->sk_job) == 0 && strcmp(it->c_store, key->sk_store) == 0;
+}
+
+static bool
+same_partition(const cached *it, const rl_state_key *key)
+{
+	return same_job(it, key) && it->c_stage == key->sk_stage
+	    && it->c_partition == key->sk_partition;
+}
+
+// remove_at drops item i (swapping the last one in), handing its table to
+// *ret when ret is not NULL.
+static void
+remove_at(rl_state_cache *c, size_t i, rl_state_table **ret)
+{
+	cached *it = &c->sc_items[i];
+	if (ret != NULL) {
+		*ret = it->c_table;
+		it->c_table = NULL;
+	}
+	cached_free(it);
+	c->sc_items[i] = c->sc_items[--c->sc_n];
+}
+
+rl_state_table *
+rl_state_cache_take(rl_state_cache *c, const rl_state_key *key, int64_t batch_ms)
+{
+	rl_state_table *found = NULL;
+	pthread_mutex_lock(&c->sc_mu);
+	for (size_t i = 0; i < c->sc_n;) {
+		cached *it = &c->sc_items[i];
+		if (same_partition(it, key))
+			remove_at(c, i,
+			    it->c_table->st_batch_ms == batch_ms && it->c_code == key->sk_code
+			        ? &found
+			        : NULL);
+		else if (same_job(it, key) && it->c_table->st_batch_ms < batch_ms)
+			remove_at(c, i, NULL);
+		else
+			i++;
+	}
+	pthread_mutex_unlock(&c->sc_mu);
+	return found;
+}
+
+void
+rl_state_cache_put(rl_state_cache *c, const rl_state_key *key, rl_state_table *t)
+{
+	pthread_mutex_lock(&c->sc_mu);
+	for (size_t i = 0; i < c->sc_n; i++)
+		if (same_partition(&c->sc_items[i], key)) {
+			remove_at(c, i, NULL);
+			break;
+		}
+	if (c->sc_n == c->sc_cap) {
+		c->sc_cap = rl_growth(c->sc_cap, c->sc_n + 1, 8);
+		c->sc_items = rl_realloc(c->sc_items, c->sc_cap * sizeof(cached));
+	}
+	c->sc_items[c->sc_n++] = (cached) {
+		.c_job = rl_strdup(key->sk_job),
+		.c_store = rl_strdup(key->sk_store),
+		.c_stage = key->sk_stage,
+		.c_partition = key->sk_partition,
+		.c_code = key->sk_code,
+		.c_table = t,
+	};
+	pthread_mutex_unlock(&c->sc_mu);
+}
+
+void
+rl_state_cache_stats(rl_state_cache *c, size_t *ret_tables, size_t *ret_keys)
+{
+	size_t keys = 0;
+	pthread_mutex_lock(&c->sc_mu);
+	for (size_t i = 0; i < c->sc_n; i++)
+		keys += rl_combiner_count(&c->sc_items[i].c_table->st_table);
+	*ret_tables = c->sc_n;
+	pthread_mutex_unlock(&c->sc_mu);
+	*ret_keys = keys;
 }

@@ -5,6 +5,7 @@
 #define RL_STATE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "common/error.h"
 #include "executor/combine.h"
@@ -21,5 +22,55 @@ rl_err rl_state_load(const char *path, rl_combiner *c, char *errbuf, size_t errl
 // fsync of the directory (created if missing). A replayed batch writes the
 // same state again over it.
 rl_err rl_state_save(const char *path, const rl_combiner *c, char *errbuf, size_t errlen);
+
+// ---- warm state: a state partition's table kept between batches ----
+
+// One state partition's table, and the batch whose state it holds. The
+// table's keys live in st_keys; a task lends st_table out (moves the struct
+// into its own combiner and zeroes it here) and moves it back when done.
+typedef struct rl_state_table {
+	rl_arena    st_keys;
+	rl_combiner st_table;
+	int64_t     st_batch_ms; // the batch it reflects (0: none yet)
+} rl_state_table;
+
+// rl_state_table_create makes an empty table (a sum combiner over its own
+// key arena); rl_state_table_destroy frees it with its keys (NULL: no-op).
+rl_state_table *rl_state_table_create(void);
+void            rl_state_table_destroy(rl_state_table *t);
+
+// The tables of every state partition this executor ran last, keyed by
+// (job, state store, stage, partition): the store is where the job's state
+// is durable (its state directory), so that another job of the same name
+// never sees them. @locks its own mutex: tasks of every thread use it.
+typedef struct rl_state_cache rl_state_cache;
+
+rl_state_cache *rl_state_cache_create(void);
+void            rl_state_cache_destroy(rl_state_cache *c); // NULL: no-op
+
+typedef struct rl_state_key {
+	const char *sk_job;
+	const char *sk_store;
+	uint32_t    sk_stage;
+	uint32_t    sk_partition;
+	uint64_t    sk_code; // the job spec's and artifact's hash: what computed it
+} rl_state_key;
+
+// rl_state_cache_take removes the partition's table from the cache and
+// returns it (the caller owns it) when it reflects batch_ms and was computed
+// by the same code (sk_code: an upgrade may have run a batch again with
+// other steps); a table of the partition that reflects another batch or
+// came from other code is dropped (a replayed batch starts
+// from the batch before it, which only the durable store still has), and so
+// are the job's tables of other partitions older than batch_ms (stale: their
+// partitions have moved to other executors). NULL when there is none.
+rl_state_table *rl_state_cache_take(rl_state_cache *c, const rl_state_key *key, int64_t batch_ms);
+
+// rl_state_cache_put keeps t (ownership moves to the cache) as the
+// partition's table, replacing one there.
+void rl_state_cache_put(rl_state_cache *c, const rl_state_key *key, rl_state_table *t);
+
+// rl_state_cache_stats gives the number of tables and of keys in them.
+void rl_state_cache_stats(rl_state_cache *c, size_t *ret_tables, size_t *ret_keys);
 
 #endif

@@ -44,10 +44,14 @@ typedef struct task {
 	// batch and after it (merge then holds the batch's values only)
 	const rl_step *update;
 	rl_combiner    state_before, state_after;
-	uint64_t       in_records, in_bytes, out_records, shuffle_read;
-	int64_t        fetch_wait_us;
-	rl_hist        age; // stage 0: records' ages when the batch was planned
-	char           err[512];
+	// A stateful stage: the table the fold starts from (its combiner lent
+	// to merge, or to state_before with update) and, with update, the one
+	// it builds (lent to state_after). Kept warm when the task succeeds.
+	rl_state_table *state_in, *state_out;
+	uint64_t        in_records, in_bytes, out_records, shuffle_read;
+	int64_t         fetch_wait_us;
+	rl_hist         age; // stage 0: records' ages when the batch was planned
+	char            err[512];
 } task;
 
 // ---- output ----
@@ -232,9 +236,43 @@ pass_block(void *arg, const uint8_t *data, size_t len)
 	return RL_OK;
 }
 
-// load_state starts a stateful stage's fold from the previous batch's snapshot.
+static rl_state_key
+state_key(const task *t)
+{
+	const Rill__TaskLaunch *tl = t->launch;
+	return (rl_state_key) {
+		.sk_job = tl->job,
+		.sk_store = tl->state_dir,
+		.sk_stage = tl->stage,
+		.sk_partition = tl->partition,
+		.sk_code = tl->spec_hash
+		    ^ (tl->artifact_sha256 != NULL
+		            ? rl_hash64(tl->artifact_sha256, strlen(tl->artifact_sha256))
+		            : 0),
+	};
+}
+
+// lend moves tbl's table into into, which keeps its own function (bound for
+// this task: a user's reduce may have been loaded anew) and drops its slots.
+static void
+lend(rl_state_table *tbl, rl_combiner *into)
+{
+	rl_combiner table = tbl->st_table;
+	memset(&tbl->st_table, 0, sizeof(tbl->st_table));
+	table.c_fn = into->c_fn;
+	table.c_udf = into->c_udf;
+	table.c_udf_data = into->c_udf_data;
+	table.c_udf_name = into->c_udf_name;
+	rl_combiner_fini(into);
+	*into = table;
+}
+
+// open_state starts a stateful stage's fold (into) from the state of the
+// batch the launch names (state_read_ms): the executor's warm table when it
+// reflects that batch, else that batch's snapshot; the first batch starts
+// empty.
 static rl_err
-load_state(task *t, rl_combiner *into)
+open_state(task *t, rl_combiner *into)
 {
 	const Rill__TaskLaunch *tl = t->launch;
 	if (tl->state_dir == NULL || tl->state_dir[0] == '\0') {
@@ -243,12 +281,31 @@ load_state(task *t, rl_combiner *into)
 		    tl->stage);
 		return RL_ERR_PROTO;
 	}
-	if (tl->state_read_ms <= 0)
-		return RL_OK; // the first batch: empty state
+	rl_state_key key = state_key(t);
+	if (tl->state_read_ms > 0 && t->ctx->t_state != NULL)
+		t->state_in = rl_state_cache_take(t->ctx->t_state, &key, tl->state_read_ms);
+	bool warm = t->state_in != NULL;
+	if (!warm)
+		t->state_in = rl_state_table_create();
+	lend(t->state_in, into);
+	if (t->update != NULL) {
+		t->state_out = rl_state_table_create();
+		lend(t->state_out, &t->state_after);
+	}
+	if (warm || tl->state_read_ms <= 0)
+		return RL_OK; // warm, or the first batch: empty state
 	char path[4096];
 	rl_state_snapshot_path(
 	    tl->state_dir, tl->stage, tl->partition, tl->state_read_ms, path, sizeof(path));
-	return rl_state_load(path, into, t->err, sizeof(t->err));
+	int64_t t0 = rl_mono_us();
+	rl_err  rv = rl_state_load(path, into, t->err, sizeof(t->err));
+	if (rv == RL_OK)
+		rl_info("executor", "state loaded",
+		    "job=%s stage=%" PRIu32 " partition=%" PRIu32 " batch_ms=%" PRId64
+		    " from=snapshot keys=%zu ms=%.3f",
+		    tl->job, tl->stage, tl->partition, tl->state_read_ms, rl_combiner_count(into),
+		    (double)(rl_mono_us() - t0) / 1000);
+	return rv;
 }
 
 static rl_err
@@ -259,6 +316,25 @@ save_state(task *t, const rl_combiner *state)
 	rl_state_snapshot_path(
 	    tl->state_dir, tl->stage, tl->partition, tl->batch_time_ms, path, sizeof(path));
 	return rl_state_save(path, state, t->err, sizeof(t->err));
+}
+
+// keep_state gives the batch's new state (the table result was lent) back to
+// its table and keeps it warm for the partition's next batch; after the
+// task succeeded, so that a failed task leaves nothing half-folded behind.
+static void
+keep_state(task *t)
+{
+	const Rill__TaskLaunch *tl = t->launch;
+	rl_state_table        **tbl = t->update != NULL ? &t->state_out : &t->state_in;
+	rl_combiner            *result = t->update != NULL ? &t->state_after : &t->merge;
+	if (*tbl == NULL || t->ctx->t_state == NULL)
+		return;
+	(*tbl)->st_table = *result;
+	memset(result, 0, sizeof(*result));
+	(*tbl)->st_batch_ms = tl->batch_time_ms;
+	rl_state_key key = state_key(t);
+	rl_state_cache_put(t->ctx->t_state, &key, *tbl);
+	*tbl = NULL;
 }
 
 // apply_update runs the update function for one key; a kept state goes to
@@ -329,7 +405,7 @@ read_shuffle(task *t, uint32_t *failed_map)
 	bool   stateful = t->stage->st_state_step != NULL;
 	rl_err rv;
 	if (stateful
-	    && (rv = load_state(t, t->update != NULL ? &t->state_before : &t->merge)) != RL_OK)
+	    && (rv = open_state(t, t->update != NULL ? &t->state_before : &t->merge)) != RL_OK)
 		return rv;
 	// One request to each executor that holds some of the inputs.
 	if (tl->n_fetch_counts != tl->n_fetch_urls) {
@@ -597,6 +673,8 @@ teardown(task *t)
 		rl_combiner_fini(&t->state_before);
 		rl_combiner_fini(&t->state_after);
 	}
+	rl_state_table_destroy(t->state_in); // not kept: its table was lent, and is gone
+	rl_state_table_destroy(t->state_out);
 	rl_arena_fini(&t->keys);
 	rl_arena_fini(&t->scratch);
 }
@@ -646,6 +724,8 @@ rl_task_run(
 		set_failure(&t, res, RILL__TASK_RESULT__STATUS__FAILED, rv);
 		goto out;
 	}
+	if (t.stage->st_state_step != NULL)
+		keep_state(&t);
 	res->status = RILL__TASK_RESULT__STATUS__OK;
 out:
 	res->metrics->missing_records = t.chain.c_missing;

@@ -11,6 +11,7 @@
 #include "executor/shuffle.h"
 #include "executor/sink.h"
 #include "executor/source.h"
+#include "executor/state.h"
 #include "rill.pb-c.h"
 
 // Receives a fetched shuffle block; the bytes are valid during the call only.
@@ -41,6 +42,7 @@ typedef struct rl_task_ctx {
 	rl_fetch_fn               t_fetch;
 	void                     *t_fetch_arg;
 	rl_sink_shared           *t_sinks; // the executor's resources of every sink kind
+	rl_state_cache           *t_state; // warm state partitions, or NULL: none kept
 	int                       t_source_idle_timeout_ms;
 } rl_task_ctx;
 

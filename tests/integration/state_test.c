@@ -93,6 +93,10 @@ Test(state, every_batch_emits_every_keys_total_also_without_input, .timeout = 24
 	check_batches(dir, lines, e, &tc);
 	cr_assert_eq(tc.read, 1500, "the run read every line:\n%s", e);
 	cr_assert_geq(tc.empty, 3, "batches after the lines ran out emit the totals too:\n%s", e);
+	// Each state partition stays warm on its executor: after the first
+	// batch (empty state), no task reads a snapshot back.
+	int loads = rt_count(e, "msg=\"state loaded\"");
+	cr_assert_leq(loads, 4, "%d snapshot loads in %d batches:\n%s", loads, tc.batches, e);
 	// One more line, of one word: one state partition of 4 has input, the
 	// others emit their totals all the same (and the run resumes the state).
 	cr_assert_eq(rt_sh("echo w5 >> %s; tail -n 1 %s > %s/more.txt", lines, lines, dir), 0);
@@ -105,4 +109,33 @@ Test(state, every_batch_emits_every_keys_total_also_without_input, .timeout = 24
 	check_batches(dir, lines, e, &tc);
 	cr_assert_eq(tc.read, 1501, "%s", e);
 	cr_assert_gt(tc.batches, before, "%s", e);
+	// New executors: each of the 4 partitions is read from its snapshot once.
+	cr_assert_eq(rt_count(e, "msg=\"state loaded\""), 4, "%s", e);
+}
+
+Test(state, an_executor_killed_mid_run_leaves_every_batch_exact, .timeout = 240)
+{
+	const char *dir = rt_tmpdir("state-kill");
+	const char *lines = rt_path(dir, "lines.txt"), *ckp = rt_path(dir, "checkpoint");
+	cr_assert_eq(
+	    rt_sh("awk 'BEGIN { for (i = 1; i <= 6000; i++) print \"k\" (i * 13 %% 101) }' > %s",
+	        lines),
+	    0);
+	rt_topic("state-kill", 1);
+	rt_produce_lines("state-kill", lines);
+	// 250 records a batch, 24 batches; one of the two executors is killed
+	// after about 1.2 s, and the other takes its state partitions over.
+	const char *job = totals_job(dir, "state-kill", 2500);
+	char       *o, *e;
+	int         rv = rt_sh_capture(dir, &o, &e,
+	            "RILL_LOG_LEVEL=info %s run %s --checkpoint-dir %s --for 5s & run=$!; sleep 1.2;"
+	                    " pkill -KILL -P $run -f 'local-1 '; wait $run",
+	            rt_bin("rill"), job, ckp);
+	cr_assert_eq(rv, 0, "%s", e);
+	totals_check tc = { 0 };
+	check_batches(dir, lines, e, &tc);
+	cr_assert_eq(tc.read, 6000, "the run read every line:\n%s", e);
+	cr_assert_not_null(strstr(e, "msg=\"executor lost\" id=local-1"), "%s", e);
+	cr_assert_geq(rt_count(e, "msg=\"state loaded\""), 1,
+	    "the surviving executor read the lost one's partitions from their snapshots:\n%s", e);
 }
