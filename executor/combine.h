@@ -49,11 +49,16 @@ void rl_combiner_fini(rl_combiner *c);
 rl_err rl_combiner_add(rl_combiner *c, const rl_rec *rec, char *errbuf, size_t errlen);
 
 // rl_combiner_merge folds a partial result (from another combiner) in with
-// the merge function of fn (count partials are summed).
-void rl_combiner_merge(rl_combiner *c, const uint8_t *key, size_t key_len, int64_t partial);
+// the merge function of fn (count partials are summed), and returns the
+// key's value after it.
+int64_t rl_combiner_merge(rl_combiner *c, const uint8_t *key, size_t key_len, int64_t partial);
 
 // rl_combiner_get finds key's value without adding the key.
 bool rl_combiner_get(const rl_combiner *c, const uint8_t *key, size_t key_len, int64_t *ret);
+
+// rl_combiner_remove takes key out (its bytes stay in the arena until the
+// arena goes); false when it was not there.
+bool rl_combiner_remove(rl_combiner *c, const uint8_t *key, size_t key_len);
 
 // rl_combiner_put sets key's value, whatever it was.
 void rl_combiner_put(rl_combiner *c, const uint8_t *key, size_t key_len, int64_t value);

@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <libgen.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -112,6 +113,57 @@ rl_state_save(const char *path, const rl_combiner *c, char *errbuf, size_t errle
 	return rv;
 }
 
+// ---- restore from the changelog ----
+
+typedef struct restore {
+	rl_combiner *r_table;
+	int64_t      r_reflects;
+	uint64_t     r_records;
+	char        *r_err;
+	size_t       r_errlen;
+} restore;
+
+static rl_err
+restore_record(void *arg, const void *key, size_t key_len, const void *value, size_t value_len)
+{
+	restore       *r = arg;
+	const uint8_t *k = key;
+	r->r_records++;
+	if (key_len == 1 && k[0] == RL_STATE_LOG_MARKER[0] && value != NULL && value_len == 8) {
+		r->r_reflects = (int64_t)rl_be64_get(value);
+		return RL_OK;
+	}
+	if (key_len >= 1 && k[0] == RL_STATE_LOG_KEY[0] && (value == NULL || value_len == 8)) {
+		if (value == NULL)
+			rl_combiner_remove(r->r_table, k + 1, key_len - 1);
+		else
+			rl_combiner_put(
+			    r->r_table, k + 1, key_len - 1, (int64_t)rl_be64_get(value));
+		return RL_OK;
+	}
+	snprintf(r->r_err, r->r_errlen,
+	    "record %" PRIu64 " (key of %zu bytes, value of %zu) is not a rill state record",
+	    r->r_records, key_len, value_len);
+	return RL_ERR_PARSE;
+}
+
+rl_err
+rl_state_restore(const char *brokers, const rl_kafka_props *props, const char *topic,
+    int32_t partition, rl_combiner *c, int64_t *ret_reflects, char *errbuf, size_t errlen)
+{
+	char     why[512] = "";
+	restore  r = { .r_table = c, .r_err = why, .r_errlen = sizeof(why) };
+	uint64_t records;
+	rl_err   rv = rl_kafka_changelog_restore(
+	      brokers, props, topic, partition, 30000, restore_record, &r, &records, errbuf, errlen);
+	if (rv == RL_ERR_PARSE)
+		snprintf(
+		    errbuf, errlen, "state changelog %s/%" PRId32 ": %s", topic, partition, why);
+	if (rv == RL_OK)
+		*ret_reflects = r.r_reflects;
+	return rv;
+}
+
 // ---- warm state ----
 
 rl_state_table *
@@ -130,6 +182,7 @@ rl_state_table_destroy(rl_state_table *t)
 		return;
 	rl_combiner_fini(&t->st_table);
 	rl_arena_fini(&t->st_keys);
+	rl_kafka_changelog_close(t->st_writer);
 	rl_free(t);
 }
 

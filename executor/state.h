@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "common/error.h"
+#include "common/kafka_state.h"
 #include "executor/combine.h"
 
 // File bytes: "RILLSTA1" | u32 BE payload length | u32 BE CRC32C | payload,
@@ -23,19 +24,40 @@ rl_err rl_state_load(const char *path, rl_combiner *c, char *errbuf, size_t errl
 // same state again over it.
 rl_err rl_state_save(const char *path, const rl_combiner *c, char *errbuf, size_t errlen);
 
+// ---- the Kafka changelog of a job's state ----
+
+// A changelog record's key is one byte of kind, then the kind's bytes:
+// RL_STATE_LOG_KEY + a state key, whose value is its state (8 bytes,
+// big-endian two's complement) or none (a tombstone: the key was removed);
+// RL_STATE_LOG_MARKER alone, whose value is the batch (ms, 8 bytes) the
+// partition's state reflects once the transaction that wrote it commits
+// (written by every batch; compaction keeps the newest).
+#define RL_STATE_LOG_KEY "k"
+#define RL_STATE_LOG_MARKER "m"
+
+// rl_state_restore reads changelog partition topic/partition to its end
+// (committed transactions) into c, an empty table (a key's newest state
+// wins; a tombstone removes it), and writes the batch it reflects (0: none,
+// an empty changelog). A record of another shape is RL_ERR_PARSE naming the
+// partition and offset.
+rl_err rl_state_restore(const char *brokers, const rl_kafka_props *props, const char *topic,
+    int32_t partition, rl_combiner *c, int64_t *ret_reflects, char *errbuf, size_t errlen);
+
 // ---- warm state: a state partition's table kept between batches ----
 
 // One state partition's table, and the batch whose state it holds. The
 // table's keys live in st_keys; a task lends st_table out (moves the struct
 // into its own combiner and zeroes it here) and moves it back when done.
 typedef struct rl_state_table {
-	rl_arena    st_keys;
-	rl_combiner st_table;
-	int64_t     st_batch_ms; // the batch it reflects (0: none yet)
+	rl_arena            st_keys;
+	rl_combiner         st_table;
+	int64_t             st_batch_ms; // the batch it reflects (0: none yet)
+	rl_kafka_changelog *st_writer; // its changelog partition's writer, or NULL
 } rl_state_table;
 
 // rl_state_table_create makes an empty table (a sum combiner over its own
-// key arena); rl_state_table_destroy frees it with its keys (NULL: no-op).
+// key arena); rl_state_table_destroy frees it with its keys and closes its
+// writer (NULL: no-op).
 rl_state_table *rl_state_table_create(void);
 void            rl_state_table_destroy(rl_state_table *t);
 

@@ -9,11 +9,14 @@
 #include <rill.h>
 
 #include "common/alloc.h"
+#include "common/buf.h"
 #include "common/connector.h"
 #include "common/hash.h"
 #include "common/histogram.h"
+#include "common/kafka_state.h"
 #include "common/layout.h"
 #include "common/log.h"
+#include "common/sources/kafka.h"
 #include "common/time.h"
 #include "executor/combine.h"
 #include "executor/operator.h"
@@ -40,14 +43,19 @@ typedef struct task {
 	// input side of a shuffle stage
 	rl_combiner merge;
 	bool        has_merge;
-	// update_state_by_key: {udf: F} of kind update: the state before the
-	// batch and after it (merge then holds the batch's values only)
-	const rl_step *update;
-	rl_combiner    state_before, state_after;
-	// A stateful stage: the table the fold starts from (its combiner lent
-	// to merge, or to state_before with update) and, with update, the one
-	// it builds (lent to state_after). Kept warm when the task succeeds.
+	// A stateful stage (update_state_by_key): merge holds the batch's
+	// values only; state is the partition's state, folded in place, or,
+	// with an update function ({udf: F} of kind update), the state before
+	// the batch and state_after the one it builds. Their tables
+	// (state_in, lent to state; state_out, lent to state_after) stay warm
+	// on the executor when the task succeeds.
+	bool            stateful;
+	const rl_step  *update;
+	rl_combiner     state, state_after;
 	rl_state_table *state_in, *state_out;
+	bool            state_done; // the state already includes this batch
+	bool            txn_open; // a changelog transaction is open
+	rl_buf          log_key; // a changelog record's key, reused
 	uint64_t        in_records, in_bytes, out_records, shuffle_read;
 	int64_t         fetch_wait_us;
 	rl_hist         age; // stage 0: records' ages when the batch was planned
@@ -236,13 +244,21 @@ pass_block(void *arg, const uint8_t *data, size_t len)
 	return RL_OK;
 }
 
+static bool
+uses_changelog(const task *t)
+{
+	return t->launch->state_changelog != NULL && t->launch->state_changelog[0] != '\0';
+}
+
 static rl_state_key
 state_key(const task *t)
 {
 	const Rill__TaskLaunch *tl = t->launch;
 	return (rl_state_key) {
 		.sk_job = tl->job,
-		.sk_store = tl->state_dir,
+		.sk_store = uses_changelog(t) ? tl->state_changelog
+		    : tl->state_dir != NULL   ? tl->state_dir
+		                              : "",
 		.sk_stage = tl->stage,
 		.sk_partition = tl->partition,
 		.sk_code = tl->spec_hash
@@ -267,68 +283,207 @@ lend(rl_state_table *tbl, rl_combiner *into)
 	*into = table;
 }
 
-// open_state starts a stateful stage's fold (into) from the state of the
-// batch the launch names (state_read_ms): the executor's warm table when it
-// reflects that batch, else that batch's snapshot; the first batch starts
-// empty.
+// load_snapshot reads the state of batch state_read_ms from its snapshot.
 static rl_err
-open_state(task *t, rl_combiner *into)
+load_snapshot(task *t, rl_combiner *into, int64_t *ret_reflects)
 {
 	const Rill__TaskLaunch *tl = t->launch;
+	char                    path[4096];
 	if (tl->state_dir == NULL || tl->state_dir[0] == '\0') {
 		snprintf(t->err, sizeof(t->err),
 		    "stage %" PRIu32 " keeps state but the launch has no state directory",
 		    tl->stage);
 		return RL_ERR_PROTO;
 	}
-	rl_state_key key = state_key(t);
-	if (tl->state_read_ms > 0 && t->ctx->t_state != NULL)
-		t->state_in = rl_state_cache_take(t->ctx->t_state, &key, tl->state_read_ms);
-	bool warm = t->state_in != NULL;
-	if (!warm)
-		t->state_in = rl_state_table_create();
-	lend(t->state_in, into);
-	if (t->update != NULL) {
-		t->state_out = rl_state_table_create();
-		lend(t->state_out, &t->state_after);
+	if (tl->state_read_ms <= 0) {
+		*ret_reflects = 0; // the first batch: empty state
+		return RL_OK;
 	}
-	if (warm || tl->state_read_ms <= 0)
-		return RL_OK; // warm, or the first batch: empty state
-	char path[4096];
 	rl_state_snapshot_path(
 	    tl->state_dir, tl->stage, tl->partition, tl->state_read_ms, path, sizeof(path));
-	int64_t t0 = rl_mono_us();
-	rl_err  rv = rl_state_load(path, into, t->err, sizeof(t->err));
+	rl_err rv = rl_state_load(path, into, t->err, sizeof(t->err));
 	if (rv == RL_OK)
-		rl_info("executor", "state loaded",
-		    "job=%s stage=%" PRIu32 " partition=%" PRIu32 " batch_ms=%" PRId64
-		    " from=snapshot keys=%zu ms=%.3f",
-		    tl->job, tl->stage, tl->partition, tl->state_read_ms, rl_combiner_count(into),
-		    (double)(rl_mono_us() - t0) / 1000);
+		*ret_reflects = tl->state_read_ms;
 	return rv;
 }
 
+// load_changelog opens the partition's changelog writer (which fences an
+// earlier one and lets a commit it started finish) and restores the table
+// from the changelog. The changelog may be one batch ahead of the batch log
+// (this batch ran before and committed its changes, and the batch did not
+// finish); it is never behind, but a commit just made elsewhere may take a
+// moment to become readable: a restore short of the batch the task starts
+// from is tried again for a while.
 static rl_err
-save_state(task *t, const rl_combiner *state)
+load_changelog(task *t, rl_state_table *tbl, rl_combiner *into, int64_t *ret_reflects)
 {
 	const Rill__TaskLaunch *tl = t->launch;
-	char                    path[4096];
-	rl_state_snapshot_path(
-	    tl->state_dir, tl->stage, tl->partition, tl->batch_time_ms, path, sizeof(path));
-	return rl_state_save(path, state, t->err, sizeof(t->err));
+	const rl_job           *job = t->ctx->t_job;
+	if (strcmp(rl_job_source_kind(job), "kafka") != 0) {
+		snprintf(t->err, sizeof(t->err),
+		    "state changelog %s: the job's source is not Kafka, whose brokers hold it",
+		    tl->state_changelog);
+		return RL_ERR_PROTO;
+	}
+	const rl_kafka_source *src = job->j_source.c_conf;
+	rl_kafka_props         props = { src->k_prop_names, src->k_prop_values, src->k_nprops };
+	rl_err                 rv;
+	if (tbl->st_writer == NULL) {
+		char txn_id[512];
+		snprintf(txn_id, sizeof(txn_id), "%s-%" PRIu32, tl->state_changelog,
+		    tl->state_changelog_partition);
+		if ((rv = rl_kafka_changelog_open(src->k_brokers, &props, txn_id,
+		         tl->state_changelog, (int32_t)tl->state_changelog_partition, 30000,
+		         &tbl->st_writer, t->err, sizeof(t->err)))
+		    != RL_OK)
+			return rv;
+	}
+	for (int round = 0;; round++) {
+		int64_t reflects = 0;
+		rv = rl_state_restore(src->k_brokers, &props, tl->state_changelog,
+		    (int32_t)tl->state_changelog_partition, into, &reflects, t->err,
+		    sizeof(t->err));
+		if (rv != RL_OK)
+			return rv;
+		if (reflects >= tl->state_read_ms || round == 20) {
+			*ret_reflects = reflects;
+			return RL_OK;
+		}
+		// Short of the batch it starts from: empty the table, read again.
+		rl_fn fn = into->c_fn;
+		rl_combiner_fini(into);
+		rl_arena_fini(&tbl->st_keys);
+		rl_arena_init(&tbl->st_keys, 64 * 1024);
+		rl_combiner_init(into, fn, &tbl->st_keys);
+		rl_sleep_ms(250);
+	}
+}
+
+// open_state starts a stateful stage's fold from the state of the batch the
+// launch names (state_read_ms): the executor's warm table when it reflects
+// that batch, else the partition's changelog (or, for a job whose state is
+// in files, that batch's snapshot); the first batch starts empty.
+static rl_err
+open_state(task *t)
+{
+	const Rill__TaskLaunch *tl = t->launch;
+	rl_state_key            key = state_key(t);
+	if (tl->state_read_ms > 0 && t->ctx->t_state != NULL)
+		t->state_in = rl_state_cache_take(t->ctx->t_state, &key, tl->state_read_ms);
+	bool    warm = t->state_in != NULL;
+	int64_t reflects = tl->state_read_ms;
+	rl_err  rv = RL_OK;
+	if (!warm)
+		t->state_in = rl_state_table_create();
+	lend(t->state_in, &t->state);
+	if (!warm) {
+		int64_t t0 = rl_mono_us();
+		rv = uses_changelog(t) ? load_changelog(t, t->state_in, &t->state, &reflects)
+		                       : load_snapshot(t, &t->state, &reflects);
+		if (rv != RL_OK)
+			return rv;
+		if (tl->state_read_ms > 0 || reflects > 0)
+			rl_info("executor", "state loaded",
+			    "job=%s stage=%" PRIu32 " partition=%" PRIu32 " batch_ms=%" PRId64
+			    " read_ms=%" PRId64 " reflects_ms=%" PRId64 " from=%s keys=%zu ms=%.3f",
+			    tl->job, tl->stage, tl->partition, tl->batch_time_ms, tl->state_read_ms,
+			    reflects, uses_changelog(t) ? "changelog" : "snapshot",
+			    rl_combiner_count(&t->state), (double)(rl_mono_us() - t0) / 1000);
+	}
+	if (reflects == tl->batch_time_ms && reflects > 0) {
+		t->state_done = true; // an earlier run of this batch committed it
+		rl_info("executor", "state already has the batch",
+		    "job=%s stage=%" PRIu32 " partition=%" PRIu32 " batch_ms=%" PRId64
+		    " reason=\"an earlier run of the batch committed its changes\"",
+		    tl->job, tl->stage, tl->partition, tl->batch_time_ms);
+	} else if (reflects != tl->state_read_ms) {
+		snprintf(t->err, sizeof(t->err),
+		    "state partition %" PRIu32 " of stage %" PRIu32
+		    " holds the state of batch %" PRId64 " in %s, but batch %" PRId64
+		    " starts from batch %" PRId64
+		    " (state lost, or written by another run of the job)",
+		    tl->partition, tl->stage, reflects,
+		    uses_changelog(t) ? tl->state_changelog : tl->state_dir, tl->batch_time_ms,
+		    tl->state_read_ms);
+		return RL_ERR_INVAL;
+	}
+	if (t->update != NULL && !t->state_done) {
+		t->state_out = rl_state_table_create();
+		lend(t->state_out, &t->state_after);
+	}
+	return RL_OK;
+}
+
+// log_change adds one key's new state (NULL: removed, a tombstone) to the
+// batch's changelog transaction; nothing for a job whose state is in files.
+static rl_err
+log_change(task *t, const uint8_t *key, size_t key_len, const int64_t *value)
+{
+	if (!t->txn_open)
+		return RL_OK;
+	uint8_t v[8];
+	t->log_key.b_len = 0;
+	rl_buf_append(&t->log_key, RL_STATE_LOG_KEY, 1);
+	rl_buf_append(&t->log_key, key, key_len);
+	if (value != NULL)
+		rl_be64_put(v, (uint64_t)*value);
+	return rl_kafka_changelog_put(t->state_in->st_writer, t->log_key.b_data, t->log_key.b_len,
+	    value != NULL ? v : NULL, sizeof(v), t->err, sizeof(t->err));
+}
+
+static rl_err
+begin_changes(task *t)
+{
+	if (!uses_changelog(t))
+		return RL_OK;
+	rl_err rv = rl_kafka_changelog_begin(t->state_in->st_writer, t->err, sizeof(t->err));
+	t->txn_open = rv == RL_OK;
+	return rv;
+}
+
+// commit_changes makes the batch's changes durable before anything
+// downstream sees them: a snapshot of the whole state, or the changelog
+// transaction with the batch's marker (the batch the partition's state
+// reflects once it commits).
+static rl_err
+commit_changes(task *t, const rl_combiner *result)
+{
+	const Rill__TaskLaunch *tl = t->launch;
+	if (!uses_changelog(t)) {
+		char path[4096];
+		rl_state_snapshot_path(
+		    tl->state_dir, tl->stage, tl->partition, tl->batch_time_ms, path, sizeof(path));
+		return rl_state_save(path, result, t->err, sizeof(t->err));
+	}
+	uint8_t v[8];
+	rl_be64_put(v, (uint64_t)tl->batch_time_ms);
+	rl_kafka_changelog *w = t->state_in->st_writer;
+	rl_err              rv = rl_kafka_changelog_put(
+	                 w, RL_STATE_LOG_MARKER, 1, v, sizeof(v), t->err, sizeof(t->err));
+	if (rv == RL_OK)
+		rv = rl_kafka_changelog_commit(w, 60000, t->err, sizeof(t->err));
+	if (rv == RL_OK)
+		t->txn_open = false;
+	return rv;
 }
 
 // keep_state gives the batch's new state (the table result was lent) back to
 // its table and keeps it warm for the partition's next batch; after the
 // task succeeded, so that a failed task leaves nothing half-folded behind.
+// The changelog writer goes with the table.
 static void
 keep_state(task *t)
 {
 	const Rill__TaskLaunch *tl = t->launch;
-	rl_state_table        **tbl = t->update != NULL ? &t->state_out : &t->state_in;
-	rl_combiner            *result = t->update != NULL ? &t->state_after : &t->merge;
+	bool                    after = t->update != NULL && !t->state_done;
+	rl_state_table        **tbl = after ? &t->state_out : &t->state_in;
+	rl_combiner            *result = after ? &t->state_after : &t->state;
 	if (*tbl == NULL || t->ctx->t_state == NULL)
 		return;
+	if (after) {
+		t->state_out->st_writer = t->state_in->st_writer;
+		t->state_in->st_writer = NULL;
+	}
 	(*tbl)->st_table = *result;
 	memset(result, 0, sizeof(*result));
 	(*tbl)->st_batch_ms = tl->batch_time_ms;
@@ -338,7 +493,7 @@ keep_state(task *t)
 }
 
 // apply_update runs the update function for one key; a kept state goes to
-// state_after.
+// state_after, and a changed or removed one to the changelog.
 static rl_err
 apply_update(task *t, const rill_udf *u, rill_update_in *in)
 {
@@ -350,8 +505,13 @@ apply_update(task *t, const rill_udf *u, rill_update_in *in)
 		    rc, (int)(in->key.len > 40 ? 40 : in->key.len), (const char *)in->key.ptr);
 		return RL_ERR_INVAL;
 	}
-	if (rc != RILL_REMOVE)
+	if (rc != RILL_REMOVE) {
 		rl_combiner_put(&t->state_after, in->key.ptr, in->key.len, next);
+		if (!in->has_state || next != in->state)
+			return log_change(t, in->key.ptr, in->key.len, &next);
+	} else if (in->has_state) {
+		return log_change(t, in->key.ptr, in->key.len, NULL);
+	}
 	return RL_OK;
 }
 
@@ -371,14 +531,14 @@ run_update(task *t)
 		in.key = (rill_slice) { e->e_key, e->e_key_len };
 		in.has_value = 1;
 		in.value = e->e_acc;
-		in.has_state = rl_combiner_get(&t->state_before, e->e_key, e->e_key_len, &in.state);
+		in.has_state = rl_combiner_get(&t->state, e->e_key, e->e_key_len, &in.state);
 		if (!in.has_state)
 			in.state = 0;
 		if ((rv = apply_update(t, u, &in)) != RL_OK)
 			return rv;
 	}
-	for (size_t i = 0; i < t->state_before.c_cap; i++) {
-		const rl_combine_entry *e = &t->state_before.c_slots[i];
+	for (size_t i = 0; i < t->state.c_cap; i++) {
+		const rl_combine_entry *e = &t->state.c_slots[i];
 		int64_t                 v;
 		if (e->e_key == NULL || rl_combiner_get(&t->merge, e->e_key, e->e_key_len, &v))
 			continue;
@@ -393,6 +553,43 @@ run_update(task *t)
 	return RL_OK;
 }
 
+// fold_batch folds the batch's values (merge) into the state with the
+// step's reduction, logging every key it changed.
+static rl_err
+fold_batch(task *t)
+{
+	for (size_t i = 0; i < t->merge.c_cap; i++) {
+		const rl_combine_entry *e = &t->merge.c_slots[i];
+		if (e->e_key == NULL)
+			continue;
+		int64_t v = rl_combiner_merge(&t->state, e->e_key, e->e_key_len, e->e_acc);
+		rl_err  rv = log_change(t, e->e_key, e->e_key_len, &v);
+		if (rv != RL_OK)
+			return rv;
+	}
+	return RL_OK;
+}
+
+// run_state gives the stage's result: the partition's state after the
+// batch, durable before this returns.
+static rl_err
+run_state(task *t, const rl_combiner **ret)
+{
+	if (t->state_done) { // committed by an earlier run of the batch: as it is
+		*ret = &t->state;
+		return RL_OK;
+	}
+	rl_err rv = begin_changes(t);
+	if (rv == RL_OK)
+		rv = t->update != NULL ? run_update(t) : fold_batch(t);
+	const rl_combiner *result = t->update != NULL ? &t->state_after : &t->state;
+	if (rv == RL_OK)
+		rv = commit_changes(t, result);
+	if (rv == RL_OK)
+		*ret = result;
+	return rv;
+}
+
 static rl_err
 read_shuffle(task *t, uint32_t *failed_map)
 {
@@ -402,10 +599,8 @@ read_shuffle(task *t, uint32_t *failed_map)
 		       .batch_ms = tl->batch_time_ms,
 		       .stage = tl->stage - 1,
 	};
-	bool   stateful = t->stage->st_state_step != NULL;
 	rl_err rv;
-	if (stateful
-	    && (rv = open_state(t, t->update != NULL ? &t->state_before : &t->merge)) != RL_OK)
+	if (t->stateful && (rv = open_state(t)) != RL_OK)
 		return rv;
 	// One request to each executor that holds some of the inputs.
 	if (tl->n_fetch_counts != tl->n_fetch_urls) {
@@ -435,19 +630,15 @@ read_shuffle(task *t, uint32_t *failed_map)
 		first += count;
 	}
 	int64_t t0 = rl_mono_us();
+	if (t->state_done)
+		ngroups = 0; // the state already has the batch's values
 	rv = t->ctx->t_fetch(t->ctx->t_fetch_arg, groups, ngroups, &id, tl->partition,
 	    t->has_merge ? merge_block : pass_block, t, failed_map, t->err, sizeof(t->err));
 	t->fetch_wait_us += rl_mono_us() - t0;
 	if (rv != RL_OK || !t->has_merge)
 		return rv;
 	const rl_combiner *result = &t->merge;
-	if (t->update != NULL) {
-		if ((rv = run_update(t)) != RL_OK)
-			return rv;
-		result = &t->state_after;
-	}
-	// The new state is durable before anything downstream sees it.
-	if (stateful && (rv = save_state(t, result)) != RL_OK)
+	if (t->stateful && (rv = run_state(t, &result)) != RL_OK)
 		return rv;
 	// Every key's merged value (with state: every key's state) goes on.
 	for (size_t i = 0; i < result->c_cap; i++) {
@@ -634,10 +825,15 @@ setup(task *t)
 			return rv;
 		t->has_merge = true;
 		const rl_step *ss = st->st_state_step;
+		t->stateful = ss != NULL;
 		if (ss != NULL && ss->s_fn == RL_FN_UDF && ss->s_udf->kind == RILL_UPDATE) {
 			t->update = ss;
-			rl_combiner_init(&t->state_before, RL_FN_SUM, &t->keys);
+			rl_combiner_init(&t->state, RL_FN_SUM, &t->keys);
 			rl_combiner_init(&t->state_after, RL_FN_SUM, &t->keys);
+		} else if (ss != NULL
+		    && (rv = combiner_init_for(t, &t->state, st->st_merge, st->st_merge_step))
+		        != RL_OK) {
+			return rv;
 		}
 	}
 	// A stage-0 task of a union's input runs the steps after the union.
@@ -669,12 +865,22 @@ teardown(task *t)
 		rl_shuffle_writer_fini(&t->writer);
 	if (t->has_merge)
 		rl_combiner_fini(&t->merge);
-	if (t->update != NULL) {
-		rl_combiner_fini(&t->state_before);
+	if (t->stateful) {
+		rl_combiner_fini(&t->state);
 		rl_combiner_fini(&t->state_after);
 	}
-	rl_state_table_destroy(t->state_in); // not kept: its table was lent, and is gone
+	// Tables not kept (the task failed): their combiners, lent, are gone;
+	// an open changelog transaction is aborted with its writer.
+	if (t->txn_open && t->state_in->st_writer != NULL) {
+		char why[256];
+		if (rl_kafka_changelog_abort(t->state_in->st_writer, 10000, why, sizeof(why))
+		    != RL_OK)
+			rl_warn("executor", "cannot abort a state changelog transaction",
+			    "job=%s error=\"%s\"", t->launch->job, why);
+	}
+	rl_state_table_destroy(t->state_in);
 	rl_state_table_destroy(t->state_out);
+	rl_buf_fini(&t->log_key);
 	rl_arena_fini(&t->keys);
 	rl_arena_fini(&t->scratch);
 }
@@ -724,7 +930,7 @@ rl_task_run(
 		set_failure(&t, res, RILL__TASK_RESULT__STATUS__FAILED, rv);
 		goto out;
 	}
-	if (t.stage->st_state_step != NULL)
+	if (t.stateful)
 		keep_state(&t);
 	res->status = RILL__TASK_RESULT__STATUS__OK;
 out:

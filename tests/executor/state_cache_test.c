@@ -2,6 +2,7 @@
 // The executor's warm state: a partition's table is given back only for the
 // batch it reflects; other versions and stale partitions are dropped.
 #include <criterion/criterion.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "executor/state.h"
@@ -93,4 +94,40 @@ Test(state_cache, put_replaces_the_partitions_table)
 	cr_assert_not_null(t);
 	rl_state_table_destroy(t);
 	rl_state_cache_destroy(c);
+}
+
+// Tombstones in a restore take keys out of the table: every other key of
+// many (long probe runs, wrapping at the end of the slots) goes, the rest
+// stay findable with their values.
+Test(state_cache, removing_keys_keeps_the_others_findable)
+{
+	rl_arena    keys;
+	rl_combiner c;
+	rl_arena_init(&keys, 4096);
+	rl_combiner_init(&c, RL_FN_SUM, &keys);
+	char key[32];
+	for (int i = 0; i < 5000; i++) {
+		int n = snprintf(key, sizeof(key), "key-%d", i);
+		rl_combiner_put(&c, (const uint8_t *)key, (size_t)n, i);
+	}
+	for (int i = 0; i < 5000; i += 2) {
+		int n = snprintf(key, sizeof(key), "key-%d", i);
+		cr_assert(rl_combiner_remove(&c, (const uint8_t *)key, (size_t)n));
+	}
+	cr_assert_not(rl_combiner_remove(&c, (const uint8_t *)"key-0", 5), "gone already");
+	cr_assert_eq(rl_combiner_count(&c), 2500);
+	size_t live = 0;
+	for (size_t i = 0; i < c.c_cap; i++)
+		live += c.c_slots[i].e_key != NULL;
+	cr_assert_eq(live, 2500);
+	for (int i = 0; i < 5000; i++) {
+		int     n = snprintf(key, sizeof(key), "key-%d", i);
+		int64_t v = -1;
+		bool    found = rl_combiner_get(&c, (const uint8_t *)key, (size_t)n, &v);
+		cr_assert_eq(found, i % 2 == 1, "key-%d", i);
+		if (found)
+			cr_assert_eq(v, i);
+	}
+	rl_combiner_fini(&c);
+	rl_arena_fini(&keys);
 }
