@@ -170,7 +170,12 @@ rl_kafka_changelog_ensure(const char *brokers, const rl_kafka_props *props, cons
 		rv = RL_ERR_INVAL;
 		goto out;
 	}
+	// Compaction never touches the active segment: roll it often enough
+	// that a restore reads about the state, not every batch's markers.
 	rd_kafka_NewTopic_set_config(nt, "cleanup.policy", "compact");
+	rd_kafka_NewTopic_set_config(nt, "segment.bytes", "67108864");
+	rd_kafka_NewTopic_set_config(nt, "segment.ms", "600000");
+	rd_kafka_NewTopic_set_config(nt, "min.compaction.lag.ms", "0");
 	rd_kafka_AdminOptions_t *opts
 	    = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
 	rd_kafka_AdminOptions_set_operation_timeout(opts, timeout_ms, why, sizeof(why));
