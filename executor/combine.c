@@ -199,3 +199,11 @@ rl_combiner_remove(rl_combiner *c, const uint8_t *key, size_t key_len)
 	c->c_count--;
 	return true;
 }
+
+int64_t
+rl_combiner_fold(const rl_combiner *c, int64_t acc, int64_t partial)
+{
+	rl_combine_entry e = { .e_acc = acc };
+	fold(c, c->c_fn, &e, false, partial);
+	return e.e_acc;
+}

@@ -56,6 +56,10 @@ int64_t rl_combiner_merge(rl_combiner *c, const uint8_t *key, size_t key_len, in
 // rl_combiner_get finds key's value without adding the key.
 bool rl_combiner_get(const rl_combiner *c, const uint8_t *key, size_t key_len, int64_t *ret);
 
+// rl_combiner_fold is the merge of fn on two values: acc with partial
+// folded in, as rl_combiner_merge folds a key that has a value.
+int64_t rl_combiner_fold(const rl_combiner *c, int64_t acc, int64_t partial);
+
 // rl_combiner_remove takes key out (its bytes stay in the arena until the
 // arena goes); false when it was not there.
 bool rl_combiner_remove(rl_combiner *c, const uint8_t *key, size_t key_len);

@@ -113,14 +113,57 @@ rl_state_save(const char *path, const rl_combiner *c, char *errbuf, size_t errle
 	return rv;
 }
 
+size_t
+rl_state_table_bytes(const rl_state_table *t, const rl_combiner *table)
+{
+	if (t->st_db != NULL)
+		return 0;
+	return table->c_cap * sizeof(rl_combine_entry) + rl_arena_reserved(&t->st_keys);
+}
+
+rl_err
+rl_state_table_spill(
+    rl_state_table *t, rl_combiner *table, const char *dir, char *errbuf, size_t errlen)
+{
+	rl_state_db *db;
+	rl_err       rv = rl_state_db_open(dir, &db, errbuf, errlen);
+	if (rv != RL_OK)
+		return rv;
+	for (size_t i = 0; i < table->c_cap && rv == RL_OK; i++) {
+		const rl_combine_entry *e = &table->c_slots[i];
+		if (e->e_key == NULL)
+			continue;
+		rl_state_db_put(db, e->e_key, e->e_key_len, e->e_acc);
+		if (rl_state_db_pending(db) >= 10000)
+			rv = rl_state_db_apply(db, errbuf, errlen);
+	}
+	if (rv == RL_OK)
+		rv = rl_state_db_apply(db, errbuf, errlen);
+	if (rv != RL_OK) {
+		rl_state_db_destroy(db);
+		return rv;
+	}
+	rl_fn fn = table->c_fn;
+	rl_combiner_fini(table);
+	rl_arena_fini(&t->st_keys);
+	rl_arena_init(&t->st_keys, 64 * 1024);
+	rl_combiner_init(table, fn, &t->st_keys);
+	t->st_db = db;
+	return RL_OK;
+}
+
 // ---- restore from the changelog ----
 
 typedef struct restore {
-	rl_combiner *r_table;
-	int64_t      r_reflects;
-	uint64_t     r_records;
-	char        *r_err;
-	size_t       r_errlen;
+	rl_state_table *r_tbl;
+	rl_combiner    *r_table;
+	size_t          r_budget;
+	const char     *r_spill_dir;
+	int64_t         r_reflects;
+	uint64_t        r_records;
+	rl_err          r_spill_err;
+	char           *r_err;
+	size_t          r_errlen;
 } restore;
 
 static rl_err
@@ -134,12 +177,26 @@ restore_record(void *arg, const void *key, size_t key_len, const void *value, si
 		return RL_OK;
 	}
 	if (key_len >= 1 && k[0] == RL_STATE_LOG_KEY[0] && (value == NULL || value_len == 8)) {
-		if (value == NULL)
+		rl_state_db *db = r->r_tbl->st_db;
+		if (db != NULL && value == NULL)
+			rl_state_db_del(db, k + 1, key_len - 1);
+		else if (db != NULL)
+			rl_state_db_put(db, k + 1, key_len - 1, (int64_t)rl_be64_get(value));
+		else if (value == NULL)
 			rl_combiner_remove(r->r_table, k + 1, key_len - 1);
 		else
 			rl_combiner_put(
 			    r->r_table, k + 1, key_len - 1, (int64_t)rl_be64_get(value));
-		return RL_OK;
+		rl_err rv = RL_OK;
+		if (db != NULL && rl_state_db_pending(db) >= 10000)
+			rv = rl_state_db_apply(db, r->r_err, r->r_errlen);
+		else if (db == NULL && r->r_budget > 0
+		    && rl_state_table_bytes(r->r_tbl, r->r_table) > r->r_budget)
+			rv = rl_state_table_spill(
+			    r->r_tbl, r->r_table, r->r_spill_dir, r->r_err, r->r_errlen);
+		if (rv != RL_OK)
+			r->r_spill_err = rv;
+		return rv;
 	}
 	snprintf(r->r_err, r->r_errlen,
 	    "record %" PRIu64 " (key of %zu bytes, value of %zu) is not a rill state record",
@@ -149,14 +206,24 @@ restore_record(void *arg, const void *key, size_t key_len, const void *value, si
 
 rl_err
 rl_state_restore(const char *brokers, const rl_kafka_props *props, const char *topic,
-    int32_t partition, rl_combiner *c, int64_t *ret_reflects, char *errbuf, size_t errlen)
+    int32_t partition, rl_state_table *t, rl_combiner *c, size_t budget, const char *spill_dir,
+    int64_t *ret_reflects, char *errbuf, size_t errlen)
 {
-	char     why[512] = "";
-	restore  r = { .r_table = c, .r_err = why, .r_errlen = sizeof(why) };
+	char    why[512] = "";
+	restore r = {
+		.r_tbl = t,
+		.r_table = c,
+		.r_budget = spill_dir != NULL ? budget : 0,
+		.r_spill_dir = spill_dir,
+		.r_err = why,
+		.r_errlen = sizeof(why),
+	};
 	uint64_t records;
 	rl_err   rv = rl_kafka_changelog_restore(
 	      brokers, props, topic, partition, 30000, restore_record, &r, &records, errbuf, errlen);
-	if (rv == RL_ERR_PARSE)
+	if (rv == RL_OK && t->st_db != NULL)
+		rv = rl_state_db_apply(t->st_db, errbuf, errlen);
+	else if (rv == RL_ERR_PARSE || r.r_spill_err != RL_OK)
 		snprintf(
 		    errbuf, errlen, "state changelog %s/%" PRId32 ": %s", topic, partition, why);
 	if (rv == RL_OK)
@@ -183,6 +250,7 @@ rl_state_table_destroy(rl_state_table *t)
 	rl_combiner_fini(&t->st_table);
 	rl_arena_fini(&t->st_keys);
 	rl_kafka_changelog_close(t->st_writer);
+	rl_state_db_destroy(t->st_db);
 	rl_free(t);
 }
 
@@ -299,13 +367,30 @@ rl_state_cache_put(rl_state_cache *c, const rl_state_key *key, rl_state_table *t
 	pthread_mutex_unlock(&c->sc_mu);
 }
 
+size_t
+rl_state_cache_memory(rl_state_cache *c, const char *job)
+{
+	size_t bytes = 0;
+	pthread_mutex_lock(&c->sc_mu);
+	for (size_t i = 0; i < c->sc_n; i++) {
+		const rl_state_table *t = c->sc_items[i].c_table;
+		if (strcmp(c->sc_items[i].c_job, job) == 0)
+			bytes += rl_state_table_bytes(t, &t->st_table);
+	}
+	pthread_mutex_unlock(&c->sc_mu);
+	return bytes;
+}
+
 void
 rl_state_cache_stats(rl_state_cache *c, size_t *ret_tables, size_t *ret_keys)
 {
 	size_t keys = 0;
 	pthread_mutex_lock(&c->sc_mu);
-	for (size_t i = 0; i < c->sc_n; i++)
-		keys += rl_combiner_count(&c->sc_items[i].c_table->st_table);
+	for (size_t i = 0; i < c->sc_n; i++) {
+		const rl_state_table *t = c->sc_items[i].c_table;
+		keys += t->st_db != NULL ? rl_state_db_keys(t->st_db)
+		                         : rl_combiner_count(&t->st_table);
+	}
 	*ret_tables = c->sc_n;
 	pthread_mutex_unlock(&c->sc_mu);
 	*ret_keys = keys;

@@ -10,6 +10,7 @@
 #include "common/error.h"
 #include "common/kafka_state.h"
 #include "executor/combine.h"
+#include "executor/state_db.h"
 
 // File bytes: "RILLSTA1" | u32 BE payload length | u32 BE CRC32C | payload,
 // the payload being shuffle-block records (rl_block_put_kv), one per key.
@@ -24,6 +25,8 @@ rl_err rl_state_load(const char *path, rl_combiner *c, char *errbuf, size_t errl
 // same state again over it.
 rl_err rl_state_save(const char *path, const rl_combiner *c, char *errbuf, size_t errlen);
 
+typedef struct rl_state_table rl_state_table;
+
 // ---- the Kafka changelog of a job's state ----
 
 // A changelog record's key is one byte of kind, then the kind's bytes:
@@ -36,24 +39,38 @@ rl_err rl_state_save(const char *path, const rl_combiner *c, char *errbuf, size_
 #define RL_STATE_LOG_MARKER "m"
 
 // rl_state_restore reads changelog partition topic/partition to its end
-// (committed transactions) into c, an empty table (a key's newest state
-// wins; a tombstone removes it), and writes the batch it reflects (0: none,
-// an empty changelog). A record of another shape is RL_ERR_PARSE naming the
-// partition and offset.
+// (committed transactions) into table t, empty, whose table is lent to c (a
+// key's newest state wins; a tombstone removes it), and writes the batch it
+// reflects (0: none, an empty changelog). With a budget (bytes, 0: none)
+// and spill_dir, a table that outgrows the budget moves to RocksDB there
+// and the restore goes on into it (t->st_db). A record of another shape is
+// RL_ERR_PARSE naming the partition and record.
 rl_err rl_state_restore(const char *brokers, const rl_kafka_props *props, const char *topic,
-    int32_t partition, rl_combiner *c, int64_t *ret_reflects, char *errbuf, size_t errlen);
+    int32_t partition, rl_state_table *t, rl_combiner *c, size_t budget, const char *spill_dir,
+    int64_t *ret_reflects, char *errbuf, size_t errlen);
 
 // ---- warm state: a state partition's table kept between batches ----
 
 // One state partition's table, and the batch whose state it holds. The
 // table's keys live in st_keys; a task lends st_table out (moves the struct
 // into its own combiner and zeroes it here) and moves it back when done.
-typedef struct rl_state_table {
+struct rl_state_table {
 	rl_arena            st_keys;
 	rl_combiner         st_table;
 	int64_t             st_batch_ms; // the batch it reflects (0: none yet)
 	rl_kafka_changelog *st_writer; // its changelog partition's writer, or NULL
-} rl_state_table;
+	rl_state_db        *st_db; // past the memory budget: the state is here, not in st_table
+};
+
+// rl_state_table_bytes is the memory an in-memory table takes (slots and
+// keys); 0 for one in RocksDB.
+size_t rl_state_table_bytes(const rl_state_table *t, const rl_combiner *table);
+
+// rl_state_table_spill moves the table (lent to table, whose keys are in
+// t's arena) into a new RocksDB store in dir, empties table and frees the
+// keys: the table then lives in t->st_db.
+rl_err rl_state_table_spill(
+    rl_state_table *t, rl_combiner *table, const char *dir, char *errbuf, size_t errlen);
 
 // rl_state_table_create makes an empty table (a sum combiner over its own
 // key arena); rl_state_table_destroy frees it with its keys and closes its
@@ -94,5 +111,9 @@ void rl_state_cache_put(rl_state_cache *c, const rl_state_key *key, rl_state_tab
 
 // rl_state_cache_stats gives the number of tables and of keys in them.
 void rl_state_cache_stats(rl_state_cache *c, size_t *ret_tables, size_t *ret_keys);
+
+// rl_state_cache_memory is the memory the job's in-memory tables take
+// (those in RocksDB not counted).
+size_t rl_state_cache_memory(rl_state_cache *c, const char *job);
 
 #endif

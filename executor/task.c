@@ -250,6 +250,37 @@ uses_changelog(const task *t)
 	return t->launch->state_changelog != NULL && t->launch->state_changelog[0] != '\0';
 }
 
+// in_db says whether the partition's state lives in RocksDB (past the
+// job's state memory budget) rather than in the table lent to t->state.
+static bool
+in_db(const task *t)
+{
+	return t->state_in != NULL && t->state_in->st_db != NULL;
+}
+
+// spill_dir writes where the partition's RocksDB store goes: under the
+// executor's work directory, by changelog topic, stage and partition.
+static void
+spill_dir(const task *t, char *buf, size_t len)
+{
+	const Rill__TaskLaunch *tl = t->launch;
+	snprintf(buf, len, "%s/%s-%" PRIu32 "-%" PRIu32, t->ctx->t_spill_dir, tl->state_changelog,
+	    tl->stage, tl->partition);
+}
+
+// memory_left is what the job's state budget leaves this partition (0: no
+// budget; a job whose state is in files has none).
+static size_t
+memory_left(const task *t)
+{
+	int64_t budget = t->ctx->t_job->j_state_memory;
+	if (budget <= 0 || !uses_changelog(t) || t->ctx->t_spill_dir == NULL)
+		return 0;
+	size_t used
+	    = t->ctx->t_state != NULL ? rl_state_cache_memory(t->ctx->t_state, t->launch->job) : 0;
+	return used < (size_t)budget ? (size_t)budget - used : 1;
+}
+
 static rl_state_key
 state_key(const task *t)
 {
@@ -338,11 +369,13 @@ load_changelog(task *t, rl_state_table *tbl, rl_combiner *into, int64_t *ret_ref
 		    != RL_OK)
 			return rv;
 	}
+	char dir[4096];
+	spill_dir(t, dir, sizeof(dir));
 	for (int round = 0;; round++) {
 		int64_t reflects = 0;
 		rv = rl_state_restore(src->k_brokers, &props, tl->state_changelog,
-		    (int32_t)tl->state_changelog_partition, into, &reflects, t->err,
-		    sizeof(t->err));
+		    (int32_t)tl->state_changelog_partition, tbl, into, memory_left(t), dir,
+		    &reflects, t->err, sizeof(t->err));
 		if (rv != RL_OK)
 			return rv;
 		if (reflects >= tl->state_read_ms || round == 20) {
@@ -351,6 +384,8 @@ load_changelog(task *t, rl_state_table *tbl, rl_combiner *into, int64_t *ret_ref
 		}
 		// Short of the batch it starts from: empty the table, read again.
 		rl_fn fn = into->c_fn;
+		rl_state_db_destroy(tbl->st_db);
+		tbl->st_db = NULL;
 		rl_combiner_fini(into);
 		rl_arena_fini(&tbl->st_keys);
 		rl_arena_init(&tbl->st_keys, 64 * 1024);
@@ -388,7 +423,14 @@ open_state(task *t)
 			    " read_ms=%" PRId64 " reflects_ms=%" PRId64 " from=%s keys=%zu ms=%.3f",
 			    tl->job, tl->stage, tl->partition, tl->batch_time_ms, tl->state_read_ms,
 			    reflects, uses_changelog(t) ? "changelog" : "snapshot",
-			    rl_combiner_count(&t->state), (double)(rl_mono_us() - t0) / 1000);
+			    in_db(t) ? (size_t)rl_state_db_keys(t->state_in->st_db)
+			             : rl_combiner_count(&t->state),
+			    (double)(rl_mono_us() - t0) / 1000);
+		if (in_db(t))
+			rl_info("executor", "state spilled",
+			    "job=%s stage=%" PRIu32 " partition=%" PRIu32
+			    " reason=\"restored past the job's state_memory\"",
+			    tl->job, tl->stage, tl->partition);
 	}
 	if (reflects == tl->batch_time_ms && reflects > 0) {
 		t->state_done = true; // an earlier run of this batch committed it
@@ -407,7 +449,7 @@ open_state(task *t)
 		    tl->state_read_ms);
 		return RL_ERR_INVAL;
 	}
-	if (t->update != NULL && !t->state_done) {
+	if (t->update != NULL && !t->state_done && !in_db(t)) {
 		t->state_out = rl_state_table_create();
 		lend(t->state_out, &t->state_after);
 	}
@@ -464,6 +506,8 @@ commit_changes(task *t, const rl_combiner *result)
 		rv = rl_kafka_changelog_commit(w, 60000, t->err, sizeof(t->err));
 	if (rv == RL_OK)
 		t->txn_open = false;
+	if (rv == RL_OK && in_db(t)) // committed: the store follows
+		rv = rl_state_db_apply(t->state_in->st_db, t->err, sizeof(t->err));
 	return rv;
 }
 
@@ -475,7 +519,7 @@ static void
 keep_state(task *t)
 {
 	const Rill__TaskLaunch *tl = t->launch;
-	bool                    after = t->update != NULL && !t->state_done;
+	bool                    after = t->update != NULL && !t->state_done && !in_db(t);
 	rl_state_table        **tbl = after ? &t->state_out : &t->state_in;
 	rl_combiner            *result = after ? &t->state_after : &t->state;
 	if (*tbl == NULL || t->ctx->t_state == NULL)
@@ -487,6 +531,21 @@ keep_state(task *t)
 	(*tbl)->st_table = *result;
 	memset(result, 0, sizeof(*result));
 	(*tbl)->st_batch_ms = tl->batch_time_ms;
+	// Past the job's budget, the table moves to RocksDB (for good).
+	size_t left = memory_left(t);
+	if (left > 0 && rl_state_table_bytes(*tbl, &(*tbl)->st_table) > left) {
+		char dir[4096], why[512];
+		spill_dir(t, dir, sizeof(dir));
+		size_t keys = rl_combiner_count(&(*tbl)->st_table);
+		if (rl_state_table_spill(*tbl, &(*tbl)->st_table, dir, why, sizeof(why)) == RL_OK)
+			rl_info("executor", "state spilled",
+			    "job=%s stage=%" PRIu32 " partition=%" PRIu32 " keys=%zu dir=%s",
+			    tl->job, tl->stage, tl->partition, keys, dir);
+		else
+			rl_warn("executor", "cannot spill state to disk",
+			    "job=%s stage=%" PRIu32 " partition=%" PRIu32 " error=\"%s\"", tl->job,
+			    tl->stage, tl->partition, why);
+	}
 	rl_state_key key = state_key(t);
 	rl_state_cache_put(t->ctx->t_state, &key, *tbl);
 	*tbl = NULL;
@@ -505,14 +564,39 @@ apply_update(task *t, const rill_udf *u, rill_update_in *in)
 		    rc, (int)(in->key.len > 40 ? 40 : in->key.len), (const char *)in->key.ptr);
 		return RL_ERR_INVAL;
 	}
-	if (rc != RILL_REMOVE) {
+	bool changed = rc != RILL_REMOVE ? !in->has_state || next != in->state : in->has_state;
+	if (in_db(t) && changed && rc != RILL_REMOVE)
+		rl_state_db_put(t->state_in->st_db, in->key.ptr, in->key.len, next);
+	else if (in_db(t) && changed)
+		rl_state_db_del(t->state_in->st_db, in->key.ptr, in->key.len);
+	else if (rc != RILL_REMOVE)
 		rl_combiner_put(&t->state_after, in->key.ptr, in->key.len, next);
-		if (!in->has_state || next != in->state)
-			return log_change(t, in->key.ptr, in->key.len, &next);
-	} else if (in->has_state) {
-		return log_change(t, in->key.ptr, in->key.len, NULL);
-	}
-	return RL_OK;
+	if (!changed)
+		return RL_OK;
+	return log_change(t, in->key.ptr, in->key.len, rc != RILL_REMOVE ? &next : NULL);
+}
+
+typedef struct update_walk {
+	task           *w_t;
+	const rill_udf *w_u;
+	rill_update_in *w_in;
+} update_walk;
+
+// update_state_only runs the update function for a key of the store that
+// has no value this batch.
+static rl_err
+update_state_only(void *arg, const uint8_t *key, size_t key_len, int64_t value)
+{
+	update_walk *w = arg;
+	int64_t      v;
+	if (rl_combiner_get(&w->w_t->merge, key, key_len, &v))
+		return RL_OK;
+	w->w_in->key = (rill_slice) { key, key_len };
+	w->w_in->has_value = 0;
+	w->w_in->value = 0;
+	w->w_in->has_state = 1;
+	w->w_in->state = value;
+	return apply_update(w->w_t, w->w_u, w->w_in);
 }
 
 // run_update folds the batch into the state with the user's update
@@ -531,11 +615,18 @@ run_update(task *t)
 		in.key = (rill_slice) { e->e_key, e->e_key_len };
 		in.has_value = 1;
 		in.value = e->e_acc;
-		in.has_state = rl_combiner_get(&t->state, e->e_key, e->e_key_len, &in.state);
+		in.has_state = in_db(t)
+		    ? rl_state_db_get(t->state_in->st_db, e->e_key, e->e_key_len, &in.state)
+		    : rl_combiner_get(&t->state, e->e_key, e->e_key_len, &in.state);
 		if (!in.has_state)
 			in.state = 0;
 		if ((rv = apply_update(t, u, &in)) != RL_OK)
 			return rv;
+	}
+	if (in_db(t)) {
+		update_walk w = { t, u, &in };
+		return rl_state_db_each(
+		    t->state_in->st_db, update_state_only, &w, t->err, sizeof(t->err));
 	}
 	for (size_t i = 0; i < t->state.c_cap; i++) {
 		const rl_combine_entry *e = &t->state.c_slots[i];
@@ -562,8 +653,17 @@ fold_batch(task *t)
 		const rl_combine_entry *e = &t->merge.c_slots[i];
 		if (e->e_key == NULL)
 			continue;
-		int64_t v = rl_combiner_merge(&t->state, e->e_key, e->e_key_len, e->e_acc);
-		rl_err  rv = log_change(t, e->e_key, e->e_key_len, &v);
+		int64_t v;
+		if (!in_db(t)) {
+			v = rl_combiner_merge(&t->state, e->e_key, e->e_key_len, e->e_acc);
+		} else if (rl_state_db_get(t->state_in->st_db, e->e_key, e->e_key_len, &v)) {
+			v = rl_combiner_fold(&t->state, v, e->e_acc);
+			rl_state_db_put(t->state_in->st_db, e->e_key, e->e_key_len, v);
+		} else {
+			v = e->e_acc;
+			rl_state_db_put(t->state_in->st_db, e->e_key, e->e_key_len, v);
+		}
+		rl_err rv = log_change(t, e->e_key, e->e_key_len, &v);
 		if (rv != RL_OK)
 			return rv;
 	}
@@ -582,12 +682,25 @@ run_state(task *t, const rl_combiner **ret)
 	rl_err rv = begin_changes(t);
 	if (rv == RL_OK)
 		rv = t->update != NULL ? run_update(t) : fold_batch(t);
-	const rl_combiner *result = t->update != NULL ? &t->state_after : &t->state;
+	const rl_combiner *result = t->update != NULL && !in_db(t) ? &t->state_after : &t->state;
 	if (rv == RL_OK)
 		rv = commit_changes(t, result);
 	if (rv == RL_OK)
 		*ret = result;
 	return rv;
+}
+
+static rl_err
+emit_state(void *arg, const uint8_t *key, size_t key_len, int64_t value)
+{
+	task  *t = arg;
+	rl_rec rec = {
+		.r_key = key,
+		.r_key_len = key_len,
+		.r_num = value,
+		.r_is_num = true,
+	};
+	return rl_chain_push(&t->chain, &rec);
 }
 
 static rl_err
@@ -640,6 +753,8 @@ read_shuffle(task *t, uint32_t *failed_map)
 	const rl_combiner *result = &t->merge;
 	if (t->stateful && (rv = run_state(t, &result)) != RL_OK)
 		return rv;
+	if (t->stateful && in_db(t)) // every key's state, from the store
+		return rl_state_db_each(t->state_in->st_db, emit_state, t, t->err, sizeof(t->err));
 	// Every key's merged value (with state: every key's state) goes on.
 	for (size_t i = 0; i < result->c_cap; i++) {
 		const rl_combine_entry *e = &result->c_slots[i];

@@ -43,7 +43,8 @@ typedef struct rl_task_ctx {
 	void                     *t_fetch_arg;
 	rl_sink_shared           *t_sinks; // the executor's resources of every sink kind
 	rl_state_cache           *t_state; // warm state partitions, or NULL: none kept
-	int                       t_source_idle_timeout_ms;
+	const char *t_spill_dir; // where state past the job's budget goes (RocksDB), or NULL
+	int         t_source_idle_timeout_ms;
 } rl_task_ctx;
 
 // rl_task_run runs the task described by launch and fills res (already

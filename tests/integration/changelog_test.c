@@ -4,6 +4,7 @@
 // exists; a writer fences the one before it; a restore sees committed
 // transactions only, a key's newest state, tombstones and the marker.
 #include <criterion/criterion.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -94,31 +95,28 @@ Test(changelog, restore_sees_committed_changes_newest_first_and_tombstones, .tim
 	    "the fenced writer cannot commit");
 	rl_kafka_changelog_close(w);
 
-	rl_arena    keys;
-	rl_combiner c;
-	rl_arena_init(&keys, 4096);
-	rl_combiner_init(&c, RL_FN_SUM, &keys);
-	int64_t reflects = -1, v;
-	cr_assert_eq(
-	    rl_state_restore(rt_kafka(), NULL, "cl-log", 1, &c, &reflects, why, sizeof(why)), RL_OK,
-	    "%s", why);
+	rl_state_table *tbl = rl_state_table_create();
+	int64_t         reflects = -1, v;
+	cr_assert_eq(rl_state_restore(rt_kafka(), NULL, "cl-log", 1, tbl, &tbl->st_table, 0, NULL,
+	                 &reflects, why, sizeof(why)),
+	    RL_OK, "%s", why);
 	cr_assert_eq(reflects, 200);
-	cr_assert_eq(rl_combiner_count(&c), 2);
-	cr_assert(rl_combiner_get(&c, (const uint8_t *)"a", 1, &v));
+	cr_assert_eq(rl_combiner_count(&tbl->st_table), 2);
+	cr_assert(rl_combiner_get(&tbl->st_table, (const uint8_t *)"a", 1, &v));
 	cr_assert_eq(v, 3);
-	cr_assert(rl_combiner_get(&c, (const uint8_t *)"c", 1, &v));
+	cr_assert(rl_combiner_get(&tbl->st_table, (const uint8_t *)"c", 1, &v));
 	cr_assert_eq(v, 2);
-	cr_assert_not(rl_combiner_get(&c, (const uint8_t *)"b", 1, &v), "b was removed");
-	rl_combiner_fini(&c);
+	cr_assert_not(
+	    rl_combiner_get(&tbl->st_table, (const uint8_t *)"b", 1, &v), "b was removed");
+	rl_state_table_destroy(tbl);
 	// The other partition is empty: no state, no marker.
-	rl_combiner_init(&c, RL_FN_SUM, &keys);
-	cr_assert_eq(
-	    rl_state_restore(rt_kafka(), NULL, "cl-log", 0, &c, &reflects, why, sizeof(why)), RL_OK,
-	    "%s", why);
+	tbl = rl_state_table_create();
+	cr_assert_eq(rl_state_restore(rt_kafka(), NULL, "cl-log", 0, tbl, &tbl->st_table, 0, NULL,
+	                 &reflects, why, sizeof(why)),
+	    RL_OK, "%s", why);
 	cr_assert_eq(reflects, 0);
-	cr_assert_eq(rl_combiner_count(&c), 0);
-	rl_combiner_fini(&c);
-	rl_arena_fini(&keys);
+	cr_assert_eq(rl_combiner_count(&tbl->st_table), 0);
+	rl_state_table_destroy(tbl);
 	rl_kafka_changelog_close(w2);
 }
 
@@ -129,15 +127,63 @@ Test(changelog, a_record_that_is_not_rills_is_refused_with_its_place, .timeout =
 	    rl_kafka_changelog_ensure(rt_kafka(), NULL, "cl-bad", 1, 30000, why, sizeof(why)),
 	    RL_OK, "%s", why);
 	cr_assert_eq(rt_sh("echo 'x:hello' | kcat -P -b %s -t cl-bad -p 0 -K:", rt_kafka()), 0);
-	rl_arena    keys;
-	rl_combiner c;
-	rl_arena_init(&keys, 4096);
-	rl_combiner_init(&c, RL_FN_SUM, &keys);
-	int64_t reflects = -1;
-	cr_assert_eq(
-	    rl_state_restore(rt_kafka(), NULL, "cl-bad", 0, &c, &reflects, why, sizeof(why)),
+	rl_state_table *tbl = rl_state_table_create();
+	int64_t         reflects = -1;
+	cr_assert_eq(rl_state_restore(rt_kafka(), NULL, "cl-bad", 0, tbl, &tbl->st_table, 0, NULL,
+	                 &reflects, why, sizeof(why)),
 	    RL_ERR_PARSE);
 	cr_assert_not_null(strstr(why, "state changelog cl-bad/0: record 1"), "%s", why);
-	rl_combiner_fini(&c);
-	rl_arena_fini(&keys);
+	rl_state_table_destroy(tbl);
+}
+
+// A restore past the memory budget moves the table to RocksDB and goes on
+// there: every key's newest state is in the store, none in memory.
+Test(changelog, a_restore_past_the_budget_goes_on_in_rocksdb, .timeout = 120)
+{
+	char why[1024];
+	cr_assert_eq(
+	    rl_kafka_changelog_ensure(rt_kafka(), NULL, "cl-big", 1, 30000, why, sizeof(why)),
+	    RL_OK, "%s", why);
+	rl_kafka_changelog *w;
+	cr_assert_eq(rl_kafka_changelog_open(
+	                 rt_kafka(), NULL, "cl-big-0", "cl-big", 0, 30000, &w, why, sizeof(why)),
+	    RL_OK, "%s", why);
+	cr_assert_eq(rl_kafka_changelog_begin(w, why, sizeof(why)), RL_OK, "%s", why);
+	char key[32];
+	for (int64_t i = 0; i < 30000; i++) {
+		snprintf(key, sizeof(key), "key-%" PRId64, i);
+		put_state(w, key, &i);
+	}
+	for (int64_t i = 0; i < 30000; i += 3) { // newer states for some, others removed
+		int64_t twice = 2 * i;
+		snprintf(key, sizeof(key), "key-%" PRId64, i);
+		put_state(w, key, i % 2 == 0 ? &twice : NULL);
+	}
+	put_marker(w, 500);
+	cr_assert_eq(rl_kafka_changelog_commit(w, 30000, why, sizeof(why)), RL_OK, "%s", why);
+	rl_kafka_changelog_close(w);
+	const char     *dir = rt_path(rt_tmpdir("cl-big"), "store");
+	rl_state_table *tbl = rl_state_table_create();
+	int64_t         reflects = -1, v;
+	cr_assert_eq(rl_state_restore(rt_kafka(), NULL, "cl-big", 0, tbl, &tbl->st_table, 64 * 1024,
+	                 dir, &reflects, why, sizeof(why)),
+	    RL_OK, "%s", why);
+	cr_assert_eq(reflects, 500);
+	cr_assert_not_null(tbl->st_db, "past 64 KB the table moved to RocksDB");
+	cr_assert_lt(rl_combiner_count(&tbl->st_table), 2000, "what stayed in memory is small");
+	for (int64_t i = 0; i < 30000; i++) {
+		snprintf(key, sizeof(key), "key-%" PRId64, i);
+		size_t n = strlen(key);
+		bool   mem = rl_combiner_get(&tbl->st_table, (const uint8_t *)key, n, &v);
+		bool   db = rl_state_db_get(tbl->st_db, (const uint8_t *)key, n, &v);
+		cr_assert_not(mem && db, "key-%" PRId64 " in both", i);
+		if (i % 3 == 0 && i % 2 == 1) {
+			cr_assert_not(mem || db, "key-%" PRId64 " was removed", i);
+			continue;
+		}
+		cr_assert(mem || db, "key-%" PRId64 " is missing", i);
+		cr_assert_eq(v, i % 3 == 0 ? 2 * i : i, "key-%" PRId64, i);
+	}
+	rl_state_table_destroy(tbl);
+	cr_assert_neq(rt_sh("test -e %s/CURRENT", dir), 0, "a dropped store leaves no files");
 }

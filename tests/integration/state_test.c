@@ -191,3 +191,40 @@ Test(state, a_batch_run_again_after_its_state_committed_counts_it_once, .timeout
 	cr_assert_neq(rt_sh("test -e %s/state", ckp), 0);
 	free(log);
 }
+
+// Past the job's state_memory, state partitions live in RocksDB on their
+// executor: with a 64 KB budget and 12,000 keys, every batch is still every
+// key's exact total, also after an executor is killed and the other one
+// restores its partitions from the changelog (into RocksDB again).
+Test(state, state_past_the_memory_budget_lives_in_rocksdb_exactly, .timeout = 240)
+{
+	const char *dir = rt_tmpdir("state-disk");
+	const char *lines = rt_path(dir, "lines.txt"), *ckp = rt_path(dir, "checkpoint");
+	cr_assert_eq(
+	    rt_sh("awk 'BEGIN { for (i = 1; i <= 20000; i++) print \"u\" (i * 7919 %% 12000) "
+	          "}' > %s",
+	        lines),
+	    0);
+	rt_topic("state-disk", 1);
+	rt_produce_lines("state-disk", lines);
+	const char *job = totals_job(dir, "state-disk", 2500);
+	cr_assert_eq(
+	    rt_sh("sed -i 's/^shuffle_partitions: 4$/shuffle_partitions: 4\\nstate_memory: "
+	          "64KB/' %s",
+	        job),
+	    0);
+	char *o, *e;
+	int   rv = rt_sh_capture(dir, &o, &e,
+	      "RILL_LOG_LEVEL=info %s run %s --checkpoint-dir %s --for 12s & run=$!;"
+	        " until [ $(ls %s/batches 2>/dev/null | grep -c 'done$') -ge 4 ]; do sleep 0.02;"
+	        " done; pkill -KILL -P $run -f 'local-1 '; wait $run",
+	      rt_bin("rill"), job, ckp, ckp);
+	cr_assert_eq(rv, 0, "%s", e);
+	totals_check tc = { 0 };
+	check_batches(dir, lines, e, &tc);
+	cr_assert_eq(tc.read, 20000, "the run read every line:\n%s", e);
+	cr_assert_not_null(strstr(e, "msg=\"executor lost\" id=local-1"), "%s", e);
+	cr_assert_geq(rt_count(e, "msg=\"state spilled\""), 2, "%s", e);
+	cr_assert_geq(rt_count(e, "reason=\"restored past the job's state_memory\""), 1,
+	    "the survivor restored a lost partition straight into RocksDB:\n%s", e);
+}
