@@ -241,6 +241,18 @@ rl_runner_create(const rl_job *job, rl_pool *pool, const rl_runner_opts *opts, r
 	const rl_step *stateful = rl_plan_stateful(d->d_plan);
 	d->d_stateful = stateful != NULL;
 	d->d_use_changelog = stateful != NULL && strcmp(rl_job_source_kind(job), "kafka") == 0;
+	for (size_t k = 0; k < d->d_plan->p_nstages && !d->d_use_changelog; k++) {
+		const rl_step *ss = d->d_plan->p_stages[k].st_state_step;
+		if (ss != NULL && ss->s_kind == RL_OP_MAP_WITH_STATE) {
+			snprintf(errbuf, errlen,
+			    "%s:%d:%d: map_with_state keeps its state in a Kafka changelog, on the "
+			    "brokers of a Kafka source, and this job's source is %s",
+			    job->j_filename, ss->s_loc.line, ss->s_loc.col,
+			    rl_job_source_kind(job));
+			rv = RL_ERR_NOTSUP;
+			goto err_runner;
+		}
+	}
 	if (stateful != NULL && opts->checkpoint_dir == NULL && opts->state_dir == NULL
 	    && !(d->d_use_changelog && opts->batch_log != NULL)) {
 		snprintf(errbuf, errlen,

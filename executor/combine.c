@@ -207,3 +207,12 @@ rl_combiner_fold(const rl_combiner *c, int64_t acc, int64_t partial)
 	fold(c, c->c_fn, &e, false, partial);
 	return e.e_acc;
 }
+
+rl_combine_entry *
+rl_combiner_entry(rl_combiner *c, const uint8_t *key, size_t key_len, bool *fresh)
+{
+	rl_combine_entry *e = find(c, key, key_len, fresh);
+	if (*fresh)
+		e->e_acc = e->e_aux = 0;
+	return e;
+}

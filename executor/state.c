@@ -166,6 +166,17 @@ typedef struct restore {
 	size_t          r_errlen;
 } restore;
 
+// restore_put sets a key's state, and with 16 bytes the second value too
+// (map_with_state: the batch the key was last seen, negative once expired).
+static void
+restore_put(rl_combiner *c, const uint8_t *key, size_t key_len, const uint8_t *value, size_t len)
+{
+	bool              fresh;
+	rl_combine_entry *e = rl_combiner_entry(c, key, key_len, &fresh);
+	e->e_acc = (int64_t)rl_be64_get(value);
+	e->e_aux = len == 16 ? (int64_t)rl_be64_get(value + 8) : 0;
+}
+
 static rl_err
 restore_record(void *arg, const void *key, size_t key_len, const void *value, size_t value_len)
 {
@@ -176,7 +187,8 @@ restore_record(void *arg, const void *key, size_t key_len, const void *value, si
 		r->r_reflects = (int64_t)rl_be64_get(value);
 		return RL_OK;
 	}
-	if (key_len >= 1 && k[0] == RL_STATE_LOG_KEY[0] && (value == NULL || value_len == 8)) {
+	if (key_len >= 1 && k[0] == RL_STATE_LOG_KEY[0]
+	    && (value == NULL || value_len == 8 || value_len == 16)) {
 		rl_state_db *db = r->r_tbl->st_db;
 		if (db != NULL && value == NULL)
 			rl_state_db_del(db, k + 1, key_len - 1);
@@ -185,8 +197,7 @@ restore_record(void *arg, const void *key, size_t key_len, const void *value, si
 		else if (value == NULL)
 			rl_combiner_remove(r->r_table, k + 1, key_len - 1);
 		else
-			rl_combiner_put(
-			    r->r_table, k + 1, key_len - 1, (int64_t)rl_be64_get(value));
+			restore_put(r->r_table, k + 1, key_len - 1, value, value_len);
 		rl_err rv = RL_OK;
 		if (db != NULL && rl_state_db_pending(db) >= 10000)
 			rv = rl_state_db_apply(db, r->r_err, r->r_errlen);

@@ -31,7 +31,9 @@ typedef struct rl_state_table rl_state_table;
 
 // A changelog record's key is one byte of kind, then the kind's bytes:
 // RL_STATE_LOG_KEY + a state key, whose value is its state (8 bytes,
-// big-endian two's complement) or none (a tombstone: the key was removed);
+// big-endian two's complement; map_with_state adds 8 more: the batch the key
+// was last seen, or minus the batch it expired in) or none (a tombstone: the
+// key was removed);
 // RL_STATE_LOG_MARKER alone, whose value is the batch (ms, 8 bytes) the
 // partition's state reflects once the transaction that wrote it commits
 // (written by every batch; compaction keeps the newest).

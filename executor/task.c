@@ -54,6 +54,8 @@ typedef struct task {
 	rl_combiner     state, state_after;
 	rl_state_table *state_in, *state_out;
 	bool            state_done; // the state already includes this batch
+	bool            mws; // map_with_state: emits the keys seen, expires idle ones
+	int64_t         mws_timeout; // ms, 0: keys never expire
 	bool            txn_open; // a changelog transaction is open
 	rl_buf          log_key; // a changelog record's key, reused
 	uint64_t        in_records, in_bytes, out_records, shuffle_read;
@@ -274,7 +276,7 @@ static size_t
 memory_left(const task *t)
 {
 	int64_t budget = t->ctx->t_job->j_state_memory;
-	if (budget <= 0 || !uses_changelog(t) || t->ctx->t_spill_dir == NULL)
+	if (budget <= 0 || !uses_changelog(t) || t->ctx->t_spill_dir == NULL || t->mws)
 		return 0;
 	size_t used
 	    = t->ctx->t_state != NULL ? rl_state_cache_memory(t->ctx->t_state, t->launch->job) : 0;
@@ -670,6 +672,107 @@ fold_batch(task *t)
 	return RL_OK;
 }
 
+// log_seen adds a map_with_state key's state and when it was last seen
+// (minus the batch it expired in) to the changelog transaction.
+static rl_err
+log_seen(task *t, const uint8_t *key, size_t key_len, int64_t value, int64_t seen)
+{
+	if (!t->txn_open)
+		return RL_OK;
+	uint8_t v[16];
+	t->log_key.b_len = 0;
+	rl_buf_append(&t->log_key, RL_STATE_LOG_KEY, 1);
+	rl_buf_append(&t->log_key, key, key_len);
+	rl_be64_put(v, (uint64_t)value);
+	rl_be64_put(v + 8, (uint64_t)seen);
+	return rl_kafka_changelog_put(t->state_in->st_writer, t->log_key.b_data, t->log_key.b_len,
+	    v, sizeof(v), t->err, sizeof(t->err));
+}
+
+// fold_mws is map_with_state's fold: every key seen this batch gets the
+// batch's values folded into its state (a key back after it expired starts
+// afresh) and is marked seen now; a key idle for the timeout expires now
+// (kept one batch, marked with minus this batch, to be emitted once as
+// expired, also by a re-run of this batch), and keys that expired in an
+// earlier batch go.
+static rl_err
+fold_mws(task *t)
+{
+	int64_t now = t->launch->batch_time_ms;
+	rl_err  rv;
+	for (size_t i = 0; i < t->merge.c_cap; i++) {
+		const rl_combine_entry *e = &t->merge.c_slots[i];
+		if (e->e_key == NULL)
+			continue;
+		bool              fresh;
+		rl_combine_entry *st = rl_combiner_entry(&t->state, e->e_key, e->e_key_len, &fresh);
+		st->e_acc = fresh || st->e_aux < 0
+		    ? e->e_acc
+		    : rl_combiner_fold(&t->state, st->e_acc, e->e_acc);
+		st->e_aux = now;
+		if ((rv = log_seen(t, st->e_key, st->e_key_len, st->e_acc, now)) != RL_OK)
+			return rv;
+	}
+	const uint8_t **gone = NULL;
+	size_t         *gone_len = NULL, ngone = 0;
+	for (size_t i = 0; i < t->state.c_cap; i++) {
+		rl_combine_entry *e = &t->state.c_slots[i];
+		if (e->e_key == NULL)
+			continue;
+		if (e->e_aux < 0) { // expired in an earlier batch: emitted then, gone now
+			if (gone == NULL) {
+				gone
+				    = rl_arena_alloc(&t->scratch, t->state.c_count * sizeof(*gone));
+				gone_len = rl_arena_alloc(
+				    &t->scratch, t->state.c_count * sizeof(*gone_len));
+			}
+			gone[ngone] = e->e_key;
+			gone_len[ngone++] = e->e_key_len;
+		} else if (t->mws_timeout > 0 && e->e_aux + t->mws_timeout <= now) {
+			e->e_aux = -now;
+			if ((rv = log_seen(t, e->e_key, e->e_key_len, e->e_acc, -now)) != RL_OK)
+				return rv;
+		}
+	}
+	for (size_t k = 0; k < ngone; k++) {
+		rl_combiner_remove(&t->state, gone[k], gone_len[k]);
+		if ((rv = log_change(t, gone[k], gone_len[k], NULL)) != RL_OK)
+			return rv;
+	}
+	return RL_OK;
+}
+
+// emit_mws pushes map_with_state's output: every key seen this batch with
+// its state, and every key that expired in this batch, once, with its last.
+static rl_err
+emit_mws(task *t)
+{
+	int64_t now = t->launch->batch_time_ms;
+	rl_err  rv;
+	for (int pass = 0; pass < 2; pass++) {
+		const rl_combiner *c = pass == 0 ? &t->merge : &t->state;
+		for (size_t i = 0; i < c->c_cap; i++) {
+			const rl_combine_entry *e = &c->c_slots[i];
+			int64_t                 v;
+			if (e->e_key == NULL)
+				continue;
+			if (pass == 0 && !rl_combiner_get(&t->state, e->e_key, e->e_key_len, &v))
+				continue; // cannot be: a key seen is in the state
+			if (pass == 1 && e->e_aux != -now)
+				continue;
+			rl_rec rec = {
+				.r_key = e->e_key,
+				.r_key_len = e->e_key_len,
+				.r_num = pass == 0 ? v : e->e_acc,
+				.r_is_num = true,
+			};
+			if ((rv = rl_chain_push(&t->chain, &rec)) != RL_OK)
+				return rv;
+		}
+	}
+	return RL_OK;
+}
+
 // run_state gives the stage's result: the partition's state after the
 // batch, durable before this returns.
 static rl_err
@@ -681,7 +784,7 @@ run_state(task *t, const rl_combiner **ret)
 	}
 	rl_err rv = begin_changes(t);
 	if (rv == RL_OK)
-		rv = t->update != NULL ? run_update(t) : fold_batch(t);
+		rv = t->mws ? fold_mws(t) : t->update != NULL ? run_update(t) : fold_batch(t);
 	const rl_combiner *result = t->update != NULL && !in_db(t) ? &t->state_after : &t->state;
 	if (rv == RL_OK)
 		rv = commit_changes(t, result);
@@ -743,7 +846,7 @@ read_shuffle(task *t, uint32_t *failed_map)
 		first += count;
 	}
 	int64_t t0 = rl_mono_us();
-	if (t->state_done)
+	if (t->state_done && !t->mws)
 		ngroups = 0; // the state already has the batch's values
 	rv = t->ctx->t_fetch(t->ctx->t_fetch_arg, groups, ngroups, &id, tl->partition,
 	    t->has_merge ? merge_block : pass_block, t, failed_map, t->err, sizeof(t->err));
@@ -753,6 +856,8 @@ read_shuffle(task *t, uint32_t *failed_map)
 	const rl_combiner *result = &t->merge;
 	if (t->stateful && (rv = run_state(t, &result)) != RL_OK)
 		return rv;
+	if (t->stateful && t->mws)
+		return emit_mws(t);
 	if (t->stateful && in_db(t)) // every key's state, from the store
 		return rl_state_db_each(t->state_in->st_db, emit_state, t, t->err, sizeof(t->err));
 	// Every key's merged value (with state: every key's state) goes on.
@@ -941,6 +1046,8 @@ setup(task *t)
 		t->has_merge = true;
 		const rl_step *ss = st->st_state_step;
 		t->stateful = ss != NULL;
+		t->mws = ss != NULL && ss->s_kind == RL_OP_MAP_WITH_STATE;
+		t->mws_timeout = t->mws ? ss->s_num : 0;
 		if (ss != NULL && ss->s_fn == RL_FN_UDF && ss->s_udf->kind == RILL_UPDATE) {
 			t->update = ss;
 			rl_combiner_init(&t->state, RL_FN_SUM, &t->keys);

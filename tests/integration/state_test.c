@@ -228,3 +228,95 @@ Test(state, state_past_the_memory_budget_lives_in_rocksdb_exactly, .timeout = 24
 	cr_assert_geq(rt_count(e, "reason=\"restored past the job's state_memory\""), 1,
 	    "the survivor restored a lost partition straight into RocksDB:\n%s", e);
 }
+
+// mws_reference writes, for each batch of the log (in order), the output
+// map_with_state: {fn: sum, timeout: TIMEOUT} must give: every key seen in
+// the batch's lines with its running total, and every key idle for the
+// timeout, once, with its last total (then forgotten). Python over the same
+// lines and the batch times and record counts the log gives.
+static void
+mws_reference(const char *dir, const char *lines, const char *log, long timeout_ms)
+{
+	const char *batches = rt_path(dir, "batches.txt");
+	FILE       *f = fopen(batches, "w");
+	cr_assert_not_null(f);
+	const char *needle = "msg=\"batch done\" job=totals batch_ms=";
+	for (const char *p = log; (p = strstr(p, needle)) != NULL; p++) {
+		char     *end;
+		long long t = strtoll(p + strlen(needle), &end, 10);
+		fprintf(f, "%lld %lld\n", t, strtoll(end + 9, NULL, 10));
+	}
+	fclose(f);
+	cr_assert_eq(rt_sh("python3 - %s %s %s %ld <<'EOF'\n"
+	                   "import sys\n"
+	                   "lines = open(sys.argv[1]).read().split()\n"
+	                   "state, last, at = {}, {}, 0\n"
+	                   "for row in open(sys.argv[2]):\n"
+	                   "    t, n = map(int, row.split())\n"
+	                   "    out = {}\n"
+	                   "    for w in lines[at:at + n]:\n"
+	                   "        state[w] = state.get(w, 0) + 1\n"
+	                   "        last[w] = t\n"
+	                   "        out[w] = state[w]\n"
+	                   "    at += n\n"
+	                   "    for w in [w for w in state if w not in out and t - last[w] >= "
+	                   "int(sys.argv[4])]:\n"
+	                   "        out[w] = state.pop(w)\n"
+	                   "        del last[w]\n"
+	                   "        open('%s/expired.txt', 'a').write('%%d %%s\\n' %% (t, w))\n"
+	                   "    with open('%s/want-%%d.tsv' %% t, 'w') as f:\n"
+	                   "        for w in sorted(out):\n"
+	                   "            f.write('%%s\\t%%d\\n' %% (w, out[w]))\n"
+	                   "EOF",
+	                 lines, batches, dir, timeout_ms, dir, dir),
+	    0);
+}
+
+Test(state, map_with_state_emits_keys_seen_and_expires_idle_keys_once, .timeout = 240)
+{
+	const char *dir = rt_tmpdir("state-mws");
+	const char *lines = rt_path(dir, "lines.txt"), *ckp = rt_path(dir, "checkpoint");
+	// Keys a0..a29 for the first 1500 lines, then b0..b29 only: the a keys
+	// go idle and expire, each once.
+	cr_assert_eq(rt_sh("awk 'BEGIN { for (i = 1; i <= 3000; i++)"
+	                   " print (i <= 1500 ? \"a\" : \"b\") (i * 7 %% 30) }' > %s",
+	                 lines),
+	    0);
+	rt_topic("state-mws", 1);
+	rt_produce_lines("state-mws", lines);
+	const char *job = totals_job(dir, "state-mws", 2500);
+	cr_assert_eq(rt_sh("sed -i 's/update_state_by_key: sum/map_with_state: {fn: sum, timeout: "
+	                   "300ms}/' %s",
+	                 job),
+	    0);
+	char *log = NULL;
+	// A run, one that dies after its first batch's state committed (the next
+	// run runs that batch again: it must emit the same), and a last run.
+	cr_assert_eq(run_logged(dir, "", job, ckp, "--for 1500ms", &log), 0, "%s", log);
+	cr_assert_eq(
+	    run_logged(dir, "RILL_FAULT=batch-ran:1", job, ckp, "--for 20s", &log), 137, "%s", log);
+	cr_assert_eq(run_logged(dir, "", job, ckp, "--for 3s", &log), 0, "%s", log);
+	cr_assert_eq(rt_count(log, "msg=\"state already has the batch\""), 4, "%s", log);
+	mws_reference(dir, lines, log, 300);
+	const char *needle = "msg=\"batch done\" job=totals batch_ms=";
+	int         checked = 0;
+	for (const char *p = log; (p = strstr(p, needle)) != NULL; p++) {
+		long long t = strtoll(p + strlen(needle), NULL, 10);
+		char      want[4200];
+		snprintf(want, sizeof(want), "%s/want-%lld.tsv", dir, t);
+		const char *got = rt_path(dir, "got.tsv");
+		cr_assert_eq(rt_sh("cat %s/out/batch-%lld/part-* 2>/dev/null | LC_ALL=C sort > %s",
+		                 dir, t, got),
+		    0);
+		int rv = rt_sh("cmp -s %s %s", got, want);
+		if (rv != 0)
+			rt_sh("diff %s %s | head -20 >&2", got, want);
+		cr_assert_eq(rv, 0, "batch %lld differs from the reference %s", t, want);
+		checked++;
+	}
+	cr_assert_geq(checked, 12, "%s", log);
+	// The reference expired every a key once (and rill's batches matched it).
+	cr_assert_eq(rt_sh("test $(grep -c ' a' %s/expired.txt) -eq 30", dir), 0,
+	    "the a keys did not all expire in the runs:\n%s", log);
+	free(log);
+}
