@@ -651,10 +651,27 @@ run_update(task *t)
 static rl_err
 fold_batch(task *t)
 {
+	size_t left = memory_left(t), folded = 0;
 	for (size_t i = 0; i < t->merge.c_cap; i++) {
 		const rl_combine_entry *e = &t->merge.c_slots[i];
 		if (e->e_key == NULL)
 			continue;
+		// A table that outgrows the budget mid-batch moves to RocksDB
+		// now (a failed task drops the store with the table).
+		if (!in_db(t) && left > 0 && (++folded & 63) == 0
+		    && rl_state_table_bytes(t->state_in, &t->state) > left) {
+			char   dir[4096];
+			size_t keys = rl_combiner_count(&t->state);
+			spill_dir(t, dir, sizeof(dir));
+			rl_err rv = rl_state_table_spill(
+			    t->state_in, &t->state, dir, t->err, sizeof(t->err));
+			if (rv != RL_OK)
+				return rv;
+			rl_info("executor", "state spilled",
+			    "job=%s stage=%" PRIu32 " partition=%" PRIu32 " keys=%zu dir=%s"
+			    " reason=\"past the job's state_memory while folding a batch\"",
+			    t->launch->job, t->launch->stage, t->launch->partition, keys, dir);
+		}
 		int64_t v;
 		if (!in_db(t)) {
 			v = rl_combiner_merge(&t->state, e->e_key, e->e_key_len, e->e_acc);

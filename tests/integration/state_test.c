@@ -207,7 +207,7 @@ Test(state, state_past_the_memory_budget_lives_in_rocksdb_exactly, .timeout = 24
 	    0);
 	rt_topic("state-disk", 1);
 	rt_produce_lines("state-disk", lines);
-	const char *job = totals_job(dir, "state-disk", 2500);
+	const char *job = totals_job(dir, "state-disk", 5000);
 	cr_assert_eq(
 	    rt_sh("sed -i 's/^shuffle_partitions: 4$/shuffle_partitions: 4\\nstate_memory: "
 	          "64KB/' %s",
@@ -215,7 +215,7 @@ Test(state, state_past_the_memory_budget_lives_in_rocksdb_exactly, .timeout = 24
 	    0);
 	char *o, *e;
 	int   rv = rt_sh_capture(dir, &o, &e,
-	      "RILL_LOG_LEVEL=info %s run %s --checkpoint-dir %s --for 12s & run=$!;"
+	      "RILL_LOG_LEVEL=info %s run %s --checkpoint-dir %s --for 15s & run=$!;"
 	        " until [ $(ls %s/batches 2>/dev/null | grep -c 'done$') -ge 4 ]; do sleep 0.02;"
 	        " done; pkill -KILL -P $run -f 'local-1 '; wait $run",
 	      rt_bin("rill"), job, ckp, ckp);
@@ -225,6 +225,8 @@ Test(state, state_past_the_memory_budget_lives_in_rocksdb_exactly, .timeout = 24
 	cr_assert_eq(tc.read, 20000, "the run read every line:\n%s", e);
 	cr_assert_not_null(strstr(e, "msg=\"executor lost\" id=local-1"), "%s", e);
 	cr_assert_geq(rt_count(e, "msg=\"state spilled\""), 2, "%s", e);
+	cr_assert_geq(rt_count(e, "reason=\"past the job's state_memory while folding a batch\""),
+	    1, "a table that outgrew the budget within a batch moved then:\n%s", e);
 	cr_assert_geq(rt_count(e, "reason=\"restored past the job's state_memory\""), 1,
 	    "the survivor restored a lost partition straight into RocksDB:\n%s", e);
 }
