@@ -146,10 +146,12 @@ discover(rl_input *in, size_t m, bool initial, char *errbuf, size_t errlen)
 	size_t         old_n = mb->m_n, after = in->in_nparts - mb->m_first - old_n;
 	size_t         total = in->in_nparts - old_n + kept;
 	rl_input_part *parts = rl_calloc(total + 1, sizeof(rl_input_part));
-	memcpy(parts, in->in_parts, mb->m_first * sizeof(rl_input_part));
+	if (mb->m_first > 0)
+		memcpy(parts, in->in_parts, mb->m_first * sizeof(rl_input_part));
 	memcpy(parts + mb->m_first, mine, kept * sizeof(rl_input_part));
-	memcpy(parts + mb->m_first + kept, in->in_parts + mb->m_first + old_n,
-	    after * sizeof(rl_input_part));
+	if (after > 0)
+		memcpy(parts + mb->m_first + kept, in->in_parts + mb->m_first + old_n,
+		    after * sizeof(rl_input_part));
 	rl_free(mine);
 	rl_free(in->in_parts);
 	in->in_parts = parts;
