@@ -1403,6 +1403,8 @@ rl_executor_destroy(rl_executor *ex)
 	watchdog_phase(&wd, armed, "closing the sources and sinks");
 	jobs_free(ex);
 	rl_sink_shared_destroy(ex->x_sinks);
+	rl_state_cache_destroy(ex->x_state); // its changelog writers; removes the RocksDB stores
+	rl_free(ex->x_spill_dir);
 	// Last: nothing bound to a library runs any more.
 	rl_artifacts_destroy(ex->x_artifacts);
 	watchdog_stop(&wd, armed);

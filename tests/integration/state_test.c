@@ -130,7 +130,8 @@ Test(state, an_executor_killed_mid_run_leaves_every_batch_exact, .timeout = 240)
 	char       *o, *e;
 	int         rv = rt_sh_capture(dir, &o, &e,
 	            "RILL_LOG_LEVEL=info %s run %s --checkpoint-dir %s --for 10s & run=$!;"
-	                    " until [ $(ls %s/batches 2>/dev/null | grep -c 'done$') -ge 5 ]; do sleep 0.02; done;"
+	                    " until [ $(ls %s/batches 2>/dev/null | grep -c 'done$') -ge 5 ]; do kill -0 $run "
+	                    "2>/dev/null || break; sleep 0.02; done;"
 	                    " pkill -KILL -P $run -f 'local-1 '; wait $run",
 	            rt_bin("rill"), job, ckp, ckp);
 	cr_assert_eq(rv, 0, "%s", e);
@@ -216,8 +217,9 @@ Test(state, state_past_the_memory_budget_lives_in_rocksdb_exactly, .timeout = 24
 	char *o, *e;
 	int   rv = rt_sh_capture(dir, &o, &e,
 	      "RILL_LOG_LEVEL=info %s run %s --checkpoint-dir %s --for 15s & run=$!;"
-	        " until [ $(ls %s/batches 2>/dev/null | grep -c 'done$') -ge 4 ]; do sleep 0.02;"
-	        " done; pkill -KILL -P $run -f 'local-1 '; wait $run",
+	        " until [ $(ls %s/batches 2>/dev/null | grep -c 'done$') -ge 4 ]; do kill -0 $run "
+	        "2>/dev/null || break;"
+	        " sleep 0.02; done; pkill -KILL -P $run -f 'local-1 '; wait $run",
 	      rt_bin("rill"), job, ckp, ckp);
 	cr_assert_eq(rv, 0, "%s", e);
 	totals_check tc = { 0 };
