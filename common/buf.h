@@ -79,6 +79,19 @@ rl_be32_put(uint8_t *p, uint32_t v)
 	p[3] = (uint8_t)v;
 }
 
+static inline uint64_t
+rl_be64_get(const uint8_t *p)
+{
+	return (uint64_t)rl_be32_get(p) << 32 | rl_be32_get(p + 4);
+}
+
+static inline void
+rl_be64_put(uint8_t *p, uint64_t v)
+{
+	rl_be32_put(p, (uint32_t)(v >> 32));
+	rl_be32_put(p + 4, (uint32_t)v);
+}
+
 // A read cursor over bytes it does not own. Every getter checks bounds and
 // returns false on truncated or malformed input, leaving the cursor unusable.
 typedef struct rl_reader {

@@ -3,7 +3,9 @@
 #include "common/jobfile.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "common/alloc.h"
@@ -183,6 +185,7 @@ enum {
 	JOB_BATCH,
 	JOB_CATCH_UP,
 	JOB_SHUFFLE_PARTITIONS,
+	JOB_STATE_MEMORY,
 	JOB_SOURCE,
 	JOB_PIPELINE,
 	JOB_SINK,
@@ -194,11 +197,36 @@ static const rl_yaml_key job_keys[] = {
 	[JOB_BATCH] = { "batch", true },
 	[JOB_CATCH_UP] = { "catch_up", false },
 	[JOB_SHUFFLE_PARTITIONS] = { "shuffle_partitions", false },
+	[JOB_STATE_MEMORY] = { "state_memory", false },
 	[JOB_SOURCE] = { "source", true },
 	[JOB_PIPELINE] = { "pipeline", true },
 	[JOB_SINK] = { "sink", true },
 	[JOB__COUNT] = { NULL, false },
 };
+
+// parse_size reads a byte count: digits and a unit (B, KB, MB, GB: powers
+// of 1024; none: bytes); false when s is not one or overflows.
+static bool
+parse_size(const char *s, int64_t *ret)
+{
+	char              *end;
+	unsigned long long n = strtoull(s, &end, 10);
+	if (end == s || *s == '-' || *s == '+')
+		return false;
+	static const struct {
+		const char *unit;
+		int         shift;
+	} units[] = { { "", 0 }, { "B", 0 }, { "KB", 10 }, { "MB", 20 }, { "GB", 30 } };
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+		if (strcmp(end, units[i].unit) != 0)
+			continue;
+		if (n > (unsigned long long)INT64_MAX >> units[i].shift)
+			return false;
+		*ret = (int64_t)(n << units[i].shift);
+		return true;
+	}
+	return false;
+}
 
 static rl_err
 parse_job(const rl_yaml_field *top, rl_job *job, rl_yaml_errbuf *eb)
@@ -240,6 +268,19 @@ parse_job(const rl_yaml_field *top, rl_job *job, rl_yaml_errbuf *eb)
 	            &job->j_shuffle_partitions, eb))
 	        != RL_OK)
 		return rv;
+
+	job->j_state_memory = 0;
+	if (v[JOB_STATE_MEMORY].present) {
+		char *text = NULL;
+		if ((rv = rl_yaml_get_string(&v[JOB_STATE_MEMORY], "a size", &text, eb)) != RL_OK)
+			return rv;
+		bool ok = parse_size(text, &job->j_state_memory);
+		rl_free(text);
+		if (!ok)
+			return rl_yaml_fail(eb, v[JOB_STATE_MEMORY].loc,
+			    "state_memory: %s is not a size (e.g. 64MB; units B, KB, MB, GB)",
+			    rl_yaml_describe(v[JOB_STATE_MEMORY].node, what, sizeof(what)));
+	}
 
 	if ((rv = parse_connector(&v[JOB_SOURCE], source_grammars, "source",
 	         "{kafka: {brokers: ..., topics: [...]}}",

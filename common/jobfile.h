@@ -102,10 +102,11 @@ typedef struct rl_connector_conf {
 
 // A parsed job. Owns every string and array it points to.
 typedef struct rl_job {
-	char             *j_name; // [a-z0-9-]{1,64}
-	int64_t           j_batch_ms; // 10 ms … 1 h
-	rl_catch_up       j_catch_up; // default all
-	int64_t           j_shuffle_partitions; // 0 = number of input partitions
+	char       *j_name; // [a-z0-9-]{1,64}
+	int64_t     j_batch_ms; // 10 ms … 1 h
+	rl_catch_up j_catch_up; // default all
+	int64_t     j_shuffle_partitions; // 0 = number of input partitions
+	int64_t     j_state_memory; // bytes of state each executor keeps in memory (0: no limit)
 	rl_connector_conf j_source;
 	rl_step          *j_steps;
 	size_t            j_nsteps;

@@ -119,9 +119,10 @@ rl_plan_build(const rl_job *job, rl_plan **ret, char *errbuf, size_t errlen)
 		int   join_input = -1;
 		// A {udf: NAME} reduction combines with the function the executor
 		// binds to the step (st_shuffle_step, st_merge_step).
-		if (s->s_kind == RL_OP_REDUCE_BY_KEY || s->s_kind == RL_OP_UPDATE_STATE_BY_KEY) {
+		if (s->s_kind == RL_OP_REDUCE_BY_KEY || s->s_kind == RL_OP_UPDATE_STATE_BY_KEY
+		    || s->s_kind == RL_OP_MAP_WITH_STATE) {
 			combine = s->s_fn;
-			stateful = s->s_kind == RL_OP_UPDATE_STATE_BY_KEY;
+			stateful = s->s_kind != RL_OP_REDUCE_BY_KEY;
 		} else if (s->s_kind == RL_OP_REPARTITION) {
 			combine = RL_FN_NONE; // records as they are, round robin
 		} else if (s->s_kind == RL_OP_JOIN) {

@@ -27,6 +27,7 @@ PACKAGES=(
     libisal-dev
     libjansson-dev
     libjsmn-dev
+    librocksdb-dev
     python3
     libssl-dev
     iproute2

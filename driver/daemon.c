@@ -13,6 +13,7 @@
 
 #include "cluster.pb-c.h"
 #include "common/alloc.h"
+#include "common/connector.h"
 #include "common/jobfile.h"
 #include "common/log.h"
 #include "common/plan.h"
@@ -217,8 +218,9 @@ want_run(const djob *j)
 }
 
 // parse_job parses j's spec as a runner of this daemon can run it: the
-// job's own name, and no step that keeps state unless the daemon has a
-// state directory (its snapshots live in files every host can read).
+// job's own name, and no step that keeps state unless its state can live
+// in a Kafka changelog (a Kafka source) or the daemon has a state directory
+// (snapshots in files every host can read).
 static rl_err
 parse_job(const djob *j, rl_job **ret, char *errbuf, size_t errlen)
 {
@@ -238,10 +240,12 @@ parse_job(const djob *j, rl_job **ret, char *errbuf, size_t errlen)
 		return rv;
 	}
 	const rl_step *stateful = rl_plan_stateful(plan);
-	if (stateful != NULL && j->j_daemon->d_opts.state_dir == NULL) {
+	if (stateful != NULL && j->j_daemon->d_opts.state_dir == NULL
+	    && strcmp(rl_job_source_kind(job), "kafka") != 0) {
 		snprintf(errbuf, errlen,
-		    "%s:%d:%d: %s keeps state across batches, whose snapshots need a directory "
-		    "every host shares: start the drivers with --state-dir DIR",
+		    "%s:%d:%d: %s keeps state across batches: without a Kafka source (whose "
+		    "brokers keep the state's changelog) its snapshots need a directory every "
+		    "host shares: start the drivers with --state-dir DIR",
 		    j->j_filename, stateful->s_loc.line, stateful->s_loc.col,
 		    rl_op_name(stateful->s_kind));
 		rl_plan_destroy(plan);

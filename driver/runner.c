@@ -20,9 +20,11 @@
 #include "common/fault.h"
 #include "common/fsutil.h"
 #include "common/histogram.h"
+#include "common/kafka_state.h"
 #include "common/layout.h"
 #include "common/log.h"
 #include "common/plan.h"
+#include "common/sources/kafka.h"
 #include "common/sysinfo.h"
 #include "common/time.h"
 #include "common/udf.h"
@@ -71,6 +73,14 @@ struct rl_runner {
 	char                     *d_state_dir; // stateful jobs: CHECKPOINT/state (absolute)
 	int64_t  d_state_read_ms; // the batch whose state the next one reads (0: none)
 	uint32_t d_state_width; // stateful jobs: the shuffle width, fixed for good
+	int     *d_state_exec; // per stage and state partition: the executor holding it warm
+	size_t   d_state_exec_n; // stages x d_state_width entries, -1 for none
+	bool     d_stateful; // the plan has a stateful stage
+	// The state's Kafka changelog (a job with a Kafka source): its topic,
+	// named by the first stateful batch and recorded in every record after.
+	bool  d_use_changelog;
+	char *d_changelog; // NULL until named (or recovered)
+	bool  d_changelog_ready; // created or checked by this run
 	// The base of sparse records: the last whole done record this run wrote.
 	int64_t         d_base_ms; // its batch; 0: none (the next record is whole)
 	uint64_t        d_base_generation; // the input's generation then
@@ -230,7 +240,22 @@ rl_runner_create(const rl_job *job, rl_pool *pool, const rl_runner_opts *opts, r
 		goto err_runner;
 	}
 	const rl_step *stateful = rl_plan_stateful(d->d_plan);
-	if (stateful != NULL && opts->checkpoint_dir == NULL && opts->state_dir == NULL) {
+	d->d_stateful = stateful != NULL;
+	d->d_use_changelog = stateful != NULL && strcmp(rl_job_source_kind(job), "kafka") == 0;
+	for (size_t k = 0; k < d->d_plan->p_nstages && !d->d_use_changelog; k++) {
+		const rl_step *ss = d->d_plan->p_stages[k].st_state_step;
+		if (ss != NULL && ss->s_kind == RL_OP_MAP_WITH_STATE) {
+			snprintf(errbuf, errlen,
+			    "%s:%d:%d: map_with_state keeps its state in a Kafka changelog, on the "
+			    "brokers of a Kafka source, and this job's source is %s",
+			    job->j_filename, ss->s_loc.line, ss->s_loc.col,
+			    rl_job_source_kind(job));
+			rv = RL_ERR_NOTSUP;
+			goto err_runner;
+		}
+	}
+	if (stateful != NULL && opts->checkpoint_dir == NULL && opts->state_dir == NULL
+	    && !(d->d_use_changelog && opts->batch_log != NULL)) {
 		snprintf(errbuf, errlen,
 		    "%s:%d:%d: %s keeps state across batches: run the job with --checkpoint-dir",
 		    job->j_filename, stateful->s_loc.line, stateful->s_loc.col,
@@ -256,7 +281,7 @@ rl_runner_create(const rl_job *job, rl_pool *pool, const rl_runner_opts *opts, r
 		}
 		d->d_state_dir = rl_strdup(abs);
 		free(abs);
-	} else if (stateful != NULL) {
+	} else if (stateful != NULL && opts->checkpoint_dir != NULL) {
 		char  *abs = realpath(opts->checkpoint_dir, NULL);
 		size_t len = strlen(abs) + sizeof("/state");
 		d->d_state_dir = rl_malloc(len);
@@ -354,6 +379,8 @@ rl_runner_destroy(rl_runner *d)
 	rl_progress_close(d->d_progress);
 	rl_zk_close(d->d_zk);
 	rl_free(d->d_state_dir);
+	rl_free(d->d_state_exec);
+	rl_free(d->d_changelog);
 	if (d->d_replay != NULL)
 		rill__batch_record__free_unpacked(d->d_replay, NULL);
 	rl_plan_destroy(d->d_plan);
@@ -491,6 +518,8 @@ write_record(rl_runner *d, batch *b, Rill__BatchRecord__Phase phase, char *errbu
 		}
 	}
 	rec.state_read_ms = d->d_state_read_ms;
+	if (d->d_changelog != NULL)
+		rec.state_changelog = d->d_changelog;
 	Rill__StatefulStep  steps[MAX_STAGES];
 	Rill__StatefulStep *step_ptrs[MAX_STAGES];
 	rec.n_stateful_steps = rl_stateful_steps(d->d_job, steps, MAX_STAGES);
@@ -534,8 +563,18 @@ new_launch(rl_runner *d, batch *b, uint32_t stage, uint32_t partition)
 	tl->retain_from_batch_ms = b->b_time_ms;
 	tl->plan_time_ms = b->b_plan_ms;
 	if (d->d_plan->p_stages[stage].st_state_step != NULL) {
-		tl->state_dir = d->d_state_dir;
+		if (d->d_state_dir != NULL)
+			tl->state_dir = d->d_state_dir;
 		tl->state_read_ms = d->d_state_read_ms;
+		if (d->d_use_changelog && d->d_changelog != NULL) {
+			// The stage's state partitions follow those of the
+			// stateful stages before it in the changelog topic.
+			uint32_t before = 0;
+			for (uint32_t s = 0; s < stage; s++)
+				before += d->d_plan->p_stages[s].st_state_step != NULL;
+			tl->state_changelog = d->d_changelog;
+			tl->state_changelog_partition = before * b->b_nreduce + partition;
+		}
 	}
 	if (d->d_plan->p_stages[stage].st_output == RL_OUTPUT_SHUFFLE)
 		tl->num_output_partitions = rl_plan_width(d->d_plan, stage + 1, b->b_nreduce);
@@ -883,6 +922,10 @@ plan_reduce(rl_runner *d, batch *b, uint32_t s)
 	for (uint32_t p = 0; p < nreduce; p++) {
 		if ((nin[p] == 0 && !stateful) || skipped(b, s, d->d_plan->p_nstages, p))
 			continue;
+		// A state partition goes back to the executor that keeps it warm.
+		size_t warm = (size_t)s * nreduce + p;
+		if (stateful && warm < d->d_state_exec_n)
+			tasks[n].t_preferred = d->d_state_exec[warm];
 		Rill__TaskLaunch *tl = new_launch(d, b, s, p);
 		tl->fetch_urls = urls[p];
 		tl->n_fetch_urls = nsrc[p];
@@ -1154,6 +1197,30 @@ prune_state(rl_runner *d)
 	}
 }
 
+// note_state_execs remembers, after batch b is done, which executor ran each
+// state partition: it keeps the partition's table warm for the next batch.
+static void
+note_state_execs(rl_runner *d, const batch *b)
+{
+	size_t n = d->d_plan->p_nstages * (size_t)b->b_nreduce;
+	if (d->d_state_exec_n != n) {
+		d->d_state_exec = rl_realloc(d->d_state_exec, (n + 1) * sizeof(int));
+		d->d_state_exec_n = n;
+		for (size_t i = 0; i < n; i++)
+			d->d_state_exec[i] = -1;
+	}
+	for (uint32_t s = 1; s < d->d_plan->p_nstages; s++) {
+		if (d->d_plan->p_stages[s].st_state_step == NULL)
+			continue;
+		for (size_t i = 0; i < b->b_ntasks[s]; i++) {
+			const rl_sched_task *t = &b->b_tasks[s][i];
+			uint32_t             p = t->t_launch->partition;
+			if (p < b->b_nreduce && t->t_result != NULL)
+				d->d_state_exec[(size_t)s * b->b_nreduce + p] = t->t_exec;
+		}
+	}
+}
+
 // find_committed marks, for a recovered batch whose sink transactions were
 // prepared, the sink partitions whose transaction did commit: they must not
 // be written again.
@@ -1310,6 +1377,34 @@ warn_dropped(rl_runner *d, const batch *b)
 		    b->b_time_ms, missing);
 }
 
+// ensure_changelog names the state's changelog topic at the job's first
+// stateful batch (rill-JOB-state-T, T that batch's time: a job started
+// afresh never meets an older run's state) and has it created, compacted,
+// with a partition per state partition of every stateful stage; a run that
+// recovered the name checks the topic once.
+static rl_err
+ensure_changelog(rl_runner *d, const batch *b, char *errbuf, size_t errlen)
+{
+	if (!d->d_use_changelog || d->d_changelog_ready)
+		return RL_OK;
+	if (d->d_changelog == NULL)
+		d->d_changelog
+		    = rl_strdup_printf("rill-%s-state-%" PRId64, d->d_job->j_name, b->b_time_ms);
+	int32_t nstateful = 0;
+	for (size_t s = 0; s < d->d_plan->p_nstages; s++)
+		nstateful += d->d_plan->p_stages[s].st_state_step != NULL;
+	const rl_kafka_source *src = d->d_job->j_source.c_conf;
+	rl_kafka_props         props = { src->k_prop_names, src->k_prop_values, src->k_nprops };
+	rl_err rv = rl_kafka_changelog_ensure(src->k_brokers, &props, d->d_changelog,
+	    nstateful * (int32_t)b->b_nreduce, 30000, errbuf, errlen);
+	if (rv == RL_OK) {
+		d->d_changelog_ready = true;
+		rl_info(COMP, "state changelog", "job=%s topic=%s partitions=%" PRId32,
+		    d->d_job->j_name, d->d_changelog, nstateful * (int32_t)b->b_nreduce);
+	}
+	return rv;
+}
+
 // lap adds the time since *since to *acc and restarts the clock.
 static void
 lap(int64_t *since, int64_t *acc)
@@ -1357,8 +1452,12 @@ run_batch(rl_runner *d, int64_t batch_ms, uint64_t *ret_records, size_t *ret_tas
 	lap(&clock, &rb.rb_us[RL_PHASE_PLAN]);
 	// Nothing new: no task, no output, no record. A recovered batch whose
 	// sink tasks all committed (a job without a shuffle: no task left)
-	// still goes on to its done record and moves past its ranges.
-	if (b.b_ntasks[0] == 0 && b.b_skip == NULL)
+	// still goes on to its done record and moves past its ranges. A job
+	// with state runs its state stage anyway once some batch has written
+	// state: update_state_by_key emits every key's state every batch.
+	if (b.b_ntasks[0] == 0 && b.b_skip == NULL && d->d_state_read_ms <= 0)
+		goto out;
+	if ((rv = ensure_changelog(d, &b, errbuf, errlen)) != RL_OK)
 		goto out;
 	// The plan is durable before anything runs.
 	if (halt_at(d, "batch-planning", &rv, errbuf, errlen))
@@ -1402,10 +1501,12 @@ run_batch(rl_runner *d, int64_t batch_ms, uint64_t *ret_records, size_t *ret_tas
 	if (halt_at(d, "batch-done", &rv, errbuf, errlen)) // done, progress not yet committed
 		goto out;
 	lap(&clock, &rb.rb_us[RL_PHASE_RECORD_DONE]);
-	if (d->d_state_dir != NULL) {
+	if (d->d_stateful) {
 		d->d_state_width = b.b_nreduce;
 		d->d_state_read_ms = batch_ms;
-		prune_state(d);
+		note_state_execs(d, &b);
+		if (!d->d_use_changelog && d->d_state_dir != NULL)
+			prune_state(d);
 	}
 	if ((rv = advance(d, &b, errbuf, errlen)) != RL_OK) {
 		d->d_crashed = true; // deposed: leave everything as it is
@@ -1487,6 +1588,20 @@ recover(rl_runner *d, int64_t *ret_first_ms, char *errbuf, size_t errlen)
 	// for a batch run again the ones it started from the first time.
 	d->d_state_read_ms = rec->phase == RILL__BATCH_RECORD__PHASE__DONE ? rec->batch_time_ms
 	                                                                   : rec->state_read_ms;
+	if (rec->state_changelog != NULL && rec->state_changelog[0] != '\0' && d->d_use_changelog) {
+		d->d_changelog = rl_strdup(rec->state_changelog);
+	} else if (d->d_stateful && d->d_state_read_ms > 0 && d->d_use_changelog) {
+		// State of an older rill, in snapshot files: it stays there.
+		d->d_use_changelog = false;
+		if (d->d_state_dir == NULL) {
+			snprintf(errbuf, errlen,
+			    "the state of job %s is in snapshot files (written by an older "
+			    "rill), but this driver has no --state-dir to read them from",
+			    job->j_name);
+			rill__batch_record__free_unpacked(rec, NULL);
+			return RL_ERR_INVAL;
+		}
+	}
 	if (rec->rate != NULL && rec->rate->latest_rate > 0) {
 		d->d_pid.p_latest_rate = rec->rate->latest_rate;
 		d->d_pid.p_latest_error = rec->rate->latest_error;

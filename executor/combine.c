@@ -139,12 +139,13 @@ rl_combiner_add(rl_combiner *c, const rl_rec *rec, char *errbuf, size_t errlen)
 	return RL_OK;
 }
 
-void
+int64_t
 rl_combiner_merge(rl_combiner *c, const uint8_t *key, size_t key_len, int64_t partial)
 {
 	bool              fresh;
 	rl_combine_entry *e = find(c, key, key_len, &fresh);
 	fold(c, c->c_fn, e, fresh, partial);
+	return e->e_acc;
 }
 
 bool
@@ -169,4 +170,49 @@ rl_combiner_put(rl_combiner *c, const uint8_t *key, size_t key_len, int64_t valu
 {
 	bool fresh;
 	find(c, key, key_len, &fresh)->e_acc = value;
+}
+
+bool
+rl_combiner_remove(rl_combiner *c, const uint8_t *key, size_t key_len)
+{
+	uint64_t          h = rl_hash64(key, key_len);
+	size_t            mask = c->c_cap - 1, i;
+	rl_combine_entry *slots = c->c_slots;
+	for (i = h & mask;; i = (i + 1) & mask) {
+		if (slots[i].e_key == NULL)
+			return false;
+		if (slots[i].e_hash == h && slots[i].e_key_len == key_len
+		    && (key_len == 0 || memcmp(slots[i].e_key, key, key_len) == 0))
+			break;
+	}
+	// Backward shift: each later entry of the run moves into the hole when
+	// its home slot is not between the hole and where it is.
+	for (size_t k = (i + 1) & mask; slots[k].e_key != NULL; k = (k + 1) & mask) {
+		size_t home = slots[k].e_hash & mask;
+		bool   stays = i <= k ? home > i && home <= k : home > i || home <= k;
+		if (!stays) {
+			slots[i] = slots[k];
+			i = k;
+		}
+	}
+	memset(&slots[i], 0, sizeof(slots[i]));
+	c->c_count--;
+	return true;
+}
+
+int64_t
+rl_combiner_fold(const rl_combiner *c, int64_t acc, int64_t partial)
+{
+	rl_combine_entry e = { .e_acc = acc };
+	fold(c, c->c_fn, &e, false, partial);
+	return e.e_acc;
+}
+
+rl_combine_entry *
+rl_combiner_entry(rl_combiner *c, const uint8_t *key, size_t key_len, bool *fresh)
+{
+	rl_combine_entry *e = find(c, key, key_len, fresh);
+	if (*fresh)
+		e->e_acc = e->e_aux = 0;
+	return e;
 }

@@ -18,6 +18,7 @@ typedef struct rl_combine_entry {
 	const uint8_t *e_key; // in the combiner's arena; NULL marks a free slot
 	size_t         e_key_len;
 	int64_t        e_acc;
+	int64_t        e_aux; // the caller's (map_with_state: the batch a key was last seen)
 } rl_combine_entry;
 
 // The caller owns the struct (init/fini); keys are copied into arena, once per
@@ -49,11 +50,25 @@ void rl_combiner_fini(rl_combiner *c);
 rl_err rl_combiner_add(rl_combiner *c, const rl_rec *rec, char *errbuf, size_t errlen);
 
 // rl_combiner_merge folds a partial result (from another combiner) in with
-// the merge function of fn (count partials are summed).
-void rl_combiner_merge(rl_combiner *c, const uint8_t *key, size_t key_len, int64_t partial);
+// the merge function of fn (count partials are summed), and returns the
+// key's value after it.
+int64_t rl_combiner_merge(rl_combiner *c, const uint8_t *key, size_t key_len, int64_t partial);
 
 // rl_combiner_get finds key's value without adding the key.
 bool rl_combiner_get(const rl_combiner *c, const uint8_t *key, size_t key_len, int64_t *ret);
+
+// rl_combiner_entry finds key's entry, adding it (acc and aux 0) if absent;
+// *fresh tells which. The entry is valid until the next insert or remove.
+rl_combine_entry *rl_combiner_entry(
+    rl_combiner *c, const uint8_t *key, size_t key_len, bool *fresh);
+
+// rl_combiner_fold is the merge of fn on two values: acc with partial
+// folded in, as rl_combiner_merge folds a key that has a value.
+int64_t rl_combiner_fold(const rl_combiner *c, int64_t acc, int64_t partial);
+
+// rl_combiner_remove takes key out (its bytes stay in the arena until the
+// arena goes); false when it was not there.
+bool rl_combiner_remove(rl_combiner *c, const uint8_t *key, size_t key_len);
 
 // rl_combiner_put sets key's value, whatever it was.
 void rl_combiner_put(rl_combiner *c, const uint8_t *key, size_t key_len, int64_t value);

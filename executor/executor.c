@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -33,6 +34,7 @@
 #include "executor/shuffle.h"
 #include "executor/sink.h"
 #include "executor/source.h"
+#include "executor/state.h"
 #include "executor/task.h"
 
 #define COMP "executor"
@@ -78,6 +80,8 @@ struct rl_executor {
 	int               x_zk_session_ms;
 	char              x_node[192]; // /rill/executors/<id>
 	rl_shuffle_store *x_shuffle;
+	rl_state_cache   *x_state; // warm state partitions
+	char             *x_spill_dir; // state partitions past a job's budget (RocksDB)
 	rl_sink_shared   *x_sinks; // every sink kind's resource (Kafka: producers)
 	rl_artifacts     *x_artifacts; // user-function libraries, by sha256
 	pthread_mutex_t   x_mu; // guards x_jobs, x_peers, x_fetches and job entries
@@ -721,6 +725,8 @@ handle_launch(rl_executor *ex, const Rill__TaskLaunch *tl, rl_reply *reply)
 		.t_fetch = fetch,
 		.t_fetch_arg = &ft,
 		.t_sinks = ex->x_sinks,
+		.t_state = ex->x_state,
+		.t_spill_dir = ex->x_spill_dir,
 		.t_source_idle_timeout_ms = 30000,
 	};
 	if (tl->stage == 0) {
@@ -1013,6 +1019,11 @@ rl_executor_create(const rl_executor_opts *opts, rl_executor **ret, char *errbuf
 	pthread_mutex_init(&ex->x_mu, NULL);
 	pthread_mutex_init(&ex->x_busy_mu, NULL);
 	ex->x_shuffle = rl_shuffle_store_create();
+	ex->x_state = rl_state_cache_create();
+	ex->x_spill_dir = opts->work_dir != NULL
+	    ? rl_strdup_printf("%s/state", opts->work_dir)
+	    : rl_strdup_printf("%s/rill-executor-%s/state",
+	        getenv("TMPDIR") != NULL ? getenv("TMPDIR") : "/tmp", ex->x_id);
 	ex->x_sinks = rl_sink_shared_create();
 	ex->x_artifacts = rl_artifacts_create();
 	if ((rv = rl_rpc_server_create(opts->listen_url, ex->x_cores + FETCH_WORKERS, handle, ex,
@@ -1057,6 +1068,8 @@ err_executor:
 	rl_artifacts_destroy(ex->x_artifacts);
 	rl_sink_shared_destroy(ex->x_sinks);
 	rl_shuffle_store_destroy(ex->x_shuffle);
+	rl_state_cache_destroy(ex->x_state); // removes the RocksDB stores
+	rl_free(ex->x_spill_dir);
 	pthread_mutex_destroy(&ex->x_busy_mu);
 	pthread_mutex_destroy(&ex->x_mu);
 	rl_free(ex);
@@ -1390,6 +1403,8 @@ rl_executor_destroy(rl_executor *ex)
 	watchdog_phase(&wd, armed, "closing the sources and sinks");
 	jobs_free(ex);
 	rl_sink_shared_destroy(ex->x_sinks);
+	rl_state_cache_destroy(ex->x_state); // its changelog writers; removes the RocksDB stores
+	rl_free(ex->x_spill_dir);
 	// Last: nothing bound to a library runs any more.
 	rl_artifacts_destroy(ex->x_artifacts);
 	watchdog_stop(&wd, armed);

@@ -10,11 +10,14 @@
 #include <rill.h>
 
 #include "common/alloc.h"
+#include "common/buf.h"
 #include "common/connector.h"
 #include "common/hash.h"
 #include "common/histogram.h"
+#include "common/kafka_state.h"
 #include "common/layout.h"
 #include "common/log.h"
+#include "common/sources/kafka.h"
 #include "common/time.h"
 #include "executor/combine.h"
 #include "executor/join.h"
@@ -48,14 +51,25 @@ typedef struct task {
 	bool      has_join;
 	uint32_t *right_maps; // sorted, in scratch
 	size_t    nright_maps;
-	// update_state_by_key: {udf: F} of kind update: the state before the
-	// batch and after it (merge then holds the batch's values only)
-	const rl_step *update;
-	rl_combiner    state_before, state_after;
-	uint64_t       in_records, in_bytes, out_records, shuffle_read;
-	int64_t        fetch_wait_us;
-	rl_hist        age; // stage 0: records' ages when the batch was planned
-	char           err[512];
+	// A stateful stage (update_state_by_key): merge holds the batch's
+	// values only; state is the partition's state, folded in place, or,
+	// with an update function ({udf: F} of kind update), the state before
+	// the batch and state_after the one it builds. Their tables
+	// (state_in, lent to state; state_out, lent to state_after) stay warm
+	// on the executor when the task succeeds.
+	bool            stateful;
+	const rl_step  *update;
+	rl_combiner     state, state_after;
+	rl_state_table *state_in, *state_out;
+	bool            state_done; // the state already includes this batch
+	bool            mws; // map_with_state: emits the keys seen, expires idle ones
+	int64_t         mws_timeout; // ms, 0: keys never expire
+	bool            txn_open; // a changelog transaction is open
+	rl_buf          log_key; // a changelog record's key, reused
+	uint64_t        in_records, in_bytes, out_records, shuffle_read;
+	int64_t         fetch_wait_us;
+	rl_hist         age; // stage 0: records' ages when the batch was planned
+	char            err[512];
 } task;
 
 // ---- output ----
@@ -321,37 +335,315 @@ setup_join(task *t)
 	return RL_OK;
 }
 
-// load_state starts a stateful stage's fold from the previous batch's snapshot.
-static rl_err
-load_state(task *t, rl_combiner *into)
+static bool
+uses_changelog(const task *t)
+{
+	return t->launch->state_changelog != NULL && t->launch->state_changelog[0] != '\0';
+}
+
+// in_db says whether the partition's state lives in RocksDB (past the
+// job's state memory budget) rather than in the table lent to t->state.
+static bool
+in_db(const task *t)
+{
+	return t->state_in != NULL && t->state_in->st_db != NULL;
+}
+
+// spill_dir writes where the partition's RocksDB store goes: under the
+// executor's work directory, by changelog topic, stage and partition.
+static void
+spill_dir(const task *t, char *buf, size_t len)
 {
 	const Rill__TaskLaunch *tl = t->launch;
+	snprintf(buf, len, "%s/%s-%" PRIu32 "-%" PRIu32, t->ctx->t_spill_dir, tl->state_changelog,
+	    tl->stage, tl->partition);
+}
+
+// memory_left is what the job's state budget leaves this partition (0: no
+// budget; a job whose state is in files has none).
+static size_t
+memory_left(const task *t)
+{
+	int64_t budget = t->ctx->t_job->j_state_memory;
+	if (budget <= 0 || !uses_changelog(t) || t->ctx->t_spill_dir == NULL || t->mws)
+		return 0;
+	size_t used
+	    = t->ctx->t_state != NULL ? rl_state_cache_memory(t->ctx->t_state, t->launch->job) : 0;
+	return used < (size_t)budget ? (size_t)budget - used : 1;
+}
+
+static rl_state_key
+state_key(const task *t)
+{
+	const Rill__TaskLaunch *tl = t->launch;
+	return (rl_state_key) {
+		.sk_job = tl->job,
+		.sk_store = uses_changelog(t) ? tl->state_changelog
+		    : tl->state_dir != NULL   ? tl->state_dir
+		                              : "",
+		.sk_stage = tl->stage,
+		.sk_partition = tl->partition,
+		.sk_code = tl->spec_hash
+		    ^ (tl->artifact_sha256 != NULL
+		            ? rl_hash64(tl->artifact_sha256, strlen(tl->artifact_sha256))
+		            : 0),
+	};
+}
+
+// lend moves tbl's table into into, which keeps its own function (bound for
+// this task: a user's reduce may have been loaded anew) and drops its slots.
+static void
+lend(rl_state_table *tbl, rl_combiner *into)
+{
+	rl_combiner table = tbl->st_table;
+	memset(&tbl->st_table, 0, sizeof(tbl->st_table));
+	table.c_fn = into->c_fn;
+	table.c_udf = into->c_udf;
+	table.c_udf_data = into->c_udf_data;
+	table.c_udf_name = into->c_udf_name;
+	rl_combiner_fini(into);
+	*into = table;
+}
+
+// load_snapshot reads the state of batch state_read_ms from its snapshot.
+static rl_err
+load_snapshot(task *t, rl_combiner *into, int64_t *ret_reflects)
+{
+	const Rill__TaskLaunch *tl = t->launch;
+	char                    path[4096];
 	if (tl->state_dir == NULL || tl->state_dir[0] == '\0') {
 		snprintf(t->err, sizeof(t->err),
 		    "stage %" PRIu32 " keeps state but the launch has no state directory",
 		    tl->stage);
 		return RL_ERR_PROTO;
 	}
-	if (tl->state_read_ms <= 0)
-		return RL_OK; // the first batch: empty state
-	char path[4096];
+	if (tl->state_read_ms <= 0) {
+		*ret_reflects = 0; // the first batch: empty state
+		return RL_OK;
+	}
 	rl_state_snapshot_path(
 	    tl->state_dir, tl->stage, tl->partition, tl->state_read_ms, path, sizeof(path));
-	return rl_state_load(path, into, t->err, sizeof(t->err));
+	rl_err rv = rl_state_load(path, into, t->err, sizeof(t->err));
+	if (rv == RL_OK)
+		*ret_reflects = tl->state_read_ms;
+	return rv;
+}
+
+// load_changelog opens the partition's changelog writer (which fences an
+// earlier one and lets a commit it started finish) and restores the table
+// from the changelog. The changelog may be one batch ahead of the batch log
+// (this batch ran before and committed its changes, and the batch did not
+// finish); it is never behind, but a commit just made elsewhere may take a
+// moment to become readable: a restore short of the batch the task starts
+// from is tried again for a while.
+static rl_err
+load_changelog(task *t, rl_state_table *tbl, rl_combiner *into, int64_t *ret_reflects)
+{
+	const Rill__TaskLaunch *tl = t->launch;
+	const rl_job           *job = t->ctx->t_job;
+	if (strcmp(rl_job_source_kind(job), "kafka") != 0) {
+		snprintf(t->err, sizeof(t->err),
+		    "state changelog %s: the job's source is not Kafka, whose brokers hold it",
+		    tl->state_changelog);
+		return RL_ERR_PROTO;
+	}
+	const rl_kafka_source *src = job->j_source.c_conf;
+	rl_kafka_props         props = { src->k_prop_names, src->k_prop_values, src->k_nprops };
+	rl_err                 rv;
+	if (tbl->st_writer == NULL) {
+		char txn_id[512];
+		snprintf(txn_id, sizeof(txn_id), "%s-%" PRIu32, tl->state_changelog,
+		    tl->state_changelog_partition);
+		if ((rv = rl_kafka_changelog_open(src->k_brokers, &props, txn_id,
+		         tl->state_changelog, (int32_t)tl->state_changelog_partition, 30000,
+		         &tbl->st_writer, t->err, sizeof(t->err)))
+		    != RL_OK)
+			return rv;
+	}
+	char dir[4096];
+	spill_dir(t, dir, sizeof(dir));
+	for (int round = 0;; round++) {
+		int64_t reflects = 0;
+		rv = rl_state_restore(src->k_brokers, &props, tl->state_changelog,
+		    (int32_t)tl->state_changelog_partition, tbl, into, memory_left(t), dir,
+		    &reflects, t->err, sizeof(t->err));
+		if (rv != RL_OK)
+			return rv;
+		if (reflects >= tl->state_read_ms || round == 20) {
+			*ret_reflects = reflects;
+			return RL_OK;
+		}
+		// Short of the batch it starts from: empty the table, read again.
+		rl_fn fn = into->c_fn;
+		rl_state_db_destroy(tbl->st_db);
+		tbl->st_db = NULL;
+		rl_combiner_fini(into);
+		rl_arena_fini(&tbl->st_keys);
+		rl_arena_init(&tbl->st_keys, 64 * 1024);
+		rl_combiner_init(into, fn, &tbl->st_keys);
+		rl_sleep_ms(250);
+	}
+}
+
+// open_state starts a stateful stage's fold from the state of the batch the
+// launch names (state_read_ms): the executor's warm table when it reflects
+// that batch, else the partition's changelog (or, for a job whose state is
+// in files, that batch's snapshot); the first batch starts empty.
+static rl_err
+open_state(task *t)
+{
+	const Rill__TaskLaunch *tl = t->launch;
+	rl_state_key            key = state_key(t);
+	if (tl->state_read_ms > 0 && t->ctx->t_state != NULL)
+		t->state_in = rl_state_cache_take(t->ctx->t_state, &key, tl->state_read_ms);
+	bool    warm = t->state_in != NULL;
+	int64_t reflects = tl->state_read_ms;
+	rl_err  rv = RL_OK;
+	if (!warm)
+		t->state_in = rl_state_table_create();
+	lend(t->state_in, &t->state);
+	if (!warm) {
+		int64_t t0 = rl_mono_us();
+		rv = uses_changelog(t) ? load_changelog(t, t->state_in, &t->state, &reflects)
+		                       : load_snapshot(t, &t->state, &reflects);
+		if (rv != RL_OK)
+			return rv;
+		if (tl->state_read_ms > 0 || reflects > 0)
+			rl_info("executor", "state loaded",
+			    "job=%s stage=%" PRIu32 " partition=%" PRIu32 " batch_ms=%" PRId64
+			    " read_ms=%" PRId64 " reflects_ms=%" PRId64 " from=%s keys=%zu ms=%.3f",
+			    tl->job, tl->stage, tl->partition, tl->batch_time_ms, tl->state_read_ms,
+			    reflects, uses_changelog(t) ? "changelog" : "snapshot",
+			    in_db(t) ? (size_t)rl_state_db_keys(t->state_in->st_db)
+			             : rl_combiner_count(&t->state),
+			    (double)(rl_mono_us() - t0) / 1000);
+		if (in_db(t))
+			rl_info("executor", "state spilled",
+			    "job=%s stage=%" PRIu32 " partition=%" PRIu32
+			    " reason=\"restored past the job's state_memory\"",
+			    tl->job, tl->stage, tl->partition);
+	}
+	if (reflects == tl->batch_time_ms && reflects > 0) {
+		t->state_done = true; // an earlier run of this batch committed it
+		rl_info("executor", "state already has the batch",
+		    "job=%s stage=%" PRIu32 " partition=%" PRIu32 " batch_ms=%" PRId64
+		    " reason=\"an earlier run of the batch committed its changes\"",
+		    tl->job, tl->stage, tl->partition, tl->batch_time_ms);
+	} else if (reflects != tl->state_read_ms) {
+		snprintf(t->err, sizeof(t->err),
+		    "state partition %" PRIu32 " of stage %" PRIu32
+		    " holds the state of batch %" PRId64 " in %s, but batch %" PRId64
+		    " starts from batch %" PRId64
+		    " (state lost, or written by another run of the job)",
+		    tl->partition, tl->stage, reflects,
+		    uses_changelog(t) ? tl->state_changelog : tl->state_dir, tl->batch_time_ms,
+		    tl->state_read_ms);
+		return RL_ERR_INVAL;
+	}
+	if (t->update != NULL && !t->state_done && !in_db(t)) {
+		t->state_out = rl_state_table_create();
+		lend(t->state_out, &t->state_after);
+	}
+	return RL_OK;
+}
+
+// log_change adds one key's new state (NULL: removed, a tombstone) to the
+// batch's changelog transaction; nothing for a job whose state is in files.
+static rl_err
+log_change(task *t, const uint8_t *key, size_t key_len, const int64_t *value)
+{
+	if (!t->txn_open)
+		return RL_OK;
+	uint8_t v[8];
+	t->log_key.b_len = 0;
+	rl_buf_append(&t->log_key, RL_STATE_LOG_KEY, 1);
+	rl_buf_append(&t->log_key, key, key_len);
+	if (value != NULL)
+		rl_be64_put(v, (uint64_t)*value);
+	return rl_kafka_changelog_put(t->state_in->st_writer, t->log_key.b_data, t->log_key.b_len,
+	    value != NULL ? v : NULL, sizeof(v), t->err, sizeof(t->err));
 }
 
 static rl_err
-save_state(task *t, const rl_combiner *state)
+begin_changes(task *t)
+{
+	if (!uses_changelog(t))
+		return RL_OK;
+	rl_err rv = rl_kafka_changelog_begin(t->state_in->st_writer, t->err, sizeof(t->err));
+	t->txn_open = rv == RL_OK;
+	return rv;
+}
+
+// commit_changes makes the batch's changes durable before anything
+// downstream sees them: a snapshot of the whole state, or the changelog
+// transaction with the batch's marker (the batch the partition's state
+// reflects once it commits).
+static rl_err
+commit_changes(task *t, const rl_combiner *result)
 {
 	const Rill__TaskLaunch *tl = t->launch;
-	char                    path[4096];
-	rl_state_snapshot_path(
-	    tl->state_dir, tl->stage, tl->partition, tl->batch_time_ms, path, sizeof(path));
-	return rl_state_save(path, state, t->err, sizeof(t->err));
+	if (!uses_changelog(t)) {
+		char path[4096];
+		rl_state_snapshot_path(
+		    tl->state_dir, tl->stage, tl->partition, tl->batch_time_ms, path, sizeof(path));
+		return rl_state_save(path, result, t->err, sizeof(t->err));
+	}
+	uint8_t v[8];
+	rl_be64_put(v, (uint64_t)tl->batch_time_ms);
+	rl_kafka_changelog *w = t->state_in->st_writer;
+	rl_err              rv = rl_kafka_changelog_put(
+	                 w, RL_STATE_LOG_MARKER, 1, v, sizeof(v), t->err, sizeof(t->err));
+	if (rv == RL_OK)
+		rv = rl_kafka_changelog_commit(w, 60000, t->err, sizeof(t->err));
+	if (rv == RL_OK)
+		t->txn_open = false;
+	if (rv == RL_OK && in_db(t)) // committed: the store follows
+		rv = rl_state_db_apply(t->state_in->st_db, t->err, sizeof(t->err));
+	return rv;
+}
+
+// keep_state gives the batch's new state (the table result was lent) back to
+// its table and keeps it warm for the partition's next batch; after the
+// task succeeded, so that a failed task leaves nothing half-folded behind.
+// The changelog writer goes with the table.
+static void
+keep_state(task *t)
+{
+	const Rill__TaskLaunch *tl = t->launch;
+	bool                    after = t->update != NULL && !t->state_done && !in_db(t);
+	rl_state_table        **tbl = after ? &t->state_out : &t->state_in;
+	rl_combiner            *result = after ? &t->state_after : &t->state;
+	if (*tbl == NULL || t->ctx->t_state == NULL)
+		return;
+	if (after) {
+		t->state_out->st_writer = t->state_in->st_writer;
+		t->state_in->st_writer = NULL;
+	}
+	(*tbl)->st_table = *result;
+	memset(result, 0, sizeof(*result));
+	(*tbl)->st_batch_ms = tl->batch_time_ms;
+	// Past the job's budget, the table moves to RocksDB (for good).
+	size_t left = memory_left(t);
+	if (left > 0 && rl_state_table_bytes(*tbl, &(*tbl)->st_table) > left) {
+		char dir[4096], why[512];
+		spill_dir(t, dir, sizeof(dir));
+		size_t keys = rl_combiner_count(&(*tbl)->st_table);
+		if (rl_state_table_spill(*tbl, &(*tbl)->st_table, dir, why, sizeof(why)) == RL_OK)
+			rl_info("executor", "state spilled",
+			    "job=%s stage=%" PRIu32 " partition=%" PRIu32 " keys=%zu dir=%s",
+			    tl->job, tl->stage, tl->partition, keys, dir);
+		else
+			rl_warn("executor", "cannot spill state to disk",
+			    "job=%s stage=%" PRIu32 " partition=%" PRIu32 " error=\"%s\"", tl->job,
+			    tl->stage, tl->partition, why);
+	}
+	rl_state_key key = state_key(t);
+	rl_state_cache_put(t->ctx->t_state, &key, *tbl);
+	*tbl = NULL;
 }
 
 // apply_update runs the update function for one key; a kept state goes to
-// state_after.
+// state_after, and a changed or removed one to the changelog.
 static rl_err
 apply_update(task *t, const rill_udf *u, rill_update_in *in)
 {
@@ -363,9 +655,39 @@ apply_update(task *t, const rill_udf *u, rill_update_in *in)
 		    rc, (int)(in->key.len > 40 ? 40 : in->key.len), (const char *)in->key.ptr);
 		return RL_ERR_INVAL;
 	}
-	if (rc != RILL_REMOVE)
+	bool changed = rc != RILL_REMOVE ? !in->has_state || next != in->state : in->has_state;
+	if (in_db(t) && changed && rc != RILL_REMOVE)
+		rl_state_db_put(t->state_in->st_db, in->key.ptr, in->key.len, next);
+	else if (in_db(t) && changed)
+		rl_state_db_del(t->state_in->st_db, in->key.ptr, in->key.len);
+	else if (rc != RILL_REMOVE)
 		rl_combiner_put(&t->state_after, in->key.ptr, in->key.len, next);
-	return RL_OK;
+	if (!changed)
+		return RL_OK;
+	return log_change(t, in->key.ptr, in->key.len, rc != RILL_REMOVE ? &next : NULL);
+}
+
+typedef struct update_walk {
+	task           *w_t;
+	const rill_udf *w_u;
+	rill_update_in *w_in;
+} update_walk;
+
+// update_state_only runs the update function for a key of the store that
+// has no value this batch.
+static rl_err
+update_state_only(void *arg, const uint8_t *key, size_t key_len, int64_t value)
+{
+	update_walk *w = arg;
+	int64_t      v;
+	if (rl_combiner_get(&w->w_t->merge, key, key_len, &v))
+		return RL_OK;
+	w->w_in->key = (rill_slice) { key, key_len };
+	w->w_in->has_value = 0;
+	w->w_in->value = 0;
+	w->w_in->has_state = 1;
+	w->w_in->state = value;
+	return apply_update(w->w_t, w->w_u, w->w_in);
 }
 
 // run_update folds the batch into the state with the user's update
@@ -384,14 +706,21 @@ run_update(task *t)
 		in.key = (rill_slice) { e->e_key, e->e_key_len };
 		in.has_value = 1;
 		in.value = e->e_acc;
-		in.has_state = rl_combiner_get(&t->state_before, e->e_key, e->e_key_len, &in.state);
+		in.has_state = in_db(t)
+		    ? rl_state_db_get(t->state_in->st_db, e->e_key, e->e_key_len, &in.state)
+		    : rl_combiner_get(&t->state, e->e_key, e->e_key_len, &in.state);
 		if (!in.has_state)
 			in.state = 0;
 		if ((rv = apply_update(t, u, &in)) != RL_OK)
 			return rv;
 	}
-	for (size_t i = 0; i < t->state_before.c_cap; i++) {
-		const rl_combine_entry *e = &t->state_before.c_slots[i];
+	if (in_db(t)) {
+		update_walk w = { t, u, &in };
+		return rl_state_db_each(
+		    t->state_in->st_db, update_state_only, &w, t->err, sizeof(t->err));
+	}
+	for (size_t i = 0; i < t->state.c_cap; i++) {
+		const rl_combine_entry *e = &t->state.c_slots[i];
 		int64_t                 v;
 		if (e->e_key == NULL || rl_combiner_get(&t->merge, e->e_key, e->e_key_len, &v))
 			continue;
@@ -406,6 +735,183 @@ run_update(task *t)
 	return RL_OK;
 }
 
+// fold_batch folds the batch's values (merge) into the state with the
+// step's reduction, logging every key it changed.
+static rl_err
+fold_batch(task *t)
+{
+	size_t left = memory_left(t), folded = 0;
+	for (size_t i = 0; i < t->merge.c_cap; i++) {
+		const rl_combine_entry *e = &t->merge.c_slots[i];
+		if (e->e_key == NULL)
+			continue;
+		// A table that outgrows the budget mid-batch moves to RocksDB
+		// now (a failed task drops the store with the table).
+		if (!in_db(t) && left > 0 && (++folded & 63) == 0
+		    && rl_state_table_bytes(t->state_in, &t->state) > left) {
+			char   dir[4096];
+			size_t keys = rl_combiner_count(&t->state);
+			spill_dir(t, dir, sizeof(dir));
+			rl_err rv = rl_state_table_spill(
+			    t->state_in, &t->state, dir, t->err, sizeof(t->err));
+			if (rv != RL_OK)
+				return rv;
+			rl_info("executor", "state spilled",
+			    "job=%s stage=%" PRIu32 " partition=%" PRIu32 " keys=%zu dir=%s"
+			    " reason=\"past the job's state_memory while folding a batch\"",
+			    t->launch->job, t->launch->stage, t->launch->partition, keys, dir);
+		}
+		int64_t v;
+		if (!in_db(t)) {
+			v = rl_combiner_merge(&t->state, e->e_key, e->e_key_len, e->e_acc);
+		} else if (rl_state_db_get(t->state_in->st_db, e->e_key, e->e_key_len, &v)) {
+			v = rl_combiner_fold(&t->state, v, e->e_acc);
+			rl_state_db_put(t->state_in->st_db, e->e_key, e->e_key_len, v);
+		} else {
+			v = e->e_acc;
+			rl_state_db_put(t->state_in->st_db, e->e_key, e->e_key_len, v);
+		}
+		rl_err rv = log_change(t, e->e_key, e->e_key_len, &v);
+		if (rv != RL_OK)
+			return rv;
+	}
+	return RL_OK;
+}
+
+// log_seen adds a map_with_state key's state and when it was last seen
+// (minus the batch it expired in) to the changelog transaction.
+static rl_err
+log_seen(task *t, const uint8_t *key, size_t key_len, int64_t value, int64_t seen)
+{
+	if (!t->txn_open)
+		return RL_OK;
+	uint8_t v[16];
+	t->log_key.b_len = 0;
+	rl_buf_append(&t->log_key, RL_STATE_LOG_KEY, 1);
+	rl_buf_append(&t->log_key, key, key_len);
+	rl_be64_put(v, (uint64_t)value);
+	rl_be64_put(v + 8, (uint64_t)seen);
+	return rl_kafka_changelog_put(t->state_in->st_writer, t->log_key.b_data, t->log_key.b_len,
+	    v, sizeof(v), t->err, sizeof(t->err));
+}
+
+// fold_mws is map_with_state's fold: every key seen this batch gets the
+// batch's values folded into its state (a key back after it expired starts
+// afresh) and is marked seen now; a key idle for the timeout expires now
+// (kept one batch, marked with minus this batch, to be emitted once as
+// expired, also by a re-run of this batch), and keys that expired in an
+// earlier batch go.
+static rl_err
+fold_mws(task *t)
+{
+	int64_t now = t->launch->batch_time_ms;
+	rl_err  rv;
+	for (size_t i = 0; i < t->merge.c_cap; i++) {
+		const rl_combine_entry *e = &t->merge.c_slots[i];
+		if (e->e_key == NULL)
+			continue;
+		bool              fresh;
+		rl_combine_entry *st = rl_combiner_entry(&t->state, e->e_key, e->e_key_len, &fresh);
+		st->e_acc = fresh || st->e_aux < 0
+		    ? e->e_acc
+		    : rl_combiner_fold(&t->state, st->e_acc, e->e_acc);
+		st->e_aux = now;
+		if ((rv = log_seen(t, st->e_key, st->e_key_len, st->e_acc, now)) != RL_OK)
+			return rv;
+	}
+	const uint8_t **gone = NULL;
+	size_t         *gone_len = NULL, ngone = 0;
+	for (size_t i = 0; i < t->state.c_cap; i++) {
+		rl_combine_entry *e = &t->state.c_slots[i];
+		if (e->e_key == NULL)
+			continue;
+		if (e->e_aux < 0) { // expired in an earlier batch: emitted then, gone now
+			if (gone == NULL) {
+				gone
+				    = rl_arena_alloc(&t->scratch, t->state.c_count * sizeof(*gone));
+				gone_len = rl_arena_alloc(
+				    &t->scratch, t->state.c_count * sizeof(*gone_len));
+			}
+			gone[ngone] = e->e_key;
+			gone_len[ngone++] = e->e_key_len;
+		} else if (t->mws_timeout > 0 && e->e_aux + t->mws_timeout <= now) {
+			e->e_aux = -now;
+			if ((rv = log_seen(t, e->e_key, e->e_key_len, e->e_acc, -now)) != RL_OK)
+				return rv;
+		}
+	}
+	for (size_t k = 0; k < ngone; k++) {
+		rl_combiner_remove(&t->state, gone[k], gone_len[k]);
+		if ((rv = log_change(t, gone[k], gone_len[k], NULL)) != RL_OK)
+			return rv;
+	}
+	return RL_OK;
+}
+
+// emit_mws pushes map_with_state's output: every key seen this batch with
+// its state, and every key that expired in this batch, once, with its last.
+static rl_err
+emit_mws(task *t)
+{
+	int64_t now = t->launch->batch_time_ms;
+	rl_err  rv;
+	for (int pass = 0; pass < 2; pass++) {
+		const rl_combiner *c = pass == 0 ? &t->merge : &t->state;
+		for (size_t i = 0; i < c->c_cap; i++) {
+			const rl_combine_entry *e = &c->c_slots[i];
+			int64_t                 v;
+			if (e->e_key == NULL)
+				continue;
+			if (pass == 0 && !rl_combiner_get(&t->state, e->e_key, e->e_key_len, &v))
+				continue; // cannot be: a key seen is in the state
+			if (pass == 1 && e->e_aux != -now)
+				continue;
+			rl_rec rec = {
+				.r_key = e->e_key,
+				.r_key_len = e->e_key_len,
+				.r_num = pass == 0 ? v : e->e_acc,
+				.r_is_num = true,
+			};
+			if ((rv = rl_chain_push(&t->chain, &rec)) != RL_OK)
+				return rv;
+		}
+	}
+	return RL_OK;
+}
+
+// run_state gives the stage's result: the partition's state after the
+// batch, durable before this returns.
+static rl_err
+run_state(task *t, const rl_combiner **ret)
+{
+	if (t->state_done) { // committed by an earlier run of the batch: as it is
+		*ret = &t->state;
+		return RL_OK;
+	}
+	rl_err rv = begin_changes(t);
+	if (rv == RL_OK)
+		rv = t->mws ? fold_mws(t) : t->update != NULL ? run_update(t) : fold_batch(t);
+	const rl_combiner *result = t->update != NULL && !in_db(t) ? &t->state_after : &t->state;
+	if (rv == RL_OK)
+		rv = commit_changes(t, result);
+	if (rv == RL_OK)
+		*ret = result;
+	return rv;
+}
+
+static rl_err
+emit_state(void *arg, const uint8_t *key, size_t key_len, int64_t value)
+{
+	task  *t = arg;
+	rl_rec rec = {
+		.r_key = key,
+		.r_key_len = key_len,
+		.r_num = value,
+		.r_is_num = true,
+	};
+	return rl_chain_push(&t->chain, &rec);
+}
+
 static rl_err
 read_shuffle(task *t, uint32_t *failed_map)
 {
@@ -415,10 +921,8 @@ read_shuffle(task *t, uint32_t *failed_map)
 		       .batch_ms = tl->batch_time_ms,
 		       .stage = tl->stage - 1,
 	};
-	bool   stateful = t->stage->st_state_step != NULL;
 	rl_err rv;
-	if (stateful
-	    && (rv = load_state(t, t->update != NULL ? &t->state_before : &t->merge)) != RL_OK)
+	if (t->stateful && (rv = open_state(t)) != RL_OK)
 		return rv;
 	// One request to each executor that holds some of the inputs.
 	if (tl->n_fetch_counts != tl->n_fetch_urls) {
@@ -447,7 +951,9 @@ read_shuffle(task *t, uint32_t *failed_map)
 			};
 		first += count;
 	}
-	int64_t     t0 = rl_mono_us();
+	int64_t t0 = rl_mono_us();
+	if (t->state_done && !t->mws)
+		ngroups = 0; // the state already has the batch's values
 	rl_block_cb cb = t->has_join ? join_block : t->has_merge ? merge_block : pass_block;
 	rv = t->ctx->t_fetch(t->ctx->t_fetch_arg, groups, ngroups, &id, tl->partition, cb, t,
 	    failed_map, t->err, sizeof(t->err));
@@ -457,14 +963,12 @@ read_shuffle(task *t, uint32_t *failed_map)
 	if (rv != RL_OK || !t->has_merge)
 		return rv;
 	const rl_combiner *result = &t->merge;
-	if (t->update != NULL) {
-		if ((rv = run_update(t)) != RL_OK)
-			return rv;
-		result = &t->state_after;
-	}
-	// The new state is durable before anything downstream sees it.
-	if (stateful && (rv = save_state(t, result)) != RL_OK)
+	if (t->stateful && (rv = run_state(t, &result)) != RL_OK)
 		return rv;
+	if (t->stateful && t->mws)
+		return emit_mws(t);
+	if (t->stateful && in_db(t)) // every key's state, from the store
+		return rl_state_db_each(t->state_in->st_db, emit_state, t, t->err, sizeof(t->err));
 	// Every key's merged value (with state: every key's state) goes on.
 	for (size_t i = 0; i < result->c_cap; i++) {
 		const rl_combine_entry *e = &result->c_slots[i];
@@ -655,10 +1159,17 @@ setup(task *t)
 			return rv;
 		t->has_merge = true;
 		const rl_step *ss = st->st_state_step;
+		t->stateful = ss != NULL;
+		t->mws = ss != NULL && ss->s_kind == RL_OP_MAP_WITH_STATE;
+		t->mws_timeout = t->mws ? ss->s_num : 0;
 		if (ss != NULL && ss->s_fn == RL_FN_UDF && ss->s_udf->kind == RILL_UPDATE) {
 			t->update = ss;
-			rl_combiner_init(&t->state_before, RL_FN_SUM, &t->keys);
+			rl_combiner_init(&t->state, RL_FN_SUM, &t->keys);
 			rl_combiner_init(&t->state_after, RL_FN_SUM, &t->keys);
+		} else if (ss != NULL
+		    && (rv = combiner_init_for(t, &t->state, st->st_merge, st->st_merge_step))
+		        != RL_OK) {
+			return rv;
 		}
 	}
 	if (st->st_join_step != NULL) {
@@ -698,10 +1209,22 @@ teardown(task *t)
 		rl_combiner_fini(&t->merge);
 	if (t->has_join)
 		rl_join_fini(&t->join);
-	if (t->update != NULL) {
-		rl_combiner_fini(&t->state_before);
+	if (t->stateful) {
+		rl_combiner_fini(&t->state);
 		rl_combiner_fini(&t->state_after);
 	}
+	// Tables not kept (the task failed): their combiners, lent, are gone;
+	// an open changelog transaction is aborted with its writer.
+	if (t->txn_open && t->state_in->st_writer != NULL) {
+		char why[256];
+		if (rl_kafka_changelog_abort(t->state_in->st_writer, 10000, why, sizeof(why))
+		    != RL_OK)
+			rl_warn("executor", "cannot abort a state changelog transaction",
+			    "job=%s error=\"%s\"", t->launch->job, why);
+	}
+	rl_state_table_destroy(t->state_in);
+	rl_state_table_destroy(t->state_out);
+	rl_buf_fini(&t->log_key);
 	rl_arena_fini(&t->keys);
 	rl_arena_fini(&t->scratch);
 }
@@ -751,6 +1274,8 @@ rl_task_run(
 		set_failure(&t, res, RILL__TASK_RESULT__STATUS__FAILED, rv);
 		goto out;
 	}
+	if (t.stateful)
+		keep_state(&t);
 	res->status = RILL__TASK_RESULT__STATUS__OK;
 out:
 	res->metrics->missing_records = t.chain.c_missing;

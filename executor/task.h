@@ -11,6 +11,7 @@
 #include "executor/shuffle.h"
 #include "executor/sink.h"
 #include "executor/source.h"
+#include "executor/state.h"
 #include "rill.pb-c.h"
 
 // Receives a fetched shuffle block of map output map_partition; the bytes
@@ -42,7 +43,9 @@ typedef struct rl_task_ctx {
 	rl_fetch_fn               t_fetch;
 	void                     *t_fetch_arg;
 	rl_sink_shared           *t_sinks; // the executor's resources of every sink kind
-	int                       t_source_idle_timeout_ms;
+	rl_state_cache           *t_state; // warm state partitions, or NULL: none kept
+	const char *t_spill_dir; // where state past the job's budget goes (RocksDB), or NULL
+	int         t_source_idle_timeout_ms;
 } rl_task_ctx;
 
 // rl_task_run runs the task described by launch and fills res (already

@@ -814,17 +814,15 @@ Test(failover, peers_without_the_secret_are_refused, .init = bed_init, .timeout 
 	rt_sh("rm -rf %s", j.dir);
 }
 
-// A stateful job (update_state_by_key) on drivers sharing a --state-dir: the
-// leader is SIGKILLed twice while records flow; each time the stand-by goes
-// on from the state snapshots in that directory, and the newest batch holds
-// every word's total, exact.
+// A stateful job (update_state_by_key) on drivers with no shared directory:
+// the leader is SIGKILLed twice while records flow; each time the stand-by
+// goes on from the state its executors hold or restore from the job's Kafka
+// changelog, and the newest batch holds every word's total, exact.
 Test(failover, stateful_job_moves_with_its_state, .init = bed_init, .timeout = 150)
 {
 	fjob        j = make_job_to("fo-state", 2, false, true);
-	const char *state = rt_path(j.dir, "state");
-	char        opts[4200];
-	snprintf(opts, sizeof(opts), "--state-dir %s", state);
-	int leader = run_on_two_drivers(&j, 3000, 71, 90, opts);
+	const char *opts = "";
+	int         leader = run_on_two_drivers(&j, 3000, 71, 90, opts);
 	for (int t = 0; t < 2; t++) {
 		int  standby = leader == 2 ? 3 : 2;
 		char needle[160];
@@ -839,8 +837,6 @@ Test(failover, stateful_job_moves_with_its_state, .init = bed_init, .timeout = 1
 	}
 	producer_stop(&j);
 	wait_exact(&j, 60000);
-	cr_assert_eq(rt_sh("test -n \"$(ls -A %s/%s)\"", state, j.name), 0,
-	    "no state snapshots in %s/%s", state, j.name);
 	no_sanitizer_reports();
 	rt_sh("rm -rf %s", j.dir);
 }

@@ -846,7 +846,7 @@ Test(jobfile, rejects_an_unknown_top_level_key)
 {
 	expect_error(HEAD "pipelines:\n  - map: lower\n" SINK, "job.yaml:7:1: ",
 	    "unknown key 'pipelines' (expected one of: name, batch, catch_up, shuffle_partitions, "
-	    "source, pipeline, sink)");
+	    "state_memory, source, pipeline, sink)");
 }
 
 Test(jobfile, reports_each_missing_required_key_at_the_file_start)
@@ -903,6 +903,29 @@ Test(jobfile, rejects_bad_optional_top_level_values)
 	    "job.yaml:3:21: ", "out of range");
 	expect_error(with_top("name: t\nbatch: 1s\nshuffle_partitions: many\n"),
 	    "job.yaml:3:21: ", "'many' is not an integer");
+}
+
+Test(jobfile, reads_state_memory_as_a_size)
+{
+	const char *forms[][2] = { { "65536", "65536" }, { "64KB", "65536" }, { "3MB", "3145728" },
+		{ "2GB", "2147483648" }, { "100B", "100" } };
+	for (size_t i = 0; i < sizeof(forms) / sizeof(forms[0]); i++) {
+		char top[128];
+		snprintf(top, sizeof(top), "name: t\nbatch: 1s\nstate_memory: %s\n", forms[i][0]);
+		rl_job *job = parse_ok(with_top(top));
+		cr_assert_eq(
+		    job->j_state_memory, strtoll(forms[i][1], NULL, 10), "%s", forms[i][0]);
+		rl_job_destroy(job);
+	}
+	rl_job *job = parse_ok(with_top("name: t\nbatch: 1s\n"));
+	cr_assert_eq(job->j_state_memory, 0, "no budget unless asked");
+	rl_job_destroy(job);
+	expect_error(with_top("name: t\nbatch: 1s\nstate_memory: lots\n"), "job.yaml:3:15: ",
+	    "state_memory: 'lots' is not a size (e.g. 64MB; units B, KB, MB, GB)");
+	expect_error(with_top("name: t\nbatch: 1s\nstate_memory: 5TB\n"),
+	    "job.yaml:3:15: ", "is not a size");
+	expect_error(with_top("name: t\nbatch: 1s\nstate_memory: -1MB\n"),
+	    "job.yaml:3:15: ", "is not a size");
 }
 
 // --- Source errors ----------------------------------------------------------------------

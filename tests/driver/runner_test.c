@@ -1182,6 +1182,26 @@ Test(runner, data_loss_skips_the_lost_records_when_allowed)
 	harness_stop(&h);
 }
 
+Test(runner, map_with_state_without_a_kafka_source_is_refused_naming_the_step)
+{
+	harness h = { 0 };
+	harness_start(&h,
+	    "name: wc-memory\nbatch: 50ms\nsource:\n  memory: {topic: " TOPIC "}\npipeline:\n"
+	    "  - flat_map: words\n  - map_values: one\n"
+	    "  - map_with_state: {fn: sum, timeout: 1s}\nsink:\n  memory: {table: " TABLE "}\n");
+	rl_runner_opts opts = { .min_executors = NEXECS, .checkpoint_dir = h.dir };
+	rl_runner     *r = NULL;
+	char           why[512];
+	cr_expect_eq(rl_runner_create(h.job, h.pool, &opts, &r, why, sizeof(why)), RL_ERR_NOTSUP);
+	cr_expect_null(r);
+	cr_expect(
+	    strstr(why, "memory.yaml:8:5: map_with_state keeps its state in a Kafka changelog")
+	        != NULL,
+	    "%s", why);
+	cr_expect(strstr(why, "this job's source is memory") != NULL, "%s", why);
+	harness_stop(&h);
+}
+
 Test(runner, unknown_topic_or_table_is_named)
 {
 	harness h = { 0 };

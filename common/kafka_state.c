@@ -1,0 +1,393 @@
+// SPDX-License-Identifier: Apache-2.0
+// librdkafka for keyed state: the changelog topic's creation (admin API), a
+// transactional writer pinned to one partition, and the restore reader.
+// Kept apart from common/kafka.c (the source's reader lives there).
+#include "common/kafka_state.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <syslog.h>
+
+#include <librdkafka/rdkafka.h>
+
+#include "common/alloc.h"
+#include "common/log.h"
+#include "common/time.h"
+
+// ---- configuration ----
+
+static void
+log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+	rl_log_level l = level <= LOG_ERR ? RL_LOG_ERROR
+	    : level <= LOG_WARNING        ? RL_LOG_WARN
+	    : level <= LOG_INFO           ? RL_LOG_INFO
+	                                  : RL_LOG_DEBUG;
+	if (rl_log_enabled(l))
+		rl_log(l, "kafka", buf, "client=%s facility=%s", rd_kafka_name(rk), fac);
+}
+
+static rl_err
+conf_set(rd_kafka_conf_t *conf, const char *name, const char *value, char *errbuf, size_t errlen)
+{
+	char why[256];
+	if (rd_kafka_conf_set(conf, name, value, why, sizeof(why)) != RD_KAFKA_CONF_OK) {
+		snprintf(errbuf, errlen, "Kafka property %s=%s: %s", name, value, why);
+		return RL_ERR_INVAL;
+	}
+	return RL_OK;
+}
+
+// new_client makes a client of type for brokers: rill's defaults, then the
+// job's properties, then `fixed` (settings the state store depends on).
+static rl_err
+new_client(rd_kafka_type_t type, const char *brokers, const char *const *defaults,
+    const rl_kafka_props *props, const char *const *fixed, rd_kafka_t **ret, char *errbuf,
+    size_t errlen)
+{
+	rd_kafka_conf_t *conf = rd_kafka_conf_new();
+	rl_err           rv = RL_OK;
+	rd_kafka_conf_set_log_cb(conf, log_cb);
+	if ((rv = conf_set(conf, "bootstrap.servers", brokers, errbuf, errlen)) != RL_OK)
+		goto err_conf;
+	for (size_t i = 0; defaults != NULL && defaults[i] != NULL; i += 2)
+		if ((rv = conf_set(conf, defaults[i], defaults[i + 1], errbuf, errlen)) != RL_OK)
+			goto err_conf;
+	for (size_t i = 0; props != NULL && i < props->p_count; i++)
+		if ((rv = conf_set(conf, props->p_names[i], props->p_values[i], errbuf, errlen)))
+			goto err_conf;
+	for (size_t i = 0; fixed != NULL && fixed[i] != NULL; i += 2)
+		if ((rv = conf_set(conf, fixed[i], fixed[i + 1], errbuf, errlen)) != RL_OK)
+			goto err_conf;
+	char        why[512];
+	rd_kafka_t *rk = rd_kafka_new(type, conf, why, sizeof(why));
+	if (rk == NULL) {
+		snprintf(errbuf, errlen, "cannot create Kafka client: %s", why);
+		rv = RL_ERR_KAFKA;
+		goto err_conf;
+	}
+	*ret = rk;
+	return RL_OK;
+err_conf:
+	rd_kafka_conf_destroy(conf);
+	return rv;
+}
+
+// ---- the topic ----
+
+// admin_wait polls q for the result of one admin request.
+static rd_kafka_event_t *
+admin_wait(rd_kafka_queue_t *q, rd_kafka_event_type_t type, int timeout_ms)
+{
+	int64_t deadline = rl_mono_ms() + timeout_ms + 2000;
+	while (rl_mono_ms() < deadline) {
+		rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 100);
+		if (ev == NULL)
+			continue;
+		if (rd_kafka_event_type(ev) == type)
+			return ev;
+		rd_kafka_event_destroy(ev);
+	}
+	return NULL;
+}
+
+// check_existing checks that topic has `partitions` partitions and is compacted.
+static rl_err
+check_existing(rd_kafka_t *rk, rd_kafka_queue_t *q, const char *topic, int32_t partitions,
+    int timeout_ms, char *errbuf, size_t errlen)
+{
+	const rd_kafka_metadata_t *md = NULL;
+	rd_kafka_topic_t          *rkt = rd_kafka_topic_new(rk, topic, NULL);
+	rd_kafka_resp_err_t        err = rd_kafka_metadata(rk, 0, rkt, &md, timeout_ms);
+	rd_kafka_topic_destroy(rkt);
+	if (err != RD_KAFKA_RESP_ERR_NO_ERROR || md->topic_cnt != 1) {
+		snprintf(errbuf, errlen, "state changelog topic %s: metadata: %s", topic,
+		    rd_kafka_err2str(err));
+		if (md != NULL)
+			rd_kafka_metadata_destroy(md);
+		return RL_ERR_KAFKA;
+	}
+	int have = md->topics[0].partition_cnt;
+	rd_kafka_metadata_destroy(md);
+	if (have != partitions) {
+		snprintf(errbuf, errlen,
+		    "state changelog topic %s has %d partitions, the job's state needs %" PRId32,
+		    topic, have, partitions);
+		return RL_ERR_INVAL;
+	}
+	rd_kafka_ConfigResource_t *res
+	    = rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, topic);
+	rd_kafka_DescribeConfigs(rk, &res, 1, NULL, q);
+	rd_kafka_ConfigResource_destroy(res);
+	rd_kafka_event_t *ev = admin_wait(q, RD_KAFKA_EVENT_DESCRIBECONFIGS_RESULT, timeout_ms);
+	if (ev == NULL || rd_kafka_event_error(ev) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+		snprintf(errbuf, errlen,
+		    "state changelog topic %s: describing its configuration: %s", topic,
+		    ev != NULL ? rd_kafka_event_error_string(ev) : "timed out");
+		if (ev != NULL)
+			rd_kafka_event_destroy(ev);
+		return RL_ERR_KAFKA;
+	}
+	size_t                            nres, nconf;
+	const rd_kafka_ConfigResource_t **got = rd_kafka_DescribeConfigs_result_resources(
+	    rd_kafka_event_DescribeConfigs_result(ev), &nres);
+	const char *policy = NULL;
+	if (nres == 1) {
+		const rd_kafka_ConfigEntry_t **entries
+		    = rd_kafka_ConfigResource_configs(got[0], &nconf);
+		for (size_t i = 0; i < nconf; i++)
+			if (strcmp(rd_kafka_ConfigEntry_name(entries[i]), "cleanup.policy") == 0)
+				policy = rd_kafka_ConfigEntry_value(entries[i]);
+	}
+	rl_err rv = RL_OK;
+	if (policy == NULL || strstr(policy, "compact") == NULL) {
+		snprintf(errbuf, errlen,
+		    "state changelog topic %s has cleanup.policy=%s; it must be compact (or the "
+		    "state's history is deleted by retention)",
+		    topic, policy != NULL ? policy : "(unknown)");
+		rv = RL_ERR_INVAL;
+	}
+	rd_kafka_event_destroy(ev);
+	return rv;
+}
+
+rl_err
+rl_kafka_changelog_ensure(const char *brokers, const rl_kafka_props *props, const char *topic,
+    int32_t partitions, int timeout_ms, char *errbuf, size_t errlen)
+{
+	const char *defaults[] = { "client.id", "rill-state-admin", NULL };
+	rd_kafka_t *rk;
+	rl_err      rv
+	    = new_client(RD_KAFKA_PRODUCER, brokers, defaults, props, NULL, &rk, errbuf, errlen);
+	if (rv != RL_OK)
+		return rv;
+	rd_kafka_queue_t    *q = rd_kafka_queue_new(rk);
+	char                 why[256];
+	rd_kafka_NewTopic_t *nt = rd_kafka_NewTopic_new(topic, partitions, -1, why, sizeof(why));
+	if (nt == NULL) {
+		snprintf(errbuf, errlen, "state changelog topic %s: %s", topic, why);
+		rv = RL_ERR_INVAL;
+		goto out;
+	}
+	// Compaction never touches the active segment: roll it often enough
+	// that a restore reads about the state, not every batch's markers.
+	rd_kafka_NewTopic_set_config(nt, "cleanup.policy", "compact");
+	rd_kafka_NewTopic_set_config(nt, "segment.bytes", "67108864");
+	rd_kafka_NewTopic_set_config(nt, "segment.ms", "600000");
+	rd_kafka_NewTopic_set_config(nt, "min.compaction.lag.ms", "0");
+	rd_kafka_AdminOptions_t *opts
+	    = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
+	rd_kafka_AdminOptions_set_operation_timeout(opts, timeout_ms, why, sizeof(why));
+	rd_kafka_AdminOptions_set_request_timeout(opts, timeout_ms, why, sizeof(why));
+	rd_kafka_CreateTopics(rk, &nt, 1, opts, q);
+	rd_kafka_AdminOptions_destroy(opts);
+	rd_kafka_NewTopic_destroy(nt);
+	rd_kafka_event_t *ev = admin_wait(q, RD_KAFKA_EVENT_CREATETOPICS_RESULT, timeout_ms);
+	if (ev == NULL) {
+		snprintf(errbuf, errlen, "state changelog topic %s: creating it timed out", topic);
+		rv = RL_ERR_TIMEDOUT;
+		goto out;
+	}
+	rd_kafka_resp_err_t err = rd_kafka_event_error(ev);
+	const char         *msg = rd_kafka_event_error_string(ev);
+	if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+		size_t                          n;
+		const rd_kafka_topic_result_t **trs = rd_kafka_CreateTopics_result_topics(
+		    rd_kafka_event_CreateTopics_result(ev), &n);
+		if (n == 1) {
+			err = rd_kafka_topic_result_error(trs[0]);
+			msg = rd_kafka_topic_result_error_string(trs[0]);
+		}
+	}
+	if (err == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
+		rv = check_existing(rk, q, topic, partitions, timeout_ms, errbuf, errlen);
+	} else if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+		snprintf(errbuf, errlen, "state changelog topic %s: cannot create it: %s", topic,
+		    msg != NULL ? msg : rd_kafka_err2str(err));
+		rv = RL_ERR_KAFKA;
+	} else {
+		rl_info("kafka", "state changelog created",
+		    "topic=%s partitions=%" PRId32 " cleanup_policy=compact", topic, partitions);
+	}
+	rd_kafka_event_destroy(ev);
+out:
+	rd_kafka_queue_destroy(q);
+	rd_kafka_destroy(rk);
+	return rv;
+}
+
+// ---- the writer ----
+
+struct rl_kafka_changelog {
+	rd_kafka_t *c_rk;
+	char       *c_id;
+	char       *c_topic;
+	int32_t     c_partition;
+};
+
+static rl_err
+txn_error(
+    rl_kafka_changelog *c, rd_kafka_error_t *error, const char *what, char *errbuf, size_t errlen)
+{
+	if (error == NULL)
+		return RL_OK;
+	bool unusable = rd_kafka_error_is_fatal(error)
+	    || rd_kafka_error_code(error) == RD_KAFKA_RESP_ERR__FENCED
+	    || rd_kafka_error_code(error) == RD_KAFKA_RESP_ERR_PRODUCER_FENCED;
+	snprintf(errbuf, errlen, "state changelog %s/%" PRId32 " (%s): %s: %s%s", c->c_topic,
+	    c->c_partition, c->c_id, what, rd_kafka_error_string(error),
+	    unusable ? " (writer unusable)" : "");
+	rd_kafka_error_destroy(error);
+	return unusable ? RL_ERR_STALE_EPOCH : RL_ERR_KAFKA;
+}
+
+rl_err
+rl_kafka_changelog_open(const char *brokers, const rl_kafka_props *props, const char *txn_id,
+    const char *topic, int32_t partition, int timeout_ms, rl_kafka_changelog **ret, char *errbuf,
+    size_t errlen)
+{
+	const char *defaults[]
+	    = { "client.id", "rill-state", "linger.ms", "5", "compression.type", "lz4", NULL };
+	const char         *fixed[] = { "transactional.id", txn_id, NULL };
+	rl_kafka_changelog *c = RL_NEW(rl_kafka_changelog);
+	c->c_id = rl_strdup(txn_id);
+	c->c_topic = rl_strdup(topic);
+	c->c_partition = partition;
+	rl_err rv = new_client(
+	    RD_KAFKA_PRODUCER, brokers, defaults, props, fixed, &c->c_rk, errbuf, errlen);
+	if (rv == RL_OK)
+		rv = txn_error(
+		    c, rd_kafka_init_transactions(c->c_rk, timeout_ms), "init", errbuf, errlen);
+	if (rv != RL_OK) {
+		rl_kafka_changelog_close(c);
+		return rv;
+	}
+	*ret = c;
+	return RL_OK;
+}
+
+void
+rl_kafka_changelog_close(rl_kafka_changelog *c)
+{
+	if (c == NULL)
+		return;
+	if (c->c_rk != NULL)
+		rd_kafka_destroy(c->c_rk);
+	rl_free(c->c_id);
+	rl_free(c->c_topic);
+	rl_free(c);
+}
+
+rl_err
+rl_kafka_changelog_begin(rl_kafka_changelog *c, char *errbuf, size_t errlen)
+{
+	return txn_error(c, rd_kafka_begin_transaction(c->c_rk), "begin", errbuf, errlen);
+}
+
+rl_err
+rl_kafka_changelog_put(rl_kafka_changelog *c, const void *key, size_t key_len, const void *value,
+    size_t value_len, char *errbuf, size_t errlen)
+{
+	size_t vlen = value != NULL ? value_len : 0;
+	for (;;) {
+		rd_kafka_resp_err_t err = rd_kafka_producev(c->c_rk, RD_KAFKA_V_TOPIC(c->c_topic),
+		    RD_KAFKA_V_PARTITION(c->c_partition), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+		    RD_KAFKA_V_KEY(key, key_len), RD_KAFKA_V_VALUE((void *)(uintptr_t)value, vlen),
+		    RD_KAFKA_V_END);
+		if (err == RD_KAFKA_RESP_ERR_NO_ERROR)
+			return RL_OK;
+		if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+			snprintf(errbuf, errlen, "state changelog %s/%" PRId32 ": producing: %s",
+			    c->c_topic, c->c_partition, rd_kafka_err2str(err));
+			return err == RD_KAFKA_RESP_ERR__FATAL ? RL_ERR_STALE_EPOCH : RL_ERR_KAFKA;
+		}
+		rd_kafka_poll(c->c_rk, 10);
+	}
+}
+
+rl_err
+rl_kafka_changelog_commit(rl_kafka_changelog *c, int timeout_ms, char *errbuf, size_t errlen)
+{
+	// commit_transaction flushes first.
+	return txn_error(
+	    c, rd_kafka_commit_transaction(c->c_rk, timeout_ms), "commit", errbuf, errlen);
+}
+
+rl_err
+rl_kafka_changelog_abort(rl_kafka_changelog *c, int timeout_ms, char *errbuf, size_t errlen)
+{
+	return txn_error(
+	    c, rd_kafka_abort_transaction(c->c_rk, timeout_ms), "abort", errbuf, errlen);
+}
+
+// ---- restore ----
+
+rl_err
+rl_kafka_changelog_restore(const char *brokers, const rl_kafka_props *props, const char *topic,
+    int32_t partition, int idle_timeout_ms, rl_kafka_changelog_cb cb, void *arg,
+    uint64_t *ret_records, char *errbuf, size_t errlen)
+{
+	const char *defaults[] = { "client.id", "rill-state-restore", "fetch.max.bytes", "52428800",
+		"max.partition.fetch.bytes", "16777216", NULL };
+	// No group is joined (assign only) and nothing is committed.
+	const char *fixed[] = { "group.id", "rill-state-restore", "enable.auto.commit", "false",
+		"enable.partition.eof", "true", "isolation.level", "read_committed",
+		"auto.offset.reset", "earliest", NULL };
+	rd_kafka_t *rk;
+	rl_err      rv
+	    = new_client(RD_KAFKA_CONSUMER, brokers, defaults, props, fixed, &rk, errbuf, errlen);
+	if (rv != RL_OK)
+		return rv;
+	rd_kafka_poll_set_consumer(rk);
+	uint64_t                         records = 0;
+	rd_kafka_topic_partition_list_t *tps = rd_kafka_topic_partition_list_new(1);
+	rd_kafka_topic_partition_list_add(tps, topic, partition)->offset
+	    = RD_KAFKA_OFFSET_BEGINNING;
+	rd_kafka_resp_err_t err = rd_kafka_assign(rk, tps);
+	rd_kafka_topic_partition_list_destroy(tps);
+	if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+		snprintf(errbuf, errlen, "state changelog %s/%" PRId32 ": assign: %s", topic,
+		    partition, rd_kafka_err2str(err));
+		rv = RL_ERR_KAFKA;
+		goto out;
+	}
+	int64_t last = rl_mono_ms();
+	for (;;) {
+		rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 100);
+		if (m == NULL) {
+			if (rl_mono_ms() - last > idle_timeout_ms) {
+				snprintf(errbuf, errlen,
+				    "state changelog %s/%" PRId32
+				    ": no progress for %d ms after %" PRIu64 " records",
+				    topic, partition, idle_timeout_ms, records);
+				rv = RL_ERR_TIMEDOUT;
+				break;
+			}
+			continue;
+		}
+		last = rl_mono_ms();
+		if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+			rd_kafka_message_destroy(m);
+			break; // the end (the last stable offset: committed data only)
+		}
+		if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+			snprintf(errbuf, errlen, "state changelog %s/%" PRId32 ": %s", topic,
+			    partition, rd_kafka_message_errstr(m));
+			rd_kafka_message_destroy(m);
+			rv = RL_ERR_KAFKA;
+			break;
+		}
+		records++;
+		rv = cb(arg, m->key, m->key_len, m->payload, m->len);
+		rd_kafka_message_destroy(m);
+		if (rv != RL_OK)
+			break;
+	}
+out:
+	rd_kafka_consumer_close(rk);
+	rd_kafka_destroy(rk);
+	if (rv == RL_OK)
+		*ret_records = records;
+	return rv;
+}
