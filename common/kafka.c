@@ -2,6 +2,7 @@
 // librdkafka wrapper: metadata/offsets for the driver, range reads for executors,
 // a producer and the mock cluster. rdkafka codes become rl_err here.
 #include "common/kafka.h"
+#include "common/kafka_client.h"
 
 #include <inttypes.h>
 #include <pthread.h>
@@ -39,8 +40,9 @@ error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 	    rd_kafka_err2name((rd_kafka_resp_err_t)err));
 }
 
-static rl_err
-conf_set(rd_kafka_conf_t *conf, const char *name, const char *value, char *errbuf, size_t errlen)
+rl_err
+rl_kafka_conf_set(
+    rd_kafka_conf_t *conf, const char *name, const char *value, char *errbuf, size_t errlen)
 {
 	char why[256];
 	if (rd_kafka_conf_set(conf, name, value, why, sizeof(why)) != RD_KAFKA_CONF_OK) {
@@ -50,22 +52,24 @@ conf_set(rd_kafka_conf_t *conf, const char *name, const char *value, char *errbu
 	return RL_OK;
 }
 
-// make_conf builds a configuration: rill's defaults, then the user's properties.
-static rl_err
-make_conf(const char *brokers, const char *const *defaults, const rl_kafka_props *props,
+rl_err
+rl_kafka_conf_make(const char *brokers, const char *const *defaults, const rl_kafka_props *props,
     rd_kafka_conf_t **ret, char *errbuf, size_t errlen)
 {
 	rd_kafka_conf_t *conf = rd_kafka_conf_new();
 	rl_err           rv = RL_OK;
 	rd_kafka_conf_set_log_cb(conf, log_cb);
 	rd_kafka_conf_set_error_cb(conf, error_cb);
-	if (brokers != NULL && (rv = conf_set(conf, "bootstrap.servers", brokers, errbuf, errlen)))
+	if (brokers != NULL
+	    && (rv = rl_kafka_conf_set(conf, "bootstrap.servers", brokers, errbuf, errlen)))
 		goto err_conf;
 	for (size_t i = 0; defaults != NULL && defaults[i] != NULL; i += 2)
-		if ((rv = conf_set(conf, defaults[i], defaults[i + 1], errbuf, errlen)) != RL_OK)
+		if ((rv = rl_kafka_conf_set(conf, defaults[i], defaults[i + 1], errbuf, errlen))
+		    != RL_OK)
 			goto err_conf;
 	for (size_t i = 0; props != NULL && i < props->p_count; i++)
-		if ((rv = conf_set(conf, props->p_names[i], props->p_values[i], errbuf, errlen)))
+		if ((rv = rl_kafka_conf_set(
+		         conf, props->p_names[i], props->p_values[i], errbuf, errlen)))
 			goto err_conf;
 	*ret = conf;
 	return RL_OK;
@@ -74,8 +78,8 @@ err_conf:
 	return rv;
 }
 
-static rl_err
-new_client(
+rl_err
+rl_kafka_client_new(
     rd_kafka_type_t type, rd_kafka_conf_t *conf, rd_kafka_t **ret, char *errbuf, size_t errlen)
 {
 	char        why[512];
@@ -140,15 +144,16 @@ rl_kafka_meta_create(const char *brokers, const char *group, const rl_kafka_prop
 		NULL,
 	};
 	rd_kafka_conf_t *conf;
-	rl_err           rv = make_conf(brokers, defaults, props, &conf, errbuf, errlen);
+	rl_err           rv = rl_kafka_conf_make(brokers, defaults, props, &conf, errbuf, errlen);
 	if (rv != RL_OK)
 		return rv;
-	if (group != NULL && (rv = conf_set(conf, "group.id", group, errbuf, errlen)) != RL_OK) {
+	if (group != NULL
+	    && (rv = rl_kafka_conf_set(conf, "group.id", group, errbuf, errlen)) != RL_OK) {
 		rd_kafka_conf_destroy(conf);
 		return rv;
 	}
 	rd_kafka_t *rk;
-	if ((rv = new_client(RD_KAFKA_CONSUMER, conf, &rk, errbuf, errlen)) != RL_OK)
+	if ((rv = rl_kafka_client_new(RD_KAFKA_CONSUMER, conf, &rk, errbuf, errlen)) != RL_OK)
 		return rv;
 	rl_kafka_meta *meta = RL_NEW(rl_kafka_meta);
 	meta->m_rk = rk;
@@ -637,7 +642,7 @@ rl_kafka_reader_create(const char *brokers, const rl_kafka_props *props, rl_kafk
 		NULL,
 	};
 	rd_kafka_conf_t *conf;
-	rl_err           rv = make_conf(brokers, defaults, props, &conf, errbuf, errlen);
+	rl_err           rv = rl_kafka_conf_make(brokers, defaults, props, &conf, errbuf, errlen);
 	if (rv != RL_OK)
 		return rv;
 	rl_kafka_reader *r = RL_NEW(rl_kafka_reader);
@@ -692,7 +697,7 @@ client_new(rl_kafka_reader *r, uint32_t expect, char *errbuf, size_t errlen)
 		snprintf(v[1], sizeof(v[1]), "%d", msgs);
 		snprintf(v[2], sizeof(v[2]), "%d", fetch);
 		for (size_t k = 0; k < 3; k++) {
-			rl_err rv = conf_set(conf, SIZED_KEYS[k], v[k], errbuf, errlen);
+			rl_err rv = rl_kafka_conf_set(conf, SIZED_KEYS[k], v[k], errbuf, errlen);
 			if (rv != RL_OK) {
 				rd_kafka_conf_destroy(conf);
 				return NULL;
@@ -700,7 +705,7 @@ client_new(rl_kafka_reader *r, uint32_t expect, char *errbuf, size_t errlen)
 		}
 	}
 	client *c = &r->r_clients[r->r_nclients];
-	if (new_client(RD_KAFKA_CONSUMER, conf, &c->c_rk, errbuf, errlen) != RL_OK)
+	if (rl_kafka_client_new(RD_KAFKA_CONSUMER, conf, &c->c_rk, errbuf, errlen) != RL_OK)
 		return NULL;
 	c->c_parts = 0;
 	r->r_nclients++;
@@ -1083,13 +1088,14 @@ rl_kafka_producer_create(const char *brokers, const rl_kafka_props *props, rl_ka
 {
 	const char      *defaults[] = { "client.id", "rill-producer", "linger.ms", "5", NULL };
 	rd_kafka_conf_t *conf;
-	rl_err           rv = make_conf(brokers, defaults, props, &conf, errbuf, errlen);
+	rl_err           rv = rl_kafka_conf_make(brokers, defaults, props, &conf, errbuf, errlen);
 	if (rv != RL_OK)
 		return rv;
 	rl_kafka_producer *p = RL_NEW(rl_kafka_producer);
 	rd_kafka_conf_set_dr_msg_cb(conf, dr_cb);
 	rd_kafka_conf_set_opaque(conf, p);
-	if ((rv = new_client(RD_KAFKA_PRODUCER, conf, &p->p_rk, errbuf, errlen)) != RL_OK) {
+	if ((rv = rl_kafka_client_new(RD_KAFKA_PRODUCER, conf, &p->p_rk, errbuf, errlen))
+	    != RL_OK) {
 		rl_free(p);
 		return rv;
 	}
@@ -1201,16 +1207,17 @@ rl_kafka_txn_create(const char *brokers, const rl_kafka_props *props, const char
 {
 	const char      *defaults[] = { "client.id", "rill-sink", "linger.ms", "5", NULL };
 	rd_kafka_conf_t *conf;
-	rl_err           rv = make_conf(brokers, defaults, props, &conf, errbuf, errlen);
+	rl_err           rv = rl_kafka_conf_make(brokers, defaults, props, &conf, errbuf, errlen);
 	if (rv != RL_OK)
 		return rv;
-	if ((rv = conf_set(conf, "transactional.id", txn_id, errbuf, errlen)) != RL_OK) {
+	if ((rv = rl_kafka_conf_set(conf, "transactional.id", txn_id, errbuf, errlen)) != RL_OK) {
 		rd_kafka_conf_destroy(conf);
 		return rv;
 	}
 	rl_kafka_txn *t = RL_NEW(rl_kafka_txn);
 	t->t_id = rl_strdup(txn_id);
-	if ((rv = new_client(RD_KAFKA_PRODUCER, conf, &t->t_rk, errbuf, errlen)) != RL_OK) {
+	if ((rv = rl_kafka_client_new(RD_KAFKA_PRODUCER, conf, &t->t_rk, errbuf, errlen))
+	    != RL_OK) {
 		rl_free(t->t_id);
 		rl_free(t);
 		return rv;
@@ -1309,11 +1316,11 @@ rl_kafka_mock_create(int nbrokers, rl_kafka_mock **ret, char *errbuf, size_t err
 {
 	rd_kafka_conf_t *conf;
 	const char      *defaults[] = { "client.id", "rill-mock", NULL };
-	rl_err           rv = make_conf(NULL, defaults, NULL, &conf, errbuf, errlen);
+	rl_err           rv = rl_kafka_conf_make(NULL, defaults, NULL, &conf, errbuf, errlen);
 	if (rv != RL_OK)
 		return rv;
 	rd_kafka_t *rk;
-	if ((rv = new_client(RD_KAFKA_PRODUCER, conf, &rk, errbuf, errlen)) != RL_OK)
+	if ((rv = rl_kafka_client_new(RD_KAFKA_PRODUCER, conf, &rk, errbuf, errlen)) != RL_OK)
 		return rv;
 	rd_kafka_mock_cluster_t *mc = rd_kafka_mock_cluster_new(rk, nbrokers);
 	if (mc == NULL) {

@@ -7,37 +7,16 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
-#include <syslog.h>
 
 #include <librdkafka/rdkafka.h>
+
+#include "common/kafka_client.h"
 
 #include "common/alloc.h"
 #include "common/log.h"
 #include "common/time.h"
 
 // ---- configuration ----
-
-static void
-log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
-{
-	rl_log_level l = level <= LOG_ERR ? RL_LOG_ERROR
-	    : level <= LOG_WARNING        ? RL_LOG_WARN
-	    : level <= LOG_INFO           ? RL_LOG_INFO
-	                                  : RL_LOG_DEBUG;
-	if (rl_log_enabled(l))
-		rl_log(l, "kafka", buf, "client=%s facility=%s", rd_kafka_name(rk), fac);
-}
-
-static rl_err
-conf_set(rd_kafka_conf_t *conf, const char *name, const char *value, char *errbuf, size_t errlen)
-{
-	char why[256];
-	if (rd_kafka_conf_set(conf, name, value, why, sizeof(why)) != RD_KAFKA_CONF_OK) {
-		snprintf(errbuf, errlen, "Kafka property %s=%s: %s", name, value, why);
-		return RL_ERR_INVAL;
-	}
-	return RL_OK;
-}
 
 // new_client makes a client of type for brokers: rill's defaults, then the
 // job's properties, then `fixed` (settings the state store depends on).
@@ -46,32 +25,18 @@ new_client(rd_kafka_type_t type, const char *brokers, const char *const *default
     const rl_kafka_props *props, const char *const *fixed, rd_kafka_t **ret, char *errbuf,
     size_t errlen)
 {
-	rd_kafka_conf_t *conf = rd_kafka_conf_new();
-	rl_err           rv = RL_OK;
-	rd_kafka_conf_set_log_cb(conf, log_cb);
-	if ((rv = conf_set(conf, "bootstrap.servers", brokers, errbuf, errlen)) != RL_OK)
-		goto err_conf;
-	for (size_t i = 0; defaults != NULL && defaults[i] != NULL; i += 2)
-		if ((rv = conf_set(conf, defaults[i], defaults[i + 1], errbuf, errlen)) != RL_OK)
-			goto err_conf;
-	for (size_t i = 0; props != NULL && i < props->p_count; i++)
-		if ((rv = conf_set(conf, props->p_names[i], props->p_values[i], errbuf, errlen)))
-			goto err_conf;
-	for (size_t i = 0; fixed != NULL && fixed[i] != NULL; i += 2)
-		if ((rv = conf_set(conf, fixed[i], fixed[i + 1], errbuf, errlen)) != RL_OK)
-			goto err_conf;
-	char        why[512];
-	rd_kafka_t *rk = rd_kafka_new(type, conf, why, sizeof(why));
-	if (rk == NULL) {
-		snprintf(errbuf, errlen, "cannot create Kafka client: %s", why);
-		rv = RL_ERR_KAFKA;
-		goto err_conf;
+	rd_kafka_conf_t *conf;
+	rl_err           rv = rl_kafka_conf_make(brokers, defaults, props, &conf, errbuf, errlen);
+	if (rv != RL_OK)
+		return rv;
+	for (size_t i = 0; fixed != NULL && fixed[i] != NULL; i += 2) {
+		if ((rv = rl_kafka_conf_set(conf, fixed[i], fixed[i + 1], errbuf, errlen))
+		    != RL_OK) {
+			rd_kafka_conf_destroy(conf);
+			return rv;
+		}
 	}
-	*ret = rk;
-	return RL_OK;
-err_conf:
-	rd_kafka_conf_destroy(conf);
-	return rv;
+	return rl_kafka_client_new(type, conf, ret, errbuf, errlen);
 }
 
 // ---- the topic ----
