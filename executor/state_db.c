@@ -22,44 +22,44 @@
 #ifndef RL_ROCKSDB_SONAME
 #define RL_ROCKSDB_SONAME "librocksdb.so"
 #endif
-#define RDB_FUNCS(X) \
-	X(rocksdb_block_based_options_create) \
-	X(rocksdb_block_based_options_destroy) \
-	X(rocksdb_block_based_options_set_block_cache) \
-	X(rocksdb_cache_create_lru) \
-	X(rocksdb_close) \
-	X(rocksdb_create_iterator) \
-	X(rocksdb_destroy_db) \
-	X(rocksdb_free) \
-	X(rocksdb_get) \
-	X(rocksdb_iter_destroy) \
-	X(rocksdb_iter_get_error) \
-	X(rocksdb_iter_key) \
-	X(rocksdb_iter_next) \
-	X(rocksdb_iter_seek_to_first) \
-	X(rocksdb_iter_valid) \
-	X(rocksdb_iter_value) \
-	X(rocksdb_open) \
-	X(rocksdb_options_create) \
-	X(rocksdb_options_destroy) \
-	X(rocksdb_options_set_block_based_table_factory) \
-	X(rocksdb_options_set_compression) \
-	X(rocksdb_options_set_create_if_missing) \
-	X(rocksdb_options_set_max_open_files) \
-	X(rocksdb_options_set_max_write_buffer_number) \
-	X(rocksdb_options_set_write_buffer_size) \
-	X(rocksdb_property_value) \
-	X(rocksdb_readoptions_create) \
-	X(rocksdb_readoptions_destroy) \
-	X(rocksdb_write) \
-	X(rocksdb_writebatch_clear) \
-	X(rocksdb_writebatch_count) \
-	X(rocksdb_writebatch_create) \
-	X(rocksdb_writebatch_delete) \
-	X(rocksdb_writebatch_destroy) \
-	X(rocksdb_writebatch_put) \
-	X(rocksdb_writeoptions_create) \
-	X(rocksdb_writeoptions_destroy) \
+#define RDB_FUNCS(X)                                                                               \
+	X(rocksdb_block_based_options_create)                                                      \
+	X(rocksdb_block_based_options_destroy)                                                     \
+	X(rocksdb_block_based_options_set_block_cache)                                             \
+	X(rocksdb_cache_create_lru)                                                                \
+	X(rocksdb_close)                                                                           \
+	X(rocksdb_create_iterator)                                                                 \
+	X(rocksdb_destroy_db)                                                                      \
+	X(rocksdb_free)                                                                            \
+	X(rocksdb_get)                                                                             \
+	X(rocksdb_iter_destroy)                                                                    \
+	X(rocksdb_iter_get_error)                                                                  \
+	X(rocksdb_iter_key)                                                                        \
+	X(rocksdb_iter_next)                                                                       \
+	X(rocksdb_iter_seek_to_first)                                                              \
+	X(rocksdb_iter_valid)                                                                      \
+	X(rocksdb_iter_value)                                                                      \
+	X(rocksdb_open)                                                                            \
+	X(rocksdb_options_create)                                                                  \
+	X(rocksdb_options_destroy)                                                                 \
+	X(rocksdb_options_set_block_based_table_factory)                                           \
+	X(rocksdb_options_set_compression)                                                         \
+	X(rocksdb_options_set_create_if_missing)                                                   \
+	X(rocksdb_options_set_max_open_files)                                                      \
+	X(rocksdb_options_set_max_write_buffer_number)                                             \
+	X(rocksdb_options_set_write_buffer_size)                                                   \
+	X(rocksdb_property_value)                                                                  \
+	X(rocksdb_readoptions_create)                                                              \
+	X(rocksdb_readoptions_destroy)                                                             \
+	X(rocksdb_write)                                                                           \
+	X(rocksdb_writebatch_clear)                                                                \
+	X(rocksdb_writebatch_count)                                                                \
+	X(rocksdb_writebatch_create)                                                               \
+	X(rocksdb_writebatch_delete)                                                               \
+	X(rocksdb_writebatch_destroy)                                                              \
+	X(rocksdb_writebatch_put)                                                                  \
+	X(rocksdb_writeoptions_create)                                                             \
+	X(rocksdb_writeoptions_destroy)                                                            \
 	X(rocksdb_writeoptions_disable_WAL)
 
 static struct {
@@ -83,7 +83,7 @@ rdb_load(void)
 		return;
 	}
 #define RDB_SYM(f)                                                                                 \
-	if (rdb_error[0] == '\0' && (*(void **)&rdb.f = dlsym(lib, #f)) == NULL)                  \
+	if (rdb_error[0] == '\0' && (*(void **)&rdb.f = dlsym(lib, #f)) == NULL)                   \
 		snprintf(rdb_error, sizeof(rdb_error), "%s has no %s", RL_ROCKSDB_SONAME, #f);
 	RDB_FUNCS(RDB_SYM)
 #undef RDB_SYM
@@ -208,7 +208,8 @@ rl_state_db_put(rl_state_db *db, const uint8_t *key, size_t key_len, int64_t val
 {
 	uint8_t v[8];
 	rl_be64_put(v, (uint64_t)value);
-	rdb.rocksdb_writebatch_put(db->d_batch, (const char *)key, key_len, (const char *)v, sizeof(v));
+	rdb.rocksdb_writebatch_put(
+	    db->d_batch, (const char *)key, key_len, (const char *)v, sizeof(v));
 }
 
 void
