@@ -61,15 +61,38 @@ rl_fsync_dir(const char *path)
 	return rv;
 }
 
-static int
-write_all(int fd, const unsigned char *p, size_t len)
+int
+rl_write_all(int fd, const void *data, size_t len)
 {
+	const unsigned char *p = data;
 	while (len > 0) {
 		ssize_t n = write(fd, p, len);
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n < 0)
+		if (n <= 0) {
+			if (n == 0)
+				errno = EIO;
 			return -1;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int
+rl_read_all(int fd, void *buf, size_t len)
+{
+	unsigned char *p = buf;
+	while (len > 0) {
+		ssize_t n = read(fd, p, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			if (n == 0)
+				errno = 0; // the end came first
+			return -1;
+		}
 		p += n;
 		len -= (size_t)n;
 	}
@@ -83,7 +106,7 @@ rl_write_durable(const char *tmp, const char *path, const void *data, size_t len
 	int           fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return step;
-	if (write_all(fd, data, len) != 0) {
+	if (rl_write_all(fd, data, len) != 0) {
 		step = RL_WRITE_DATA;
 		goto fail;
 	}

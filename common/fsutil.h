@@ -10,6 +10,11 @@ int rl_mkdir_p(const char *dir);
 // rl_remove_tree removes path and everything under it; a missing path is success.
 int rl_remove_tree(const char *path);
 int rl_fsync_dir(const char *path);
+// rl_write_all writes all of data, retrying short writes and EINTR.
+int rl_write_all(int fd, const void *data, size_t len);
+// rl_read_all reads exactly len bytes into buf; errno 0 with -1: the file
+// ended first.
+int rl_read_all(int fd, void *buf, size_t len);
 
 // The step of rl_write_durable that failed.
 typedef enum rl_write_step {

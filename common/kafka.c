@@ -1205,7 +1205,14 @@ rl_err
 rl_kafka_txn_create(const char *brokers, const rl_kafka_props *props, const char *txn_id,
     int timeout_ms, rl_kafka_txn **ret, char *errbuf, size_t errlen)
 {
-	const char      *defaults[] = { "client.id", "rill-sink", "linger.ms", "5", NULL };
+	const char *defaults[] = { "client.id", "rill-sink", "linger.ms", "5", NULL };
+	return rl_kafka_txn_open(brokers, defaults, props, txn_id, timeout_ms, ret, errbuf, errlen);
+}
+
+rl_err
+rl_kafka_txn_open(const char *brokers, const char *const *defaults, const rl_kafka_props *props,
+    const char *txn_id, int timeout_ms, rl_kafka_txn **ret, char *errbuf, size_t errlen)
+{
 	rd_kafka_conf_t *conf;
 	rl_err           rv = rl_kafka_conf_make(brokers, defaults, props, &conf, errbuf, errlen);
 	if (rv != RL_OK)
@@ -1251,11 +1258,21 @@ rl_err
 rl_kafka_txn_produce(rl_kafka_txn *t, const char *topic, const void *key, size_t key_len,
     const void *value, size_t value_len, char *errbuf, size_t errlen)
 {
+	return rl_kafka_txn_produce_to(
+	    t, topic, RD_KAFKA_PARTITION_UA, key, key_len, value, value_len, errbuf, errlen);
+}
+
+rl_err
+rl_kafka_txn_produce_to(rl_kafka_txn *t, const char *topic, int32_t partition, const void *key,
+    size_t key_len, const void *value, size_t value_len, char *errbuf, size_t errlen)
+{
 	size_t klen = key != NULL ? key_len : 0;
+	size_t vlen = value != NULL ? value_len : 0;
 	for (;;) {
 		rd_kafka_resp_err_t err = rd_kafka_producev(t->t_rk, RD_KAFKA_V_TOPIC(topic),
-		    RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_KEY(key, klen),
-		    RD_KAFKA_V_VALUE((void *)(uintptr_t)value, value_len), RD_KAFKA_V_END);
+		    RD_KAFKA_V_PARTITION(partition), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+		    RD_KAFKA_V_KEY(key, klen), RD_KAFKA_V_VALUE((void *)(uintptr_t)value, vlen),
+		    RD_KAFKA_V_END);
 		if (err == RD_KAFKA_RESP_ERR_NO_ERROR)
 			return RL_OK;
 		if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) {

@@ -172,9 +172,14 @@ void rl_kafka_txn_destroy(rl_kafka_txn *t);
 // aborted and the producer used again, RL_ERR_STALE_EPOCH when the producer
 // is unusable (fenced by a newer one, or fatal): destroy it.
 rl_err rl_kafka_txn_begin(rl_kafka_txn *t, char *errbuf, size_t errlen);
-// rl_kafka_txn_produce queues one record (copied), waiting when the queue is full.
+// rl_kafka_txn_produce queues one record (copied), waiting when the queue is
+// full; rl_kafka_txn_produce_to into one partition (-1: the partitioner's
+// choice). A NULL value is a tombstone.
 rl_err rl_kafka_txn_produce(rl_kafka_txn *t, const char *topic, const void *key, size_t key_len,
     const void *value, size_t value_len, char *errbuf, size_t errlen);
+rl_err rl_kafka_txn_produce_to(rl_kafka_txn *t, const char *topic, int32_t partition,
+    const void *key, size_t key_len, const void *value, size_t value_len, char *errbuf,
+    size_t errlen);
 // rl_kafka_txn_prepare waits until every record is acknowledged and adds to
 // the transaction the commit of marker_offset as group's position of
 // marker_topic/marker_partition: the marker becomes visible exactly when the

@@ -27,4 +27,10 @@ rl_err rl_kafka_conf_make(const char *brokers, const char *const *defaults,
 rl_err rl_kafka_client_new(
     rd_kafka_type_t type, rd_kafka_conf_t *conf, rd_kafka_t **ret, char *errbuf, size_t errlen);
 
+// rl_kafka_txn_open is rl_kafka_txn_create with its own client defaults
+// (NULL-terminated name/value pairs; the job's properties still win).
+rl_err rl_kafka_txn_open(const char *brokers, const char *const *defaults,
+    const rl_kafka_props *props, const char *txn_id, int timeout_ms, rl_kafka_txn **ret,
+    char *errbuf, size_t errlen);
+
 #endif

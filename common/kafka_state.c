@@ -184,27 +184,25 @@ out:
 
 // ---- the writer ----
 
+// A transactional producer (common/kafka.c's, the exactly-once sink's) held
+// to one changelog partition.
 struct rl_kafka_changelog {
-	rd_kafka_t *c_rk;
-	char       *c_id;
-	char       *c_topic;
-	int32_t     c_partition;
+	rl_kafka_txn *c_txn;
+	char         *c_topic;
+	int32_t       c_partition;
 };
 
+// said puts the changelog partition before rv's explanation in errbuf.
 static rl_err
-txn_error(
-    rl_kafka_changelog *c, rd_kafka_error_t *error, const char *what, char *errbuf, size_t errlen)
+said(const rl_kafka_changelog *c, rl_err rv, char *errbuf, size_t errlen)
 {
-	if (error == NULL)
-		return RL_OK;
-	bool unusable = rd_kafka_error_is_fatal(error)
-	    || rd_kafka_error_code(error) == RD_KAFKA_RESP_ERR__FENCED
-	    || rd_kafka_error_code(error) == RD_KAFKA_RESP_ERR_PRODUCER_FENCED;
-	snprintf(errbuf, errlen, "state changelog %s/%" PRId32 " (%s): %s: %s%s", c->c_topic,
-	    c->c_partition, c->c_id, what, rd_kafka_error_string(error),
-	    unusable ? " (writer unusable)" : "");
-	rd_kafka_error_destroy(error);
-	return unusable ? RL_ERR_STALE_EPOCH : RL_ERR_KAFKA;
+	if (rv != RL_OK) {
+		char why[512];
+		snprintf(why, sizeof(why), "%s", errbuf);
+		snprintf(errbuf, errlen, "state changelog %s/%" PRId32 ": %s", c->c_topic,
+		    c->c_partition, why);
+	}
+	return rv;
 }
 
 rl_err
@@ -214,16 +212,13 @@ rl_kafka_changelog_open(const char *brokers, const rl_kafka_props *props, const 
 {
 	const char *defaults[]
 	    = { "client.id", "rill-state", "linger.ms", "5", "compression.type", "lz4", NULL };
-	const char         *fixed[] = { "transactional.id", txn_id, NULL };
 	rl_kafka_changelog *c = RL_NEW(rl_kafka_changelog);
-	c->c_id = rl_strdup(txn_id);
 	c->c_topic = rl_strdup(topic);
 	c->c_partition = partition;
-	rl_err rv = new_client(
-	    RD_KAFKA_PRODUCER, brokers, defaults, props, fixed, &c->c_rk, errbuf, errlen);
-	if (rv == RL_OK)
-		rv = txn_error(
-		    c, rd_kafka_init_transactions(c->c_rk, timeout_ms), "init", errbuf, errlen);
+	rl_err rv = said(c,
+	    rl_kafka_txn_open(
+	        brokers, defaults, props, txn_id, timeout_ms, &c->c_txn, errbuf, errlen),
+	    errbuf, errlen);
 	if (rv != RL_OK) {
 		rl_kafka_changelog_close(c);
 		return rv;
@@ -237,9 +232,7 @@ rl_kafka_changelog_close(rl_kafka_changelog *c)
 {
 	if (c == NULL)
 		return;
-	if (c->c_rk != NULL)
-		rd_kafka_destroy(c->c_rk);
-	rl_free(c->c_id);
+	rl_kafka_txn_destroy(c->c_txn);
 	rl_free(c->c_topic);
 	rl_free(c);
 }
@@ -247,43 +240,30 @@ rl_kafka_changelog_close(rl_kafka_changelog *c)
 rl_err
 rl_kafka_changelog_begin(rl_kafka_changelog *c, char *errbuf, size_t errlen)
 {
-	return txn_error(c, rd_kafka_begin_transaction(c->c_rk), "begin", errbuf, errlen);
+	return said(c, rl_kafka_txn_begin(c->c_txn, errbuf, errlen), errbuf, errlen);
 }
 
 rl_err
 rl_kafka_changelog_put(rl_kafka_changelog *c, const void *key, size_t key_len, const void *value,
     size_t value_len, char *errbuf, size_t errlen)
 {
-	size_t vlen = value != NULL ? value_len : 0;
-	for (;;) {
-		rd_kafka_resp_err_t err = rd_kafka_producev(c->c_rk, RD_KAFKA_V_TOPIC(c->c_topic),
-		    RD_KAFKA_V_PARTITION(c->c_partition), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-		    RD_KAFKA_V_KEY(key, key_len), RD_KAFKA_V_VALUE((void *)(uintptr_t)value, vlen),
-		    RD_KAFKA_V_END);
-		if (err == RD_KAFKA_RESP_ERR_NO_ERROR)
-			return RL_OK;
-		if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
-			snprintf(errbuf, errlen, "state changelog %s/%" PRId32 ": producing: %s",
-			    c->c_topic, c->c_partition, rd_kafka_err2str(err));
-			return err == RD_KAFKA_RESP_ERR__FATAL ? RL_ERR_STALE_EPOCH : RL_ERR_KAFKA;
-		}
-		rd_kafka_poll(c->c_rk, 10);
-	}
+	return said(c,
+	    rl_kafka_txn_produce_to(c->c_txn, c->c_topic, c->c_partition, key, key_len, value,
+	        value_len, errbuf, errlen),
+	    errbuf, errlen);
 }
 
 rl_err
 rl_kafka_changelog_commit(rl_kafka_changelog *c, int timeout_ms, char *errbuf, size_t errlen)
 {
 	// commit_transaction flushes first.
-	return txn_error(
-	    c, rd_kafka_commit_transaction(c->c_rk, timeout_ms), "commit", errbuf, errlen);
+	return said(c, rl_kafka_txn_commit(c->c_txn, timeout_ms, errbuf, errlen), errbuf, errlen);
 }
 
 rl_err
 rl_kafka_changelog_abort(rl_kafka_changelog *c, int timeout_ms, char *errbuf, size_t errlen)
 {
-	return txn_error(
-	    c, rd_kafka_abort_transaction(c->c_rk, timeout_ms), "abort", errbuf, errlen);
+	return said(c, rl_kafka_txn_abort(c->c_txn, timeout_ms, errbuf, errlen), errbuf, errlen);
 }
 
 // ---- restore ----

@@ -22,13 +22,21 @@ runs_in_stage(const rl_step *s)
 	case RL_OP_FLAT_MAP:
 	case RL_OP_FILTER:
 	case RL_OP_MAP_VALUES:
-		return true;
 	case RL_OP_KEY_BY:
-		return s->s_fn == RL_FN_VALUE || s->s_fn == RL_FN_FIELD || s->s_fn == RL_FN_JSON
-		    || s->s_fn == RL_FN_UDF;
+		return true;
 	default:
 		return false;
 	}
+}
+
+// add_narrow appends narrow step s to stage st and, in stage 0, to the
+// inputs of the unions before it, whose tasks run the steps after them.
+static void
+add_narrow(rl_plan *plan, rl_stage *st, const rl_step *s)
+{
+	st->st_steps[st->st_nsteps++] = s;
+	for (size_t k = 1; plan->p_nstages == 1 && k < plan->p_ninputs; k++)
+		plan->p_inputs[k].pi_steps[plan->p_inputs[k].pi_nsteps++] = s;
 }
 
 // add_union makes union step s (before the first shuffle) an input of stage
@@ -95,10 +103,7 @@ rl_plan_build(const rl_job *job, rl_plan **ret, char *errbuf, size_t errlen)
 	for (size_t i = 0; i < job->j_nsteps; i++) {
 		const rl_step *s = &job->j_steps[i];
 		if (runs_in_stage(s)) {
-			st->st_steps[st->st_nsteps++] = s;
-			// A union's input runs the stage-0 steps after it.
-			for (size_t k = 1; plan->p_nstages == 1 && k < plan->p_ninputs; k++)
-				plan->p_inputs[k].pi_steps[plan->p_inputs[k].pi_nsteps++] = s;
+			add_narrow(plan, st, s);
 			continue;
 		}
 		if (s->s_kind == RL_OP_UNION && plan->p_nstages == 1) {
@@ -134,9 +139,7 @@ rl_plan_build(const rl_job *job, rl_plan **ret, char *errbuf, size_t errlen)
 			st->st_by_key = true;
 		} else if (s->s_kind == RL_OP_COUNT_BY_VALUE) {
 			// key = value, value = 1, then summed: one narrow step and a shuffle.
-			st->st_steps[st->st_nsteps++] = s;
-			for (size_t k = 1; plan->p_nstages == 1 && k < plan->p_ninputs; k++)
-				plan->p_inputs[k].pi_steps[plan->p_inputs[k].pi_nsteps++] = s;
+			add_narrow(plan, st, s);
 			combine = RL_FN_SUM;
 		} else {
 			snprintf(errbuf, errlen,

@@ -14,6 +14,7 @@
 #include <rill.h>
 
 #include "common/alloc.h"
+#include "common/fsutil.h"
 
 #define MAX_UDFS 4096
 #define MAX_NAME 128
@@ -128,16 +129,9 @@ sealed_copy(const void *data, size_t len, const char *sha, char *errbuf, size_t 
 		snprintf(errbuf, errlen, "artifact %.12s: memfd_create: %s", sha, strerror(errno));
 		return -1;
 	}
-	for (size_t off = 0; off < len;) {
-		ssize_t n = write(fd, (const char *)data + off, len - off);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			snprintf(errbuf, errlen, "artifact %.12s: write: %s", sha,
-			    n < 0 ? strerror(errno) : "wrote nothing");
-			goto err_fd;
-		}
-		off += (size_t)n;
+	if (rl_write_all(fd, data, len) != 0) {
+		snprintf(errbuf, errlen, "artifact %.12s: write: %s", sha, strerror(errno));
+		goto err_fd;
 	}
 	if (fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) != 0) {
 		snprintf(errbuf, errlen, "artifact %.12s: seal: %s", sha, strerror(errno));
@@ -280,16 +274,10 @@ rl_udf_lib_read(const char *path, void **ret_data, size_t *ret_len, char sha[RL_
 	}
 	size_t size = (size_t)st.st_size;
 	data = rl_malloc(size + 1);
-	for (size_t off = 0; off < size;) {
-		ssize_t n = read(fd, data + off, size - off);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			snprintf(errbuf, errlen, "%s: %s", path,
-			    n < 0 ? strerror(errno) : "shorter than its size");
-			goto out;
-		}
-		off += (size_t)n;
+	if (rl_read_all(fd, data, size) != 0) {
+		snprintf(errbuf, errlen, "%s: %s", path,
+		    errno != 0 ? strerror(errno) : "shorter than its size");
+		goto out;
 	}
 	rl_sha256_hex(data, size, sha);
 	*ret_data = data;
@@ -456,4 +444,28 @@ rl_udf_check(
 	rl_job_destroy(copy);
 	rl_udf_lib_destroy(lib);
 	return rv;
+}
+
+rl_err
+rl_udf_artifact_for(const rl_job *job, const char *path, void **ret_data, size_t *ret_len,
+    char sha[RL_SHA256_HEX_LEN], char *errbuf, size_t errlen)
+{
+	void  *data = NULL;
+	size_t len = 0;
+	rl_err rv;
+	sha[0] = '\0';
+	if (path != NULL
+	    && (rv = rl_udf_lib_read(path, &data, &len, sha, errbuf, errlen)) != RL_OK) {
+		char why[1024];
+		snprintf(why, sizeof(why), "%s", errbuf);
+		snprintf(errbuf, errlen, "--artifact %s", why);
+		return rv;
+	}
+	if ((rv = rl_udf_check(job, data, len, sha, errbuf, errlen)) != RL_OK) {
+		rl_free(data);
+		return rv;
+	}
+	*ret_data = data;
+	*ret_len = len;
+	return RL_OK;
 }

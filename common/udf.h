@@ -66,4 +66,13 @@ rl_err rl_udf_bind(const rl_udf_lib *lib, rl_job *job, char *errbuf, size_t errl
 rl_err rl_udf_check(
     const rl_job *job, const void *data, size_t len, const char *sha, char *errbuf, size_t errlen);
 
+// rl_udf_artifact_for reads the artifact at path (NULL: the job names
+// none) and checks job against it (rl_udf_check): what `rill run`,
+// `rill-driver --job` and `rill submit` do before anything starts, so that
+// what is checked is what is served. On success *ret_data (rl_free; NULL
+// without a path), *ret_len and sha are set; a read error says "--artifact
+// path: reason" in errbuf, a check error as rl_udf_check.
+rl_err rl_udf_artifact_for(const rl_job *job, const char *path, void **ret_data, size_t *ret_len,
+    char sha[RL_SHA256_HEX_LEN], char *errbuf, size_t errlen);
+
 #endif

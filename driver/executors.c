@@ -305,14 +305,23 @@ artifact_sent(void *arg)
 	pthread_mutex_unlock(&s->pool->p_mu);
 }
 
+// find_artifact is the pool's artifact with sha, one a job lists if
+// listed (else one a reply may still be sending too), or NULL.
+// @locks p_mu held
+static pool_artifact *
+find_artifact(rl_pool *pool, const char *sha, bool listed)
+{
+	for (pool_artifact *a = pool->p_artifacts; a != NULL && sha != NULL; a = a->a_next)
+		if ((!listed || a->a_listed > 0) && strcmp(a->a_sha, sha) == 0)
+			return a;
+	return NULL;
+}
+
 void
 rl_pool_add_artifact(rl_pool *pool, const char *sha, const void *data, size_t len)
 {
 	pthread_mutex_lock(&pool->p_mu);
-	pool_artifact *a;
-	for (a = pool->p_artifacts; a != NULL; a = a->a_next)
-		if (strcmp(a->a_sha, sha) == 0)
-			break;
+	pool_artifact *a = find_artifact(pool, sha, false);
 	if (a == NULL) {
 		a = RL_NEW(pool_artifact);
 		snprintf(a->a_sha, sizeof(a->a_sha), "%s", sha);
@@ -331,12 +340,11 @@ void
 rl_pool_release_artifact(rl_pool *pool, const char *sha)
 {
 	pthread_mutex_lock(&pool->p_mu);
-	for (pool_artifact *a = pool->p_artifacts; a != NULL; a = a->a_next)
-		if (strcmp(a->a_sha, sha) == 0 && a->a_listed > 0) {
-			a->a_listed--;
-			unhold(pool, a);
-			break;
-		}
+	pool_artifact *a = find_artifact(pool, sha, true);
+	if (a != NULL) {
+		a->a_listed--;
+		unhold(pool, a);
+	}
 	pthread_mutex_unlock(&pool->p_mu);
 }
 
@@ -345,13 +353,10 @@ static void
 handle_artifact_fetch(
     rl_pool *pool, const Rill__ArtifactFetch *f, const char *peer, rl_reply *reply)
 {
-	pool_artifact *a = NULL;
 	pthread_mutex_lock(&pool->p_mu);
-	for (a = pool->p_artifacts; a != NULL && f->sha256 != NULL; a = a->a_next)
-		if (a->a_listed > 0 && strcmp(a->a_sha, f->sha256) == 0) {
-			a->a_holders++;
-			break;
-		}
+	pool_artifact *a = find_artifact(pool, f->sha256, true);
+	if (a != NULL)
+		a->a_holders++;
 	pthread_mutex_unlock(&pool->p_mu);
 	if (a == NULL) {
 		Rill__ErrorReply *er = rl_arena_alloc(reply->r_arena, sizeof(*er));

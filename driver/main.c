@@ -151,12 +151,9 @@ main(int argc, char **argv)
 	void  *artifact = NULL;
 	size_t artifact_len = 0;
 	char   sha[RL_SHA256_HEX_LEN] = "";
-	if ((artifact_path != NULL
-	        && rl_udf_lib_read(artifact_path, &artifact, &artifact_len, sha, why, sizeof(why))
-	            != RL_OK)
-	    || rl_udf_check(job, artifact, artifact_len, sha, why, sizeof(why)) != RL_OK) {
+	if (rl_udf_artifact_for(job, artifact_path, &artifact, &artifact_len, sha, why, sizeof(why))
+	    != RL_OK) {
 		fprintf(stderr, "rill-driver: %s\n", why);
-		rl_free(artifact);
 		rl_job_destroy(job);
 		return 2;
 	}

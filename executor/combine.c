@@ -32,6 +32,15 @@ rl_combiner_init_udf(
 }
 
 void
+rl_combiner_clear(rl_combiner *c)
+{
+	rl_free(c->c_slots);
+	c->c_cap = 1024;
+	c->c_count = 0;
+	c->c_slots = rl_calloc(c->c_cap, sizeof(rl_combine_entry));
+}
+
+void
 rl_combiner_fini(rl_combiner *c)
 {
 	rl_free(c->c_slots);

@@ -43,6 +43,9 @@ void rl_combiner_init(rl_combiner *c, rl_fn fn, rl_arena *arena);
 void rl_combiner_init_udf(
     rl_combiner *c, rl_reduce_udf udf, void *udata, const char *name, rl_arena *arena);
 void rl_combiner_fini(rl_combiner *c);
+// rl_combiner_clear forgets every entry and keeps the fold (built-in or
+// user function) and the arena, whose keys the caller may then release.
+void rl_combiner_clear(rl_combiner *c);
 
 // rl_combiner_add folds one record in: count adds 1; sum, min and max need a
 // numeric value (a decimal byte value is parsed). A record without a key, or

@@ -699,15 +699,8 @@ handle_launch(rl_executor *ex, const Rill__TaskLaunch *tl, rl_reply *reply)
 		} else if (shared == NULL) {
 			fail(reply->r_arena, res, rv, why);
 		} else {
-			rl_split_range range = {
-				.sr_kind = sp->kind,
-				.sr_id = sp->id,
-				.sr_from = sp->from,
-				.sr_until = sp->until,
-				.sr_opaque = sp->opaque.data,
-				.sr_opaque_len = sp->opaque.len,
-				.sr_splits_here = tl->splits_here,
-			};
+			rl_split_range range = rl_source_range(sp);
+			range.sr_splits_here = tl->splits_here;
 			rv = e->j_source[tl->input]->se_warm != NULL
 			    ? e->j_source[tl->input]->se_warm(shared, &range, why, sizeof(why))
 			    : RL_OK;

@@ -16,6 +16,20 @@ static const rl_source_exec_ops *builtin[] = { RL_SOURCE_LIST(RL_SOURCE_ENTRY) }
 static const rl_source_exec_ops *added[MAX_ADDED];
 static size_t                    nadded;
 
+rl_split_range
+rl_source_range(const Rill__Split *sp)
+{
+	return (rl_split_range) {
+		.sr_kind = sp->kind,
+		.sr_id = sp->id,
+		.sr_from = sp->from,
+		.sr_until = sp->until,
+		.sr_opaque = sp->opaque.data,
+		.sr_opaque_len = sp->opaque.len,
+		.sr_end_seen = sp->end_seen,
+	};
+}
+
 const rl_source_exec_ops *
 rl_source_exec_find(const char *name)
 {

@@ -8,6 +8,7 @@
 #include "common/connector.h"
 #include "common/error.h"
 #include "common/jobfile.h"
+#include "rill.pb-c.h"
 
 #define RL_SOURCE_EXEC_VERSION 1
 
@@ -42,6 +43,10 @@ typedef struct rl_source_exec_ops {
 	    char *errbuf, size_t errlen);
 	void (*se_close)(void *read); // after se_open, whatever se_read returned
 } rl_source_exec_ops;
+
+// rl_source_range is the range a launch's split says (borrowing its bytes):
+// its split, positions, opaque bytes and the split's end when planned.
+rl_split_range rl_source_range(const Rill__Split *sp);
 
 // rl_source_exec_find returns the executor half of the source kind name, or
 // NULL. rl_source_exec_add registers one RL_SOURCE_LIST does not name (a

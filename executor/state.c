@@ -39,17 +39,11 @@ rl_state_load(const char *path, rl_combiner *c, char *errbuf, size_t errlen)
 	}
 	size_t size = (size_t)st.st_size;
 	data = rl_malloc(size + 1);
-	for (size_t off = 0; off < size;) {
-		ssize_t n = read(fd, data + off, size - off);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			snprintf(errbuf, errlen, "state snapshot %s: %s", path,
-			    n < 0 ? strerror(errno) : "shorter than its size");
-			rv = RL_ERR_IO;
-			goto out;
-		}
-		off += (size_t)n;
+	if (rl_read_all(fd, data, size) != 0) {
+		snprintf(errbuf, errlen, "state snapshot %s: %s", path,
+		    errno != 0 ? strerror(errno) : "shorter than its size");
+		rv = RL_ERR_IO;
+		goto out;
 	}
 	if (size < HEADER || memcmp(data, MAGIC, 8) != 0
 	    || rl_be32_get(data + 8) != size - HEADER) {
@@ -143,11 +137,9 @@ rl_state_table_spill(
 		rl_state_db_destroy(db);
 		return rv;
 	}
-	rl_fn fn = table->c_fn;
-	rl_combiner_fini(table);
+	rl_combiner_clear(table); // its keys are in the store now: release them
 	rl_arena_fini(&t->st_keys);
 	rl_arena_init(&t->st_keys, 64 * 1024);
-	rl_combiner_init(table, fn, &t->st_keys);
 	t->st_db = db;
 	return RL_OK;
 }

@@ -238,12 +238,6 @@ rl_state_db_apply(rl_state_db *db, char *errbuf, size_t errlen)
 	return RL_OK;
 }
 
-void
-rl_state_db_discard(rl_state_db *db)
-{
-	rdb.rocksdb_writebatch_clear(db->d_batch);
-}
-
 rl_err
 rl_state_db_each(rl_state_db *db, rl_state_db_cb cb, void *arg, char *errbuf, size_t errlen)
 {

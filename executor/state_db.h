@@ -30,9 +30,8 @@ void rl_state_db_del(rl_state_db *db, const uint8_t *key, size_t key_len);
 // rl_state_db_pending is the number of pending writes.
 size_t rl_state_db_pending(const rl_state_db *db);
 // rl_state_db_apply writes the pending batch (no write-ahead log: a crash
-// loses the store, which the changelog rebuilds); rl_state_db_discard drops it.
+// loses the store, which the changelog rebuilds).
 rl_err rl_state_db_apply(rl_state_db *db, char *errbuf, size_t errlen);
-void   rl_state_db_discard(rl_state_db *db);
 
 // rl_state_db_each calls cb for every key and its state, in key order; the
 // key is valid during the call only. cb's error stops the walk.

@@ -160,15 +160,7 @@ read_range(task *t, const Rill__Split *sp, void *read)
 		    ctx->t_source != NULL ? ctx->t_source->se_name : "");
 		return RL_ERR_PROTO;
 	}
-	rl_split_range range = {
-		.sr_kind = sp->kind,
-		.sr_id = sp->id,
-		.sr_from = sp->from,
-		.sr_until = sp->until,
-		.sr_opaque = sp->opaque.data,
-		.sr_opaque_len = sp->opaque.len,
-		.sr_end_seen = sp->end_seen,
-	};
+	rl_split_range range = rl_source_range(sp);
 	memset(read, 0, ctx->t_source->se_read_size);
 	rl_err rv
 	    = ctx->t_source->se_open(read, ctx->t_source_shared, &range, t->err, sizeof(t->err));
@@ -197,15 +189,10 @@ read_ahead(task *t, const Rill__Split *sp)
 	if (ctx->t_source == NULL || ctx->t_source->se_warm == NULL || sp == NULL || sp->id == NULL
 	    || sp->kind == NULL || strcmp(sp->kind, ctx->t_source->se_name) != 0)
 		return;
-	rl_split_range range = {
-		.sr_kind = sp->kind,
-		.sr_id = sp->id,
-		.sr_from = sp->from,
-		.sr_until = sp->end_seen > sp->until ? sp->end_seen : sp->until,
-		.sr_opaque = sp->opaque.data,
-		.sr_opaque_len = sp->opaque.len,
-		.sr_read_next = true,
-	};
+	// A warm-up's range ends where the split ended (what waits there).
+	rl_split_range range = rl_source_range(sp);
+	range.sr_until = sp->end_seen > sp->until ? sp->end_seen : sp->until;
+	range.sr_read_next = true;
 	char why[256];
 	(void)ctx->t_source->se_warm(ctx->t_source_shared, &range, why, sizeof(why));
 }
@@ -474,13 +461,11 @@ load_changelog(task *t, rl_state_table *tbl, rl_combiner *into, int64_t *ret_ref
 			return RL_OK;
 		}
 		// Short of the batch it starts from: empty the table, read again.
-		rl_fn fn = into->c_fn;
 		rl_state_db_destroy(tbl->st_db);
 		tbl->st_db = NULL;
-		rl_combiner_fini(into);
+		rl_combiner_clear(into);
 		rl_arena_fini(&tbl->st_keys);
 		rl_arena_init(&tbl->st_keys, 64 * 1024);
-		rl_combiner_init(into, fn, &tbl->st_keys);
 		rl_sleep_ms(250);
 	}
 }
@@ -547,21 +532,28 @@ open_state(task *t)
 	return RL_OK;
 }
 
-// log_change adds one key's new state (NULL: removed, a tombstone) to the
-// batch's changelog transaction; nothing for a job whose state is in files.
+// log_put adds key's record (value NULL: a tombstone) to the batch's
+// changelog transaction; nothing for a job whose state is in files.
 static rl_err
-log_change(task *t, const uint8_t *key, size_t key_len, const int64_t *value)
+log_put(task *t, const uint8_t *key, size_t key_len, const uint8_t *value, size_t value_len)
 {
 	if (!t->txn_open)
 		return RL_OK;
-	uint8_t v[8];
 	t->log_key.b_len = 0;
 	rl_buf_append(&t->log_key, RL_STATE_LOG_KEY, 1);
 	rl_buf_append(&t->log_key, key, key_len);
+	return rl_kafka_changelog_put(t->state_in->st_writer, t->log_key.b_data, t->log_key.b_len,
+	    value, value_len, t->err, sizeof(t->err));
+}
+
+// log_change logs one key's new state (NULL: removed).
+static rl_err
+log_change(task *t, const uint8_t *key, size_t key_len, const int64_t *value)
+{
+	uint8_t v[8];
 	if (value != NULL)
 		rl_be64_put(v, (uint64_t)*value);
-	return rl_kafka_changelog_put(t->state_in->st_writer, t->log_key.b_data, t->log_key.b_len,
-	    value != NULL ? v : NULL, sizeof(v), t->err, sizeof(t->err));
+	return log_put(t, key, key_len, value != NULL ? v : NULL, sizeof(v));
 }
 
 static rl_err
@@ -610,7 +602,7 @@ static void
 keep_state(task *t)
 {
 	const Rill__TaskLaunch *tl = t->launch;
-	bool                    after = t->update != NULL && !t->state_done && !in_db(t);
+	bool                    after = t->state_out != NULL; // open_state made it
 	rl_state_table        **tbl = after ? &t->state_out : &t->state_in;
 	rl_combiner            *result = after ? &t->state_after : &t->state;
 	if (*tbl == NULL || t->ctx->t_state == NULL)
@@ -714,22 +706,14 @@ run_update(task *t)
 		if ((rv = apply_update(t, u, &in)) != RL_OK)
 			return rv;
 	}
-	if (in_db(t)) {
-		update_walk w = { t, u, &in };
+	update_walk w = { t, u, &in };
+	if (in_db(t))
 		return rl_state_db_each(
 		    t->state_in->st_db, update_state_only, &w, t->err, sizeof(t->err));
-	}
 	for (size_t i = 0; i < t->state.c_cap; i++) {
 		const rl_combine_entry *e = &t->state.c_slots[i];
-		int64_t                 v;
-		if (e->e_key == NULL || rl_combiner_get(&t->merge, e->e_key, e->e_key_len, &v))
-			continue;
-		in.key = (rill_slice) { e->e_key, e->e_key_len };
-		in.has_value = 0;
-		in.value = 0;
-		in.has_state = 1;
-		in.state = e->e_acc;
-		if ((rv = apply_update(t, u, &in)) != RL_OK)
+		if (e->e_key != NULL
+		    && (rv = update_state_only(&w, e->e_key, e->e_key_len, e->e_acc)) != RL_OK)
 			return rv;
 	}
 	return RL_OK;
@@ -783,16 +767,10 @@ fold_batch(task *t)
 static rl_err
 log_seen(task *t, const uint8_t *key, size_t key_len, int64_t value, int64_t seen)
 {
-	if (!t->txn_open)
-		return RL_OK;
 	uint8_t v[16];
-	t->log_key.b_len = 0;
-	rl_buf_append(&t->log_key, RL_STATE_LOG_KEY, 1);
-	rl_buf_append(&t->log_key, key, key_len);
 	rl_be64_put(v, (uint64_t)value);
 	rl_be64_put(v + 8, (uint64_t)seen);
-	return rl_kafka_changelog_put(t->state_in->st_writer, t->log_key.b_data, t->log_key.b_len,
-	    v, sizeof(v), t->err, sizeof(t->err));
+	return log_put(t, key, key_len, v, sizeof(v));
 }
 
 // fold_mws is map_with_state's fold: every key seen this batch gets the
@@ -891,7 +869,7 @@ run_state(task *t, const rl_combiner **ret)
 	rl_err rv = begin_changes(t);
 	if (rv == RL_OK)
 		rv = t->mws ? fold_mws(t) : t->update != NULL ? run_update(t) : fold_batch(t);
-	const rl_combiner *result = t->update != NULL && !in_db(t) ? &t->state_after : &t->state;
+	const rl_combiner *result = t->state_out != NULL ? &t->state_after : &t->state;
 	if (rv == RL_OK)
 		rv = commit_changes(t, result);
 	if (rv == RL_OK)

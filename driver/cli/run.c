@@ -27,19 +27,13 @@ rl_cli_run_job(const rl_job *job, const rl_run_opts *opts)
 	void  *artifact = NULL;
 	size_t artifact_len = 0;
 	char   sha[RL_SHA256_HEX_LEN] = "";
-	// The artifact is read once: what is checked here is what is served.
-	if (opts->artifact != NULL
-	    && rl_udf_lib_read(opts->artifact, &artifact, &artifact_len, sha, why, sizeof(why))
-	        != RL_OK) {
-		fprintf(stderr, "rill: --artifact %s\n", why);
-		return RL_EXIT_USAGE;
-	}
 	// A job's user functions are checked before anything starts: a name
 	// the library lacks, a kind that does not fit or an unknown ABI is the
 	// job's or the artifact's fault, as a bad job file is.
-	if (rl_udf_check(job, artifact, artifact_len, sha, why, sizeof(why)) != RL_OK) {
+	if (rl_udf_artifact_for(
+	        job, opts->artifact, &artifact, &artifact_len, sha, why, sizeof(why))
+	    != RL_OK) {
 		fprintf(stderr, "rill: %s\n", why);
-		rl_free(artifact);
 		return RL_EXIT_USAGE;
 	}
 	if (artifact != NULL)

@@ -19,39 +19,6 @@
 
 #define PROG "rill submit"
 
-// read_file reads path whole into *ret (free with rl_free).
-static bool
-read_file(const char *path, unsigned char **ret, size_t *ret_len)
-{
-	FILE *f = fopen(path, "rb");
-	if (f == NULL) {
-		fprintf(stderr, PROG ": --artifact %s: %s\n", path, strerror(errno));
-		return false;
-	}
-	unsigned char *buf = NULL;
-	size_t         len = 0, cap = 0;
-	for (;;) {
-		if (len == cap) {
-			cap = rl_growth(cap, len + 1, 64 * 1024);
-			buf = rl_realloc(buf, cap);
-		}
-		size_t n = fread(buf + len, 1, cap - len, f);
-		len += n;
-		if (n == 0)
-			break;
-	}
-	bool failed = ferror(f) != 0;
-	fclose(f);
-	if (failed) {
-		fprintf(stderr, PROG ": --artifact %s: read error\n", path);
-		rl_free(buf);
-		return false;
-	}
-	*ret = buf;
-	*ret_len = len;
-	return true;
-}
-
 // check_upgrade refuses a job whose stateful steps cannot take over the
 // state its batch log records (the check `rill run` makes on a checkpoint).
 // *ret_newest is the newest batch in the log (0: none).
@@ -91,24 +58,20 @@ check_upgrade(rl_zk *zk, const rl_job *job, int64_t *ret_newest)
 static int
 submit(const char *connect, const rl_job *job, const char *artifact)
 {
-	unsigned char *art = NULL;
-	size_t         art_len = 0;
-	rl_zk         *zk;
-	char           why[2048];
-	int            code = RL_EXIT_FAILURE;
-	if (artifact != NULL && !read_file(artifact, &art, &art_len))
-		return RL_EXIT_USAGE;
+	void  *art = NULL;
+	size_t art_len = 0;
+	rl_zk *zk;
+	char   why[2048];
+	int    code = RL_EXIT_FAILURE;
+	char   art_sha[RL_SHA256_HEX_LEN];
 	// The job's user functions are checked against the artifact here, before
 	// anything is stored: a name it lacks, a kind that does not fit or an
 	// unknown ABI is refused as a bad job file is (the library is loaded
 	// in this process to read its table). A job without any is not checked.
-	char art_sha[RL_SHA256_HEX_LEN] = "";
-	if (art != NULL)
-		rl_sha256_hex(art, art_len, art_sha);
-	if (rl_udf_check(job, art, art_len, art_sha, why, sizeof(why)) != RL_OK) {
+	if (rl_udf_artifact_for(job, artifact, &art, &art_len, art_sha, why, sizeof(why))
+	    != RL_OK) {
 		fprintf(stderr, PROG ": %s\n", why);
-		code = RL_EXIT_USAGE;
-		goto out_artifact;
+		return RL_EXIT_USAGE;
 	}
 	if (!rl_cli_zk_connect(PROG, connect, &zk))
 		goto out_artifact;

@@ -26,6 +26,7 @@ typedef struct udf_call {
 	rl_chain        *chain;
 	size_t           next;
 	const rl_rec    *in; // the record the function was called on
+	rill_slice       in_val; // its value as bytes, as the function got it
 	unsigned         emitted;
 	rl_err           rv; // the first error downstream or of the function
 } udf_call;
@@ -43,6 +44,14 @@ udf_init(void *state, const rl_step *step, char *errbuf, size_t errlen)
 	st->udata = step->s_udf_data;
 	st->op = step->s_kind;
 	return RL_OK;
+}
+
+// as_text is an integer as decimal bytes (in the chain's scratch space).
+static void
+as_text(udf_call *c, int64_t num, const uint8_t **ret, size_t *ret_len)
+{
+	rl_rec v = { .r_num = num, .r_is_num = true };
+	rl_rec_value_bytes(c->chain, &v, ret, ret_len);
 }
 
 // pass builds the record that leaves the step for one emitted value and
@@ -77,12 +86,8 @@ pass(udf_call *c, const uint8_t *bytes, size_t len, int64_t num, bool is_num)
 		break;
 	case RL_OP_KEY_BY: // the emitted bytes are the key; the value stays
 		out = *in;
-		if (is_num) {
-			uint8_t *buf = rl_arena_alloc(c->chain->c_scratch, 24);
-			int      n = snprintf((char *)buf, 24, "%" PRId64, num);
-			bytes = buf;
-			len = (size_t)n;
-		}
+		if (is_num)
+			as_text(c, num, &bytes, &len);
 		out.r_key = bytes != NULL ? bytes : (const uint8_t *)"";
 		out.r_key_len = len;
 		break;
@@ -94,7 +99,8 @@ pass(udf_call *c, const uint8_t *bytes, size_t len, int64_t num, bool is_num)
 			.r_num = num,
 			.r_is_num = is_num };
 		if (out.r_key == NULL) {
-			rl_rec_value_bytes(c->chain, in, &out.r_key, &out.r_key_len);
+			out.r_key = c->in_val.ptr;
+			out.r_key_len = c->in_val.len;
 		}
 		break;
 	default: // map: a new value, the key kept
@@ -128,9 +134,10 @@ host_emit_int(rill_out *out, int64_t value)
 	if (c->st->op == RL_OP_MAP_VALUES || c->st->op == RL_OP_KEY_BY)
 		return pass(c, NULL, 0, value, true);
 	// Elsewhere values are bytes: the integer as decimal text.
-	uint8_t *buf = rl_arena_alloc(c->chain->c_scratch, 24);
-	int      n = snprintf((char *)buf, 24, "%" PRId64, value);
-	return pass(c, buf, (size_t)n, 0, false);
+	const uint8_t *text;
+	size_t         len;
+	as_text(c, value, &text, &len);
+	return pass(c, text, len, 0, false);
 }
 
 static void *
@@ -172,9 +179,8 @@ udf_push(void *state, rl_rec *rec, rl_chain *chain, size_t next)
 		        .next = next,
 		        .in = rec,
 	};
-	rill_slice v;
-	rl_rec_value_bytes(chain, rec, &v.ptr, &v.len);
-	int rc = st->u->fn(st->udata, v, &c.out);
+	rl_rec_value_bytes(chain, rec, &c.in_val.ptr, &c.in_val.len);
+	int rc = st->u->fn(st->udata, c.in_val, &c.out);
 	if (c.rv != RL_OK)
 		return c.rv;
 	if (rc < 0) {

@@ -820,9 +820,8 @@ Test(failover, peers_without_the_secret_are_refused, .init = bed_init, .timeout 
 // changelog, and the newest batch holds every word's total, exact.
 Test(failover, stateful_job_moves_with_its_state, .init = bed_init, .timeout = 150)
 {
-	fjob        j = make_job_to("fo-state", 2, false, true);
-	const char *opts = "";
-	int         leader = run_on_two_drivers(&j, 3000, 71, 90, opts);
+	fjob j = make_job_to("fo-state", 2, false, true);
+	int  leader = run_on_two_drivers(&j, 3000, 71, 90, "");
 	for (int t = 0; t < 2; t++) {
 		int  standby = leader == 2 ? 3 : 2;
 		char needle[160];
@@ -832,7 +831,7 @@ Test(failover, stateful_job_moves_with_its_state, .init = bed_init, .timeout = 1
 		int64_t killed = kill_driver(leader);
 		cr_assert_geq(wait_done(standby, j.name, killed, 20000), 0,
 		    "host%d did not take over:\n%s", standby, rt_host_log(standby, "driver"));
-		spawn_driver_with(leader, "", rt_cluster_zk(), opts);
+		spawn_driver_with(leader, "", rt_cluster_zk(), "");
 		leader = standby;
 	}
 	producer_stop(&j);

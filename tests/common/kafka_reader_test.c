@@ -155,10 +155,12 @@ Test(kafka_reader, partitions_with_a_long_backlog_are_not_all_kept_prefetching, 
 	// Past the budget a warm-up waits for the read, unless the read is next
 	// (a task's read-ahead): of the partitions read last (stopped, at 20)
 	// two plain warm-ups start one at most (the budget's always-warm few).
+	int before = started;
 	for (int p = PARTS - 1; p >= PARTS - 2; p--)
 		cr_assert_eq(rl_kafka_warm(r, "many", p, 20, 1000000, false, err, sizeof(err)),
 		    RL_OK, "%s", err);
 	started = rl_kafka_reader_started(r);
+	cr_assert_leq(started, before + 1, "%d started, %d before two warm-ups", started, before);
 	cr_assert_leq(started, 8);
 	// A read-ahead of a partition with a long backlog waits too (its fetch
 	// would hold a record batch of up to a MB); one with a short one starts.

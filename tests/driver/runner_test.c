@@ -1449,11 +1449,11 @@ expect_widths(const harness *h, size_t first, uint32_t want)
 
 Test(runner, default_width_is_the_executors_slots_when_splits_are_more)
 {
-	// One batch of 20,000 records: four reduce tasks' worth
-	// (RL_REDUCE_RECORDS each), and no more than the 4 slots.
+	// One batch of 80,000 records: 16 reduce tasks' worth (RL_REDUCE_RECORDS
+	// each), more than the 8 splits: only the cap at the 4 slots makes it 4.
 	harness h = { 0 };
 	wide_start(&h, "", 1000000, "reduce_by_key: sum", false);
-	wide_append_all(4 * RL_REDUCE_RECORDS / WIDE_SPLITS);
+	wide_append_all(16 * RL_REDUCE_RECORDS / WIDE_SPLITS);
 	run_result res = run_wide(&h, 1000);
 	cr_assert_eq(res.rv, RL_OK, "%s", res.why);
 	cr_expect_eq(expect_widths(&h, 0, SLOTS), 1);

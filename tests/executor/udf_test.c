@@ -315,6 +315,52 @@ Test(udf, a_reduce_udf_folds_like_the_builtin_sum)
 	rl_udf_lib_destroy(lib);
 }
 
+// A reduce the combiner could not do by itself: the library's own function
+// is what folds (a combiner that summed, or kept the built-in max, differs).
+Test(udf, a_reduce_udf_is_the_library_s_own_fold)
+{
+	rl_udf_lib *lib = load(MISBEHAVING_UDF);
+	rl_job     *job = job_of("  - map_values: one\n  - reduce_by_key: {udf: max_odd}\n");
+	char        why[256];
+	cr_assert_eq(rl_udf_bind(lib, job, why, sizeof(why)), RL_OK, "%s", why);
+	const rl_step *red = &job->j_steps[1];
+	rl_arena       keys;
+	rl_arena_init(&keys, 1024);
+	rl_combiner c;
+	rl_combiner_init_udf(&c, red->s_udf->reduce, red->s_udf_data, red->s_udf->name, &keys);
+	enum { KEYS = 50 };
+	int64_t want[KEYS];
+	bool    seen[KEYS] = { false };
+	srand(11);
+	for (int i = 0; i < 5000; i++) {
+		int     k = rand() % KEYS;
+		int64_t v = rand() % 1000 - 300;
+		char    key[16];
+		int     n = snprintf(key, sizeof(key), "k%d", k);
+		rl_rec  r = { .r_key = (const uint8_t *)key,
+			 .r_key_len = (size_t)n,
+			 .r_num = v,
+			 .r_is_num = true };
+		cr_assert_eq(rl_combiner_add(&c, &r, why, sizeof(why)), RL_OK, "%s", why);
+		// The largest odd value, else the largest even one.
+		if (!seen[k] || (v % 2 != 0 && (want[k] % 2 == 0 || v > want[k]))
+		    || (v % 2 == 0 && want[k] % 2 == 0 && v > want[k]))
+			want[k] = v;
+		seen[k] = true;
+	}
+	for (int k = 0; k < KEYS; k++) {
+		char    key[16];
+		int     n = snprintf(key, sizeof(key), "k%d", k);
+		int64_t got;
+		cr_assert(rl_combiner_get(&c, (const uint8_t *)key, (size_t)n, &got));
+		cr_assert_eq(got, want[k], "key %s", key);
+	}
+	rl_combiner_fini(&c);
+	rl_arena_fini(&keys);
+	rl_job_destroy(job);
+	rl_udf_lib_destroy(lib);
+}
+
 // ---- an executor fetching an artifact from its driver ----
 
 // A stand-in for the driver's pool: answers ArtifactFetch with `serve`.
@@ -408,8 +454,10 @@ Test(udf, an_executor_refuses_bytes_that_do_not_hash_to_the_launch_s_sha256)
 	cr_assert_eq(st, RILL__TASK_RESULT__STATUS__FAILED);
 	cr_assert_not_null(strstr(err, "does not match this job's plan"), "%s", err);
 	cr_assert_eq(fetches, 2);
-	// Loaded once: a third launch does not fetch.
-	launch(ex, good.sha, rl_rpc_server_url(drv), &code, err, sizeof(err));
+	// Loaded once: a third launch, which gets as far, does not fetch.
+	st = launch(ex, good.sha, rl_rpc_server_url(drv), &code, err, sizeof(err));
+	cr_assert_eq(st, RILL__TASK_RESULT__STATUS__FAILED);
+	cr_assert_not_null(strstr(err, "does not match this job's plan"), "%s", err);
 	cr_assert_eq(fetches, 2);
 	rl_executor_destroy(ex);
 	rl_rpc_server_destroy(drv);
