@@ -881,12 +881,31 @@ next_messages(part *p, int wait_ms)
 	return 1;
 }
 
+// drain frees what a stopped partition's queue still holds. librdkafka's
+// stop drops the queued messages, but a fetch answered while the stop was
+// on its way still lands in the queue, outdated, and stays there until the
+// queue is next read: a whole record batch and an op for each of its
+// records, for as long as the partition is not read again (heaptrack, 1,024
+// partitions written in 1 MB record batches: 39 MB of fetch buffers and
+// 105 MB of ops, of an executor's 154 MB). Reading the queue once the stop
+// is done destroys them.
+static void
+drain(part *p)
+{
+	rd_kafka_message_t *m[64];
+	ssize_t             n;
+	while ((n = rd_kafka_consume_batch(p->p_rkt, p->p_partition, 0, m, 64)) > 0)
+		for (ssize_t i = 0; i < n; i++)
+			rd_kafka_message_destroy(m[i]);
+}
+
 static void
 part_reset(part *p)
 {
 	stash_clear(p);
 	if (p->p_started) {
 		rd_kafka_consume_stop(p->p_rkt, p->p_partition);
+		drain(p);
 		atomic_fetch_sub(&p->p_reader->r_charged, p->p_charge);
 		atomic_fetch_sub(&p->p_reader->r_started, 1);
 	}
