@@ -66,7 +66,8 @@ fmt_rate() { awk '{ printf "%.0fk", $1 / 1000 }' <<< "$1"; }
 		echo "kcat: \`kcat -C -e\` reading the topic and printing every record, one client;"
 		echo "rawread: \`rill-rawread\` (tests/bench/rawread.c), librdkafka alone with its"
 		echo "default prefetch, a consumer per partition, every payload byte summed, nothing"
-		echo "printed: the client library's own limit)."
+		echo "printed: the client library's own limit; rill-udf: the same job through the"
+		echo "user functions of examples/udf/wordcount.c, \`--artifact\`)."
 		echo
 		echo "| records | tool | records/s (min / median / max) | seconds (median) |"
 		echo "|---|---|---|---|"
@@ -79,6 +80,9 @@ fmt_rate() { awk '{ printf "%.0fk", $1 / 1000 }' <<< "$1"; }
 		echo
 		echo "| records | ratio | min / median / max |"
 		echo "|---|---|---|"
+		ratio rill-udf rill | while IFS=$'\t' read -r size lo med hi n; do
+			echo "| $size | rill-udf / rill | $lo / **$med** / $hi |"
+		done
 		for peer in spark kcat rawread; do
 			ratio rill "$peer" | while IFS=$'\t' read -r size lo med hi n; do
 				echo "| $size | rill / $peer | $lo / **$med** / $hi |"
@@ -92,11 +96,11 @@ fmt_rate() { awk '{ printf "%.0fk", $1 / 1000 }' <<< "$1"; }
 		echo "| records | process | MB (min / median / max) |"
 		echo "|---|---|---|"
 		stats throughput.tsv 1,3 6 | while IFS=$'\t' read -r size tool lo med hi n; do
-			name=$tool; [[ $tool == rill ]] && name="rill driver"; [[ $tool == spark ]] && name="Spark (its JVM)"
+			name=$tool; [[ $tool == rill* ]] && name="$tool driver"; [[ $tool == spark ]] && name="Spark (its JVM)"
 			echo "| $size | $name | $lo / **$med** / $hi |"
 		done
 		stats throughput.tsv 1,3 7 | while IFS=$'\t' read -r size tool lo med hi n; do
-			echo "| $size | rill executor (largest of 2) | $lo / **$med** / $hi |"
+			echo "| $size | $tool executor (largest of 2) | $lo / **$med** / $hi |"
 		done
 		echo
 		echo "![memory](memory.png)"

@@ -165,8 +165,25 @@ sink:
   files: {path: $2}
 EOF
 }
+# udf_wordcount_job TOPIC SINKDIR: the same word count through the example
+# artifact's user functions (examples/udf/wordcount.c: tokens, one, add).
+# On these lines (words of letters and digits) tokens splits as words does.
+udf_wordcount_job() {
+	wordcount_job "$1" "$2" | sed 's/flat_map: words/flat_map: {udf: tokens}/;
+		s/map_values: one/map_values: {udf: one}/; s/reduce_by_key: sum/reduce_by_key: {udf: add}/'
+}
+udf_lib=$build/examples/udf/libwordcount_udf.so
 totals() { find "$1" -path '*/batch-*/part-*' -type f -exec cat {} + | awk -F'\t' '{ c[$1] += $2 } END { for (k in c) print k "\t" c[k] }' | LC_ALL=C sort; }
 if wants throughput; then
+# rill_row TOOL LOG: a throughput row of a rill run (n, r, s set) with the
+# driver's and the larger executor's peak RSS from its log.
+rill_row() {
+	local drv exe
+	drv=$(grep -o 'msg="job stopped".*peak_rss_kb=[0-9]*' "$2" | grep -o '[0-9]*$')
+	exe=$(grep -o 'msg="executor stopped" peak_rss_kb=[0-9]*' "$2" | grep -o '[0-9]*$' | sort -n | tail -1)
+	printf '%s\t%s\t%s\t%s\t%.0f\t%.1f\t%.1f\n' "$n" "$r" "$1" "$s" "$(awk -v n="$n" -v s="$s" 'BEGIN { print n / s }')" \
+		"$(awk -v k="$drv" 'BEGIN { print k / 1024 }')" "$(awk -v k="$exe" 'BEGIN { print k / 1024 }')" >> "$out/throughput.tsv"
+}
 
 say "throughput"
 printf 'size\trun\ttool\tseconds\trecords_per_s\tdriver_rss_mb\texecutor_rss_mb\n' > "$out/throughput.tsv"
@@ -195,10 +212,19 @@ for n in $sizes; do
 		s=$(elapsed "$t0" "$t1")
 		totals "$out/rill-out" > "$out/got.tsv"
 		cmp -s "$out/got.tsv" "$out/want-$n.tsv" || { echo "rill's counts differ from the reference ($n, run $r)" >&2; exit 1; }
-		drv=$(grep -o 'msg="job stopped".*peak_rss_kb=[0-9]*' "$out/rill-$n-$r.log" | grep -o '[0-9]*$')
-		exe=$(grep -o 'msg="executor stopped" peak_rss_kb=[0-9]*' "$out/rill-$n-$r.log" | grep -o '[0-9]*$' | sort -n | tail -1)
-		printf '%s\t%s\trill\t%s\t%.0f\t%.1f\t%.1f\n' "$n" "$r" "$s" "$(awk -v n="$n" -v s="$s" 'BEGIN { print n / s }')" \
-			"$(awk -v k="$drv" 'BEGIN { print k / 1024 }')" "$(awk -v k="$exe" 'BEGIN { print k / 1024 }')" >> "$out/throughput.tsv"
+		rill_row rill "$out/rill-$n-$r.log"
+
+		# The same job through user functions (rill.h): within 10% of it.
+		rm -rf "$out/rill-out"
+		udf_wordcount_job "$topic" "$out/rill-out" > "$out/job-udf.yaml"
+		t0=$(now)
+		RILL_LOG_LEVEL=info "$rill" run "$out/job-udf.yaml" --artifact "$udf_lib" --executors 2 \
+			--available-now 2> "$out/rill-udf-$n-$r.log"
+		t1=$(now)
+		s=$(elapsed "$t0" "$t1")
+		totals "$out/rill-out" > "$out/got.tsv"
+		cmp -s "$out/got.tsv" "$out/want-$n.tsv" || { echo "rill's counts through user functions differ from the reference ($n, run $r)" >&2; exit 1; }
+		rill_row rill-udf "$out/rill-udf-$n-$r.log"
 
 		if ((spark)); then
 			rm -rf "$out/spark-out"
