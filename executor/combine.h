@@ -76,6 +76,14 @@ bool rl_combiner_remove(rl_combiner *c, const uint8_t *key, size_t key_len);
 // rl_combiner_put sets key's value, whatever it was.
 void rl_combiner_put(rl_combiner *c, const uint8_t *key, size_t key_len, int64_t value);
 
+// rl_combiner_grows says whether a new key would double the table now (for
+// a moment the old table and the new one twice its size are both there).
+static inline bool
+rl_combiner_grows(const rl_combiner *c)
+{
+	return (c->c_count + 1) * 4 > c->c_cap * 3;
+}
+
 // Iteration: for (size_t i = 0; i < c->c_cap; i++) if (c->c_slots[i].e_key) …
 static inline size_t
 rl_combiner_count(const rl_combiner *c)

@@ -264,10 +264,18 @@ typedef struct cached {
 	rl_state_table *c_table;
 } cached;
 
+// What a job's running tasks hold out of the cache (rl_state_cache_hold).
+typedef struct held {
+	char  *h_job;
+	size_t h_bytes;
+} held;
+
 struct rl_state_cache {
 	pthread_mutex_t sc_mu;
 	cached         *sc_items;
 	size_t          sc_n, sc_cap;
+	held           *sc_held;
+	size_t          sc_nheld;
 };
 
 rl_state_cache *
@@ -294,6 +302,9 @@ rl_state_cache_destroy(rl_state_cache *c)
 	for (size_t i = 0; i < c->sc_n; i++)
 		cached_free(&c->sc_items[i]);
 	rl_free(c->sc_items);
+	for (size_t i = 0; i < c->sc_nheld; i++)
+		rl_free(c->sc_held[i].h_job);
+	rl_free(c->sc_held);
 	pthread_mutex_destroy(&c->sc_mu);
 	rl_free(c);
 }
@@ -380,8 +391,30 @@ rl_state_cache_memory(rl_state_cache *c, const char *job)
 		if (strcmp(c->sc_items[i].c_job, job) == 0)
 			bytes += rl_state_table_bytes(t, &t->st_table);
 	}
+	for (size_t i = 0; i < c->sc_nheld; i++)
+		if (strcmp(c->sc_held[i].h_job, job) == 0)
+			bytes += c->sc_held[i].h_bytes;
 	pthread_mutex_unlock(&c->sc_mu);
 	return bytes;
+}
+
+void
+rl_state_cache_hold(rl_state_cache *c, const char *job, size_t *held_bytes, size_t bytes)
+{
+	if (bytes == *held_bytes)
+		return;
+	pthread_mutex_lock(&c->sc_mu);
+	size_t i;
+	for (i = 0; i < c->sc_nheld && strcmp(c->sc_held[i].h_job, job) != 0; i++)
+		;
+	if (i == c->sc_nheld) {
+		c->sc_held = rl_realloc(c->sc_held, (c->sc_nheld + 1) * sizeof(*c->sc_held));
+		c->sc_held[i] = (held) { .h_job = rl_strdup(job) };
+		c->sc_nheld++;
+	}
+	c->sc_held[i].h_bytes = c->sc_held[i].h_bytes - *held_bytes + bytes;
+	pthread_mutex_unlock(&c->sc_mu);
+	*held_bytes = bytes;
 }
 
 void

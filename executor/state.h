@@ -115,7 +115,13 @@ void rl_state_cache_put(rl_state_cache *c, const rl_state_key *key, rl_state_tab
 void rl_state_cache_stats(rl_state_cache *c, size_t *ret_tables, size_t *ret_keys);
 
 // rl_state_cache_memory is the memory the job's in-memory tables take
-// (those in RocksDB not counted).
+// (those in RocksDB not counted), in the cache and held by running tasks.
 size_t rl_state_cache_memory(rl_state_cache *c, const char *job);
+
+// rl_state_cache_hold says that a running task of job now holds a table of
+// `bytes` out of the cache; *held_bytes is what it said last (0 at first),
+// and is set to bytes. A task says 0 when its table goes back or is gone.
+// Tasks folding at once so see each other's tables against the budget.
+void rl_state_cache_hold(rl_state_cache *c, const char *job, size_t *held_bytes, size_t bytes);
 
 #endif

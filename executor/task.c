@@ -36,6 +36,10 @@ typedef struct task {
 	// output: one of
 	rl_combiner        combine;
 	bool               has_combine;
+	rl_shuffle_writer  spilled; // combine's partials written out early
+	bool               has_spilled;
+	rl_arena_mark      combine_mark; // keys before combine's first
+	bool               combine_marked;
 	rl_shuffle_writer  writer; // a shuffle without combine: records as they are
 	bool               has_writer;
 	uint32_t           deal_next; // the writer's next bucket (round robin)
@@ -64,9 +68,11 @@ typedef struct task {
 	bool            state_done; // the state already includes this batch
 	bool            mws; // map_with_state: emits the keys seen, expires idle ones
 	int64_t         mws_timeout; // ms, 0: keys never expire
+	size_t          state_held; // table bytes told to the cache (rl_state_cache_hold)
 	bool            txn_open; // a changelog transaction is open
 	rl_buf          log_key; // a changelog record's key, reused
 	uint64_t        in_records, in_bytes, out_records, shuffle_read;
+	uint32_t        combine_spills; // times combine wrote its partials out early
 	int64_t         fetch_wait_us;
 	rl_hist         age; // stage 0: records' ages when the batch was planned
 	char            err[512];
@@ -74,11 +80,50 @@ typedef struct task {
 
 // ---- output ----
 
+// A map task's combiner holds at most COMBINE_KEYS_MAX distinct keys: past
+// that its partials go to the shuffle output as they are and it starts
+// again (the reducers merge partials anyway). Word counts never get there;
+// keys that are nearly all distinct (ids, sessions) gain nothing from the
+// combine and made each map task hold its whole share of the batch.
+#ifndef COMBINE_KEYS_MAX
+#define COMBINE_KEYS_MAX 16384
+#endif
+
+// combine_spill moves the combiner's partials into the spilled buckets and
+// frees its keys (everything t->keys got since combine's first key).
+static void
+combine_spill(task *t)
+{
+	if (!t->has_spilled) {
+		rl_shuffle_writer_init(&t->spilled, t->launch->num_output_partitions);
+		t->has_spilled = true;
+	}
+	for (size_t i = 0; i < t->combine.c_cap; i++) {
+		const rl_combine_entry *e = &t->combine.c_slots[i];
+		if (e->e_key != NULL)
+			rl_shuffle_writer_add(
+			    &t->spilled, e->e_hash, e->e_key, e->e_key_len, e->e_acc);
+	}
+	rl_combiner_clear(&t->combine);
+	rl_arena_restore(&t->keys, t->combine_mark);
+	t->combine_spills++;
+}
+
 static rl_err
 to_combiner(void *arg, rl_rec *rec)
 {
 	task *t = arg;
-	return rl_combiner_add(&t->combine, rec, t->err, sizeof(t->err));
+	if (!t->combine_marked) {
+		t->combine_mark = rl_arena_save(&t->keys);
+		t->combine_marked = true;
+	}
+	rl_err rv = rl_combiner_add(&t->combine, rec, t->err, sizeof(t->err));
+	// Only combine's keys may come after the mark: a stateful or joining
+	// task keeps other tables in t->keys.
+	if (rv == RL_OK && rl_combiner_count(&t->combine) >= COMBINE_KEYS_MAX && !t->stateful
+	    && !t->has_join)
+		combine_spill(t);
+	return rv;
 }
 
 // to_writer deals records round robin over the buckets (repartition).
@@ -356,7 +401,16 @@ memory_left(const task *t)
 		return 0;
 	size_t used
 	    = t->ctx->t_state != NULL ? rl_state_cache_memory(t->ctx->t_state, t->launch->job) : 0;
+	used -= used >= t->state_held ? t->state_held : used; // its own table is not in the way
 	return used < (size_t)budget ? (size_t)budget - used : 1;
+}
+
+// hold_state tells the cache the bytes of the table t folds into, out of it.
+static void
+hold_state(task *t, size_t bytes)
+{
+	if (t->ctx->t_state != NULL)
+		rl_state_cache_hold(t->ctx->t_state, t->launch->job, &t->state_held, bytes);
 }
 
 static rl_state_key
@@ -615,6 +669,7 @@ keep_state(task *t)
 	memset(result, 0, sizeof(*result));
 	(*tbl)->st_batch_ms = tl->batch_time_ms;
 	// Past the job's budget, the table moves to RocksDB (for good).
+	hold_state(t, 0); // the cache counts it from here
 	size_t left = memory_left(t);
 	if (left > 0 && rl_state_table_bytes(*tbl, &(*tbl)->st_table) > left) {
 		char dir[4096], why[512];
@@ -724,15 +779,27 @@ run_update(task *t)
 static rl_err
 fold_batch(task *t)
 {
-	size_t left = memory_left(t), folded = 0;
+	size_t folded = 0;
 	for (size_t i = 0; i < t->merge.c_cap; i++) {
 		const rl_combine_entry *e = &t->merge.c_slots[i];
 		if (e->e_key == NULL)
 			continue;
-		// A table that outgrows the budget mid-batch moves to RocksDB
-		// now (a failed task drops the store with the table).
-		if (!in_db(t) && left > 0 && (++folded & 63) == 0
-		    && rl_state_table_bytes(t->state_in, &t->state) > left) {
+		// A table that would outgrow the budget mid-batch moves to
+		// RocksDB now (a failed task drops the store with the table),
+		// before it doubles rather than after. The budget is the
+		// executor's: the tables other tasks fold into at the same time
+		// count.
+		size_t bytes = 0;
+		bool   grows = !in_db(t) && rl_combiner_grows(&t->state);
+		if (grows || (!in_db(t) && (++folded & 63) == 0)) {
+			bytes = rl_state_table_bytes(t->state_in, &t->state);
+			if (grows)
+				bytes += 2 * t->state.c_cap * sizeof(rl_combine_entry);
+			hold_state(t, bytes);
+		}
+		size_t left = bytes > 0 ? memory_left(t) : 0;
+		if (left > 0 && bytes > left) {
+			hold_state(t, 0);
 			char   dir[4096];
 			size_t keys = rl_combiner_count(&t->state);
 			spill_dir(t, dir, sizeof(dir));
@@ -983,7 +1050,15 @@ finish_shuffle(task *t, Rill__TaskResult *res)
 		w = t->writer;
 		memset(&t->writer, 0, sizeof(t->writer));
 	} else {
-		rl_shuffle_writer_init(&w, tl->num_output_partitions);
+		if (t->has_spilled) {
+			rl_debug("executor", "combiner spilled",
+			    "job=%s stage=%" PRIu32 " partition=%" PRIu32 " times=%" PRIu32,
+			    tl->job, tl->stage, tl->partition, t->combine_spills);
+			w = t->spilled;
+			t->has_spilled = false;
+		} else {
+			rl_shuffle_writer_init(&w, tl->num_output_partitions);
+		}
 		for (size_t i = 0; i < t->combine.c_cap; i++) {
 			const rl_combine_entry *e = &t->combine.c_slots[i];
 			if (e->e_key != NULL)
@@ -1181,6 +1256,8 @@ teardown(task *t)
 	rl_free(t->sink_state);
 	if (t->has_combine)
 		rl_combiner_fini(&t->combine);
+	if (t->has_spilled)
+		rl_shuffle_writer_fini(&t->spilled);
 	if (t->has_writer)
 		rl_shuffle_writer_fini(&t->writer);
 	if (t->has_merge)
@@ -1200,6 +1277,7 @@ teardown(task *t)
 			rl_warn("executor", "cannot abort a state changelog transaction",
 			    "job=%s error=\"%s\"", t->launch->job, why);
 	}
+	hold_state(t, 0);
 	rl_state_table_destroy(t->state_in);
 	rl_state_table_destroy(t->state_out);
 	rl_buf_fini(&t->log_key);

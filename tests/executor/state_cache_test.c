@@ -131,3 +131,28 @@ Test(state_cache, removing_keys_keeps_the_others_findable)
 	rl_combiner_fini(&c);
 	rl_arena_fini(&keys);
 }
+
+// Tables that running tasks fold into (out of the cache) count against the
+// job's budget as they grow, so that tasks folding at once see each other.
+Test(state_cache, tables_held_by_running_tasks_count_for_their_job)
+{
+	rl_state_cache *c = rl_state_cache_create();
+	rl_state_key    k = key_of("job", 1);
+	rl_state_table *warm = table_at(100, "a", 1);
+	size_t          warm_bytes = rl_state_table_bytes(warm, &warm->st_table);
+	rl_state_cache_put(c, &k, warm);
+	cr_assert_eq(rl_state_cache_memory(c, "job"), warm_bytes);
+	size_t one = 0, two = 0;
+	rl_state_cache_hold(c, "job", &one, 1000);
+	rl_state_cache_hold(c, "job", &two, 500);
+	rl_state_cache_hold(c, "other", &(size_t) { 0 }, 7);
+	cr_assert_eq(one, 1000);
+	cr_assert_eq(rl_state_cache_memory(c, "job"), warm_bytes + 1500);
+	rl_state_cache_hold(c, "job", &one, 4000); // it grew
+	cr_assert_eq(rl_state_cache_memory(c, "job"), warm_bytes + 4500);
+	rl_state_cache_hold(c, "job", &one, 0); // back, or gone
+	rl_state_cache_hold(c, "job", &two, 0);
+	cr_assert_eq(rl_state_cache_memory(c, "job"), warm_bytes);
+	cr_assert_eq(rl_state_cache_memory(c, "other"), 7);
+	rl_state_cache_destroy(c);
+}

@@ -28,6 +28,39 @@ Test(wordcount, skewed_corpus_counts_exactly, .timeout = 180)
 	cr_assert_geq(rt_count(e, "msg=\"batch done\""), 1);
 }
 
+// Nearly all keys distinct: a map task's combiner passes its 16,384-key
+// limit many times and writes its partials out as it goes; the reducers'
+// totals are still exact (a word in two partials is summed).
+Test(wordcount, keys_past_the_combiners_limit_count_exactly, .timeout = 180)
+{
+	rt_wc w;
+	w.dir = rt_tmpdir("distinct");
+	w.corpus = rt_path(w.dir, "corpus.txt");
+	w.want = rt_path(w.dir, "want.tsv");
+	w.out = rt_path(w.dir, "out");
+	// 90,000 distinct words, every seventh one again later on.
+	cr_assert_eq(rt_sh("awk 'BEGIN { for (i = 0; i < 30000; i++) print \"u\" 3*i, \"u\" 3*i+1, "
+	                   "\"u\" 3*i+2; for (i = 0; i < 90000; i += 7) print \"u\" i }' > %s",
+	                 w.corpus),
+	    0);
+	rt_reference_counts(w.corpus, w.want);
+	rt_topic("wc-distinct", 2);
+	rt_produce_lines("wc-distinct", w.corpus);
+	// One batch, no backpressure: each partition's map task gets ~50,000
+	// distinct words.
+	const char *job
+	    = rt_wordcount_job(w.dir, "wc-distinct", "500ms", 0, "    backpressure: false\n");
+	char *o, *e;
+	int   rv = rt_sh_capture(w.dir, &o, &e,
+	      "RILL_LOG_LEVEL=debug %s run %s --executors 2 --available-now", rt_bin("rill"), job);
+	cr_assert_eq(rv, 0, "rill run exited %d:\n%s", rv, e);
+	rt_wc_assert_exact(&w);
+	cr_assert_geq(
+	    rt_count(e, "msg=\"combiner spilled\""), 1, "no map task spilled:\n%.4000s", e);
+	cr_assert_eq(
+	    rt_sh("test $(wc -l < %s) -eq 90000", w.want), 0, "the reference has every word");
+}
+
 Test(wordcount, rate_limit_cuts_the_backlog_into_batches, .timeout = 180)
 {
 	rt_wc       w = rt_wc_input("rate", "wc-rate", 2, 8000, 5, false);
