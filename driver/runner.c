@@ -244,11 +244,14 @@ rl_runner_create(const rl_job *job, rl_pool *pool, const rl_runner_opts *opts, r
 	d->d_use_changelog = stateful != NULL && strcmp(rl_job_source_kind(job), "kafka") == 0;
 	for (size_t k = 0; k < d->d_plan->p_nstages && !d->d_use_changelog; k++) {
 		const rl_step *ss = d->d_plan->p_stages[k].st_state_step;
-		if (ss != NULL && ss->s_kind == RL_OP_MAP_WITH_STATE) {
+		if (ss != NULL
+		    && (ss->s_kind == RL_OP_MAP_WITH_STATE || ss->s_kind == RL_OP_WINDOW
+		        || ss->s_kind == RL_OP_REDUCE_BY_KEY_AND_WINDOW
+		        || ss->s_kind == RL_OP_COUNT_BY_WINDOW)) {
 			snprintf(errbuf, errlen,
-			    "%s:%d:%d: map_with_state keeps its state in a Kafka changelog, on the "
+			    "%s:%d:%d: %s keeps its state in a Kafka changelog, on the "
 			    "brokers of a Kafka source, and this job's source is %s",
-			    job->j_filename, ss->s_loc.line, ss->s_loc.col,
+			    job->j_filename, ss->s_loc.line, ss->s_loc.col, rl_op_name(ss->s_kind),
 			    rl_job_source_kind(job));
 			rv = RL_ERR_NOTSUP;
 			goto err_runner;
