@@ -1144,7 +1144,7 @@ Test(jobfile, rejects_bad_windowed_reductions)
 	    "count)");
 	expect_error(
 	    with_step("reduce_by_key_and_window: {fn: {udf: f}, length: 2s, inverse: true}"),
-	    "job.yaml:8:69: ", "reduce_by_key_and_window.inverse: '{udf: ...}' has no inverse");
+	    "job.yaml:8:67: ", "reduce_by_key_and_window.inverse: '{udf: ...}' has no inverse");
 	expect_error(with_step("reduce_by_key_and_window: {fn: sum, length: 2s, inverse: maybe}"),
 	    "job.yaml:8:62: ", "'maybe' is not a boolean");
 }
