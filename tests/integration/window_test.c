@@ -75,31 +75,32 @@ reference(const char *dir, const char *name, const char *lines, const char *log,
 		fprintf(f, "%lld %lld\n", t, strtoll(end + 9, NULL, 10));
 	}
 	fclose(f);
-	cr_assert_eq(rt_sh("python3 - %s %s %s/want-%s %s %ld %ld <<'EOF'\n"
-	                   "import sys, collections\n"
-	                   "words = open(sys.argv[1]).read().split()\n"
-	                   "out, mode, length, slide = sys.argv[3], sys.argv[4], int(sys.argv[5]), "
-	                   "int(sys.argv[6])\n"
-	                   "read, at, seen = [], 0, False\n"
-	                   "for row in open(sys.argv[2]):\n"
-	                   "    t, n = map(int, row.split())\n"
-	                   "    read.append((t, words[at:at + n]))\n"
-	                   "    at += n\n"
-	                   "    seen = seen or n > 0\n"
-	                   "    rows = []\n"
-	                   "    if t %% slide == 0:\n"
-	                   "        inside = [w for (u, ws) in read if t - length < u <= t for w in "
-	                   "ws]\n"
-	                   "        if mode == 'words':\n"
-	                   "            c = collections.Counter(inside)\n"
-	                   "            rows = ['%%s\\t%%d' %% (w, c[w]) for w in c]\n"
-	                   "        elif seen:\n"
-	                   "            rows = ['%%d' %% len(inside)]\n"
-	                   "    with open('%%s-%%d.tsv' %% (out, t), 'w') as f:\n"
-	                   "        for r in sorted(rows):\n"
-	                   "            f.write(r + '\\n')\n"
-	                   "EOF",
-	                 lines, batches, dir, name, mode, length_ms, slide_ms),
+	cr_assert_eq(
+	    rt_sh("python3 - %s %s %s/want-%s %s %ld %ld <<'EOF'\n"
+	          "import sys, collections\n"
+	          "words = open(sys.argv[1]).read().split()\n"
+	          "out, mode, length, slide = sys.argv[3], sys.argv[4], int(sys.argv[5]), "
+	          "int(sys.argv[6])\n"
+	          "read, at, seen = [], 0, False\n"
+	          "for row in open(sys.argv[2]):\n"
+	          "    t, n = map(int, row.split())\n"
+	          "    read.append((t, words[at:at + n]))\n"
+	          "    at += n\n"
+	          "    seen = seen or n > 0\n"
+	          "    rows = []\n"
+	          "    if t %% slide == 0:\n"
+	          "        inside = [w for (u, ws) in read if t - length < u <= t for w in "
+	          "ws]\n"
+	          "        if mode == 'words':\n"
+	          "            c = collections.Counter(inside)\n"
+	          "            rows = ['%%s\\t%%d' %% (w, c[w]) for w in c]\n"
+	          "        elif seen:\n"
+	          "            rows = ['%%d' %% len(inside)]\n"
+	          "    with open('%%s-%%d.tsv' %% (out, t), 'w') as f:\n"
+	          "        for r in sorted(rows):\n"
+	          "            f.write(r + '\\n')\n"
+	          "EOF",
+	        lines, batches, dir, name, mode, length_ms, slide_ms),
 	    0);
 }
 
@@ -120,10 +121,12 @@ check_all(const char *dir, const char *name, const char *log, long slide_ms)
 	long long   last = 0;
 	for (const char *p = log; (p = strstr(p, needle)) != NULL; p++) {
 		long long t = strtoll(p + strlen(needle), NULL, 10);
-		cr_assert_gt(t, last, "batch %lld done after batch %lld: a batch ran twice", t, last);
+		cr_assert_gt(
+		    t, last, "batch %lld done after batch %lld: a batch ran twice", t, last);
 		last = t;
-		cr_assert_eq(rt_sh("cat %s/out-%s/batch-%lld/part-* 2>/dev/null | LC_ALL=C sort > %s",
-		                 dir, name, t, got),
+		cr_assert_eq(
+		    rt_sh("cat %s/out-%s/batch-%lld/part-* 2>/dev/null | LC_ALL=C sort > %s", dir,
+		        name, t, got),
 		    0);
 		char want[4200];
 		snprintf(want, sizeof(want), "%s/want-%s-%lld.tsv", dir, name, t);
@@ -142,8 +145,9 @@ check_all(const char *dir, const char *name, const char *log, long slide_ms)
 static void
 make_lines(const char *lines, int n, int mod)
 {
-	cr_assert_eq(rt_sh("awk 'BEGIN { for (i = 1; i <= %d; i++) print \"w\" (i * 7 %% %d) }' > %s",
-	                 n, mod, lines),
+	cr_assert_eq(
+	    rt_sh("awk 'BEGIN { for (i = 1; i <= %d; i++) print \"w\" (i * 7 %% %d) }' > %s", n,
+	        mod, lines),
 	    0);
 }
 
@@ -171,8 +175,8 @@ Test(windows, reduce_by_key_and_window_with_and_without_inverse_match_python, .t
 		char        ckp[64];
 		snprintf(ckp, sizeof(ckp), "ckp-%s", names[i]);
 		char *log = NULL;
-		cr_assert_eq(
-		    run_logged(dir, "", job, rt_path(dir, ckp), "--for 6s", "", &log), 0, "%s", log);
+		cr_assert_eq(run_logged(dir, "", job, rt_path(dir, ckp), "--for 6s", "", &log), 0,
+		    "%s", log);
 		reference(dir, names[i], lines, log, "words", 500, 200);
 		checked c = check_all(dir, names[i], log, 200);
 		cr_assert_geq(c.emitting, 8, "%s", log);
@@ -224,7 +228,7 @@ Test(windows, window_then_reduce_by_key_counts_the_whole_window, .timeout = 300)
 	    "  - window: {length: 400ms, slide: 200ms}\n"
 	    "  - map_values: one\n"
 	    "  - reduce_by_key: sum\n");
-	char *log = NULL;
+	char       *log = NULL;
 	cr_assert_eq(
 	    run_logged(dir, "", job, rt_path(dir, "ckp"), "--for 5s", "", &log), 0, "%s", log);
 	reference(dir, "wr", lines, log, "words", 400, 200);
@@ -270,8 +274,8 @@ restart_case(const char *tag, const char *steps, long length_ms, long slide_ms)
 	cr_assert_not_null(strstr(log, "msg=\"executor lost\" id=local-1"), "%s", log);
 	cr_assert_geq(rt_count(log, "msg=\"state loaded\""), 3, "%s", log);
 	// Every line was read, and the windows at the end are empty again.
-	cr_assert_eq(rt_sh("test $(awk '{ s += $2 } END { print s }' %s/batches-%s.txt) -eq 6000",
-	                 dir, tag),
+	cr_assert_eq(
+	    rt_sh("test $(awk '{ s += $2 } END { print s }' %s/batches-%s.txt) -eq 6000", dir, tag),
 	    0, "%s", log);
 	free(log);
 }
@@ -327,14 +331,15 @@ Test(windows, bad_windows_and_a_changed_window_are_refused, .timeout = 180)
 	rv = rt_sh_capture(dir, &o, &e, "%s run %s --checkpoint-dir %s/c3 --available-now",
 	    rt_bin("rill"), job, dir);
 	cr_assert_eq(rv, 0, "%s", e);
-	cr_assert_eq(rt_sh("sed -i 's/length: 500ms, slide: 100ms/length: 600ms, slide: 100ms/' %s",
-	                 job),
+	cr_assert_eq(
+	    rt_sh("sed -i 's/length: 500ms, slide: 100ms/length: 600ms, slide: 100ms/' %s", job),
 	    0);
 	rv = rt_sh_capture(dir, &o, &e, "%s run %s --checkpoint-dir %s/c3 --available-now",
 	    rt_bin("rill"), job, dir);
 	cr_assert_neq(rv, 0, "a changed window ran on the old window's state:\n%s", e);
-	cr_assert_not_null(strstr(e, "changed.yaml:8:5: reduce_by_key_and_window: its length, "
-	                             "slide or inverse differ"),
+	cr_assert_not_null(strstr(e,
+	                       "changed.yaml:8:5: reduce_by_key_and_window: its length, "
+	                       "slide or inverse differ"),
 	    "%s", e);
 	cr_assert_not_null(strstr(e, "start the job with a new --checkpoint-dir"), "%s", e);
 }
