@@ -377,3 +377,49 @@ Test(window, replay_refuses_a_slot_past_the_window)
 	cr_assert_eq(rl_window_replay(w, key, sizeof(key), v, sizeof(v), &reflects), RL_OK);
 	rl_window_destroy(w);
 }
+
+static rl_err
+count_keys(void *arg, const uint8_t *key, size_t key_len, int64_t value)
+{
+	int64_t *n = arg;
+	(void)key;
+	(void)key_len;
+	cr_assert_eq(value, 3);
+	(*n)++;
+	return RL_OK;
+}
+
+// Keys that come once and leave: the running sum's key arena is compacted,
+// so it stays the size of the live keys, and the window stays exact.
+Test(window, running_sum_keys_of_departed_keys_are_reclaimed)
+{
+	rl_window *w = rl_window_create(RL_WINDOW_REDUCE, 2 * BATCH, BATCH, true, false);
+	size_t     most = 0;
+	for (int k = 1; k <= 120; k++) {
+		rl_arena    a;
+		rl_combiner c;
+		rl_arena_init(&a, 64 * 1024);
+		rl_combiner_init(&c, RL_FN_SUM, &a);
+		for (int i = 0; i < 4000; i++) {
+			char name[48];
+			int  len = snprintf(name, sizeof(name), "batch-%d-key-%d-padding", k, i);
+			rl_combiner_put(&c, (const uint8_t *)name, (size_t)len, 3);
+		}
+		rl_window_batch b = {
+			.wb_read_ms = (k - 1) * BATCH,
+			.wb_time_ms = k * BATCH,
+			.wb_partials = &c,
+		};
+		cr_assert_eq(rl_window_add(w, &b), RL_OK);
+		int64_t n = 0;
+		cr_assert_eq(rl_window_each_value(w, k * BATCH, NULL, count_keys, &n), RL_OK);
+		cr_assert_eq(n, k == 1 ? 4000 : 8000, "batch %d", k);
+		if (rl_arena_reserved(&w->w_run_keys) > most)
+			most = rl_arena_reserved(&w->w_run_keys);
+		rl_combiner_fini(&c);
+		rl_arena_fini(&a);
+	}
+	// 120 batches of 4000 new keys (~13 MB of keys in all); 8000 live.
+	cr_assert_lt(most, (size_t)4 << 20, "the running keys' arena grew to %zu bytes", most);
+	rl_window_destroy(w);
+}
