@@ -267,10 +267,11 @@ parse_reduce_window(parser *p, const rl_yaml_field *f, rl_step *s)
 		return rv;
 	if (v[3].present && (rv = rl_yaml_get_bool(&v[3], &s->s_inverse, p->eb)) != RL_OK)
 		return rv;
-	if (s->s_inverse && (s->s_fn == RL_FN_MIN || s->s_fn == RL_FN_MAX))
+	if (s->s_inverse && s->s_fn != RL_FN_SUM && s->s_fn != RL_FN_COUNT)
 		return rl_yaml_fail(p->eb, v[3].loc,
-		    "%s: '%s' has no inverse (inverse: true needs sum or count)", v[3].path,
-		    rl_fn_name(s->s_fn));
+		    "%s: '%s' has no inverse (inverse: true needs sum or count); without "
+		    "inverse the window folds its batches' partials at each slide",
+		    v[3].path, s->s_fn == RL_FN_UDF ? "{udf: ...}" : rl_fn_name(s->s_fn));
 	return RL_OK;
 }
 

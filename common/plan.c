@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // Cutting the pipeline into stages at shuffles (reduce_by_key, count_by_value,
-// update_state_by_key, repartition, join).
+// update_state_by_key, map_with_state, the windows, repartition, join).
 #include "common/plan.h"
 
 #include <stdio.h>
@@ -114,7 +114,7 @@ rl_plan_build(const rl_job *job, rl_plan **ret, char *errbuf, size_t errlen)
 			snprintf(errbuf, errlen,
 			    "%s:%d:%d: %s after a shuffle is not supported by this version of "
 			    "rill (put it before the first reduce_by_key, count_by_value, "
-			    "update_state_by_key, repartition or join)",
+			    "update_state_by_key, a window, repartition or join)",
 			    job->j_filename, s->s_loc.line, s->s_loc.col, rl_op_name(s->s_kind));
 			rl_plan_destroy(plan);
 			return RL_ERR_NOTSUP;
@@ -137,6 +137,21 @@ rl_plan_build(const rl_job *job, rl_plan **ret, char *errbuf, size_t errlen)
 				return RL_ERR_NOTSUP;
 			}
 			st->st_by_key = true;
+		} else if (s->s_kind == RL_OP_REDUCE_BY_KEY_AND_WINDOW) {
+			// Map-side combine per batch; the reduce side keeps the
+			// window's per-batch partials (executor/window.c).
+			combine = s->s_fn;
+			stateful = true;
+		} else if (s->s_kind == RL_OP_COUNT_BY_WINDOW) {
+			// (count, 1) per record, summed per batch, then windowed.
+			add_narrow(plan, st, s);
+			combine = RL_FN_SUM;
+			stateful = true;
+		} else if (s->s_kind == RL_OP_WINDOW) {
+			// Records as they are, round robin; the reduce side keeps
+			// each batch's records for the window's length.
+			combine = RL_FN_NONE;
+			stateful = true;
 		} else if (s->s_kind == RL_OP_COUNT_BY_VALUE) {
 			// key = value, value = 1, then summed: one narrow step and a shuffle.
 			add_narrow(plan, st, s);

@@ -41,9 +41,11 @@ typedef struct rl_stage {
 	rl_fn          st_combine;
 	bool           st_by_key;
 	const rl_step *st_shuffle_step; // the step that cut the stage, for messages
-	// update_state_by_key: this stage folds every batch into per-key state
-	// kept across batches (snapshotted per partition) and emits every key's
-	// state; st_merge is the fold. NULL for a stateless stage.
+	// update_state_by_key, map_with_state: this stage folds every batch
+	// into per-key state kept across batches and emits every key's state;
+	// st_merge is the fold. The windows (window, reduce_by_key_and_window,
+	// count_by_window): it keeps the window's per-batch data and emits the
+	// window at each slide. NULL for a stateless stage.
 	const rl_step *st_state_step;
 	// join: this stage joins its shuffle input by key. The map outputs of
 	// input st_join_input's tasks are the join's other (right) side, every

@@ -244,11 +244,14 @@ rl_runner_create(const rl_job *job, rl_pool *pool, const rl_runner_opts *opts, r
 	d->d_use_changelog = stateful != NULL && strcmp(rl_job_source_kind(job), "kafka") == 0;
 	for (size_t k = 0; k < d->d_plan->p_nstages && !d->d_use_changelog; k++) {
 		const rl_step *ss = d->d_plan->p_stages[k].st_state_step;
-		if (ss != NULL && ss->s_kind == RL_OP_MAP_WITH_STATE) {
+		if (ss != NULL
+		    && (ss->s_kind == RL_OP_MAP_WITH_STATE || ss->s_kind == RL_OP_WINDOW
+		        || ss->s_kind == RL_OP_REDUCE_BY_KEY_AND_WINDOW
+		        || ss->s_kind == RL_OP_COUNT_BY_WINDOW)) {
 			snprintf(errbuf, errlen,
-			    "%s:%d:%d: map_with_state keeps its state in a Kafka changelog, on the "
+			    "%s:%d:%d: %s keeps its state in a Kafka changelog, on the "
 			    "brokers of a Kafka source, and this job's source is %s",
-			    job->j_filename, ss->s_loc.line, ss->s_loc.col,
+			    job->j_filename, ss->s_loc.line, ss->s_loc.col, rl_op_name(ss->s_kind),
 			    rl_job_source_kind(job));
 			rv = RL_ERR_NOTSUP;
 			goto err_runner;
@@ -1047,52 +1050,57 @@ run_map_stage(rl_runner *d, batch *b, char *errbuf, size_t errlen)
 	}
 }
 
+// run_reduce_stage runs stage s (> 0) of the batch, whole, recomputing first
+// what it reads of stage s - 1 that was lost with its executor: the lost map
+// tasks of stage 0, or all of an intermediate stage s - 1 (recursively, as
+// it reads stage s - 2 in turn). A stateful stage run again finds its
+// partitions' state already holding the batch and emits it as it is.
+static rl_err
+run_reduce_stage(rl_runner *d, batch *b, uint32_t s, char *errbuf, size_t errlen)
+{
+	int      named = -1;
+	rl_err   rv;
+	uint32_t failed_map;
+	for (int round = 0;; round++) {
+		// Recompute map outputs that are gone (their executor was lost).
+		if (forget_lost_outputs(d, b, s - 1, named) > 0) {
+			rl_warn(COMP, "recomputing lost map outputs",
+			    "batch_ms=%" PRId64 " stage=%" PRIu32, b->b_time_ms, s - 1);
+			rv = s - 1 > 0 ? run_reduce_stage(d, b, s - 1, errbuf, errlen)
+			               : run_map_stage(d, b, errbuf, errlen);
+			if (rv != RL_OK)
+				return rv;
+		}
+		if (b->b_tasks[s] != NULL) {
+			rl_sched_reset(b->b_tasks[s], b->b_ntasks[s]);
+			rl_free(b->b_tasks[s]);
+		}
+		plan_reduce(d, b, s);
+		rv = rl_sched_run(d->d_pool, b->b_tasks[s], b->b_ntasks[s], &d->d_sched,
+		    &failed_map, errbuf, errlen);
+		if (rv != RL_ERR_FETCH_FAILED)
+			return rv;
+		if (round + 1 == MAX_STAGE_ROUNDS)
+			return rv;
+		rl_warn(COMP, "shuffle fetch failed",
+		    "batch_ms=%" PRId64 " stage=%" PRIu32 " map_partition=%" PRIu32 " error=\"%s\"",
+		    b->b_time_ms, s, failed_map, errbuf);
+		named = (int)failed_map;
+	}
+}
+
 // run_stages runs every stage of the batch, recomputing map outputs that were
 // lost with their executor.
 static rl_err
 run_stages(rl_runner *d, batch *b, char *errbuf, size_t errlen)
 {
-	size_t   nstages = d->d_plan->p_nstages;
-	rl_err   rv;
-	uint32_t failed_map;
+	size_t nstages = d->d_plan->p_nstages;
+	rl_err rv;
 	if ((rv = run_map_stage(d, b, errbuf, errlen)) != RL_OK)
 		return rv;
-	for (uint32_t s = 1; s < nstages; s++) {
-		int named = -1;
-		for (int round = 0;; round++) {
-			// Recompute map outputs that are gone (their executor was lost).
-			if (forget_lost_outputs(d, b, s - 1, named) > 0) {
-				if (s - 1 > 0) {
-					snprintf(errbuf, errlen,
-					    "shuffle outputs of stage %" PRIu32 " were lost",
-					    s - 1);
-					return RL_ERR_FETCH_FAILED;
-				}
-				rl_warn(COMP, "recomputing lost map outputs",
-				    "batch_ms=%" PRId64 " stage=%" PRIu32, b->b_time_ms, s - 1);
-				if ((rv = run_map_stage(d, b, errbuf, errlen)) != RL_OK)
-					return rv;
-			}
-			if (b->b_tasks[s] != NULL) {
-				rl_sched_reset(b->b_tasks[s], b->b_ntasks[s]);
-				rl_free(b->b_tasks[s]);
-			}
-			plan_reduce(d, b, s);
-			rv = rl_sched_run(d->d_pool, b->b_tasks[s], b->b_ntasks[s], &d->d_sched,
-			    &failed_map, errbuf, errlen);
-			if (rv != RL_ERR_FETCH_FAILED)
-				break;
-			if (round + 1 == MAX_STAGE_ROUNDS)
-				return rv;
-			rl_warn(COMP, "shuffle fetch failed",
-			    "batch_ms=%" PRId64 " stage=%" PRIu32 " map_partition=%" PRIu32
-			    " error=\"%s\"",
-			    b->b_time_ms, s, failed_map, errbuf);
-			named = (int)failed_map;
-		}
-		if (rv != RL_OK)
+	for (uint32_t s = 1; s < nstages; s++)
+		if ((rv = run_reduce_stage(d, b, s, errbuf, errlen)) != RL_OK)
 			return rv;
-	}
 	return RL_OK;
 }
 

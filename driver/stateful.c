@@ -5,6 +5,7 @@
 #include <inttypes.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "common/hash.h"
 
@@ -13,6 +14,13 @@ rl_step_is_stateful(rl_op_kind kind)
 {
 	return kind == RL_OP_UPDATE_STATE_BY_KEY || kind == RL_OP_MAP_WITH_STATE
 	    || kind == RL_OP_WINDOW || kind == RL_OP_REDUCE_BY_KEY_AND_WINDOW
+	    || kind == RL_OP_COUNT_BY_WINDOW;
+}
+
+static bool
+is_window(rl_op_kind kind)
+{
+	return kind == RL_OP_WINDOW || kind == RL_OP_REDUCE_BY_KEY_AND_WINDOW
 	    || kind == RL_OP_COUNT_BY_WINDOW;
 }
 
@@ -32,6 +40,11 @@ rl_stateful_steps(const rl_job *job, Rill__StatefulStep *out, size_t max)
 		int  len = snprintf(shape, sizeof(shape),
 		     "%s/%s/%s/%" PRId64 "/%" PRId64 "/%" PRId64, out[n].op, out[n].fn,
                     st->s_arg != NULL ? st->s_arg : "", st->s_num, st->s_length_ms, st->s_slide_ms);
+		// A window's state also depends on whether it keeps a running sum
+		// (the other steps' shapes stay as older logs recorded them).
+		if (is_window(st->s_kind) && len > 0 && (size_t)len < sizeof(shape))
+			len += snprintf(shape + len, sizeof(shape) - (size_t)len, "/inverse=%d",
+			    st->s_inverse ? 1 : 0);
 		out[n].fingerprint = rl_hash64(shape, (size_t)len);
 		out[n].line = st->s_loc.line;
 		out[n].col = st->s_loc.col;
@@ -65,6 +78,14 @@ rl_state_fits(const rl_job *job, const Rill__BatchRecord *rec, const rl_state_st
 			    "start the"
 			    " job with %s to add a stateful step",
 			    job->j_filename, is->line, is->col, is->op, is->fn, what, where, fresh);
+		else if (strcmp(was->op, is->op) == 0 && strcmp(was->fn, is->fn) == 0
+		    && is_window(job->j_steps[is->index].s_kind))
+			snprintf(errbuf, errlen,
+			    "%s:%d:%d: %s: its length, slide or inverse differ from those of the "
+			    "window whose state is in %s %s (the state holds a partial per "
+			    "batch of that length), and state cannot carry over to a changed "
+			    "window; restore the window as it was, or start the job with %s",
+			    job->j_filename, is->line, is->col, is->op, what, where, fresh);
 		else
 			snprintf(errbuf, errlen,
 			    "%s:%d:%d: %s: %s differs from the %s: %s whose state is in %s "

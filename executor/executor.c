@@ -758,6 +758,8 @@ handle_fetch(rl_executor *ex, const Rill__ShuffleFetch *f, rl_reply *reply)
 	if (f->job == NULL)
 		return;
 	char point[160]; // tests: a peer that takes a fetch and never answers (a cut host)
+	snprintf(point, sizeof(point), "shuffle-fetch-stage-%" PRIu32 "-%s", f->stage, ex->x_id);
+	rl_fault_point(point);
 	snprintf(point, sizeof(point), "shuffle-fetch-%s", ex->x_id);
 	rl_fault_point(point);
 	// Every block goes into one tail, one after the other, with its segment.

@@ -14,6 +14,7 @@ static const rl_op_ops *const registry[] = {
 	&rl_op_key_by,
 	&rl_op_map_values,
 	&rl_op_count_by_value,
+	&rl_op_count_by_window,
 };
 
 // The same operators with a user function ({udf: NAME}, operators/udf.c).

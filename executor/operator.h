@@ -91,6 +91,11 @@ extern const rl_op_ops rl_op_filter;
 extern const rl_op_ops rl_op_key_by;
 extern const rl_op_ops rl_op_map_values;
 extern const rl_op_ops rl_op_count_by_value;
+extern const rl_op_ops rl_op_count_by_window;
+
+// The one key count_by_window counts under between its two halves (the
+// window stage emits the count without it).
+#define RL_COUNT_KEY "count"
 extern const rl_op_ops rl_op_udf_map;
 extern const rl_op_ops rl_op_udf_flat_map;
 extern const rl_op_ops rl_op_udf_filter;

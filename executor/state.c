@@ -17,6 +17,7 @@
 #include "common/crc32c.h"
 #include "common/fsutil.h"
 #include "executor/shuffle.h"
+#include "executor/window.h"
 
 #define MAGIC "RILLSTA1"
 #define HEADER 16
@@ -254,6 +255,7 @@ rl_state_table_destroy(rl_state_table *t)
 	rl_arena_fini(&t->st_keys);
 	rl_kafka_changelog_close(t->st_writer);
 	rl_state_db_destroy(t->st_db);
+	rl_window_destroy(t->st_window);
 	rl_free(t);
 }
 
@@ -424,8 +426,9 @@ rl_state_cache_stats(rl_state_cache *c, size_t *ret_tables, size_t *ret_keys)
 	pthread_mutex_lock(&c->sc_mu);
 	for (size_t i = 0; i < c->sc_n; i++) {
 		const rl_state_table *t = c->sc_items[i].c_table;
-		keys += t->st_db != NULL ? rl_state_db_keys(t->st_db)
-		                         : rl_combiner_count(&t->st_table);
+		keys += t->st_db != NULL   ? rl_state_db_keys(t->st_db)
+		    : t->st_window != NULL ? rl_window_keys(t->st_window)
+		                           : rl_combiner_count(&t->st_table);
 	}
 	*ret_tables = c->sc_n;
 	pthread_mutex_unlock(&c->sc_mu);

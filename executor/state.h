@@ -62,6 +62,7 @@ struct rl_state_table {
 	int64_t             st_batch_ms; // the batch it reflects (0: none yet)
 	rl_kafka_changelog *st_writer; // its changelog partition's writer, or NULL
 	rl_state_db        *st_db; // past the memory budget: the state is here, not in st_table
+	struct rl_window   *st_window; // a window's partition: its slots (owned), or NULL
 };
 
 // rl_state_table_bytes is the memory an in-memory table takes (slots and

@@ -24,6 +24,7 @@
 #include "executor/operator.h"
 #include "executor/sink.h"
 #include "executor/state.h"
+#include "executor/window.h"
 
 typedef struct task {
 	const rl_task_ctx      *ctx;
@@ -68,15 +69,22 @@ typedef struct task {
 	bool            state_done; // the state already includes this batch
 	bool            mws; // map_with_state: emits the keys seen, expires idle ones
 	int64_t         mws_timeout; // ms, 0: keys never expire
-	size_t          state_held; // table bytes told to the cache (rl_state_cache_hold)
-	bool            txn_open; // a changelog transaction is open
-	rl_buf          log_key; // a changelog record's key, reused
-	uint64_t        in_records, in_bytes, out_records, shuffle_read;
-	uint32_t        combine_spills; // times combine wrote its partials out early
-	int64_t         fetch_wait_us;
-	rl_hist         age; // stage 0: records' ages when the batch was planned
-	char            err[512];
+	// A window stage (window, reduce_by_key_and_window, count_by_window):
+	// its step; the window lives in state_in->st_window. win_records holds
+	// the batch's records (window), merge its partials (the others).
+	const rl_step *win_step;
+	rl_buf         win_records;
+	size_t         state_held; // table bytes told to the cache (rl_state_cache_hold)
+	bool           txn_open; // a changelog transaction is open
+	rl_buf         log_key; // a changelog record's key, reused
+	uint64_t       in_records, in_bytes, out_records, shuffle_read;
+	uint32_t       combine_spills; // times combine wrote its partials out early
+	int64_t        fetch_wait_us;
+	rl_hist        age; // stage 0: records' ages when the batch was planned
+	char           err[512];
 } task;
+
+static rl_err combiner_init_for(task *t, rl_combiner *c, rl_fn fn, const rl_step *step);
 
 // ---- output ----
 
@@ -118,10 +126,10 @@ to_combiner(void *arg, rl_rec *rec)
 		t->combine_marked = true;
 	}
 	rl_err rv = rl_combiner_add(&t->combine, rec, t->err, sizeof(t->err));
-	// Only combine's keys may come after the mark: a stateful or joining
-	// task keeps other tables in t->keys.
+	// Only combine's keys may come after the mark: a stateful, joining or
+	// windowing task keeps other tables in t->keys.
 	if (rv == RL_OK && rl_combiner_count(&t->combine) >= COMBINE_KEYS_MAX && !t->stateful
-	    && !t->has_join)
+	    && !t->has_join && t->win_step == NULL)
 		combine_spill(t);
 	return rv;
 }
@@ -397,7 +405,8 @@ static size_t
 memory_left(const task *t)
 {
 	int64_t budget = t->ctx->t_job->j_state_memory;
-	if (budget <= 0 || !uses_changelog(t) || t->ctx->t_spill_dir == NULL || t->mws)
+	if (budget <= 0 || !uses_changelog(t) || t->ctx->t_spill_dir == NULL || t->mws
+	    || t->win_step != NULL)
 		return 0;
 	size_t used
 	    = t->ctx->t_state != NULL ? rl_state_cache_memory(t->ctx->t_state, t->launch->job) : 0;
@@ -470,6 +479,53 @@ load_snapshot(task *t, rl_combiner *into, int64_t *ret_reflects)
 	return rv;
 }
 
+typedef struct window_replay {
+	rl_window *wr_window;
+	int64_t    wr_reflects;
+	uint64_t   wr_records;
+	char      *wr_err;
+	size_t     wr_errlen;
+} window_replay;
+
+static rl_err
+replay_window_record(
+    void *arg, const void *key, size_t key_len, const void *value, size_t value_len)
+{
+	window_replay *wr = arg;
+	wr->wr_records++;
+	rl_err rv
+	    = rl_window_replay(wr->wr_window, key, key_len, value, value_len, &wr->wr_reflects);
+	if (rv != RL_OK)
+		snprintf(wr->wr_err, wr->wr_errlen,
+		    "record %" PRIu64 " (key of %zu bytes, value of %zu) is not a record of "
+		    "this window (another step's state, or a window of another length)",
+		    wr->wr_records, key_len, value_len);
+	return rv;
+}
+
+// restore_window reads the partition's changelog into w, empty, and writes
+// the batch it reflects (0: an empty changelog).
+static rl_err
+restore_window(
+    task *t, const char *brokers, const rl_kafka_props *props, rl_window *w, int64_t *ret_reflects)
+{
+	const Rill__TaskLaunch *tl = t->launch;
+	char                    why[400] = "";
+	window_replay           wr = { .wr_window = w, .wr_err = why, .wr_errlen = sizeof(why) };
+	uint64_t                records;
+	rl_err                  rv = rl_kafka_changelog_restore(brokers, props, tl->state_changelog,
+	                     (int32_t)tl->state_changelog_partition, 30000, replay_window_record, &wr, &records,
+	                     t->err, sizeof(t->err));
+	if (rv == RL_ERR_PARSE)
+		snprintf(t->err, sizeof(t->err), "state changelog %s/%" PRIu32 ": %s",
+		    tl->state_changelog, tl->state_changelog_partition, why);
+	if (rv != RL_OK)
+		return rv;
+	rl_window_replay_done(w);
+	*ret_reflects = wr.wr_reflects;
+	return RL_OK;
+}
+
 // load_changelog opens the partition's changelog writer (which fences an
 // earlier one and lets a commit it started finish) and restores the table
 // from the changelog. The changelog may be one batch ahead of the batch log
@@ -505,9 +561,11 @@ load_changelog(task *t, rl_state_table *tbl, rl_combiner *into, int64_t *ret_ref
 	spill_dir(t, dir, sizeof(dir));
 	for (int round = 0;; round++) {
 		int64_t reflects = 0;
-		rv = rl_state_restore(src->k_brokers, &props, tl->state_changelog,
-		    (int32_t)tl->state_changelog_partition, tbl, into, memory_left(t), dir,
-		    &reflects, t->err, sizeof(t->err));
+		rv = tbl->st_window != NULL
+		    ? restore_window(t, src->k_brokers, &props, tbl->st_window, &reflects)
+		    : rl_state_restore(src->k_brokers, &props, tl->state_changelog,
+		        (int32_t)tl->state_changelog_partition, tbl, into, memory_left(t), dir,
+		        &reflects, t->err, sizeof(t->err));
 		if (rv != RL_OK)
 			return rv;
 		if (reflects >= tl->state_read_ms || round == 20) {
@@ -515,6 +573,8 @@ load_changelog(task *t, rl_state_table *tbl, rl_combiner *into, int64_t *ret_ref
 			return RL_OK;
 		}
 		// Short of the batch it starts from: empty the table, read again.
+		if (tbl->st_window != NULL)
+			rl_window_clear(tbl->st_window);
 		rl_state_db_destroy(tbl->st_db);
 		tbl->st_db = NULL;
 		rl_combiner_clear(into);
@@ -522,6 +582,23 @@ load_changelog(task *t, rl_state_table *tbl, rl_combiner *into, int64_t *ret_ref
 		rl_arena_init(&tbl->st_keys, 64 * 1024);
 		rl_sleep_ms(250);
 	}
+}
+
+static bool
+is_window(rl_op_kind kind)
+{
+	return kind == RL_OP_WINDOW || kind == RL_OP_REDUCE_BY_KEY_AND_WINDOW
+	    || kind == RL_OP_COUNT_BY_WINDOW;
+}
+
+// new_window makes the empty window of the stage's step.
+static rl_window *
+new_window(const task *t)
+{
+	const rl_step *s = t->win_step;
+	bool           count = s->s_kind == RL_OP_COUNT_BY_WINDOW;
+	return rl_window_create(s->s_kind == RL_OP_WINDOW ? RL_WINDOW_RECORDS : RL_WINDOW_REDUCE,
+	    s->s_length_ms, t->ctx->t_job->j_batch_ms, s->s_inverse || count, count);
 }
 
 // open_state starts a stateful stage's fold from the state of the batch the
@@ -541,6 +618,14 @@ open_state(task *t)
 	if (!warm)
 		t->state_in = rl_state_table_create();
 	lend(t->state_in, &t->state);
+	if (t->win_step != NULL && !uses_changelog(t)) {
+		snprintf(t->err, sizeof(t->err),
+		    "%s keeps its state in a Kafka changelog, and the launch names none",
+		    rl_op_name(t->win_step->s_kind));
+		return RL_ERR_PROTO;
+	}
+	if (t->win_step != NULL && t->state_in->st_window == NULL)
+		t->state_in->st_window = new_window(t);
 	if (!warm) {
 		int64_t t0 = rl_mono_us();
 		rv = uses_changelog(t) ? load_changelog(t, t->state_in, &t->state, &reflects)
@@ -553,8 +638,9 @@ open_state(task *t)
 			    " read_ms=%" PRId64 " reflects_ms=%" PRId64 " from=%s keys=%zu ms=%.3f",
 			    tl->job, tl->stage, tl->partition, tl->batch_time_ms, tl->state_read_ms,
 			    reflects, uses_changelog(t) ? "changelog" : "snapshot",
-			    in_db(t) ? (size_t)rl_state_db_keys(t->state_in->st_db)
-			             : rl_combiner_count(&t->state),
+			    in_db(t)                  ? (size_t)rl_state_db_keys(t->state_in->st_db)
+			        : t->win_step != NULL ? rl_window_keys(t->state_in->st_window)
+			                              : rl_combiner_count(&t->state),
 			    (double)(rl_mono_us() - t0) / 1000);
 		if (in_db(t))
 			rl_info("executor", "state spilled",
@@ -957,6 +1043,107 @@ emit_state(void *arg, const uint8_t *key, size_t key_len, int64_t value)
 	return rl_chain_push(&t->chain, &rec);
 }
 
+// window_log adds a window's change to the batch's changelog transaction.
+static rl_err
+window_log(void *arg, const void *key, size_t key_len, const void *value, size_t value_len)
+{
+	task *t = arg;
+	if (!t->txn_open)
+		return RL_OK;
+	return rl_kafka_changelog_put(
+	    t->state_in->st_writer, key, key_len, value, value_len, t->err, sizeof(t->err));
+}
+
+// window_block keeps a block's records (window) for the batch's slot.
+static rl_err
+window_block(void *arg, uint32_t map_partition, const uint8_t *data, size_t len)
+{
+	task     *t = arg;
+	rl_reader r = rl_reader_make(data, len);
+	rl_rec    rec;
+	int       more;
+	(void)map_partition;
+	t->shuffle_read += len;
+	while ((more = rl_block_next(&r, &rec)) == 1)
+		t->in_records++;
+	if (more < 0) {
+		snprintf(t->err, sizeof(t->err), "malformed shuffle block (%zu bytes)", len);
+		return RL_ERR_PROTO;
+	}
+	rl_buf_append(&t->win_records, data, len);
+	return RL_OK;
+}
+
+static rl_err
+push_window_record(void *arg, rl_rec *rec)
+{
+	task *t = arg;
+	return rl_chain_push(&t->chain, rec);
+}
+
+// push_window_value pushes a key's value over the window; count_by_window's
+// one count goes on without its key.
+static rl_err
+push_window_value(void *arg, const uint8_t *key, size_t key_len, int64_t value)
+{
+	task  *t = arg;
+	bool   count = t->win_step->s_kind == RL_OP_COUNT_BY_WINDOW;
+	rl_rec rec = {
+		.r_key = count ? NULL : key,
+		.r_key_len = count ? 0 : key_len,
+		.r_num = value,
+		.r_is_num = true,
+	};
+	return rl_chain_push(&t->chain, &rec);
+}
+
+// run_window moves the partition's window on to this batch (unless an
+// earlier run of the batch committed that), durably, then at a batch on the
+// slide emits the window: its records, or every key's value over it.
+static rl_err
+run_window(task *t)
+{
+	const Rill__TaskLaunch *tl = t->launch;
+	rl_window              *w = t->state_in->st_window;
+	rl_err                  rv;
+	if (!t->state_done) {
+		if ((rv = begin_changes(t)) != RL_OK)
+			return rv;
+		rl_window_batch b = {
+			.wb_read_ms = tl->state_read_ms,
+			.wb_time_ms = tl->batch_time_ms,
+			.wb_partials = t->has_merge ? &t->merge : NULL,
+			.wb_records = t->win_records.b_data,
+			.wb_records_len = t->win_records.b_len,
+			.wb_log = window_log,
+			.wb_log_arg = t,
+		};
+		if ((rv = rl_window_add(w, &b)) != RL_OK)
+			return rv;
+		if ((rv = commit_changes(t, &t->state)) != RL_OK)
+			return rv;
+	}
+	if (!rl_window_emits(tl->batch_time_ms, t->win_step->s_slide_ms))
+		return RL_OK;
+	if (w->w_kind == RL_WINDOW_RECORDS) {
+		rv = rl_window_each_record(w, tl->batch_time_ms, push_window_record, t);
+		if (rv == RL_ERR_PARSE)
+			snprintf(t->err, sizeof(t->err),
+			    "window of stage %" PRIu32 " partition %" PRIu32
+			    " holds records that do not decode (state changelog %s)",
+			    tl->stage, tl->partition, tl->state_changelog);
+		return rv;
+	}
+	rl_combiner scratch = { 0 };
+	if (!w->w_inverse
+	    && (rv = combiner_init_for(t, &scratch, t->stage->st_merge, t->stage->st_merge_step))
+	        != RL_OK)
+		return rv;
+	rv = rl_window_each_value(w, tl->batch_time_ms, &scratch, push_window_value, t);
+	rl_combiner_fini(&scratch);
+	return rv;
+}
+
 static rl_err
 read_shuffle(task *t, uint32_t *failed_map)
 {
@@ -999,12 +1186,17 @@ read_shuffle(task *t, uint32_t *failed_map)
 	int64_t t0 = rl_mono_us();
 	if (t->state_done && !t->mws)
 		ngroups = 0; // the state already has the batch's values
-	rl_block_cb cb = t->has_join ? join_block : t->has_merge ? merge_block : pass_block;
+	rl_block_cb cb = t->has_join ? join_block
+	    : t->has_merge           ? merge_block
+	    : t->win_step != NULL    ? window_block
+	                             : pass_block;
 	rv = t->ctx->t_fetch(t->ctx->t_fetch_arg, groups, ngroups, &id, tl->partition, cb, t,
 	    failed_map, t->err, sizeof(t->err));
 	t->fetch_wait_us += rl_mono_us() - t0;
 	if (rv == RL_OK && t->has_join)
 		return rl_join_run(&t->join, &t->chain, &t->in_records, t->err, sizeof(t->err));
+	if (rv == RL_OK && t->win_step != NULL)
+		return run_window(t);
 	if (rv != RL_OK || !t->has_merge)
 		return rv;
 	const rl_combiner *result = &t->merge;
@@ -1225,6 +1417,12 @@ setup(task *t)
 			return rv;
 		}
 	}
+	if (st->st_state_step != NULL && is_window(st->st_state_step->s_kind)) {
+		t->win_step = st->st_state_step;
+		t->stateful = true;
+		if (!t->has_merge) // window: records, no fold
+			rl_combiner_init(&t->state, RL_FN_SUM, &t->keys);
+	}
 	if (st->st_join_step != NULL) {
 		rl_err rv = setup_join(t);
 		if (rv != RL_OK)
@@ -1281,6 +1479,7 @@ teardown(task *t)
 	rl_state_table_destroy(t->state_in);
 	rl_state_table_destroy(t->state_out);
 	rl_buf_fini(&t->log_key);
+	rl_buf_fini(&t->win_records);
 	rl_arena_fini(&t->keys);
 	rl_arena_fini(&t->scratch);
 }

@@ -1138,6 +1138,13 @@ Test(jobfile, rejects_bad_windowed_reductions)
 	    "job.yaml:8:62: ",
 	    "reduce_by_key_and_window.inverse: 'min' has no inverse (inverse: true needs sum or "
 	    "count)");
+	expect_error(with_step("reduce_by_key_and_window: {fn: max, length: 2s, inverse: true}"),
+	    "job.yaml:8:62: ",
+	    "reduce_by_key_and_window.inverse: 'max' has no inverse (inverse: true needs sum or "
+	    "count)");
+	expect_error(
+	    with_step("reduce_by_key_and_window: {fn: {udf: f}, length: 2s, inverse: true}"),
+	    "job.yaml:8:67: ", "reduce_by_key_and_window.inverse: '{udf: ...}' has no inverse");
 	expect_error(with_step("reduce_by_key_and_window: {fn: sum, length: 2s, inverse: maybe}"),
 	    "job.yaml:8:62: ", "'maybe' is not a boolean");
 }

@@ -1314,6 +1314,62 @@ silent_peer_mid_fetch(int shuffle_partitions)
 	harness_stop(&h);
 }
 
+// A fault hook that silences memory-exec-1 (as silence_hook does) at the
+// first fetch of a stage-1 output it serves: what it holds of an
+// intermediate stage is lost.
+static bool
+silence_stage1_hook(void *arg, const char *point)
+{
+	silence *s = arg;
+	bool     silenced = atomic_load(&s->s_fetches) > 0;
+	if (strcmp(point, "reduce-task-memory-exec-1") == 0 && silenced) {
+		while (!atomic_load(&s->s_released))
+			rl_sleep_ms(10);
+		return true;
+	}
+	if (strcmp(point, "shuffle-fetch-stage-1-memory-exec-1") == 0 && !silenced) {
+		atomic_fetch_add(&s->s_fetches, 1);
+		atomic_store(&s->s_first_ms, rl_mono_ms());
+		rl_executor_stop(s->s_ex);
+		silenced = true;
+	}
+	if (!silenced || strncmp(point, "shuffle-fetch-", 14) != 0
+	    || strstr(point, "memory-exec-1") == NULL)
+		return false;
+	while (!atomic_load(&s->s_released))
+		rl_sleep_ms(10);
+	return false;
+}
+
+// Three stages (repartition, then reduce_by_key): the executor holding some
+// of the middle stage's outputs goes silent when the last stage fetches
+// them. The driver runs the middle stage again (first what it reads of
+// stage 0 that was lost too) instead of failing the batch, and the counts
+// are exact.
+Test(runner, lost_outputs_of_a_middle_stage_are_recomputed)
+{
+	harness     h = { 0 };
+	const char *source = "backpressure: false, max_rate_per_split: 2000";
+	harness_start(&h,
+	    JOB_HEAD_AT("3") "  - repartition: 3\n"
+	                     "  - reduce_by_key: sum\n" JOB_SINK,
+	    "all", source, "false");
+	append_records(300);
+	silence s = { .s_ex = h.ex[1] };
+	rl_fault_hook(silence_stage1_hook, &s);
+	run_result res = run_job(&h, true, 0);
+	rl_fault_hook(NULL, NULL);
+	atomic_store(&s.s_released, true);
+	cr_assert_eq(res.rv, RL_OK, "%s", res.why);
+	cr_assert_gt(atomic_load(&s.s_fetches), 0, "no stage-1 fetch from memory-exec-1");
+	cr_expect_not(rl_pool_exec_alive(h.pool, rl_pool_find(h.pool, "memory-exec-1")),
+	    "the silent executor was not lost");
+	int64_t want[NVOCAB];
+	reference(want);
+	check_exactly_once(&h, want);
+	harness_stop(&h);
+}
+
 // Three reducers: all of them run when the peer goes silent.
 Test(runner, a_peer_gone_silent_mid_fetch_costs_the_heartbeat_timeout_not_the_fetch_timeout)
 {

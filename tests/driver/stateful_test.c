@@ -110,3 +110,51 @@ Test(stateful, refusals_name_the_step_and_the_store)
 	}
 	rl_job_destroy(was);
 }
+
+// A window's length, slide and inverse shape its state: changing any of them
+// is refused with that reason; the same window fits.
+Test(stateful, a_changed_window_is_refused_with_the_reason)
+{
+	const char *was_step
+	    = "  - map_values: one\n"
+	      "  - reduce_by_key_and_window: {fn: sum, length: 3s, slide: 1s, inverse: true}\n";
+	const char *changed[] = {
+		"  - map_values: one\n"
+		"  - reduce_by_key_and_window: {fn: sum, length: 4s, slide: 1s, inverse: true}\n",
+		"  - map_values: one\n"
+		"  - reduce_by_key_and_window: {fn: sum, length: 3s, slide: 3s, inverse: true}\n",
+		"  - map_values: one\n"
+		"  - reduce_by_key_and_window: {fn: sum, length: 3s, slide: 1s}\n",
+	};
+	rl_job            *was = parse(was_step, "");
+	Rill__StatefulStep steps[RL_STATEFUL_MAX], *ptrs[RL_STATEFUL_MAX];
+	Rill__BatchRecord  rec = record_of(was, steps, ptrs, 4);
+	char               err[1024] = "";
+	rl_job            *same = parse(was_step, "");
+	cr_assert_eq(rl_state_fits(same, &rec, &checkpoint, err, sizeof(err)), RL_OK, "%s", err);
+	rl_job_destroy(same);
+	for (size_t i = 0; i < sizeof(changed) / sizeof(changed[0]); i++) {
+		rl_job *is = parse(changed[i], "");
+		cr_assert_eq(rl_state_fits(is, &rec, &checkpoint, err, sizeof(err)), RL_ERR_INVAL,
+		    "%s", changed[i]);
+		cr_assert_str_eq(err,
+		    "job.yaml:7:5: reduce_by_key_and_window: its length, slide or inverse differ "
+		    "from those of the window whose state is in checkpoint /ckp (the state holds "
+		    "a partial per batch of that length), and state cannot carry over to a "
+		    "changed window; restore the window as it was, or start the job with a new "
+		    "--checkpoint-dir");
+		rl_job_destroy(is);
+	}
+	// Another function is named as such.
+	rl_job *fn = parse("  - map_values: one\n"
+	                   "  - reduce_by_key_and_window: {fn: count, length: 3s, slide: 1s, "
+	                   "inverse: true}\n",
+	    "");
+	cr_assert_eq(rl_state_fits(fn, &rec, &checkpoint, err, sizeof(err)), RL_ERR_INVAL);
+	cr_assert_not_null(strstr(err,
+	                       "reduce_by_key_and_window: count differs from the "
+	                       "reduce_by_key_and_window: sum"),
+	    "%s", err);
+	rl_job_destroy(fn);
+	rl_job_destroy(was);
+}

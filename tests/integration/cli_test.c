@@ -146,13 +146,14 @@ Test(cli, unsupported_step_is_refused_before_running)
 	    "  kafka: {brokers: \"127.0.0.1:1\", topics: [t]}\n"
 	    "pipeline:\n"
 	    "  - map_values: one\n"
-	    "  - reduce_by_key_and_window: {fn: sum, length: 3s, slide: 1s}\n"
+	    "  - reduce_by_key: sum\n"
+	    "  - union: {kafka: {brokers: \"127.0.0.1:1\", topics: [u]}}\n"
 	    "sink:\n"
 	    "  print: {}\n");
 	char       *o, *e;
 	cr_assert_eq(rt_sh_capture(dir, &o, &e, "%s run %s", rt_bin("rill"), job), 2, "%s", e);
 	char want[4200];
-	snprintf(want, sizeof(want), "%s:7:5: reduce_by_key_and_window", job);
+	snprintf(want, sizeof(want), "%s:8:5: union after a shuffle", job);
 	cr_assert_not_null(strstr(e, want), "wanted '%s' in:\n%s", want, e);
 	cr_assert_not_null(strstr(e, "not supported"), "%s", e);
 }

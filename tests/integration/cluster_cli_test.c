@@ -490,10 +490,11 @@ Test(cluster_cli, invalid_job_is_refused_with_its_position_and_nothing_is_writte
 	cr_assert_not(exists(zk, "/rill/jobs/typo"));
 	// A step the plan refuses (as `rill run` does) is refused too.
 	const char *win = job_file(dir, "win.yaml", "win",
-	    "  - map_values: one\n  - reduce_by_key_and_window: {fn: sum, length: 3s, slide: 1s}\n",
+	    "  - map_values: one\n  - reduce_by_key: sum\n"
+	    "  - union: {kafka: {brokers: \"127.0.0.1:1\", topics: [u]}}\n",
 	    "");
 	cr_assert_eq(rill(dir, &o, &e, "submit", win), 2, "%s", e);
-	snprintf(want, sizeof(want), "%s:7:5: reduce_by_key_and_window", win);
+	snprintf(want, sizeof(want), "%s:8:5: union after a shuffle", win);
 	cr_assert_not_null(strstr(e, want), "wanted '%s' in:\n%s", want, e);
 	cr_assert_not(exists(zk, "/rill/jobs/win"));
 	// A missing artifact is refused before ZooKeeper, too.
