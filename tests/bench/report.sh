@@ -145,6 +145,24 @@ fmt_rate() { awk '{ printf "%.0fk", $1 / 1000 }' <<< "$1"; }
 		echo
 		echo "![overhead](overhead.png)"
 	fi
+	if [[ -s state.tsv ]]; then
+		echo "## State: update_state_by_key over many distinct keys, memory capped"
+		echo
+		echo "Keys \`k0\` … \`kN-1\`, one record each and a second for every tenth, on 8"
+		echo "partitions; \`map_values: one\`, \`update_state_by_key: sum\`, 5 s batches,"
+		echo "\`state_memory: 64MB\`, 2 executors, \`--available-now\`; the job's processes"
+		echo "in a memory cgroup (the cap column; empty: none could be made), which"
+		echo "kills it past the cap (its peak counts the page cache of the files the sink"
+		echo "writes). Every run's last batch (every key's state) equals"
+		echo "awk's counts."
+		echo
+		echo "| keys | run | seconds | executor peak RSS MB (larger of 2) | cgroup peak MB (driver + executors) | cap MB | batches | tables moved to RocksDB |"
+		echo "|---|---|---|---|---|---|---|---|"
+		tail -n +2 state.tsv | while IFS=$'\t' read -r keys run sec rss peak cap batches spilled; do
+			echo "| $keys | $run | $sec | $rss | $peak | $cap | $batches | $spilled |"
+		done
+		echo
+	fi
 	if [[ -s scale.tsv ]]; then
 		echo
 		echo "## Scale: the same word count on more partitions"

@@ -16,13 +16,16 @@ latency_seconds=10
 spark=1
 publish=0
 out=""
-parts="throughput latency overhead scale"
+parts="throughput latency overhead scale state"
+state_keys=10000000
+state_memory=64MB
+state_cap_mb=512
 scale_partitions="8 64 256 1024"
 
 usage() {
 	cat <<EOF
 Usage: tests/bench/run.sh [--runs N] [--quick] [--sizes "N..."] [--no-spark] [--only PARTS]
-                          [--partitions "N..."] [--out DIR] [--publish]
+                          [--partitions "N..."] [--state-keys N] [--out DIR] [--publish]
 
   --runs N     repetitions of every measurement (default 3; figures show
                min / median / max)
@@ -31,13 +34,18 @@ Usage: tests/bench/run.sh [--runs N] [--quick] [--sizes "N..."] [--no-spark] [--
                --only throughput --no-spark --sizes 1000000 is the quick
                rill-against-kcat-and-rawread check
   --no-spark   leave out the Spark Structured Streaming peer
-  --only PARTS run only these of "throughput latency overhead scale" (into
+  --only PARTS run only these of "throughput latency overhead scale state" (into
                --out, whose other results are kept for the report)
   --partitions N...  partition counts of the scale part (default "8 64 256 1024");
                each gets two topics of the same 1M lines: "sticky" (kcat -P,
                librdkafka's sticky partitioner: few large batches, skewed at
                many partitions) and "spread" (a random partition per record:
                even, small batches; ~50 s to produce at 1,024 partitions)
+  --state-keys N  distinct keys of the state part (default 10000000): an
+               update_state_by_key sum over N keys (N/10 of them twice) with
+               state_memory $state_memory, the job's processes in a memory
+               cgroup of $state_cap_mb MB where one can be made (cgroup v1 or
+               v2, as root); its last batch checked against awk
   --out DIR    results directory (default build-bench/results/DATE)
   --publish    also copy the report and plots to docs/performance/
 
@@ -56,6 +64,7 @@ while [[ $# -gt 0 ]]; do
 	--no-spark) spark=0 ;;
 	--only) parts=$2; shift ;;
 	--partitions) scale_partitions=$2; shift ;;
+	--state-keys) state_keys=$2; shift ;;
 	--out) out=$2; shift ;;
 	--publish) publish=1 ;;
 	-h | --help) usage; exit 0 ;;
@@ -480,6 +489,80 @@ EOF
 done
 rm -f "$out/corpus-scale.txt" "$out/want-scale.tsv" "$out/trickle.yaml" "$out/got.tsv"
 rm -rf "$out/rill-out"
+fi
+
+# ---- state: update_state_by_key over many distinct keys, memory capped ----
+# cgroup_dir: a fresh memory cgroup under this shell's own (v2: memory.max,
+# v1: memory.limit_in_bytes), or nothing if none can be made here.
+cgroup_dir() {
+	local self dir=""
+	if [[ -f /sys/fs/cgroup/cgroup.controllers ]]; then
+		self=$(awk -F: '$1 == "0" { print $3 }' /proc/self/cgroup)
+		dir=/sys/fs/cgroup$self/rill-bench-$$
+		mkdir "$dir" 2>/dev/null && echo "$((state_cap_mb << 20))" > "$dir/memory.max" 2>/dev/null &&
+			{ echo "$dir"; return; }
+	else
+		self=$(awk -F: '$2 == "memory" { print $3 }' /proc/self/cgroup)
+		dir=/sys/fs/cgroup/memory$self/rill-bench-$$
+		mkdir "$dir" 2>/dev/null && echo "$((state_cap_mb << 20))" > "$dir/memory.limit_in_bytes" 2>/dev/null &&
+			{ echo "$dir"; return; }
+	fi
+	[[ -d $dir ]] && rmdir "$dir" 2>/dev/null
+	true
+}
+if wants state; then
+say "state"
+topic_create state-keys 8
+awk -v n="$state_keys" 'BEGIN { for (i = 0; i < n; i++) print "k" i; for (i = 0; i < n; i += 10) print "k" i }' \
+	> "$out/corpus-state.txt"
+kcat -P -b "$boot" -t state-keys -l "$out/corpus-state.txt"
+awk '{ c[$1]++ } END { for (k in c) print k "\t" c[k] }' "$out/corpus-state.txt" | LC_ALL=C sort > "$out/want-state.tsv"
+rm -f "$out/corpus-state.txt"
+printf 'keys\trun\tseconds\texecutor_rss_mb\tcgroup_peak_mb\tcap_mb\tbatches\tspilled\n' > "$out/state.tsv"
+for ((r = 1; r <= runs; r++)); do
+	rm -rf "$out/state-out" "$out/state-ck"
+	cat > "$out/state.yaml" <<EOF
+name: state-bench
+batch: 5s
+source:
+  kafka:
+    brokers: $boot
+    topics: [state-keys]
+pipeline:
+  - map_values: one
+  - update_state_by_key: sum
+sink:
+  files: {path: $out/state-out}
+shuffle_partitions: 8
+state_memory: $state_memory
+EOF
+	cg=$(cgroup_dir)
+	t0=$(now)
+	# The job in the cgroup: past the cap the kernel kills it, and the run fails.
+	sh -c '[ -z "$1" ] || echo $$ > "$1/cgroup.procs"; shift; exec "$@"' sh "$cg" \
+		env RILL_LOG_LEVEL=info "$rill" run "$out/state.yaml" --checkpoint-dir "$out/state-ck" \
+		--executors 2 --available-now 2> "$out/state-$r.log" ||
+		{ echo "the state job failed (run $r; cgroup ${cg:-none}, cap $state_cap_mb MB): $(tail -3 "$out/state-$r.log")" >&2; exit 1; }
+	t1=$(now)
+	peak=""
+	if [[ -n $cg ]]; then
+		for f in memory.peak memory.max_usage_in_bytes; do
+			[[ -r $cg/$f ]] && peak=$(awk '{ printf "%.1f", $1 / 1048576 }' "$cg/$f") && break
+		done
+		rmdir "$cg" 2>/dev/null || true
+	fi
+	last=$(ls -d "$out"/state-out/batch-* | tail -1)
+	cat "$last"/part-* | LC_ALL=C sort > "$out/got.tsv"
+	cmp -s "$out/got.tsv" "$out/want-state.tsv" ||
+		{ echo "the state job's last batch differs from the reference (run $r)" >&2; exit 1; }
+	exe=$(grep -o 'msg="executor stopped" peak_rss_kb=[0-9]*' "$out/state-$r.log" | grep -o '[0-9]*$' | sort -n | tail -1)
+	printf '%s\t%s\t%s\t%.1f\t%s\t%s\t%s\t%s\n' "$state_keys" "$r" "$(elapsed "$t0" "$t1")" \
+		"$(awk -v k="$exe" 'BEGIN { print k / 1024 }')" "$peak" "$([[ -n $cg ]] && echo "$state_cap_mb")" \
+		"$(grep -c 'msg="batch done"' "$out/state-$r.log")" "$(grep -c 'msg="state spilled"' "$out/state-$r.log")" |
+		tee -a "$out/state.tsv" >&2
+	rm -rf "$out/state-out" "$out/state-ck"
+done
+rm -f "$out/want-state.tsv" "$out/got.tsv" "$out/state.yaml"
 fi
 
 rm -rf "$out/sink"
