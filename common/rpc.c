@@ -542,6 +542,72 @@ rl_rpc_server_url(const rl_rpc_server *srv)
 	return srv->s_url;
 }
 
+// A socket's close, on a thread of its own: nng 1.5's nng_close can wait
+// forever on a pipe it never lets go (nanomsg/nng#1236, #1543, #1813 are of
+// that kind); a `rill run` whose job had stopped once hung there at exit.
+typedef struct closer {
+	nng_socket      c_sock;
+	pthread_mutex_t c_mu;
+	pthread_cond_t  c_done_cv;
+	bool            c_done, c_abandoned;
+} closer;
+
+static void
+closer_free(closer *c)
+{
+	pthread_mutex_destroy(&c->c_mu);
+	pthread_cond_destroy(&c->c_done_cv);
+	rl_free(c);
+}
+
+static void *
+closer_main(void *arg)
+{
+	closer *c = arg;
+	nng_close(c->c_sock);
+	pthread_mutex_lock(&c->c_mu);
+	c->c_done = true;
+	bool abandoned = c->c_abandoned;
+	pthread_cond_signal(&c->c_done_cv);
+	pthread_mutex_unlock(&c->c_mu);
+	if (abandoned)
+		closer_free(c);
+	return NULL;
+}
+
+#define CLOSE_WAIT_MS 5000
+
+// close_within closes sock, waiting at most CLOSE_WAIT_MS; false if the
+// close is still stuck then (its thread goes on alone; what it holds leaks).
+static bool
+close_within(nng_socket sock)
+{
+	closer *c = RL_NEW(closer);
+	c->c_sock = sock;
+	pthread_mutex_init(&c->c_mu, NULL);
+	pthread_cond_init(&c->c_done_cv, NULL);
+	pthread_t th;
+	if (pthread_create(&th, NULL, closer_main, c) != 0) {
+		nng_close(sock);
+		closer_free(c);
+		return true;
+	}
+	pthread_detach(th);
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += CLOSE_WAIT_MS / 1000;
+	pthread_mutex_lock(&c->c_mu);
+	while (!c->c_done)
+		if (pthread_cond_timedwait(&c->c_done_cv, &c->c_mu, &ts) == ETIMEDOUT)
+			break;
+	bool done = c->c_done;
+	c->c_abandoned = !done;
+	pthread_mutex_unlock(&c->c_mu);
+	if (done)
+		closer_free(c);
+	return done;
+}
+
 void
 rl_rpc_server_destroy(rl_rpc_server *srv)
 {
@@ -561,7 +627,12 @@ rl_rpc_server_destroy(rl_rpc_server *srv)
 	for (int i = 0; i < srv->s_nworkers; i++)
 		if (srv->s_workers[i].w_started)
 			pthread_join(srv->s_workers[i].w_thread, NULL);
-	nng_close(srv->s_sock);
+	if (!close_within(srv->s_sock)) {
+		// The socket may still use the workers' aios: leave them be.
+		rl_warn("rpc", "socket close stuck, going on without it", "waited_ms=%d",
+		    CLOSE_WAIT_MS);
+		return;
+	}
 	for (int i = 0; i < srv->s_nworkers; i++) {
 		worker *w = &srv->s_workers[i];
 		if (w->w_aio != NULL)

@@ -67,7 +67,7 @@ fmt_rate() { awk '{ printf "%.0fk", $1 / 1000 }' <<< "$1"; }
 		echo "rawread: \`rill-rawread\` (tests/bench/rawread.c), librdkafka alone with its"
 		echo "default prefetch, a consumer per partition, every payload byte summed, nothing"
 		echo "printed: the client library's own limit; rill-udf: the same job through the"
-		echo "user functions of examples/udf/wordcount.c, \`--artifact\`)."
+		echo "user functions words, one and add of examples/udf/wordcount.c, \`--artifact\`)."
 		echo
 		echo "| records | tool | records/s (min / median / max) | seconds (median) |"
 		echo "|---|---|---|---|"
@@ -153,13 +153,13 @@ fmt_rate() { awk '{ printf "%.0fk", $1 / 1000 }' <<< "$1"; }
 		echo "\`state_memory: 64MB\`, 2 executors, \`--available-now\`; the job's processes"
 		echo "in a memory cgroup (the cap column; empty: none could be made), which"
 		echo "kills it past the cap (its peak counts the page cache of the files the sink"
-		echo "writes). Every run's last batch (every key's state) equals"
-		echo "awk's counts."
+		echo "writes). A run that finishes has its last batch (every key's state) equal"
+		echo "to awk's counts."
 		echo
-		echo "| keys | run | seconds | executor peak RSS MB (larger of 2) | cgroup peak MB (driver + executors) | cap MB | batches | tables moved to RocksDB |"
-		echo "|---|---|---|---|---|---|---|---|"
-		tail -n +2 state.tsv | while IFS=$'\t' read -r keys run sec rss peak cap batches spilled; do
-			echo "| $keys | $run | $sec | $rss | $peak | $cap | $batches | $spilled |"
+		echo "| keys | run | seconds | executor peak RSS MB (larger of 2) | cgroup peak MB (driver + executors) | cap MB | batches | tables moved to RocksDB | result |"
+		echo "|---|---|---|---|---|---|---|---|---|"
+		tail -n +2 state.tsv | while IFS=$'\t' read -r keys run sec rss peak cap batches spilled result; do
+			echo "| $keys | $run | $sec | $rss | $peak | $cap | $batches | $spilled | $result |"
 		done
 		echo
 	fi

@@ -175,10 +175,11 @@ sink:
 EOF
 }
 # udf_wordcount_job TOPIC SINKDIR: the same word count through the example
-# artifact's user functions (examples/udf/wordcount.c: tokens, one, add).
-# On these lines (words of letters and digits) tokens splits as words does.
+# artifact's user functions (examples/udf/wordcount.c: words, one, add),
+# each doing what its built-in does: the difference is the calls through
+# rill.h.
 udf_wordcount_job() {
-	wordcount_job "$1" "$2" | sed 's/flat_map: words/flat_map: {udf: tokens}/;
+	wordcount_job "$1" "$2" | sed 's/flat_map: words/flat_map: {udf: words}/;
 		s/map_values: one/map_values: {udf: one}/; s/reduce_by_key: sum/reduce_by_key: {udf: add}/'
 }
 udf_lib=$build/examples/udf/libwordcount_udf.so
@@ -518,7 +519,7 @@ awk -v n="$state_keys" 'BEGIN { for (i = 0; i < n; i++) print "k" i; for (i = 0;
 kcat -P -b "$boot" -t state-keys -l "$out/corpus-state.txt"
 awk '{ c[$1]++ } END { for (k in c) print k "\t" c[k] }' "$out/corpus-state.txt" | LC_ALL=C sort > "$out/want-state.tsv"
 rm -f "$out/corpus-state.txt"
-printf 'keys\trun\tseconds\texecutor_rss_mb\tcgroup_peak_mb\tcap_mb\tbatches\tspilled\n' > "$out/state.tsv"
+printf 'keys\trun\tseconds\texecutor_rss_mb\tcgroup_peak_mb\tcap_mb\tbatches\tspilled\tresult\n' > "$out/state.tsv"
 for ((r = 1; r <= runs; r++)); do
 	rm -rf "$out/state-out" "$out/state-ck"
 	cat > "$out/state.yaml" <<EOF
@@ -538,11 +539,13 @@ state_memory: $state_memory
 EOF
 	cg=$(cgroup_dir)
 	t0=$(now)
-	# The job in the cgroup: past the cap the kernel kills it, and the run fails.
+	# The job in the cgroup: past the cap the kernel kills an executor (the
+	# job then fails: no executor left), which the row says.
+	result=exact
 	sh -c '[ -z "$1" ] || echo $$ > "$1/cgroup.procs"; shift; exec "$@"' sh "$cg" \
 		env RILL_LOG_LEVEL=info "$rill" run "$out/state.yaml" --checkpoint-dir "$out/state-ck" \
 		--executors 2 --available-now 2> "$out/state-$r.log" ||
-		{ echo "the state job failed (run $r; cgroup ${cg:-none}, cap $state_cap_mb MB): $(tail -3 "$out/state-$r.log")" >&2; exit 1; }
+		result="failed: $(grep -o 'rill: job .*' "$out/state-$r.log" | tail -1)"
 	t1=$(now)
 	peak=""
 	if [[ -n $cg ]]; then
@@ -551,14 +554,16 @@ EOF
 		done
 		rmdir "$cg" 2>/dev/null || true
 	fi
-	last=$(ls -d "$out"/state-out/batch-* | tail -1)
-	cat "$last"/part-* | LC_ALL=C sort > "$out/got.tsv"
-	cmp -s "$out/got.tsv" "$out/want-state.tsv" ||
-		{ echo "the state job's last batch differs from the reference (run $r)" >&2; exit 1; }
+	if [[ $result == exact ]]; then
+		last=$(ls -d "$out"/state-out/batch-* | tail -1)
+		cat "$last"/part-* | LC_ALL=C sort > "$out/got.tsv"
+		cmp -s "$out/got.tsv" "$out/want-state.tsv" ||
+			{ echo "the state job's last batch differs from the reference (run $r)" >&2; exit 1; }
+	fi
 	exe=$(grep -o 'msg="executor stopped" peak_rss_kb=[0-9]*' "$out/state-$r.log" | grep -o '[0-9]*$' | sort -n | tail -1)
-	printf '%s\t%s\t%s\t%.1f\t%s\t%s\t%s\t%s\n' "$state_keys" "$r" "$(elapsed "$t0" "$t1")" \
+	printf '%s\t%s\t%s\t%.1f\t%s\t%s\t%s\t%s\t%s\n' "$state_keys" "$r" "$(elapsed "$t0" "$t1")" \
 		"$(awk -v k="$exe" 'BEGIN { print k / 1024 }')" "$peak" "$([[ -n $cg ]] && echo "$state_cap_mb")" \
-		"$(grep -c 'msg="batch done"' "$out/state-$r.log")" "$(grep -c 'msg="state spilled"' "$out/state-$r.log")" |
+		"$(grep -c 'msg="batch done"' "$out/state-$r.log")" "$(grep -c 'msg="state spilled"' "$out/state-$r.log")" "$result" |
 		tee -a "$out/state.tsv" >&2
 	rm -rf "$out/state-out" "$out/state-ck"
 done
