@@ -97,6 +97,17 @@ static rl_err combiner_init_for(task *t, rl_combiner *c, rl_fn fn, const rl_step
 #define COMBINE_KEYS_MAX 16384
 #endif
 
+// write_partials puts every entry of c into w's buckets.
+static void
+write_partials(const rl_combiner *c, rl_shuffle_writer *w)
+{
+	for (size_t i = 0; i < c->c_cap; i++) {
+		const rl_combine_entry *e = &c->c_slots[i];
+		if (e->e_key != NULL)
+			rl_shuffle_writer_add(w, e->e_hash, e->e_key, e->e_key_len, e->e_acc);
+	}
+}
+
 // combine_spill moves the combiner's partials into the spilled buckets and
 // frees its keys (everything t->keys got since combine's first key).
 static void
@@ -106,12 +117,7 @@ combine_spill(task *t)
 		rl_shuffle_writer_init(&t->spilled, t->launch->num_output_partitions);
 		t->has_spilled = true;
 	}
-	for (size_t i = 0; i < t->combine.c_cap; i++) {
-		const rl_combine_entry *e = &t->combine.c_slots[i];
-		if (e->e_key != NULL)
-			rl_shuffle_writer_add(
-			    &t->spilled, e->e_hash, e->e_key, e->e_key_len, e->e_acc);
-	}
+	write_partials(&t->combine, &t->spilled);
 	rl_combiner_clear(&t->combine);
 	rl_arena_restore(&t->keys, t->combine_mark);
 	t->combine_spills++;
@@ -277,23 +283,21 @@ read_source(task *t)
 	return rv;
 }
 
-static rl_err
-merge_block(void *arg, uint32_t map_partition, const uint8_t *data, size_t len)
+// each_block_record decodes a shuffle block, counting its bytes and
+// records, and calls fn (if any) with each record. A block that does not
+// decode is RL_ERR_PROTO. Inline: each caller's fn is known.
+static inline rl_err
+each_block_record(task *t, const uint8_t *data, size_t len, rl_err (*fn)(task *, rl_rec *))
 {
-	task     *t = arg;
 	rl_reader r = rl_reader_make(data, len);
 	rl_rec    rec;
 	int       more;
-	(void)map_partition;
+	rl_err    rv;
 	t->shuffle_read += len;
 	while ((more = rl_block_next(&r, &rec)) == 1) {
-		if (rec.r_key == NULL || !rec.r_is_num) {
-			snprintf(t->err, sizeof(t->err),
-			    "shuffle block holds a record without a key or count");
-			return RL_ERR_PROTO;
-		}
-		rl_combiner_merge(&t->merge, rec.r_key, rec.r_key_len, rec.r_num);
 		t->in_records++;
+		if (fn != NULL && (rv = fn(t, &rec)) != RL_OK)
+			return rv;
 	}
 	if (more < 0) {
 		snprintf(t->err, sizeof(t->err), "malformed shuffle block (%zu bytes)", len);
@@ -302,28 +306,38 @@ merge_block(void *arg, uint32_t map_partition, const uint8_t *data, size_t len)
 	return RL_OK;
 }
 
+static inline rl_err
+merge_record(task *t, rl_rec *rec)
+{
+	if (rec->r_key == NULL || !rec->r_is_num) {
+		snprintf(
+		    t->err, sizeof(t->err), "shuffle block holds a record without a key or count");
+		return RL_ERR_PROTO;
+	}
+	rl_combiner_merge(&t->merge, rec->r_key, rec->r_key_len, rec->r_num);
+	return RL_OK;
+}
+
+static rl_err
+merge_block(void *arg, uint32_t map_partition, const uint8_t *data, size_t len)
+{
+	(void)map_partition;
+	return each_block_record(arg, data, len, merge_record);
+}
+
+static inline rl_err
+push_record(task *t, rl_rec *rec)
+{
+	return rl_chain_push(&t->chain, rec);
+}
+
 // pass_block pushes every record of a block, as it was written, through the
 // stage's operators (a shuffle without combine: repartition).
 static rl_err
 pass_block(void *arg, uint32_t map_partition, const uint8_t *data, size_t len)
 {
-	task     *t = arg;
-	rl_reader r = rl_reader_make(data, len);
-	rl_rec    rec;
-	int       more;
-	rl_err    rv;
 	(void)map_partition;
-	t->shuffle_read += len;
-	while ((more = rl_block_next(&r, &rec)) == 1) {
-		t->in_records++;
-		if ((rv = rl_chain_push(&t->chain, &rec)) != RL_OK)
-			return rv;
-	}
-	if (more < 0) {
-		snprintf(t->err, sizeof(t->err), "malformed shuffle block (%zu bytes)", len);
-		return RL_ERR_PROTO;
-	}
-	return RL_OK;
+	return each_block_record(arg, data, len, push_record);
 }
 
 // join_block keeps a block for the join, on the side its map output is from.
@@ -1054,24 +1068,17 @@ window_log(void *arg, const void *key, size_t key_len, const void *value, size_t
 	    t->state_in->st_writer, key, key_len, value, value_len, t->err, sizeof(t->err));
 }
 
-// window_block keeps a block's records (window) for the batch's slot.
+// window_block keeps a block's records (window) for the batch's slot, once
+// it decodes.
 static rl_err
 window_block(void *arg, uint32_t map_partition, const uint8_t *data, size_t len)
 {
-	task     *t = arg;
-	rl_reader r = rl_reader_make(data, len);
-	rl_rec    rec;
-	int       more;
+	task  *t = arg;
+	rl_err rv = each_block_record(t, data, len, NULL);
 	(void)map_partition;
-	t->shuffle_read += len;
-	while ((more = rl_block_next(&r, &rec)) == 1)
-		t->in_records++;
-	if (more < 0) {
-		snprintf(t->err, sizeof(t->err), "malformed shuffle block (%zu bytes)", len);
-		return RL_ERR_PROTO;
-	}
-	rl_buf_append(&t->win_records, data, len);
-	return RL_OK;
+	if (rv == RL_OK)
+		rl_buf_append(&t->win_records, data, len);
+	return rv;
 }
 
 static rl_err
@@ -1251,12 +1258,7 @@ finish_shuffle(task *t, Rill__TaskResult *res)
 		} else {
 			rl_shuffle_writer_init(&w, tl->num_output_partitions);
 		}
-		for (size_t i = 0; i < t->combine.c_cap; i++) {
-			const rl_combine_entry *e = &t->combine.c_slots[i];
-			if (e->e_key != NULL)
-				rl_shuffle_writer_add(
-				    &w, e->e_hash, e->e_key, e->e_key_len, e->e_acc);
-		}
+		write_partials(&t->combine, &w);
 	}
 	size_t   nonempty = 0;
 	uint64_t bytes = 0;

@@ -29,7 +29,7 @@ Usage: tests/bench/run.sh [--runs N] [--quick] [--sizes "N..."] [--no-spark] [--
 
   --runs N     repetitions of every measurement (default 3; figures show
                min / median / max)
-  --quick      1M records only, rates 10k and 100k, 5 s of load
+  --quick      1M records only, rates 10k and 100k, 5 s of load, 1M state keys
   --sizes N... records of the throughput runs (default "1000000 10000000");
                --only throughput --no-spark --sizes 1000000 is the quick
                rill-against-kcat-and-rawread check
@@ -59,7 +59,7 @@ EOF
 while [[ $# -gt 0 ]]; do
 	case $1 in
 	--runs) runs=$2; shift ;;
-	--quick) sizes="1000000"; rates="10000 100000"; latency_seconds=5 ;;
+	--quick) sizes="1000000"; rates="10000 100000"; latency_seconds=5; state_keys=1000000 ;;
 	--sizes) sizes=$2; shift ;;
 	--no-spark) spark=0 ;;
 	--only) parts=$2; shift ;;
