@@ -267,11 +267,18 @@ Test(faults, executor_lost_in_reduce_stage_has_its_map_outputs_recomputed, .time
 	rt_wc       w = rt_wc_input("reduce-loss", "wc-reduce-loss", 4, 20000, 29, true);
 	const char *dir = w.dir;
 	const char *job = rt_wordcount_job(dir, "wc-reduce-loss", "100ms", 0, "");
-	char       *o, *e;
-	int         rv = rt_sh_capture(dir, &o, &e,
-	            "RILL_FAULT=reduce-task-local-1:1 RILL_LOG_LEVEL=info %s run %s --executors 3 "
-	                    "--available-now",
-	            rt_bin("rill"), job);
+	// Six reduce tasks a batch, spread over the three executors' six cores,
+	// so local-1 is sure to run one: the width that follows the batch's size
+	// (one task per 5000 lines) may give a batch one or two, none on local-1.
+	FILE *f = fopen(job, "a");
+	cr_assert_not_null(f);
+	fputs("shuffle_partitions: 6\n", f);
+	fclose(f);
+	char *o, *e;
+	int   rv = rt_sh_capture(dir, &o, &e,
+	      "RILL_FAULT=reduce-task-local-1:1 RILL_LOG_LEVEL=info %s run %s --executors 3 "
+	        "--available-now",
+	      rt_bin("rill"), job);
 	cr_assert_eq(rv, 0, "rill run exited %d:\n%s", rv, e);
 	cr_assert_not_null(strstr(e, "point=reduce-task-local-1"), "local-1 did not die:\n%s", e);
 	// Noticed by whichever comes first: a fetch cut off, a peer that does
