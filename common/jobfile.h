@@ -71,14 +71,21 @@ typedef enum rl_fn {
 typedef struct rl_step rl_step;
 
 struct rl_step {
-	rl_op_kind       s_kind;
-	rl_fn            s_fn;
-	char            *s_arg; // string argument (see rl_fn), or NULL
-	int64_t          s_field; // RL_FN_FIELD: 1-based field number
-	int64_t          s_num; // repartition: partitions; map_with_state: timeout ms
-	int64_t          s_length_ms; // windows
-	int64_t          s_slide_ms; // windows
-	bool             s_inverse; // reduce_by_key_and_window
+	rl_op_kind s_kind;
+	rl_fn      s_fn;
+	char      *s_arg; // string argument (see rl_fn), or NULL
+	int64_t    s_field; // RL_FN_FIELD: 1-based field number
+	int64_t    s_num; // repartition: partitions; map_with_state: timeout ms
+	int64_t    s_length_ms; // windows
+	int64_t    s_slide_ms; // windows
+	bool       s_inverse; // reduce_by_key_and_window
+	// Windows in event time (time: event | {json: PATH}): s_time_path is the
+	// JSON path of the event time (ms since the epoch) in the record's value,
+	// NULL for the Kafka record's timestamp; s_lateness_ms the allowed
+	// lateness (the watermark is the greatest event time seen minus it).
+	bool             s_event;
+	char            *s_time_path;
+	int64_t          s_lateness_ms;
 	bool             s_left; // join: kind left (else inner)
 	rl_kafka_source *s_source; // union/join: the other input, owned
 	rl_step         *s_sub; // join: the other input's pipeline, owned

@@ -237,27 +237,71 @@ window_dims(parser *p, const rl_yaml_field *length, const rl_yaml_field *slide, 
 	return RL_OK;
 }
 
-// window, count_by_window: {length: 30s, slide: 10s}
+// window_time reads a window's clock: time: batch (the default) | event |
+// {json: PATH}, and allowed_lateness (event time only, default 0).
+static rl_err
+window_time(parser *p, const rl_yaml_field *time, const rl_yaml_field *lateness, rl_step *s)
+{
+	char   what[80];
+	rl_err rv;
+	if (time->present && rl_yaml_is_scalar(time->node)) {
+		if (rl_yaml_scalar_is(time->node, "event"))
+			s->s_event = true;
+		else if (!rl_yaml_scalar_is(time->node, "batch"))
+			return rl_yaml_fail(p->eb, time->loc,
+			    "%s: expected batch, event or {json: PATH}, got %s", time->path,
+			    rl_yaml_describe(time->node, what, sizeof(what)));
+	} else if (time->present) {
+		static const rl_yaml_key keys[] = { { "json", true }, { NULL, false } };
+		rl_yaml_field            v[1];
+		if ((rv = rl_yaml_get_fields(time, keys, "{json: PATH}", v, p->eb)) != RL_OK)
+			return rv;
+		if ((rv = rl_yaml_get_string(&v[0], "a JSON path such as \"ts\" or \"event.time\"",
+		         &s->s_time_path, p->eb))
+		    != RL_OK)
+			return rv;
+		s->s_event = true;
+	}
+	if (!lateness->present)
+		return RL_OK;
+	if (!s->s_event)
+		return rl_yaml_fail(p->eb, lateness->loc,
+		    "%s: allowed_lateness is for event-time windows (time: event or "
+		    "time: {json: PATH}); a batch-time window has no late data",
+		    lateness->path);
+	if ((rv = rl_yaml_get_duration(lateness, &s->s_lateness_ms, p->eb)) != RL_OK)
+		return rv;
+	if (s->s_lateness_ms < 0)
+		return rl_yaml_fail(
+		    p->eb, lateness->loc, "%s: must not be negative", lateness->path);
+	return RL_OK;
+}
+
+// window, count_by_window: {length: 30s, slide: 10s, time: event, allowed_lateness: 5s}
 static rl_err
 parse_window(parser *p, const rl_yaml_field *f, rl_step *s)
 {
-	static const rl_yaml_key keys[]
-	    = { { "length", true }, { "slide", false }, { NULL, false } };
-	rl_yaml_field v[2];
-	rl_err        rv;
+	static const rl_yaml_key keys[] = { { "length", true }, { "slide", false },
+		{ "time", false }, { "allowed_lateness", false }, { NULL, false } };
+	rl_yaml_field            v[4];
+	rl_err                   rv;
 	if ((rv = rl_yaml_get_fields(f, keys, "{length: 30s, slide: 10s}", v, p->eb)) != RL_OK)
 		return rv;
-	return window_dims(p, &v[0], &v[1], s);
+	if ((rv = window_dims(p, &v[0], &v[1], s)) != RL_OK)
+		return rv;
+	return window_time(p, &v[2], &v[3], s);
 }
 
 // reduce_by_key_and_window: {fn: sum, length: 30s, slide: 10s, inverse: true}
+// (or time: event, allowed_lateness: 5s instead of inverse)
 static rl_err
 parse_reduce_window(parser *p, const rl_yaml_field *f, rl_step *s)
 {
-	static const rl_yaml_key keys[] = { { "fn", true }, { "length", true }, { "slide", false },
-		{ "inverse", false }, { NULL, false } };
-	rl_yaml_field            v[4];
-	rl_err                   rv;
+	static const rl_yaml_key keys[]
+	    = { { "fn", true }, { "length", true }, { "slide", false }, { "inverse", false },
+		      { "time", false }, { "allowed_lateness", false }, { NULL, false } };
+	rl_yaml_field v[6];
+	rl_err        rv;
 	if ((rv = rl_yaml_get_fields(f, keys, "{fn: sum, length: 30s, slide: 10s}", v, p->eb))
 	    != RL_OK)
 		return rv;
@@ -272,6 +316,13 @@ parse_reduce_window(parser *p, const rl_yaml_field *f, rl_step *s)
 		    "%s: '%s' has no inverse (inverse: true needs sum or count); without "
 		    "inverse the window folds its batches' partials at each slide",
 		    v[3].path, s->s_fn == RL_FN_UDF ? "{udf: ...}" : rl_fn_name(s->s_fn));
+	if ((rv = window_time(p, &v[4], &v[5], s)) != RL_OK)
+		return rv;
+	if (s->s_inverse && s->s_event)
+		return rl_yaml_fail(p->eb, v[3].loc,
+		    "%s: inverse is for batch-time windows; an event-time window is emitted "
+		    "once, when the watermark passes its end, and has nothing to take back",
+		    v[3].path);
 	return RL_OK;
 }
 
@@ -481,6 +532,7 @@ rl_steps_free(rl_step *steps, size_t n)
 {
 	for (size_t i = 0; steps != NULL && i < n; i++) {
 		rl_free(steps[i].s_arg);
+		rl_free(steps[i].s_time_path);
 		if (steps[i].s_source != NULL) {
 			rl_kafka_source_fini(steps[i].s_source);
 			rl_free(steps[i].s_source);

@@ -119,6 +119,18 @@ rl_plan_build(const rl_job *job, rl_plan **ret, char *errbuf, size_t errlen)
 			rl_plan_destroy(plan);
 			return RL_ERR_NOTSUP;
 		}
+		if ((s->s_kind == RL_OP_WINDOW || s->s_kind == RL_OP_REDUCE_BY_KEY_AND_WINDOW
+		        || s->s_kind == RL_OP_COUNT_BY_WINDOW)
+		    && s->s_event && plan->p_nstages > 1) {
+			snprintf(errbuf, errlen,
+			    "%s:%d:%d: %s in event time after a shuffle is not supported by this "
+			    "version of rill: a record's event time is its source record's, so "
+			    "put the window before the first reduce_by_key, count_by_value, "
+			    "update_state_by_key, other window, repartition or join",
+			    job->j_filename, s->s_loc.line, s->s_loc.col, rl_op_name(s->s_kind));
+			rl_plan_destroy(plan);
+			return RL_ERR_NOTSUP;
+		}
 		rl_fn combine = RL_FN_NONE;
 		bool  stateful = false;
 		int   join_input = -1;
@@ -196,6 +208,13 @@ rl_plan_stateful(const rl_plan *plan)
 		if (plan->p_stages[i].st_state_step != NULL)
 			return plan->p_stages[i].st_state_step;
 	return NULL;
+}
+
+const rl_step *
+rl_plan_event_window(const rl_plan *plan)
+{
+	const rl_step *s = plan->p_nstages > 1 ? plan->p_stages[1].st_state_step : NULL;
+	return s != NULL && s->s_event ? s : NULL;
 }
 
 void

@@ -89,6 +89,11 @@ rl_plan_width(const rl_plan *plan, size_t s, uint32_t default_width)
 	                                           : default_width;
 }
 
+// rl_plan_event_window is the job's event-time window step (time: event or
+// {json: PATH}), or NULL. There is at most one: it must be stage 1's, right
+// after the source, where the records still carry their event time.
+const rl_step *rl_plan_event_window(const rl_plan *plan);
+
 // rl_plan_stateful returns the first stateful stage's step, or NULL.
 const rl_step *rl_plan_stateful(const rl_plan *plan);
 

@@ -71,11 +71,15 @@ struct rl_runner {
 	bool                      d_zk_synced; // every position has been written once
 	rl_hist                   d_latency; // records: source timestamp to sink commit, ms
 	char                     *d_state_dir; // stateful jobs: CHECKPOINT/state (absolute)
-	int64_t  d_state_read_ms; // the batch whose state the next one reads (0: none)
-	uint32_t d_state_width; // stateful jobs: the shuffle width, fixed for good
-	int     *d_state_exec; // per stage and state partition: the executor holding it warm
-	size_t   d_state_exec_n; // stages x d_state_width entries, -1 for none
-	bool     d_stateful; // the plan has a stateful stage
+	int64_t d_state_read_ms; // the batch whose state the next one reads (0: none)
+	// An event-time window (d_event): the greatest event time seen through
+	// the last done batch (0: none); the watermark is that minus its lateness.
+	const rl_step *d_event;
+	int64_t        d_event_max;
+	uint32_t       d_state_width; // stateful jobs: the shuffle width, fixed for good
+	int           *d_state_exec; // per stage and state partition: the executor holding it warm
+	size_t         d_state_exec_n; // stages x d_state_width entries, -1 for none
+	bool           d_stateful; // the plan has a stateful stage
 	// The state's Kafka changelog (a job with a Kafka source): its topic,
 	// named by the first stateful batch and recorded in every record after.
 	bool  d_use_changelog;
@@ -117,6 +121,10 @@ typedef struct batch {
 	int64_t        b_plan_ms; // wall clock when the ranges were cut
 	bool          *b_skip; // last stage: partitions whose output is already committed
 	size_t         b_nskip;
+	// An event-time window: the greatest event time before the batch and
+	// through it (known once its map stage ran), and its late records.
+	int64_t  b_event_before, b_event_after;
+	uint64_t b_late;
 } batch;
 
 static bool
@@ -225,7 +233,9 @@ rl_runner_create(const rl_job *job, rl_pool *pool, const rl_runner_opts *opts, r
 	if ((rv = d->d_sink->sk_open(d->d_sink_state, job, &env, &d->d_two_phase, errbuf, errlen))
 	    != RL_OK)
 		goto err_runner;
-	if ((rv = rl_plan_build(job, &d->d_plan, errbuf, errlen)) != RL_OK)
+	if ((rv = rl_plan_build(job, &d->d_plan, errbuf, errlen)) == RL_OK)
+		d->d_event = rl_plan_event_window(d->d_plan);
+	if (rv != RL_OK)
 		goto err_runner;
 	if (opts->artifact_sha256 != NULL && opts->artifact_sha256[0] != '\0') {
 		snprintf(d->d_artifact, sizeof(d->d_artifact), "%s", opts->artifact_sha256);
@@ -521,6 +531,9 @@ write_record(rl_runner *d, batch *b, Rill__BatchRecord__Phase phase, char *errbu
 		}
 	}
 	rec.state_read_ms = d->d_state_read_ms;
+	rec.event_time_before_ms = b->b_event_before;
+	if (phase != RILL__BATCH_RECORD__PHASE__PLANNED)
+		rec.event_time_after_ms = b->b_event_after;
 	if (d->d_changelog != NULL)
 		rec.state_changelog = d->d_changelog;
 	Rill__StatefulStep  steps[MAX_STAGES];
@@ -544,6 +557,14 @@ write_record(rl_runner *d, batch *b, Rill__BatchRecord__Phase phase, char *errbu
 }
 
 // ---- building tasks ----
+
+// watermark is the event-time watermark after max_ms, the greatest event
+// time seen: max_ms minus the window's allowed lateness (0: none yet).
+static int64_t
+watermark(const rl_runner *d, int64_t max_ms)
+{
+	return max_ms > d->d_event->s_lateness_ms ? max_ms - d->d_event->s_lateness_ms : 0;
+}
 
 static Rill__TaskLaunch *
 new_launch(rl_runner *d, batch *b, uint32_t stage, uint32_t partition)
@@ -581,6 +602,10 @@ new_launch(rl_runner *d, batch *b, uint32_t stage, uint32_t partition)
 	}
 	if (d->d_plan->p_stages[stage].st_output == RL_OUTPUT_SHUFFLE)
 		tl->num_output_partitions = rl_plan_width(d->d_plan, stage + 1, b->b_nreduce);
+	if (d->d_event != NULL) {
+		tl->watermark_before_ms = watermark(d, b->b_event_before);
+		tl->watermark_ms = watermark(d, b->b_event_after);
+	}
 	return tl;
 }
 
@@ -1098,6 +1123,18 @@ run_stages(rl_runner *d, batch *b, char *errbuf, size_t errlen)
 	rl_err rv;
 	if ((rv = run_map_stage(d, b, errbuf, errlen)) != RL_OK)
 		return rv;
+	// The watermark the window's stage moves to: from every map task's
+	// greatest event time (a batch run again finds the same).
+	b->b_event_after = b->b_event_before;
+	b->b_late = 0;
+	for (size_t i = 0; d->d_event != NULL && i < b->b_ntasks[0]; i++) {
+		const Rill__TaskResult *res = b->b_tasks[0][i].t_result;
+		if (res == NULL || res->metrics == NULL)
+			continue;
+		if (res->metrics->event_time_max_ms > b->b_event_after)
+			b->b_event_after = res->metrics->event_time_max_ms;
+		b->b_late += res->metrics->late_records;
+	}
 	for (uint32_t s = 1; s < nstages; s++)
 		if ((rv = run_reduce_stage(d, b, s, errbuf, errlen)) != RL_OK)
 			return rv;
@@ -1374,6 +1411,11 @@ warn_dropped(rl_runner *d, const batch *b)
 				missing += res->metrics->missing_records;
 			}
 		}
+	if (b->b_late > 0)
+		rl_info(COMP, "late records dropped",
+		    "job=%s batch_ms=%" PRId64 " late=%" PRIu64 " watermark_ms=%" PRId64
+		    " reason=\"every event-time window that would hold them was emitted\"",
+		    d->d_job->j_name, b->b_time_ms, b->b_late, watermark(d, b->b_event_before));
 	if (malformed > 0)
 		rl_warn(COMP, "records dropped",
 		    "job=%s batch_ms=%" PRId64 " malformed=%" PRIu64 " missing_key=%" PRIu64
@@ -1427,7 +1469,11 @@ static rl_err
 run_batch(rl_runner *d, int64_t batch_ms, uint64_t *ret_records, size_t *ret_tasks, char *errbuf,
     size_t errlen)
 {
-	batch           b = { .b_time_ms = batch_ms };
+	batch b = {
+		.b_time_ms = batch_ms,
+		.b_event_before = d->d_event_max,
+		.b_event_after = d->d_event_max,
+	};
 	size_t          nstages = d->d_plan->p_nstages, nparts;
 	rl_runner_batch rb = { .rb_batch_ms = batch_ms };
 	int64_t         clock = rl_mono_us();
@@ -1512,6 +1558,7 @@ run_batch(rl_runner *d, int64_t batch_ms, uint64_t *ret_records, size_t *ret_tas
 	if (d->d_stateful) {
 		d->d_state_width = b.b_nreduce;
 		d->d_state_read_ms = batch_ms;
+		d->d_event_max = b.b_event_after;
 		note_state_execs(d, &b);
 		if (!d->d_use_changelog && d->d_state_dir != NULL)
 			prune_state(d);
@@ -1596,6 +1643,8 @@ recover(rl_runner *d, int64_t *ret_first_ms, char *errbuf, size_t errlen)
 	// for a batch run again the ones it started from the first time.
 	d->d_state_read_ms = rec->phase == RILL__BATCH_RECORD__PHASE__DONE ? rec->batch_time_ms
 	                                                                   : rec->state_read_ms;
+	d->d_event_max = rec->phase == RILL__BATCH_RECORD__PHASE__DONE ? rec->event_time_after_ms
+	                                                               : rec->event_time_before_ms;
 	if (rec->state_changelog != NULL && rec->state_changelog[0] != '\0' && d->d_use_changelog) {
 		d->d_changelog = rl_strdup(rec->state_changelog);
 	} else if (d->d_stateful && d->d_state_read_ms > 0 && d->d_use_changelog) {

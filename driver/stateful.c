@@ -45,6 +45,10 @@ rl_stateful_steps(const rl_job *job, Rill__StatefulStep *out, size_t max)
 		if (is_window(st->s_kind) && len > 0 && (size_t)len < sizeof(shape))
 			len += snprintf(shape + len, sizeof(shape) - (size_t)len, "/inverse=%d",
 			    st->s_inverse ? 1 : 0);
+		// An event-time window keeps panes of event time, not batches
+		// (batch-time shapes stay as older logs recorded them).
+		if (is_window(st->s_kind) && st->s_event && len > 0 && (size_t)len < sizeof(shape))
+			len += snprintf(shape + len, sizeof(shape) - (size_t)len, "/time=event");
 		out[n].fingerprint = rl_hash64(shape, (size_t)len);
 		out[n].line = st->s_loc.line;
 		out[n].col = st->s_loc.col;
@@ -81,7 +85,8 @@ rl_state_fits(const rl_job *job, const Rill__BatchRecord *rec, const rl_state_st
 		else if (strcmp(was->op, is->op) == 0 && strcmp(was->fn, is->fn) == 0
 		    && is_window(job->j_steps[is->index].s_kind))
 			snprintf(errbuf, errlen,
-			    "%s:%d:%d: %s: its length, slide or inverse differ from those of the "
+			    "%s:%d:%d: %s: its length, slide, inverse or time differ from those of "
+			    "the "
 			    "window whose state is in %s %s (the state holds a partial per "
 			    "batch of that length), and state cannot carry over to a changed "
 			    "window; restore the window as it was, or start the job with %s",

@@ -14,6 +14,7 @@
 #include "common/connector.h"
 #include "common/hash.h"
 #include "common/histogram.h"
+#include "common/json.h"
 #include "common/kafka_state.h"
 #include "common/layout.h"
 #include "common/log.h"
@@ -81,6 +82,14 @@ typedef struct task {
 	uint32_t       combine_spills; // times combine wrote its partials out early
 	int64_t        fetch_wait_us;
 	rl_hist        age; // stage 0: records' ages when the batch was planned
+	// Stage 0 of a job with an event-time window (ev_step): the current
+	// source record's event time and pane, what goes before each key in
+	// the shuffle (ev_key), the greatest event time, the late records.
+	const rl_step *ev_step;
+	rl_json        ev_json; // time: {json: PATH}
+	int64_t        ev_pane, ev_max;
+	uint64_t       ev_late;
+	rl_buf         ev_key;
 	char           err[512];
 } task;
 
@@ -97,15 +106,28 @@ static rl_err combiner_init_for(task *t, rl_combiner *c, rl_fn fn, const rl_step
 #define COMBINE_KEYS_MAX 16384
 #endif
 
-// write_partials puts every entry of c into w's buckets.
+// write_partials puts every entry of c into w's buckets. Keys that start
+// with an event-time pane (skip bytes) go to the bucket of the rest of the
+// key, so that every pane of a key meets in one window partition.
 static void
-write_partials(const rl_combiner *c, rl_shuffle_writer *w)
+write_partials(const rl_combiner *c, rl_shuffle_writer *w, size_t skip)
 {
 	for (size_t i = 0; i < c->c_cap; i++) {
 		const rl_combine_entry *e = &c->c_slots[i];
-		if (e->e_key != NULL)
-			rl_shuffle_writer_add(w, e->e_hash, e->e_key, e->e_key_len, e->e_acc);
+		if (e->e_key == NULL)
+			continue;
+		uint64_t h = skip == 0 || e->e_key_len < skip
+		    ? e->e_hash
+		    : rl_hash64(e->e_key + skip, e->e_key_len - skip);
+		rl_shuffle_writer_add(w, h, e->e_key, e->e_key_len, e->e_acc);
 	}
+}
+
+// pane_skip is how many bytes of a shuffle key are an event-time pane.
+static size_t
+pane_skip(const task *t)
+{
+	return t->ev_step != NULL ? RL_WINDOW_PANE_LEN : 0;
 }
 
 // combine_spill moves the combiner's partials into the spilled buckets and
@@ -117,7 +139,7 @@ combine_spill(task *t)
 		rl_shuffle_writer_init(&t->spilled, t->launch->num_output_partitions);
 		t->has_spilled = true;
 	}
-	write_partials(&t->combine, &t->spilled);
+	write_partials(&t->combine, &t->spilled, pane_skip(t));
 	rl_combiner_clear(&t->combine);
 	rl_arena_restore(&t->keys, t->combine_mark);
 	t->combine_spills++;
@@ -172,6 +194,43 @@ to_keyed_writer(void *arg, rl_rec *rec)
 	return RL_OK;
 }
 
+// to_event_combiner and to_event_writer put the record's event-time pane
+// before its key (the writer's records, a byte more: whether a key follows).
+static rl_err
+to_event_combiner(void *arg, rl_rec *rec)
+{
+	task *t = arg;
+	if (rec->r_key == NULL)
+		return to_combiner(arg, rec); // says what is wrong
+	uint8_t pane[RL_WINDOW_PANE_LEN];
+	rl_window_pane_put(pane, t->ev_pane);
+	t->ev_key.b_len = 0;
+	rl_buf_append(&t->ev_key, pane, sizeof(pane));
+	rl_buf_append(&t->ev_key, rec->r_key, rec->r_key_len);
+	rl_rec out = *rec;
+	out.r_key = t->ev_key.b_data;
+	out.r_key_len = t->ev_key.b_len;
+	return to_combiner(arg, &out);
+}
+
+static rl_err
+to_event_writer(void *arg, rl_rec *rec)
+{
+	task   *t = arg;
+	uint8_t keyed = rec->r_key != NULL;
+	uint8_t pane[RL_WINDOW_PANE_LEN];
+	rl_window_pane_put(pane, t->ev_pane);
+	t->ev_key.b_len = 0;
+	rl_buf_append(&t->ev_key, pane, sizeof(pane));
+	rl_buf_append(&t->ev_key, &keyed, 1);
+	if (keyed)
+		rl_buf_append(&t->ev_key, rec->r_key, rec->r_key_len);
+	rl_rec out = *rec;
+	out.r_key = t->ev_key.b_data;
+	out.r_key_len = t->ev_key.b_len;
+	return to_writer(arg, &out);
+}
+
 static rl_err
 to_sink(void *arg, rl_rec *rec)
 {
@@ -184,6 +243,49 @@ to_sink(void *arg, rl_rec *rec)
 }
 
 // ---- input ----
+
+// event_time finds the source record's event time and pane: its Kafka
+// timestamp, or the number at the window's JSON path in its value (ms since
+// the epoch). False, counted, for a record without one (missing, or not a
+// positive integer: malformed) or a late one: every window that would hold
+// it ends at or before the watermark the batch started from.
+static bool
+event_time(task *t, const rl_source_record *sr)
+{
+	const rl_step *s = t->ev_step;
+	int64_t        ts = sr->r_timestamp_ms;
+	if (s->s_time_path != NULL) {
+		rl_json_value v;
+		switch (
+		    rl_json_get(&t->ev_json, sr->r_value, sr->r_value_len, s->s_time_path, &v)) {
+		case RL_JSON_FOUND:
+			if (v.v_escaped || !rl_parse_int64(v.v, v.v_len, &ts) || ts <= 0) {
+				t->chain.c_malformed++;
+				return false;
+			}
+			break;
+		case RL_JSON_MISSING:
+			t->chain.c_missing++;
+			return false;
+		default:
+			t->chain.c_malformed++;
+			return false;
+		}
+	} else if (ts <= 0) {
+		t->chain.c_missing++;
+		return false;
+	}
+	if (ts > t->ev_max)
+		t->ev_max = ts;
+	int64_t g = rl_window_gcd(s->s_length_ms, s->s_slide_ms);
+	t->ev_pane = ts / g;
+	int64_t wm = t->launch->watermark_before_ms;
+	if (wm > 0 && rl_window_last_end(t->ev_pane, g, s->s_slide_ms, s->s_length_ms) <= wm) {
+		t->ev_late++;
+		return false;
+	}
+	return true;
+}
 
 static rl_err
 from_source(void *arg, const rl_source_record *sr)
@@ -199,6 +301,8 @@ from_source(void *arg, const rl_source_record *sr)
 	t->in_bytes += sr->r_value_len + sr->r_key_len;
 	if (sr->r_timestamp_ms > 0 && t->launch->plan_time_ms > 0)
 		rl_hist_add(&t->age, t->launch->plan_time_ms - sr->r_timestamp_ms, 1);
+	if (t->ev_step != NULL && !event_time(t, sr))
+		return RL_OK; // dropped: late, or without an event time (counted)
 	return rl_chain_push(&t->chain, &rec);
 }
 
@@ -611,6 +715,10 @@ new_window(const task *t)
 {
 	const rl_step *s = t->win_step;
 	bool           count = s->s_kind == RL_OP_COUNT_BY_WINDOW;
+	if (s->s_event)
+		return rl_window_create_event(
+		    s->s_kind == RL_OP_WINDOW ? RL_WINDOW_RECORDS : RL_WINDOW_REDUCE,
+		    s->s_length_ms, s->s_slide_ms, count);
 	return rl_window_create(s->s_kind == RL_OP_WINDOW ? RL_WINDOW_RECORDS : RL_WINDOW_REDUCE,
 	    s->s_length_ms, t->ctx->t_job->j_batch_ms, s->s_inverse || count, count);
 }
@@ -1104,6 +1212,67 @@ push_window_value(void *arg, const uint8_t *key, size_t key_len, int64_t value)
 	return rl_chain_push(&t->chain, &rec);
 }
 
+// push_event_value pushes a key's value over an event-time window (its key
+// already holds the window's start).
+static rl_err
+push_event_value(void *arg, const uint8_t *key, size_t key_len, int64_t value)
+{
+	task  *t = arg;
+	rl_rec rec = { .r_key = key, .r_key_len = key_len, .r_num = value, .r_is_num = true };
+	return rl_chain_push(&t->chain, &rec);
+}
+
+// run_event_window moves an event-time window on by this batch (unless an
+// earlier run of the batch committed that): panes past the watermark the
+// batch started from leave, the batch's data goes into its panes; then it
+// emits the windows the batch's watermark closed, each once.
+static rl_err
+run_event_window(task *t, rl_window *w)
+{
+	const Rill__TaskLaunch *tl = t->launch;
+	rl_err                  rv;
+	if (!t->state_done) {
+		if ((rv = begin_changes(t)) != RL_OK)
+			return rv;
+		rl_window_batch b = {
+			.wb_read_ms = tl->state_read_ms,
+			.wb_time_ms = tl->batch_time_ms,
+			.wb_partials = t->has_merge ? &t->merge : NULL,
+			.wb_records = t->win_records.b_data,
+			.wb_records_len = t->win_records.b_len,
+			.wb_log = window_log,
+			.wb_log_arg = t,
+			.wb_watermark_before_ms = tl->watermark_before_ms,
+			.wb_fold = t->has_merge ? &t->merge : NULL,
+		};
+		if ((rv = rl_window_add(w, &b)) != RL_OK) {
+			if (rv == RL_ERR_PROTO)
+				snprintf(t->err, sizeof(t->err),
+				    "stage %" PRIu32 " partition %" PRIu32
+				    ": a shuffle record without its event-time pane",
+				    tl->stage, tl->partition);
+			return rv;
+		}
+		if ((rv = commit_changes(t, &t->state)) != RL_OK)
+			return rv;
+	}
+	rl_combiner scratch = { 0 };
+	if (w->w_kind == RL_WINDOW_REDUCE
+	    && (rv = combiner_init_for(t, &scratch, t->stage->st_merge, t->stage->st_merge_step))
+	        != RL_OK)
+		return rv;
+	rv = rl_window_emit(w, tl->watermark_before_ms, tl->watermark_ms, &scratch,
+	    push_event_value, push_window_record, t);
+	if (w->w_kind == RL_WINDOW_REDUCE)
+		rl_combiner_fini(&scratch);
+	if (rv == RL_ERR_PARSE)
+		snprintf(t->err, sizeof(t->err),
+		    "window of stage %" PRIu32 " partition %" PRIu32
+		    " holds records that do not decode (state changelog %s)",
+		    tl->stage, tl->partition, tl->state_changelog);
+	return rv;
+}
+
 // run_window moves the partition's window on to this batch (unless an
 // earlier run of the batch committed that), durably, then at a batch on the
 // slide emits the window: its records, or every key's value over it.
@@ -1113,6 +1282,8 @@ run_window(task *t)
 	const Rill__TaskLaunch *tl = t->launch;
 	rl_window              *w = t->state_in->st_window;
 	rl_err                  rv;
+	if (w->w_event)
+		return run_event_window(t, w);
 	if (!t->state_done) {
 		if ((rv = begin_changes(t)) != RL_OK)
 			return rv;
@@ -1258,7 +1429,7 @@ finish_shuffle(task *t, Rill__TaskResult *res)
 		} else {
 			rl_shuffle_writer_init(&w, tl->num_output_partitions);
 		}
-		write_partials(&t->combine, &w);
+		write_partials(&t->combine, &w, pane_skip(t));
 	}
 	size_t   nonempty = 0;
 	uint64_t bytes = 0;
@@ -1368,6 +1539,9 @@ setup(task *t)
 			t->deal_next = (uint32_t)(rl_hash64(&tl->partition, sizeof(tl->partition))
 			    % tl->num_output_partitions);
 			out = to_writer;
+			if (st->st_input == RL_INPUT_SOURCE
+			    && (t->ev_step = rl_plan_event_window(ctx->t_plan)) != NULL)
+				out = to_event_writer;
 		} else {
 			rl_err rv = combiner_init_for(
 			    t, &t->combine, st->st_combine, st->st_shuffle_step);
@@ -1375,6 +1549,9 @@ setup(task *t)
 				return rv;
 			t->has_combine = true;
 			out = to_combiner;
+			if (st->st_input == RL_INPUT_SOURCE
+			    && (t->ev_step = rl_plan_event_window(ctx->t_plan)) != NULL)
+				out = to_event_combiner;
 		}
 	} else {
 		const char *kind = rl_job_sink_kind(ctx->t_job);
@@ -1482,6 +1659,8 @@ teardown(task *t)
 	rl_state_table_destroy(t->state_out);
 	rl_buf_fini(&t->log_key);
 	rl_buf_fini(&t->win_records);
+	rl_buf_fini(&t->ev_key);
+	rl_json_fini(&t->ev_json);
 	rl_arena_fini(&t->keys);
 	rl_arena_fini(&t->scratch);
 }
@@ -1494,6 +1673,7 @@ rl_task_run(
 	task    t = { .ctx = ctx, .launch = tl, .result_arena = arena };
 	rl_arena_init(&t.keys, 64 * 1024);
 	rl_arena_init(&t.scratch, 4096);
+	rl_json_init(&t.ev_json);
 	res->metrics = rl_arena_alloc(arena, sizeof(*res->metrics));
 	rill__task_metrics__init(res->metrics);
 
@@ -1537,6 +1717,8 @@ rl_task_run(
 out:
 	res->metrics->missing_records = t.chain.c_missing;
 	res->metrics->malformed_records = t.chain.c_malformed;
+	res->metrics->event_time_max_ms = t.ev_max;
+	res->metrics->late_records = t.ev_late;
 	teardown(&t);
 	res->metrics->input_records = t.in_records;
 	res->metrics->input_bytes = t.in_bytes;

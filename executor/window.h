@@ -69,6 +69,8 @@ typedef enum rl_window_kind {
 #define RL_WINDOW_KEPT_SLOT 0xffffffffu
 
 typedef struct rl_window_slot {
+	int64_t     ws_pane; // event time: the pane it holds (see below)
+	size_t      ws_logged; // event time, RECORDS: bytes of ws_records logged
 	bool        ws_used; // holds a batch's data
 	rl_arena    ws_keys; // ws_table's keys, released when the slot leaves
 	rl_combiner ws_table; // REDUCE: key -> the batch's partial (made when used)
@@ -79,12 +81,19 @@ typedef struct rl_window_slot {
 } rl_window_slot;
 
 typedef struct rl_window {
-	rl_window_kind  w_kind;
-	int64_t         w_batch_ms;
-	uint32_t        w_nslots;
-	bool            w_inverse; // REDUCE: keep a running sum (sum|count only)
-	bool            w_keep_zero; // count_by_window: the key stays at 0
-	rl_window_slot *w_slots;
+	rl_window_kind w_kind;
+	// Event time (rl_window_create_event): the data lives in panes, not in
+	// batch slots; w_panes is sorted by pane, each allocated on its own.
+	bool             w_event;
+	int64_t          w_length_ms, w_slide_ms, w_pane_ms;
+	rl_window_slot **w_panes;
+	size_t           w_npanes, w_panes_cap;
+	rl_buf           w_outkey; // an emitted record's key, reused
+	int64_t          w_batch_ms;
+	uint32_t         w_nslots;
+	bool             w_inverse; // REDUCE: keep a running sum (sum|count only)
+	bool             w_keep_zero; // count_by_window: the key stays at 0
+	rl_window_slot  *w_slots;
 	// w_inverse: key -> the window's sum; e_aux = how many slots hold the
 	// key (0: none, the key goes unless w_keep_zero)
 	rl_arena    w_run_keys;
@@ -115,6 +124,11 @@ typedef struct rl_window_batch {
 	size_t             wb_records_len;
 	rl_window_log_fn   wb_log; // NULL: no changelog
 	void              *wb_log_arg;
+	// Event time: the watermark the batch starts from (0: none; the panes
+	// all of whose windows end at or before it leave first), and the fold
+	// of a REDUCE window's panes (its function; the table is not touched).
+	int64_t            wb_watermark_before_ms;
+	const rl_combiner *wb_fold;
 } rl_window_batch;
 
 // rl_window_add moves the window from batch wb_read_ms to wb_time_ms: the
@@ -147,6 +161,69 @@ rl_err rl_window_each_record(
 rl_err rl_window_replay(rl_window *w, const uint8_t *key, size_t key_len, const uint8_t *value,
     size_t value_len, int64_t *ret_reflects);
 void   rl_window_replay_done(rl_window *w);
+
+// ---- event time ----
+// An event-time window of length L sliding by S keeps its data in panes of
+// G = gcd(L, S) ms of event time: pane p holds the records whose event time
+// t has t / G = p, and a window [start, start + L), start a multiple of S,
+// is the panes start / G … (start + L) / G - 1. The map side prefixes each
+// record's key with its pane (RL_WINDOW_PANE_LEN bytes, big-endian), and
+// for records (window) with one more byte saying whether a key follows.
+#define RL_WINDOW_PANE_LEN 8
+// Changelog record keys of an event-time window: kind, the pane (8 bytes
+// BE), then as for the batch-time kinds (a user key, or a chunk number).
+#define RL_WINDOW_LOG_EVENT_PARTIAL "e"
+#define RL_WINDOW_LOG_EVENT_CHUNK "q"
+
+static inline int64_t
+rl_window_gcd(int64_t a, int64_t b)
+{
+	while (b != 0) {
+		int64_t r = a % b;
+		a = b;
+		b = r;
+	}
+	return a;
+}
+
+// rl_window_last_end is the end of the last window that holds pane p: once
+// the watermark is there, p is in no window still to be emitted.
+static inline int64_t
+rl_window_last_end(int64_t pane, int64_t pane_ms, int64_t slide_ms, int64_t length_ms)
+{
+	return pane * pane_ms / slide_ms * slide_ms + length_ms;
+}
+
+static inline void
+rl_window_pane_put(uint8_t *dst, int64_t pane)
+{
+	for (int i = 7; i >= 0; i--, pane >>= 8)
+		dst[i] = (uint8_t)pane;
+}
+
+static inline int64_t
+rl_window_pane_get(const uint8_t *src)
+{
+	uint64_t v = 0;
+	for (int i = 0; i < 8; i++)
+		v = v << 8 | src[i];
+	return (int64_t)v;
+}
+
+// rl_window_create_event makes an empty event-time window.
+rl_window *rl_window_create_event(
+    rl_window_kind kind, int64_t length_ms, int64_t slide_ms, bool count);
+
+// rl_window_emit calls value_fn (REDUCE) or record_fn (RECORDS) with the
+// contents of every window of an event-time window whose end is after
+// watermark_before_ms and at or before watermark_ms (each window once, in
+// the order of their ends; windows without data are not there). The key of
+// what it gives is the window's start (ms since the epoch, decimal), a
+// space and the record's key; count_by_window's and keyless records' is the
+// start alone. scratch is as for rl_window_each_value (cleared per window).
+rl_err rl_window_emit(rl_window *w, int64_t watermark_before_ms, int64_t watermark_ms,
+    rl_combiner *scratch, rl_window_value_fn value_fn, rl_err (*record_fn)(void *, rl_rec *),
+    void *arg);
 
 // rl_window_keys is how many (slot, key) partials or records a window holds.
 size_t rl_window_keys(const rl_window *w);

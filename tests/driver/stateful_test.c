@@ -138,7 +138,8 @@ Test(stateful, a_changed_window_is_refused_with_the_reason)
 		cr_assert_eq(rl_state_fits(is, &rec, &checkpoint, err, sizeof(err)), RL_ERR_INVAL,
 		    "%s", changed[i]);
 		cr_assert_str_eq(err,
-		    "job.yaml:7:5: reduce_by_key_and_window: its length, slide or inverse differ "
+		    "job.yaml:7:5: reduce_by_key_and_window: its length, slide, inverse or time "
+		    "differ "
 		    "from those of the window whose state is in checkpoint /ckp (the state holds "
 		    "a partial per batch of that length), and state cannot carry over to a "
 		    "changed window; restore the window as it was, or start the job with a new "
