@@ -1122,8 +1122,8 @@ Test(jobfile, rejects_bad_window_shapes)
 	    "job.yaml:8:22: ", "window.length: must be longer than 0");
 	expect_error(with_step("window: {slide: 2s}"),
 	    "job.yaml:8:14: ", "window: missing required key 'length'");
-	expect_error(with_step("window: {length: 2s, step: 1s}"),
-	    "job.yaml:8:26: ", "window: unknown key 'step' (expected one of: length, slide, time, allowed_lateness)");
+	expect_error(with_step("window: {length: 2s, step: 1s}"), "job.yaml:8:26: ",
+	    "window: unknown key 'step' (expected one of: length, slide, time, allowed_lateness)");
 	expect_error(with_step("window: 30s"), "job.yaml:8:13: ",
 	    "window: expected a mapping like {length: 30s, slide: 10s}, got '30s'");
 	expect_error(with_step("window: {length: soon}"),
