@@ -76,6 +76,7 @@ struct rl_runner {
 	// the last done batch (0: none); the watermark is that minus its lateness.
 	const rl_step *d_event;
 	int64_t        d_event_max;
+	uint64_t       d_late; // late records dropped by the done batches of this run
 	uint32_t       d_state_width; // stateful jobs: the shuffle width, fixed for good
 	int           *d_state_exec; // per stage and state partition: the executor holding it warm
 	size_t         d_state_exec_n; // stages x d_state_width entries, -1 for none
@@ -1559,6 +1560,7 @@ run_batch(rl_runner *d, int64_t batch_ms, uint64_t *ret_records, size_t *ret_tas
 		d->d_state_width = b.b_nreduce;
 		d->d_state_read_ms = batch_ms;
 		d->d_event_max = b.b_event_after;
+		d->d_late += b.b_late;
 		note_state_execs(d, &b);
 		if (!d->d_use_changelog && d->d_state_dir != NULL)
 			prune_state(d);
@@ -1882,13 +1884,17 @@ rl_runner_run(rl_runner *d, rl_runner_stats *stats, char *errbuf, size_t errlen)
 			batch_ms += interval;
 	}
 	stats->elapsed_ms = rl_mono_ms() - started;
+	stats->late_records = d->d_late;
+	char late[48] = "";
+	if (d->d_event != NULL)
+		snprintf(late, sizeof(late), " late_records=%" PRIu64, d->d_late);
 	rl_info(COMP, "job stopped",
 	    "job=%s batches=%" PRIu64 " records=%" PRIu64 " elapsed_ms=%" PRId64
 	    " latency_p50_ms=%" PRId64 " latency_p99_ms=%" PRId64 " latency_max_ms=%" PRId64
-	    " peak_rss_kb=%llu result=%s",
+	    " peak_rss_kb=%llu result=%s%s",
 	    d->d_job->j_name, stats->batches, stats->records, stats->elapsed_ms,
 	    rl_hist_quantile(&d->d_latency, 0.5), rl_hist_quantile(&d->d_latency, 0.99),
 	    d->d_latency.h_max, (unsigned long long)(rl_peak_rss_bytes() / 1024),
-	    rv == RL_OK ? "ok" : rl_errname(rv));
+	    rv == RL_OK ? "ok" : rl_errname(rv), late);
 	return rv;
 }

@@ -94,6 +94,7 @@ typedef struct rl_runner_stats {
 	uint64_t batches;
 	uint64_t records;
 	int64_t  elapsed_ms;
+	uint64_t late_records; // an event-time window's late records, dropped
 } rl_runner_stats;
 
 // rl_runner_create opens the job's source and sink (their driver halves)
