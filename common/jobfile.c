@@ -180,6 +180,23 @@ connector_fini(rl_connector_conf *c)
 	c->c_conf = NULL;
 }
 
+rl_err
+rl_sink_conf_parse(const rl_yaml_field *f, rl_connector_conf *ret, rl_yaml_errbuf *eb)
+{
+	return parse_connector(
+	    f, sink_grammars, "sink", "{files: {path: DIR}}", "files: {path: /tmp/late}", ret, eb);
+}
+
+void
+rl_connector_conf_free(rl_connector_conf *c)
+{
+	if (c == NULL)
+		return;
+	if (c->c_grammar != NULL)
+		connector_fini(c);
+	rl_free(c);
+}
+
 enum {
 	JOB_NAME,
 	JOB_BATCH,

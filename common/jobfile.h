@@ -83,14 +83,17 @@ struct rl_step {
 	// JSON path of the event time (ms since the epoch) in the record's value,
 	// NULL for the Kafka record's timestamp; s_lateness_ms the allowed
 	// lateness (the watermark is the greatest event time seen minus it).
-	bool             s_event;
-	char            *s_time_path;
-	int64_t          s_lateness_ms;
-	bool             s_left; // join: kind left (else inner)
-	rl_kafka_source *s_source; // union/join: the other input, owned
-	rl_step         *s_sub; // join: the other input's pipeline, owned
-	size_t           s_nsub;
-	rl_loc           s_loc; // the step's position in the file
+	bool    s_event;
+	char   *s_time_path;
+	int64_t s_lateness_ms;
+	// late: SINK — where an event-time window's late records go (owned;
+	// NULL: they are dropped and counted)
+	struct rl_connector_conf *s_late;
+	bool                      s_left; // join: kind left (else inner)
+	rl_kafka_source          *s_source; // union/join: the other input, owned
+	rl_step                  *s_sub; // join: the other input's pipeline, owned
+	size_t                    s_nsub;
+	rl_loc                    s_loc; // the step's position in the file
 	// {udf: NAME}, once bound to the job's artifact (rl_udf_bind,
 	// common/udf.h): the library's function and its init's udata. NULL
 	// before, and in a job nobody bound (the driver's).
@@ -137,6 +140,11 @@ rl_err rl_job_load(const char *path, rl_job **ret, char *errbuf, size_t errlen);
 
 // rl_job_destroy frees job and everything it owns; NULL is a no-op.
 void rl_job_destroy(rl_job *job);
+
+// rl_sink_conf_parse reads f, a sink as under `sink:` ({files: {path: P}}),
+// into ret; rl_connector_conf_free frees such settings and ret itself.
+rl_err rl_sink_conf_parse(const rl_yaml_field *f, rl_connector_conf *ret, rl_yaml_errbuf *eb);
+void   rl_connector_conf_free(rl_connector_conf *c);
 
 // Names, for messages and the wire.
 const char *rl_op_name(rl_op_kind kind);

@@ -240,7 +240,8 @@ window_dims(parser *p, const rl_yaml_field *length, const rl_yaml_field *slide, 
 // window_time reads a window's clock: time: batch (the default) | event |
 // {json: PATH}, and allowed_lateness (event time only, default 0).
 static rl_err
-window_time(parser *p, const rl_yaml_field *time, const rl_yaml_field *lateness, rl_step *s)
+window_time(parser *p, const rl_yaml_field *time, const rl_yaml_field *lateness,
+    const rl_yaml_field *late, rl_step *s)
 {
 	char   what[80];
 	rl_err rv;
@@ -262,6 +263,16 @@ window_time(parser *p, const rl_yaml_field *time, const rl_yaml_field *lateness,
 			return rv;
 		s->s_event = true;
 	}
+	if (late->present) {
+		if (!s->s_event)
+			return rl_yaml_fail(p->eb, late->loc,
+			    "%s: late is for event-time windows (time: event or time: {json: "
+			    "PATH}); a batch-time window has no late data",
+			    late->path);
+		s->s_late = rl_calloc(1, sizeof(*s->s_late));
+		if ((rv = rl_sink_conf_parse(late, s->s_late, p->eb)) != RL_OK)
+			return rv;
+	}
 	if (!lateness->present)
 		return RL_OK;
 	if (!s->s_event)
@@ -281,15 +292,16 @@ window_time(parser *p, const rl_yaml_field *time, const rl_yaml_field *lateness,
 static rl_err
 parse_window(parser *p, const rl_yaml_field *f, rl_step *s)
 {
-	static const rl_yaml_key keys[] = { { "length", true }, { "slide", false },
-		{ "time", false }, { "allowed_lateness", false }, { NULL, false } };
-	rl_yaml_field            v[4];
-	rl_err                   rv;
+	static const rl_yaml_key keys[]
+	    = { { "length", true }, { "slide", false }, { "time", false },
+		      { "allowed_lateness", false }, { "late", false }, { NULL, false } };
+	rl_yaml_field v[5];
+	rl_err        rv;
 	if ((rv = rl_yaml_get_fields(f, keys, "{length: 30s, slide: 10s}", v, p->eb)) != RL_OK)
 		return rv;
 	if ((rv = window_dims(p, &v[0], &v[1], s)) != RL_OK)
 		return rv;
-	return window_time(p, &v[2], &v[3], s);
+	return window_time(p, &v[2], &v[3], &v[4], s);
 }
 
 // reduce_by_key_and_window: {fn: sum, length: 30s, slide: 10s, inverse: true}
@@ -297,11 +309,11 @@ parse_window(parser *p, const rl_yaml_field *f, rl_step *s)
 static rl_err
 parse_reduce_window(parser *p, const rl_yaml_field *f, rl_step *s)
 {
-	static const rl_yaml_key keys[]
-	    = { { "fn", true }, { "length", true }, { "slide", false }, { "inverse", false },
-		      { "time", false }, { "allowed_lateness", false }, { NULL, false } };
-	rl_yaml_field v[6];
-	rl_err        rv;
+	static const rl_yaml_key keys[] = { { "fn", true }, { "length", true }, { "slide", false },
+		{ "inverse", false }, { "time", false }, { "allowed_lateness", false },
+		{ "late", false }, { NULL, false } };
+	rl_yaml_field            v[7];
+	rl_err                   rv;
 	if ((rv = rl_yaml_get_fields(f, keys, "{fn: sum, length: 30s, slide: 10s}", v, p->eb))
 	    != RL_OK)
 		return rv;
@@ -316,7 +328,7 @@ parse_reduce_window(parser *p, const rl_yaml_field *f, rl_step *s)
 		    "%s: '%s' has no inverse (inverse: true needs sum or count); without "
 		    "inverse the window folds its batches' partials at each slide",
 		    v[3].path, s->s_fn == RL_FN_UDF ? "{udf: ...}" : rl_fn_name(s->s_fn));
-	if ((rv = window_time(p, &v[4], &v[5], s)) != RL_OK)
+	if ((rv = window_time(p, &v[4], &v[5], &v[6], s)) != RL_OK)
 		return rv;
 	if (s->s_inverse && s->s_event)
 		return rl_yaml_fail(p->eb, v[3].loc,
@@ -533,6 +545,7 @@ rl_steps_free(rl_step *steps, size_t n)
 	for (size_t i = 0; steps != NULL && i < n; i++) {
 		rl_free(steps[i].s_arg);
 		rl_free(steps[i].s_time_path);
+		rl_connector_conf_free(steps[i].s_late);
 		if (steps[i].s_source != NULL) {
 			rl_kafka_source_fini(steps[i].s_source);
 			rl_free(steps[i].s_source);

@@ -77,10 +77,15 @@ struct rl_runner {
 	const rl_step *d_event;
 	int64_t        d_event_max;
 	uint64_t       d_late; // late records dropped by the done batches of this run
-	uint32_t       d_state_width; // stateful jobs: the shuffle width, fixed for good
-	int           *d_state_exec; // per stage and state partition: the executor holding it warm
-	size_t         d_state_exec_n; // stages x d_state_width entries, -1 for none
-	bool           d_stateful; // the plan has a stateful stage
+	// The event-time window's `late:` sink (its driver half), if it names
+	// one: the job as that sink sees it (j_sink is the late sink's).
+	const rl_sink_driver_ops *d_late_sink;
+	void                     *d_late_state;
+	rl_job                    d_late_job;
+	uint32_t                  d_state_width; // stateful jobs: the shuffle width, fixed for good
+	int   *d_state_exec; // per stage and state partition: the executor holding it warm
+	size_t d_state_exec_n; // stages x d_state_width entries, -1 for none
+	bool   d_stateful; // the plan has a stateful stage
 	// The state's Kafka changelog (a job with a Kafka source): its topic,
 	// named by the first stateful batch and recorded in every record after.
 	bool  d_use_changelog;
@@ -199,6 +204,41 @@ open_progress(rl_runner *d, char *errbuf, size_t errlen)
 	return rl_progress_open(zk, job, epoch, &d->d_progress, errbuf, errlen);
 }
 
+// open_late_sink opens the driver half of the event-time window's `late:`
+// sink. Only a sink that publishes a batch in one step will do: the late
+// records are written by the map tasks, which no second phase follows.
+static rl_err
+open_late_sink(rl_runner *d, const rl_sink_env *env, char *errbuf, size_t errlen)
+{
+	const rl_connector_conf  *late = d->d_event->s_late;
+	const rl_sink_driver_ops *ops = rl_sink_driver_find(late->c_kind);
+	if (ops == NULL || ops->sk_version != RL_SINK_DRIVER_VERSION) {
+		snprintf(errbuf, errlen,
+		    "%s:%d:%d: late: sink '%s' has no driver half in this rill",
+		    d->d_job->j_filename, late->c_loc.line, late->c_loc.col, late->c_kind);
+		return RL_ERR_NOTSUP;
+	}
+	d->d_late_job = *d->d_job;
+	d->d_late_job.j_sink = *late;
+	d->d_late_state = rl_calloc(1, ops->sk_state_size + 1);
+	bool   two_phase = false;
+	rl_err rv = ops->sk_open(d->d_late_state, &d->d_late_job, env, &two_phase, errbuf, errlen);
+	if (rv != RL_OK) {
+		ops->sk_close(d->d_late_state);
+		return rv;
+	}
+	d->d_late_sink = ops;
+	if (two_phase) {
+		snprintf(errbuf, errlen,
+		    "%s:%d:%d: late: this sink commits in two phases (exactly_once), which the "
+		    "late records of an event-time window cannot use in this version; use files, "
+		    "print, or kafka without exactly_once",
+		    d->d_job->j_filename, late->c_loc.line, late->c_loc.col);
+		return RL_ERR_NOTSUP;
+	}
+	return RL_OK;
+}
+
 rl_err
 rl_runner_create(const rl_job *job, rl_pool *pool, const rl_runner_opts *opts, rl_runner **ret,
     char *errbuf, size_t errlen)
@@ -237,6 +277,9 @@ rl_runner_create(const rl_job *job, rl_pool *pool, const rl_runner_opts *opts, r
 	if ((rv = rl_plan_build(job, &d->d_plan, errbuf, errlen)) == RL_OK)
 		d->d_event = rl_plan_event_window(d->d_plan);
 	if (rv != RL_OK)
+		goto err_runner;
+	if (d->d_event != NULL && d->d_event->s_late != NULL
+	    && (rv = open_late_sink(d, &env, errbuf, errlen)) != RL_OK)
 		goto err_runner;
 	if (opts->artifact_sha256 != NULL && opts->artifact_sha256[0] != '\0') {
 		snprintf(d->d_artifact, sizeof(d->d_artifact), "%s", opts->artifact_sha256);
@@ -390,6 +433,9 @@ rl_runner_destroy(rl_runner *d)
 	if (d->d_sink_open)
 		d->d_sink->sk_close(d->d_sink_state);
 	rl_free(d->d_sink_state);
+	if (d->d_late_sink != NULL)
+		d->d_late_sink->sk_close(d->d_late_state);
+	rl_free(d->d_late_state);
 	rl_progress_close(d->d_progress);
 	rl_zk_close(d->d_zk);
 	rl_free(d->d_state_dir);
@@ -1525,6 +1571,10 @@ run_batch(rl_runner *d, int64_t batch_ms, uint64_t *ret_records, size_t *ret_tas
 	if (d->d_sink->sk_prepare != NULL
 	    && (rv = d->d_sink->sk_prepare(d->d_sink_state, batch_ms, errbuf, errlen)) != RL_OK)
 		goto out;
+	if (d->d_late_sink != NULL && d->d_late_sink->sk_prepare != NULL
+	    && (rv = d->d_late_sink->sk_prepare(d->d_late_state, batch_ms, errbuf, errlen))
+	        != RL_OK)
+		goto out;
 	if ((rv = run_stages(d, &b, errbuf, errlen)) != RL_OK)
 		goto out;
 	if (halt_at(d, "batch-ran", &rv, errbuf, errlen)) // every task ran, nothing committed
@@ -1535,6 +1585,17 @@ run_batch(rl_runner *d, int64_t batch_ms, uint64_t *ret_records, size_t *ret_tas
 		b.b_records += m != NULL ? m->input_records : 0;
 	}
 	warn_dropped(d, &b);
+	// The late records, written by the map tasks, before the batch's
+	// output: a batch run again writes them again, the same.
+	if (d->d_late_sink != NULL && d->d_late_sink->sk_commit != NULL) {
+		rl_sink_batch lb = {
+			.sb_time_ms = batch_ms,
+			.sb_tasks = b.b_tasks[0],
+			.sb_ntasks = b.b_ntasks[0],
+		};
+		if ((rv = d->d_late_sink->sk_commit(d->d_late_state, &lb, errbuf, errlen)) != RL_OK)
+			goto out;
+	}
 	if (d->d_two_phase) {
 		rv = commit_transactions(d, &b, errbuf, errlen);
 	} else if (d->d_sink->sk_commit != NULL) {

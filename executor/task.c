@@ -90,7 +90,12 @@ typedef struct task {
 	int64_t        ev_pane, ev_max;
 	uint64_t       ev_late;
 	rl_buf         ev_key;
-	char           err[512];
+	// the window's `late:` sink, if it names one: its writer for this task
+	const rl_sink_ops *late_sink;
+	void              *late_state;
+	bool               late_open;
+	rl_err             late_failed; // a write to it failed (t->err says how)
+	char               err[512];
 } task;
 
 static rl_err combiner_init_for(task *t, rl_combiner *c, rl_fn fn, const rl_step *step);
@@ -282,6 +287,20 @@ event_time(task *t, const rl_source_record *sr)
 	int64_t wm = t->launch->watermark_before_ms;
 	if (wm > 0 && rl_window_last_end(t->ev_pane, g, s->s_slide_ms, s->s_length_ms) <= wm) {
 		t->ev_late++;
+		if (t->late_open) {
+			rl_rec rec = {
+				.r_key = sr->r_key,
+				.r_key_len = sr->r_key_len,
+				.r_val = sr->r_value,
+				.r_val_len = sr->r_value_len,
+			};
+			rl_err rv = t->late_sink->s_write(t->late_state, &rec);
+			if (rv != RL_OK) {
+				snprintf(t->err, sizeof(t->err), "late sink %s: %s",
+				    t->late_sink->s_name, rl_strerror(rv));
+				t->late_failed = rv;
+			}
+		}
 		return false;
 	}
 	return true;
@@ -302,7 +321,7 @@ from_source(void *arg, const rl_source_record *sr)
 	if (sr->r_timestamp_ms > 0 && t->launch->plan_time_ms > 0)
 		rl_hist_add(&t->age, t->launch->plan_time_ms - sr->r_timestamp_ms, 1);
 	if (t->ev_step != NULL && !event_time(t, sr))
-		return RL_OK; // dropped: late, or without an event time (counted)
+		return t->late_failed; // dropped: late, or without an event time (counted)
 	return rl_chain_push(&t->chain, &rec);
 }
 
@@ -1509,6 +1528,56 @@ combiner_init_for(task *t, rl_combiner *c, rl_fn fn, const rl_step *step)
 	return RL_OK;
 }
 
+// open_late_sink opens this stage-0 task's writer of the event-time
+// window's `late:` sink (the map task's partition names its part).
+static rl_err
+open_late_sink(task *t)
+{
+	const rl_connector_conf *late = t->ev_step->s_late;
+	const rl_task_ctx       *ctx = t->ctx;
+	t->late_sink = rl_sink_exec_find(late->c_kind);
+	if (t->late_sink == NULL || t->late_sink->s_version != RL_SINK_OPS_VERSION) {
+		snprintf(t->err, sizeof(t->err),
+		    "late: sink '%s' is not supported by this executor", late->c_kind);
+		return RL_ERR_NOTSUP;
+	}
+	t->late_state = rl_calloc(1, t->late_sink->s_state_size + 1);
+	rl_sink_task stask = {
+		.t_job = ctx->t_job,
+		.t_batch_ms = t->launch->batch_time_ms,
+		.t_partition = t->launch->partition,
+		.t_attempt = t->launch->attempt,
+		.t_arena = t->result_arena,
+		.t_shared = rl_sink_shared_get(ctx->t_sinks, t->late_sink),
+	};
+	rl_err rv
+	    = t->late_sink->s_open(t->late_state, late->c_conf, &stask, t->err, sizeof(t->err));
+	if (rv == RL_OK)
+		t->late_open = true;
+	return rv;
+}
+
+// finish_late commits the late sink's writer, its samples (print) in res.
+static rl_err
+finish_late(task *t, Rill__TaskResult *res)
+{
+	rl_sink_result sr = { 0 };
+	rl_err         rv = t->late_sink->s_commit(t->late_state, &sr, t->err, sizeof(t->err));
+	t->late_open = false;
+	if (rv != RL_OK)
+		return rv;
+	if (sr.r_nsamples > 0) {
+		res->sample = rl_arena_alloc(t->result_arena, sr.r_nsamples * sizeof(*res->sample));
+		for (size_t i = 0; i < sr.r_nsamples; i++)
+			res->sample[i] = (ProtobufCBinaryData) {
+				.data = (uint8_t *)(uintptr_t)sr.r_samples[i],
+				.len = sr.r_sample_lens[i],
+			};
+		res->n_sample = sr.r_nsamples;
+	}
+	return RL_OK;
+}
+
 static rl_err
 setup(task *t)
 {
@@ -1621,6 +1690,11 @@ setup(task *t)
 		steps = ctx->t_plan->p_inputs[tl->input].pi_steps;
 		nsteps = ctx->t_plan->p_inputs[tl->input].pi_nsteps;
 	}
+	if (t->ev_step != NULL && t->ev_step->s_late != NULL) {
+		rl_err rv = open_late_sink(t);
+		if (rv != RL_OK)
+			return rv;
+	}
 	return rl_chain_init(&t->chain, steps, nsteps, &t->scratch, out, t, t->err, sizeof(t->err));
 }
 
@@ -1631,6 +1705,9 @@ teardown(task *t)
 	if (t->sink_open)
 		t->sink->s_abort(t->sink_state);
 	rl_free(t->sink_state);
+	if (t->late_open)
+		t->late_sink->s_abort(t->late_state);
+	rl_free(t->late_state);
 	if (t->has_combine)
 		rl_combiner_fini(&t->combine);
 	if (t->has_spilled)
@@ -1702,6 +1779,10 @@ rl_task_run(
 		}
 	}
 	if (rv != RL_OK) {
+		set_failure(&t, res, RILL__TASK_RESULT__STATUS__FAILED, rv);
+		goto out;
+	}
+	if (t.late_open && (rv = finish_late(&t, res)) != RL_OK) {
 		set_failure(&t, res, RILL__TASK_RESULT__STATUS__FAILED, rv);
 		goto out;
 	}

@@ -112,19 +112,20 @@ produce_timed(const char *topic, const char *path)
 }
 
 // check_model runs the Python model over the input and every run's log and
-// asserts that each batch's output and late count are the model's.
+// asserts that each batch's output and late count (and, with late_out, the
+// late records the window's late: sink wrote) are the model's.
 static void
 check_model(const char *dir, const char *name, const char *events, const char *log, long length_ms,
-    long slide_ms, long lateness_ms, const char *mode)
+    long slide_ms, long lateness_ms, const char *mode, const char *late_out)
 {
 	const char *logfile = rt_write(dir, "run.log", "%s", log);
 	char        out[128];
 	snprintf(out, sizeof(out), "out-%s", name);
 	char *o, *e;
 	int   rv = rt_sh_capture(dir, &o, &e,
-	      "python3 %s/tests/integration/event_windows.py %s %s %s %s %ld %ld %ld %s",
+	      "python3 %s/tests/integration/event_windows.py %s %s %s %s %ld %ld %ld %s %s",
 	      getenv("RILL_SOURCE_ROOT"), events, logfile, name, rt_path(dir, out), length_ms,
-	      slide_ms, lateness_ms, mode);
+	      slide_ms, lateness_ms, mode, late_out != NULL ? late_out : "");
 	cr_assert_eq(rv, 0, "the output is not the model's:\n%s%s", o, e);
 }
 
@@ -141,11 +142,14 @@ Test(event_windows, json_time_restarts_replays_and_late_data_match_the_model, .t
 	make_events(events, 6000, 11, true);
 	rt_topic(tag, 1);
 	rt_produce_lines(tag, events);
-	const char *job = event_job(dir, tag, tag,
+	char steps[1024];
+	snprintf(steps, sizeof(steps),
 	    "  - key_by: {json: w}\n"
 	    "  - map_values: one\n"
 	    "  - reduce_by_key_and_window: {fn: sum, length: 10s, slide: 5s, "
-	    "time: {json: ts}, allowed_lateness: 2s}\n");
+	    "time: {json: ts}, allowed_lateness: 2s, late: {files: {path: %s/late}}}\n",
+	    dir);
+	const char *job = event_job(dir, tag, tag, steps);
 	char       *log = NULL;
 	char        kill_executor[512];
 	snprintf(kill_executor, sizeof(kill_executor),
@@ -159,7 +163,7 @@ Test(event_windows, json_time_restarts_replays_and_late_data_match_the_model, .t
 	cr_assert_eq(run_logged(dir, "", job, ckp, "--for 1500ms", "", &log), 0, "%s", log);
 	int rv = run_logged(dir, "", job, ckp, "--available-now", kill_executor, &log);
 	cr_assert_eq(rv, 0, "the last run exited %d:\n%s", rv, log);
-	check_model(dir, tag, events, log, 10000, 5000, 2000, "count");
+	check_model(dir, tag, events, log, 10000, 5000, 2000, "count", rt_path(dir, "late"));
 	cr_assert_geq(rt_count(log, "msg=\"late records dropped\""), 3, "%s", log);
 	cr_assert_eq(rt_count(log, "msg=\"re-running a batch that did not finish\""), 1, "%s", log);
 	cr_assert_geq(rt_count(log, "msg=\"state already has the batch\""), 1,
@@ -201,7 +205,7 @@ Test(event_windows, kafka_timestamps_count_and_window_records_match_the_model, .
 		    0, "%s", log);
 		int rv = run_logged(dir, "", job, rt_path(dir, ckp), "--available-now", "", &log);
 		cr_assert_eq(rv, 0, "%s exited %d:\n%s", jobs[i].name, rv, log);
-		check_model(dir, jobs[i].name, events, log, 2500, 1000, 1000, jobs[i].mode);
+		check_model(dir, jobs[i].name, events, log, 2500, 1000, 1000, jobs[i].mode, NULL);
 		cr_assert_geq(rt_count(log, "msg=\"late records dropped\""), 1, "%s", log);
 		free(log);
 	}
@@ -211,6 +215,12 @@ Test(event_windows, kafka_timestamps_count_and_window_records_match_the_model, .
 Test(event_windows, bad_event_windows_are_refused_where_they_are_written, .timeout = 120)
 {
 	const char *dir = rt_tmpdir("ev-errors");
+	rt_topic("ev-late", 1);
+	char late_eos[512];
+	snprintf(late_eos, sizeof(late_eos),
+	    "  - count_by_window: {length: 1s, time: event, late: {kafka: {brokers: \"%s\", "
+	    "topic: ev-late, exactly_once: true}}}\n",
+	    rt_kafka());
 	struct {
 		const char *name, *steps, *where, *what;
 	} bad[] = {
@@ -225,6 +235,10 @@ Test(event_windows, bad_event_windows_are_refused_where_they_are_written, .timeo
 		    "  - reduce_by_key_and_window: {fn: sum, length: 1s, inverse: true, time: "
 		    "event}\n",
 		    "event-inverse.yaml:8:", "inverse is for batch-time windows" },
+		{ "late-batch",
+		    "  - count_by_window: {length: 1s, late: {files: {path: /tmp/x}}}\n",
+		    "late-batch.yaml:7:", "late is for event-time windows" },
+		{ "late-eos", late_eos, "late-eos.yaml:7:", "commits in two phases" },
 		{ "after-shuffle",
 		    "  - map_values: one\n"
 		    "  - reduce_by_key: sum\n"

@@ -9,15 +9,18 @@
 # end is after that watermark and at or before the one after the batch, with
 # every record not dropped as late read so far whose event time is in it.
 #
-# usage: event_windows.py INPUT LOG JOB OUT LENGTH_MS SLIDE_MS LATENESS_MS MODE
+# usage: event_windows.py INPUT LOG JOB OUT LENGTH_MS SLIDE_MS LATENESS_MS MODE [LATE_OUT]
 #   INPUT: the topic's records, a line each: JSON with "ts" (ms) and "w",
 #          or "TS<TAB>WORD" (the Kafka timestamp, then the value)
 #   MODE:  count (reduce_by_key_and_window sum of 1 per word), total
 #          (count_by_window), records (window: every record)
+#   LATE_OUT: the files sink of the window's `late:` records, if it has one:
+#          each batch's late records, as they were read
 # Exits 1 with the differences when the sink's batches are not the model's.
 import json, os, re, sys
 
 inp, log, job, out, L, S, late_ms, mode = sys.argv[1:9]
+late_out = sys.argv[9] if len(sys.argv) > 9 else None
 L, S, late_ms = int(L), int(S), int(late_ms)
 
 recs = []
@@ -39,17 +42,26 @@ late_logged = {int(m.group(1)): int(m.group(2)) for m in re.finditer(
 def key_of(value):
     return json.loads(value)["w"] if value.startswith("{") else value
 
+def part_lines(d):
+    # the part files (a lost attempt may leave its hidden file, which readers skip)
+    got = []
+    if os.path.isdir(d):
+        for f in sorted(f for f in os.listdir(d) if f.startswith("part-")):
+            got += open(os.path.join(d, f)).read().splitlines()
+    return got
+
 def wm(m):
     return m - late_ms if m > late_ms else 0
 
 kept, seen_max, at, bad = [], 0, 0, []
 for bms, n in batches:
     before = wm(seen_max)
-    late = 0
+    late, late_values = 0, []
     for ts, value in recs[at:at + n]:
         seen_max = max(seen_max, ts)
         if before > 0 and ts // S * S + L <= before:
             late += 1
+            late_values.append(value)
         else:
             kept.append((ts, value))
     at += n
@@ -74,11 +86,12 @@ for bms, n in batches:
                 else:
                     want += ["%d\t%s" % (st, v) for v in inside]
             st += S
-    d = os.path.join(out, "batch-%d" % bms)
-    got = []  # the part files (a lost attempt may leave its hidden file, which readers skip)
-    if os.path.isdir(d):
-        for f in sorted(f for f in os.listdir(d) if f.startswith("part-")):
-            got += open(os.path.join(d, f)).read().splitlines()
+    if late_out is not None:
+        got = part_lines(os.path.join(late_out, "batch-%d" % bms))
+        if sorted(got) != sorted(late_values):
+            bad.append("batch %d: %d late records in the late sink, want %d" % (
+                bms, len(got), len(late_values)))
+    got = part_lines(os.path.join(out, "batch-%d" % bms))
     if sorted(got) != sorted(want):
         bad.append("batch %d: got %d lines, want %d\n  only got: %s\n  only want: %s" % (
             bms, len(got), len(want), sorted(set(got) - set(want))[:5],
