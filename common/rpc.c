@@ -744,12 +744,30 @@ rl_rpc_client_destroy(rl_rpc_client *cli)
 	// nng_close frees contexts that their callbacks may still be using).
 	// Canceled, a call finishes on an nng thread; the last one to return
 	// from its callback signals c_idle.
+	// Neither the wait nor the close may hang the caller for good (nng 1.5
+	// can lose a canceled call's completion, or stick in nng_close, nng
+	// issues #1543 and #1813): past CLOSE_WAIT_MS the client is left as it
+	// is, leaked, with a warning.
 	rl_rpc_client_cancel_all(cli);
+	struct timespec until;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += CLOSE_WAIT_MS / 1000;
 	pthread_mutex_lock(&cli->c_mu);
 	while (cli->c_ncalls > 0)
-		pthread_cond_wait(&cli->c_idle, &cli->c_mu);
+		if (pthread_cond_timedwait(&cli->c_idle, &cli->c_mu, &until) == ETIMEDOUT)
+			break;
+	int left = cli->c_ncalls;
 	pthread_mutex_unlock(&cli->c_mu);
-	nng_close(cli->c_sock);
+	if (left > 0) {
+		rl_warn("rpc", "canceled calls did not end, leaving the client open",
+		    "url=%s calls=%d waited_ms=%d", cli->c_url, left, CLOSE_WAIT_MS);
+		return;
+	}
+	if (!close_within(cli->c_sock)) {
+		rl_warn("rpc", "socket close stuck, going on without it", "url=%s waited_ms=%d",
+		    cli->c_url, CLOSE_WAIT_MS);
+		return;
+	}
 	pthread_mutex_destroy(&cli->c_mu);
 	pthread_cond_destroy(&cli->c_idle);
 	pthread_cond_destroy(&cli->c_link_cond);

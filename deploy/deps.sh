@@ -37,6 +37,7 @@ PACKAGES=(
     clang-format
     libclang-rt-14-dev
     procps
+    gdb                   # the tests' watchdog prints a hung run's threads
     systemd
 )
 

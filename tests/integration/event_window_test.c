@@ -43,9 +43,10 @@ run_logged(const char *dir, const char *env, const char *job, const char *ckp, c
 {
 	char  *o, *e;
 	int    rv = rt_sh_capture(dir, &o, &e,
-	       "%s RILL_LOG_LEVEL=info setsid %s run %s --checkpoint-dir %s %s & run=$!; %s wait $run;"
-	          " rv=$?; /bin/kill -KILL -- -$run 2>/dev/null; exit $rv",
-	       env, rt_bin("rill"), job, ckp, how, beside);
+	       "%s RILL_LOG_LEVEL=info setsid %s run %s --checkpoint-dir %s %s & run=$!; %s %s wait "
+	          "$run;"
+	          " rv=$?; kill $wd 2>/dev/null; /bin/kill -KILL -- -$run 2>/dev/null; exit $rv",
+	       env, rt_bin("rill"), job, ckp, how, rt_watchdog(200), beside);
 	size_t had = *log != NULL ? strlen(*log) : 0;
 	*log = realloc(*log, had + strlen(e) + 1);
 	memcpy(*log + had, e, strlen(e) + 1);

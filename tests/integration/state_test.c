@@ -151,9 +151,9 @@ run_logged(
 {
 	char  *o, *e;
 	int    rv = rt_sh_capture(dir, &o, &e,
-	       "%s RILL_LOG_LEVEL=info setsid %s run %s --checkpoint-dir %s %s & run=$!; wait $run;"
-	          " rv=$?; /bin/kill -KILL -- -$run 2>/dev/null; exit $rv",
-	       env, rt_bin("rill"), job, ckp, how);
+	       "%s RILL_LOG_LEVEL=info setsid %s run %s --checkpoint-dir %s %s & run=$!; %s wait $run;"
+	          " rv=$?; kill $wd 2>/dev/null; /bin/kill -KILL -- -$run 2>/dev/null; exit $rv",
+	       env, rt_bin("rill"), job, ckp, how, rt_watchdog(200));
 	size_t had = *log != NULL ? strlen(*log) : 0;
 	*log = realloc(*log, had + strlen(e) + 1);
 	memcpy(*log + had, e, strlen(e) + 1);
