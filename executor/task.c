@@ -201,38 +201,38 @@ to_keyed_writer(void *arg, rl_rec *rec)
 
 // to_event_combiner and to_event_writer put the record's event-time pane
 // before its key (the writer's records, a byte more: whether a key follows).
+// event_key puts the current record's pane, then (writer) whether a key
+// follows, then rec's key into ev_key, and points out at it.
+static void
+event_key(task *t, const rl_rec *rec, bool flag, rl_rec *out)
+{
+	uint8_t head[RL_WINDOW_PANE_LEN + 1];
+	rl_window_pane_put(head, t->ev_pane);
+	head[RL_WINDOW_PANE_LEN] = rec->r_key != NULL;
+	t->ev_key.b_len = 0;
+	rl_buf_append(&t->ev_key, head, flag ? sizeof(head) : RL_WINDOW_PANE_LEN);
+	if (rec->r_key != NULL)
+		rl_buf_append(&t->ev_key, rec->r_key, rec->r_key_len);
+	*out = *rec;
+	out->r_key = t->ev_key.b_data;
+	out->r_key_len = t->ev_key.b_len;
+}
+
 static rl_err
 to_event_combiner(void *arg, rl_rec *rec)
 {
-	task *t = arg;
 	if (rec->r_key == NULL)
 		return to_combiner(arg, rec); // says what is wrong
-	uint8_t pane[RL_WINDOW_PANE_LEN];
-	rl_window_pane_put(pane, t->ev_pane);
-	t->ev_key.b_len = 0;
-	rl_buf_append(&t->ev_key, pane, sizeof(pane));
-	rl_buf_append(&t->ev_key, rec->r_key, rec->r_key_len);
-	rl_rec out = *rec;
-	out.r_key = t->ev_key.b_data;
-	out.r_key_len = t->ev_key.b_len;
+	rl_rec out;
+	event_key(arg, rec, false, &out);
 	return to_combiner(arg, &out);
 }
 
 static rl_err
 to_event_writer(void *arg, rl_rec *rec)
 {
-	task   *t = arg;
-	uint8_t keyed = rec->r_key != NULL;
-	uint8_t pane[RL_WINDOW_PANE_LEN];
-	rl_window_pane_put(pane, t->ev_pane);
-	t->ev_key.b_len = 0;
-	rl_buf_append(&t->ev_key, pane, sizeof(pane));
-	rl_buf_append(&t->ev_key, &keyed, 1);
-	if (keyed)
-		rl_buf_append(&t->ev_key, rec->r_key, rec->r_key_len);
-	rl_rec out = *rec;
-	out.r_key = t->ev_key.b_data;
-	out.r_key_len = t->ev_key.b_len;
+	rl_rec out;
+	event_key(arg, rec, true, &out);
 	return to_writer(arg, &out);
 }
 

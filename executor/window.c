@@ -57,6 +57,22 @@ restore_chunks_free(rl_window_slot *s)
 	s->ws_nrestore = 0;
 }
 
+// restore_chunk keeps chunk c of slot s's records during a restore (value
+// NULL or empty: a tombstone).
+static void
+restore_chunk(rl_window_slot *s, uint32_t c, const uint8_t *value, size_t value_len)
+{
+	if (c >= s->ws_nrestore) {
+		s->ws_restore = rl_realloc(s->ws_restore, (c + 1) * sizeof(rl_buf));
+		memset(
+		    s->ws_restore + s->ws_nrestore, 0, (c + 1 - s->ws_nrestore) * sizeof(rl_buf));
+		s->ws_nrestore = c + 1;
+	}
+	s->ws_restore[c].b_len = 0;
+	if (value != NULL && value_len > 0)
+		rl_buf_append(&s->ws_restore[c], value, value_len);
+}
+
 // slot_empty forgets what slot s holds (nothing logged).
 static void
 slot_empty(rl_window_slot *s)
@@ -654,16 +670,7 @@ event_replay(
 		uint32_t c = rl_be32_get(key + 1 + RL_WINDOW_PANE_LEN);
 		if (c >= 1u << 20)
 			return RL_ERR_PARSE;
-		rl_window_slot *s = pane_at(w, pane, true);
-		if (c >= s->ws_nrestore) {
-			s->ws_restore = rl_realloc(s->ws_restore, (c + 1) * sizeof(rl_buf));
-			memset(s->ws_restore + s->ws_nrestore, 0,
-			    (c + 1 - s->ws_nrestore) * sizeof(rl_buf));
-			s->ws_nrestore = c + 1;
-		}
-		s->ws_restore[c].b_len = 0;
-		if (value != NULL && value_len > 0)
-			rl_buf_append(&s->ws_restore[c], value, value_len);
+		restore_chunk(pane_at(w, pane, true), c, value, value_len);
 		return RL_OK;
 	}
 	return RL_ERR_PARSE;
@@ -814,15 +821,7 @@ rl_window_replay(rl_window *w, const uint8_t *key, size_t key_len, const uint8_t
 		uint32_t c = rl_be32_get(key + 5);
 		if (c >= 1u << 20)
 			return RL_ERR_PARSE;
-		if (c >= s->ws_nrestore) {
-			s->ws_restore = rl_realloc(s->ws_restore, (c + 1) * sizeof(rl_buf));
-			memset(s->ws_restore + s->ws_nrestore, 0,
-			    (c + 1 - s->ws_nrestore) * sizeof(rl_buf));
-			s->ws_nrestore = c + 1;
-		}
-		s->ws_restore[c].b_len = 0;
-		if (value != NULL && value_len > 0)
-			rl_buf_append(&s->ws_restore[c], value, value_len);
+		restore_chunk(s, c, value, value_len);
 		return RL_OK;
 	}
 	return RL_ERR_PARSE;

@@ -34,38 +34,20 @@ event_job(const char *dir, const char *name, const char *topic, const char *step
 	    name, rt_kafka(), topic, steps, dir, name);
 }
 
-// run_logged runs the job once (env: e.g. RILL_FAULT=…) in its own process
-// group, with `beside` (a shell snippet; $run is the job's pid) run beside
-// it, adds its log to *log and returns its exit status.
-static int
-run_logged(const char *dir, const char *env, const char *job, const char *ckp, const char *how,
-    const char *beside, char **log)
-{
-	char  *o, *e;
-	int    rv = rt_sh_capture(dir, &o, &e,
-	       "%s RILL_LOG_LEVEL=info setsid %s run %s --checkpoint-dir %s %s & run=$!; %s %s wait "
-	          "$run;"
-	          " rv=$?; kill $wd 2>/dev/null; /bin/kill -KILL -- -$run 2>/dev/null; exit $rv",
-	       env, rt_bin("rill"), job, ckp, how, rt_watchdog(200), beside);
-	size_t had = *log != NULL ? strlen(*log) : 0;
-	*log = realloc(*log, had + strlen(e) + 1);
-	memcpy(*log + had, e, strlen(e) + 1);
-	return rv;
-}
-
 // make_events writes n events, a line each, whose times mostly grow (20 ms
-// apart on average from 1700000000000) and now and then lag by up to 9 s,
+// apart on average from an hour ago: older record timestamps would fall to
+// the broker's 7-day retention at once) and now and then lag by up to 9 s,
 // so that some are late for a 2 s allowed lateness: as JSON
 // {"ts": T, "w": WORD} (json) or as "T<TAB>WORD".
 static void
 make_events(const char *path, int n, int seed, bool json)
 {
 	cr_assert_eq(rt_sh("python3 - %s %d %d %d <<'EOF'\n"
-	                   "import json, random, sys\n"
+	                   "import json, random, sys, time\n"
 	                   "path, n, seed, as_json = sys.argv[1], int(sys.argv[2]), "
 	                   "int(sys.argv[3]), sys.argv[4] == '1'\n"
 	                   "random.seed(seed)\n"
-	                   "t, out = 1700000000000, []\n"
+	                   "t, out = int(time.time() * 1000) - 3600000, []\n"
 	                   "for i in range(n):\n"
 	                   "    t += random.randint(0, 40)\n"
 	                   "    ts = t - random.choice([0, 0, 0, 0, 500, 1500, 4000, 9000])\n"
@@ -158,11 +140,11 @@ Test(event_windows, json_time_restarts_replays_and_late_data_match_the_model, .t
 	    "-c 'done$') -ge $((n0 + 5)) ]; do kill -0 $run 2>/dev/null || break; sleep 0.02; "
 	    "done; pkill -KILL -P $run -f 'local-1 ';",
 	    ckp, ckp);
-	cr_assert_eq(run_logged(dir, "", job, ckp, "--for 1200ms", "", &log), 0, "%s", log);
-	cr_assert_eq(run_logged(dir, "RILL_FAULT=batch-ran:1", job, ckp, "--for 20s", "", &log),
+	cr_assert_eq(rt_run_logged(dir, "", job, ckp, "--for 1200ms", "", &log), 0, "%s", log);
+	cr_assert_eq(rt_run_logged(dir, "RILL_FAULT=batch-ran:1", job, ckp, "--for 20s", "", &log),
 	    137, "%s", log);
-	cr_assert_eq(run_logged(dir, "", job, ckp, "--for 1500ms", "", &log), 0, "%s", log);
-	int rv = run_logged(dir, "", job, ckp, "--available-now", kill_executor, &log);
+	cr_assert_eq(rt_run_logged(dir, "", job, ckp, "--for 1500ms", "", &log), 0, "%s", log);
+	int rv = rt_run_logged(dir, "", job, ckp, "--available-now", kill_executor, &log);
 	cr_assert_eq(rv, 0, "the last run exited %d:\n%s", rv, log);
 	check_model(dir, tag, events, log, 10000, 5000, 2000, "count", rt_path(dir, "late"));
 	cr_assert_geq(rt_count(log, "msg=\"late records dropped\""), 3, "%s", log);
@@ -202,9 +184,11 @@ Test(event_windows, kafka_timestamps_count_and_window_records_match_the_model, .
 		char        ckp[64];
 		snprintf(ckp, sizeof(ckp), "ckp-%s", jobs[i].name);
 		char *log = NULL;
-		cr_assert_eq(run_logged(dir, "", job, rt_path(dir, ckp), "--for 1500ms", "", &log),
-		    0, "%s", log);
-		int rv = run_logged(dir, "", job, rt_path(dir, ckp), "--available-now", "", &log);
+		cr_assert_eq(
+		    rt_run_logged(dir, "", job, rt_path(dir, ckp), "--for 1500ms", "", &log), 0,
+		    "%s", log);
+		int rv
+		    = rt_run_logged(dir, "", job, rt_path(dir, ckp), "--available-now", "", &log);
 		cr_assert_eq(rv, 0, "%s exited %d:\n%s", jobs[i].name, rv, log);
 		check_model(dir, jobs[i].name, events, log, 2500, 1000, 1000, jobs[i].mode, NULL);
 		cr_assert_geq(rt_count(log, "msg=\"late records dropped\""), 1, "%s", log);

@@ -143,23 +143,6 @@ Test(state, an_executor_killed_mid_run_leaves_every_batch_exact, .timeout = 240)
 	    "the surviving executor restored the lost one's partitions:\n%s", e);
 }
 
-// run_logged runs the job once (env: e.g. RILL_FAULT=…), in its own process
-// group, and adds its log to *log; returns its exit status.
-static int
-run_logged(
-    const char *dir, const char *env, const char *job, const char *ckp, const char *how, char **log)
-{
-	char  *o, *e;
-	int    rv = rt_sh_capture(dir, &o, &e,
-	       "%s RILL_LOG_LEVEL=info setsid %s run %s --checkpoint-dir %s %s & run=$!; %s wait $run;"
-	          " rv=$?; kill $wd 2>/dev/null; /bin/kill -KILL -- -$run 2>/dev/null; exit $rv",
-	       env, rt_bin("rill"), job, ckp, how, rt_watchdog(200));
-	size_t had = *log != NULL ? strlen(*log) : 0;
-	*log = realloc(*log, had + strlen(e) + 1);
-	memcpy(*log + had, e, strlen(e) + 1);
-	return rv;
-}
-
 Test(state, a_batch_run_again_after_its_state_committed_counts_it_once, .timeout = 240)
 {
 	const char *dir = rt_tmpdir("state-again");
@@ -175,12 +158,12 @@ Test(state, a_batch_run_again_after_its_state_committed_counts_it_once, .timeout
 	// The driver dies after every task of its first batch ran (the state
 	// partitions committed their changes), before the batch is done; the
 	// next run runs the batch again. Once at the start, once mid-stream.
-	cr_assert_eq(
-	    run_logged(dir, "RILL_FAULT=batch-ran:1", job, ckp, "--for 20s", &log), 137, "%s", log);
-	cr_assert_eq(run_logged(dir, "", job, ckp, "--for 1500ms", &log), 0, "%s", log);
-	cr_assert_eq(
-	    run_logged(dir, "RILL_FAULT=batch-ran:1", job, ckp, "--for 20s", &log), 137, "%s", log);
-	cr_assert_eq(run_logged(dir, "", job, ckp, "--available-now", &log), 0, "%s", log);
+	cr_assert_eq(rt_run_logged(dir, "RILL_FAULT=batch-ran:1", job, ckp, "--for 20s", "", &log),
+	    137, "%s", log);
+	cr_assert_eq(rt_run_logged(dir, "", job, ckp, "--for 1500ms", "", &log), 0, "%s", log);
+	cr_assert_eq(rt_run_logged(dir, "RILL_FAULT=batch-ran:1", job, ckp, "--for 20s", "", &log),
+	    137, "%s", log);
+	cr_assert_eq(rt_run_logged(dir, "", job, ckp, "--available-now", "", &log), 0, "%s", log);
 	totals_check tc = { 0 };
 	check_batches(dir, lines, log, &tc);
 	cr_assert_eq(tc.read, 4000, "%s", log);
@@ -296,10 +279,10 @@ Test(state, map_with_state_emits_keys_seen_and_expires_idle_keys_once, .timeout 
 	char *log = NULL;
 	// A run, one that dies after its first batch's state committed (the next
 	// run runs that batch again: it must emit the same), and a last run.
-	cr_assert_eq(run_logged(dir, "", job, ckp, "--for 1500ms", &log), 0, "%s", log);
-	cr_assert_eq(
-	    run_logged(dir, "RILL_FAULT=batch-ran:1", job, ckp, "--for 20s", &log), 137, "%s", log);
-	cr_assert_eq(run_logged(dir, "", job, ckp, "--for 3s", &log), 0, "%s", log);
+	cr_assert_eq(rt_run_logged(dir, "", job, ckp, "--for 1500ms", "", &log), 0, "%s", log);
+	cr_assert_eq(rt_run_logged(dir, "RILL_FAULT=batch-ran:1", job, ckp, "--for 20s", "", &log),
+	    137, "%s", log);
+	cr_assert_eq(rt_run_logged(dir, "", job, ckp, "--for 3s", "", &log), 0, "%s", log);
 	cr_assert_eq(rt_count(log, "msg=\"state already has the batch\""), 4, "%s", log);
 	mws_reference(dir, lines, log, 300);
 	const char *needle = "msg=\"batch done\" job=totals batch_ms=";

@@ -34,25 +34,6 @@ window_job(const char *dir, const char *name, const char *topic, long rate, cons
 	    name, rt_kafka(), topic, rate, steps, dir, name);
 }
 
-// run_logged runs the job once (env: e.g. RILL_FAULT=…), in its own process
-// group, after: a shell snippet run beside it ($run is its pid, or ""), and
-// adds its log to *log; returns its exit status.
-static int
-run_logged(const char *dir, const char *env, const char *job, const char *ckp, const char *how,
-    const char *beside, char **log)
-{
-	char  *o, *e;
-	int    rv = rt_sh_capture(dir, &o, &e,
-	       "%s RILL_LOG_LEVEL=info setsid %s run %s --checkpoint-dir %s %s & run=$!; %s %s wait "
-	          "$run;"
-	          " rv=$?; kill $wd 2>/dev/null; /bin/kill -KILL -- -$run 2>/dev/null; exit $rv",
-	       env, rt_bin("rill"), job, ckp, how, rt_watchdog(200), beside);
-	size_t had = *log != NULL ? strlen(*log) : 0;
-	*log = realloc(*log, had + strlen(e) + 1);
-	memcpy(*log + had, e, strlen(e) + 1);
-	return rv;
-}
-
 // The reference, in Python: for each batch of the log (time, records read),
 // in order, the lines it read; at each batch on the slide, the window over
 // the batches of the last `length` ms: per word its count ("words"), or the
@@ -176,8 +157,8 @@ Test(windows, reduce_by_key_and_window_with_and_without_inverse_match_python, .t
 		char        ckp[64];
 		snprintf(ckp, sizeof(ckp), "ckp-%s", names[i]);
 		char *log = NULL;
-		cr_assert_eq(run_logged(dir, "", job, rt_path(dir, ckp), "--for 6s", "", &log), 0,
-		    "%s", log);
+		cr_assert_eq(rt_run_logged(dir, "", job, rt_path(dir, ckp), "--for 6s", "", &log),
+		    0, "%s", log);
 		reference(dir, names[i], lines, log, "words", 500, 200);
 		checked c = check_all(dir, names[i], log, 200);
 		cr_assert_geq(c.emitting, 8, "%s", log);
@@ -203,7 +184,7 @@ Test(windows, count_by_window_counts_the_window_and_then_zero, .timeout = 300)
 	    dir, "cw", "win-count", 3000, "  - count_by_window: {length: 300ms, slide: 300ms}\n");
 	char *log = NULL;
 	cr_assert_eq(
-	    run_logged(dir, "", job, rt_path(dir, "ckp"), "--for 5s", "", &log), 0, "%s", log);
+	    rt_run_logged(dir, "", job, rt_path(dir, "ckp"), "--for 5s", "", &log), 0, "%s", log);
 	reference(dir, "cw", lines, log, "count", 300, 300);
 	checked c = check_all(dir, "cw", log, 300);
 	cr_assert_geq(c.emitting, 6, "%s", log);
@@ -231,7 +212,7 @@ Test(windows, window_then_reduce_by_key_counts_the_whole_window, .timeout = 300)
 	    "  - reduce_by_key: sum\n");
 	char       *log = NULL;
 	cr_assert_eq(
-	    run_logged(dir, "", job, rt_path(dir, "ckp"), "--for 5s", "", &log), 0, "%s", log);
+	    rt_run_logged(dir, "", job, rt_path(dir, "ckp"), "--for 5s", "", &log), 0, "%s", log);
 	reference(dir, "wr", lines, log, "words", 400, 200);
 	checked c = check_all(dir, "wr", log, 200);
 	cr_assert_geq(c.nonempty, 5, "%s", log);
@@ -261,11 +242,11 @@ restart_case(const char *tag, const char *steps, long length_ms, long slide_ms)
 	    "-c 'done$') -ge $((n0 + 5)) ]; do kill -0 $run 2>/dev/null || break; sleep 0.02; "
 	    "done; pkill -KILL -P $run -f 'local-1 ';",
 	    ckp, ckp);
-	cr_assert_eq(run_logged(dir, "", job, ckp, "--for 1200ms", "", &log), 0, "%s", log);
-	cr_assert_eq(run_logged(dir, "RILL_FAULT=batch-ran:1", job, ckp, "--for 20s", "", &log),
+	cr_assert_eq(rt_run_logged(dir, "", job, ckp, "--for 1200ms", "", &log), 0, "%s", log);
+	cr_assert_eq(rt_run_logged(dir, "RILL_FAULT=batch-ran:1", job, ckp, "--for 20s", "", &log),
 	    137, "%s", log);
-	cr_assert_eq(run_logged(dir, "", job, ckp, "--for 1500ms", "", &log), 0, "%s", log);
-	int rv = run_logged(dir, "", job, ckp, "--available-now", kill_executor, &log);
+	cr_assert_eq(rt_run_logged(dir, "", job, ckp, "--for 1500ms", "", &log), 0, "%s", log);
+	int rv = rt_run_logged(dir, "", job, ckp, "--available-now", kill_executor, &log);
 	cr_assert_eq(rv, 0, "the last run exited %d:\n%s", rv, log);
 	reference(dir, tag, lines, log, "words", length_ms, slide_ms);
 	checked c = check_all(dir, tag, log, slide_ms);
@@ -341,7 +322,7 @@ Test(windows, bad_windows_and_a_changed_window_are_refused, .timeout = 180)
 	cr_assert_neq(rv, 0, "a changed window ran on the old window's state:\n%s", e);
 	cr_assert_not_null(strstr(e,
 	                       "changed.yaml:8:5: reduce_by_key_and_window: its length, "
-	                       "slide or inverse differ"),
+	                       "slide, inverse or time differ"),
 	    "%s", e);
 	cr_assert_not_null(strstr(e, "start the job with a new --checkpoint-dir"), "%s", e);
 }
