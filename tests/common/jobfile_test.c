@@ -1123,7 +1123,8 @@ Test(jobfile, rejects_bad_window_shapes)
 	expect_error(with_step("window: {slide: 2s}"),
 	    "job.yaml:8:14: ", "window: missing required key 'length'");
 	expect_error(with_step("window: {length: 2s, step: 1s}"), "job.yaml:8:26: ",
-	    "window: unknown key 'step' (expected one of: length, slide, time, allowed_lateness)");
+	    "window: unknown key 'step' (expected one of: length, slide, time, allowed_lateness, "
+	    "late)");
 	expect_error(with_step("window: 30s"), "job.yaml:8:13: ",
 	    "window: expected a mapping like {length: 30s, slide: 10s}, got '30s'");
 	expect_error(with_step("window: {length: soon}"),
