@@ -124,12 +124,13 @@ Test(state, an_executor_killed_mid_run_leaves_every_batch_exact, .timeout = 240)
 	    0);
 	rt_topic("state-kill", 1);
 	rt_produce_lines("state-kill", lines);
-	// 250 records a batch, 24 batches; one of the two executors is killed
+	// 250 records a batch, 24 batches back to back (--available-now: a slow
+	// machine still reads them all); one of the two executors is killed
 	// once 5 batches are done, and the other takes its state partitions over.
 	const char *job = totals_job(dir, "state-kill", 2500);
 	char       *o, *e;
 	int         rv = rt_sh_capture(dir, &o, &e,
-	            "RILL_LOG_LEVEL=info %s run %s --checkpoint-dir %s --for 10s & run=$!;"
+	            "RILL_LOG_LEVEL=info %s run %s --checkpoint-dir %s --available-now & run=$!;"
 	                    " until [ $(ls %s/batches 2>/dev/null | grep -c 'done$') -ge 5 ]; do kill -0 $run "
 	                    "2>/dev/null || break; sleep 0.02; done;"
 	                    " pkill -KILL -P $run -f 'local-1 '; wait $run",
@@ -199,7 +200,7 @@ Test(state, state_past_the_memory_budget_lives_in_rocksdb_exactly, .timeout = 24
 	    0);
 	char *o, *e;
 	int   rv = rt_sh_capture(dir, &o, &e,
-	      "RILL_LOG_LEVEL=info %s run %s --checkpoint-dir %s --for 15s & run=$!;"
+	      "RILL_LOG_LEVEL=info %s run %s --checkpoint-dir %s --available-now & run=$!;"
 	        " until [ $(ls %s/batches 2>/dev/null | grep -c 'done$') -ge 4 ]; do kill -0 $run "
 	        "2>/dev/null || break;"
 	        " sleep 0.02; done; pkill -KILL -P $run -f 'local-1 '; wait $run",
